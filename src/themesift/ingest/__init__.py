@@ -1,0 +1,157 @@
+"""Reading transcripts: one reader per file format, chosen by extension."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+
+from ..errors import InputError
+from ..model import Corpus, Transcript
+from .captions import read_captions
+from .docx import read_docx
+from .text import read_text
+
+__all__ = ["read_corpus", "read_transcript", "READERS"]
+
+Reader = Callable[..., Transcript]
+
+#: File extension -> reader. Each reader takes ``(path, *, moderator, encoding)``.
+READERS: dict[str, Reader] = {
+    ".txt": read_text,
+    ".md": read_text,
+    ".docx": read_docx,
+    ".vtt": read_captions,
+    ".srt": read_captions,
+}
+
+_SUPPORTED = ", ".join(READERS)
+
+
+def read_transcript(
+    path: str | os.PathLike[str],
+    *,
+    moderator: Collection[str] | str | None = None,
+    encoding: str | None = None,
+) -> Transcript:
+    """Read one transcript file with the reader for its extension.
+
+    See :func:`read_corpus` for the parameters.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("No such file", path=path, fix="Check the path and the spelling")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"Unsupported file type {path.suffix or '(no extension)'!r}",
+            path=path,
+            fix=f"Save the transcript as one of {_SUPPORTED}",
+        )
+    return reader(path, moderator=_names(moderator), encoding=encoding)
+
+
+def read_corpus(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    moderator: Collection[str] | str | None = None,
+    encoding: str | None = None,
+) -> Corpus:
+    """Read transcripts from a folder, a file, or a list of them.
+
+    A folder is read non-recursively: every file with a supported extension (.txt, .md,
+    .docx, .vtt, .srt), in name order; README files, hidden files and other file types in a
+    folder are skipped. A file named explicitly must have a supported extension. Each
+    transcript's id is its file name without extension (with the extension added when two
+    files share a name).
+
+    Parameters
+    ----------
+    paths:
+        A folder, a file, or several of them.
+    moderator:
+        Speaker label(s) of the moderator, e.g. ``"Anna"`` or ``["Facilitator", "Co-facilitator"]``.
+        By default, speakers called Moderator, Interviewer, Facilitator, Researcher and similar
+        are moderators; everyone else is a participant.
+    encoding:
+        Text encoding of .txt/.md/.vtt/.srt files. By default UTF-8 (with or without BOM),
+        UTF-16 with BOM and Windows cp1252 are detected.
+
+    Returns
+    -------
+    Corpus
+        Iterable of :class:`Transcript`, indexable by position or id.
+
+    Raises
+    ------
+    InputError
+        For a missing path, an unsupported or unreadable file, a folder without transcripts,
+        or a file without recognisable speaker turns.
+
+    Examples
+    --------
+    >>> corpus = read_corpus("data/sample")            # doctest: +SKIP
+    >>> corpus["fg1_act_team"].turns[0].speaker        # doctest: +SKIP
+    'Moderator'
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[Path] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = [p for p in sorted(given.iterdir()) if _is_transcript_file(p)]
+            if not found:
+                raise InputError(
+                    "The folder has no transcript files",
+                    path=given,
+                    fix=f"Put transcripts saved as {_SUPPORTED} in it",
+                )
+            files.extend(found)
+        elif given.exists():
+            files.append(given)
+        else:
+            raise InputError("No such file or folder", path=given, fix="Check the path and the spelling")
+    if not files:
+        raise InputError("No transcript files were given", fix="Name a folder or at least one file")
+
+    transcripts = [read_transcript(p, moderator=moderator, encoding=encoding) for p in files]
+    return Corpus(_unique_ids(transcripts))
+
+
+def _is_transcript_file(path: Path) -> bool:
+    return (
+        path.is_file()
+        and path.suffix.lower() in READERS
+        and not path.name.startswith((".", "~$"))  # hidden files, Word lock files
+        and not path.stem.upper().startswith(("README", "LICENSE", "LICENCE"))
+    )
+
+
+def _names(moderator: Collection[str] | str | None) -> list[str] | None:
+    if moderator is None:
+        return None
+    return [moderator] if isinstance(moderator, str) else list(moderator)
+
+
+def _unique_ids(transcripts: list[Transcript]) -> list[Transcript]:
+    """Give transcripts that share a file name an id with the extension (and folder) added."""
+    counts: dict[str, int] = {}
+    for t in transcripts:
+        counts[t.id] = counts.get(t.id, 0) + 1
+    renamed = []
+    for t in transcripts:
+        if counts[t.id] > 1:
+            path = Path(t.meta["path"])
+            new_id = f"{t.id}_{path.suffix.lstrip('.').lower()}"
+            t = dataclasses.replace(t, id=new_id)
+        renamed.append(t)
+    ids = [t.id for t in renamed]
+    clashes = sorted({i for i in ids if ids.count(i) > 1})
+    if clashes:
+        paths = [t.meta["path"] for t in renamed if t.id in clashes]
+        raise InputError(
+            f"Several transcripts would get the id {clashes[0]!r}: {', '.join(paths)}",
+            fix="Rename the files so that each has its own name",
+        )
+    return renamed

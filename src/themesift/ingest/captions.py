@@ -1,0 +1,152 @@
+"""Caption files from video calls and transcription services: WebVTT (.vtt) and SubRip (.srt)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..model import Transcript, Turn
+from ._common import accepted_labels, clean_label, content_hash, decode_bytes, is_moderator, match_label, parse_timestamp
+
+_TIMING = re.compile(
+    r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
+)
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+(?P<name>[^>]+)>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
+_SPEAKER_SEPARATOR = ": "
+
+
+@dataclass
+class _Cue:
+    line: int
+    start: float
+    end: float
+    speaker: str | None
+    words: str
+
+
+def read_captions(
+    path: Path,
+    *,
+    moderator: Collection[str] | None = None,
+    encoding: str | None = None,
+) -> Transcript:
+    """Read a .vtt or .srt caption file as a transcript.
+
+    The speaker of a cue comes from a WebVTT voice tag (``<v Nurse 2>``, as Teams and Zoom
+    export) or a label at the start of the cue ("INTERVIEWER: ..."); a cue without either
+    continues the previous speaker. Consecutive cues of one speaker become one turn with the
+    first cue's start time and the last cue's end time. The transcript text is rendered as
+    "Speaker: words" per turn, turns separated by a blank line.
+
+    Raises
+    ------
+    InputError
+        If the file is empty, binary, has no cues, or no cue names a speaker.
+    """
+    data = path.read_bytes()
+    text, used_encoding = decode_bytes(data, path, encoding)
+    cues = _parse_cues(text, path)
+    if not cues:
+        raise InputError(
+            "No caption cues found",
+            path=path,
+            fix='A cue is a timing line such as "00:00:01.000 --> 00:00:04.000" followed by its '
+            "text; check that this is a caption file",
+        )
+    speakers = accepted_labels([c.speaker for c in cues if c.speaker])
+    current: str | None = None
+    for cue in cues:
+        if cue.speaker in speakers:
+            current = cue.speaker
+        elif cue.speaker:  # a one-off "label" such as "NOTE:" is part of the words
+            cue.words = f"{cue.speaker}: {cue.words}"
+        cue.speaker = current
+    if current is None:
+        raise InputError(
+            "No cue names a speaker, so turns cannot be told apart",
+            path=path,
+            line=cues[0].line,
+            fix="Export the captions with speaker names (Teams and Zoom: include speaker names), "
+            'or start cues with a label such as "P3: ..."',
+        )
+
+    merged: list[_Cue] = []
+    for cue in cues:
+        if cue.speaker is None or not cue.words:
+            continue  # words before anyone is named, or a cue with only a label
+        if merged and merged[-1].speaker == cue.speaker:
+            merged[-1].words += " " + cue.words
+            merged[-1].end = cue.end
+        else:
+            merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+
+    parts: list[str] = []
+    turns: list[Turn] = []
+    offset = 0
+    for cue in merged:
+        prefix = f"{cue.speaker}{_SPEAKER_SEPARATOR}"
+        start = offset + len(prefix)
+        turns.append(Turn(
+            index=len(turns), speaker=cue.speaker, role="moderator" if is_moderator(cue.speaker, moderator) else "participant",
+            start=start, end=start + len(cue.words), text=cue.words, line=cue.line,
+            time_start=cue.start, time_end=cue.end,
+        ))
+        parts.append(prefix + cue.words)
+        offset += len(parts[-1]) + 2
+    return Transcript(
+        path.stem,
+        "\n\n".join(parts),
+        tuple(turns),
+        {"path": str(path), "format": path.suffix.lstrip(".").lower(), "encoding": used_encoding,
+         "sha256": content_hash(data), "header": ""},
+    )
+
+
+def _parse_cues(text: str, path: Path) -> list[_Cue]:
+    lines = text.split("\n")
+    cues: list[_Cue] = []
+    i = 0
+    while i < len(lines):
+        m = _TIMING.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        line_no = i + 1
+        try:
+            start, end = parse_timestamp(m["start"]), parse_timestamp(m["end"])
+        except ValueError:
+            raise InputError(f"Cannot read the cue timing {lines[i].strip()!r}", path=path,
+                             line=line_no, fix='Write timings as "00:01:02.500 --> 00:01:05.000"') from None
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and lines[i].strip() and not _TIMING.match(lines[i]):
+            body.append(lines[i])
+            i += 1
+        # An SRT cue number or VTT cue id just before the next timing line is not speech.
+        if body and i < len(lines) and _TIMING.match(lines[i]):
+            body.pop()
+        speaker, words = _cue_speaker_and_words(body)
+        cues.append(_Cue(line_no, start, end, speaker, words))
+    return cues
+
+
+def _cue_speaker_and_words(body: list[str]) -> tuple[str | None, str]:
+    speaker = None
+    pieces = []
+    for raw in body:
+        voice = _VOICE.search(raw)
+        if voice and speaker is None:
+            speaker = clean_label(voice["name"])
+        line = html.unescape(_TAG.sub("", raw)).strip()
+        if speaker is None and not pieces:
+            found = match_label(line)
+            if found is not None:
+                speaker, line = found.label, line[found.speech_start:].strip()
+        if line:
+            pieces.append(line)
+    return speaker, re.sub(r"\s+", " ", " ".join(pieces)).strip()

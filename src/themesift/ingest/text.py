@@ -1,0 +1,80 @@
+"""Speaker-labelled plain text (.txt) and Markdown (.md) transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from ..errors import InputError
+from ..model import Transcript
+from ._common import accepted_labels, build_turns, content_hash, decode_bytes, match_label
+
+EXPECTED_FORMAT = (
+    'Start each turn on a new line with the speaker\'s label and a colon, e.g. "P3: I think..." '
+    'or "Moderator: What helps?" ("[P3]" and "**P3:**" work too)'
+)
+
+
+def read_text(
+    path: Path,
+    *,
+    moderator: Collection[str] | None = None,
+    encoding: str | None = None,
+) -> Transcript:
+    """Read a speaker-labelled .txt or .md transcript.
+
+    A turn starts at a line that begins with a speaker label and runs until the next one, so
+    unlabelled paragraphs continue the previous speaker's turn. Lines before the first turn
+    (title, date, notes) are kept in ``meta["header"]``.
+
+    Raises
+    ------
+    InputError
+        If the file is empty, binary, or has no recognisable speaker turns.
+    """
+    data = path.read_bytes()
+    text, used_encoding = decode_bytes(data, path, encoding)
+    return parse_labelled_text(
+        text,
+        doc_id=path.stem,
+        path=path,
+        moderator=moderator,
+        meta={"format": path.suffix.lstrip(".").lower(), "encoding": used_encoding,
+              "sha256": content_hash(data)},
+    )
+
+
+def parse_labelled_text(
+    text: str,
+    *,
+    doc_id: str,
+    path: Path,
+    moderator: Collection[str] | None = None,
+    meta: dict | None = None,
+) -> Transcript:
+    """Turns from text whose lines start with speaker labels (shared by the .txt and .docx readers)."""
+    candidates: list[tuple[int, int, str, int, float | None]] = []  # (line_start, speech, label, line_no, time)
+    offset = 0
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        found = match_label(line)
+        if found is not None:
+            candidates.append((offset, offset + found.speech_start, found.label, line_no, found.time))
+        offset += len(line) + 1
+
+    speakers = accepted_labels([c[2] for c in candidates])
+    starts = [c for c in candidates if c[2] in speakers]
+    if not starts:
+        raise InputError("No speaker turns found", path=path, fix=EXPECTED_FORMAT)
+
+    bounds = [s[0] for s in starts[1:]] + [len(text)]
+    turns = build_turns(
+        text,
+        [(speech, stop, label, line_no, time)
+         for (_, speech, label, line_no, time), stop in zip(starts, bounds)],
+        moderator,
+    )
+    if not turns:
+        raise InputError("Speaker labels were found but no turn has any words",
+                         path=path, line=starts[0][3], fix=EXPECTED_FORMAT)
+    header = text[: starts[0][0]].strip()
+    return Transcript(doc_id, text, turns, {**(meta or {}), "path": str(path), "header": header})

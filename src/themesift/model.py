@@ -1,0 +1,242 @@
+"""Plain data objects that flow between the pipeline stages.
+
+They hold data only (no models, connections or open files) and carry stable string ids, so an
+analyst can inspect, edit and pass them on between stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:  # pandas is imported where a table is built, to keep `import themesift` fast
+    import pandas as pd
+
+__all__ = [
+    "Turn", "Transcript", "Corpus", "MeaningUnit", "UNIT_COLUMNS",
+    "Theme", "Framework", "CandidateCodes", "NONE_THEME",
+]
+
+Role = Literal["moderator", "participant"]
+
+#: Columns of the meaning-unit table returned by :func:`themesift.segment`.
+UNIT_COLUMNS = ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn: what one person said before someone else spoke.
+
+    ``start``/``end`` are character offsets into the transcript's ``text``, so that
+    ``transcript.text[turn.start:turn.end] == turn.text``. ``line`` is the 1-based line (or
+    caption cue) in the source file where the turn begins; ``time_start``/``time_end`` are
+    seconds from the start of the recording, where the format has timestamps.
+    """
+
+    index: int
+    speaker: str
+    role: Role
+    start: int
+    end: int
+    text: str
+    line: int | None = None
+    time_start: float | None = None
+    time_end: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One transcribed focus group or interview.
+
+    ``text`` is the transcript as an analyst reads it (for caption files, a rendering of
+    "Speaker: words" per turn); every offset in themesift points into it. ``meta`` holds the
+    source path, format, encoding, content hash and any header lines before the first turn.
+    """
+
+    id: str
+    text: str
+    turns: tuple[Turn, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speakers in order of first appearance."""
+        return list(dict.fromkeys(t.speaker for t in self.turns))
+
+    def turns_frame(self) -> pd.DataFrame:
+        """The turns as a DataFrame, one row per turn."""
+        import pandas as pd
+
+        rows = [{"doc_id": self.id, **t.__dict__} for t in self.turns]
+        return pd.DataFrame(rows, columns=["doc_id", *Turn.__dataclass_fields__])
+
+
+class Corpus:
+    """An ordered collection of transcripts, looked up by position or by ``doc_id``.
+
+    Examples
+    --------
+    >>> corpus = Corpus([])
+    >>> len(corpus)
+    0
+    """
+
+    def __init__(self, transcripts: Iterable[Transcript]) -> None:
+        self._transcripts = list(transcripts)
+        self._by_id = {t.id: t for t in self._transcripts}
+        if len(self._by_id) != len(self._transcripts):
+            seen: set[str] = set()
+            dupes = [t.id for t in self._transcripts if t.id in seen or seen.add(t.id)]
+            raise ValueError(f"Transcript ids must be unique; repeated: {', '.join(dupes)}")
+
+    def __len__(self) -> int:
+        return len(self._transcripts)
+
+    def __iter__(self) -> Iterator[Transcript]:
+        return iter(self._transcripts)
+
+    @overload
+    def __getitem__(self, key: int) -> Transcript: ...
+    @overload
+    def __getitem__(self, key: str) -> Transcript: ...
+    def __getitem__(self, key: int | str) -> Transcript:
+        if isinstance(key, str):
+            try:
+                return self._by_id[key]
+            except KeyError:
+                known = ", ".join(self._by_id) or "none"
+                raise KeyError(f"No transcript with id {key!r}. Available: {known}.") from None
+        return self._transcripts[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_id
+
+    @property
+    def ids(self) -> list[str]:
+        """Transcript ids in corpus order."""
+        return list(self._by_id)
+
+    def turns(self) -> pd.DataFrame:
+        """All turns of all transcripts as one DataFrame."""
+        import pandas as pd
+
+        frames = [t.turns_frame() for t in self._transcripts]
+        if not frames:
+            return Transcript("", "", ()).turns_frame()
+        return pd.concat(frames, ignore_index=True)
+
+    def __repr__(self) -> str:
+        turns = sum(len(t.turns) for t in self._transcripts)
+        return f"Corpus({len(self)} transcripts, {turns} turns)"
+
+
+@dataclass(frozen=True)
+class MeaningUnit:
+    """One meaning unit: the smallest stretch of one speaker's talk carrying one idea."""
+
+    unit_id: str
+    doc_id: str
+    speaker: str
+    role: Role
+    turn: int
+    start: int
+    end: int
+    text: str
+
+    @classmethod
+    def from_frame(cls, units: pd.DataFrame) -> list[MeaningUnit]:
+        """Rows of a unit table as MeaningUnit objects."""
+        return [cls(**{c: row[c] for c in UNIT_COLUMNS}) for row in units.to_dict("records")]
+
+    @staticmethod
+    def to_frame(units: Iterable[MeaningUnit]) -> pd.DataFrame:
+        """MeaningUnit objects as a unit table."""
+        import pandas as pd
+
+        return pd.DataFrame([u.__dict__ for u in units], columns=UNIT_COLUMNS)
+
+
+#: The theme id meaning "fits no theme in the framework" (maybe a new theme).
+NONE_THEME = "none"
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One theme (or subtheme) of a framework, as an analyst writes it in a codebook.
+
+    ``line`` is where the theme starts in its YAML file (for error messages); ``parent`` is the
+    id of the theme a subtheme belongs to.
+    """
+
+    id: str
+    name: str
+    description: str
+    indicators: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    subthemes: tuple[Theme, ...] = ()
+    parent: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A seed framework: named themes with descriptions, indicators, examples and subthemes.
+
+    ``themes`` are the top-level themes; suggestions are made at that level, and subthemes
+    add to what their parent theme means.
+    """
+
+    name: str
+    version: str
+    description: str
+    themes: tuple[Theme, ...]
+    source: str = field(default="", compare=False)
+
+    @property
+    def theme_ids(self) -> list[str]:
+        """Top-level theme ids in file order."""
+        return [t.id for t in self.themes]
+
+    def theme(self, theme_id: str) -> Theme:
+        """The top-level theme or subtheme with this id.
+
+        Raises
+        ------
+        KeyError
+            Naming the available theme ids.
+        """
+        for t in self.all_themes():
+            if t.id == theme_id:
+                return t
+        raise KeyError(f"Unknown theme {theme_id!r}. Available: {', '.join(self.theme_ids)}.")
+
+    def all_themes(self) -> Iterator[Theme]:
+        """Every theme and subtheme, depth first."""
+        stack = list(reversed(self.themes))
+        while stack:
+            t = stack.pop()
+            yield t
+            stack.extend(reversed(t.subthemes))
+
+
+@dataclass(frozen=True)
+class CandidateCodes:
+    """Candidate codes found in meaning units by :func:`themesift.discover_codes`.
+
+    ``table`` has one row per code: ``code_id, label, keywords, size, n_speakers,
+    n_transcripts, exemplar_ids, exemplars`` (keywords, exemplar ids and exemplar texts are
+    " | "-joined strings so the table round-trips through CSV). ``assignments`` has one row
+    per unit: ``unit_id, code_id, distance, outlier`` (``outlier`` is True where a unit fitted
+    no cluster well and was assigned to its nearest code). ``params`` records how the codes
+    were made (method, k, seed, ...).
+    """
+
+    table: pd.DataFrame
+    assignments: pd.DataFrame
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def members(self, code_id: str) -> list[str]:
+        """Unit ids assigned to a code."""
+        a = self.assignments
+        return a.loc[a["code_id"] == code_id, "unit_id"].tolist()

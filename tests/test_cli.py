@@ -1,0 +1,100 @@
+"""The `themesift` command: help, exit codes, messages for people."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from themesift.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("themesift")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_help_is_fast_and_lists_the_commands():
+    started = time.perf_counter()
+    result = run_cli("--help")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0
+    assert "segment" in result.stdout
+    assert elapsed < 1.0, f"themesift --help took {elapsed:.2f} s"
+
+
+def test_import_is_fast_and_loads_no_heavy_library():
+    code = ("import sys, time; t = time.perf_counter(); import themesift; "
+            "print(time.perf_counter() - t); "
+            "print([m for m in ('torch', 'spacy', 'pandas', 'sentence_transformers', 'bertopic', 'docx')"
+            " if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, heavy = out.stdout.splitlines()
+    assert float(seconds) < 1.0
+    assert heavy == "[]"
+
+
+def test_every_command_has_help_text():
+    from themesift.cli import _parser
+
+    parser = _parser()
+    verbs = parser._subparsers._group_actions[0]
+    for name, sub in verbs.choices.items():
+        assert sub.description, name
+    for action in verbs._choices_actions:
+        assert action.help, action.dest
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "commands" in capsys.readouterr().out
+
+
+def test_unknown_option_exits_2_without_traceback():
+    result = run_cli("segment", "--no-such-option", "x.txt")
+    assert result.returncode == 2
+    assert "unrecognized arguments" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "binary.txt", "no_turns.txt", "notes.pdf", "missing.txt"])
+def test_bad_input_exits_1_with_one_readable_line(name):
+    result = run_cli("segment", f"tests/fixtures/{name}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 2 and lines[0].startswith("themesift segment: error: tests/fixtures/" + name)
+
+
+def test_segment_prints_a_summary_and_writes_units(tmp_path, fixtures, capsys):
+    out = tmp_path / "units.csv"
+    assert main(["segment", str(fixtures / "basic.txt"), str(fixtures / "teams.vtt"),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| transcript" in printed and "| basic" in printed and "| teams" in printed
+    units = pd.read_csv(out)
+    assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text"]
+    assert set(units["doc_id"]) == {"basic", "teams"}
+
+
+def test_moderator_option(fixtures, tmp_path, capsys):
+    out = tmp_path / "u.csv"
+    assert main(["segment", str(fixtures / "basic.txt"), "--moderator", "P3",
+                 "--include-moderator", "--out", str(out)]) == 0
+    units = pd.read_csv(out)
+    assert set(units.loc[units["role"] == "moderator", "speaker"]) == {"P3"}
+
+
+def test_readme_commands_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    from themesift.cli import _parser
+
+    verbs = set(_parser()._subparsers._group_actions[0].choices)
+    for line in readme.splitlines():
+        line = line.strip()
+        if line.startswith("themesift ") and not line.startswith("themesift does"):
+            assert line.split()[1] in verbs | {"--help", "--version"}, line

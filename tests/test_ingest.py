@@ -1,0 +1,264 @@
+"""Reading transcripts: every reader, every encoding, every kind of bad input."""
+
+from pathlib import Path
+
+import pytest
+
+import themesift as ts
+from themesift import InputError
+
+
+def _speakers_and_roles(transcript):
+    return [(t.speaker, t.role) for t in transcript.turns]
+
+
+def _assert_offsets(transcript):
+    for turn in transcript.turns:
+        assert transcript.text[turn.start:turn.end] == turn.text
+        assert turn.text == turn.text.strip() and turn.text
+
+
+# --- plain text -----------------------------------------------------------------------------
+
+def test_text_reader_finds_turns_roles_and_header(fixtures):
+    t = ts.read_transcript(fixtures / "basic.txt")
+    assert t.id == "basic"
+    assert _speakers_and_roles(t) == [
+        ("Moderator", "moderator"), ("P1", "participant"), ("P2", "participant"),
+        ("P1", "participant"), ("P3", "participant"), ("Moderator", "moderator"),
+    ]
+    assert t.meta["header"].startswith("Focus group - pilot")
+    assert "Date: 3 March" in t.meta["header"]  # one-off labels in a header are not speakers
+    assert t.turns[1].line == 7
+    _assert_offsets(t)
+
+
+def test_unlabelled_paragraph_continues_the_previous_turn(fixtures):
+    t = ts.read_transcript(fixtures / "basic.txt")
+    assert t.turns[1].text.endswith("even when they shut the door.")
+
+
+def test_bom_and_crlf_give_the_same_transcript(fixtures):
+    plain = ts.read_transcript(fixtures / "basic.txt")
+    windows = ts.read_transcript(fixtures / "bom_crlf.txt")
+    assert windows.text == plain.text
+    assert windows.turns == plain.turns
+    assert windows.meta["encoding"] == "utf-8-sig"
+
+
+@pytest.mark.parametrize("name, encoding", [("cp1252.txt", "cp1252"), ("utf16.txt", "utf-16")])
+def test_word_encodings_are_detected(fixtures, name, encoding):
+    t = ts.read_transcript(fixtures / name)
+    assert t.meta["encoding"] == encoding
+    assert "Håb – it's the café on Tuesday, “the small things”" in t.turns[1].text
+    assert [x.speaker for x in t.turns] == ["Interviewer", "Nurse 1", "Nurse 2"]
+    assert t.turns[0].role == "moderator"
+
+
+def test_explicit_encoding_that_does_not_fit_is_an_input_error(fixtures):
+    with pytest.raises(InputError, match=r"cp1252\.txt: The file cannot be read as utf-8"):
+        ts.read_transcript(fixtures / "cp1252.txt", encoding="utf-8")
+
+
+def test_markdown_bold_and_bracket_labels(fixtures):
+    t = ts.read_transcript(fixtures / "bold_labels.md")
+    assert _speakers_and_roles(t) == [
+        ("Interviewer", "moderator"), ("Peer worker", "participant"),
+        ("Nurse 2", "participant"), ("Nurse 2", "participant"),
+    ]
+    assert t.turns[1].text.startswith("Honestly?")
+    assert t.turns[3].text.startswith("Sorry, and one more thing: the rules")
+    assert t.meta["header"] == "# Pilot interview"
+    _assert_offsets(t)
+
+
+def test_moderator_can_be_named(fixtures):
+    t = ts.read_transcript(fixtures / "basic.txt", moderator="P3")
+    roles = {x.speaker: x.role for x in t.turns}
+    assert roles == {"Moderator": "participant", "P1": "participant", "P2": "participant",
+                     "P3": "moderator"}
+
+
+@pytest.mark.parametrize("label", ["P3", "Nurse 2", "INTERVIEWER", "[Moderator]", "**P3:**",
+                                   "[00:01:02] P3", "P3 (00:01:02)", "Support worker 1"])
+def test_common_label_forms(tmp_path, label):
+    sep = "" if label.endswith(("]", ":**")) else ":"
+    path = tmp_path / "t.txt"
+    path.write_text(f"{label}{sep} First words here.\n\nP9: Other words.\n\n{label}{sep} Again.\n")
+    t = ts.read_transcript(path)
+    assert len(t.turns) == 3
+    assert t.turns[0].text == "First words here."
+    assert t.turns[0].speaker == t.turns[2].speaker
+    _assert_offsets(t)
+
+
+def test_timestamps_in_labels_are_kept(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("[00:01:02] P3: Words.\nP4 (1:05:00.5): More words.\n")
+    t = ts.read_transcript(path)
+    assert [x.time_start for x in t.turns] == [62.0, 3900.5]
+
+
+def test_sentence_with_a_colon_is_not_a_label(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("P1: I told her this: it will be fine.\nWhat we said was: no.\nP2: Right.\n")
+    t = ts.read_transcript(path)
+    assert [x.speaker for x in t.turns] == ["P1", "P2"]
+    assert "What we said was: no." in t.turns[0].text
+
+
+# --- docx -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def docx_file(tmp_path):
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading("Focus group 2", level=1)
+    for label, words, bold, colon in [
+        ("Facilitator", "What does a good day at work look like?", True, True),
+        ("Nurse 1", "When someone tells me about their daughter again.", True, False),
+        ("Nurse 2", "For me, when the team agrees.", False, True),
+    ]:
+        p = doc.add_paragraph()
+        p.add_run(label + (":" if colon else "")).bold = bold
+        p.add_run(" " + words)
+    doc.add_paragraph("And that doesn't happen often, to be honest.")
+    table = doc.add_table(rows=3, cols=2)
+    for row, (a, b) in zip(table.rows, [("Speaker", "Text"), ("Nurse 1", "From a table."),
+                                       ("Facilitator", "Thank you.")]):
+        row.cells[0].text, row.cells[1].text = a, b
+    path = tmp_path / "group.docx"
+    doc.save(path)
+    return path
+
+
+def test_docx_reader_bold_and_prefix_labels_and_tables(docx_file):
+    t = ts.read_transcript(docx_file)
+    assert _speakers_and_roles(t) == [
+        ("Facilitator", "moderator"), ("Nurse 1", "participant"), ("Nurse 2", "participant"),
+        ("Nurse 1", "participant"), ("Facilitator", "moderator"),
+    ]
+    assert t.turns[1].text == "When someone tells me about their daughter again."
+    assert t.turns[2].text.endswith("to be honest.")  # the unlabelled paragraph continues
+    assert t.turns[3].text == "From a table."
+    assert t.meta["header"] == "Focus group 2"
+    _assert_offsets(t)
+
+
+def test_a_corrupt_docx_is_an_input_error(tmp_path):
+    path = tmp_path / "broken.docx"
+    path.write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(InputError, match=r"broken\.docx: This is not a readable Word \.docx file.*Save as"):
+        ts.read_transcript(path)
+
+
+# --- captions -------------------------------------------------------------------------------
+
+def test_teams_vtt_voice_tags_merge_cues_into_turns(fixtures):
+    t = ts.read_transcript(fixtures / "teams.vtt")
+    assert _speakers_and_roles(t) == [
+        ("Moderator", "moderator"), ("Nurse A", "participant"), ("OT Ben", "participant"),
+    ]
+    nurse = t.turns[1]
+    assert nurse.text == "So on the ward we try to give people a say in their own plan & their day."
+    assert (nurse.time_start, nurse.time_end) == (5.0, 13.0)
+    assert t.turns[2].text == "Mm. But the locked door says something else."
+    assert "NOTE" not in t.text
+    assert t.text.startswith("Moderator: Welcome, everyone.")
+    assert t.turns[1].line == 8
+    _assert_offsets(t)
+
+
+def test_srt_label_only_on_first_cue_of_a_turn(fixtures):
+    t = ts.read_transcript(fixtures / "labelled.srt")
+    assert _speakers_and_roles(t) == [
+        ("INTERVIEWER", "moderator"), ("SOCIAL WORKER", "participant"), ("NURSE 1", "participant"),
+    ]
+    assert t.turns[1].text == "Money, mostly. The budget is cut every year. And the waiting lists."
+    assert t.turns[1].time_end == 8.0
+    _assert_offsets(t)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("empty.txt", r"empty\.txt: The file is empty\. Check that the transcript was saved"),
+        ("blank.txt", r"blank\.txt: The file is empty"),
+        ("binary.txt", r"binary\.txt: This looks like a binary file, not a transcript\. Save"),
+        ("no_turns.txt", r"no_turns\.txt: No speaker turns found\. Start each turn on a new line"),
+        ("notes.pdf", r"notes\.pdf: Unsupported file type '\.pdf'\. Save the transcript as one of"),
+        ("no_speakers.srt", r"no_speakers\.srt, line 2: No cue names a speaker.*Export the captions"),
+        ("no_cues.vtt", r"no_cues\.vtt: No caption cues found"),
+    ],
+)
+def test_bad_files_raise_input_errors_that_say_what_to_do(fixtures, name, message):
+    with pytest.raises(InputError, match=message) as info:
+        ts.read_corpus(fixtures / name)
+    assert info.value.path.endswith(name)
+
+
+def test_missing_path_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match=r"nowhere\.txt: No such file or folder\. Check the path"):
+        ts.read_corpus(tmp_path / "nowhere.txt")
+
+
+def test_folder_without_transcripts_is_an_input_error(tmp_path):
+    (tmp_path / "README.md").write_text("P1: not a transcript\n")
+    (tmp_path / "data.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="The folder has no transcript files"):
+        ts.read_corpus(tmp_path)
+
+
+def test_input_errors_are_value_errors():
+    assert issubclass(InputError, ValueError)
+
+
+# --- corpus ---------------------------------------------------------------------------------
+
+def test_folder_read_skips_readme_hidden_and_other_files(tmp_path, fixtures):
+    for name in ("basic.txt", "teams.vtt", "labelled.srt"):
+        (tmp_path / name).write_bytes((fixtures / name).read_bytes())
+    (tmp_path / "README.md").write_text("# About\n")
+    (tmp_path / ".hidden.txt").write_text("P1: x\n")
+    (tmp_path / "~$basic.docx").write_bytes(b"lock")
+    (tmp_path / "table.csv").write_text("a\n")
+    corpus = ts.read_corpus(tmp_path)
+    assert corpus.ids == ["basic", "labelled", "teams"]
+    assert corpus["teams"].meta["format"] == "vtt"
+    assert "basic" in corpus and len(corpus) == 3
+
+
+def test_same_file_name_in_two_formats_gets_distinct_ids(tmp_path, fixtures):
+    (tmp_path / "g1.txt").write_bytes((fixtures / "basic.txt").read_bytes())
+    (tmp_path / "g1.md").write_bytes((fixtures / "bold_labels.md").read_bytes())
+    assert ts.read_corpus(tmp_path).ids == ["g1_md", "g1_txt"]
+
+
+def test_unknown_transcript_id_lists_the_known_ones(fixtures):
+    corpus = ts.read_corpus([fixtures / "basic.txt"])
+    with pytest.raises(KeyError, match="Available: basic"):
+        corpus["nope"]
+
+
+def test_turns_table(fixtures):
+    turns = ts.read_corpus(fixtures / "basic.txt").turns()
+    assert list(turns.columns[:4]) == ["doc_id", "index", "speaker", "role"]
+    assert len(turns) == 6
+
+
+# --- the sample data ------------------------------------------------------------------------
+
+def test_sample_data_has_four_formats_and_real_group_talk(sample_corpus):
+    formats = {t.meta["format"] for t in sample_corpus}
+    assert {"txt", "docx", "vtt"} <= formats and len(sample_corpus) >= 4
+    for t in sample_corpus:
+        _assert_offsets(t)
+        words = sum(len(turn.text.split()) for turn in t.turns)
+        assert 1500 <= words <= 3000, (t.id, words)
+        participants = {x.speaker for x in t.turns if x.role == "participant"}
+        moderators = {x.speaker for x in t.turns if x.role == "moderator"}
+        assert 4 <= len(participants) <= 8, (t.id, participants)
+        assert len(moderators) == 1, (t.id, moderators)

@@ -1,0 +1,176 @@
+"""Meaning units: exact offsets, sizes, dropped turns, stable ids, and no crash on any text."""
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import themesift as ts
+from themesift import InputError, Transcript, Turn
+from themesift.model import UNIT_COLUMNS
+from themesift.segment import is_backchannel, load_spacy
+
+
+def transcript(*turns: tuple[str, str], doc_id: str = "t") -> Transcript:
+    """A transcript from (speaker, words) pairs, rendered "Speaker: words" per line."""
+    text, out = "", []
+    for i, (speaker, words) in enumerate(turns):
+        prefix = f"{speaker}: "
+        start = len(text) + len(prefix)
+        role = "moderator" if speaker == "Moderator" else "participant"
+        out.append(Turn(i, speaker, role, start, start + len(words), words))
+        text += prefix + words + "\n"
+    return Transcript(doc_id, text, tuple(out))
+
+
+def assert_exact(corpus, units):
+    by_id = {t.id: t for t in corpus}
+    for u in units.itertuples():
+        assert by_id[u.doc_id].text[u.start:u.end] == u.text
+        assert u.text == u.text.strip() and u.text
+
+
+LONG_TURN = (
+    "I think for me it really starts with time. We sit with people, we have coffee with them, "
+    "we go to the shops with them, and slowly they start to trust us. "
+    "Another thing is the municipality. They want a new care plan every three months, the "
+    "forms are long, and the goals in the plan are their goals, not the person's goals. "
+    "Anyway, the paranoia is the hardest part. When someone is convinced we are poisoning "
+    "the food, no amount of coffee builds trust."
+)
+
+
+def test_units_have_the_documented_columns_and_exact_offsets():
+    t = transcript(("Moderator", "What helps?"), ("P1", LONG_TURN))
+    units = ts.segment(t)
+    assert list(units.columns) == UNIT_COLUMNS
+    assert_exact([t], units)
+    assert set(units["speaker"]) == {"P1"} and set(units["turn"]) == {1}
+
+
+def test_a_long_turn_is_split_where_the_topic_shifts():
+    units = ts.segment(transcript(("P1", LONG_TURN)))
+    starts = [text.split()[0] for text in units["text"]]
+    assert starts == ["I", "Another", "Anyway,"]
+
+
+def test_one_idea_over_several_sentences_stays_one_unit():
+    turn = ("We take the time to get to know them. That is how trust grows. "
+            "Because without trust they will not let us help.")
+    assert len(ts.segment(transcript(("P2", turn)))) == 1
+
+
+def test_fragments_join_their_neighbours_and_units_stay_in_bounds():
+    turn = "Yes. Right. " + " ".join(f"Sentence number {i} is about a different subject {i}." for i in range(30))
+    units = ts.segment(transcript(("P1", turn)), min_words=8, max_words=40)
+    words = units["text"].str.split().str.len()
+    assert words.max() <= 40
+    assert words.min() >= 8
+    assert units["text"].iloc[0].startswith("Yes. Right. Sentence number 0")
+
+
+def test_run_on_sentence_is_cut_at_a_clause_boundary():
+    run_on = ", ".join(["and then we went to the housing office with him"] * 12) + "."
+    units = ts.segment(transcript(("P1", run_on)), max_words=40)
+    assert len(units) >= 3
+    assert all(len(text.split()) <= 40 for text in units["text"])
+    assert all(not text.startswith(",") for text in units["text"])
+
+
+def test_moderator_and_backchannel_turns_are_dropped_unless_asked_for():
+    t = transcript(("Moderator", "What do you think?"), ("P1", "Mm."), ("P2", "Yeah, exactly."),
+                   ("P3", "[laughs] Yes."), ("P4", "Trust and time, mostly."), ("P5", "[crosstalk]"))
+    assert list(ts.segment(t)["speaker"]) == ["P4"]
+    everything = ts.segment(t, include_moderator=True, include_backchannels=True)
+    assert list(everything["speaker"]) == ["Moderator", "P1", "P2", "P3", "P4"]
+    assert list(everything["role"])[:2] == ["moderator", "participant"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Mm.", True), ("Yes, yes, exactly.", True), ("Mm-hmm.", True), ("[laughs]", True),
+    ("Yeah, I agree.", True), ("No.", True), ("No, no, I'd finished.", True),
+    ("Trust and time.", False), ("That was a good day.", False),
+    ("Yes, the housing office is the problem.", False),
+])
+def test_backchannels(text, expected):
+    assert is_backchannel(text) is expected
+
+
+def test_unit_ids_are_stable_and_survive_edits_elsewhere():
+    a = ts.segment(transcript(("P1", LONG_TURN), ("P2", "The budget is cut every single year now.")))
+    again = ts.segment(transcript(("P1", LONG_TURN), ("P2", "The budget is cut every single year now.")))
+    edited = ts.segment(transcript(("P1", "Something else entirely was said here today, I think."),
+                                   ("P2", "The budget is cut every single year now.")))
+    assert list(a["unit_id"]) == list(again["unit_id"])
+    assert a["unit_id"].is_unique
+    assert a["unit_id"].iloc[-1] == edited["unit_id"].iloc[-1]
+    assert a["unit_id"].iloc[0].startswith("t-")
+
+
+def test_repeated_words_get_distinct_ids():
+    same = "We keep coming back, every week, whatever happens with them."
+    units = ts.segment(transcript(("P1", same), ("P2", same)))
+    assert len(units) == 2 and units["unit_id"].is_unique
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"min_words": 0}, r"The 'min_words' parameter of segment\(\) must be an int in \[1, inf\)\. Got 0 instead"),
+    ({"max_words": 10}, r"'max_words' parameter .* at least 2 \* min_words \(16\)\. Got 10"),
+    ({"shift_threshold": 2}, r"'shift_threshold' parameter .* in \[0, 1\.5\]\. Got 2"),
+])
+def test_bad_parameters_say_what_is_allowed(params, message):
+    with pytest.raises(InputError, match=message):
+        ts.segment(transcript(("P1", "Words.")), **params)
+
+
+def test_unknown_spacy_model_names_the_install_command():
+    with pytest.raises(ts.MissingDependencyError, match="not installed. Install it with"):
+        ts.segment(transcript(("P1", "Words.")), spacy_model="xx_no_such_pipeline")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(words=st.text(min_size=0, max_size=400), min_words=st.integers(1, 10))
+def test_any_text_keeps_the_offset_invariant(words, min_words):
+    load_spacy()
+    t = Transcript("h", "P1: " + words, (Turn(0, "P1", "participant", 4, 4 + len(words), words),))
+    units = ts.segment(t, min_words=min_words, max_words=2 * min_words + 5,
+                       include_backchannels=True)
+    assert_exact([t], units)
+    assert (units["start"].diff().dropna() > 0).all()
+    assert (units["end"] <= len(t.text)).all()
+
+
+@given(st.lists(st.sampled_from(["Mm.", "Yes!", "And so", "we", "trust", "housing", ",", ".",
+                                 "\n", "\n\n", " - ", "[laughs]", "—", "Anyway,", "It", "…"]),
+                max_size=120))
+@settings(max_examples=100, deadline=None)
+def test_speechlike_token_soup_keeps_the_offset_invariant(tokens):
+    words = " ".join(tokens)
+    t = Transcript("h", words, (Turn(0, "P1", "participant", 0, len(words), words),))
+    assert_exact([t], ts.segment(t, max_words=20))
+
+
+# --- the sample data ------------------------------------------------------------------------
+
+def test_offset_invariant_on_every_sample_transcript(sample_corpus, sample_units):
+    assert_exact(sample_corpus, sample_units)
+    assert set(sample_units["doc_id"]) == set(sample_corpus.ids)
+    assert set(sample_units["role"]) == {"participant"}
+    assert sample_units["unit_id"].is_unique
+
+
+def test_sample_units_look_like_meaning_units(sample_corpus, sample_units):
+    words = sample_units["text"].str.split().str.len()
+    assert words.max() <= 80
+    assert words.median() >= 15
+    # A unit under min_words is a whole (short) turn, never a fragment cut off a longer one.
+    for u in sample_units[words < 8].itertuples():
+        assert sample_corpus[u.doc_id].turns[u.turn].text == u.text
+
+
+def test_segmenting_the_samples_takes_under_two_seconds(sample_corpus):
+    load_spacy()
+    started = time.perf_counter()
+    ts.segment(sample_corpus)
+    assert time.perf_counter() - started < 2.0
