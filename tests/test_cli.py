@@ -98,3 +98,56 @@ def test_readme_commands_exist():
         line = line.strip()
         if line.startswith("themesift ") and not line.startswith("themesift does"):
             assert line.split()[1] in verbs | {"--help", "--version"}, line
+
+
+def test_run_with_an_unknown_framework_exits_1_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "tests/fixtures/basic.txt", "--framework", "recovry", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown framework 'recovry'. Available: recovery" in err
+    assert not out.exists()
+
+
+def test_run_on_too_few_units_exits_1_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out), "--quiet"]) == 1
+    assert "too few" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "quotes.csv"
+    pd.DataFrame({
+        "quote_id": ["q1", "q2", "q3"],
+        "quote": ["It took months before he trusted me enough to open the door.",
+                  "The council only funds twelve weeks, then he has to be discharged.",
+                  "Is the recorder on?"],
+    }).to_csv(path, index=False)
+    return path
+
+
+def test_suggest_writes_one_row_per_input_row(table, tmp_path, capsys):
+    out = tmp_path / "preds.csv"
+    assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
+                 "--out", str(out), "--quiet"]) == 0
+    preds = pd.read_csv(out)
+    assert list(preds.columns) == ["quote_id", "theme_id", "score", "runner_up", "rationale"]
+    assert list(preds["quote_id"]) == ["q1", "q2", "q3"]
+    assert preds.loc[0, "theme_id"] == "relationships"
+    assert preds.loc[1, "theme_id"] == "structural_tension"
+
+
+def test_suggest_without_the_text_column_lists_the_columns(table, tmp_path, capsys):
+    out = tmp_path / "preds.csv"
+    assert main(["suggest", str(table), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "quotes.csv, line 1: No column 'text'. Columns in the file: quote_id, quote" in err
+    assert not out.exists()
+
+
+def test_suggest_with_empty_text_cells_names_the_rows(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("id,text\na,Some words here\nb,\nc,  \n")
+    assert main(["suggest", str(path), "--out", str(tmp_path / "p.csv")]) == 1
+    assert "t.csv, line 3: Empty 'text' cell in row(s) 3, 4" in capsys.readouterr().err

@@ -262,3 +262,35 @@ def test_sample_data_has_four_formats_and_real_group_talk(sample_corpus):
         moderators = {x.speaker for x in t.turns if x.role == "moderator"}
         assert 4 <= len(participants) <= 8, (t.id, participants)
         assert len(moderators) == 1, (t.id, moderators)
+
+
+# --- tables of pre-segmented text ----------------------------------------------------------
+
+def test_table_reader_csv_with_ids_keeps_other_columns(tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text("qid;quote;group\nq1;First quote;A\nq2;Second quote;B\n")
+    units = ts.read_table(path, text_column="quote", id_column="qid")
+    assert list(units.columns[:2]) == ["unit_id", "text"]
+    assert list(units["unit_id"]) == ["q1", "q2"]
+    assert list(units["group"]) == ["A", "B"]
+
+
+def test_table_reader_xlsx_and_row_number_ids(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "quotes.xlsx"
+    pd.DataFrame({"text": ["One.", "Two."]}).to_excel(path, index=False)
+    assert list(ts.read_table(path)["unit_id"]) == ["row2", "row3"]
+
+
+@pytest.mark.parametrize("content, kwargs, message", [
+    ("a,b\n1,2\n", {}, r"t\.csv, line 1: No column 'text'\. Columns in the file: a, b"),
+    ("id,text\nx,hello\ny,\n", {}, r"t\.csv, line 3: Empty 'text' cell in row\(s\) 3"),
+    ("id,text\nx,hello\nx,again\n", {"id_column": "id"}, r"line 3: The id 'x' in row 3 repeats row 2"),
+    ("", {}, r"t\.csv: The file is empty"),
+])
+def test_table_reader_bad_input(tmp_path, content, kwargs, message):
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        ts.read_table(path, **kwargs)

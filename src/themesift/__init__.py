@@ -9,8 +9,13 @@ traceable to the exact words it came from; everything runs offline.
 """
 
 from .errors import FrameworkError, InputError, MissingDependencyError, StoreError, ThemesiftError
-from .ingest import read_corpus, read_transcript
-from .model import Corpus, MeaningUnit, Transcript, Turn
+from .discover import discover_codes
+from .embed import Embedder
+from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
+from .ingest import read_corpus, read_table, read_transcript
+from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
+from .pipeline import PipelineResult, run_pipeline, write_outputs
+from .propose import propose, score_themes, suggest_units
 from .segment import segment, summarize_units
 
 __version__ = "0.1.0"
@@ -20,13 +25,33 @@ __all__ = [
     # ingest and segment
     "read_corpus",
     "read_transcript",
+    "read_table",
     "segment",
     "summarize_units",
+    # embeddings and candidate codes
+    "Embedder",
+    "discover_codes",
+    # suggestions
+    "suggest_units",
+    "propose",
+    "score_themes",
+    # the whole pipeline
+    "run_pipeline",
+    "write_outputs",
+    "PipelineResult",
+    # frameworks
+    "load_framework",
+    "check_framework",
+    "list_frameworks",
+    "describe_framework",
     # data objects
     "Corpus",
     "Transcript",
     "Turn",
     "MeaningUnit",
+    "Theme",
+    "Framework",
+    "CandidateCodes",
     # errors
     "ThemesiftError",
     "InputError",

@@ -63,6 +63,50 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--include-backchannels", action="store_true",
                      help='keep turns that are only back-channels ("Mm.", "Yes, exactly.")')
     seg.set_defaults(command=_segment, verb="segment")
+
+    run = verbs.add_parser(
+        "run", help="whole pipeline: units, candidate codes, theme suggestions, review sheet",
+        description="Read transcripts, cut them into meaning units, find candidate codes and "
+        "suggest a theme for every code and unit. Writes units.csv, codes.csv, suggestions.csv, "
+        "unit_suggestions.csv, review.xlsx (and .csv), report.html and manifest.json into --out.",
+    )
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="transcript file or folder")
+    run.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
+    _add_model_options(run)
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--codes", type=int, default=None, metavar="K",
+                     help="number of candidate codes (default: chosen from the data)")
+    _add_reading_options(run)
+    _add_quiet(run)
+    run.set_defaults(command=_run, verb="run")
+
+    sug = verbs.add_parser(
+        "suggest", help="theme suggestions for already-segmented text in a table",
+        description="Suggest a theme (or none) for each row of a .csv/.xlsx table of text; "
+        "writes id, theme_id, score, runner_up, rationale, one row per input row.",
+    )
+    sug.add_argument("table", metavar="TABLE.csv", help="table with one unit of text per row")
+    sug.add_argument("--text-column", default="text", metavar="NAME", help="column with the text (default: text)")
+    sug.add_argument("--id-column", default=None, metavar="NAME",
+                     help="column with row ids (default: row numbers)")
+    sug.add_argument("--examples", default=None, metavar="CODED.csv",
+                     help="analyst-coded examples to learn from (columns text, theme_id)")
+    _add_model_options(sug)
+    sug.add_argument("--out", required=True, metavar="PREDS.csv", help="where to write the suggestions")
+    _add_quiet(sug)
+    sug.set_defaults(command=_suggest, verb="suggest")
+
+    fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
+                           description="List the built-in seed frameworks by name.")
+    fws.set_defaults(command=_frameworks, verb="frameworks")
+
+    check = verbs.add_parser(
+        "check-framework", help="validate a framework YAML file",
+        description="Check a framework file (YAML) and print a summary of its themes; errors "
+        "name the line and what to write instead.",
+    )
+    check.add_argument("framework", metavar="FILE.yaml", help="framework file or built-in name")
+    check.set_defaults(command=_check_framework, verb="check-framework")
     return parser
 
 
@@ -74,6 +118,74 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--encoding", metavar="NAME",
                         help="text encoding of .txt/.vtt/.srt files (default: detected)")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--framework", default="recovery", metavar="FW",
+                        help="built-in framework name or YAML file (default: recovery)")
+    parser.add_argument("--model", default="fast", metavar="MODEL",
+                        help="embedding profile (fast, accurate) or model folder (default: fast)")
+
+
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", default=None,
+                        help="no progress bars (they are off anyway when output is not a terminal)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .embed import Embedder
+    from .pipeline import run_pipeline, write_outputs
+
+    result = run_pipeline(
+        args.inputs, args.framework, embedder=Embedder(args.model, quiet=args.quiet),
+        seed=args.seed, moderator=args.moderator, n_codes=args.codes, quiet=args.quiet,
+    )
+    files = write_outputs(result, args.out)
+    m = result.manifest
+    counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items())
+    seconds = sum(m["timings_s"].values())
+    print(f"themesift run: {counts} in {seconds:.1f} s. Files in {args.out}:")
+    for path in files:
+        print(f"  {path}")
+    print("Review the suggestions in review.xlsx (or open report.html).")
+    return EXIT_OK
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .embed import Embedder
+    from .ingest import read_table
+    from .propose import suggest_units
+
+    units = read_table(args.table, text_column=args.text_column, id_column=args.id_column)
+    examples = None
+    if args.examples:
+        examples = read_table(args.examples, text_column="text")
+        if "theme_id" not in examples.columns:
+            from .errors import InputError
+
+            raise InputError("No column 'theme_id'", path=args.examples, line=1,
+                             fix="The examples table needs the columns text and theme_id")
+    out = suggest_units(units[["unit_id", "text"]], args.framework, examples=examples,
+                        embedder=Embedder(args.model, quiet=args.quiet))
+    out = out.rename(columns={"unit_id": args.id_column or "id"})
+    out = out[[args.id_column or "id", "theme_id", "score", "runner_up", "rationale"]]
+    _write_csv_atomically(out, args.out)
+    counts = pd.Series(out["theme_id"]).value_counts().to_dict()
+    print(f"themesift suggest: {len(out)} rows -> {args.out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+    return EXIT_OK
+
+
+def _write_csv_atomically(frame, path: str) -> None:
+    """Write a CSV next to its destination first, so a failure leaves no half-written file."""
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    frame.to_csv(partial, index=False, lineterminator="\n", float_format="%.4f")
+    os.replace(partial, target)
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -92,6 +204,21 @@ def _segment(args: argparse.Namespace) -> int:
     if args.out:
         units.to_csv(args.out, index=False)
         print(f"\n{len(units)} meaning units written to {args.out}")
+    return EXIT_OK
+
+
+def _frameworks(args: argparse.Namespace) -> int:
+    from .frameworks import list_frameworks
+
+    print(_format_table(list_frameworks()))
+    print("\nUse one with --framework NAME, or write your own YAML (see 'themesift check-framework').")
+    return EXIT_OK
+
+
+def _check_framework(args: argparse.Namespace) -> int:
+    from .frameworks import check_framework, describe_framework
+
+    print(describe_framework(check_framework(args.framework)))
     return EXIT_OK
 
 

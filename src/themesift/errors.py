@@ -58,10 +58,16 @@ class InputError(ThemesiftError, ValueError):
         if self.path is not None:
             where = self.path if self.line is None else f"{self.path}, line {self.line}"
             where += ": "
-        text = where + self.problem.rstrip(".") + "."
+        text = where + _sentence(self.problem)
         if self.fix:
-            text += " " + self.fix.rstrip(".") + "."
+            text += " " + _sentence(self.fix)
         return text
+
+
+def _sentence(text: str) -> str:
+    """Text ending in exactly one full stop (or its own "?" or "!")."""
+    text = text.strip()
+    return text if text.endswith(("?", "!", ".")) else text + "."
 
 
 class FrameworkError(InputError):

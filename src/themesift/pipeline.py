@@ -1,0 +1,241 @@
+"""The whole pipeline in one call, and the files a batch run writes.
+
+``run_pipeline`` chains the public stages (read_corpus -> segment -> embed -> discover_codes ->
+propose / suggest_units) and records what it did; ``write_outputs`` writes the files that
+``themesift run`` promises (units.csv, codes.csv, suggestions.csv, unit_suggestions.csv,
+review.xlsx and review.csv, report.html, manifest.json) into a folder, all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .model import CandidateCodes, Corpus, Framework
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PipelineResult", "run_pipeline", "write_outputs", "review_sheet", "OUTPUT_FILES"]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FILES = ("units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv",
+                "review.xlsx", "review.csv", "report.html", "manifest.json")
+REVIEW_COLUMNS = ["suggestion_id", "level", "item_id", "text", "suggested_theme", "score",
+                  "runner_up", "rationale", "decision", "analyst", "note"]
+_EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same file
+_PACKAGES = ("themesift", "numpy", "pandas", "scikit-learn", "spacy", "torch",
+             "sentence-transformers", "bertopic", "python-docx", "openpyxl")
+
+
+@dataclass
+class PipelineResult:
+    """Everything one run produced, as plain tables, plus its manifest."""
+
+    corpus: Corpus
+    framework: Framework
+    units: pd.DataFrame
+    codes: CandidateCodes
+    suggestions: pd.DataFrame  # code level
+    unit_suggestions: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def run_pipeline(
+    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    framework: Framework | str = "recovery",
+    *,
+    embedder=None,
+    seed: int = 0,
+    moderator: Iterable[str] | str | None = None,
+    n_codes: int | None = None,
+    quiet: bool | None = None,
+) -> PipelineResult:
+    """Read transcripts and produce meaning units, candidate codes and theme suggestions.
+
+    Parameters
+    ----------
+    inputs:
+        Transcript files or folders, as for :func:`themesift.read_corpus`.
+    framework:
+        A :class:`Framework`, a built-in name or a YAML path.
+    embedder:
+        An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
+    seed:
+        Seed for every random choice; the same inputs, settings and seed give the same tables.
+    moderator, n_codes, quiet:
+        Passed on to :func:`read_corpus` and :func:`discover_codes`.
+
+    Returns
+    -------
+    PipelineResult
+    """
+    from .discover import discover_codes
+    from .embed import Embedder
+    from .frameworks import load_framework
+    from .ingest import read_corpus
+    from .propose import propose, suggest_units
+    from .segment import segment
+
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, fn, *args, **kwargs):
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        timings[stage] = round(time.perf_counter() - started, 3)
+        logger.info("%s took %.1f s", stage, timings[stage])
+        return result
+
+    framework = timed("framework", load_framework, framework)
+    corpus = timed("read", read_corpus, inputs, moderator=moderator)
+    units = timed("segment", segment, corpus)
+    if units.empty:
+        raise InputError("No meaning units were found in the transcripts",
+                         fix="Check that participants' turns are labelled (see 'themesift segment')")
+    embedder = embedder if embedder is not None else Embedder(quiet=quiet)
+    timed("embed", embedder.encode, list(units["text"]))
+    codes = timed("discover", discover_codes, units, embedder=embedder, seed=seed, n_codes=n_codes,
+                  quiet=quiet)
+    unit_suggestions = timed("suggest_units", suggest_units, units, framework, embedder=embedder,
+                             codes=codes)
+    suggestions = timed("propose", propose, codes, framework, embedder=embedder, units=units)
+    manifest = {
+        "themesift_version": _version("themesift"),
+        "python": platform.python_version(),
+        "packages": {p: _version(p) for p in _PACKAGES},
+        "seed": seed,
+        "config": {"framework": framework.name, "framework_version": framework.version,
+                   "framework_source": framework.source, "moderator": moderator,
+                   "n_codes": n_codes, "codes": dict(codes.params)},
+        "embedding_model": _embedder_info(embedder),
+        "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
+                    "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
+        "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table)},
+        "timings_s": timings,
+    }
+    return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest)
+
+
+def review_sheet(result: PipelineResult) -> pd.DataFrame:
+    """One row per suggestion, codes first (largest first), then units by theme and score.
+
+    The columns ``decision`` (accept | reject | a theme id | blank), ``analyst`` and ``note``
+    are left empty for the analyst.
+    """
+    import pandas as pd
+
+    codes = result.suggestions
+    rows = [{
+        "suggestion_id": f"code:{c.code_id}", "level": "code", "item_id": c.code_id,
+        "text": f"{c.label} ({c.size} units)",
+        "suggested_theme": c.theme_id, "score": c.score, "runner_up": c.runner_up,
+        "rationale": c.rationale,
+    } for c in codes.sort_values(["size", "code_id"], ascending=[False, True]).itertuples()]
+    units = result.unit_suggestions.merge(result.units[["unit_id", "text"]], on="unit_id")
+    units = units.sort_values(["theme_id", "score", "unit_id"], ascending=[True, False, True])
+    rows += [{
+        "suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
+        "text": u.text, "suggested_theme": u.theme_id, "score": u.score,
+        "runner_up": u.runner_up, "rationale": u.rationale,
+    } for u in units.itertuples()]
+    sheet = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
+    sheet[["decision", "analyst", "note"]] = ""
+    return sheet
+
+
+def write_outputs(result: PipelineResult, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write the run's files into ``out_dir``, all or nothing.
+
+    The files are written into a temporary folder beside ``out_dir`` and moved into place
+    only when every one is complete, so a failure never leaves half a set.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from .export.report import render_report
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("The output path is a file, not a folder", path=out,
+                         fix="Give a folder name for --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".themesift-", dir=out.parent))
+    try:
+        csv = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
+        result.units.to_csv(staging / "units.csv", **csv)
+        code_table = result.codes.table.merge(
+            result.codes.assignments.groupby("code_id")["outlier"].sum().rename("outliers"),
+            on="code_id", how="left")
+        code_table.to_csv(staging / "codes.csv", **csv)
+        result.suggestions.to_csv(staging / "suggestions.csv", **csv)
+        unit_suggestions = result.unit_suggestions.merge(
+            result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
+        unit_suggestions.to_csv(staging / "unit_suggestions.csv", **csv)
+        sheet = review_sheet(result)
+        sheet.to_csv(staging / "review.csv", **csv)
+        _write_xlsx(sheet, staging / "review.xlsx")
+        (staging / "report.html").write_text(render_report(result), encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(result.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        out.mkdir(exist_ok=True)
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in OUTPUT_FILES]
+
+
+def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
+    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions."""
+    from openpyxl.styles import Alignment, Font
+
+    sheet.to_excel(path, index=False, sheet_name="review", engine="openpyxl")
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = load_workbook(path)
+    ws = book["review"]
+    ws.freeze_panes = "A2"
+    widths = {"A": 28, "B": 7, "C": 24, "D": 70, "E": 18, "F": 7, "G": 18, "H": 60, "I": 18, "J": 10, "K": 30}
+    for column, width in widths.items():
+        ws.column_dimensions[column].width = width
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    if ws.max_row > 1:
+        validation = DataValidation(type="list", formula1='"accept,reject"', allow_blank=True,
+                                    showErrorMessage=False)
+        validation.add(f"I2:I{ws.max_row}")
+        ws.add_data_validation(validation)
+    book.properties.created = book.properties.modified = _EPOCH
+    book.save(path)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _embedder_info(embedder) -> dict[str, Any]:
+    info = getattr(embedder, "info", None)
+    return info() if callable(info) else {"model_id": getattr(embedder, "model_id", repr(embedder))}
+

@@ -1,0 +1,538 @@
+"""Suggestions: which theme of a framework a meaning unit (or a candidate code) belongs to.
+
+How a unit is scored
+--------------------
+Every theme is represented by all the text its framework gives: its name, "name:
+description", each indicator and example, and the same for each of its subthemes (a
+subtheme's text counts for its top-level theme). A unit's similarity to a theme is the mean of its
+``top_k`` closest theme texts (cosine of sentence embeddings); long units are also scored
+sentence by sentence, and the best sentence counts half, because one sentence of a long
+unit often carries the theme. The similarities are then smoothed with the unit's
+neighbours in the same speaker turn (``context_weight``) and, when codes are given, with
+the other units of its code (``code_weight``).
+
+Scores are probabilities from a softmax over the themes and "none" at ``temperature``;
+"none" competes with the similarity ``none_similarity``: by default the 95th percentile of
+the similarities between texts of *different* themes of the framework, i.e. a unit must be
+closer to a theme than the framework's own themes almost ever are to each other (about 0.30
+for the built-in framework and the default model). It adapts to the model and the framework
+instead of being one number for all.
+
+Analyst-coded examples (``examples=``, several rows per text for multi-label coding) train one
+logistic regression per theme on the examples' embeddings and framework similarities, with
+the examples coded otherwise as negatives. Its probability is blended with the framework's:
+a theme with n positive and negative examples (the smaller count) trusts its classifier
+n / (n + ``EXAMPLE_PSEUDOCOUNT``). On Care Opinion this beat adding examples as extra theme
+texts (which pulled every unit towards the rarest themes) and a nearest-centroid rule; see
+bench/quality.py, which also shows how often a suggestion with a given score is right.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InputError
+from .model import NONE_THEME, CandidateCodes, Framework, Theme
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["suggest_units", "propose", "score_themes", "SUGGESTION_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :func:`suggest_units`' table.
+SUGGESTION_COLUMNS = ["unit_id", "theme_id", "score", "runner_up", "runner_up_score", "rationale"]
+
+# Defaults, each a documented parameter of the functions below.
+TOP_K = 3
+TEMPERATURE = 0.03
+NONE_PERCENTILE = 95
+CONTEXT_WEIGHT = 0.2
+CODE_WEIGHT = 0.2
+EXAMPLE_PSEUDOCOUNT = 3.0  # a theme's classifier counts n / (n + this) against the framework
+EXAMPLE_C = 0.3  # inverse regularisation of the per-theme classifiers: few examples, keep it smooth
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The texts that stand for the themes, embedded."""
+
+    theme_ids: list[str]
+    texts: list[str]
+    kinds: list[str]  # "name", "description", "indicator", "example", "subtheme"
+    owner: np.ndarray  # index into theme_ids, per text
+    vectors: np.ndarray
+
+
+def score_themes(
+    units: pd.DataFrame,
+    framework: Framework | str,
+    *,
+    embedder=None,
+    examples: pd.DataFrame | None = None,
+    codes: CandidateCodes | None = None,
+    top_k: int = TOP_K,
+    temperature: float = TEMPERATURE,
+    none_similarity: float | None = None,
+    context_weight: float = CONTEXT_WEIGHT,
+    code_weight: float = CODE_WEIGHT,
+) -> pd.DataFrame:
+    """Probability of each theme (and "none") for each unit.
+
+    Parameters are those of :func:`suggest_units`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``unit_id``; one column per top-level theme id plus ``none``; rows sum to 1.
+    """
+    import pandas as pd
+
+    scored = _score(units, framework, embedder, examples, codes, top_k, temperature,
+                    none_similarity, context_weight, code_weight)
+    return pd.DataFrame(scored.probs, index=pd.Index(scored.unit_ids, name="unit_id"),
+                        columns=[*scored.evidence.theme_ids, NONE_THEME])
+
+
+def suggest_units(
+    units: pd.DataFrame,
+    framework: Framework | str,
+    *,
+    embedder=None,
+    examples: pd.DataFrame | None = None,
+    codes: CandidateCodes | None = None,
+    top_k: int = TOP_K,
+    temperature: float = TEMPERATURE,
+    none_similarity: float | None = None,
+    context_weight: float = CONTEXT_WEIGHT,
+    code_weight: float = CODE_WEIGHT,
+) -> pd.DataFrame:
+    """Suggest a theme (or "none") for every meaning unit, with a score and a reason.
+
+    Parameters
+    ----------
+    units:
+        Meaning units; only ``unit_id`` and ``text`` are needed. ``doc_id`` and ``turn`` (as
+        from :func:`themesift.segment`) let neighbouring units of one turn inform each other.
+    framework:
+        A :class:`Framework` or a built-in name / YAML path for :func:`load_framework`.
+    embedder:
+        An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
+    examples:
+        Analyst-confirmed units to learn from: a DataFrame with columns ``text`` and
+        ``theme_id`` (``none`` allowed). The more examples a theme has, the more they count.
+    codes:
+        Candidate codes from :func:`discover_codes` for the same units: units of one code
+        pull towards the same theme.
+    top_k:
+        How many of a theme's closest texts are averaged into its similarity.
+    temperature:
+        Softmax temperature in cosine units: lower makes scores more decisive.
+    none_similarity:
+        The similarity "none" competes with: units no closer than this to any theme get
+        ``none`` (fits no theme; maybe a new one). By default derived from the framework (see
+        the module docstring).
+    context_weight, code_weight:
+        How much the neighbours in the same turn, and the other units of the same code, count
+        (0 turns it off).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit, in input order: ``unit_id, theme_id, score, runner_up,
+        runner_up_score, rationale``. ``score`` is in [0, 1]; higher means more often right.
+
+    Raises
+    ------
+    InputError
+        If ``units`` or ``examples`` lack a column, have empty texts or unknown theme ids.
+
+    Examples
+    --------
+    >>> fw = load_framework("recovery")                          # doctest: +SKIP
+    >>> suggest_units(units, fw).head()                          # doctest: +SKIP
+    """
+    import pandas as pd
+
+    s = _score(units, framework, embedder, examples, codes, top_k, temperature,
+               none_similarity, context_weight, code_weight)
+    labels = [*s.evidence.theme_ids, NONE_THEME]
+    # "none" first among equals: a unit no closer to one theme than to the others fits none.
+    n = len(labels) - 1
+    first_none = np.r_[n, np.arange(n)]
+    order = first_none[np.argsort(-s.probs[:, first_none], axis=1, kind="stable")]
+    rows = []
+    for i, unit_id in enumerate(s.unit_ids):
+        best, second = order[i, 0], order[i, 1]
+        rows.append({
+            "unit_id": unit_id,
+            "theme_id": labels[best],
+            "score": round(float(s.probs[i, best]), 4),
+            "runner_up": labels[second],
+            "runner_up_score": round(float(s.probs[i, second]), 4),
+            "rationale": _rationale(s, i, best, second),
+        })
+    return pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
+
+
+def propose(
+    codes: CandidateCodes,
+    framework: Framework | str,
+    *,
+    embedder=None,
+    units: pd.DataFrame | None = None,
+    examples: pd.DataFrame | None = None,
+    temperature: float = TEMPERATURE,
+    none_similarity: float | None = None,
+) -> pd.DataFrame:
+    """Suggest a theme (or "none") for every candidate code.
+
+    A code's score is the mean of its member units' theme probabilities when ``units`` is
+    given, else the probabilities of its label, keywords and exemplar quotes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per code: ``code_id, label, size, theme_id, score, runner_up,
+        runner_up_score, rationale`` (the rationale quotes member units).
+    """
+    import pandas as pd
+
+    framework = _framework(framework)
+    table = codes.table
+    if units is not None:
+        members = codes.assignments[["unit_id", "code_id"]]
+        probs = score_themes(units, framework, embedder=embedder, examples=examples, codes=codes,
+                             temperature=temperature, none_similarity=none_similarity)
+        joined = members.join(probs, on="unit_id", how="inner")
+        by_code = joined.drop(columns="unit_id").groupby("code_id", sort=False).mean()
+    else:
+        texts = pd.DataFrame({
+            "unit_id": table["code_id"],
+            "text": [f"{label}. {exemplars}" for label, exemplars in
+                     zip(table["label"], table["exemplars"].str.replace(" | ", " ", regex=False))],
+        })
+        by_code = score_themes(texts, framework, embedder=embedder, examples=examples,
+                               temperature=temperature, none_similarity=none_similarity,
+                               context_weight=0.0)
+    by_code = by_code.reindex(table["code_id"]).fillna(0.0)
+    labels = list(by_code.columns)
+    rows = []
+    for code, probs in zip(table.itertuples(index=False), by_code.to_numpy()):
+        best, second = np.argsort(-probs, kind="stable")[:2]
+        quotes = [q for q in str(code.exemplars).split(" | ") if q][:2]
+        theme = labels[best]
+        reason = (f"Member units lean to {theme} (mean probability {probs[best]:.2f}; "
+                  f"runner-up {labels[second]} {probs[second]:.2f}). Keywords: "
+                  f"{str(code.keywords).replace(' | ', ', ')}. For example: "
+                  + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
+        rows.append({
+            "code_id": code.code_id, "label": code.label, "size": int(code.size),
+            "theme_id": theme, "score": round(float(probs[best]), 4),
+            "runner_up": labels[second], "runner_up_score": round(float(probs[second]), 4),
+            "rationale": reason,
+        })
+    return pd.DataFrame(rows, columns=["code_id", "label", "size", "theme_id", "score",
+                                       "runner_up", "runner_up_score", "rationale"])
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+@dataclass
+class _Scored:
+    unit_ids: list[str]
+    texts: list[str]
+    evidence: _Evidence
+    similarity: np.ndarray  # (n_units, n_themes) after context/code smoothing
+    probs: np.ndarray  # (n_units, n_themes + 1), last column "none"
+    closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
+    closest_similarity: np.ndarray
+
+
+def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
+           context_weight, code_weight) -> _Scored:
+    _check_params(top_k, temperature, none_similarity, context_weight, code_weight)
+    framework = _framework(framework)
+    unit_ids, texts = _unit_texts(units)
+    embedder = embedder if embedder is not None else _default_embedder()
+    evidence = _evidence(framework, embedder)
+    if examples is not None:
+        _check_examples(examples, evidence.theme_ids)  # fail before the slow work
+
+    unit_vectors = embedder.encode(texts)
+    sim_all = unit_vectors @ evidence.vectors.T  # (n_units, n_texts)
+    similarity, closest, closest_sim = _theme_similarity(sim_all, evidence, top_k)
+
+    # Long units: their best sentence counts half.
+    sentences, owners = _sentences(texts)
+    if sentences:
+        sentence_sim, _, _ = _theme_similarity(embedder.encode(sentences) @ evidence.vectors.T,
+                                               evidence, top_k)
+        best = np.full_like(similarity, -np.inf)
+        np.maximum.at(best, owners, sentence_sim)
+        has = np.isfinite(best[:, 0])
+        similarity[has] = 0.5 * similarity[has] + 0.5 * best[has]
+
+    if context_weight > 0 and {"doc_id", "turn"} <= set(units.columns):
+        similarity = _smooth(similarity, _turn_neighbours(units), context_weight)
+    if codes is not None and code_weight > 0:
+        similarity = _smooth(similarity, _code_groups(codes, unit_ids), code_weight)
+
+    if none_similarity is None:
+        none_similarity = _none_level(evidence)
+    logits = np.column_stack([similarity, np.full(len(texts), none_similarity)]) / temperature
+    probs = _softmax(logits)
+    if examples is not None and len(examples):
+        probs = _learn_from_examples(probs, unit_vectors, similarity, examples, evidence,
+                                     embedder, top_k, temperature, none_similarity)
+    return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim)
+
+
+def _none_level(evidence: _Evidence) -> float:
+    """How close texts of different themes of the framework get to each other (95th percentile)."""
+    similarity = evidence.vectors @ evidence.vectors.T
+    different = evidence.owner[:, None] != evidence.owner[None, :]
+    if not different.any():  # a one-theme framework: its texts' own spread
+        different = ~np.eye(len(evidence.owner), dtype=bool)
+    return float(np.percentile(similarity[different], NONE_PERCENTILE)) if different.any() else 0.3
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, embedder, top_k,
+                         temperature, none_similarity) -> np.ndarray:
+    """Blend the framework's probabilities with per-theme classifiers trained on examples."""
+    from sklearn.linear_model import LogisticRegression
+
+    coded = _check_examples(examples, evidence.theme_ids)
+    texts = list(dict.fromkeys(t for t, _ in coded))
+    labels = [*evidence.theme_ids, NONE_THEME]
+    gold = np.zeros((len(texts), len(labels)), dtype=bool)
+    row = {t: i for i, t in enumerate(texts)}
+    for text, theme in coded:
+        gold[row[text], labels.index(theme)] = True
+    vectors = embedder.encode(texts)
+    example_similarity, _, _ = _theme_similarity(vectors @ evidence.vectors.T, evidence, top_k)
+
+    def features(v, sim):  # the embedding, plus how the framework sees it (centred per unit)
+        return np.hstack([v, (sim - sim.mean(axis=1, keepdims=True)) / temperature / 3])
+
+    train, test = features(vectors, example_similarity), features(unit_vectors, similarity)
+    fused = probs.copy()
+    for j in range(len(labels)):
+        n = min(gold[:, j].sum(), (~gold[:, j]).sum())
+        if n == 0:
+            continue
+        model = LogisticRegression(C=EXAMPLE_C, max_iter=2000).fit(train, gold[:, j])
+        weight = n / (n + EXAMPLE_PSEUDOCOUNT)
+        fused[:, j] = weight * model.predict_proba(test)[:, 1] + (1 - weight) * probs[:, j]
+    return fused / fused.sum(axis=1, keepdims=True)
+
+
+def _theme_similarity(sim_all: np.ndarray, evidence: _Evidence, top_k: int):
+    """Per theme: mean of the top_k similarities to its texts, and the closest text."""
+    n, t = sim_all.shape[0], len(evidence.theme_ids)
+    out = np.zeros((n, t))
+    closest = np.zeros((n, t), dtype=int)
+    closest_sim = np.zeros((n, t))
+    for j in range(t):
+        cols = np.flatnonzero(evidence.owner == j)
+        block = sim_all[:, cols]
+        k = min(top_k, len(cols))
+        out[:, j] = np.sort(block, axis=1)[:, -k:].mean(axis=1)
+        arg = block.argmax(axis=1)
+        closest[:, j] = cols[arg]
+        closest_sim[:, j] = block[np.arange(n), arg]
+    return out, closest, closest_sim
+
+
+def _evidence(framework: Framework, embedder) -> _Evidence:
+    theme_ids = framework.theme_ids
+    texts, kinds, owner = [], [], []
+
+    def add(text: str, kind: str, j: int) -> None:
+        texts.append(text)
+        kinds.append(kind)
+        owner.append(j)
+
+    def add_theme(theme: Theme, j: int, top: bool) -> None:
+        if top:
+            add(theme.name, "name", j)
+            add(f"{theme.name}: {theme.description}", "description", j)
+        else:
+            add(f"{theme.name}: {theme.description}", "subtheme", j)
+        for text in theme.indicators:
+            add(text, "indicator", j)
+        for text in theme.examples:
+            add(text, "example", j)
+        for sub in theme.subthemes:
+            add_theme(sub, j, top=False)
+
+    for j, theme in enumerate(framework.themes):
+        add_theme(theme, j, top=True)
+    return _Evidence(theme_ids, texts, kinds, np.array(owner), embedder.encode(texts))
+
+
+def _smooth(similarity: np.ndarray, groups: list[list[int]], weight: float) -> np.ndarray:
+    """Move each unit's similarities towards the mean of its group's other members."""
+    out = similarity.copy()
+    for group in groups:
+        if len(group) < 2:
+            continue
+        block = similarity[group]
+        others = (block.sum(axis=0, keepdims=True) - block) / (len(group) - 1)
+        out[group] = (1 - weight) * block + weight * others
+    return out
+
+
+def _turn_neighbours(units) -> list[list[int]]:
+    keys = list(zip(units["doc_id"], units["turn"]))
+    groups: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _code_groups(codes: CandidateCodes, unit_ids: list[str]) -> list[list[int]]:
+    position = {u: i for i, u in enumerate(unit_ids)}
+    groups: dict[str, list[int]] = {}
+    for unit_id, code_id in zip(codes.assignments["unit_id"], codes.assignments["code_id"]):
+        if unit_id in position:
+            groups.setdefault(code_id, []).append(position[unit_id])
+    return list(groups.values())
+
+
+def _sentences(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The sentences of units that have more than one (of at least three words)."""
+    out, owners = [], []
+    for i, text in enumerate(texts):
+        parts = [p.strip() for p in _SENTENCE_END.split(text) if len(p.split()) >= 3]
+        if len(parts) > 1:
+            out += parts
+            owners += [i] * len(parts)
+    return out, owners
+
+
+# --- explanations ----------------------------------------------------------------------------
+
+def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
+    ids = s.evidence.theme_ids
+    n = len(ids)
+    if best == n:  # none
+        j = int(np.argmax(s.similarity[i]))
+        return (f"Fits no theme well (closest: {ids[j]}, similarity {s.similarity[i, j]:.2f}); "
+                "maybe a new theme.")
+    k = s.closest[i, best]
+    kind, text = s.evidence.kinds[k], s.evidence.texts[k]
+    reason = f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" ({s.closest_similarity[i, best]:.2f})'
+    shared = _shared_words(s.texts[i], [t for t, o in zip(s.evidence.texts, s.evidence.owner) if o == best])
+    if shared:
+        reason += f"; shared words: {', '.join(shared)}"
+    runner = ids[second] if second < n else NONE_THEME
+    return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
+
+
+def _shared_words(text: str, theme_texts: list[str], most: int = 5) -> list[str]:
+    from .segment import _stop_words
+
+    stop = _stop_words()
+    unit_words = {w.lower() for w in _WORD.findall(text)} - stop
+    found = []
+    for theme_text in theme_texts:
+        for w in _WORD.findall(theme_text):
+            w = w.lower()
+            if w in unit_words and w not in found and len(w) > 3:
+                found.append(w)
+    return found[:most]
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# --- input checks ----------------------------------------------------------------------------
+
+def _framework(framework: Framework | str) -> Framework:
+    if isinstance(framework, Framework):
+        return framework
+    from .frameworks import load_framework
+
+    return load_framework(framework)
+
+
+def _default_embedder():
+    from .embed import Embedder
+
+    return Embedder()
+
+
+def _unit_texts(units) -> tuple[list[str], list[str]]:
+    missing = [c for c in ("unit_id", "text") if c not in units.columns]
+    if missing:
+        raise InputError(
+            f"The units table has no {' or '.join(repr(c) for c in missing)} column "
+            f"(columns: {', '.join(map(str, units.columns))})",
+            fix="Pass the table from themesift.segment(), or name your columns unit_id and text",
+        )
+    if len(units) == 0:
+        raise InputError("The units table is empty", fix="Give at least one meaning unit")
+    texts = units["text"]
+    empty = [i + 2 for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if empty:
+        rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
+        raise InputError(f"Empty text in row(s) {rows} of the units table (counting the header as row 1)",
+                         fix="Remove those rows or fill in their text")
+    ids = [str(u) for u in units["unit_id"]]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({u for u in ids if ids.count(u) > 1})[:5]
+        raise InputError(f"Repeated unit ids: {', '.join(dupes)}", fix="Give every unit its own id")
+    return ids, [str(t) for t in texts]
+
+
+def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str]]:
+    missing = [c for c in ("text", "theme_id") if c not in examples.columns]
+    if missing:
+        raise InputError(
+            f"The examples table has no {' or '.join(repr(c) for c in missing)} column",
+            fix="Give examples as a DataFrame with columns text and theme_id",
+        )
+    allowed = set(theme_ids) | {NONE_THEME}
+    out = []
+    for row, (text, theme) in enumerate(zip(examples["text"], examples["theme_id"]), start=2):
+        if theme not in allowed:
+            raise InputError(
+                f"Unknown theme {theme!r} in row {row} of the examples",
+                fix=f"Available: {', '.join(theme_ids)}, none",
+            )
+        if isinstance(text, str) and text.strip():
+            out.append((text, theme))
+    return out
+
+
+def _check_params(top_k, temperature, none_similarity, context_weight, code_weight) -> None:
+    def bad(name: str, rule: str, value) -> InputError:
+        return InputError(f"The {name!r} parameter must be {rule}. Got {value!r} instead")
+
+    if not isinstance(top_k, int) or top_k < 1:
+        raise bad("top_k", "an int in [1, inf)", top_k)
+    if not 0 < temperature <= 1:
+        raise bad("temperature", "a number in (0, 1]", temperature)
+    if none_similarity is not None and not -1 <= none_similarity <= 1:
+        raise bad("none_similarity", "a number in [-1, 1]", none_similarity)
+    for name, value in (("context_weight", context_weight), ("code_weight", code_weight)):
+        if not 0 <= value <= 1:
+            raise bad(name, "a number in [0, 1]", value)

@@ -1,0 +1,361 @@
+"""discover_codes: candidate codes from meaning units.
+
+Most tests use a planted corpus (five clearly different topics, written from templates) and a
+fake embedder that hashes word counts, so they run in seconds; one test uses the real model.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.metrics import adjusted_rand_score
+
+from themesift.discover import ASSIGNMENT_COLUMNS, TABLE_COLUMNS, discover_codes
+from themesift.errors import InputError
+
+# --------------------------------------------------------------------------------------------
+# A planted corpus and a fake embedder
+
+TOPICS = {
+    "housing": "flat tenancy council landlord rent housing keys neighbours bills hostel",
+    "medication": "medication depot tablets dose prescription psychiatrist clozapine pharmacy "
+                  "injection bloods",
+    "family": "daughter son family grandchildren sister contact birthday children mother nephew",
+    "work": "job employment college volunteering interview course training shifts cv manager",
+    "drinking": "alcohol drinking cannabis methadone detox relapse heroin sober pub craving",
+}
+OPENERS = ["Um, I think the", "Honestly, the", "For me it's the", "Yeah, so the",
+           "We talked about the", "You know, the", "I mean, the", "[laughs] Well, the"]
+MIDDLES = ["and, like, the", "and then the", "because of the", "which is really about the",
+           "and sort of the", "and the whole"]
+ENDINGS = [".", ", you know.", ", really.", ", yeah.", " [crosstalk]", ", I suppose."]
+FILLERS = {"um", "uh", "yeah", "like", "know", "mean", "think", "really", "just", "kind",
+           "sort", "laughs", "crosstalk", "inaudible", "suppose", "honestly"}
+
+
+def planted_units(per_topic: int = 20, seed: int = 7) -> pd.DataFrame:
+    """Units about five topics; 'work' is all said by one speaker, the rest by many."""
+    rng = random.Random(seed)
+    rows = []
+    for topic, words in TOPICS.items():
+        words = words.split()
+        for i in range(per_topic):
+            a, b, c, d = rng.sample(words, 4)
+            text = (f"{rng.choice(OPENERS)} {a} {rng.choice(MIDDLES)} {b}, "
+                    f"{rng.choice(MIDDLES)} {c} {rng.choice(MIDDLES)} {d}{rng.choice(ENDINGS)}")
+            doc = f"fg{rng.randint(1, 3)}"
+            speaker = "P3" if topic == "work" else f"P{rng.randint(1, 4)}"
+            if topic == "work":
+                doc = "fg2"
+            rows.append({"unit_id": f"{topic}-{i:02d}", "doc_id": doc, "speaker": speaker,
+                         "text": text, "topic": topic})
+    rng.shuffle(rows)
+    return pd.DataFrame(rows)
+
+
+class FakeEmbedder:
+    """Deterministic stand-in for themesift.Embedder: hashed word counts, L2-normalised."""
+
+    model_id = "fake/hashing-1024"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        # Like a sentence encoder, it is not swayed by fillers ("um", "you know").
+        self._vectorizer = HashingVectorizer(n_features=1024, alternate_sign=False, norm="l2",
+                                             stop_words=sorted(ENGLISH_STOP_WORDS | FILLERS))
+
+    def encode(self, texts):
+        self.calls += 1
+        return self._vectorizer.transform(list(texts)).toarray().astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def units() -> pd.DataFrame:
+    return planted_units()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="module")
+def codes(units, embedder):
+    return discover_codes(units, embedder=embedder, seed=0)
+
+
+def members_by_code(codes) -> dict[str, set[str]]:
+    return {c: set(codes.members(c)) for c in codes.table["code_id"]}
+
+
+# --------------------------------------------------------------------------------------------
+# What the codes are
+
+
+def test_codes_recover_the_planted_topics(units, codes):
+    truth = units.set_index("unit_id").loc[codes.assignments["unit_id"], "topic"]
+    assert adjusted_rand_score(truth, codes.assignments["code_id"]) > 0.6
+    assert codes.params["method"] == "agglomerative"
+    assert 3 <= codes.params["k"] <= 8
+
+
+def test_every_unit_is_assigned_exactly_once_in_input_order(units, codes):
+    a = codes.assignments
+    assert list(a.columns) == ASSIGNMENT_COLUMNS
+    assert a["unit_id"].tolist() == units["unit_id"].tolist()
+    assert set(a["code_id"]) == set(codes.table["code_id"])
+    assert codes.table["size"].sum() == len(units)
+    assert a["distance"].between(0, 2).all()
+    assert a["outlier"].dtype == bool
+
+
+def test_table_columns_and_code_ids_are_ordered_by_size(codes):
+    table = codes.table
+    assert list(table.columns) == TABLE_COLUMNS
+    assert table["code_id"].tolist() == [f"C{i:02d}" for i in range(1, len(table) + 1)]
+    assert table["size"].is_monotonic_decreasing
+    for row in table.itertuples():
+        assert row.size == len(codes.members(row.code_id))
+        assert 0 < row.cohesion <= 1
+
+
+def test_exemplars_are_members_nearest_the_centre(units, codes):
+    text_of = units.set_index("unit_id")["text"]
+    distance = codes.assignments.set_index("unit_id")["distance"]
+    for row in codes.table.itertuples():
+        ids = row.exemplar_ids.split(" | ")
+        members = set(codes.members(row.code_id))
+        assert 3 <= len(ids) <= 5 and set(ids) <= members
+        assert row.exemplars.split(" | ") == [text_of[i] for i in ids]
+        others = members - set(ids)
+        if others and not codes.assignments.set_index("unit_id").loc[ids, "outlier"].any():
+            assert distance[ids].max() <= distance[list(others)].min() + 1e-9
+
+
+def test_labels_are_short_and_free_of_stop_and_filler_words(codes):
+    for row in codes.table.itertuples():
+        words = row.label.replace(",", " ").split()
+        assert 1 <= len(words) <= 4, row.label
+        assert not set(words) & (FILLERS | set(ENGLISH_STOP_WORDS)), row.label
+        keywords = row.keywords.split(" | ")
+        assert 1 <= len(keywords) <= 8
+        assert not {w for k in keywords for w in k.split()} & FILLERS
+
+
+def test_labels_name_the_planted_topic(units, codes):
+    topic_of = units.set_index("unit_id")["topic"]
+    for row in codes.table.itertuples():
+        topic = topic_of[codes.members(row.code_id)].mode()[0]
+        assert set(row.label.replace(",", " ").split()) <= set(TOPICS[topic].split()), row.label
+
+
+def test_same_seed_gives_identical_codes(units, embedder, codes):
+    again = discover_codes(units, embedder=embedder, seed=0)
+    pd.testing.assert_frame_equal(again.table, codes.table)
+    pd.testing.assert_frame_equal(again.assignments, codes.assignments)
+    assert again.table.to_csv() == codes.table.to_csv()
+
+
+def test_precomputed_embeddings_give_the_same_codes(units, embedder, codes):
+    vectors = embedder.encode(units["text"])
+    given = discover_codes(units, embeddings=vectors, embedder=embedder, seed=0)
+    pd.testing.assert_frame_equal(given.assignments, codes.assignments)
+    without_embedder = discover_codes(units, embeddings=vectors)
+    assert (without_embedder.assignments["code_id"] == codes.assignments["code_id"]).all()
+    assert without_embedder.params["embedder"] is None
+    assert (without_embedder.table["label"].str.len() > 0).all()
+
+
+def test_n_codes_is_respected(units, embedder):
+    for n_codes in (3, 8):
+        found = discover_codes(units, embedder=embedder, n_codes=n_codes)
+        assert len(found.table) == n_codes
+        assert found.params["k"] == n_codes
+        assert list(found.params["k_candidates"]) == [n_codes]
+
+
+def test_params_record_how_codes_were_made(codes, units):
+    p = codes.params
+    assert p["seed"] == 0 and p["n_units"] == len(units)
+    assert p["embedder"] == FakeEmbedder.model_id
+    assert p["requested_method"] == "auto"
+    assert len(p["k_candidates"]) > 1
+    assert p["k_selected"] == max(p["k_candidates"], key=p["k_candidates"].get)
+    assert all(-1 <= s <= 1 for s in p["k_candidates"].values())
+
+
+def test_kmeans_recovers_the_planted_topics(units, embedder):
+    found = discover_codes(units, embedder=embedder, method="kmeans", seed=3)
+    truth = units["topic"]
+    assert adjusted_rand_score(truth, found.assignments["code_id"]) > 0.6
+    again = discover_codes(units, embedder=embedder, method="kmeans", seed=3)
+    pd.testing.assert_frame_equal(found.assignments, again.assignments)
+
+
+# --------------------------------------------------------------------------------------------
+# Speakers, transcripts and outliers
+
+
+def test_speaker_and_transcript_counts(units, codes):
+    for row in codes.table.itertuples():
+        members = units[units["unit_id"].isin(codes.members(row.code_id))]
+        pairs = members[["doc_id", "speaker"]].drop_duplicates()
+        assert row.n_speakers == len(pairs)
+        assert row.n_transcripts == members["doc_id"].nunique()
+
+
+def test_a_code_dominated_by_one_speaker_is_flagged(units, codes):
+    topic_of = units.set_index("unit_id")["topic"]
+    for row in codes.table.itertuples():
+        topic = topic_of[codes.members(row.code_id)].mode()[0]
+        assert row.single_speaker == (topic == "work"), row.label
+        if topic == "work":
+            assert row.n_speakers == 1 and row.top_speaker_share == 1.0
+
+
+def test_without_speaker_or_transcript_columns(units, embedder):
+    bare = units[["unit_id", "text"]]
+    found = discover_codes(bare, embedder=embedder)
+    assert (found.table["n_speakers"] == 0).all()
+    assert (found.table["n_transcripts"] == 1).all()
+    assert not found.table["single_speaker"].any()
+
+
+def test_off_topic_units_are_flagged_and_still_assigned(units, embedder):
+    odd = pd.DataFrame({
+        "unit_id": ["odd-1", "odd-2"],
+        "text": ["The weather today is grey with drizzle over the motorway.",
+                 "Is the recorder running? The red light blinks."],
+    })
+    found = discover_codes(pd.concat([units, odd], ignore_index=True), embedder=embedder)
+    a = found.assignments.set_index("unit_id")
+    assert a.loc[["odd-1", "odd-2"], "outlier"].all()
+    assert a.loc[["odd-1", "odd-2"], "code_id"].isin(found.table["code_id"]).all()
+    assert a["outlier"].mean() < 0.2
+    assert found.table["n_outliers"].sum() == a["outlier"].sum()
+    well_fitting = a[~a["outlier"]].groupby("code_id").size()
+    assert well_fitting.reindex(found.table["code_id"], fill_value=0).min() >= 3
+
+
+def test_groups_smaller_than_min_code_size_are_dissolved(units, embedder):
+    found = discover_codes(units, embedder=embedder, n_codes=None, min_code_size=25)
+    # Every planted topic has 20 units: only the group kept as a fallback stands, and the
+    # other units are outliers in it rather than dropped.
+    assert len(found.table) == 1 and found.table["size"].iloc[0] == len(units)
+    assert found.assignments["outlier"].sum() == len(units) - 20
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_missing_text_column_names_the_columns_present(units, embedder):
+    with pytest.raises(InputError, match=r"no 'text' column\. Columns present: unit_id, words"):
+        discover_codes(units[["unit_id"]].assign(words="x"), embedder=embedder)
+
+
+def test_missing_unit_id_column(units, embedder):
+    with pytest.raises(InputError, match=r"no 'unit_id' column\. Columns present: doc_id, "):
+        discover_codes(units.drop(columns="unit_id"), embedder=embedder)
+
+
+def test_blank_texts_are_named_by_row(units, embedder):
+    bad = units.copy()
+    bad.loc[3, "text"] = "   "
+    bad.loc[7, "text"] = None
+    with pytest.raises(InputError, match=r"no text: rows 4, 8 \(unit ids .+\)\. Remove"):
+        discover_codes(bad, embedder=embedder)
+
+
+def test_duplicate_unit_ids(units, embedder):
+    bad = units.copy()
+    bad.loc[5, "unit_id"] = bad.loc[0, "unit_id"]
+    uid = bad.loc[0, "unit_id"]
+    with pytest.raises(InputError, match=rf"must be unique; repeated: '{uid}' \(rows 1, 6\)"):
+        discover_codes(bad, embedder=embedder)
+
+
+def test_too_few_units(embedder):
+    few = pd.DataFrame({"unit_id": list("abcde"), "text": ["We cooked together."] * 5})
+    with pytest.raises(InputError) as error:
+        discover_codes(few, embedder=embedder)
+    assert str(error.value) == ("Only 5 meaning units: too few to find codes. Give at least "
+                                "10, or code them by hand.")
+
+
+def test_embeddings_with_the_wrong_number_of_rows(units):
+    with pytest.raises(InputError, match=r"embeddings has 40 rows but there are 100 meaning units"):
+        discover_codes(units, embeddings=np.ones((40, 8)))
+
+
+def test_no_vectors_at_all(units):
+    with pytest.raises(InputError, match="needs vectors.*embedder=themesift.Embedder"):
+        discover_codes(units)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"method": "ward"}, r"The 'method' parameter of discover_codes\(\) must be one of 'auto', "
+                         r"'agglomerative', 'kmeans', 'hdbscan'\. Got 'ward' instead"),
+    ({"n_codes": 1}, r"'n_codes' parameter .* must be None or an int in \[2, inf\)\. Got 1"),
+    ({"n_codes": 80}, r"n_codes=80 is too many for 100 meaning units"),
+    ({"min_code_size": 0}, r"'min_code_size' parameter .* Got 0 instead"),
+    ({"seed": -1}, r"'seed' parameter .* Got -1 instead"),
+])
+def test_bad_parameters(units, embedder, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        discover_codes(units, embedder=embedder, **kwargs)
+
+
+def test_units_must_be_a_table(embedder):
+    with pytest.raises(InputError, match="must be a table"):
+        discover_codes(["We cooked together."] * 20, embedder=embedder)
+
+
+# --------------------------------------------------------------------------------------------
+# Import cost, HDBSCAN and the real model
+
+
+def test_importing_themesift_does_not_load_the_clustering_libraries():
+    code = ("import sys, themesift.discover; "
+            "print(sorted(m for m in ('bertopic', 'sklearn', 'umap', 'hdbscan', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not os.environ.get("THEMESIFT_SLOW_TESTS"),
+                    reason="UMAP's first fit compiles with numba (~15 s); "
+                           "set THEMESIFT_SLOW_TESTS=1")
+def test_hdbscan_assigns_its_noise_to_the_nearest_code(units, embedder):
+    found = discover_codes(units, embedder=embedder, method="hdbscan", min_code_size=5)
+    assert found.params["method"] == "hdbscan"
+    assert found.assignments["code_id"].isin(found.table["code_id"]).all()
+    assert found.assignments["outlier"].sum() == found.params["hdbscan_noise"]
+    assert adjusted_rand_score(units["topic"], found.assignments["code_id"]) > 0.5
+
+
+@pytest.fixture(scope="module")
+def real_embedder():
+    embed = pytest.importorskip("themesift.embed")
+    embedder = embed.Embedder(cache_dir=False, quiet=True)
+    try:
+        embedder.encode(["A first sentence."])
+    except Exception as error:  # the packaged model is not installed here
+        pytest.skip(f"the real embedding model cannot be loaded: {error}")
+    return embedder
+
+
+def test_real_model_finds_topics_in_a_small_corpus(real_embedder):
+    small = planted_units(per_topic=8)
+    small = small[small["topic"].isin(["housing", "medication", "family"])].reset_index(drop=True)
+    found = discover_codes(small, embedder=real_embedder, n_codes=3)
+    assert adjusted_rand_score(small["topic"], found.assignments["code_id"]) > 0.5
+    assert found.params["embedder"] == real_embedder.model_id
+    assert (found.table["label"].str.len() > 0).all()

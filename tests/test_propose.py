@@ -1,0 +1,149 @@
+"""Suggestions: a theme (or none) per unit and per code, with scores and reasons."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import themesift as ts
+from themesift import CandidateCodes, Framework, InputError, Theme
+from themesift.propose import SUGGESTION_COLUMNS
+
+FW = Framework(
+    name="test", version="1", description="",
+    themes=(
+        Theme("housing", "Housing", "Finding and keeping a flat or a home.",
+              indicators=("waiting list for a flat", "rent arrears and eviction")),
+        Theme("medication", "Medication", "Tablets, injections and their side effects.",
+              indicators=("depot injection", "side effects of the tablets"),
+              subthemes=(Theme("adherence", "Adherence", "Taking tablets as prescribed.",
+                               indicators=("forgets his tablets",), parent="medication"),)),
+        Theme("family", "Family", "Parents, children and partners of the person.",
+              examples=("Her mum rings us every day.",)),
+    ),
+)
+
+
+def units_of(*texts, **columns):
+    return pd.DataFrame({"unit_id": [f"u{i}" for i in range(len(texts))], "text": list(texts), **columns})
+
+
+def test_one_suggestion_per_unit_with_score_runner_up_and_reason(fake_embedder):
+    units = units_of("He is on the waiting list for a flat.", "The side effects of the tablets are bad.",
+                     "Her mum rings every day.")
+    out = ts.suggest_units(units, FW, embedder=fake_embedder)
+    assert list(out.columns) == SUGGESTION_COLUMNS
+    assert list(out["unit_id"]) == ["u0", "u1", "u2"]
+    assert list(out["theme_id"]) == ["housing", "medication", "family"]
+    assert out["score"].between(0, 1).all() and out["runner_up_score"].between(0, 1).all()
+    assert (out["score"] >= out["runner_up_score"]).all()
+    assert (out["theme_id"] != out["runner_up"]).all()
+    assert 'Closest indicator of housing: "waiting list for a flat"' in out["rationale"][0]
+    shared = out["rationale"][0].split("shared words: ")[1].split(";")[0].split(", ")
+    assert set(shared) == {"waiting", "list", "flat"}
+
+
+def test_subtheme_text_counts_for_its_parent_theme(fake_embedder):
+    out = ts.suggest_units(units_of("He forgets his tablets."), FW, embedder=fake_embedder)
+    assert out["theme_id"][0] == "medication"
+
+
+def test_unrelated_talk_fits_no_theme(fake_embedder):
+    out = ts.suggest_units(units_of("Is the recorder on? Lovely weather today."), FW, embedder=fake_embedder)
+    assert out["theme_id"][0] == "none"
+    assert "Fits no theme well" in out["rationale"][0]
+
+
+def test_scores_are_probabilities_over_themes_and_none(fake_embedder):
+    probs = ts.score_themes(units_of("waiting list for a flat", "tablets"), FW, embedder=fake_embedder)
+    assert list(probs.columns) == ["housing", "medication", "family", "none"]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_examples_teach_a_theme_the_framework_does_not_describe(fake_embedder):
+    unit = units_of("The football on Saturday with the lads.")
+    before = ts.suggest_units(unit, FW, embedder=fake_embedder)
+    examples = pd.DataFrame({
+        "text": ["Football on Saturday with his lads is what keeps him going.",
+                 "He plays football with the lads.",
+                 "The waiting list for a flat is two years.",
+                 "Depot injection every fortnight."],
+        "theme_id": ["family", "family", "housing", "medication"],
+    })
+    after = ts.suggest_units(unit, FW, embedder=fake_embedder, examples=examples)
+    assert before["theme_id"][0] == "none"
+    assert after["theme_id"][0] == "family"
+
+
+def test_neighbours_in_a_turn_inform_a_vague_unit(fake_embedder):
+    units = units_of("The waiting list for a flat, rent arrears.", "And eviction, it goes on.",
+                     "Lovely weather.", doc_id=["d"] * 3, turn=[1, 1, 2])
+    with_context = ts.suggest_units(units, FW, embedder=fake_embedder)
+    alone = ts.suggest_units(units, FW, embedder=fake_embedder, context_weight=0.0)
+    assert with_context["score"][1] != alone["score"][1]
+    assert with_context["theme_id"][2] == alone["theme_id"][2] == "none"  # another turn
+
+
+def test_suggestions_are_deterministic(fake_embedder):
+    units = units_of("waiting list", "tablets and side effects", "her mum")
+    a = ts.suggest_units(units, FW, embedder=fake_embedder)
+    b = ts.suggest_units(units, FW, embedder=fake_embedder)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_propose_maps_codes_to_themes_with_member_quotes(fake_embedder):
+    units = units_of("waiting list for a flat", "rent arrears and eviction again",
+                     "side effects of the tablets", "depot injection", "Lovely weather.")
+    codes = CandidateCodes(
+        table=pd.DataFrame({
+            "code_id": ["C01", "C02"], "label": ["flat waiting list", "tablets"],
+            "keywords": ["flat | waiting | rent", "tablets | injection"], "size": [2, 2],
+            "n_speakers": [1, 1], "n_transcripts": [1, 1], "exemplar_ids": ["u0 | u1", "u2 | u3"],
+            "exemplars": ["waiting list for a flat | rent arrears and eviction again",
+                          "side effects of the tablets | depot injection"],
+        }),
+        assignments=pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3", "u4"],
+                                  "code_id": ["C01", "C01", "C02", "C02", "C02"],
+                                  "distance": [0.1] * 5, "outlier": [False] * 4 + [True]}),
+    )
+    for kwargs in ({}, {"units": units}):
+        out = ts.propose(codes, FW, embedder=fake_embedder, **kwargs)
+        assert list(out["code_id"]) == ["C01", "C02"]
+        assert list(out["theme_id"]) == ["housing", "medication"]
+        assert out["score"].between(0, 1).all()
+        assert '"waiting list for a flat"' in out["rationale"][0]
+
+
+@pytest.mark.parametrize("units, message", [
+    (pd.DataFrame({"id": ["a"], "text": ["x"]}), r"no 'unit_id' column \(columns: id, text\)"),
+    (units_of("fine", "  "), r"Empty text in row\(s\) 3 of the units table"),
+    (pd.DataFrame({"unit_id": ["a", "a"], "text": ["x", "y"]}), "Repeated unit ids: a"),
+    (units_of(), "The units table is empty"),
+])
+def test_bad_units_say_what_is_wrong(fake_embedder, units, message):
+    with pytest.raises(InputError, match=message):
+        ts.suggest_units(units, FW, embedder=fake_embedder)
+
+
+def test_examples_with_an_unknown_theme_name_the_row_and_the_choices(fake_embedder):
+    examples = pd.DataFrame({"text": ["a", "b"], "theme_id": ["housing", "hosuing"]})
+    with pytest.raises(InputError, match=r"Unknown theme 'hosuing' in row 3 of the examples\. "
+                                         r"Available: housing, medication, family, none"):
+        ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=examples)
+
+
+def test_bad_parameter(fake_embedder):
+    with pytest.raises(InputError, match=r"'temperature' parameter must be a number in \(0, 1\]"):
+        ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, temperature=0)
+
+
+def test_built_in_framework_with_the_real_model(embedder):
+    units = units_of(
+        "It took months of just turning up with a coffee before he trusted me enough to talk.",
+        "The commissioners only fund twelve weeks and then the system wants him discharged, "
+        "whatever he wants.",
+        "When she's psychotic and using heavily there's no working with her, we end up doing urine "
+        "tests and rules instead of trust.",
+        "He told me he dreams of getting his own flat and seeing his daughter again.",
+    )
+    out = ts.suggest_units(units, "recovery", embedder=embedder)
+    assert list(out["theme_id"]) == ["relationships", "structural_tension", "symptoms_barrier", "hope"]
