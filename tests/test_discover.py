@@ -228,6 +228,14 @@ def test_without_speaker_or_transcript_columns(units, embedder):
     assert not found.table["single_speaker"].any()
 
 
+def test_unit_ids_keep_their_type(units, embedder):
+    numbered = units[["text"]].assign(unit_id=range(101, 101 + len(units)))
+    found = discover_codes(numbered, embedder=embedder)
+    assert found.assignments["unit_id"].tolist() == list(range(101, 101 + len(units)))
+    first = found.table["exemplar_ids"].iloc[0].split(" | ")[0]
+    assert int(first) in found.members(found.table["code_id"].iloc[0])
+
+
 def test_off_topic_units_are_flagged_and_still_assigned(units, embedder):
     odd = pd.DataFrame({
         "unit_id": ["odd-1", "odd-2"],

@@ -59,7 +59,7 @@ def test_codes_and_code_suggestions(sample_run):
     suggestions = pd.read_csv(out / "suggestions.csv")
     assert list(codes["code_id"]) == list(suggestions["code_id"])
     assert codes["size"].sum() == len(result.units)
-    assert {"label", "keywords", "exemplars", "n_speakers", "n_transcripts", "outliers"} <= set(codes.columns)
+    assert {"label", "keywords", "exemplars", "n_speakers", "n_transcripts", "n_outliers"} <= set(codes.columns)
     assert suggestions["rationale"].str.contains("For example").all()
 
 

@@ -178,10 +178,7 @@ def write_outputs(result: PipelineResult, out_dir: str | os.PathLike[str]) -> li
     try:
         csv = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
         result.units.to_csv(staging / "units.csv", **csv)
-        code_table = result.codes.table.merge(
-            result.codes.assignments.groupby("code_id")["outlier"].sum().rename("outliers"),
-            on="code_id", how="left")
-        code_table.to_csv(staging / "codes.csv", **csv)
+        result.codes.table.to_csv(staging / "codes.csv", **csv)
         result.suggestions.to_csv(staging / "suggestions.csv", **csv)
         unit_suggestions = result.unit_suggestions.merge(
             result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
