@@ -94,9 +94,11 @@ def test_readme_commands_exist():
     from themesift.cli import _parser
 
     verbs = set(_parser()._subparsers._group_actions[0].choices)
+    in_code = False
     for line in readme.splitlines():
-        line = line.strip()
-        if line.startswith("themesift ") and not line.startswith("themesift does"):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif in_code and line.startswith("themesift "):
             assert line.split()[1] in verbs | {"--help", "--version"}, line
 
 
