@@ -4,6 +4,14 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Embeddings computed by the tests (and the CLI subprocesses they start) go to a throwaway
+# cache, never into the user's ~/.cache.
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["THEMESIFT_CACHE_DIR"] = tempfile.mkdtemp(prefix="themesift-test-cache-")
+atexit.register(shutil.rmtree, os.environ["THEMESIFT_CACHE_DIR"], ignore_errors=True)
 
 from pathlib import Path  # noqa: E402
 
