@@ -257,6 +257,7 @@ class _Scored:
     probs: np.ndarray  # (n_units, n_themes + 1), last column "none"
     closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
     closest_similarity: np.ndarray
+    n_examples: int = 0  # coded examples learned from
 
 
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
@@ -294,8 +295,9 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     probs = _softmax(logits)
     if examples is not None and len(examples):
         probs = _learn_from_examples(probs, unit_vectors, similarity, examples, evidence,
-                                     embedder, top_k, temperature, none_similarity)
-    return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim)
+                                     embedder, top_k, temperature)
+    n_examples = 0 if examples is None else len(examples)
+    return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, n_examples)
 
 
 def _none_level(evidence: _Evidence) -> float:
@@ -313,7 +315,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, embedder, top_k,
-                         temperature, none_similarity) -> np.ndarray:
+                         temperature) -> np.ndarray:
     """Blend the framework's probabilities with per-theme classifiers trained on examples."""
     from sklearn.linear_model import LogisticRegression
 
@@ -442,6 +444,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     if shared:
         reason += f"; shared words: {', '.join(shared)}"
     runner = ids[second] if second < n else NONE_THEME
+    if s.n_examples:
+        reason += f"; weighed against {s.n_examples} coded examples"
     return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
 
 
