@@ -17,6 +17,7 @@ from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transc
 from .pipeline import PipelineResult, run_pipeline, write_outputs
 from .propose import propose, score_themes, suggest_units
 from .segment import segment, summarize_units
+from .study import Run, Study
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,9 @@ __all__ = [
     "run_pipeline",
     "write_outputs",
     "PipelineResult",
+    # the Study store
+    "Study",
+    "Run",
     # frameworks
     "load_framework",
     "check_framework",

@@ -55,7 +55,7 @@ class PipelineResult:
 
 
 def run_pipeline(
-    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    inputs: Corpus | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     framework: Framework | str = "recovery",
     *,
     embedder=None,
@@ -69,7 +69,8 @@ def run_pipeline(
     Parameters
     ----------
     inputs:
-        Transcript files or folders, as for :func:`themesift.read_corpus`.
+        A :class:`Corpus` already read, or transcript files or folders as for
+        :func:`themesift.read_corpus`.
     framework:
         A :class:`Framework`, a built-in name or a YAML path.
     embedder:
@@ -100,7 +101,8 @@ def run_pipeline(
         return result
 
     framework = timed("framework", load_framework, framework)
-    corpus = timed("read", read_corpus, inputs, moderator=moderator)
+    corpus = inputs if isinstance(inputs, Corpus) else timed("read", read_corpus, inputs,
+                                                              moderator=moderator)
     units = timed("segment", segment, corpus)
     if units.empty:
         raise InputError("No meaning units were found in the transcripts",

@@ -1,0 +1,659 @@
+"""The Study store: one SQLite file holding a study's runs and the analyst's decisions.
+
+A study keeps everything an analyst would otherwise lose between sessions: the transcripts
+(with their content hash), the meaning units, every pipeline run (config and manifest), its
+candidate codes and suggestions, and the decisions made on them. Decisions are append-only
+rows; the current coding is derived from them, so nothing an analyst did is ever overwritten.
+
+The file is opened in WAL mode with a busy timeout, every write is one short transaction, and
+a run is written all at once when it is complete, so two notebooks deciding at once lose
+nothing and a process killed mid-run or mid-decision leaves the store consistent.
+
+Examples
+--------
+>>> import themesift as ts                                  # doctest: +SKIP
+>>> with ts.Study.open("my-study") as study:                # doctest: +SKIP
+...     run = study.run("data/sample", "recovery")
+...     study.decide(run.suggestions.suggestion_id[0], "accept", analyst="KJ")
+...     coding = study.coding()
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError, StoreError
+from .model import NONE_THEME, Corpus, Framework
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .pipeline import PipelineResult
+
+__all__ = ["Study", "Run", "ACTIONS", "SCHEMA_VERSION"]
+
+logger = logging.getLogger(__name__)
+
+#: What an analyst can do with a suggestion.
+ACTIONS = ("accept", "reject", "reassign")
+#: Marks a SQLite file as a themesift store (PRAGMA application_id; "TSFT" in ASCII).
+APPLICATION_ID = 0x54534654
+STORE_FILE = "study.sqlite"
+_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+_BUSY_TIMEOUT_MS = 30_000
+
+#: Each migration takes a store from version ``i`` to ``i + 1`` (the list is 0-based): append a
+#: tuple of statements to change the schema, never edit one already released.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # version 1
+        """CREATE TABLE transcripts (
+            doc_id TEXT PRIMARY KEY,
+            path TEXT,
+            sha256 TEXT,
+            format TEXT,
+            text TEXT NOT NULL)""",
+        """CREATE TABLE units (
+            unit_id TEXT PRIMARY KEY,
+            doc_id TEXT REFERENCES transcripts(doc_id),
+            speaker TEXT,
+            role TEXT,
+            turn INTEGER,
+            start INTEGER,
+            "end" INTEGER,
+            text TEXT NOT NULL)""",
+        "CREATE INDEX units_doc ON units(doc_id, start)",
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            created TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'complete')),
+            config TEXT NOT NULL,
+            manifest TEXT)""",
+        """CREATE TABLE codes (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            code_id TEXT NOT NULL,
+            label TEXT,
+            keywords TEXT,
+            size INTEGER,
+            exemplar_ids TEXT,
+            exemplars TEXT,
+            extra TEXT,
+            PRIMARY KEY (run_id, code_id))""",
+        """CREATE TABLE code_members (
+            run_id TEXT NOT NULL,
+            code_id TEXT NOT NULL,
+            unit_id TEXT NOT NULL REFERENCES units(unit_id),
+            PRIMARY KEY (run_id, code_id, unit_id),
+            FOREIGN KEY (run_id, code_id) REFERENCES codes(run_id, code_id))""",
+        "CREATE INDEX code_members_unit ON code_members(unit_id)",
+        """CREATE TABLE suggestions (
+            suggestion_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            level TEXT NOT NULL CHECK (level IN ('code', 'unit')),
+            item_id TEXT NOT NULL,
+            theme_id TEXT,
+            score REAL,
+            runner_up TEXT,
+            runner_up_score REAL,
+            rationale TEXT)""",
+        "CREATE INDEX suggestions_run ON suggestions(run_id, level)",
+        """CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            analyst TEXT NOT NULL DEFAULT '',
+            suggestion_id TEXT NOT NULL REFERENCES suggestions(suggestion_id),
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'reassign')),
+            theme_id TEXT,
+            note TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX decisions_suggestion ON decisions(suggestion_id, id)",
+        # Decisions are the analyst's record: the database itself refuses to change one.
+        """CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+           BEGIN SELECT RAISE(ABORT, 'decisions are append-only: they cannot be updated'); END""",
+        """CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+           BEGIN SELECT RAISE(ABORT, 'decisions are append-only: they cannot be deleted'); END""",
+    ),
+]
+#: The schema version this themesift writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_DECISION_COLUMNS = ["id", "time", "analyst", "suggestion_id", "run_id", "action", "theme_id",
+                     "note"]
+_CODING_COLUMNS = ["unit_id", "doc_id", "theme_id", "decision_id", "analyst", "source"]
+_SUGGESTION_COLUMNS = ["suggestion_id", "level", "item_id", "text", "theme_id", "score",
+                       "runner_up", "runner_up_score", "rationale"]
+_CODE_COLUMNS = ("code_id", "label", "keywords", "size", "exemplar_ids", "exemplars")
+
+# Latest decision per suggestion; unit decisions win over code decisions; a reject codes
+# nothing. Window functions keep this one pass over the decisions, however many there are.
+_CODING_SQL = """
+WITH latest AS (
+    SELECT d.id, d.analyst, d.action, d.theme_id, s.level, s.item_id, s.run_id AS s_run
+    FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY suggestion_id ORDER BY id DESC) AS rn
+          FROM decisions) AS d
+    JOIN suggestions AS s ON s.suggestion_id = d.suggestion_id
+    WHERE d.rn = 1
+),
+unit_latest AS (
+    SELECT item_id AS unit_id, id, analyst, action, theme_id FROM latest WHERE level = 'unit'
+),
+code_coded AS (
+    SELECT m.unit_id, l.id, l.analyst, l.theme_id,
+           ROW_NUMBER() OVER (PARTITION BY m.unit_id ORDER BY l.id DESC) AS rn
+    FROM latest AS l
+    JOIN code_members AS m ON m.run_id = l.s_run AND m.code_id = l.item_id
+    WHERE l.level = 'code' AND l.action != 'reject'
+      AND m.unit_id NOT IN (SELECT unit_id FROM unit_latest)
+),
+coded AS (
+    SELECT unit_id, theme_id, id, analyst, 'unit' AS source
+    FROM unit_latest WHERE action != 'reject'
+    UNION ALL
+    SELECT unit_id, theme_id, id, analyst, 'code' FROM code_coded WHERE rn = 1
+)
+SELECT c.unit_id, u.doc_id, c.theme_id, c.id AS decision_id, c.analyst, c.source
+FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
+ORDER BY u.doc_id, u.start, c.unit_id
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One persisted pipeline run: its id and the tables it produced.
+
+    ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
+    ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
+    (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
+    A ``suggestion_id`` is what :meth:`Study.decide` takes.
+    """
+
+    id: str
+    units: pd.DataFrame
+    codes: pd.DataFrame
+    suggestions: pd.DataFrame
+
+
+class Study:
+    """A study's SQLite store: runs, suggestions and the analyst's decisions.
+
+    Use :meth:`Study.open` rather than the constructor. The object holds the path and one
+    connection for the process that opened it; a child process (or a fork) opens its own.
+
+    Examples
+    --------
+    >>> study = Study.open("my-study")              # doctest: +SKIP
+    >>> run = study.run("data/sample")              # doctest: +SKIP
+    >>> study.decide(f"unit:{run.units.unit_id[0]}", "reassign", theme_id="hope")  # doctest: +SKIP
+    1
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._theme_ids: dict[str, list[str]] = {}
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Study:
+        """Create or open a study store.
+
+        Parameters
+        ----------
+        path:
+            A folder (the store is ``study.sqlite`` inside it, and the folder is created if
+            needed) or a ``.sqlite``/``.db`` file.
+
+        Returns
+        -------
+        Study
+
+        Raises
+        ------
+        StoreError
+            If the file is not a themesift store, or was written by a newer themesift.
+
+        Examples
+        --------
+        >>> study = Study.open("my-study")          # doctest: +SKIP
+        >>> study.path                              # doctest: +SKIP
+        PosixPath('my-study/study.sqlite')
+        """
+        target = Path(path)
+        if target.is_dir() or (not target.exists() and target.suffix.lower() not in _SUFFIXES):
+            target = target / STORE_FILE
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the study folder {target.parent}: {exc}.") from exc
+        study = cls(target)
+        study._connection()  # opens, checks and migrates now, so errors surface at open()
+        return study
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        # After a fork the parent's connection must not be used (nor closed) here.
+        self._conn, self._pid, self._theme_ids = None, None, {}
+        try:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the study store {self.path}: {exc}.") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._check_and_migrate(conn)
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; fast commits
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path} is not a themesift study store ({exc}). "
+                             "Open a study folder or its study.sqlite file.") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
+        version = _store_version(conn, self.path)
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while this one waited for the lock.
+            version = _store_version(conn, self.path)
+            for number in range(version, SCHEMA_VERSION):
+                logger.info("Migrating %s to schema version %d", self.path, number + 1)
+                for statement in MIGRATIONS[number]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the store file (``PRAGMA user_version``)."""
+        return self._connection().execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close this process's connection; the Study can be used again later (it reopens)."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn, self._pid = None, None
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.path)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock at BEGIN so it never deadlocks."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _frame(self, sql: str, params: Iterable[Any] = (), columns: list[str] | None = None):
+        import pandas as pd
+
+        with self._lock:
+            cursor = self._connection().execute(sql, tuple(params))
+            rows = cursor.fetchall()
+            names = columns or [c[0] for c in cursor.description]
+        return pd.DataFrame(rows, columns=names)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        corpus_or_inputs: Corpus | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        framework: Framework | str = "recovery",
+        *,
+        embedder=None,
+        seed: int = 0,
+        quiet: bool | None = None,
+    ) -> Run:
+        """Run the whole pipeline on transcripts and keep everything it produced in the store.
+
+        The run is recorded as ``running`` first and its results are written in one
+        transaction when it is complete, so a crash never leaves half a run. A run that was
+        interrupted is taken up again by the next call with the same settings and transcripts,
+        instead of leaving a stale run behind. Units, and so unit-level suggestion ids
+        (``unit:<unit_id>``), are stable across runs: earlier decisions still apply.
+
+        Parameters
+        ----------
+        corpus_or_inputs:
+            A :class:`Corpus`, or transcript files/folders as for :func:`themesift.read_corpus`.
+        framework:
+            A :class:`Framework`, a built-in name or a YAML path.
+        embedder:
+            An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
+        seed:
+            Seed for every random choice.
+        quiet:
+            Switch progress bars off (``None``: only when not on a terminal).
+
+        Returns
+        -------
+        Run
+
+        Examples
+        --------
+        >>> run = Study.open("my-study").run("data/sample", "recovery")   # doctest: +SKIP
+        >>> run.suggestions[["suggestion_id", "theme_id", "score"]].head()  # doctest: +SKIP
+        """
+        from .frameworks import load_framework
+        from .ingest import read_corpus
+        from .pipeline import run_pipeline
+
+        framework = load_framework(framework) if not isinstance(framework, Framework) else framework
+        corpus = (corpus_or_inputs if isinstance(corpus_or_inputs, Corpus)
+                  else read_corpus(corpus_or_inputs))
+        config = _run_config(corpus, framework, embedder, seed)
+        run_id = self._begin_run(config)
+        logger.info("Run %s started on %d transcripts", run_id, len(corpus))
+        result = run_pipeline(corpus, framework, embedder=embedder, seed=seed, quiet=quiet)
+        return self._save_run(run_id, config, result)
+
+    def _begin_run(self, config: dict[str, Any]) -> str:
+        """The id of an interrupted run with this config, or of a new run marked 'running'."""
+        text = _json(config)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM runs WHERE status = 'running' AND config = ? "
+                "ORDER BY created DESC LIMIT 1", (text,)).fetchone()
+            if row is not None:
+                logger.info("Resuming interrupted run %s", row[0])
+                return row[0]
+            run_id = _new_run_id()
+            conn.execute("INSERT INTO runs (run_id, created, status, config) "
+                         "VALUES (?, ?, 'running', ?)", (run_id, _utc_now(), text))
+        return run_id
+
+    def _save_run(self, run_id: str, config: dict[str, Any], result: PipelineResult) -> Run:
+        """Write a finished run's results and mark it complete, all in one transaction."""
+        import pandas as pd
+
+        units = result.units
+        codes = result.codes.table
+        text = dict(zip(units["unit_id"], units["text"]))
+        sheet = pd.DataFrame(
+            [{"suggestion_id": f"code:{run_id}:{c.code_id}", "level": "code",
+              "item_id": c.code_id, "text": f"{c.label} ({c.size} units)", "theme_id": c.theme_id,
+              "score": c.score, "runner_up": c.runner_up,
+              "runner_up_score": getattr(c, "runner_up_score", None), "rationale": c.rationale}
+             for c in result.suggestions.sort_values(["size", "code_id"],
+                                                     ascending=[False, True]).itertuples()]
+            + [{"suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
+                "text": text.get(u.unit_id, ""), "theme_id": u.theme_id, "score": u.score,
+                "runner_up": u.runner_up, "runner_up_score": getattr(u, "runner_up_score", None),
+                "rationale": u.rationale}
+               for u in result.unit_suggestions.itertuples()],
+            columns=_SUGGESTION_COLUMNS)
+        manifest = {**result.manifest, "run_id": run_id}
+        with self._write() as conn:
+            # A resumed run may have been finished by another process meanwhile: replace it.
+            conn.execute("DELETE FROM suggestions WHERE run_id = ? AND level = 'code' AND "
+                         "suggestion_id NOT IN (SELECT suggestion_id FROM decisions)", (run_id,))
+            conn.execute("DELETE FROM code_members WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM codes WHERE run_id = ?", (run_id,))
+            conn.executemany(
+                "INSERT INTO transcripts (doc_id, path, sha256, format, text) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(doc_id) DO UPDATE SET path=excluded.path, sha256=excluded.sha256, "
+                "format=excluded.format, text=excluded.text",
+                [(t.id, _str(t.meta.get("path")), t.meta.get("sha256"), t.meta.get("format"),
+                  t.text) for t in result.corpus])
+            conn.executemany(
+                'INSERT INTO units (unit_id, doc_id, speaker, role, turn, start, "end", text) '
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(unit_id) DO UPDATE SET "
+                "doc_id=excluded.doc_id, speaker=excluded.speaker, role=excluded.role, "
+                'turn=excluded.turn, start=excluded.start, "end"=excluded."end", '
+                "text=excluded.text",
+                [tuple(_plain(row.get(c)) for c in ("unit_id", "doc_id", "speaker", "role",
+                                                     "turn", "start", "end", "text"))
+                 for row in units.to_dict("records")])
+            conn.executemany(
+                "INSERT INTO codes (run_id, code_id, label, keywords, size, "
+                "exemplar_ids, exemplars, extra) VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, *(_plain(row.get(c)) for c in _CODE_COLUMNS),
+                  _json({k: v for k, v in row.items() if k not in _CODE_COLUMNS}))
+                 for row in codes.to_dict("records")])
+            conn.executemany(
+                "INSERT OR IGNORE INTO code_members (run_id, code_id, unit_id) VALUES (?,?,?)",
+                [(run_id, c, u) for u, c in zip(result.codes.assignments["unit_id"],
+                                                result.codes.assignments["code_id"])])
+            conn.executemany(
+                "INSERT INTO suggestions (suggestion_id, run_id, level, item_id, theme_id, score, "
+                "runner_up, runner_up_score, rationale) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(suggestion_id) DO UPDATE SET run_id=excluded.run_id, "
+                "level=excluded.level, item_id=excluded.item_id, theme_id=excluded.theme_id, "
+                "score=excluded.score, runner_up=excluded.runner_up, "
+                "runner_up_score=excluded.runner_up_score, rationale=excluded.rationale",
+                [(row["suggestion_id"], run_id,
+                  *(_plain(row[c]) for c in _SUGGESTION_COLUMNS[1:] if c != "text"))
+                 for row in sheet.to_dict("records")])
+            conn.execute("UPDATE runs SET status = 'complete', config = ?, manifest = ? "
+                         "WHERE run_id = ?", (_json(config), _json(manifest), run_id))
+        self._theme_ids.pop(run_id, None)
+        logger.info("Run %s complete: %d units, %d codes, %d suggestions", run_id, len(units),
+                    len(codes), len(sheet))
+        return Run(run_id, units, codes, sheet)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """Every run in the store: ``run_id, created, status`` in the order they were started."""
+        return self._frame("SELECT run_id, created, status FROM runs ORDER BY created, run_id")
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def decide(
+        self,
+        suggestion_id: str,
+        action: str,
+        theme_id: str | None = None,
+        analyst: str = "",
+        note: str = "",
+    ) -> int:
+        """Record an analyst's decision on one suggestion; decisions are never changed later.
+
+        To change your mind, decide again: the latest decision on a unit is the one that
+        counts in :meth:`coding`, and the earlier ones stay in :attr:`decisions` as history.
+
+        Parameters
+        ----------
+        suggestion_id:
+            ``unit:<unit_id>`` or ``code:<run_id>:<code_id>``, as in ``run.suggestions``.
+        action:
+            ``"accept"`` (the suggested theme), ``"reject"`` (the unit is not coded with it) or
+            ``"reassign"`` (to ``theme_id`` instead).
+        theme_id:
+            For ``reassign``: a theme id of the run's framework, or ``"none"`` for "fits no
+            theme". Not needed for accept and reject.
+        analyst:
+            Who decided, e.g. initials.
+        note:
+            Free text kept with the decision.
+
+        Returns
+        -------
+        int
+            The decision's id.
+
+        Raises
+        ------
+        InputError
+            For an unknown action, suggestion id or theme.
+
+        Examples
+        --------
+        >>> study.decide("unit:fg1-1a2b3c4d5e6f", "reassign", theme_id="hope",
+        ...              analyst="KJ", note="talks about the future")      # doctest: +SKIP
+        7
+        """
+        if action not in ACTIONS:
+            raise InputError(f"Unknown action {action!r}. Available: {', '.join(ACTIONS)}",
+                             fix="Use 'reassign' with theme_id= to move a suggestion to "
+                                 "another theme")
+        with self._lock:
+            row = self._connection().execute(
+                "SELECT run_id, theme_id FROM suggestions WHERE suggestion_id = ?",
+                (suggestion_id,)).fetchone()
+        if row is None:
+            raise InputError(f"Unknown suggestion {suggestion_id!r}",
+                             fix="Suggestion ids look like 'unit:<unit_id>' or "
+                                 "'code:<run_id>:<code_id>'; take them from run.suggestions")
+        run_id, suggested = row
+        if action == "reassign":
+            available = [*self._run_theme_ids(run_id), NONE_THEME]
+            if theme_id not in available:
+                what = "needs a theme_id" if theme_id is None else f"to unknown theme {theme_id!r}"
+                raise InputError(f"Cannot reassign {suggestion_id!r} {what}. "
+                                 f"Available: {', '.join(available)}")
+        elif theme_id is not None and theme_id != suggested:
+            raise InputError(f"Cannot {action} {suggestion_id!r} with theme_id={theme_id!r}: "
+                             f"its suggested theme is {suggested!r}",
+                             fix=f"Use action='reassign' to code it as {theme_id!r}")
+        else:
+            theme_id = suggested
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, theme_id, "
+                "note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_utc_now(), str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
+            decision_id = cursor.lastrowid
+        logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
+        return decision_id
+
+    def _run_theme_ids(self, run_id: str) -> list[str]:
+        if run_id not in self._theme_ids:
+            with self._lock:
+                row = self._connection().execute(
+                    "SELECT config FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            self._theme_ids[run_id] = list(json.loads(row[0]).get("theme_ids", []))
+        return self._theme_ids[run_id]
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """Every decision ever made, oldest first.
+
+        Columns: ``id, time`` (UTC, ISO 8601), ``analyst, suggestion_id, run_id, action,
+        theme_id, note``.
+        """
+        return self._frame(f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions ORDER BY id",
+                           columns=_DECISION_COLUMNS)
+
+    def coding(self) -> pd.DataFrame:
+        """The current coding of meaning units, derived from the decisions.
+
+        For each unit the latest unit-level decision counts: accept codes it with the suggested
+        theme, reassign with the new theme, reject leaves it uncoded. Accepting (or
+        reassigning) a code-level suggestion codes every unit of that code that has no
+        unit-level decision of its own; where a unit belongs to codes decided on in several
+        runs, the latest such decision counts. Rejecting a code codes nothing.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit_id, doc_id, theme_id, decision_id, analyst, source`` (``"unit"`` or
+            ``"code"``: which kind of decision coded it), in transcript order.
+
+        Examples
+        --------
+        >>> study.coding().groupby("theme_id").size()       # doctest: +SKIP
+        """
+        return self._frame(_CODING_SQL, columns=_CODING_COLUMNS)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _store_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version; 0 for an empty file; StoreError if it is not a store."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if version == 0 and app_id == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StoreError(f"{path} is an SQLite database but not a themesift study store. "
+                             "Open a study folder or its study.sqlite file, or choose a new path.")
+        return 0
+    if app_id != APPLICATION_ID:
+        raise StoreError(f"{path} is an SQLite database but not a themesift study store. "
+                         "Open a study folder or its study.sqlite file, or choose a new path.")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer themesift (store schema version "
+                         f"{version}; this themesift reads up to version {SCHEMA_VERSION}). "
+                         "Upgrade themesift: pip install -U themesift.")
+    return version
+
+
+def _run_config(corpus: Corpus, framework: Framework, embedder, seed: int) -> dict[str, Any]:
+    """What makes two runs the same run: inputs (by content), framework, model and seed."""
+    from .pipeline import _embedder_info
+
+    model = None if embedder is None else _embedder_info(embedder).get("model_id")
+    return {
+        "inputs": [{"doc_id": t.id, "sha256": t.meta.get("sha256")} for t in corpus],
+        "framework": framework.name, "framework_version": framework.version,
+        "framework_source": framework.source, "theme_ids": framework.theme_ids,
+        "embedding_model": model, "seed": seed,
+    }
+
+
+def _new_run_id() -> str:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"run-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_plain)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and NaN as what sqlite3 and json store."""
+    if value is None:
+        return None
+    item = getattr(value, "item", None)
+    if callable(item):
+        value = item()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bytes)):
+        return value
+    return str(value)

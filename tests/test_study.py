@@ -1,0 +1,390 @@
+"""The Study store: persistence, decisions, the derived coding, concurrency and crash safety."""
+
+import hashlib
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+import themesift as ts
+from themesift import pipeline as pipeline_module
+from themesift import study as study_module
+from themesift.model import CandidateCodes, Corpus, Transcript
+from themesift.pipeline import PipelineResult
+from themesift.study import SCHEMA_VERSION, Study
+
+THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
+
+
+def fake_result(corpus, framework, n_units=6, codes=None):
+    """A hand-made PipelineResult: units u0..u{n-1} of transcript t1, codes as given."""
+    codes = codes or {"C01": [0, 1, 2], "C02": [3, 4, 5]}
+    doc = corpus[0]
+    units = pd.DataFrame([{"unit_id": f"u{i}", "doc_id": doc.id, "speaker": "P1",
+                           "role": "participant", "turn": i, "start": i, "end": i + 1,
+                           "text": f"unit {i} text"} for i in range(n_units)])
+    table = pd.DataFrame([{"code_id": c, "label": f"label {c}", "keywords": "a | b",
+                           "size": len(m), "n_speakers": 1, "n_transcripts": 1,
+                           "exemplar_ids": f"u{m[0]}", "exemplars": f"unit {m[0]} text",
+                           "cohesion": 0.5} for c, m in codes.items()])
+    assignments = pd.DataFrame([{"unit_id": f"u{i}", "code_id": c, "distance": 0.1,
+                                 "outlier": False} for c, m in codes.items() for i in m])
+    suggestions = pd.DataFrame([{"code_id": c, "label": f"label {c}", "size": len(m),
+                                 "theme_id": THEMES[k % 4], "score": 0.8, "runner_up": "hope",
+                                 "runner_up_score": 0.1, "rationale": "because"}
+                                for k, (c, m) in enumerate(codes.items())])
+    unit_suggestions = pd.DataFrame([{"unit_id": f"u{i}", "theme_id": THEMES[i % 4],
+                                      "score": 0.7, "runner_up": "none",
+                                      "runner_up_score": 0.2, "rationale": "because"}
+                                     for i in range(n_units)])
+    return PipelineResult(corpus, framework, units, CandidateCodes(table, assignments),
+                          suggestions, unit_suggestions, {"fake": True})
+
+
+def make_corpus(text="P1: hello there"):
+    return Corpus([Transcript("t1", text, (), {"sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                                 "path": "t1.txt", "format": "txt"})])
+
+
+@pytest.fixture
+def fake_stages(monkeypatch):
+    """Replace the pipeline's stages with a hand-made result (settings via attributes)."""
+    settings = {"n_units": 6, "codes": None, "calls": 0}
+
+    def stages(corpus, framework, **kwargs):
+        settings["calls"] += 1
+        return fake_result(corpus, framework, settings["n_units"], settings["codes"])
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", stages)
+    return settings
+
+
+@pytest.fixture
+def study(tmp_path, fake_stages):
+    with Study.open(tmp_path / "s") as s:
+        s.run(make_corpus())
+        yield s
+
+
+# -- opening -------------------------------------------------------------------------------------
+
+def test_open_creates_store_in_folder_and_reopens(tmp_path):
+    s = Study.open(tmp_path / "my-study")
+    assert s.path == tmp_path / "my-study" / "study.sqlite"
+    assert s.path.exists()
+    assert s.schema_version == SCHEMA_VERSION == 1
+    s.close()
+    again = Study.open(tmp_path / "my-study")
+    assert again.schema_version == 1
+    conn = sqlite3.connect(again.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"transcripts", "units", "runs", "codes", "code_members", "suggestions",
+            "decisions"} <= tables
+    conn.close()
+    again.close()
+
+
+def test_open_accepts_a_sqlite_file(tmp_path):
+    with Study.open(tmp_path / "x.db") as s:
+        assert s.path == tmp_path / "x.db"
+    with Study.open(tmp_path / "y.sqlite") as s:
+        assert s.path.is_file()
+
+
+def test_store_from_newer_themesift_is_refused(tmp_path):
+    Study.open(tmp_path / "s").close()
+    conn = sqlite3.connect(tmp_path / "s" / "study.sqlite")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(ts.StoreError, match=r"newer themesift.*version 99.*Upgrade themesift"):
+        Study.open(tmp_path / "s")
+
+
+def test_file_that_is_not_a_store_is_refused(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all\n" * 100)
+    with pytest.raises(ts.StoreError, match="notes.txt is not a themesift study store"):
+        Study.open(text)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(ts.StoreError, match="other.db is an SQLite database but not a themesift"):
+        Study.open(other)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+def test_run_is_persisted(study):
+    run = study.run(make_corpus())
+    assert run.id.startswith("run-")
+    assert (len(run.units), len(run.codes), len(run.suggestions)) == (6, 2, 8)
+    assert run.suggestions["suggestion_id"].tolist()[:2] == [f"code:{run.id}:C01",
+                                                               f"code:{run.id}:C02"]
+    assert "unit:u0" in set(run.suggestions["suggestion_id"])
+    conn = sqlite3.connect(study.path)
+    count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+    assert count("transcripts") == 1 and count("units") == 6
+    assert count("codes") == 4 and count("code_members") == 12  # two runs, two codes each
+    assert count("suggestions") == 2 + 2 + 6  # unit ids are shared by both runs
+    status, manifest = conn.execute("SELECT status, manifest FROM runs WHERE run_id = ?",
+                                    (run.id,)).fetchone()
+    assert status == "complete" and '"fake": true' in manifest
+    conn.close()
+
+
+def test_interrupted_run_is_resumed_not_piled_up(tmp_path, fake_stages):
+    s = Study.open(tmp_path / "s")
+    corpus = make_corpus()
+    config = study_module._run_config(corpus, ts.load_framework("recovery"), None, 0)
+    stale = s._begin_run(config)  # as a process killed mid-run leaves it
+    assert s.runs["status"].tolist() == ["running"]
+    run = s.run(corpus)
+    assert run.id == stale
+    assert s.runs[["run_id", "status"]].values.tolist() == [[stale, "complete"]]
+    s.close()
+
+
+def test_rerun_keeps_decisions_and_suggestion_ids(study):
+    first = study.runs["run_id"][0]
+    study.decide("unit:u1", "accept", analyst="KJ")
+    study.decide(f"code:{first}:C02", "accept")
+    second = study.run(make_corpus())
+    assert second.id != first
+    assert "unit:u1" in set(second.suggestions["suggestion_id"])
+    assert len(study.decisions) == 2
+    coding = study.coding().set_index("unit_id")
+    assert coding.loc["u1", "theme_id"] == "hope"
+    assert coding.loc["u3", "source"] == "code"
+
+
+def test_real_run_on_a_sample_transcript(tmp_path, sample_dir, embedder):
+    with Study.open(tmp_path / "s") as s:
+        run = s.run(sample_dir / "fg1_act_team.txt", "recovery", embedder=embedder, seed=0)
+        assert len(run.units) > 20 and len(run.codes) >= 2
+        assert len(run.suggestions) == len(run.units) + len(run.codes)
+        assert set(run.suggestions["level"]) == {"code", "unit"}
+        assert s.runs["status"].tolist() == ["complete"]
+        unit_id = run.units["unit_id"][0]
+        s.decide(f"unit:{unit_id}", "reassign", theme_id="none", analyst="KJ")
+        assert s.coding()[["unit_id", "theme_id"]].values.tolist() == [[unit_id, "none"]]
+
+
+# -- decisions and coding --------------------------------------------------------------------------
+
+def test_decide_records_decisions_in_order(study):
+    run_id = study.runs["run_id"][0]
+    first = study.decide("unit:u0", "accept", analyst="KJ", note="clear")
+    second = study.decide("unit:u0", "reassign", theme_id="hope", analyst="AB")
+    assert second > first
+    d = study.decisions
+    assert d.columns.tolist() == ["id", "time", "analyst", "suggestion_id", "run_id", "action",
+                                  "theme_id", "note"]
+    shown = d[["suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]]
+    assert shown.values.tolist() == [
+        ["unit:u0", run_id, "accept", "relationships", "KJ", "clear"],
+        ["unit:u0", run_id, "reassign", "hope", "AB", ""]]
+    assert d["time"][0].endswith("+00:00")
+
+
+def test_coding_rules(study):
+    run_id = study.runs["run_id"][0]
+    study.decide("unit:u0", "accept")                       # relationships
+    study.decide("unit:u0", "reassign", theme_id="hope")    # latest wins
+    study.decide("unit:u1", "accept")
+    study.decide("unit:u1", "reject")                       # reject removes
+    study.decide(f"code:{run_id}:C01", "accept")            # relationships for u0..u2
+    study.decide("unit:u5", "reassign", theme_id="none")
+    study.decide(f"code:{run_id}:C02", "reject")            # codes nothing
+    coding = study.coding()
+    assert coding.columns.tolist() == ["unit_id", "doc_id", "theme_id", "decision_id", "analyst",
+                                       "source"]
+    rows = coding[["unit_id", "theme_id", "source"]].values.tolist()
+    # u0: unit decision beats code; u1: rejected at unit level, so not coded from the code
+    # either; u2: undecided member of an accepted code; u3, u4: members of a rejected code.
+    assert rows == [["u0", "hope", "unit"], ["u2", "relationships", "code"],
+                    ["u5", "none", "unit"]]
+    assert set(coding["doc_id"]) == {"t1"}
+
+
+def test_code_decision_latest_wins(study):
+    run_id = study.runs["run_id"][0]
+    study.decide(f"code:{run_id}:C02", "accept")
+    assert len(study.coding()) == 3
+    study.decide(f"code:{run_id}:C02", "reject")
+    assert study.coding().empty
+    study.decide(f"code:{run_id}:C02", "reassign", theme_id="symptoms_barrier")
+    assert set(study.coding()["theme_id"]) == {"symptoms_barrier"}
+
+
+def test_decisions_cannot_be_updated_or_deleted(study):
+    study.decide("unit:u0", "accept")
+    conn = sqlite3.connect(study.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE decisions SET action = 'reject'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM decisions")
+    conn.close()
+    assert study.decisions["action"].tolist() == ["accept"]
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (("unit:u0", "approve"), {}, "Unknown action 'approve'. Available: accept, reject, reassign"),
+    (("unit:nope", "accept"), {}, "Unknown suggestion 'unit:nope'.*look like 'unit:<unit_id>'"),
+    (("unit:u0", "reassign"), {}, "needs a theme_id. Available: relationships, hope, "
+                                  "structural_tension, symptoms_barrier, none"),
+    (("unit:u0", "reassign"), {"theme_id": "hopes"}, "unknown theme 'hopes'. Available: "
+                                                     "relationships, hope"),
+    (("unit:u0", "accept"), {"theme_id": "hope"}, "suggested theme is 'relationships'.*reassign"),
+])
+def test_bad_decisions_are_refused_with_messages(study, args, kwargs, message):
+    with pytest.raises(ts.InputError, match=message):
+        study.decide(*args, **kwargs)
+    assert study.decisions.empty
+
+
+def test_decide_is_fast(study):
+    timings = []
+    for i in range(50):
+        started = time.perf_counter()
+        study.decide(f"unit:u{i % 6}", "accept")
+        timings.append(time.perf_counter() - started)
+    median_ms = statistics.median(timings) * 1000
+    print(f"decide median {median_ms:.2f} ms")
+    assert median_ms < 20
+
+
+def test_coding_of_10000_decided_units_is_fast(tmp_path, fake_stages):
+    n = 10_000
+    fake_stages.update(n_units=n, codes={f"C{k:03d}": list(range(k, n, 100)) for k in range(100)})
+    s = Study.open(tmp_path / "s")
+    run = s.run(make_corpus())
+    conn = sqlite3.connect(s.path)
+    actions = ["accept", "reassign", "reject", "accept"]
+    rows = [("2026-01-01T00:00:00+00:00", "KJ", f"unit:u{i}", run.id, actions[i % 4], "hope", "")
+            for i in range(n) if i % 5]  # every fifth unit is left to the code decisions
+    rows += [("2026-01-01T00:00:00+00:00", "KJ", f"code:{run.id}:C{k:03d}", run.id, "accept",
+              "hope", "") for k in range(100)]
+    with conn:
+        conn.executemany("INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, "
+                         "theme_id, note) VALUES (?,?,?,?,?,?,?)", rows)
+    conn.close()
+    started = time.perf_counter()
+    coding = s.coding()
+    seconds = time.perf_counter() - started
+    print(f"coding() of {n} units: {seconds:.3f} s")
+    # 8,000 unit decisions of which 2,000 rejects; the 2,000 undecided units come from codes
+    assert len(coding) == 8_000
+    assert (coding["source"] == "code").sum() == n // 5
+    assert seconds < 1
+    s.close()
+
+
+# -- concurrency and crashes -----------------------------------------------------------------------
+
+DECIDER = textwrap.dedent("""
+    import os, sys, time
+    from themesift.study import Study
+    study = Study.open(sys.argv[1])
+    n = int(sys.argv[2])
+    if len(sys.argv) > 4:  # start together: say ready, then wait for the starting gun
+        print("ready", flush=True)
+        while not os.path.exists(sys.argv[4]):
+            pass
+    i = 0
+    while n < 0 or i < n:
+        study.decide(f"unit:u{i % 6}", "accept", analyst=sys.argv[3], note=f"decision {i}")
+        i += 1
+        print(i, flush=True)
+        if len(sys.argv) > 4:
+            time.sleep(0.002)  # leave a gap for the other process, as two analysts would
+""")
+
+
+def test_two_processes_deciding_at_once_lose_and_duplicate_nothing(study, tmp_path):
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", DECIDER, str(study.path), "50", name, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("A", "B")]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    go.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (_, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+    d = study.decisions
+    assert len(d) == 100 and d["id"].is_unique
+    assert d.groupby("analyst").size().to_dict() == {"A": 50, "B": 50}
+    for name in ("A", "B"):
+        notes = d.loc[d.analyst == name, "note"].tolist()
+        assert notes == [f"decision {i}" for i in range(50)]
+    switches = (d["analyst"] != d["analyst"].shift()).sum() - 1
+    print(f"the two processes' decisions interleave {switches} times")
+    assert switches > 1  # they really did write at the same time
+
+
+RUN_FOREVER = textwrap.dedent("""
+    import sys, time
+    from themesift import pipeline as pipeline_module, study as study_module
+    sys.path.insert(0, sys.argv[2])
+    from test_study import make_corpus
+
+    def stages(*args, **kwargs):  # the pipeline, stuck half way
+        print("running", flush=True)
+        time.sleep(600)
+
+    pipeline_module.run_pipeline = stages
+    study_module.Study.open(sys.argv[1]).run(make_corpus())
+""")
+
+
+def test_process_killed_mid_run_leaves_a_resumable_run(tmp_path, fake_stages):
+    path = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-c", RUN_FOREVER, str(path),
+                             os.path.dirname(__file__)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "running", proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with Study.open(path) as s:
+        stale = s.runs
+        assert stale["status"].tolist() == ["running"]
+        run = s.run(make_corpus())
+        assert run.id == stale["run_id"][0]
+        assert s.runs["status"].tolist() == ["complete"]
+        assert len(s.decisions) == 0 and len(run.suggestions) == 8
+
+
+def test_process_killed_while_deciding_leaves_store_consistent(study):
+    proc = subprocess.Popen([sys.executable, "-c", DECIDER, str(study.path), "-1", "K"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if int(line) >= 30:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    study.close()
+    conn = sqlite3.connect(study.path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+    reopened = Study.open(study.path)
+    d = reopened.decisions
+    assert len(d) >= 30
+    assert d[["time", "suggestion_id", "run_id", "action", "theme_id"]].notna().all().all()
+    assert (d["analyst"] == "K").all() and d["note"].str.startswith("decision ").all()
+    reopened.decide("unit:u0", "reject")  # still writable after the crash
+    reopened.close()
