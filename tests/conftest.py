@@ -59,7 +59,6 @@ class FakeEmbedder:
         self.calls = 0
 
     def encode(self, texts):
-        import numpy as np
         from sklearn.feature_extraction.text import HashingVectorizer
 
         self.calls += 1

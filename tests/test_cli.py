@@ -153,3 +153,85 @@ def test_suggest_with_empty_text_cells_names_the_rows(tmp_path, capsys):
     path.write_text("id,text\na,Some words here\nb,\nc,  \n")
     assert main(["suggest", str(path), "--out", str(tmp_path / "p.csv")]) == 1
     assert "t.csv, line 3: Empty 'text' cell in row(s) 3, 4" in capsys.readouterr().err
+
+
+# -- run --study and apply -------------------------------------------------------------------
+
+@pytest.fixture
+def study_run(tmp_path, monkeypatch, capsys):
+    """`themesift run --study` with hand-made pipeline stages (no model), and its outputs."""
+    from test_review_sheet import fake_result
+
+    from themesift import embed, pipeline
+
+    def stages(corpus, framework, **kwargs):
+        result = fake_result(corpus, framework)
+        result.manifest = {"counts": {"transcripts": 1, "units": 6, "codes": 2},
+                           "timings_s": {"segment": 0.1}}
+        return result
+
+    class Model:
+        model_id = "fake/model"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+    monkeypatch.setattr(pipeline, "run_pipeline", stages)
+    monkeypatch.setattr(embed, "Embedder", Model)
+    out, store = tmp_path / "out", tmp_path / "study"
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out), "--study", str(store),
+                 "--quiet"]) == 0
+    assert "stored as run-" in capsys.readouterr().out
+    return out, store
+
+
+def test_run_with_a_study_writes_a_sheet_with_the_store_ids(study_run):
+    from themesift.pipeline import OUTPUT_FILES
+    from themesift.study import Study
+
+    out, store = study_run
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    with Study.open(store) as study:
+        (run_id,) = study.runs["run_id"]
+        assert set(sheet["run_id"]) == {run_id}
+        assert sheet["suggestion_id"].iloc[0] == f"code:{run_id}:C02"
+        assert len(study.runs) == 1
+
+
+def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u1", "decision"] = "accept"
+    sheet.loc[sheet["suggestion_id"] == "unit:u2", "decision"] = "hope"
+    sheet.loc[sheet["suggestion_id"] == "unit:u3", "decision"] = "reject"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 decisions applied" in printed and "1 accept, 1 reject, 1 reassign" in printed
+    assert main(["apply", str(out / "review.csv"), "--study", str(store)]) == 0
+    assert "3 already recorded, skipped" in capsys.readouterr().out
+    with Study.open(store) as study:
+        assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
+
+
+def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u1", "decision"] = "accept"
+    sheet.loc[sheet["suggestion_id"] == "unit:u2", "decision"] = "hopeful"
+    sheet.to_csv(out / "review.csv", index=False)
+    row = int(sheet.index[sheet["suggestion_id"] == "unit:u2"][0]) + 2
+    assert main(["apply", str(out / "review.csv"), "--study", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("themesift apply: error:") and "Traceback" not in err
+    assert f"row {row}: unknown decision 'hopeful'" in err
+    with Study.open(store) as study:
+        assert study.decisions.empty
+    assert main(["apply", str(out / "review.csv"), "--study", str(tmp_path / "nowhere")]) == 1
+    assert "There is no study store here" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()

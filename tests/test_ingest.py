@@ -1,6 +1,5 @@
 """Reading transcripts: every reader, every encoding, every kind of bad input."""
 
-from pathlib import Path
 
 import pytest
 

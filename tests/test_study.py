@@ -1,6 +1,5 @@
 """The Study store: persistence, decisions, the derived coding, concurrency and crash safety."""
 
-import hashlib
 import os
 import signal
 import sqlite3
@@ -10,47 +9,22 @@ import sys
 import textwrap
 import time
 
-import pandas as pd
 import pytest
 
 import themesift as ts
 from themesift import pipeline as pipeline_module
 from themesift import study as study_module
-from themesift.model import CandidateCodes, Corpus, Transcript
-from themesift.pipeline import PipelineResult
+import fakes
+from fakes import make_corpus
 from themesift.study import SCHEMA_VERSION, Study
 
 THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
 
 
 def fake_result(corpus, framework, n_units=6, codes=None):
-    """A hand-made PipelineResult: units u0..u{n-1} of transcript t1, codes as given."""
-    codes = codes or {"C01": [0, 1, 2], "C02": [3, 4, 5]}
-    doc = corpus[0]
-    units = pd.DataFrame([{"unit_id": f"u{i}", "doc_id": doc.id, "speaker": "P1",
-                           "role": "participant", "turn": i, "start": i, "end": i + 1,
-                           "text": f"unit {i} text"} for i in range(n_units)])
-    table = pd.DataFrame([{"code_id": c, "label": f"label {c}", "keywords": "a | b",
-                           "size": len(m), "n_speakers": 1, "n_transcripts": 1,
-                           "exemplar_ids": f"u{m[0]}", "exemplars": f"unit {m[0]} text",
-                           "cohesion": 0.5} for c, m in codes.items()])
-    assignments = pd.DataFrame([{"unit_id": f"u{i}", "code_id": c, "distance": 0.1,
-                                 "outlier": False} for c, m in codes.items() for i in m])
-    suggestions = pd.DataFrame([{"code_id": c, "label": f"label {c}", "size": len(m),
-                                 "theme_id": THEMES[k % 4], "score": 0.8, "runner_up": "hope",
-                                 "runner_up_score": 0.1, "rationale": "because"}
-                                for k, (c, m) in enumerate(codes.items())])
-    unit_suggestions = pd.DataFrame([{"unit_id": f"u{i}", "theme_id": THEMES[i % 4],
-                                      "score": 0.7, "runner_up": "none",
-                                      "runner_up_score": 0.2, "rationale": "because"}
-                                     for i in range(n_units)])
-    return PipelineResult(corpus, framework, units, CandidateCodes(table, assignments),
-                          suggestions, unit_suggestions, {"fake": True})
-
-
-def make_corpus(text="P1: hello there"):
-    return Corpus([Transcript("t1", text, (), {"sha256": hashlib.sha256(text.encode()).hexdigest(),
-                                                 "path": "t1.txt", "format": "txt"})])
+    """Units u0..u{n-1} of transcript t1, codes as given."""
+    return fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * n_units,
+                             codes=codes or {"C01": [0, 1, 2], "C02": [3, 4, 5]})
 
 
 @pytest.fixture
@@ -60,6 +34,7 @@ def fake_stages(monkeypatch):
 
     def stages(corpus, framework, **kwargs):
         settings["calls"] += 1
+        settings["kwargs"] = kwargs
         return fake_result(corpus, framework, settings["n_units"], settings["codes"])
 
     monkeypatch.setattr(pipeline_module, "run_pipeline", stages)
@@ -388,3 +363,19 @@ def test_process_killed_while_deciding_leaves_store_consistent(study):
     assert (d["analyst"] == "K").all() and d["note"].str.startswith("decision ").all()
     reopened.decide("unit:u0", "reject")  # still writable after the crash
     reopened.close()
+
+
+def test_the_next_run_learns_from_the_analysts_coding(study, fake_stages):
+    assert fake_stages["kwargs"]["examples"] is None  # nothing decided yet
+    study.decide("unit:u0", "reassign", theme_id="hope", analyst="KJ")
+    study.decide("unit:u1", "accept", analyst="KJ")
+    study.decide("unit:u2", "reject", analyst="KJ")
+    examples = study.examples()
+    assert list(examples.columns) == ["unit_id", "text", "theme_id"]
+    assert dict(zip(examples["unit_id"], examples["theme_id"]))["u0"] == "hope"
+    assert "u2" not in set(examples["unit_id"])  # rejected: not coded
+    study.run(make_corpus())
+    passed = fake_stages["kwargs"]["examples"]
+    assert list(passed.columns) == ["text", "theme_id"] and len(passed) == len(examples)
+    study.run(make_corpus(), learn=False)
+    assert fake_stages["kwargs"]["examples"] is None

@@ -16,6 +16,7 @@ from .ingest import read_corpus, read_table, read_transcript
 from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
 from .pipeline import PipelineResult, run_pipeline, write_outputs
 from .propose import propose, score_themes, suggest_units
+from .review.widget import ReviewWidget, review
 from .segment import segment, summarize_units
 from .study import Run, Study
 
@@ -43,6 +44,8 @@ __all__ = [
     # the Study store
     "Study",
     "Run",
+    "review",
+    "ReviewWidget",
     # frameworks
     "load_framework",
     "check_framework",

@@ -76,9 +76,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--codes", type=int, default=None, metavar="K",
                      help="number of candidate codes (default: chosen from the data)")
+    run.add_argument("--study", default=None, metavar="S",
+                     help="keep the run in this study store (folder or .sqlite file); the "
+                     "review sheet can then be read back with 'themesift apply'")
     _add_reading_options(run)
     _add_quiet(run)
     run.set_defaults(command=_run, verb="run")
+
+    apply = verbs.add_parser(
+        "apply", help="record the decisions of a filled-in review sheet in a study",
+        description="Read the analyst's filled-in review.xlsx or review.csv back into the study "
+        "it came from. Decisions: accept, reject, a theme id (reassign) or none; blank rows are "
+        "skipped. Every row is checked first: problems are listed with their row numbers and "
+        "then nothing is applied.",
+    )
+    apply.add_argument("review", metavar="REVIEW", help="review.xlsx or review.csv")
+    apply.add_argument("--study", required=True, metavar="S",
+                       help="the study store the sheet came from")
+    apply.add_argument("--analyst", default=None, metavar="NAME",
+                       help="recorded for rows whose analyst cell is empty")
+    apply.set_defaults(command=_apply, verb="apply")
 
     sug = verbs.add_parser(
         "suggest", help="theme suggestions for already-segmented text in a table",
@@ -136,11 +153,19 @@ def _run(args: argparse.Namespace) -> int:
     from .embed import Embedder
     from .pipeline import run_pipeline, write_outputs
 
-    result = run_pipeline(
-        args.inputs, args.framework, embedder=Embedder(args.model, quiet=args.quiet),
-        seed=args.seed, moderator=args.moderator, n_codes=args.codes, quiet=args.quiet,
-    )
-    files = write_outputs(result, args.out)
+    options = {"embedder": Embedder(args.model, quiet=args.quiet), "seed": args.seed,
+               "moderator": args.moderator, "n_codes": args.codes, "quiet": args.quiet}
+    if args.study:
+        from .study import Study
+
+        with Study.open(args.study) as study:
+            run = study.run(args.inputs, args.framework, **options)
+            result = run.result
+            files = write_outputs(result, args.out, run_id=run.id, study=study)
+        print(f"themesift run: stored as {run.id} in {study.path}")
+    else:
+        result = run_pipeline(args.inputs, args.framework, **options)
+        files = write_outputs(result, args.out)
     m = result.manifest
     counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items())
     seconds = sum(m["timings_s"].values())
@@ -148,6 +173,28 @@ def _run(args: argparse.Namespace) -> int:
     for path in files:
         print(f"  {path}")
     print("Review the suggestions in review.xlsx (or open report.html).")
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import InputError
+    from .review.sheet import apply_review
+    from .study import Study
+
+    if not Path(args.study).exists():
+        raise InputError("There is no study store here", path=args.study,
+                         fix="Give the --study folder (or .sqlite file) that 'themesift run "
+                             "--study' wrote the review sheet for")
+    with Study.open(args.study) as study:
+        applied = apply_review(study, args.review, analyst=args.analyst)
+    counts = applied["action"].value_counts().to_dict()
+    summary = ", ".join(f"{counts[a]} {a}" for a in ("accept", "reject", "reassign") if a in counts)
+    skipped = applied.attrs.get("skipped", 0)
+    print(f"themesift apply: {len(applied)} decisions applied to {study.path}"
+          + (f" ({summary})" if summary else "")
+          + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
     return EXIT_OK
 
 

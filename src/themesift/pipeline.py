@@ -8,7 +8,6 @@ review.xlsx and review.csv, report.html, manifest.json) into a folder, all or no
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -24,19 +23,20 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .model import CandidateCodes, Corpus, Framework
+from .review.sheet import REVIEW_COLUMNS, review_sheet, write_review
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PipelineResult", "run_pipeline", "write_outputs", "review_sheet", "OUTPUT_FILES"]
+    from .study import Study
+
+__all__ = ["PipelineResult", "run_pipeline", "write_outputs", "review_sheet",
+           "REVIEW_COLUMNS", "OUTPUT_FILES"]
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv",
                 "review.xlsx", "review.csv", "report.html", "manifest.json")
-REVIEW_COLUMNS = ["suggestion_id", "level", "item_id", "text", "suggested_theme", "score",
-                  "runner_up", "rationale", "decision", "analyst", "note"]
-_EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same file
 _PACKAGES = ("themesift", "numpy", "pandas", "scikit-learn", "spacy", "torch",
              "sentence-transformers", "bertopic", "python-docx", "openpyxl")
 
@@ -62,6 +62,7 @@ def run_pipeline(
     seed: int = 0,
     moderator: Iterable[str] | str | None = None,
     n_codes: int | None = None,
+    examples: pd.DataFrame | None = None,
     quiet: bool | None = None,
 ) -> PipelineResult:
     """Read transcripts and produce meaning units, candidate codes and theme suggestions.
@@ -79,6 +80,9 @@ def run_pipeline(
         Seed for every random choice; the same inputs, settings and seed give the same tables.
     moderator, n_codes, quiet:
         Passed on to :func:`read_corpus` and :func:`discover_codes`.
+    examples:
+        Analyst-coded units (``text, theme_id``) for :func:`suggest_units` and :func:`propose`
+        to learn from.
 
     Returns
     -------
@@ -112,8 +116,9 @@ def run_pipeline(
     codes = timed("discover", discover_codes, units, embedder=embedder, seed=seed, n_codes=n_codes,
                   quiet=quiet)
     unit_suggestions = timed("suggest_units", suggest_units, units, framework, embedder=embedder,
-                             codes=codes)
-    suggestions = timed("propose", propose, codes, framework, embedder=embedder, units=units)
+                             codes=codes, examples=examples)
+    suggestions = timed("propose", propose, codes, framework, embedder=embedder, units=units,
+                        examples=examples)
     manifest = {
         "themesift_version": _version("themesift"),
         "python": platform.python_version(),
@@ -121,7 +126,8 @@ def run_pipeline(
         "seed": seed,
         "config": {"framework": framework.name, "framework_version": framework.version,
                    "framework_source": framework.source, "moderator": moderator,
-                   "n_codes": n_codes, "codes": dict(codes.params)},
+                   "n_codes": n_codes, "examples": 0 if examples is None else len(examples),
+                   "codes": dict(codes.params)},
         "embedding_model": _embedder_info(embedder),
         "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
                     "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
@@ -131,38 +137,19 @@ def run_pipeline(
     return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest)
 
 
-def review_sheet(result: PipelineResult) -> pd.DataFrame:
-    """One row per suggestion, codes first (largest first), then units by theme and score.
-
-    The columns ``decision`` (accept | reject | a theme id | blank), ``analyst`` and ``note``
-    are left empty for the analyst.
-    """
-    import pandas as pd
-
-    codes = result.suggestions
-    rows = [{
-        "suggestion_id": f"code:{c.code_id}", "level": "code", "item_id": c.code_id,
-        "text": f"{c.label} ({c.size} units)",
-        "suggested_theme": c.theme_id, "score": c.score, "runner_up": c.runner_up,
-        "rationale": c.rationale,
-    } for c in codes.sort_values(["size", "code_id"], ascending=[False, True]).itertuples()]
-    units = result.unit_suggestions.merge(result.units[["unit_id", "text"]], on="unit_id")
-    units = units.sort_values(["theme_id", "score", "unit_id"], ascending=[True, False, True])
-    rows += [{
-        "suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
-        "text": u.text, "suggested_theme": u.theme_id, "score": u.score,
-        "runner_up": u.runner_up, "rationale": u.rationale,
-    } for u in units.itertuples()]
-    sheet = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
-    sheet[["decision", "analyst", "note"]] = ""
-    return sheet
-
-
-def write_outputs(result: PipelineResult, out_dir: str | os.PathLike[str]) -> list[Path]:
+def write_outputs(
+    result: PipelineResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    run_id: str | None = None,
+    study: Study | str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """Write the run's files into ``out_dir``, all or nothing.
 
     The files are written into a temporary folder beside ``out_dir`` and moved into place
-    only when every one is complete, so a failure never leaves half a set.
+    only when every one is complete, so a failure never leaves half a set. With ``run_id``
+    (and ``study``) the review sheet carries the store's suggestion ids, so that
+    ``themesift apply`` can read it back into that study.
 
     Returns
     -------
@@ -185,9 +172,7 @@ def write_outputs(result: PipelineResult, out_dir: str | os.PathLike[str]) -> li
         unit_suggestions = result.unit_suggestions.merge(
             result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
         unit_suggestions.to_csv(staging / "unit_suggestions.csv", **csv)
-        sheet = review_sheet(result)
-        sheet.to_csv(staging / "review.csv", **csv)
-        _write_xlsx(sheet, staging / "review.xlsx")
+        write_review(review_sheet(result, run_id=run_id, study=study), staging)
         (staging / "report.html").write_text(render_report(result), encoding="utf-8")
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
@@ -197,34 +182,6 @@ def write_outputs(result: PipelineResult, out_dir: str | os.PathLike[str]) -> li
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in OUTPUT_FILES]
-
-
-def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
-    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions."""
-    from openpyxl.styles import Alignment, Font
-
-    sheet.to_excel(path, index=False, sheet_name="review", engine="openpyxl")
-    from openpyxl import load_workbook
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    book = load_workbook(path)
-    ws = book["review"]
-    ws.freeze_panes = "A2"
-    widths = {"A": 28, "B": 7, "C": 24, "D": 70, "E": 18, "F": 7, "G": 18, "H": 60, "I": 18, "J": 10, "K": 30}
-    for column, width in widths.items():
-        ws.column_dimensions[column].width = width
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    if ws.max_row > 1:
-        validation = DataValidation(type="list", formula1='"accept,reject"', allow_blank=True,
-                                    showErrorMessage=False)
-        validation.add(f"I2:I{ws.max_row}")
-        ws.add_data_validation(validation)
-    book.properties.created = book.properties.modified = _EPOCH
-    book.save(path)
 
 
 def _version(package: str) -> str | None:

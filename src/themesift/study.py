@@ -29,7 +29,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,13 +174,15 @@ class Run:
     ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
     ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
     (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
-    A ``suggestion_id`` is what :meth:`Study.decide` takes.
+    A ``suggestion_id`` is what :meth:`Study.decide` takes. ``result`` is the pipeline's full
+    output (for writing the files of a batch run; not stored).
     """
 
     id: str
     units: pd.DataFrame
     codes: pd.DataFrame
     suggestions: pd.DataFrame
+    result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
 
 class Study:
@@ -339,6 +341,9 @@ class Study:
         *,
         embedder=None,
         seed: int = 0,
+        moderator: Iterable[str] | str | None = None,
+        n_codes: int | None = None,
+        learn: bool = True,
         quiet: bool | None = None,
     ) -> Run:
         """Run the whole pipeline on transcripts and keep everything it produced in the store.
@@ -359,6 +364,11 @@ class Study:
             An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
         seed:
             Seed for every random choice.
+        moderator, n_codes:
+            As for :func:`themesift.read_corpus` and :func:`themesift.discover_codes`.
+        learn:
+            Use the analyst's coding so far (:meth:`examples`) as examples for the new
+            suggestions, so each decision moves them towards the analyst's own coding.
         quiet:
             Switch progress bars off (``None``: only when not on a terminal).
 
@@ -377,11 +387,15 @@ class Study:
 
         framework = load_framework(framework) if not isinstance(framework, Framework) else framework
         corpus = (corpus_or_inputs if isinstance(corpus_or_inputs, Corpus)
-                  else read_corpus(corpus_or_inputs))
+                  else read_corpus(corpus_or_inputs, moderator=moderator))
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
         logger.info("Run %s started on %d transcripts", run_id, len(corpus))
-        result = run_pipeline(corpus, framework, embedder=embedder, seed=seed, quiet=quiet)
+        examples = self.examples()[["text", "theme_id"]] if learn else None
+        if examples is not None and examples.empty:
+            examples = None
+        result = run_pipeline(corpus, framework, embedder=embedder, seed=seed, n_codes=n_codes,
+                              examples=examples, quiet=quiet)
         return self._save_run(run_id, config, result)
 
     def _begin_run(self, config: dict[str, Any]) -> str:
@@ -466,7 +480,7 @@ class Study:
         self._theme_ids.pop(run_id, None)
         logger.info("Run %s complete: %d units, %d codes, %d suggestions", run_id, len(units),
                     len(codes), len(sheet))
-        return Run(run_id, units, codes, sheet)
+        return Run(run_id, units, codes, sheet, result)
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -591,6 +605,21 @@ class Study:
         >>> study.coding().groupby("theme_id").size()       # doctest: +SKIP
         """
         return self._frame(_CODING_SQL, columns=_CODING_COLUMNS)
+
+    def examples(self) -> pd.DataFrame:
+        """The analyst's coding as examples to learn from: one row per coded unit and theme.
+
+        What :func:`themesift.suggest_units` takes as ``examples=``, and what :meth:`run`
+        passes on, so each decision makes the next suggestions closer to the analyst's coding.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit_id, text, theme_id`` (``none`` where the analyst said it fits no theme).
+        """
+        coding = self.coding()
+        units = self._frame("SELECT unit_id, text FROM units", columns=["unit_id", "text"])
+        return coding[["unit_id", "theme_id"]].merge(units, on="unit_id")[["unit_id", "text", "theme_id"]]
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -1,0 +1,465 @@
+"""The review sheet: what ``themesift run`` writes for the analyst, and reading it back.
+
+One row per suggestion (DESIGN.md, "Review sheet and coding tables"). The order puts the
+decisions that matter most first:
+
+1. **Codes**, largest first (accepting one code codes all of its units at once, so these are
+   the most consequential rows), ties by ascending score margin, then code id.
+2. **Units**, most uncertain first: ascending *margin* = ``score - runner_up_score`` (a unit
+   whose suggested theme barely beat the runner-up needs the analyst most), ties by unit id.
+
+Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, suggested_theme, score,
+runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
+``study`` and ``run_id`` (which study and run the sheet came from, so that a sheet from another
+study is refused). For a code, ``text`` is its label, its size and its exemplar quotes with
+speaker and transcript, so the analyst can decide without opening the transcripts.
+
+A ``decision`` is ``accept``, ``reject``, a theme id (reassign to that theme) or ``none``
+("fits no theme"); case and surrounding spaces do not matter; blank means undecided.
+:func:`apply_review` checks every row first and writes all decisions in one transaction, or
+none of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..model import NONE_THEME
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..pipeline import PipelineResult
+    from ..study import Study
+
+__all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
+           "apply_review"]
+
+#: The analyst fills these in.
+DECISION_COLUMNS = ["decision", "analyst", "note"]
+REVIEW_COLUMNS = ["suggestion_id", "level", "item_id", "doc_id", "speaker", "text",
+                  "suggested_theme", "score", "runner_up", "rationale", *DECISION_COLUMNS,
+                  "study", "run_id"]
+REVIEW_FILES = ("review.xlsx", "review.csv")
+_MAX_EXEMPLARS = 3
+_EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same file
+_WIDTHS = {"suggestion_id": 28, "level": 7, "item_id": 20, "doc_id": 14, "speaker": 12,
+           "text": 70, "suggested_theme": 18, "score": 7, "runner_up": 18, "rationale": 60,
+           "decision": 18, "analyst": 10, "note": 30, "study": 20, "run_id": 20}
+_CSV = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
+_BUSY_TIMEOUT_S = 30.0
+
+
+# -- building and writing the sheet --------------------------------------------------------------
+
+def review_sheet(
+    result: PipelineResult,
+    *,
+    run_id: str | None = None,
+    study: Study | str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """One row per suggestion, most consequential and most uncertain first.
+
+    Codes come first, largest first; then units by ascending margin between the suggested
+    theme's score and the runner-up's (the closest calls first). See the module docstring for
+    the columns.
+
+    Parameters
+    ----------
+    result:
+        A :class:`~themesift.pipeline.PipelineResult`.
+    run_id:
+        The run's id when the result is stored in a study: code suggestion ids are then the
+        store's ``code:<run_id>:<code_id>``; without it they are ``code:<code_id>``.
+    study:
+        The :class:`~themesift.Study` (or its path) the run is stored in; written into the
+        ``study`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`REVIEW_COLUMNS`; ``decision``, ``analyst`` and ``note`` are empty.
+    """
+    import pandas as pd
+
+    units = result.units.set_index("unit_id", drop=False)
+    table = result.codes.table.set_index("code_id", drop=False)
+    codes = result.suggestions.assign(_margin=_margin(result.suggestions))
+    codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
+    rows = [{
+        "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
+        "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
+        "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
+        "suggested_theme": c.theme_id, "score": c.score, "runner_up": c.runner_up,
+        "rationale": c.rationale,
+    } for c in codes.itertuples()]
+    unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
+    unit_rows = unit_rows.sort_values(["_margin", "unit_id"], ascending=[True, True])
+    for u in unit_rows.itertuples():
+        known = u.unit_id in units.index
+        rows.append({
+            "suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
+            "doc_id": _text(units.at[u.unit_id, "doc_id"]) if known and "doc_id" in units else "",
+            "speaker": (_text(units.at[u.unit_id, "speaker"])
+                        if known and "speaker" in units else ""),
+            "text": _text(units.at[u.unit_id, "text"]) if known else "",
+            "suggested_theme": u.theme_id, "score": u.score, "runner_up": u.runner_up,
+            "rationale": u.rationale,
+        })
+    sheet = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
+    sheet[DECISION_COLUMNS] = ""
+    sheet["study"] = "" if study is None else str(getattr(study, "path", study))
+    sheet["run_id"] = run_id or ""
+    sheet.attrs["theme_ids"] = list(getattr(result.framework, "theme_ids", []) or [])
+    return sheet
+
+
+def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Path]:
+    """Write ``review.xlsx`` and ``review.csv`` into ``folder`` (created if needed).
+
+    The spreadsheet has a bold, frozen header row, wrapped text, and a drop-down list on the
+    ``decision`` column (accept, reject, none and the theme ids; other values can be typed).
+
+    Returns
+    -------
+    list of Path
+        The two files written.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    sheet.to_csv(out / "review.csv", **_CSV)
+    _write_xlsx(sheet, out / "review.xlsx")
+    return [out / name for name in REVIEW_FILES]
+
+
+def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
+    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    sheet.to_excel(path, index=False, sheet_name="review", engine="openpyxl")
+    book = load_workbook(path)
+    ws = book["review"]
+    ws.freeze_panes = "A2"
+    letters = {name: get_column_letter(i) for i, name in enumerate(sheet.columns, start=1)}
+    for name, letter in letters.items():
+        ws.column_dimensions[letter].width = _WIDTHS.get(name, 14)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    if ws.max_row > 1 and "decision" in letters:
+        choices = ["accept", "reject", NONE_THEME]
+        for theme in sheet.attrs.get("theme_ids", []):
+            if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
+                choices.append(theme)
+        validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
+                                    allow_blank=True, showErrorMessage=False)
+        column = letters["decision"]
+        validation.add(f"{column}2:{column}{ws.max_row}")
+        ws.add_data_validation(validation)
+    book.properties.created = book.properties.modified = _EPOCH
+    study, run = _first(sheet, "study"), _first(sheet, "run_id")
+    if study or run:
+        book.properties.subject = f"themesift review sheet; study={study}; run_id={run}"
+    book.save(path)
+
+
+def _margin(frame: pd.DataFrame):
+    import pandas as pd
+
+    score = pd.to_numeric(frame["score"], errors="coerce").fillna(0.0)
+    if "runner_up_score" not in frame:
+        return score
+    return score - pd.to_numeric(frame["runner_up_score"], errors="coerce").fillna(0.0)
+
+
+def _code_text(code, row, units: pd.DataFrame) -> str:
+    """A code's label and size, then its exemplar quotes with speaker and transcript."""
+    label = _text(getattr(code, "label", "")) or _text(row.get("label") if row is not None else "")
+    lines = [f"{label} ({code.size} units)"]
+    quotes: list[str] = []
+    if row is not None:
+        ids = [i.strip() for i in _text(row.get("exemplar_ids")).split(" | ") if i.strip()]
+        texts = [t.strip() for t in _text(row.get("exemplars")).split(" | ")]
+        for k, unit_id in enumerate(ids[:_MAX_EXEMPLARS]):
+            if unit_id in units.index:
+                unit = units.loc[unit_id]
+                who = ", ".join(x for x in (_text(unit.get("speaker")), _text(unit.get("doc_id")))
+                                if x)
+                quotes.append(f"\u201c{_text(unit['text'])}\u201d" + (f" ({who})" if who else ""))
+            elif k < len(texts) and texts[k]:
+                quotes.append(f"\u201c{texts[k]}\u201d")
+        if not ids:
+            quotes = [f"\u201c{t}\u201d" for t in texts[:_MAX_EXEMPLARS] if t]
+    if quotes:
+        lines += ["Exemplar quotes:", *(f"- {q}" for q in quotes)]
+    return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def _first(sheet: pd.DataFrame, column: str) -> str:
+    if column not in sheet or sheet.empty:
+        return ""
+    return _text(sheet[column].iloc[0])
+
+
+# -- reading it back -----------------------------------------------------------------------------
+
+def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a review sheet (.xlsx or .csv) as ``(spreadsheet row number, values)``.
+
+    Row numbers are those a spreadsheet shows: the header is row 1. Every value is a string
+    (blank for an empty cell); fully empty rows are left out.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, or lacks the ``suggestion_id`` or ``decision``
+        column.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputError("The review sheet does not exist", path=source,
+                         fix="Give the review.xlsx or review.csv that 'themesift run' wrote")
+    suffix = source.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            header, body = _read_xlsx(source)
+        elif suffix == ".csv":
+            header, body = _read_csv(source)
+        else:
+            raise InputError(f"Cannot read a {suffix or 'extensionless'} file as a review sheet",
+                             path=source, fix="Give review.xlsx or review.csv")
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged workbook, a CSV that is not one
+        raise InputError(f"Cannot read the review sheet ({exc})", path=source,
+                         fix="Save it again as .xlsx or .csv from your spreadsheet program") from exc
+    names = [_text(h).strip().lower() for h in header]
+    missing = [c for c in ("suggestion_id", "decision") if c not in names]
+    if missing:
+        raise InputError(f"No column {' or '.join(repr(m) for m in missing)} in the header row",
+                         path=source, line=1,
+                         fix="Keep the header row of the sheet that 'themesift run' wrote")
+    rows = []
+    for number, values in body:
+        record = {name: _text(values[i]).strip() if i < len(values) else ""
+                  for i, name in enumerate(names) if name}
+        if any(record.values()):
+            rows.append((number, record))
+    return rows
+
+
+def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = book["review"] if "review" in book.sheetnames else book.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = list(next(rows, ()) or ())
+        body = [(number, list(values)) for number, values in enumerate(rows, start=2)]
+    finally:
+        book.close()
+    return header, body
+
+
+def _read_csv(path: Path) -> tuple[list, list[tuple[int, list]]]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                        encoding="utf-8-sig")
+    return list(frame.columns), [(i + 2, list(r)) for i, r in enumerate(frame.itertuples(index=False))]
+
+
+def apply_review(
+    study: Study | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    analyst: str | None = None,
+) -> pd.DataFrame:
+    """Record the decisions filled into a review sheet, all of them or none.
+
+    Every row with a ``decision`` is checked first: the suggestion must be in this study, the
+    sheet must come from one of its runs, and the decision must be ``accept``, ``reject``,
+    ``none`` or a theme id of the run's framework (case and spaces do not matter). Problems
+    are reported together, each with its spreadsheet row number (the header is row 1), and
+    then nothing is written. Otherwise all decisions are written in one transaction.
+
+    ``accept`` means the theme the sheet showed: if a later run has changed the suggestion,
+    it is recorded as a reassignment to the theme shown. A theme id equal to the suggested
+    theme is recorded as ``accept``. Rows whose decision (action, theme and note) equals the
+    latest decision already stored for that suggestion are skipped, so applying the same
+    sheet twice adds nothing.
+
+    Parameters
+    ----------
+    study:
+        A :class:`~themesift.Study`, or the path of one.
+    path:
+        The filled-in review.xlsx or review.csv.
+    analyst:
+        Recorded for rows whose ``analyst`` cell is empty.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
+        note``. ``attrs["skipped"]`` counts rows skipped as already decided.
+
+    Raises
+    ------
+    InputError
+        Listing every problem with its row number; nothing is written.
+    """
+    import pandas as pd
+
+    from ..study import Study
+
+    store = study if isinstance(study, Study) else Study.open(study)
+    rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
+    columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
+    conn = _connect(store.path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            planned, skipped = _plan(conn, store, rows, analyst, path)
+            now = _utc_now()
+            written = []
+            for item in planned:
+                cursor = conn.execute(
+                    "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, "
+                    "theme_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (now, item["analyst"], item["suggestion_id"], item["run_id"],
+                     item["action"], item["theme_id"], item["note"]))
+                written.append({"id": cursor.lastrowid, **item})
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    frame = pd.DataFrame(written, columns=columns)
+    frame.attrs["skipped"] = skipped
+    return frame
+
+
+def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path) -> tuple[list, int]:
+    """Check every row; the decisions to write and how many rows were already decided."""
+    runs = {run_id: json.loads(config).get("theme_ids", [])
+            for run_id, config in conn.execute("SELECT run_id, config FROM runs")}
+    problems: list[tuple[int, str]] = []
+
+    foreign: dict[tuple[str, str], list[int]] = {}
+    for number, row in rows:
+        run_id = row.get("run_id", "")
+        if run_id and run_id not in runs:
+            foreign.setdefault((run_id, row.get("study", "")), []).append(number)
+    for (run_id, origin), numbers in foreign.items():
+        where = f" of study {origin}" if origin else ""
+        problems.append((numbers[0], f"{_rows(numbers)}: the sheet comes from run {run_id}{where}, "
+                                     f"which is not in this study ({store.path})"))
+    foreign_rows = {n for numbers in foreign.values() for n in numbers}
+
+    planned: list[dict[str, Any]] = []
+    seen: dict[str, tuple[int, tuple]] = {}
+    latest: dict[str, tuple] = {}
+    skipped = 0
+    for number, row in rows:
+        if number in foreign_rows:
+            continue
+        sid = row.get("suggestion_id", "")
+        found = conn.execute("SELECT run_id, theme_id FROM suggestions WHERE suggestion_id = ?",
+                             (sid,)).fetchone() if sid else None
+        if found is None:
+            hint = ""
+            if sid.startswith("code:") and sid.count(":") == 1:
+                hint = (" (code suggestions of a sheet written without --study cannot be "
+                        "applied: run 'themesift run ... --study' and review its sheet)")
+            problems.append((number, f"row {number}: unknown suggestion id {sid!r}{hint}"))
+            continue
+        run_id, stored_theme = found
+        available = [*runs.get(run_id, []), NONE_THEME]
+        raw = row["decision"]
+        value = raw.strip().lower()
+        shown = row.get("suggested_theme", "").strip() or stored_theme
+        if value == "accept":
+            theme = shown if shown in available else stored_theme
+            action = "accept" if theme == stored_theme else "reassign"
+        elif value == "reject":
+            action, theme = "reject", stored_theme
+        elif value in available:
+            action, theme = ("accept", value) if value == stored_theme else ("reassign", value)
+        else:
+            problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}: use "
+                                     f"accept, reject or a theme id: {', '.join(available)}"))
+            continue
+        note = row.get("note", "")
+        key = (action, theme, note)
+        if sid in seen:
+            first, other = seen[sid]
+            if other != key:
+                problems.append((number, f"row {number}: {sid} was already decided differently "
+                                         f"in row {first} of this sheet"))
+            continue
+        seen[sid] = (number, key)
+        if sid not in latest:
+            last = conn.execute("SELECT action, theme_id, note FROM decisions "
+                                "WHERE suggestion_id = ? ORDER BY id DESC LIMIT 1",
+                                (sid,)).fetchone()
+            latest[sid] = tuple(last) if last else None
+        if latest[sid] == key:
+            skipped += 1
+            continue
+        planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
+                        "theme_id": theme, "analyst": row.get("analyst", "") or (analyst or ""),
+                        "note": note})
+    if problems:
+        problems.sort()
+        listing = "\n".join(f"  {text}" for _, text in problems)
+        raise InputError(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the review sheet, "
+            "so nothing was applied. Correct these rows (or clear their decision cell) and "
+            f"apply the sheet again:\n{listing}", path=path)
+    return planned, skipped
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection of our own on the study file, for one all-or-nothing transaction."""
+    conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _rows(numbers: Iterable[int]) -> str:
+    """Row numbers as short ranges: 'rows 2-5, 9' (or 'row 4')."""
+    numbers = sorted(set(numbers))
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ("row " if len(numbers) == 1 else "rows ") + ", ".join(parts)
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")

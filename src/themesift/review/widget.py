@@ -1,0 +1,473 @@
+"""Review suggestions one at a time in Jupyter, writing each decision to the study at once.
+
+``review(study)`` shows the undecided suggestions of a run one at a time: the quote(s) with
+speaker and transcript, the suggested theme with its score, the runner-up and the rationale,
+and buttons to accept, reject, skip or reassign it to another theme (or to ``none``). Every
+click is one :meth:`Study.decide` call, so the store has the decision even if the kernel dies
+a second later, and a colleague's decisions made in another notebook are not asked again.
+
+The review order puts code-level suggestions first (the largest codes first: one decision
+codes many units), then unit-level suggestions by uncertainty (the smallest margin between the
+suggested theme and the runner-up first: those teach the machine the most).
+
+ipywidgets is an optional dependency (``pip install "themesift[notebook]"``) and is imported
+only when a widget is built.
+
+Examples
+--------
+>>> import themesift as ts                              # doctest: +SKIP
+>>> study = ts.Study.open("my-study")                   # doctest: +SKIP
+>>> ts.review(study, analyst="KJ")                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, MissingDependencyError, ThemesiftError
+from ..model import NONE_THEME
+
+if TYPE_CHECKING:
+    from ..study import Study
+
+__all__ = ["review", "ReviewWidget", "review_order"]
+
+_INSTALL = 'pip install "themesift[notebook]"'
+_SEPARATOR = " | "  # how discover joins exemplar ids and quotes
+
+
+def _import_widgets():
+    try:
+        import ipywidgets
+    except ImportError as exc:
+        raise MissingDependencyError("ipywidgets", _INSTALL) from exc
+    return ipywidgets
+
+
+def review(study: Study, *, run_id: str | None = None, analyst: str = "",
+           queue: Iterable[str] | Any = None) -> ReviewWidget:
+    """A Jupyter widget to review a run's suggestions one at a time.
+
+    Parameters
+    ----------
+    study:
+        An open :class:`~themesift.Study`.
+    run_id:
+        The run to review; by default the latest complete run.
+    analyst:
+        Who is deciding (e.g. initials); kept with every decision and editable in the widget.
+    queue:
+        Optional review order: suggestion ids (a list, a Series, or a DataFrame with a
+        ``suggestion_id`` column, such as a review sheet). Only these are shown, in this order.
+        By default: codes first (largest first), then units by uncertainty.
+
+    Returns
+    -------
+    ReviewWidget
+        Displays itself when it is the last expression of a cell; also has
+        :meth:`~ReviewWidget.accept`, :meth:`~ReviewWidget.reject`,
+        :meth:`~ReviewWidget.reassign` and :meth:`~ReviewWidget.skip` for use from code.
+
+    Raises
+    ------
+    MissingDependencyError
+        If ipywidgets is not installed.
+    InputError
+        If the study has no complete run, the run id is unknown, or the queue names
+        suggestions the run does not have.
+
+    Examples
+    --------
+    >>> w = review(study, analyst="KJ")                 # doctest: +SKIP
+    >>> w                                               # doctest: +SKIP
+    """
+    return ReviewWidget(study, run_id=run_id, analyst=analyst, queue=queue)
+
+
+def review_order(suggestions) -> list[str]:
+    """Suggestion ids in review order: codes first (largest first), then units by margin.
+
+    ``suggestions`` needs ``suggestion_id, level, score, runner_up_score`` and, for codes,
+    ``size``. The margin is ``score - runner_up_score`` (just ``score`` with no runner-up);
+    ties keep the input order.
+    """
+    rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
+
+    def key(item: tuple[int, dict[str, Any]]):
+        position, row = item
+        if row.get("level") == "code":
+            return (0, -_number(row.get("size"), 0.0), position)
+        score = _number(row.get("score"), 0.0)
+        margin = score - _number(row.get("runner_up_score"), 0.0)
+        return (1, margin, position)
+
+    return [row["suggestion_id"] for _, row in sorted(enumerate(rows), key=key)]
+
+
+class ReviewWidget:
+    """One suggestion at a time, with Accept / Reject / Skip / Reassign and a progress label.
+
+    Build it with :func:`review`. ``widget`` is the ipywidgets ``VBox``; the buttons and fields
+    are attributes (``accept_button``, ``reject_button``, ``skip_button``,
+    ``reassign_button``, ``reassign_dropdown``, ``note``, ``analyst``, ``progress``) so the
+    widget can also be driven from code or tests.
+    """
+
+    def __init__(self, study: Study, *, run_id: str | None = None, analyst: str = "",
+                 queue: Iterable[str] | Any = None) -> None:
+        widgets = _import_widgets()
+        self.study = study
+        self.run_id = run_id or _latest_run(study)
+        self._themes = _run_themes(study, self.run_id)
+        self._items = _load_suggestions(study, self.run_id)
+        order = review_order(list(self._items.values()))
+        if queue is not None:
+            order = _queue_ids(queue, self._items)
+        self._order: list[str] = order
+        self._decided: set[str] = set()
+        self._skipped: list[str] = []
+        self._position = 0
+        self._current: str | None = None
+        self._build(widgets, analyst)
+        self._refresh_decided()
+        self._advance()
+
+    # -- public --------------------------------------------------------------------------------
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        """The suggestion on screen (``suggestion_id, level, item_id, text, theme_id, score,
+        runner_up, runner_up_score, rationale, quotes``), or None when all are decided."""
+        return None if self._current is None else dict(self._items[self._current])
+
+    @property
+    def done(self) -> bool:
+        """True when every suggestion in the queue has a decision."""
+        return self._current is None
+
+    @property
+    def queue(self) -> list[str]:
+        """Every suggestion id under review, in review order (decided ones included)."""
+        return list(self._order)
+
+    @property
+    def n_decided(self) -> int:
+        """How many suggestions in the queue have a decision (by anyone, in any session)."""
+        return sum(1 for s in self._order if s in self._decided)
+
+    @property
+    def total(self) -> int:
+        """How many suggestions are under review."""
+        return len(self._order)
+
+    def accept(self) -> int:
+        """Accept the current suggestion's theme; returns the decision id."""
+        return self._decide("accept")
+
+    def reject(self) -> int:
+        """Reject the current suggestion (the item is not coded with that theme)."""
+        return self._decide("reject")
+
+    def reassign(self, theme_id: str) -> int:
+        """Code the current item with ``theme_id`` (a framework theme id or ``"none"``)."""
+        return self._decide("reassign", theme_id)
+
+    def skip(self) -> None:
+        """Leave the current suggestion undecided for now; it comes back after the others."""
+        if self._current is None:
+            return
+        self._skipped.append(self._current)
+        self._note.value = ""
+        self._advance()
+
+    # -- display -------------------------------------------------------------------------------
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return (f"ReviewWidget(run_id={self.run_id!r}, {self.n_decided} of {self.total} "
+                "decided)")
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _build(self, widgets, analyst: str) -> None:
+        w = widgets
+        self.progress = w.Label()
+        self.analyst = w.Text(value=str(analyst), description="Analyst",
+                              placeholder="your initials",
+                              tooltip="Kept with every decision you make here")
+        self.quote = w.HTML()
+        self.suggestion = w.HTML()
+        self.note = self._note = w.Textarea(
+            value="", description="Note", placeholder="optional: why (kept with the decision)",
+            layout=w.Layout(width="100%", height="4em"))
+        hint = " (Tab to it, then Enter or Space)"
+        self.accept_button = w.Button(description="Accept", button_style="success", icon="check",
+                                      tooltip="Accept the suggested theme" + hint)
+        self.reject_button = w.Button(description="Reject", button_style="danger", icon="times",
+                                      tooltip="Reject: not this theme" + hint)
+        self.skip_button = w.Button(description="Skip", icon="forward",
+                                    tooltip="Decide later: it comes back at the end" + hint)
+        options = [(f"{name} ({tid})", tid) for tid, name in self._themes.items()]
+        options.append(("none: fits no theme", NONE_THEME))
+        self.reassign_dropdown = w.Dropdown(options=options, value=options[0][1],
+                                            description="Reassign to",
+                                            style={"description_width": "initial"})
+        self.reassign_button = w.Button(description="Reassign", button_style="warning",
+                                        icon="exchange",
+                                        tooltip="Code it with the theme chosen on the left"
+                                                + hint)
+        self.message = w.HTML()
+        self.accept_button.on_click(lambda _: self._safely(self.accept))
+        self.reject_button.on_click(lambda _: self._safely(self.reject))
+        self.skip_button.on_click(lambda _: self._safely(self.skip))
+        self.reassign_button.on_click(
+            lambda _: self._safely(lambda: self.reassign(self.reassign_dropdown.value)))
+        self._controls = w.VBox([
+            self.quote, self.suggestion, self.note,
+            w.HBox([self.accept_button, self.reject_button, self.skip_button]),
+            w.HBox([self.reassign_dropdown, self.reassign_button]),
+        ])
+        # Children in reading order, so Tab walks: analyst, note, Accept, Reject, Skip, ...
+        self.widget = w.VBox([w.HBox([self.progress, self.analyst]), self._controls,
+                              self.message])
+
+    def _safely(self, action) -> None:
+        try:
+            action()
+        except ThemesiftError as exc:
+            self.message.value = f'<p style="color:#b00020">{html.escape(str(exc))}</p>'
+
+    def _decide(self, action: str, theme_id: str | None = None) -> int:
+        if self._current is None:
+            raise InputError("Every suggestion in this review is decided already",
+                             fix="Open a new review after the next run")
+        suggestion_id = self._current
+        decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
+                                        analyst=self.analyst.value.strip(),
+                                        note=self._note.value.strip())
+        self._decided.add(suggestion_id)
+        self._note.value = ""
+        self._advance()
+        return decision_id
+
+    def _refresh_decided(self) -> None:
+        """Take in decisions made elsewhere (another notebook, the review sheet)."""
+        frame = self.study._frame("SELECT DISTINCT suggestion_id FROM decisions")
+        self._decided.update(frame["suggestion_id"])
+
+    def _advance(self) -> None:
+        self._refresh_decided()
+        self._current = None
+        while self._position < len(self._order):
+            candidate = self._order[self._position]
+            self._position += 1
+            if candidate not in self._decided:
+                self._current = candidate
+                break
+        if self._current is None:
+            # Skipped ones come back, in the order they were skipped.
+            while self._skipped:
+                candidate = self._skipped.pop(0)
+                if candidate not in self._decided:
+                    self._current = candidate
+                    break
+        self._render()
+
+    def _render(self) -> None:
+        n, total = self.n_decided, self.total
+        self.progress.value = f"{n} of {total} decided"
+        self.message.value = ""
+        if self._current is None:
+            self._controls.layout.display = "none"
+            self.quote.value = self.suggestion.value = ""
+            self.message.value = (f"<p><b>All {total} suggestions decided.</b> "
+                                  "Your decisions are in the study; "
+                                  "<code>study.coding()</code> shows the coding.</p>")
+            return
+        self._controls.layout.display = None
+        item = self._items[self._current]
+        self.quote.value = _quote_html(item)
+        self.suggestion.value = self._suggestion_html(item)
+        runner = item.get("runner_up")
+        suggested = item.get("theme_id")
+        if runner in self._themes or runner == NONE_THEME:
+            self.reassign_dropdown.value = runner
+        elif suggested != NONE_THEME:
+            self.reassign_dropdown.value = NONE_THEME
+
+    def _theme_label(self, theme_id: Any) -> str:
+        if theme_id is None or (isinstance(theme_id, float) and math.isnan(theme_id)):
+            return "(none given)"
+        if theme_id == NONE_THEME:
+            return "none (fits no theme)"
+        name = self._themes.get(theme_id)
+        return f"{name} ({theme_id})" if name and name != theme_id else str(theme_id)
+
+    def _suggestion_html(self, item: dict[str, Any]) -> str:
+        e = html.escape
+        parts = [f"<p>Suggested theme: <b>{e(self._theme_label(item['theme_id']))}</b>"
+                 f" &middot; score {_fmt(item.get('score'))}"]
+        runner = item.get("runner_up")
+        if runner is not None and not (isinstance(runner, float) and math.isnan(runner)):
+            parts.append(f" &middot; runner-up: {e(self._theme_label(runner))}"
+                         f" ({_fmt(item.get('runner_up_score'))})")
+        parts.append("</p>")
+        if item.get("rationale"):
+            parts.append(f"<p><i>Why:</i> {e(str(item['rationale']))}</p>")
+        return "".join(parts)
+
+
+# -- reading the store ---------------------------------------------------------------------------
+
+def _latest_run(study: Study) -> str:
+    frame = study._frame("SELECT run_id FROM runs WHERE status = 'complete' "
+                         "ORDER BY created DESC, rowid DESC LIMIT 1")
+    if frame.empty:
+        raise InputError(f"The study {study.path} has no complete run to review yet",
+                         fix="Run the pipeline first: study.run('transcripts/', 'recovery')")
+    return str(frame["run_id"].iloc[0])
+
+
+def _run_themes(study: Study, run_id: str) -> dict[str, str]:
+    """Theme id -> name for the run's framework (names where the framework can be loaded)."""
+    frame = study._frame("SELECT config, status FROM runs WHERE run_id = ?", (run_id,))
+    if frame.empty:
+        known = ", ".join(study.runs["run_id"]) or "none yet"
+        raise InputError(f"Unknown run {run_id!r} in {study.path}. Runs: {known}")
+    config = json.loads(frame["config"].iloc[0])
+    ids = [str(t) for t in config.get("theme_ids", [])]
+    names = {t: t for t in ids}
+    source = str(config.get("framework_source") or "")
+    if source:
+        try:
+            from ..frameworks import load_framework
+
+            framework = load_framework(source.removeprefix("builtin:"))
+            for theme in framework.themes:
+                if theme.id in names:
+                    names[theme.id] = theme.name
+        except Exception:  # noqa: BLE001 - names are a nicety; ids are enough to decide
+            pass
+    return names
+
+
+def _load_suggestions(study: Study, run_id: str) -> dict[str, dict[str, Any]]:
+    """The run's suggestions with their quotes, keyed by suggestion id, codes first."""
+    rows = study._frame(
+        "SELECT s.suggestion_id, s.level, s.item_id, s.theme_id, s.score, s.runner_up, "
+        "s.runner_up_score, s.rationale, c.label, c.size, c.exemplar_ids, c.exemplars, "
+        "u.text AS unit_text, u.speaker, u.doc_id "
+        "FROM suggestions AS s "
+        "LEFT JOIN codes AS c ON s.level = 'code' AND c.run_id = s.run_id "
+        "  AND c.code_id = s.item_id "
+        "LEFT JOIN units AS u ON s.level = 'unit' AND u.unit_id = s.item_id "
+        "WHERE s.run_id = ? ORDER BY s.level, s.rowid", (run_id,))
+    exemplar_ids = {i for v in rows["exemplar_ids"].dropna() for i in str(v).split(_SEPARATOR)}
+    units: dict[str, dict[str, Any]] = {}
+    if exemplar_ids:
+        ids = sorted(exemplar_ids)
+        marks = ",".join("?" * len(ids))
+        found = study._frame(f"SELECT unit_id, text, speaker, doc_id FROM units "
+                             f"WHERE unit_id IN ({marks})", ids)
+        units = {r["unit_id"]: r for r in found.to_dict("records")}
+    items: dict[str, dict[str, Any]] = {}
+    for row in rows.to_dict("records"):
+        row = {k: _clean(v) for k, v in row.items()}
+        if row["size"] is not None:
+            row["size"] = int(row["size"])  # NaN elsewhere in the column made it a float
+        if row["level"] == "code":
+            quotes = []
+            ids = str(row["exemplar_ids"]).split(_SEPARATOR) if row["exemplar_ids"] else []
+            texts = str(row["exemplars"]).split(_SEPARATOR) if row["exemplars"] else []
+            for k in range(max(len(ids), len(texts))):
+                unit = units.get(ids[k], {}) if k < len(ids) else {}
+                text = unit.get("text") or (texts[k] if k < len(texts) else "")
+                quotes.append({"text": text, "speaker": _clean(unit.get("speaker")),
+                               "doc_id": _clean(unit.get("doc_id"))})
+            label = row["label"] or row["item_id"]
+            text = f"{label} ({row['size']} units)" if row["size"] is not None else label
+        else:
+            quotes = [{"text": row["unit_text"] or "", "speaker": row["speaker"],
+                       "doc_id": row["doc_id"]}]
+            text = row["unit_text"] or ""
+        items[row["suggestion_id"]] = {
+            "suggestion_id": row["suggestion_id"], "level": row["level"],
+            "item_id": row["item_id"], "text": text, "theme_id": row["theme_id"],
+            "score": row["score"], "runner_up": row["runner_up"],
+            "runner_up_score": row["runner_up_score"], "rationale": row["rationale"] or "",
+            "label": row["label"], "size": row["size"], "quotes": quotes,
+        }
+    return items
+
+
+def _queue_ids(queue: Any, items: dict[str, dict[str, Any]]) -> list[str]:
+    if hasattr(queue, "columns"):
+        if "suggestion_id" not in queue.columns:
+            raise InputError("The review queue has no 'suggestion_id' column",
+                             fix="Pass suggestion ids, or a table with a suggestion_id column "
+                                 "such as run.suggestions")
+        queue = queue["suggestion_id"]
+    ids = [str(s) for s in queue]
+    unknown = [s for s in ids if s not in items]
+    if unknown:
+        shown = ", ".join(repr(s) for s in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(f"The review queue names {len(unknown)} suggestion(s) this run does "
+                         f"not have: {shown}",
+                         fix="Take suggestion ids from this run's suggestions (run.suggestions)")
+    return list(dict.fromkeys(ids))
+
+
+# -- formatting ----------------------------------------------------------------------------------
+
+def _quote_html(item: dict[str, Any]) -> str:
+    e = html.escape
+    parts = []
+    if item["level"] == "code":
+        size = "" if item["size"] is None else f" ({item['size']} units)"
+        parts.append(f"<p><b>Code:</b> {e(str(item['label'] or item['item_id']))}{size}"
+                     " &middot; exemplar quotes:</p>")
+    else:
+        parts.append(f"<p><b>Meaning unit</b> {e(str(item['item_id']))}</p>")
+    for quote in item["quotes"]:
+        source = ", ".join(x for x in (
+            quote.get("speaker") and str(quote["speaker"]),
+            quote.get("doc_id") and f"transcript {quote['doc_id']}") if x)
+        parts.append('<blockquote style="margin:0.3em 0 0.3em 1em; padding-left:0.6em; '
+                     f'border-left:3px solid #999">{e(str(quote["text"]))}'
+                     + (f"<br><small>&mdash; {e(source)}</small>" if source else "")
+                     + "</blockquote>")
+    return "".join(parts)
+
+
+def _fmt(value: Any) -> str:
+    number = _number(value, None)
+    return "n/a" if number is None else f"{number:.2f}"
+
+
+def _number(value: Any, default):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(number) else number
+
+
+def _clean(value: Any) -> Any:
+    """NaN and numpy scalars as None and plain Python values."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        value = item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

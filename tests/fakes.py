@@ -1,0 +1,44 @@
+"""Hand-made pipeline results for tests of the store, the review sheet and the widget.
+
+They stand in for a real run (no spaCy, no model), so those tests stay fast and exact.
+"""
+
+import hashlib
+
+import pandas as pd
+
+from themesift.model import CandidateCodes, Corpus, Transcript
+from themesift.pipeline import PipelineResult
+
+THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
+
+
+def make_corpus(text="P1: hello there"):
+    """One transcript "t1" with a content hash, as the store needs."""
+    return Corpus([Transcript("t1", text, (), {"sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                                 "path": "t1.txt", "format": "txt"})])
+
+
+def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_exemplars=1):
+    """Units u0..u{n-1} of the corpus' first transcript, unit i suggested THEMES[i % 4] with
+    ``scores[i] = (score, runner_up_score)``; ``codes`` maps code ids to unit positions."""
+    doc = corpus[0]
+    units = pd.DataFrame([{"unit_id": f"u{i}", "doc_id": doc.id, "speaker": speaker(i),
+                           "role": "participant", "turn": i, "start": i, "end": i + 1,
+                           "text": f"unit {i} text"} for i in range(len(scores))])
+    table = pd.DataFrame([{"code_id": c, "label": f"label {c}", "keywords": "a | b",
+                           "size": len(m), "n_speakers": 1, "n_transcripts": 1,
+                           "exemplar_ids": " | ".join(f"u{i}" for i in m[:n_exemplars]),
+                           "exemplars": " | ".join(f"unit {i} text" for i in m[:n_exemplars]),
+                           "cohesion": 0.5} for c, m in codes.items()])
+    assignments = pd.DataFrame([{"unit_id": f"u{i}", "code_id": c, "distance": 0.1,
+                                 "outlier": False} for c, m in codes.items() for i in m])
+    suggestions = pd.DataFrame([{"code_id": c, "label": f"label {c}", "size": len(m),
+                                 "theme_id": THEMES[k % 4], "score": 0.8, "runner_up": "hope",
+                                 "runner_up_score": 0.1, "rationale": f"why {c}"}
+                                for k, (c, m) in enumerate(codes.items())])
+    unit_suggestions = pd.DataFrame([{"unit_id": f"u{i}", "theme_id": THEMES[i % 4],
+                                      "score": s, "runner_up": "none", "runner_up_score": r,
+                                      "rationale": f"why u{i}"} for i, (s, r) in enumerate(scores)])
+    return PipelineResult(corpus, framework, units, CandidateCodes(table, assignments),
+                          suggestions, unit_suggestions, {"fake": True})

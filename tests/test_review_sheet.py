@@ -1,0 +1,204 @@
+"""The review sheet: its layout and order, and reading the analyst's decisions back."""
+
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+import themesift as ts
+from themesift import pipeline as pipeline_module
+from themesift.pipeline import write_outputs
+from themesift.review import REVIEW_COLUMNS, apply_review, read_review, review_sheet, write_review
+import fakes
+from fakes import make_corpus
+from themesift.study import Study
+
+THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
+# unit i: (score, runner_up_score); margins 0.5, 0.1, 0.3, 0.05, 0.6, 0.2
+SCORES = [(0.7, 0.2), (0.5, 0.4), (0.6, 0.3), (0.45, 0.4), (0.8, 0.2), (0.6, 0.4)]
+CODES = {"C01": [0, 1], "C02": [2, 3, 4, 5]}
+
+
+def fake_result(corpus, framework, **kwargs):
+    """Units u0..u5 of transcript t1, codes C01 (2) and C02 (4)."""
+    return fakes.fake_result(corpus, framework, scores=SCORES, codes=CODES,
+                             speaker=lambda i: f"P{i % 2 + 1}", n_exemplars=2)
+
+
+@pytest.fixture
+def fake_stages(monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline", fake_result)
+
+
+@pytest.fixture
+def reviewed(tmp_path, fake_stages):
+    """A study with one run, and the files `themesift run --study` writes for it."""
+    with Study.open(tmp_path / "study") as study:
+        run = study.run(make_corpus(), "recovery")
+        out = tmp_path / "out"
+        write_outputs(run.result, out, run_id=run.id, study=study)
+        yield study, run, out
+
+
+def fill_xlsx(path, decisions):
+    """Fill cells by suggestion id: {suggestion_id: {column: value}}; returns their rows."""
+    book = load_workbook(path)
+    ws = book["review"]
+    header = [c.value for c in ws[1]]
+    col = {name: i + 1 for i, name in enumerate(header)}
+    rows = {}
+    for r in range(2, ws.max_row + 1):
+        sid = ws.cell(r, col["suggestion_id"]).value
+        if sid in decisions:
+            rows[sid] = r
+            for name, value in decisions[sid].items():
+                ws.cell(r, col[name]).value = value
+    book.save(path)
+    return rows
+
+
+def fill_csv(path, decisions):
+    sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for sid, values in decisions.items():
+        for name, value in values.items():
+            sheet.loc[sheet["suggestion_id"] == sid, name] = value
+    sheet.to_csv(path, index=False)
+    return {sid: int(sheet.index[sheet["suggestion_id"] == sid][0]) + 2 for sid in decisions}
+
+
+# -- the sheet ---------------------------------------------------------------------------------
+
+def test_sheet_puts_big_codes_then_uncertain_units_first(tmp_path):
+    result = fake_result(make_corpus(), ts.load_framework("recovery"))
+    sheet = review_sheet(result, run_id="run-x", study=tmp_path / "s")
+    assert list(sheet.columns) == REVIEW_COLUMNS
+    assert list(sheet["suggestion_id"]) == [
+        "code:run-x:C02", "code:run-x:C01",  # codes, largest first
+        "unit:u3", "unit:u1", "unit:u5", "unit:u2", "unit:u0", "unit:u4"]  # closest calls first
+    assert (sheet[["decision", "analyst", "note"]] == "").all().all()
+    assert set(sheet["run_id"]) == {"run-x"} and set(sheet["study"]) == {str(tmp_path / "s")}
+    code = sheet.iloc[0]["text"]
+    assert code.startswith("label C02 (4 units)")
+    assert "\u201cunit 2 text\u201d (P1, t1)" in code and "\u201cunit 3 text\u201d (P2, t1)" in code
+    unit = sheet.set_index("suggestion_id").loc["unit:u3"]
+    assert (unit["text"], unit["speaker"], unit["doc_id"]) == ("unit 3 text", "P2", "t1")
+
+
+def test_sheet_without_a_study_keeps_plain_code_ids():
+    sheet = review_sheet(fake_result(make_corpus(), ts.load_framework("recovery")))
+    assert sheet["suggestion_id"].iloc[0] == "code:C02"
+    assert (sheet["run_id"] == "").all() and (sheet["study"] == "").all()
+
+
+def test_written_spreadsheet_is_ready_to_fill_in(tmp_path):
+    result = fake_result(make_corpus(), ts.load_framework("recovery"))
+    files = write_review(review_sheet(result, run_id="run-x"), tmp_path)
+    assert sorted(p.name for p in files) == ["review.csv", "review.xlsx"]
+    ws = load_workbook(tmp_path / "review.xlsx")["review"]
+    assert ws.freeze_panes == "A2"
+    assert ws["F2"].alignment.wrap_text
+    decision = "ABCDEFGHIJKLMNOP"[REVIEW_COLUMNS.index("decision")]
+    (validation,) = ws.data_validations.dataValidation
+    assert str(validation.sqref) == f"{decision}2:{decision}9"
+    assert validation.formula1.startswith('"accept,reject,none,relationships')
+    assert pd.read_csv(tmp_path / "review.csv").shape == (8, len(REVIEW_COLUMNS))
+
+
+def test_store_ids_in_the_sheet_match_the_study(reviewed):
+    study, run, out = reviewed
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    assert set(sheet["suggestion_id"]) == set(run.suggestions["suggestion_id"])
+    assert set(sheet["run_id"]) == {run.id}
+
+
+# -- applying it -------------------------------------------------------------------------------
+
+def test_xlsx_round_trip(reviewed):
+    study, run, out = reviewed
+    code = f"code:{run.id}:C02"
+    rows = fill_xlsx(out / "review.xlsx", {
+        code: {"decision": "Accept ", "analyst": "KJ", "note": "clear"},
+        "unit:u3": {"decision": "Relationships"},         # reassign, case-insensitive
+        "unit:u0": {"decision": "reject", "analyst": "AB"},
+        "unit:u1": {"decision": "none"},
+        "unit:u5": {"analyst": "KJ", "note": "not sure yet"},  # no decision: skipped
+    })
+    applied = apply_review(study, out / "review.xlsx", analyst="ZZ")
+    assert list(applied["row"]) == sorted(rows[s] for s in (code, "unit:u3", "unit:u0", "unit:u1"))
+    decisions = study.decisions.set_index("suggestion_id")
+    assert len(decisions) == 4 and "unit:u5" not in decisions.index
+    assert decisions.loc[code, ["action", "theme_id", "analyst", "note"]].tolist() == [
+        "accept", "hope", "KJ", "clear"]
+    assert decisions.loc["unit:u3", ["action", "theme_id", "analyst"]].tolist() == [
+        "reassign", "relationships", "ZZ"]
+    assert decisions.loc["unit:u0", ["action", "analyst"]].tolist() == ["reject", "AB"]
+    assert decisions.loc["unit:u1", ["action", "theme_id"]].tolist() == ["reassign", "none"]
+    assert (decisions["run_id"] == run.id).all()
+    coding = study.coding().set_index("unit_id")["theme_id"].to_dict()
+    # C02 = u2..u5 accepted as hope, except u3 (decided on its own); u0 rejected
+    assert coding == {"u1": "none", "u2": "hope", "u3": "relationships", "u4": "hope",
+                      "u5": "hope"}
+
+
+def test_csv_round_trip_and_reapplying_is_idempotent(reviewed):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u2": {"decision": "structural_tension"},  # = suggested
+                                  "unit:u4": {"decision": "symptoms_barrier", "note": "n"}})
+    first = apply_review(study, out / "review.csv", analyst="KJ")
+    assert sorted(first["action"]) == ["accept", "reassign"]
+    again = apply_review(study, out / "review.csv", analyst="KJ")
+    assert again.empty and again.attrs["skipped"] == 2
+    assert len(study.decisions) == 2
+    # changing one decision adds exactly that one
+    fill_csv(out / "review.csv", {"unit:u4": {"decision": "hope"}})
+    third = apply_review(study, out / "review.csv")
+    assert list(third["suggestion_id"]) == ["unit:u4"] and len(study.decisions) == 3
+    assert study.coding().set_index("unit_id").loc["u4", "theme_id"] == "hope"
+
+
+def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
+    study, run, out = reviewed
+    study.decide("unit:u0", "accept")
+    rows = fill_xlsx(out / "review.xlsx", {
+        "unit:u1": {"decision": "accept"},          # fine, but must not be written
+        "unit:u2": {"decision": "hopeful"},         # unknown theme
+        "unit:u4": {"decision": "reject"},
+    })
+    book = load_workbook(out / "review.xlsx")
+    ws = book["review"]
+    ws.cell(rows["unit:u4"], 1).value = "unit:nope"  # unknown suggestion id
+    book.save(out / "review.xlsx")
+    with pytest.raises(ts.InputError) as caught:
+        apply_review(study, out / "review.xlsx")
+    message = str(caught.value)
+    assert "2 problems in the review sheet, so nothing was applied" in message
+    assert f"row {rows['unit:u2']}: unknown decision 'hopeful'" in message
+    assert "relationships, hope, structural_tension, symptoms_barrier, none" in message
+    assert f"row {rows['unit:u4']}: unknown suggestion id 'unit:nope'" in message
+    assert len(study.decisions) == 1
+
+
+def test_sheet_from_another_study_is_refused(reviewed, tmp_path):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u1": {"decision": "accept"},
+                                  "unit:u2": {"decision": "accept"}})
+    with Study.open(tmp_path / "other") as other:
+        other.run(make_corpus())  # same units, another run id
+        with pytest.raises(ts.InputError, match=rf"rows? \d.*comes from run {run.id}.*not in this study"):
+            apply_review(other, out / "review.csv")
+        assert other.decisions.empty
+
+
+def test_conflicting_rows_and_missing_columns(reviewed, tmp_path):
+    study, run, out = reviewed
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet["decision"] = ""
+    twice = pd.concat([sheet, sheet[sheet["suggestion_id"] == "unit:u1"]], ignore_index=True)
+    twice.loc[twice["suggestion_id"] == "unit:u1", "decision"] = ["accept", "reject"]
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(ts.InputError, match=r"row 10: unit:u1 was already decided differently"):
+        apply_review(study, tmp_path / "twice.csv")
+    sheet.drop(columns="decision").to_csv(tmp_path / "nodecision.csv", index=False)
+    with pytest.raises(ts.InputError, match=r"line 1: No column 'decision'"):
+        read_review(tmp_path / "nodecision.csv")
+    assert study.decisions.empty

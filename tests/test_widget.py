@@ -1,0 +1,187 @@
+"""The Jupyter review widget, driven from Python: buttons are clicked and the store is checked."""
+
+import builtins
+import hashlib
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+import themesift as ts  # noqa: E402
+from themesift import pipeline as pipeline_module  # noqa: E402
+from themesift.model import Corpus, Transcript  # noqa: E402
+from themesift.review import widget as widget_module  # noqa: E402
+from themesift.review.widget import ReviewWidget, review  # noqa: E402
+from themesift.study import Study  # noqa: E402
+
+import fakes  # noqa: E402
+
+THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
+# Unit i: score and runner-up score, so margins are 0.5, 0.1, 0.3, 0.05, 0.2 (u3 most uncertain).
+UNIT_SCORES = [(0.7, 0.2), (0.5, 0.4), (0.6, 0.3), (0.45, 0.4), (0.6, 0.4)]
+CODES = {"C01": [0, 1], "C02": [2, 3, 4]}  # C02 is the larger code: reviewed first
+
+
+def fake_result(corpus, framework, **kwargs):
+    return fakes.fake_result(corpus, framework, scores=UNIT_SCORES, codes=CODES,
+                             speaker=lambda i: f"P{i}", n_exemplars=99)
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline",
+                        lambda corpus, framework, **kw: fake_result(corpus, framework))
+    text = "P1: hello there"
+    corpus = Corpus([Transcript("t1", text, (), {"sha256": hashlib.sha256(text.encode())
+                                                 .hexdigest(), "path": "t1.txt",
+                                                 "format": "txt"})])
+    with Study.open(tmp_path / "s") as s:
+        s.run(corpus)
+        yield s
+
+
+def test_review_order_codes_largest_first_then_units_by_margin(study):
+    w = review(study)
+    run_id = w.run_id
+    assert w.queue == [f"code:{run_id}:C02", f"code:{run_id}:C01",
+                       "unit:u3", "unit:u1", "unit:u4", "unit:u2", "unit:u0"]
+    assert w.current["suggestion_id"] == f"code:{run_id}:C02"
+    assert w.progress.value == f"0 of {len(w.queue)} decided"
+    assert not w.done
+
+
+def test_shows_quotes_speaker_transcript_theme_score_runner_up_rationale(study):
+    w = review(study)
+    assert "label C02" in w.quote.value and "3 units" in w.quote.value
+    for i in CODES["C02"]:  # the code's exemplar quotes, with speaker and transcript
+        assert f"unit {i} text" in w.quote.value and f"P{i}" in w.quote.value
+    assert "transcript t1" in w.quote.value
+    assert "hope" in w.suggestion.value.lower() and "0.80" in w.suggestion.value
+    assert "runner-up" in w.suggestion.value and "why C02" in w.suggestion.value
+    w.accept(), w.accept()
+    assert w.current["suggestion_id"] == "unit:u3"
+    assert "unit 3 text" in w.quote.value and "P3" in w.quote.value
+    assert "0.45" in w.suggestion.value and "why u3" in w.suggestion.value
+
+
+def test_buttons_write_decisions_with_analyst_and_note(study):
+    w = review(study, analyst="KJ")
+    run_id = w.run_id
+    w.note.value = "big code, clearly hope"
+    w.accept_button.click()
+    assert w.note.value == ""  # cleared for the next one
+    assert w.progress.value == "1 of 7 decided"
+    w.analyst.value = "AB"
+    w.reject_button.click()
+    w.reassign_dropdown.value = "structural_tension"
+    w.note.value = "about the system"
+    w.reassign_button.click()
+    assert w.progress.value == "3 of 7 decided"
+    d = study.decisions
+    assert d[["suggestion_id", "action", "theme_id", "analyst", "note"]].values.tolist() == [
+        [f"code:{run_id}:C02", "accept", "hope", "KJ", "big code, clearly hope"],
+        [f"code:{run_id}:C01", "reject", "relationships", "AB", ""],
+        ["unit:u3", "reassign", "structural_tension", "AB", "about the system"],
+    ]
+    assert w.current["suggestion_id"] == "unit:u1"
+
+
+def test_skip_decides_nothing_and_comes_back_last(study):
+    w = review(study)
+    first = w.current["suggestion_id"]
+    w.skip_button.click()
+    assert study.decisions.empty
+    assert w.progress.value == "0 of 7 decided"
+    for _ in range(6):
+        w.accept()
+    assert w.current["suggestion_id"] == first  # the skipped one comes back at the end
+    w.reject()
+    assert w.done
+
+
+def test_reassign_dropdown_lists_framework_themes_and_none(study):
+    w = review(study)
+    ids = [value for _, value in w.reassign_dropdown.options]
+    assert ids == [*ts.load_framework("recovery").theme_ids, "none"]
+    labels = [label for label, _ in w.reassign_dropdown.options]
+    assert any("Relationships" in label for label in labels)  # names, not just ids
+
+
+def test_already_decided_suggestions_are_skipped_by_a_new_widget(study):
+    w = review(study, analyst="KJ")
+    w.accept(), w.reject(), w.reassign("none")
+    again = review(study)
+    assert again.current["suggestion_id"] == "unit:u1"
+    assert again.progress.value == "3 of 7 decided"
+    # A decision made elsewhere (another notebook) meanwhile is not asked again either.
+    study.decide("unit:u4", "accept", analyst="other")
+    again.accept()  # u1
+    assert again.current["suggestion_id"] == "unit:u2"
+    assert again.progress.value == "5 of 7 decided"
+
+
+def test_done_state_and_message(study):
+    w = review(study)
+    while not w.done:
+        w.accept_button.click()
+    assert w.current is None
+    assert w.progress.value == "7 of 7 decided"
+    assert "All 7 suggestions decided" in w.message.value
+    assert len(study.decisions) == 7
+    with pytest.raises(ts.InputError, match="decided already"):
+        w.accept()
+    assert "All 7 suggestions decided" in review(study).message.value
+
+
+def test_a_refused_decision_shows_a_message_and_stays(study, monkeypatch):
+    w = review(study)
+    before = w.current["suggestion_id"]
+
+    def refuse(*args, **kwargs):
+        raise ts.InputError("Unknown theme 'x'")
+
+    monkeypatch.setattr(study, "decide", refuse)
+    w.accept_button.click()  # no exception escapes into the notebook
+    assert "Unknown theme" in w.message.value
+    assert w.current["suggestion_id"] == before
+
+
+def test_queue_and_run_id(study):
+    w = review(study, queue=["unit:u0", "unit:u2"])
+    assert w.queue == ["unit:u0", "unit:u2"] and w.current["suggestion_id"] == "unit:u0"
+    assert review(study, queue=pd.DataFrame({"suggestion_id": ["unit:u2"]})).total == 1
+    with pytest.raises(ts.InputError, match="unit:nope"):
+        review(study, queue=["unit:nope"])
+    with pytest.raises(ts.InputError, match="Unknown run"):
+        review(study, run_id="run-missing")
+
+
+def test_study_without_a_run_is_explained(tmp_path):
+    with Study.open(tmp_path / "empty") as s:
+        with pytest.raises(ts.InputError, match="no complete run"):
+            review(s)
+
+
+def test_displays_as_its_vbox(study):
+    import ipywidgets
+
+    w = review(study)
+    assert isinstance(w, ReviewWidget) and isinstance(w.widget, ipywidgets.VBox)
+    bundle = w._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "Enter" in w.accept_button.tooltip  # keyboard hints on every button
+    assert all(b.tooltip for b in (w.reject_button, w.skip_button, w.reassign_button))
+
+
+def test_missing_ipywidgets_says_how_to_install(study, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_ipywidgets(name, *args, **kwargs):
+        if name == "ipywidgets" or name.startswith("ipywidgets."):
+            raise ImportError("No module named 'ipywidgets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
+    with pytest.raises(ts.MissingDependencyError, match=r'pip install "themesift\[notebook\]"'):
+        widget_module.review(study)
