@@ -37,23 +37,18 @@ import themesift as ts  # noqa: E402
 from quality import CARE_OPINION, CODEBOOK, ROOT, f1_scores, load_care_opinion, multi_label, table  # noqa: E402
 from themesift.embed import Embedder  # noqa: E402
 from themesift.propose import score_themes  # noqa: E402
+from themesift.review.sheet import theme_rounds  # noqa: E402
 
 STEPS = (0, 10, 25, 50, 100, 200)
 
 
-def review_order(probs: np.ndarray, candidates: list[int], themes: list[str]) -> list[int]:
-    """Least certain first (smallest gap between the top two), the suggested themes in turn."""
+def review_order(probs: np.ndarray, candidates: list[int]) -> list[int]:
+    """themesift's review order (review/sheet.py): least certain first, themes in rounds."""
     top2 = np.sort(probs[candidates], axis=1)[:, -2:]
-    margin = top2[:, 1] - top2[:, 0]
-    suggested = probs[candidates].argmax(axis=1)
-    queues = {j: [candidates[i] for i in np.argsort(margin, kind="stable") if suggested[i] == j]
-              for j in range(probs.shape[1])}
-    order: list[int] = []
-    while any(queues.values()):
-        for j in sorted(queues):
-            if queues[j]:
-                order.append(queues[j].pop(0))
-    return order
+    margins = top2[:, 1] - top2[:, 0]
+    rounds = theme_rounds(probs[candidates].argmax(axis=1), margins)
+    order = sorted(range(len(candidates)), key=lambda i: (rounds[i], margins[i], i))
+    return [candidates[i] for i in order]
 
 
 def care_opinion_curve(embedder: Embedder, seeds: int) -> list[dict]:
@@ -78,7 +73,7 @@ def care_opinion_curve(embedder: Embedder, seeds: int) -> list[dict]:
             # The analyst reviews the next batch in review order, from the training half.
             remaining = [i for i in train if i not in set(reviewed)]
             nxt = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else step
-            reviewed += review_order(probs, remaining, ids)[: nxt - step]
+            reviewed += review_order(probs, remaining)[: nxt - step]
     frame = pd.DataFrame(rows).groupby("decisions")[["micro_f1", "macro_f1"]].mean().round(3)
     return frame.reset_index().to_dict("records")
 
@@ -119,7 +114,7 @@ def sample_curve(embedder: Embedder) -> list[dict]:
                      "macro_f1": round(float(np.mean(per)), 3),
                      "kappa": round(cohen_kappa(predicted, first), 3)})
         nxt = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else step
-        reviewed += review_order(probs, unseen, labels)[: nxt - step]
+        reviewed += review_order(probs, unseen)[: nxt - step]
     return rows
 
 

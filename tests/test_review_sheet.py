@@ -68,13 +68,14 @@ def fill_csv(path, decisions):
 
 # -- the sheet ---------------------------------------------------------------------------------
 
-def test_sheet_puts_big_codes_then_uncertain_units_first(tmp_path):
+def test_sheet_puts_big_codes_then_uncertain_units_of_every_theme_first(tmp_path):
     result = fake_result(make_corpus(), ts.load_framework("recovery"))
     sheet = review_sheet(result, run_id="run-x", study=tmp_path / "s")
     assert list(sheet.columns) == REVIEW_COLUMNS
     assert list(sheet["suggestion_id"]) == [
         "code:run-x:C02", "code:run-x:C01",  # codes, largest first
-        "unit:u3", "unit:u1", "unit:u5", "unit:u2", "unit:u0", "unit:u4"]  # closest calls first
+        # closest calls first, one of each suggested theme per round: u3 u1 u2 u0 | u5 u4
+        "unit:u3", "unit:u1", "unit:u2", "unit:u0", "unit:u5", "unit:u4"]
     assert (sheet[["decision", "analyst", "note"]] == "").all().all()
     assert set(sheet["run_id"]) == {"run-x"} and set(sheet["study"]) == {str(tmp_path / "s")}
     code = sheet.iloc[0]["text"]

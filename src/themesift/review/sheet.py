@@ -6,7 +6,10 @@ decisions that matter most first:
 1. **Codes**, largest first (accepting one code codes all of its units at once, so these are
    the most consequential rows), ties by ascending score margin, then code id.
 2. **Units**, most uncertain first: ascending *margin* = ``score - runner_up_score`` (a unit
-   whose suggested theme barely beat the runner-up needs the analyst most), ties by unit id.
+   whose suggested theme barely beat the runner-up needs the analyst most), taken in rounds
+   over the suggested themes (the least certain unit of each theme, then the next of each,
+   ...) so that early decisions cover every theme and teach the most; ties by unit id.
+   bench/learning.py measures how agreement grows along this order.
 
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
@@ -101,7 +104,8 @@ def review_sheet(
         "rationale": c.rationale,
     } for c in codes.itertuples()]
     unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
-    unit_rows = unit_rows.sort_values(["_margin", "unit_id"], ascending=[True, True])
+    unit_rows = unit_rows.assign(_round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]))
+    unit_rows = unit_rows.sort_values(["_round", "_margin", "unit_id"])
     for u in unit_rows.itertuples():
         known = u.unit_id in units.index
         rows.append({
@@ -173,6 +177,45 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
     if study or run:
         book.properties.subject = f"themesift review sheet; study={study}; run_id={run}"
     book.save(path)
+
+
+def theme_rounds(themes, margins) -> list[int]:
+    """Each unit's round in the review order: its rank by margin among units of its theme."""
+    themes, margins = list(themes), [float(m) for m in margins]
+    ranks: dict[object, int] = {}
+    rounds = [0] * len(margins)
+    for i in sorted(range(len(margins)), key=lambda i: (margins[i], i)):
+        rounds[i] = ranks.get(themes[i], 0)
+        ranks[themes[i]] = rounds[i] + 1
+    return rounds
+
+
+def review_order(suggestions) -> list[str]:
+    """Suggestion ids in the review order described in the module docstring.
+
+    ``suggestions``: a DataFrame or list of dicts with ``suggestion_id, level, score,
+    runner_up_score``, ``theme_id`` (or ``suggested_theme``) and, for codes, ``size``.
+    """
+    rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
+    margins = [_number(r.get("score")) - _number(r.get("runner_up_score")) for r in rows]
+    themes = [r.get("theme_id", r.get("suggested_theme")) for r in rows]
+    units = [i for i, r in enumerate(rows) if r.get("level") != "code"]
+    rounds = dict(zip(units, theme_rounds([themes[i] for i in units], [margins[i] for i in units])))
+
+    def key(i: int):
+        if rows[i].get("level") == "code":
+            return (0, -_number(rows[i].get("size")), margins[i], i)
+        return (1, rounds[i], margins[i], i)
+
+    return [rows[i]["suggestion_id"] for i in sorted(range(len(rows)), key=key)]
+
+
+def _number(value, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if number != number else number  # NaN
 
 
 def _margin(frame: pd.DataFrame):

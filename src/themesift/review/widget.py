@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
+from .sheet import _number, review_order
 
 if TYPE_CHECKING:
     from ..study import Study
@@ -86,26 +87,6 @@ def review(study: Study, *, run_id: str | None = None, analyst: str = "",
     >>> w                                               # doctest: +SKIP
     """
     return ReviewWidget(study, run_id=run_id, analyst=analyst, queue=queue)
-
-
-def review_order(suggestions) -> list[str]:
-    """Suggestion ids in review order: codes first (largest first), then units by margin.
-
-    ``suggestions`` needs ``suggestion_id, level, score, runner_up_score`` and, for codes,
-    ``size``. The margin is ``score - runner_up_score`` (just ``score`` with no runner-up);
-    ties keep the input order.
-    """
-    rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
-
-    def key(item: tuple[int, dict[str, Any]]):
-        position, row = item
-        if row.get("level") == "code":
-            return (0, -_number(row.get("size"), 0.0), position)
-        score = _number(row.get("score"), 0.0)
-        margin = score - _number(row.get("runner_up_score"), 0.0)
-        return (1, margin, position)
-
-    return [row["suggestion_id"] for _, row in sorted(enumerate(rows), key=key)]
 
 
 class ReviewWidget:
@@ -453,14 +434,6 @@ def _quote_html(item: dict[str, Any]) -> str:
 def _fmt(value: Any) -> str:
     number = _number(value, None)
     return "n/a" if number is None else f"{number:.2f}"
-
-
-def _number(value: Any, default):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return default if math.isnan(number) else number
 
 
 def _clean(value: Any) -> Any:
