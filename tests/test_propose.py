@@ -147,3 +147,17 @@ def test_built_in_framework_with_the_real_model(embedder):
     )
     out = ts.suggest_units(units, "recovery", embedder=embedder)
     assert list(out["theme_id"]) == ["relationships", "structural_tension", "symptoms_barrier", "hope"]
+
+
+def test_a_rejected_suggestion_is_evidence_against_that_theme(fake_embedder):
+    unit = units_of("Rent arrears and eviction again.")
+    plain = ts.score_themes(unit, FW, embedder=fake_embedder)
+    assert plain.loc["u0"].idxmax() == "housing"
+    examples = pd.DataFrame({
+        "text": ["Rent arrears and eviction.", "Eviction and rent arrears, again.",
+                 "The waiting list for a flat."],
+        "theme_id": ["housing", "housing", "housing"],
+        "rejected": [True, True, False],
+    })
+    taught = ts.score_themes(unit, FW, embedder=fake_embedder, examples=examples)
+    assert taught.loc["u0", "housing"] < plain.loc["u0", "housing"]

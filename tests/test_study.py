@@ -370,12 +370,14 @@ def test_the_next_run_learns_from_the_analysts_coding(study, fake_stages):
     study.decide("unit:u0", "reassign", theme_id="hope", analyst="KJ")
     study.decide("unit:u1", "accept", analyst="KJ")
     study.decide("unit:u2", "reject", analyst="KJ")
-    examples = study.examples()
-    assert list(examples.columns) == ["unit_id", "text", "theme_id"]
-    assert dict(zip(examples["unit_id"], examples["theme_id"]))["u0"] == "hope"
-    assert "u2" not in set(examples["unit_id"])  # rejected: not coded
+    examples = study.examples().set_index("unit_id")
+    assert list(examples.columns) == ["text", "theme_id", "rejected"]
+    assert examples.loc["u0", "theme_id"] == "hope" and not examples.loc["u0", "rejected"]
+    assert examples.loc["u1", "theme_id"] == "hope" and not examples.loc["u1", "rejected"]
+    # rejected: negative evidence for the suggested theme (u2 was suggested THEMES[2])
+    assert examples.loc["u2", "theme_id"] == "structural_tension" and examples.loc["u2", "rejected"]
     study.run(make_corpus())
     passed = fake_stages["kwargs"]["examples"]
-    assert list(passed.columns) == ["text", "theme_id"] and len(passed) == len(examples)
+    assert list(passed.columns) == ["text", "theme_id", "rejected"] and len(passed) == len(examples)
     study.run(make_corpus(), learn=False)
     assert fake_stages["kwargs"]["examples"] is None

@@ -130,7 +130,9 @@ def suggest_units(
         An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
     examples:
         Analyst-confirmed units to learn from: a DataFrame with columns ``text`` and
-        ``theme_id`` (``none`` allowed). The more examples a theme has, the more they count.
+        ``theme_id`` (``none`` allowed; several rows per text for multi-label coding), and
+        optionally a boolean ``rejected`` marking rows that say the text is *not* that theme
+        (a rejected suggestion). The more examples a theme has, the more they count.
     codes:
         Candidate codes from :func:`discover_codes` for the same units: units of one code
         pull towards the same theme.
@@ -320,12 +322,19 @@ def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, em
     from sklearn.linear_model import LogisticRegression
 
     coded = _check_examples(examples, evidence.theme_ids)
-    texts = list(dict.fromkeys(t for t, _ in coded))
+    texts = list(dict.fromkeys(t for t, _, _ in coded))
     labels = [*evidence.theme_ids, NONE_THEME]
     gold = np.zeros((len(texts), len(labels)), dtype=bool)
+    # A coded text is known for every theme (coded = these, not the others); a text that was
+    # only rejected is known for the rejected themes alone.
+    known = np.zeros_like(gold)
     row = {t: i for i, t in enumerate(texts)}
-    for text, theme in coded:
-        gold[row[text], labels.index(theme)] = True
+    for text, theme, rejected in coded:
+        if rejected:
+            known[row[text], labels.index(theme)] = True
+        else:
+            gold[row[text], labels.index(theme)] = True
+    known[gold.any(axis=1)] = True
     vectors = embedder.encode(texts)
     example_similarity, _, _ = _theme_similarity(vectors @ evidence.vectors.T, evidence, top_k)
 
@@ -335,10 +344,11 @@ def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, em
     train, test = features(vectors, example_similarity), features(unit_vectors, similarity)
     fused = probs.copy()
     for j in range(len(labels)):
-        n = min(gold[:, j].sum(), (~gold[:, j]).sum())
+        rows = known[:, j]
+        n = min(gold[rows, j].sum(), (~gold[rows, j]).sum())
         if n == 0:
             continue
-        model = LogisticRegression(C=EXAMPLE_C, max_iter=2000).fit(train, gold[:, j])
+        model = LogisticRegression(C=EXAMPLE_C, max_iter=2000).fit(train[rows], gold[rows, j])
         weight = n / (n + EXAMPLE_PSEUDOCOUNT)
         fused[:, j] = weight * model.predict_proba(test)[:, 1] + (1 - weight) * probs[:, j]
     return fused / fused.sum(axis=1, keepdims=True)
@@ -507,7 +517,9 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
     return ids, [str(t) for t in texts]
 
 
-def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str]]:
+def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str, bool]]:
+    """(text, theme_id, rejected) per usable row; an optional boolean column ``rejected``
+    marks rows that say the text is *not* that theme."""
     missing = [c for c in ("text", "theme_id") if c not in examples.columns]
     if missing:
         raise InputError(
@@ -516,14 +528,17 @@ def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str]]:
         )
     allowed = set(theme_ids) | {NONE_THEME}
     out = []
-    for row, (text, theme) in enumerate(zip(examples["text"], examples["theme_id"]), start=2):
+    rejected = (examples["rejected"].fillna(False).astype(bool) if "rejected" in examples.columns
+                else [False] * len(examples))
+    for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
+                                            start=2):
         if theme not in allowed:
             raise InputError(
                 f"Unknown theme {theme!r} in row {row} of the examples",
                 fix=f"Available: {', '.join(theme_ids)}, none",
             )
         if isinstance(text, str) and text.strip():
-            out.append((text, theme))
+            out.append((text, theme, bool(no)))
     return out
 
 

@@ -391,7 +391,7 @@ class Study:
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
         logger.info("Run %s started on %d transcripts", run_id, len(corpus))
-        examples = self.examples()[["text", "theme_id"]] if learn else None
+        examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
         if examples is not None and examples.empty:
             examples = None
         result = run_pipeline(corpus, framework, embedder=embedder, seed=seed, n_codes=n_codes,
@@ -615,11 +615,23 @@ class Study:
         Returns
         -------
         pandas.DataFrame
-            ``unit_id, text, theme_id`` (``none`` where the analyst said it fits no theme).
+            ``unit_id, text, theme_id, rejected``: the coded units (``none`` where the analyst
+            said a unit fits no theme), and, with ``rejected`` True, units whose latest
+            decision rejected the suggested theme (negative evidence for that theme).
         """
-        coding = self.coding()
+        import pandas as pd
+
         units = self._frame("SELECT unit_id, text FROM units", columns=["unit_id", "text"])
-        return coding[["unit_id", "theme_id"]].merge(units, on="unit_id")[["unit_id", "text", "theme_id"]]
+        coded = self.coding()[["unit_id", "theme_id"]].assign(rejected=False)
+        decisions = self.decisions
+        latest = decisions[decisions["suggestion_id"].str.startswith("unit:")]
+        latest = latest.drop_duplicates("suggestion_id", keep="last")
+        latest = latest[(latest["action"] == "reject") & latest["theme_id"].notna()]
+        rejected = pd.DataFrame({"unit_id": latest["suggestion_id"].str[len("unit:"):],
+                                 "theme_id": latest["theme_id"], "rejected": True})
+        rejected = rejected[~rejected["unit_id"].isin(coded["unit_id"])]
+        both = pd.concat([coded, rejected], ignore_index=True).merge(units, on="unit_id")
+        return both[["unit_id", "text", "theme_id", "rejected"]]
 
 
 # -- helpers -----------------------------------------------------------------------------------
