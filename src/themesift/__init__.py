@@ -12,7 +12,7 @@ from .errors import FrameworkError, InputError, MissingDependencyError, StoreErr
 from .discover import discover_codes
 from .embed import Embedder
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
-from .ingest import read_corpus, read_table, read_transcript
+from .ingest import QdaProject, read_corpus, read_qdpx, read_table, read_transcript
 from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
 from .pipeline import PipelineResult, run_pipeline, write_outputs
 from .propose import propose, score_themes, suggest_units
@@ -28,6 +28,8 @@ __all__ = [
     "read_corpus",
     "read_transcript",
     "read_table",
+    "read_qdpx",
+    "QdaProject",
     "segment",
     "summarize_units",
     # embeddings and candidate codes

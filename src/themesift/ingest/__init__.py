@@ -11,10 +11,11 @@ from ..errors import InputError
 from ..model import Corpus, Transcript
 from .captions import read_captions
 from .docx import read_docx
+from .qdpx import QdaProject, read_qdpx
 from .table import read_table
 from .text import read_text
 
-__all__ = ["read_corpus", "read_transcript", "read_table", "READERS"]
+__all__ = ["read_corpus", "read_transcript", "read_table", "read_qdpx", "QdaProject", "READERS"]
 
 Reader = Callable[..., Transcript]
 
