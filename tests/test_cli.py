@@ -1,5 +1,6 @@
 """The `themesift` command: help, exit codes, messages for people."""
 
+import json
 import subprocess
 import sys
 import time
@@ -235,3 +236,23 @@ def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path
     assert main(["apply", str(out / "review.csv"), "--study", str(tmp_path / "nowhere")]) == 1
     assert "There is no study store here" in capsys.readouterr().err
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_compare_prints_agreement_and_writes_json(tmp_path, capsys):
+    human, machine = tmp_path / "human.csv", tmp_path / "machine.csv"
+    human.write_text("id,theme_id\nu1,hope\nu2,hope\nu3,none\nu4,relationships\n")
+    machine.write_text("id,theme_id\nu1,hope\nu2,relationships\nu3,none\nu4,relationships\n")
+    out = tmp_path / "agreement.json"
+    assert main(["compare", str(human), str(machine), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "cohen_kappa" in printed or "Cohen" in printed
+    figures = json.loads(out.read_text())
+    assert figures["summary"]["percent_agreement"] == 0.75 and figures["summary"]["n"] == 4
+
+
+def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("id,theme_id\nx1,hope\n")
+    b.write_text("id,theme_id\ny1,hope\n")
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "share no unit ids" in capsys.readouterr().err

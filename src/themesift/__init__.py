@@ -9,6 +9,7 @@ traceable to the exact words it came from; everything runs offline.
 """
 
 from .errors import FrameworkError, InputError, MissingDependencyError, StoreError, ThemesiftError
+from .compare import AgreementReport, CoderAgreement, compare, compare_coders
 from .discover import discover_codes
 from .embed import Embedder
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
@@ -43,6 +44,11 @@ __all__ = [
     "run_pipeline",
     "write_outputs",
     "PipelineResult",
+    # machine vs human
+    "compare",
+    "compare_coders",
+    "AgreementReport",
+    "CoderAgreement",
     # the Study store
     "Study",
     "Run",

@@ -113,6 +113,21 @@ def _parser() -> argparse.ArgumentParser:
     _add_quiet(sug)
     sug.set_defaults(command=_suggest, verb="suggest")
 
+    cmp = verbs.add_parser(
+        "compare", help="agreement between two codings (e.g. human and machine)",
+        description="Agreement between two coding tables (columns id and theme_id; several rows "
+        "per id = multi-label; a coder column with 3+ coders in one table compares them all): "
+        "percent agreement, Cohen's kappa, Krippendorff's alpha, Gwet's AC1 with bootstrap 95% "
+        "intervals, per-theme precision/recall/F1 and the confusion matrix, as markdown.",
+    )
+    cmp.add_argument("tables", nargs="+", metavar="TABLE.csv",
+                     help="two coding tables (.csv/.xlsx), or one table with a coder column")
+    cmp.add_argument("--id-column", default="id", metavar="NAME", help="unit id column (default: id)")
+    cmp.add_argument("--label-column", default="theme_id", metavar="NAME",
+                     help="theme column (default: theme_id)")
+    cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
+    cmp.set_defaults(command=_compare, verb="compare")
+
     fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
                            description="List the built-in seed frameworks by name.")
     fws.set_defaults(command=_frameworks, verb="frameworks")
@@ -251,6 +266,22 @@ def _segment(args: argparse.Namespace) -> int:
     if args.out:
         units.to_csv(args.out, index=False)
         print(f"\n{len(units)} meaning units written to {args.out}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .compare import compare
+
+    if len(args.tables) > 2:
+        raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
+    report = compare(*args.tables, id_column=args.id_column, label_column=args.label_column)
+    print(report.to_markdown())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report.to_dict(), handle, indent=2, allow_nan=False)
+            handle.write("\n")
     return EXIT_OK
 
 

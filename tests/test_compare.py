@@ -1,0 +1,389 @@
+"""Agreement statistics, proven against published reference values."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from themesift.compare import (
+    AgreementReport,
+    CoderAgreement,
+    cohen_kappa,
+    compare,
+    compare_coders,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    percent_agreement,
+    rating_counts,
+)
+from themesift.errors import InputError
+
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", example C: 4 observers,
+# 12 units, values 1-5, missing data. Nominal alpha = 0.743. Same data as irrCAC's
+# cac.raw4raters (Gwet 2014), for which irrCAC reports AC1 = 0.77544, Fleiss = 0.76117,
+# alpha = 0.74342, percent agreement = 0.8181818.
+N = None
+KRIPP = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, N, N, N],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, N, 3],
+    [N, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, N],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, N],
+]
+
+# Fleiss (1971) as on Wikipedia ("Fleiss' kappa", worked example): 10 subjects, 14 raters,
+# 5 categories; kappa = 0.210.
+FLEISS_1971 = [
+    [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+]
+
+# irrCAC (Gwet) distrib.6raters: 15 subjects, 6 raters, 5 categories.
+# AC1 = 0.4448007, Fleiss = 0.4139265, alpha = 0.4204384.
+DISTRIB_6 = [
+    [0, 0, 0, 6, 0], [0, 3, 0, 0, 3], [0, 1, 4, 0, 1], [0, 0, 0, 0, 6], [0, 3, 0, 3, 0],
+    [2, 0, 4, 0, 0], [0, 0, 4, 0, 2], [2, 0, 3, 1, 0], [2, 0, 0, 4, 0], [0, 0, 0, 0, 6],
+    [1, 0, 0, 5, 0], [1, 1, 0, 4, 0], [0, 3, 3, 0, 0], [1, 0, 0, 5, 0], [0, 2, 0, 3, 1],
+]
+
+# irrCAC (Gwet 2014) cont3x3abstractors, two raters: kappa 0.7964094, AC1 0.8493305,
+# Krippendorff alpha 0.7972585, percent agreement 0.89.
+ABSTRACTORS = pd.DataFrame([[13, 0, 0], [0, 20, 7], [0, 4, 56]],
+                           index=["ectopic", "aiu", "niu"], columns=["ectopic", "aiu", "niu"])
+
+
+def tables_from_contingency(table):
+    a, b = [], []
+    for ra, row in table.iterrows():
+        for rb, count in row.items():
+            a += [ra] * count
+            b += [rb] * count
+    ids = [f"u{i}" for i in range(len(a))]
+    return (pd.DataFrame({"id": ids, "theme_id": a}), pd.DataFrame({"id": ids, "theme_id": b}))
+
+
+def table(pairs, **extra):
+    ids, themes = zip(*pairs)
+    return pd.DataFrame({"id": list(ids), "theme_id": list(themes), **extra})
+
+
+# ---------------------------------------------------------------- reference values
+
+
+def test_krippendorff_2011_example_with_missing_data():
+    counts = rating_counts(KRIPP)
+    assert krippendorff_alpha(counts) == pytest.approx(0.743, abs=5e-4)
+    assert krippendorff_alpha(counts) == pytest.approx(0.74342, abs=1e-5)
+
+
+def test_gwet_and_fleiss_on_irrcac_raw4raters():
+    counts = rating_counts(KRIPP)
+    assert gwet_ac1(counts) == pytest.approx(0.77544, abs=1e-5)
+    assert fleiss_kappa(counts) == pytest.approx(0.76117, abs=1e-5)
+
+
+def test_fleiss_1971_wikipedia_example():
+    assert fleiss_kappa(FLEISS_1971) == pytest.approx(0.210, abs=5e-4)
+
+
+def test_irrcac_distribution_of_six_raters():
+    assert gwet_ac1(DISTRIB_6) == pytest.approx(0.4448007, abs=1e-7)
+    assert fleiss_kappa(DISTRIB_6) == pytest.approx(0.4139265, abs=1e-7)
+    assert krippendorff_alpha(DISTRIB_6) == pytest.approx(0.4204384, abs=1e-7)
+
+
+def test_two_rater_table_matches_gwet_handbook_values():
+    a, b = tables_from_contingency(ABSTRACTORS)
+    s = compare(a, b, bootstrap=0).summary
+    assert s["n"] == 100
+    assert s["percent_agreement"] == pytest.approx(0.89)
+    assert s["cohen_kappa"] == pytest.approx(0.7964094, abs=1e-7)
+    assert s["gwet_ac1"] == pytest.approx(0.8493305, abs=1e-7)
+    assert s["krippendorff_alpha"] == pytest.approx(0.7972585, abs=1e-7)
+
+
+def test_cohen_kappa_equals_sklearn():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        a = rng.choice(["x", "y", "z", "none"], size=60).tolist()
+        b = [v if rng.random() < 0.6 else rng.choice(["x", "y", "z", "none"]) for v in a]
+        b = [str(v) for v in b]
+        assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b))
+        ta = table(zip([f"u{i}" for i in range(60)], a))
+        tb = table(zip([f"u{i}" for i in range(60)], b))
+        assert compare(ta, tb, bootstrap=0).summary["cohen_kappa"] == pytest.approx(
+            cohen_kappa_score(a, b))
+
+
+def test_two_coder_alpha_equals_multi_coder_formula():
+    a = ["x", "x", "y", "z", "y", "x"]
+    b = ["x", "y", "y", "z", "x", "x"]
+    ids = [f"u{i}" for i in range(6)]
+    s = compare(table(zip(ids, a)), table(zip(ids, b)), bootstrap=0).summary
+    assert s["krippendorff_alpha"] == pytest.approx(krippendorff_alpha(rating_counts([a, b])))
+    assert s["gwet_ac1"] == pytest.approx(gwet_ac1(rating_counts([a, b])))
+
+
+# ---------------------------------------------------------------- two tables
+
+
+def test_perfect_agreement_is_one():
+    t = table([("u1", "housing"), ("u2", "family"), ("u3", "none"), ("u4", "family")])
+    r = compare(t, t.copy(), bootstrap=200)
+    assert isinstance(r, AgreementReport)
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1"):
+        assert r.summary[name] == pytest.approx(1.0)
+        assert r.summary[f"{name}_ci"] == pytest.approx((1.0, 1.0))
+    assert r.disagreements.empty
+    assert (r.per_theme["f1"] == 1.0).all()
+
+
+def test_small_example_by_hand():
+    a = table([("u1", "x"), ("u2", "x"), ("u3", "y"), ("u4", "y")])
+    b = table([("u1", "x"), ("u2", "y"), ("u3", "y"), ("u4", "y")])
+    r = compare(a, b, bootstrap=0)
+    s = r.summary
+    # po = 3/4; pe(kappa) = .5*.25 + .5*.75 = .5
+    assert s["percent_agreement"] == pytest.approx(0.75)
+    assert s["cohen_kappa"] == pytest.approx(0.5)
+    # pi = (.375, .625); pe(AC1) = 2 * .375 * .625 = .46875
+    assert s["gwet_ac1"] == pytest.approx((0.75 - 0.46875) / (1 - 0.46875))
+    # 8 values: x 3, y 5; coincidences on the diagonal 6 -> (7*6 - 26) / (56 - 26)
+    assert s["krippendorff_alpha"] == pytest.approx(16 / 30)
+    assert s["n"] == 4 and s["only_a"] == 0 and s["only_b"] == 0
+    x = r.per_theme.loc["x"]
+    assert (x["precision"], x["recall"], x["support"]) == (1.0, 0.5, 2)
+    assert x["f1"] == pytest.approx(2 / 3)
+    assert r.confusion.loc["x", "y"] == 1 and r.confusion.loc["y", "y"] == 2
+    assert r.disagreements[["id", "kind", "a_themes", "b_themes"]].values.tolist() == [
+        ["u2", "disagree", "x", "y"]]
+    assert r.multilabel["mode"] == "single-label"
+
+
+def test_multilabel_uses_mean_of_per_theme_statistics():
+    a = table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "none"), ("u4", "x")])
+    b = table([("u1", "x"), ("u2", "y"), ("u2", "x"), ("u3", "none"), ("u4", "x"),
+               ("u4", "y")])
+    r = compare(a, b, bootstrap=0)
+    assert r.multilabel["mode"] == "multi-label"
+    assert r.multilabel["multi_label_units_a"] == 1 and r.multilabel["multi_label_units_b"] == 2
+    assert r.multilabel["exact_set_agreement"] == pytest.approx(0.25)  # only u3
+    assert r.multilabel["mean_jaccard"] == pytest.approx((0.5 + 0.5 + 1 + 0.5) / 4)
+    # theme x: a = 1,0,0,1  b = 1,1,0,1 -> kappa by sklearn
+    assert r.per_theme.loc["x", "kappa"] == pytest.approx(
+        cohen_kappa_score([1, 0, 0, 1], [1, 1, 0, 1]))
+    assert r.summary["cohen_kappa"] == pytest.approx(r.per_theme["kappa"].mean())
+    assert r.summary["percent_agreement"] == pytest.approx(r.per_theme["agreement"].mean())
+    assert r.summary["cohen_kappa"] == pytest.approx(r.multilabel["macro_cohen_kappa"])
+    # confusion uses the first label in sorted order: u1 -> x / x, u2 -> y / x
+    assert r.confusion.loc["y", "x"] == 1
+    assert set(r.per_theme.index) == {"none", "x", "y"}
+
+
+def test_units_coded_by_one_side_are_counted_and_listed():
+    a = table([("u1", "x"), ("u2", "y"), ("u3", "x")], text=["one", "two", "three"])
+    b = pd.DataFrame({"unit_id": ["u1", "u2", "u4"], "theme_id": ["x", "y", "none"]})
+    r = compare(a, b, bootstrap=0)
+    assert r.summary["n"] == 2
+    assert (r.summary["only_a"], r.summary["only_b"]) == (1, 1)
+    assert (r.only_a_ids, r.only_b_ids) == (("u3",), ("u4",))
+    d = r.disagreements.set_index("id")
+    assert d.loc["u3", "kind"] == "only_a" and d.loc["u3", "text"] == "three"
+    assert d.loc["u4", "kind"] == "only_b" and d.loc["u4", "b_themes"] == "none"
+
+
+def test_bootstrap_interval_contains_estimate_and_is_deterministic():
+    a, b = tables_from_contingency(ABSTRACTORS)
+    r1 = compare(a, b, bootstrap=300, seed=7)
+    r2 = compare(a, b, bootstrap=300, seed=7)
+    r3 = compare(a, b, bootstrap=300, seed=8)
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1"):
+        lo, hi = r1.summary[f"{name}_ci"]
+        assert lo <= r1.summary[name] <= hi and lo < hi
+        assert r1.summary[f"{name}_ci"] == r2.summary[f"{name}_ci"]
+    assert r1.summary["cohen_kappa_ci"] != r3.summary["cohen_kappa_ci"]
+    # roughly the analytic 95% interval irrCAC reports for kappa, (0.68, 0.913)
+    lo, hi = r1.summary["cohen_kappa_ci"]
+    assert 0.62 < lo < 0.74 and 0.86 < hi < 0.96
+
+
+def test_multilabel_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    rows_a, rows_b = [], []
+    for i in range(40):
+        for t in ("x", "y", "z"):
+            if rng.random() < 0.4:
+                rows_a.append((f"u{i}", t))
+                if rng.random() < 0.8:
+                    rows_b.append((f"u{i}", t))
+            elif rng.random() < 0.1:
+                rows_b.append((f"u{i}", t))
+        for rows in (rows_a, rows_b):  # a unit with no theme is coded "none"
+            if not any(r[0] == f"u{i}" for r in rows):
+                rows.append((f"u{i}", "none"))
+    r = compare(table(rows_a), table(rows_b), bootstrap=200, seed=1)
+    assert r.multilabel["mode"] == "multi-label"
+    lo, hi = r.summary["cohen_kappa_ci"]
+    assert lo <= r.summary["cohen_kappa"] <= hi
+
+
+def test_markdown_and_dict():
+    a = table([("u1", "x"), ("u2", "x"), ("u3", "y"), ("u5", "y")], text=["a|b", "c", "d", "e"])
+    b = table([("u1", "x"), ("u2", "y"), ("u3", "y"), ("u4", "none")])
+    r = compare(a, b, bootstrap=50)
+    md = r.to_markdown()
+    for key in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
+                "only_a", "only_b", "Per theme", "Confusion", "u2"):
+        assert key in md
+    d = r.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    assert json.loads(text)["summary"]["n"] == 3
+    assert d["summary"]["cohen_kappa_ci"][0] <= d["summary"]["cohen_kappa"]
+    assert set(d) >= {"summary", "per_theme", "confusion", "disagreements", "multilabel"}
+    assert set(r.summary) == {
+        "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "n",
+        "percent_agreement_ci", "cohen_kappa_ci", "krippendorff_alpha_ci", "gwet_ac1_ci",
+        "only_a", "only_b"}
+
+
+def test_undefined_statistics_are_nan_and_json_null():
+    t = table([("u1", "x"), ("u2", "x")])
+    r = compare(t, t, bootstrap=20)
+    assert r.summary["percent_agreement"] == 1.0
+    assert np.isnan(r.summary["cohen_kappa"])
+    json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_reads_csv_and_xlsx_and_keeps_none(tmp_path):
+    a = table([("1", "none"), ("2", "NA"), ("3", "x")])
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b = pd.DataFrame({"unit_id": [1, 2, 3], "theme_id": ["none", "NA", "y"]})
+    b.to_excel(tmp_path / "b.xlsx", index=False)
+    r = compare(tmp_path / "a.csv", str(tmp_path / "b.xlsx"), bootstrap=0)
+    assert r.summary["n"] == 3
+    assert r.summary["percent_agreement"] == pytest.approx(2 / 3)
+    assert {"none", "NA"} <= set(r.per_theme.index)
+
+
+# ---------------------------------------------------------------- several coders
+
+
+def long_table(matrix, coders=("A", "B", "C", "D")):
+    rows = []
+    for coder, values in zip(coders, matrix):
+        for u, v in enumerate(values):
+            if v is not None:
+                rows.append((f"u{u + 1}", str(v), coder))
+    return pd.DataFrame(rows, columns=["id", "theme_id", "coder"])
+
+
+def test_compare_coders_on_krippendorff_example():
+    t = long_table(KRIPP)
+    r = compare_coders(t)
+    assert isinstance(r, CoderAgreement)
+    assert r.coders == ("A", "B", "C", "D")
+    assert r.summary["krippendorff_alpha"] == pytest.approx(0.743, abs=5e-4)
+    assert r.summary["gwet_ac1"] == pytest.approx(0.77544, abs=1e-5)
+    assert r.summary["fleiss_kappa"] == pytest.approx(0.76117, abs=1e-5)
+    assert r.summary["percent_agreement"] == pytest.approx(0.8181818, abs=1e-7)
+    assert r.summary["n"] == 11  # unit 12 has a single value
+    # pairwise Cohen's kappa on shared units equals sklearn
+    both = [u for u in range(12) if KRIPP[0][u] is not None and KRIPP[1][u] is not None]
+    expected = cohen_kappa_score([str(KRIPP[0][u]) for u in both],
+                                 [str(KRIPP[1][u]) for u in both])
+    assert r.pairwise_kappa.loc["A", "B"] == pytest.approx(expected)
+    assert r.pairwise_kappa.loc["B", "A"] == pytest.approx(expected)
+    assert r.pairwise_n.loc["A", "B"] == len(both)
+    assert r.pairwise_agreement.loc["C", "C"] == 1.0
+    # one argument to compare() means "all coders in this table"
+    one = compare(t)
+    assert isinstance(one, CoderAgreement)
+    assert one.summary == r.summary
+    assert "Pairwise Cohen's kappa" in r.to_markdown()
+    json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_compare_coders_fleiss_1971():
+    rows = []
+    for s, counts in enumerate(FLEISS_1971):
+        coder = 0
+        for cat, count in enumerate(counts):
+            for _ in range(count):
+                rows.append((f"s{s}", f"c{cat}", f"r{coder}"))
+                coder += 1
+    r = compare_coders(pd.DataFrame(rows, columns=["id", "theme_id", "coder"]))
+    assert r.summary["fleiss_kappa"] == pytest.approx(0.210, abs=5e-4)
+
+
+def test_percent_agreement_helper():
+    assert percent_agreement(["x", "y"], ["x", "x"]) == 0.5
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_missing_columns_lists_the_columns_present():
+    bad = pd.DataFrame({"unit": ["u1"], "code": ["x"]})
+    with pytest.raises(InputError, match=r"lacks the column\(s\) id, theme_id.*unit, code"):
+        compare(bad, table([("u1", "x")]))
+
+
+def test_missing_column_in_file_names_the_file(tmp_path):
+    path = tmp_path / "human.csv"
+    path.write_text("id,theme\nu1,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"human\.csv.*theme_id.*id, theme"):
+        compare(path, table([("u1", "x")]))
+
+
+def test_empty_labels_give_line_numbers(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("id,theme_id\nu1,x\nu2,\nu3,y\nu4,  \n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        compare(path, table([("u1", "x")]))
+    msg = str(info.value)
+    assert "a.csv, line 3" in msg and "empty theme_id" in msg and "lines 3, 5" in msg
+    assert info.value.line == 3
+    with pytest.raises(InputError, match=r"empty theme_id in rows index 1"):
+        compare(table([("u1", "x"), ("u2", None)]), table([("u1", "x")]))
+
+
+def test_no_ids_in_common():
+    a = table([("a1", "x"), ("a2", "y")])
+    b = table([("b1", "x"), ("b2", "y")])
+    with pytest.raises(InputError, match=r"share no unit ids; A .* has ids like a1, a2, "
+                                         r"B .* has ids like b1, b2"):
+        compare(a, b)
+
+
+def test_duplicate_rows_are_an_error_with_rows(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,theme_id\nu1,x\nu1,y\nu1,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"duplicate \(id, theme\) rows in lines 2, 4"):
+        compare(path, table([("u1", "x")]))
+
+
+def test_fewer_than_two_coders():
+    t = table([("u1", "x"), ("u2", "y")], coder=["A", "A"])
+    with pytest.raises(InputError, match="at least 2 coders"):
+        compare_coders(t)
+    with pytest.raises(InputError, match="no 'coder' column"):
+        compare(table([("u1", "x")]))
+
+
+def test_several_coders_in_a_two_table_compare():
+    t = table([("u1", "x"), ("u1", "y"), ("u1", "x")], coder=["A", "B", "C"])
+    with pytest.raises(InputError, match=r"holds 3 coders.*compare_coders"):
+        compare(t, table([("u1", "x")]))
+
+
+def test_unreadable_or_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        compare(tmp_path / "nope.csv", table([("u1", "x")]))
+    odd = tmp_path / "a.json"
+    odd.write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError, match=r"'\.json' file"):
+        compare(odd, table([("u1", "x")]))
+    with pytest.raises(InputError, match="DataFrame or a path"):
+        compare(42, table([("u1", "x")]))
