@@ -256,3 +256,29 @@ def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):
     b.write_text("id,theme_id\ny1,hope\n")
     assert main(["compare", str(a), str(b)]) == 1
     assert "share no unit ids" in capsys.readouterr().err
+
+
+def test_compare_aligns_hand_coded_spans_to_machine_units(tmp_path, sample_dir, capsys):
+    import themesift as ts
+
+    units = ts.segment(ts.read_corpus(sample_dir / "fg1_act_team.txt"))
+    units.to_csv(tmp_path / "units.csv", index=False)
+    machine = tmp_path / "machine.csv"
+    units.assign(theme_id="relationships")[["unit_id", "theme_id"]].to_csv(machine, index=False)
+    out = tmp_path / "agreement.json"
+    human = sample_dir / "coding" / "fg1_act_team_coding.csv"
+    assert main(["compare", str(human), str(machine), "--units", str(tmp_path / "units.csv"),
+                 "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["summary"]["n"] > 40  # hand-coded spans landed on machine units
+    assert 0 < figures["summary"]["percent_agreement"] < 1
+
+
+def test_compare_a_qdpx_without_units_says_how(tmp_path, capsys):
+    qdpx = Path(__file__).resolve().parents[2] / "shared" / "refi-qda" / "qc_demo.qdpx"
+    if not qdpx.exists():
+        pytest.skip(f"{qdpx} is not there (the shared REFI-QDA files live outside the repo)")
+    b = tmp_path / "b.csv"
+    b.write_text("id,theme_id\nx,hope\n")
+    assert main(["compare", str(qdpx), str(b)]) == 1
+    assert "Give the machine's units with --units" in capsys.readouterr().err

@@ -9,7 +9,11 @@ from sklearn.metrics import cohen_kappa_score
 
 from themesift.compare import (
     AgreementReport,
+    CodeMatchReport,
     CoderAgreement,
+    compare_codes,
+    align_spans,
+    character_agreement,
     cohen_kappa,
     compare,
     compare_coders,
@@ -387,3 +391,232 @@ def test_unreadable_or_missing_file(tmp_path):
         compare(odd, table([("u1", "x")]))
     with pytest.raises(InputError, match="DataFrame or a path"):
         compare(42, table([("u1", "x")]))
+
+
+# ---------------------------------------------------------------- span alignment (item 2)
+
+UNITS = pd.DataFrame({
+    "unit_id": ["u1", "u2", "u3", "u4", "v1"],
+    "doc_id": ["d", "d", "d", "d", "e"],
+    "start": [0, 100, 200, 400, 0],
+    "end": [100, 200, 400, 500, 50],
+})
+SPANS = pd.DataFrame({
+    "id": ["s1", "s2", "s3", "s4", "s5", "s6"],
+    "doc_id": ["d", "d", "d", "d", "zz", "d"],
+    "start": [10, 90, 150, 195, 0, 40],
+    "end": [30, 210, 300, 206, 5, 60],
+    "theme_id": ["x", "y", "z", "w", "x", "x"],
+    "coder": ["A"] * 6,
+})
+
+
+def _aligned_pairs(aligned):
+    return sorted(zip(aligned["id"], aligned["theme_id"]))
+
+
+def test_align_spans_overlap_rule_by_hand():
+    a = align_spans(SPANS, UNITS)
+    # s1 inside u1 (all of the span); s2 covers all of u2 only; s3 covers half of u2 and half
+    # of u3 (>= 0.5 counts); s4 (11 chars) has 6/11 in u3; s6 joins s1 on u1 (same theme);
+    # s5 is in a document the units do not have.
+    assert _aligned_pairs(a) == [("u1", "x"), ("u2", "y"), ("u2", "z"), ("u3", "w"),
+                                 ("u3", "z")]
+    u1 = a[(a["id"] == "u1")].iloc[0]
+    assert u1["n_spans"] == 2 and u1["span_ids"] == "s1; s6"
+    assert u1["overlap_chars"] == 40 and u1["unit_coverage"] == pytest.approx(0.4)
+    u3z = a[(a["id"] == "u3") & (a["theme_id"] == "z")].iloc[0]
+    assert u3z["overlap_chars"] == 100 and u3z["unit_coverage"] == pytest.approx(0.5)
+    assert u3z["span_coverage"] == pytest.approx(100 / 150)
+    assert a.attrs["uncoded_units"] == ["u4"]  # v1's document was not coded at all
+    assert a.attrs["unaligned_spans"] == ["s5"]
+    assert a.attrs["summary"]["documents_not_in_units"] == ["zz"]
+    assert set(a["coder"]) == {"A"}
+
+
+def test_align_spans_threshold_and_no_coder():
+    a = align_spans(SPANS.drop(columns=["coder", "id"]), UNITS, min_overlap=0.6)
+    # s3 now codes only u3 (2/3 of the span); s4 (6/11 < 0.6) codes nothing
+    assert _aligned_pairs(a) == [("u1", "x"), ("u2", "y"), ("u3", "z")]
+    assert "coder" not in a.columns
+    assert "d:195-206" in a.attrs["unaligned_spans"]
+
+
+def test_align_spans_feeds_compare():
+    a = align_spans(SPANS, UNITS)
+    machine = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                            "theme_id": ["x", "y", "z", "none"]})
+    report = compare(a, machine, bootstrap=0)
+    assert report.summary["n"] == 3 and report.summary["only_b"] == 1
+    assert report.only_b_ids == ("u4",)
+
+
+def test_align_spans_bad_input():
+    with pytest.raises(InputError, match="start < end"):
+        align_spans(SPANS.assign(end=[5, 210, 300, 206, 5, 60]), UNITS)
+    with pytest.raises(InputError, match="lacks the column"):
+        align_spans(SPANS.drop(columns=["start"]), UNITS)
+    with pytest.raises(InputError, match="share no document"):
+        align_spans(SPANS.assign(doc_id="other"), UNITS)
+    with pytest.raises(InputError, match="min_overlap"):
+        align_spans(SPANS, UNITS, min_overlap=0)
+    with pytest.raises(InputError, match="units table lacks"):
+        align_spans(SPANS, UNITS.drop(columns=["doc_id"]))
+
+
+def test_align_spans_accepts_source_column_of_qdpx_tables():
+    qdpx_like = SPANS.rename(columns={"doc_id": "source"})
+    assert _aligned_pairs(align_spans(qdpx_like, UNITS)) == _aligned_pairs(
+        align_spans(SPANS, UNITS))
+
+
+def test_align_sample_coding_to_segmented_units():
+    from pathlib import Path
+
+    import themesift as ts
+
+    root = Path(__file__).resolve().parents[1] / "data" / "sample"
+    csv = root / "coding" / "fg1_act_team_coding.csv"
+    units = ts.segment(ts.read_corpus(str(root / "fg1_act_team.txt")))
+    aligned = align_spans(csv, units)
+    human = pd.read_csv(csv)
+    spans = {r.id: (r.start, r.end) for r in human.itertuples()}
+    uinfo = units.set_index("unit_id")
+    assert len(aligned) > 0 and set(aligned["id"]) <= set(units["unit_id"])
+    for row in aligned.itertuples():
+        us, ue = int(uinfo.loc[row.id, "start"]), int(uinfo.loc[row.id, "end"])
+        assert (row.unit_start, row.unit_end) == (us, ue)
+        for sid in row.span_ids.split("; "):
+            ss, se = spans[sid]
+            ov = min(ue, se) - max(us, ss)
+            assert ov > 0 and (ov >= 0.5 * (ue - us) or ov >= 0.5 * (se - ss)), (row.id, sid)
+            # the span's theme is really one of that span's themes in the human table
+            assert row.theme_id in set(human.loc[human["id"] == sid, "theme_id"])
+    summ = aligned.attrs["summary"]
+    assert summ["n_units_coded"] + summ["n_units_uncoded"] == summ["n_units"] == len(units)
+    assert not set(aligned.attrs["uncoded_units"]) & set(aligned["id"])
+    # nearly every hand-coded span lands on a unit
+    assert summ["n_spans_aligned"] >= 0.9 * summ["n_spans"]
+    machine = pd.DataFrame({"unit_id": units["unit_id"], "theme_id": "relationships"})
+    report = compare(aligned, machine, bootstrap=0)
+    assert report.summary["n"] == summ["n_units_coded"]
+    assert report.summary["only_b"] == summ["n_units_uncoded"]
+
+
+def test_character_agreement_by_hand():
+    a = pd.DataFrame({"doc_id": ["d", "d"], "start": [0, 4], "end": [6, 10],
+                      "theme_id": ["x", "x"]})  # overlapping spans: characters 0-9 once
+    b = pd.DataFrame({"doc_id": ["d", "d"], "start": [0, 10], "end": [8, 12],
+                      "theme_id": ["x", "y"]})
+    r = character_agreement(a, b, lengths={"d": 20}).set_index("theme_id")
+    x = r.loc["x"]
+    assert (x["chars_a"], x["chars_b"], x["chars_both"]) == (10, 8, 8)
+    # po = (8 both + 10 neither) / 20 = 0.9; pe = .5*.4 + .5*.6 = .5; kappa = .4/.5
+    assert x["agreement_pct"] == pytest.approx(90.0)
+    assert x["a_and_b_pct"] == pytest.approx(40.0)
+    assert x["not_a_and_not_b_pct"] == pytest.approx(50.0)
+    assert x["a_not_b_pct"] == pytest.approx(10.0) and x["b_not_a_pct"] == 0.0
+    assert x["kappa"] == pytest.approx(0.8)
+    y = r.loc["y"]  # only b coded y: po = .9, pe = 0*.1 + 1*.9 = .9, kappa = 0
+    assert y["agreement_pct"] == pytest.approx(90.0) and y["kappa"] == pytest.approx(0.0)
+    # equal to sklearn's kappa over the character vectors
+    ca = np.zeros(20, int)
+    ca[0:10] = 1
+    cb = np.zeros(20, int)
+    cb[0:8] = 1
+    assert x["kappa"] == pytest.approx(cohen_kappa_score(ca, cb))
+
+
+def test_character_agreement_machine_units_and_lengths():
+    machine = pd.DataFrame({"unit_id": ["u1", "u2"], "theme_id": ["x", "y"]})
+    r = character_agreement(SPANS[SPANS["doc_id"] == "d"], machine, units=UNITS,
+                            lengths={"d": 500})
+    x = r.set_index("theme_id").loc["x"]
+    assert x["n_chars"] == 500 and x["chars_b"] == 100 and x["chars_both"] == 40
+    # without lengths the document ends at the last coded character
+    r2 = character_agreement(SPANS[SPANS["doc_id"] == "d"], machine, units=UNITS)
+    assert set(r2["n_chars"]) == {300}
+    with pytest.raises(InputError, match="past the"):
+        character_agreement(SPANS[SPANS["doc_id"] == "d"], machine, units=UNITS,
+                            lengths={"d": 100})
+    with pytest.raises(InputError, match="no length"):
+        character_agreement(SPANS, machine, units=UNITS, lengths={"d": 500})
+
+
+# ---------------------------------------------------------------- codes vs themes (item 3)
+
+
+def _codes_example():
+    from themesift.model import CandidateCodes
+
+    units = [f"u{i}" for i in range(1, 11)]
+    code = ["C1", "C1", "C2", "C2", "C2", "C3", "C3", "C3", "C3", "C1"]
+    theme = ["t1"] * 4 + ["t2"] * 4 + ["t3"] * 2
+    table = pd.DataFrame({"code_id": ["C1", "C2", "C3"], "label": ["tea", "visits", "meds"]})
+    codes = CandidateCodes(table=table, assignments=pd.DataFrame(
+        {"unit_id": units, "code_id": code, "distance": 0.1, "outlier": False}))
+    return codes, pd.DataFrame({"id": units, "theme_id": theme}), code, theme
+
+
+def test_compare_codes_known_answers():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    codes, human, code, theme = _codes_example()
+    r = compare_codes(codes, human)
+    assert isinstance(r, CodeMatchReport)
+    # contingency: C1 = t1 2, t3 1; C2 = t1 2, t2 1; C3 = t2 3, t3 1
+    assert r.contingency.loc["C1"].tolist() == [2, 0, 1]
+    assert r.contingency.loc["C2"].tolist() == [2, 1, 0]
+    assert r.contingency.loc["C3"].tolist() == [0, 3, 1]
+    # many-to-one: C1 -> t1, C2 -> t1, C3 -> t2: t1 split, t2 matched, t3 missed
+    assert r.codes.set_index("code_id")["majority_theme"].to_dict() == {
+        "C1": "t1", "C2": "t1", "C3": "t2"}
+    assert r.split == ("t1",) and r.missed == ("t3",)
+    status = r.themes.set_index("theme_id")["status"].to_dict()
+    assert status == {"t1": "split", "t2": "matched", "t3": "missed"}
+    assert r.themes.set_index("theme_id").loc["t1", "coverage"] == 1.0
+    assert r.themes.set_index("theme_id").loc["t3", "covering_codes"] == "C1 (1); C3 (1)"
+    assert r.summary["purity"] == pytest.approx(0.7)  # (2 + 2 + 3) / 10
+    assert r.summary["inverse_purity"] == pytest.approx(0.6)  # (2 + 3 + 1) / 10
+    # one-to-one: the unique best assignment (total 6) is C1-t3, C2-t1, C3-t2
+    pairs = sorted(zip(r.matching["code_id"], r.matching["theme_id"]))
+    assert pairs == [("C1", "t3"), ("C2", "t1"), ("C3", "t2")]
+    assert r.summary["matched_overlap"] == pytest.approx(0.6)
+    c3 = r.matching.set_index("code_id").loc["C3"]
+    assert (c3["precision"], c3["recall"], c3["jaccard"]) == (0.75, 0.75, 0.6)
+    assert r.summary["adjusted_rand"] == pytest.approx(adjusted_rand_score(theme, code))
+    assert r.summary["nmi"] == pytest.approx(normalized_mutual_info_score(theme, code))
+    assert r.codes.set_index("code_id").loc["C1", "label"] == "tea"
+    text = r.to_markdown()
+    assert "Missed themes: t3" in text and "Split themes: t1" in text
+    assert json.loads(json.dumps(r.to_dict()))["missed"] == ["t3"]
+
+
+def test_compare_codes_identical_partition_and_one_sided_units():
+    codes = pd.DataFrame({"unit_id": ["a", "b", "c", "d", "e"],
+                          "code_id": ["X", "X", "Y", "Y", "Y"]})
+    human = pd.DataFrame({"unit_id": ["a", "b", "c", "d", "z", "a"],
+                          "theme_id": ["p", "p", "q", "q", "q", "none"]})
+    r = compare_codes(codes, human)
+    assert r.summary["n"] == 4
+    assert r.summary["only_codes"] == 1 and r.summary["only_human"] == 1
+    assert r.summary["multi_label_units"] == 1
+    # "a" carries p and none: ARI/NMI use p, so the partitions are identical
+    assert r.summary["adjusted_rand"] == pytest.approx(1.0)
+    assert r.summary["nmi"] == pytest.approx(1.0)
+    assert r.summary["purity"] == 1.0
+    assert r.missed == ("none",) and r.split == ()
+
+
+def test_compare_codes_aligns_span_tables_and_rejects_bad_input():
+    codes = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                          "code_id": ["A", "B", "B", "A"]})
+    r = compare_codes(codes, SPANS, units=UNITS)
+    assert r.summary["n"] == 3  # u1, u2, u3 carry human themes after alignment
+    with pytest.raises(InputError, match="share no unit ids"):
+        compare_codes(codes, pd.DataFrame({"id": ["x"], "theme_id": ["t"]}))
+    with pytest.raises(InputError, match="lack the column"):
+        compare_codes(codes.rename(columns={"code_id": "topic"}), SPANS)
+    with pytest.raises(InputError, match="two codes"):
+        compare_codes(pd.concat([codes, codes.assign(code_id="Z")]),
+                      pd.DataFrame({"id": ["u1"], "theme_id": ["t"]}))

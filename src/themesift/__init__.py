@@ -9,7 +9,16 @@ traceable to the exact words it came from; everything runs offline.
 """
 
 from .errors import FrameworkError, InputError, MissingDependencyError, StoreError, ThemesiftError
-from .compare import AgreementReport, CoderAgreement, compare, compare_coders
+from .compare import (
+    AgreementReport,
+    CodeMatchReport,
+    CoderAgreement,
+    align_spans,
+    character_agreement,
+    compare,
+    compare_codes,
+    compare_coders,
+)
 from .discover import discover_codes
 from .embed import Embedder
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
@@ -47,6 +56,10 @@ __all__ = [
     # machine vs human
     "compare",
     "compare_coders",
+    "align_spans",
+    "character_agreement",
+    "compare_codes",
+    "CodeMatchReport",
     "AgreementReport",
     "CoderAgreement",
     # the Study store

@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--id-column", default="id", metavar="NAME", help="unit id column (default: id)")
     cmp.add_argument("--label-column", default="theme_id", metavar="NAME",
                      help="theme column (default: theme_id)")
+    cmp.add_argument("--units", default=None, metavar="UNITS.csv",
+                     help="the machine's units (units.csv of a run): align a first table coded "
+                     "as character spans (doc_id/source, start, end, or a .qdpx) to these units")
+    cmp.add_argument("--min-overlap", type=float, default=0.5, metavar="SHARE",
+                     help="with --units: share of the unit or of the span that must overlap (default 0.5)")
+    cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
+                     help="for a .qdpx: table with columns code and theme_id mapping human codes "
+                     "(names or paths) to framework themes")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     cmp.set_defaults(command=_compare, verb="compare")
 
@@ -276,13 +284,41 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.tables) > 2:
         raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
-    report = compare(*args.tables, id_column=args.id_column, label_column=args.label_column)
+    tables = list(args.tables)
+    if args.units or tables[0].lower().endswith(".qdpx"):
+        tables[0] = _aligned_human(tables[0], args)
+    report = compare(*tables, id_column="id" if args.units else args.id_column,
+                     label_column=args.label_column)
     print(report.to_markdown())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(report.to_dict(), handle, indent=2, allow_nan=False)
             handle.write("\n")
     return EXIT_OK
+
+
+def _aligned_human(path: str, args: argparse.Namespace):
+    """The first table of `compare`, read from .qdpx if need be and aligned to --units."""
+    import pandas as pd
+
+    from .compare import align_spans
+    from .errors import InputError
+    from .ingest import read_qdpx
+
+    human = path
+    if path.lower().endswith(".qdpx"):
+        mapping = None
+        if args.mapping:
+            table = pd.read_csv(args.mapping, dtype=str)
+            if not {"code", "theme_id"} <= set(table.columns):
+                raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
+                                 line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
+            mapping = dict(zip(table["code"], table["theme_id"]))
+        human = read_qdpx(path).to_coding_table(mapping)
+    if not args.units:
+        raise InputError("A .qdpx codes character spans, not meaning units", path=path,
+                         fix="Give the machine's units with --units units.csv so they can be aligned")
+    return align_spans(human, pd.read_csv(args.units), min_overlap=args.min_overlap)
 
 
 def _frameworks(args: argparse.Namespace) -> int:

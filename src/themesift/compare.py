@@ -58,6 +58,10 @@ __all__ = [
     "gwet_ac1",
     "fleiss_kappa",
     "rating_counts",
+    "align_spans",
+    "character_agreement",
+    "CodeMatchReport",
+    "compare_codes",
 ]
 
 STATS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
@@ -918,3 +922,682 @@ def compare_coders(
     }
     return CoderAgreement(coders=coders, pairwise_kappa=kap, pairwise_agreement=agr,
                           pairwise_n=pn, summary=summary, ratings=ratings)
+
+
+# --------------------------------------------------------------------------------------------
+# Different segment boundaries: character spans vs meaning units (issue 5, item 2)
+# --------------------------------------------------------------------------------------------
+
+ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", "overlap_chars",
+                 "unit_coverage", "span_coverage", "n_spans", "span_ids"]
+
+
+def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = True,
+                units: Any = None) -> pd.DataFrame:
+    """A span table as ``_row, span_id, doc, start, end, theme, [coder], [text]``.
+
+    Accepts ``doc_column`` or ``source`` for the document, and (with ``units``) a table keyed by
+    unit ids without ``start``/``end``, whose spans are looked up in ``units``.
+    """
+    import pandas as pd
+
+    path = None
+    if isinstance(table, (str, PathLike)):
+        path = str(table)
+        p = Path(table)
+        if not p.is_file():
+            raise InputError(f"span table {side} not found", path=path,
+                             fix="check the path (a .csv or .xlsx file)")
+        suffix = p.suffix.lower()
+        try:
+            if suffix in (".csv", ".tsv", ".txt"):
+                frame = pd.read_csv(p, dtype=str, keep_default_na=False,
+                                    sep="\t" if suffix == ".tsv" else ",")
+            elif suffix in (".xlsx", ".xlsm", ".xls"):
+                frame = pd.read_excel(p, dtype=str, keep_default_na=False)
+            else:
+                raise InputError(f"cannot read a span table from a '{suffix}' file", path=path,
+                                 fix="save it as .csv or .xlsx")
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"cannot read span table {side}: {exc}", path=path,
+                             fix="save it as UTF-8 .csv or as .xlsx") from exc
+        first_row: int | None = 2
+    elif isinstance(table, pd.DataFrame):
+        frame = table.copy()
+        first_row = None
+    else:
+        raise InputError(f"span table {side} must be a pandas DataFrame or a path to a .csv or "
+                         f".xlsx file, not {type(table).__name__}")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    label = path or f"table {side}"
+    if units is not None and not {"start", "end"} <= set(frame.columns):
+        idc = "unit_id" if "unit_id" in frame.columns else "id"
+        if idc not in frame.columns:
+            raise InputError(f"{label} has neither start/end columns nor a unit id column; its "
+                             f"columns are: {', '.join(frame.columns)}", path=path,
+                             fix="give character spans (doc_id, start, end) or unit ids")
+        u = _units_frame(units)
+        frame = frame.rename(columns={idc: "_uid"})
+        frame = frame.drop(columns=[c for c in ("doc_id", "start", "end") if c in frame.columns])
+        known = set(u["unit_id"])
+        bad = [str(x) for x in frame["_uid"] if _norm_id(x) not in known]
+        if bad:
+            raise InputError(f"{label}: {len(bad)} unit id(s) not in the units table, e.g. "
+                             f"{', '.join(bad[:3])}", path=path,
+                             fix="pass the units table the suggestions were made from")
+        frame["_uid"] = [_norm_id(x) for x in frame["_uid"]]
+        frame = frame.merge(u.rename(columns={"unit_id": "_uid"})[["_uid", "doc_id", "start",
+                                                                    "end"]],
+                            on="_uid", how="left")
+        frame = frame.rename(columns={"_uid": "id"})
+    doc = doc_column if doc_column in frame.columns else (
+        "source" if "source" in frame.columns else None)
+    needed = ["start", "end"] + (["theme_id"] if need_theme else [])
+    missing = ([doc_column] if doc is None else []) + [c for c in needed
+                                                       if c not in frame.columns]
+    if missing:
+        raise InputError(f"{label} lacks the column(s) {', '.join(missing)}; its columns are: "
+                         f"{', '.join(frame.columns) or '(none)'}", path=path,
+                         fix=f"a span table needs {doc_column} (or source), start, end and "
+                             "theme_id, e.g. QdaProject.to_coding_table()")
+    rows = ([f"index {i}" for i in frame.index] if first_row is None
+            else [str(first_row + i) for i in range(len(frame))])
+    out = pd.DataFrame({"_row": rows})
+    out["doc"] = ["" if _is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
+    starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)
+    ends = pd.to_numeric(frame["end"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(starts) | ~np.isfinite(ends) | (starts < 0) | (ends <= starts) | (
+        starts != np.floor(starts)) | (ends != np.floor(ends))
+    bad |= (out["doc"] == "").to_numpy()
+    if bad.any():
+        bad_rows = [r for r, b in zip(rows, bad) if b]
+        raise InputError(f"{label}: empty {doc} or bad character span (need whole numbers "
+                         f"0 <= start < end) in rows {_rows_text(bad_rows)}", path=path,
+                         line=int(bad_rows[0]) if first_row is not None else None,
+                         fix="give every row its document and a non-empty span")
+    out["start"] = starts.astype(int)
+    out["end"] = ends.astype(int)
+    if need_theme:
+        out["theme"] = ["" if _is_missing(v) else str(v).strip()
+                        for v in frame["theme_id"].tolist()]
+        if (out["theme"] == "").any():
+            bad_rows = out.loc[out["theme"] == "", "_row"].tolist()
+            raise InputError(f"{label}: empty theme_id in rows {_rows_text(bad_rows)}",
+                             path=path, fix=f"give every span a theme (or '{NONE_THEME}')")
+    if "coder" in frame.columns:
+        out["coder"] = ["" if _is_missing(v) else str(v).strip() for v in frame["coder"]]
+    if "id" in frame.columns:
+        out["span_id"] = [_norm_id(v) for v in frame["id"]]
+    else:
+        out["span_id"] = [f"{d}:{s}-{e}" for d, s, e in zip(out["doc"], out["start"], out["end"])]
+    return out
+
+
+def _units_frame(units: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(units, pd.DataFrame):
+        raise InputError(f"units must be the units table (a DataFrame from themesift.segment), "
+                         f"not {type(units).__name__}")
+    missing = [c for c in ("unit_id", "doc_id", "start", "end") if c not in units.columns]
+    if missing:
+        raise InputError(f"the units table lacks the column(s) {', '.join(missing)}; its "
+                         f"columns are: {', '.join(map(str, units.columns))}",
+                         fix="pass the table returned by themesift.segment()")
+    u = units.copy()
+    u["unit_id"] = [_norm_id(v) for v in u["unit_id"]]
+    u["doc_id"] = [str(v).strip() for v in u["doc_id"]]
+    u["start"] = u["start"].astype(int)
+    u["end"] = u["end"].astype(int)
+    if u["unit_id"].duplicated().any():
+        dups = u.loc[u["unit_id"].duplicated(), "unit_id"].tolist()
+        raise InputError(f"the units table repeats unit ids: {_rows_text(dups)}",
+                         fix="pass one row per meaning unit")
+    return u
+
+
+def _covered(intervals: list[tuple[int, int]]) -> int:
+    """Number of characters covered by the union of half-open intervals."""
+    total, cur_s, cur_e = 0, None, None
+    for s, e in sorted(intervals):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
+                doc_column: str = "doc_id") -> pd.DataFrame:
+    """Carry character-span coding (e.g. NVivo) onto the machine's meaning units.
+
+    Parameters
+    ----------
+    human : pandas.DataFrame or path
+        Coding table of character spans: ``doc_id`` (or ``source``), ``start``, ``end``
+        (half-open character offsets into the document text), ``theme_id``, optionally
+        ``coder``, ``id`` and ``text``; e.g. :meth:`QdaProject.to_coding_table` or a CSV.
+    units : pandas.DataFrame
+        The machine's units table (:func:`themesift.segment`): ``unit_id``, ``doc_id``,
+        ``start``, ``end`` (the same character offsets).
+    min_overlap : float in (0, 1]
+        Share of characters the overlap must cover (see the rule below).
+    doc_column : str
+        Document column of ``human`` (``source`` is used when it is absent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A coding table keyed by the **machine unit ids**, one row per (unit, theme[, coder]):
+        ``id`` (= unit_id), ``theme_id``, ``coder`` (only when ``human`` has one), ``doc_id``,
+        ``unit_start``, ``unit_end``, ``overlap_chars`` (characters of the unit covered by
+        the qualifying spans of that theme), ``unit_coverage`` (= overlap_chars / unit
+        length), ``span_coverage`` (the largest share of one qualifying span inside the unit),
+        ``n_spans`` and ``span_ids`` (``"; "``-joined), plus ``text`` when ``units`` has it.
+        ``compare(aligned, machine_suggestions)`` works on it directly.
+
+        ``aligned.attrs`` holds the bookkeeping: ``"uncoded_units"`` (unit ids of the
+        documents the human coded that no qualifying span reached: they are **left out** of the
+        table, no theme is invented for them, and ``compare`` lists them as coded by one side
+        only), ``"unaligned_spans"`` (span ids that coded no unit, e.g. a very short span
+        straddling two long units, or a document not in ``units``) and ``"summary"`` (counts
+        and the rule).
+
+    Notes
+    -----
+    **Overlap rule.** Within one document, a human span codes a machine unit when their
+    character overlap covers at least ``min_overlap`` of the *unit's* characters **or** at
+    least ``min_overlap`` of the *span's* characters. So a short span inside a long unit codes
+    that unit, and a long span stretching over several units codes each unit it mostly
+    covers. A span can code several units and a unit can receive several spans; several
+    themes on one unit become several rows (multi-label). Offsets must refer to the same
+    text (the transcript text as read by :func:`themesift.read_corpus`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": ["d", "d"],
+    ...                       "start": [0, 100], "end": [100, 200]})
+    >>> human = pd.DataFrame({"doc_id": ["d"], "start": [10], "end": [30],
+    ...                       "theme_id": ["hope"]})
+    >>> align_spans(human, units)[["id", "theme_id", "overlap_chars"]].values.tolist()
+    [['u1', 'hope', 20]]
+    """
+    import pandas as pd
+
+    if not (isinstance(min_overlap, (int, float)) and 0 < float(min_overlap) <= 1):
+        raise InputError(f"min_overlap must be a share in (0, 1], not {min_overlap!r}",
+                         fix="e.g. min_overlap=0.5")
+    spans = _span_frame(human, "human", doc_column)
+    u = _units_frame(units)
+    has_coder = "coder" in spans
+    if has_coder and (spans["coder"] == "").any():
+        bad_rows = spans.loc[spans["coder"] == "", "_row"].tolist()
+        raise InputError(f"human: empty coder in rows {_rows_text(bad_rows)}",
+                         fix="name the coder on every row")
+    human_docs = set(spans["doc"])
+    unit_docs = set(u["doc_id"])
+    if not human_docs & unit_docs:
+        raise InputError(
+            f"the human spans and the units share no document; spans name "
+            f"{', '.join(sorted(human_docs)[:3])}, units name {', '.join(sorted(unit_docs)[:3])}",
+            fix=f"make the human '{doc_column}'/'source' values the transcript ids (doc_id)")
+
+    by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
+    hits: dict[tuple, dict[str, Any]] = {}
+    span_used: dict[str, bool] = {}
+    for sp in spans.itertuples(index=False):
+        span_used.setdefault(sp.span_id, False)
+        g = by_doc.get(sp.doc)
+        if g is None:
+            continue
+        us, ue = g["start"].to_numpy(), g["end"].to_numpy()
+        ov = np.minimum(ue, sp.end) - np.maximum(us, sp.start)
+        ulen = np.maximum(ue - us, 1)
+        slen = sp.end - sp.start
+        ok = (ov > 0) & ((ov >= min_overlap * ulen) | (ov >= min_overlap * slen))
+        for i in np.flatnonzero(ok):
+            span_used[sp.span_id] = True
+            uid = g["unit_id"].iloc[i]
+            key = (uid, sp.theme, sp.coder if has_coder else "")
+            rec = hits.setdefault(key, {"intervals": [], "span_cov": 0.0, "spans": []})
+            rec["intervals"].append((max(int(us[i]), sp.start), min(int(ue[i]), sp.end)))
+            rec["span_cov"] = max(rec["span_cov"], float(ov[i]) / slen)
+            if sp.span_id not in rec["spans"]:
+                rec["spans"].append(sp.span_id)
+
+    uinfo = u.set_index("unit_id")
+    order = {uid: i for i, uid in enumerate(u["unit_id"])}
+    records = []
+    for (uid, theme, coder), rec in sorted(hits.items(),
+                                           key=lambda kv: (order[kv[0][0]], kv[0][2], kv[0][1])):
+        row = uinfo.loc[uid]
+        chars = _covered(rec["intervals"])
+        ulen = max(int(row["end"]) - int(row["start"]), 1)
+        records.append({"id": uid, "theme_id": theme, "coder": coder, "doc_id": row["doc_id"],
+                        "unit_start": int(row["start"]), "unit_end": int(row["end"]),
+                        "overlap_chars": chars, "unit_coverage": chars / ulen,
+                        "span_coverage": rec["span_cov"], "n_spans": len(rec["spans"]),
+                        "span_ids": "; ".join(rec["spans"])})
+    out = pd.DataFrame(records, columns=ALIGN_COLUMNS)
+    out = out.astype({"unit_start": "int64", "unit_end": "int64", "overlap_chars": "int64",
+                      "n_spans": "int64", "unit_coverage": float, "span_coverage": float})
+    if not has_coder:
+        out = out.drop(columns="coder")
+    if "text" in u.columns:
+        out["text"] = out["id"].map(uinfo["text"])
+    coded = set(out["id"])
+    uncoded = [x for x, d in zip(u["unit_id"], u["doc_id"]) if d in human_docs and x not in coded]
+    unaligned = [s for s, used in span_used.items() if not used]
+    out.attrs["uncoded_units"] = uncoded
+    out.attrs["unaligned_spans"] = unaligned
+    out.attrs["summary"] = {
+        "rule": (f"a span codes a unit when the overlap covers >= {min_overlap:g} of the "
+                 f"unit's characters or >= {min_overlap:g} of the span's characters"),
+        "min_overlap": float(min_overlap),
+        "n_spans": int(len(span_used)),
+        "n_spans_aligned": int(len(span_used) - len(unaligned)),
+        "n_units": int(sum(d in human_docs for d in u["doc_id"])),
+        "n_units_coded": int(len(coded)),
+        "n_units_uncoded": int(len(uncoded)),
+        "documents_not_in_units": sorted(human_docs - unit_docs),
+    }
+    return out
+
+
+def _doc_lengths(lengths: Any) -> dict[str, int] | None:
+    import pandas as pd
+
+    if lengths is None:
+        return None
+    if isinstance(lengths, pd.DataFrame):
+        key = next((c for c in ("doc_id", "name", "id", "source") if c in lengths.columns), None)
+        if key is None or "text" not in lengths.columns:
+            raise InputError("lengths as a table needs a doc_id (or name) and a text column",
+                             fix="pass {doc_id: n_characters}, a Corpus, or "
+                                 "QdaProject.sources")
+        return {str(k): len(str(t)) for k, t in zip(lengths[key], lengths["text"])}
+    if isinstance(lengths, dict) or hasattr(lengths, "items"):
+        return {str(k): int(v) for k, v in lengths.items()}
+    try:
+        return {str(t.id): len(t.text) for t in lengths}
+    except (AttributeError, TypeError) as exc:
+        raise InputError(f"cannot read document lengths from a {type(lengths).__name__}",
+                         fix="pass {doc_id: n_characters}, a Corpus, or "
+                             "QdaProject.sources") from exc
+
+
+def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
+                        units: Any = None, doc_column: str = "doc_id") -> pd.DataFrame:
+    """NVivo-style character-level agreement per source and theme.
+
+    Parameters
+    ----------
+    human, machine_spans : pandas.DataFrame or path
+        Span tables (``doc_id`` or ``source``, ``start``, ``end``, ``theme_id``), side ``a``
+        and ``b``. ``machine_spans`` may instead be keyed by unit ids (``unit_id`` or ``id``,
+        ``theme_id``, e.g. :func:`themesift.suggest_units`'s table) when ``units`` is given:
+        each unit then codes its own characters.
+    lengths : mapping, Corpus or DataFrame, optional
+        Number of characters per document (``{doc_id: n}``, a :class:`themesift.Corpus`, or a
+        table with ``doc_id``/``name`` and ``text`` such as ``QdaProject.sources``). Without
+        it a document's length is the largest ``end`` in either table, which leaves out the
+        uncoded tail and so understates agreement on "not coded"; pass it when you can.
+    units : pandas.DataFrame, optional
+        Units table, to turn a unit-keyed ``machine_spans`` into spans.
+    doc_column : str
+        Document column (``source`` is used when it is absent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (source, theme) coded by either side in that source: ``source``,
+        ``theme_id``, ``n_chars`` (document length), ``chars_a``, ``chars_b``, ``chars_both``
+        (characters coded with the theme; overlapping spans count once), the NVivo
+        percentages ``agreement_pct`` (both coded + both not coded), ``a_and_b_pct``,
+        ``not_a_and_not_b_pct``, ``disagreement_pct``, ``a_not_b_pct``, ``b_not_a_pct``, and
+        ``kappa``: Cohen's kappa over characters, ``(po - pe) / (1 - pe)`` with ``po`` the
+        agreement share and ``pe = pa*pb + (1-pa)(1-pb)``. Where ``pe`` is 1 kappa is NaN
+        (NVivo shows 1 there when the sides agree completely).
+
+    Raises
+    ------
+    themesift.errors.InputError
+        Missing columns, bad spans, a span past the end of its document, several coders on
+        one side.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"doc_id": ["d"], "start": [0], "end": [50], "theme_id": ["x"]})
+    >>> b = pd.DataFrame({"doc_id": ["d"], "start": [25], "end": [75], "theme_id": ["x"]})
+    >>> r = character_agreement(a, b, lengths={"d": 100})
+    >>> float(r["agreement_pct"][0]), float(r["kappa"][0])
+    (50.0, 0.0)
+    """
+    import pandas as pd
+
+    sa = _span_frame(human, "A", doc_column)
+    sb = _span_frame(machine_spans, "B", doc_column, units=units)
+    for s, name in ((sa, "A"), (sb, "B")):
+        if "coder" in s and len(set(s["coder"])) > 1:
+            raise InputError(f"span table {name} holds {len(set(s['coder']))} coders; "
+                             "character_agreement takes one coder per table",
+                             fix="split the table by coder")
+    given = _doc_lengths(lengths)
+    docs = list(dict.fromkeys(list(sa["doc"]) + list(sb["doc"])))
+    rows = []
+    for d in docs:
+        ga, gb = sa[sa["doc"] == d], sb[sb["doc"] == d]
+        far = int(max(ga["end"].max() if len(ga) else 0, gb["end"].max() if len(gb) else 0))
+        if given is not None:
+            if d not in given:
+                raise InputError(f"no length given for document '{d}'",
+                                 fix="include every document of both tables in lengths")
+            n = given[d]
+            if far > n:
+                raise InputError(f"a span in document '{d}' ends at character {far}, past the "
+                                 f"document's length {n}",
+                                 fix="check that the offsets refer to the same text")
+        else:
+            n = far
+        for theme in sorted(set(ga["theme"]) | set(gb["theme"])):
+            ma = np.zeros(n, dtype=bool)
+            mb = np.zeros(n, dtype=bool)
+            for s, e in zip(ga.loc[ga["theme"] == theme, "start"],
+                            ga.loc[ga["theme"] == theme, "end"]):
+                ma[s:e] = True
+            for s, e in zip(gb.loc[gb["theme"] == theme, "start"],
+                            gb.loc[gb["theme"] == theme, "end"]):
+                mb[s:e] = True
+            both = int((ma & mb).sum())
+            neither = int((~ma & ~mb).sum())
+            a_only = int((ma & ~mb).sum())
+            b_only = int((~ma & mb).sum())
+            pa, pb = ma.mean(), mb.mean()
+            po = (both + neither) / n
+            pe = pa * pb + (1 - pa) * (1 - pb)
+            kappa = float("nan") if np.isclose(pe, 1.0) else float((po - pe) / (1 - pe))
+            rows.append({
+                "source": d, "theme_id": theme, "n_chars": n, "chars_a": int(ma.sum()),
+                "chars_b": int(mb.sum()), "chars_both": both,
+                "agreement_pct": 100.0 * po, "a_and_b_pct": 100.0 * both / n,
+                "not_a_and_not_b_pct": 100.0 * neither / n,
+                "disagreement_pct": 100.0 * (a_only + b_only) / n,
+                "a_not_b_pct": 100.0 * a_only / n, "b_not_a_pct": 100.0 * b_only / n,
+                "kappa": kappa,
+            })
+    return pd.DataFrame(rows, columns=[
+        "source", "theme_id", "n_chars", "chars_a", "chars_b", "chars_both", "agreement_pct",
+        "a_and_b_pct", "not_a_and_not_b_pct", "disagreement_pct", "a_not_b_pct", "b_not_a_pct",
+        "kappa"])
+
+
+# --------------------------------------------------------------------------------------------
+# Theme-level comparison for inductive runs: candidate codes vs human themes (issue 5, item 3)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CodeMatchReport:
+    """Machine candidate codes matched to human themes (see :func:`compare_codes`).
+
+    Attributes
+    ----------
+    summary : dict
+        ``n`` (units both sides have), ``n_codes``, ``n_themes``, ``purity`` (share of units
+        whose code's majority theme is one of their own themes), ``inverse_purity`` (for each
+        theme the most of its units inside one code, summed, over all unit-theme memberships),
+        ``adjusted_rand``, ``nmi`` (normalized mutual information, arithmetic mean; both on
+        one theme per unit), ``matched_overlap`` (share of units on the one-to-one matched
+        pairs), ``n_missed``, ``n_split``, ``only_codes`` /
+        ``only_human`` (units on one side only), ``multi_label_units``.
+    contingency : pandas.DataFrame
+        Codes (rows) x human themes (columns): number of units in the code carrying the theme.
+    matching : pandas.DataFrame
+        The one-to-one (Hungarian) view: ``code_id``, ``theme_id``, ``overlap``, ``code_size``,
+        ``theme_size``, ``precision`` (overlap / code size), ``recall`` (overlap / theme size),
+        ``jaccard``; pairs with no overlap are left out.
+    codes : pandas.DataFrame
+        The many-to-one view, one row per code: ``code_id``, ``label`` (when known), ``size``,
+        ``majority_theme``, ``majority_share``, ``matched_theme`` (Hungarian).
+    themes : pandas.DataFrame
+        One row per human theme: ``theme_id``, ``size``, ``status`` (``"matched"``: one code
+        has it as majority; ``"split"``: two or more; ``"missed"``: none), ``majority_codes``,
+        ``covering_codes`` (every code holding some of its units, as ``"C01 (5); C03 (2)"``),
+        ``coverage`` (share of its units inside codes whose majority it is),
+        ``matched_code`` (Hungarian).
+    missed, split : tuple of str
+        The human themes no code has as majority, and those two or more codes have.
+    """
+
+    summary: dict[str, Any]
+    contingency: pd.DataFrame
+    matching: pd.DataFrame
+    codes: pd.DataFrame
+    themes: pd.DataFrame
+    missed: tuple[str, ...] = field(default=())
+    split: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable values (NaN becomes ``None``)."""
+        return _jsonable({
+            "summary": self.summary,
+            "contingency": {str(r): {str(c): int(v) for c, v in row.items()}
+                            for r, row in self.contingency.iterrows()},
+            "matching": self.matching.to_dict("records"),
+            "codes": self.codes.to_dict("records"),
+            "themes": self.themes.to_dict("records"),
+            "missed": list(self.missed),
+            "split": list(self.split),
+        })
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def to_markdown(self) -> str:
+        """A readable report: summary, human themes, codes, one-to-one matching, contingency."""
+        import pandas as pd
+
+        s = self.summary
+        summ = pd.DataFrame({"value": pd.Series(list(s.values()), dtype=object).tolist()},
+                            index=pd.Index(list(s), name="figure"), dtype=object)
+        return "\n".join([
+            "# Machine codes vs human themes", "",
+            f"{s['n']} units both sides have; {s['n_codes']} machine codes, {s['n_themes']} "
+            f"human themes. Missed themes: {', '.join(self.missed) or '–'}. Split themes: "
+            f"{', '.join(self.split) or '–'}.", "",
+            "## Summary", "", _md_table(summ), "",
+            "## Human themes", "", _md_table(self.themes.set_index("theme_id"), "theme"), "",
+            "## Machine codes (many-to-one: each code to its majority theme)", "",
+            _md_table(self.codes.set_index("code_id"), "code"), "",
+            "## One-to-one matching (Hungarian, on shared units)", "",
+            _md_table(self.matching.set_index("code_id"), "code") if len(self.matching)
+            else "No code shares a unit with a theme.", "",
+            "## Contingency (rows: codes, columns: human themes)", "",
+            _md_table(self.contingency, "code \\ theme"), "",
+        ])
+
+
+def compare_codes(codes: Any, human: Any, *, units: Any = None,
+                  label_column: str = "theme_id") -> CodeMatchReport:
+    """Match machine candidate codes to human themes by their member units.
+
+    Parameters
+    ----------
+    codes : CandidateCodes or pandas.DataFrame
+        :func:`themesift.discover_codes`'s result (its ``assignments``: ``unit_id``,
+        ``code_id``), or such a table.
+    human : pandas.DataFrame or path
+        Coding table keyed by the same unit ids (``id`` or ``unit_id``, ``theme_id``; several
+        rows per unit for several themes), e.g. :func:`align_spans`'s output. A span table
+        (``doc_id``/``source``, ``start``, ``end``) is aligned first when ``units`` is given.
+    units : pandas.DataFrame, optional
+        Units table, used to align a span table with :func:`align_spans` (default rule).
+    label_column : str
+        Theme column of ``human``.
+
+    Returns
+    -------
+    CodeMatchReport
+
+    Notes
+    -----
+    Only units present on both sides count. The contingency table counts, for each code and
+    theme, the code's units carrying the theme (a multi-label unit counts under each of its
+    themes). Views:
+
+    * **many-to-one**: each code goes to its majority theme (ties: the theme first in sorted
+      order); a theme no code has as majority is *missed*, one that two or more codes have is
+      *split*. ``purity`` = sum over codes of the majority count / n.
+    * **one-to-one**: Hungarian assignment (:func:`scipy.optimize.linear_sum_assignment`)
+      maximising the total overlap; surplus codes or themes stay unmatched.
+    * **ARI / NMI** (:mod:`sklearn.metrics`) need one theme per unit: a multi-label unit
+      uses its first theme in sorted order, preferring any theme other than ``none``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+    ...                       "code_id": ["C1", "C1", "C2", "C2"]})
+    >>> human = pd.DataFrame({"id": ["u1", "u2", "u3", "u4"],
+    ...                       "theme_id": ["a", "a", "b", "b"]})
+    >>> r = compare_codes(codes, human)
+    >>> r.summary["purity"], r.summary["adjusted_rand"], r.missed, r.split
+    (1.0, 1.0, (), ())
+    """
+    import pandas as pd
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    labels: dict[str, str] = {}
+    if hasattr(codes, "assignments"):
+        table = getattr(codes, "table", None)
+        if table is not None and {"code_id", "label"} <= set(table.columns):
+            labels = {str(c): str(lb) for c, lb in zip(table["code_id"], table["label"])}
+        assign = codes.assignments
+    elif isinstance(codes, pd.DataFrame):
+        assign = codes
+    else:
+        raise InputError(f"codes must be CandidateCodes or a DataFrame, not "
+                         f"{type(codes).__name__}")
+    missing = [c for c in ("unit_id", "code_id") if c not in assign.columns]
+    if missing:
+        raise InputError(f"the code assignments lack the column(s) {', '.join(missing)}; "
+                         f"their columns are: {', '.join(map(str, assign.columns))}",
+                         fix="pass discover_codes()'s result or its assignments table")
+    code_of: dict[str, str] = {}
+    for u, c in zip(assign["unit_id"], assign["code_id"]):
+        uid = _norm_id(u)
+        if uid in code_of and code_of[uid] != str(c):
+            raise InputError(f"unit {uid} is assigned to two codes ({code_of[uid]}, {c})",
+                             fix="pass one code per unit")
+        code_of[uid] = str(c)
+
+    if (units is not None and isinstance(human, pd.DataFrame)
+            and {"start", "end"} <= set(human.columns)
+            and not set(human.get("id", pd.Series(dtype=str)).astype(str)) & set(code_of)):
+        human = align_spans(human, units)
+    th = _load(human, "human", "id", label_column, "coder")
+    if "coder" in th.frame and len(set(th.frame["coder"])) > 1:
+        raise InputError(f"{th.name} holds several coders; compare_codes takes one",
+                         path=th.path, fix="split the table by coder")
+    sets = _label_sets(th.frame)
+    common = [u for u in code_of if u in sets]
+    if not common:
+        raise InputError(
+            f"the codes and the human table share no unit ids; codes have ids like "
+            f"{', '.join(list(code_of)[:3])}, the human table {', '.join(list(sets)[:3])}",
+            fix="key the human coding by the machine unit ids (align_spans(human, units))")
+    code_ids = sorted({code_of[u] for u in common})
+    themes = sorted(set().union(*(sets[u] for u in common)))
+    ci = {c: i for i, c in enumerate(code_ids)}
+    ti = {t: i for i, t in enumerate(themes)}
+    cont = np.zeros((len(code_ids), len(themes)), dtype=int)
+    for u in common:
+        for t in sets[u]:
+            cont[ci[code_of[u]], ti[t]] += 1
+    n = len(common)
+    code_size = np.array([sum(code_of[u] == c for u in common) for c in code_ids])
+    theme_size = cont.sum(axis=0)  # units carrying each theme
+
+    majority = [themes[int(np.argmax(row))] for row in cont]  # argmax: first in sorted order
+    maj_count = cont.max(axis=1)
+    purity = float(maj_count.sum() / n)
+    # inverse purity: for each theme, the most of its units in one code, over all memberships
+    inverse_purity = float(cont.max(axis=0).sum() / cont.sum())
+
+    rows_i, cols_i = linear_sum_assignment(-cont)
+    match_rows = []
+    for r, c in zip(rows_i, cols_i):
+        ov = int(cont[r, c])
+        if ov == 0:
+            continue
+        match_rows.append({
+            "code_id": code_ids[r], "theme_id": themes[c], "overlap": ov,
+            "code_size": int(code_size[r]), "theme_size": int(theme_size[c]),
+            "precision": ov / code_size[r], "recall": ov / theme_size[c],
+            "jaccard": ov / (code_size[r] + theme_size[c] - ov)})
+    matching = pd.DataFrame(match_rows, columns=["code_id", "theme_id", "overlap", "code_size",
+                                                 "theme_size", "precision", "recall",
+                                                 "jaccard"])
+    code_to_theme = dict(zip(matching["code_id"], matching["theme_id"]))
+    theme_to_code = dict(zip(matching["theme_id"], matching["code_id"]))
+
+    codes_df = pd.DataFrame({
+        "code_id": code_ids,
+        "label": [labels.get(c, "") for c in code_ids],
+        "size": code_size.astype(int),
+        "majority_theme": majority,
+        "majority_share": maj_count / code_size,
+        "matched_theme": [code_to_theme.get(c, "") for c in code_ids],
+    })
+    if not labels:
+        codes_df = codes_df.drop(columns="label")
+    theme_rows = []
+    missed, split = [], []
+    for j, t in enumerate(themes):
+        maj = [code_ids[i] for i in range(len(code_ids)) if majority[i] == t]
+        status = "missed" if not maj else ("split" if len(maj) > 1 else "matched")
+        (missed if status == "missed" else split if status == "split" else []).append(t)
+        order = sorted((i for i in range(len(code_ids)) if cont[i, j] > 0),
+                       key=lambda i: (-cont[i, j], code_ids[i]))
+        covered = sum(int(cont[ci[c], j]) for c in maj)
+        theme_rows.append({
+            "theme_id": t, "size": int(theme_size[j]), "status": status,
+            "majority_codes": "; ".join(maj),
+            "covering_codes": "; ".join(f"{code_ids[i]} ({int(cont[i, j])})" for i in order),
+            "coverage": covered / theme_size[j],
+            "matched_code": theme_to_code.get(t, ""),
+        })
+    themes_df = pd.DataFrame(theme_rows)
+
+    def single(labs: frozenset[str]) -> str:
+        real = sorted(x for x in labs if x != NONE_THEME)
+        return real[0] if real else _first(labs)
+
+    human_single = [single(sets[u]) for u in common]
+    machine_single = [code_of[u] for u in common]
+    summary = {
+        "n": n, "n_codes": len(code_ids), "n_themes": len(themes),
+        "purity": purity, "inverse_purity": inverse_purity,
+        "adjusted_rand": float(adjusted_rand_score(human_single, machine_single)),
+        "nmi": float(normalized_mutual_info_score(human_single, machine_single)),
+        "matched_overlap": float(matching["overlap"].sum() / n) if len(matching) else 0.0,
+        "n_missed": len(missed), "n_split": len(split),
+        "only_codes": sum(u not in sets for u in code_of),
+        "only_human": sum(u not in code_of for u in sets),
+        "multi_label_units": sum(len(sets[u]) > 1 for u in common),
+    }
+    contingency = pd.DataFrame(cont, index=pd.Index(code_ids, name="code_id"),
+                               columns=pd.Index(themes, name="theme_id"))
+    return CodeMatchReport(summary=summary, contingency=contingency, matching=matching,
+                           codes=codes_df, themes=themes_df, missed=tuple(missed),
+                           split=tuple(split))
