@@ -280,32 +280,35 @@ def _rows_text(rows: list[str], limit: int = 10) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
+def _read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
+    """A .csv/.tsv/.xlsx file as text cells ("none" and "NA" stay labels, not missing values)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found", path=str(p), fix="check the path (a .csv or .xlsx file)")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(p, dtype=str, keep_default_na=False,
+                               sep="\t" if suffix == ".tsv" else ",")
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(p, dtype=str, keep_default_na=False)
+    except Exception as exc:  # parser errors, bad encodings, broken zip
+        raise InputError(f"cannot read {what}: {exc}", path=str(p),
+                         fix="save it as UTF-8 .csv or as .xlsx") from exc
+    raise InputError(f"cannot read {what} from a '{suffix}' file", path=str(p),
+                     fix="save it as .csv or .xlsx")
+
+
 def _load(table: Any, side: str, id_column: str, label_column: str,
           coder_column: str) -> _Table:
     import pandas as pd
 
     path: str | None = None
     if isinstance(table, (str, PathLike)):
-        p = Path(table)
-        path = str(p)
-        if not p.is_file():
-            raise InputError(f"coding table {side} not found", path=path,
-                             fix="check the path (a .csv or .xlsx file)")
-        suffix = p.suffix.lower()
-        try:
-            if suffix in (".csv", ".tsv", ".txt"):
-                frame = pd.read_csv(p, dtype=str, keep_default_na=False,
-                                    sep="\t" if suffix == ".tsv" else ",")
-            elif suffix in (".xlsx", ".xlsm", ".xls"):
-                frame = pd.read_excel(p, dtype=str, keep_default_na=False)
-            else:
-                raise InputError(f"cannot read a coding table from a '{suffix}' file", path=path,
-                                 fix="save it as .csv or .xlsx")
-        except InputError:
-            raise
-        except Exception as exc:  # parser errors, bad encodings, broken zip
-            raise InputError(f"cannot read coding table {side}: {exc}", path=path,
-                             fix="save it as UTF-8 .csv or as .xlsx") from exc
+        path = str(table)
+        frame = _read_table_file(table, f"coding table {side}")
         first_row = 2  # file line / spreadsheet row of the first data row (header = 1)
         label = path
     elif isinstance(table, pd.DataFrame):
@@ -944,25 +947,7 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
     path = None
     if isinstance(table, (str, PathLike)):
         path = str(table)
-        p = Path(table)
-        if not p.is_file():
-            raise InputError(f"span table {side} not found", path=path,
-                             fix="check the path (a .csv or .xlsx file)")
-        suffix = p.suffix.lower()
-        try:
-            if suffix in (".csv", ".tsv", ".txt"):
-                frame = pd.read_csv(p, dtype=str, keep_default_na=False,
-                                    sep="\t" if suffix == ".tsv" else ",")
-            elif suffix in (".xlsx", ".xlsm", ".xls"):
-                frame = pd.read_excel(p, dtype=str, keep_default_na=False)
-            else:
-                raise InputError(f"cannot read a span table from a '{suffix}' file", path=path,
-                                 fix="save it as .csv or .xlsx")
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"cannot read span table {side}: {exc}", path=path,
-                             fix="save it as UTF-8 .csv or as .xlsx") from exc
+        frame = _read_table_file(table, f"span table {side}")
         first_row: int | None = 2
     elif isinstance(table, pd.DataFrame):
         frame = table.copy()
