@@ -620,3 +620,18 @@ def test_compare_codes_aligns_span_tables_and_rejects_bad_input():
     with pytest.raises(InputError, match="two codes"):
         compare_codes(pd.concat([codes, codes.assign(code_id="Z")]),
                       pd.DataFrame({"id": ["u1"], "theme_id": ["t"]}))
+
+
+def test_plots_for_notebooks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from themesift.compare import compare
+
+    a = pd.DataFrame({"id": ["1", "2", "3", "4"], "theme_id": ["hope", "hope", "none", "relationships"]})
+    b = pd.DataFrame({"id": ["1", "2", "3", "4"], "theme_id": ["hope", "relationships", "none", "relationships"]})
+    report = compare(a, b, bootstrap=0)
+    ax = report.plot_confusion()
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(i) for i in report.confusion.index]
+    bars = report.plot_per_theme()
+    assert len(bars.patches) == len(report.per_theme)

@@ -44,7 +44,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import themesift` fast
     import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, MissingDependencyError
 from .model import NONE_THEME
 
 __all__ = [
@@ -280,6 +280,14 @@ def _rows_text(rows: list[str], limit: int = 10) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependencyError("matplotlib (for plots)", "pip install matplotlib") from None
+    return plt
+
+
 def _read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
     """A .csv/.tsv/.xlsx file as text cells ("none" and "NA" stay labels, not missing values)."""
     import pandas as pd
@@ -464,6 +472,44 @@ class AgreementReport:
     multilabel: dict[str, Any]
     only_a_ids: tuple[str, ...] = field(default=())
     only_b_ids: tuple[str, ...] = field(default=())
+
+    def plot_confusion(self, ax=None):
+        """The confusion matrix as a heatmap (rows: table A, columns: table B).
+
+        Returns the matplotlib ``Axes``; needs matplotlib (``pip install matplotlib``).
+        """
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.2 + 0.7 * len(self.confusion.columns),
+                                          1.0 + 0.6 * len(self.confusion.index)))
+        values = self.confusion.to_numpy(dtype=float)
+        ax.imshow(values, cmap="Blues")
+        ax.set_xticks(range(len(self.confusion.columns)), [str(c) for c in self.confusion.columns],
+                      rotation=45, ha="right")
+        ax.set_yticks(range(len(self.confusion.index)), [str(i) for i in self.confusion.index])
+        ax.set_xlabel("B")
+        ax.set_ylabel("A")
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(c, r, f"{v:g}", ha="center", va="center",
+                    color="white" if v > values.max() / 2 else "black")
+        ax.set_title("Confusion (single-label view)")
+        return ax
+
+    def plot_per_theme(self, ax=None, metric: str = "f1"):
+        """Per-theme ``metric`` (f1, precision, recall or kappa) as horizontal bars."""
+        plt = _pyplot()
+        if metric not in self.per_theme.columns:
+            raise InputError(f"Unknown metric {metric!r}",
+                             fix=f"Use one of {', '.join(map(str, self.per_theme.columns))}")
+        values = self.per_theme[metric].astype(float).fillna(0.0)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.9 + 0.4 * len(values)))
+        ax.barh([str(t) for t in values.index], values.to_numpy())
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+        ax.set_xlabel(metric)
+        ax.set_title(f"{metric} per theme")
+        return ax
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-serialisable values (NaN becomes ``None``).
