@@ -1,5 +1,6 @@
 """The whole pipeline and the files a batch run writes."""
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -12,9 +13,9 @@ import themesift as ts
 from themesift.pipeline import OUTPUT_FILES, REVIEW_COLUMNS
 
 
-@pytest.fixture(scope="session")
+@contextlib.contextmanager
 def no_network():
-    """Any attempt to open a network connection during the run fails the test."""
+    """Any attempt to open a network connection inside the block fails the test."""
     original = socket.socket.connect
 
     def refuse(self, address):
@@ -23,13 +24,16 @@ def no_network():
         return original(self, address)
 
     socket.socket.connect = refuse
-    yield
-    socket.socket.connect = original
+    try:
+        yield
+    finally:
+        socket.socket.connect = original
 
 
 @pytest.fixture(scope="session")
-def sample_run(no_network, embedder, sample_dir, tmp_path_factory):
-    result = ts.run_pipeline(sample_dir, "recovery", embedder=embedder, seed=0, quiet=True)
+def sample_run(embedder, sample_dir, tmp_path_factory):
+    with no_network():
+        result = ts.run_pipeline(sample_dir, "recovery", embedder=embedder, seed=0, quiet=True)
     out = tmp_path_factory.mktemp("run") / "out"
     ts.write_outputs(result, out)
     return result, out
