@@ -284,9 +284,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.tables) > 2:
         raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
-    tables = list(args.tables)
-    if args.units or tables[0].lower().endswith(".qdpx"):
-        tables[0] = _aligned_human(tables[0], args)
+    tables = [_aligned(t, args) if _is_span_table(t, args) else t for t in args.tables]
     report = compare(*tables, id_column="id" if args.units else args.id_column,
                      label_column=args.label_column)
     print(report.to_markdown())
@@ -297,8 +295,23 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _aligned_human(path: str, args: argparse.Namespace):
-    """The first table of `compare`, read from .qdpx if need be and aligned to --units."""
+def _is_span_table(path: str, args: argparse.Namespace) -> bool:
+    """A .qdpx, or (with --units) a table coded as character spans rather than by unit id."""
+    if path.lower().endswith(".qdpx"):
+        return True
+    if not args.units:
+        return False
+    import pandas as pd
+
+    try:
+        columns = set(pd.read_csv(path, nrows=0).columns) if path.lower().endswith(".csv") else set()
+    except Exception:  # unreadable: let compare() report it properly
+        return False
+    return {"start", "end"} <= columns and not {"unit_id"} & columns
+
+
+def _aligned(path: str, args: argparse.Namespace):
+    """A table of `compare`, read from .qdpx if need be and aligned to the --units."""
     import pandas as pd
 
     from .compare import align_spans
