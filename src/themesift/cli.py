@@ -251,10 +251,12 @@ def _write_csv_atomically(frame, path: str) -> None:
     """Write a CSV next to its destination first, so a failure leaves no half-written file."""
     from pathlib import Path
 
+    from .review.sheet import CSV_OPTIONS
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    frame.to_csv(partial, index=False, lineterminator="\n", float_format="%.4f")
+    frame.to_csv(partial, **CSV_OPTIONS)
     os.replace(partial, target)
 
 

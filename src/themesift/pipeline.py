@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .model import CandidateCodes, Corpus, Framework
-from .review.sheet import REVIEW_COLUMNS, review_sheet, write_review
+from .review.sheet import CSV_OPTIONS, REVIEW_COLUMNS, review_sheet, write_review
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -165,13 +165,12 @@ def write_outputs(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".themesift-", dir=out.parent))
     try:
-        csv = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
-        result.units.to_csv(staging / "units.csv", **csv)
-        result.codes.table.to_csv(staging / "codes.csv", **csv)
-        result.suggestions.to_csv(staging / "suggestions.csv", **csv)
+        result.units.to_csv(staging / "units.csv", **CSV_OPTIONS)
+        result.codes.table.to_csv(staging / "codes.csv", **CSV_OPTIONS)
+        result.suggestions.to_csv(staging / "suggestions.csv", **CSV_OPTIONS)
         unit_suggestions = result.unit_suggestions.merge(
             result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
-        unit_suggestions.to_csv(staging / "unit_suggestions.csv", **csv)
+        unit_suggestions.to_csv(staging / "unit_suggestions.csv", **CSV_OPTIONS)
         write_review(review_sheet(result, run_id=run_id, study=study), staging)
         (staging / "report.html").write_text(render_report(result), encoding="utf-8")
         (staging / "manifest.json").write_text(

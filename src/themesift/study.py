@@ -559,11 +559,8 @@ class Study:
         else:
             theme_id = suggested
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, theme_id, "
-                "note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_utc_now(), str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
-            decision_id = cursor.lastrowid
+            decision_id = _insert_decision(conn, _utc_now(), analyst, suggestion_id, run_id,
+                                           action, theme_id, note)
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
         return decision_id
 
@@ -672,6 +669,16 @@ def _run_config(corpus: Corpus, framework: Framework, embedder, seed: int) -> di
 def _new_run_id() -> str:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"run-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def _insert_decision(conn: sqlite3.Connection, time: str, analyst: str, suggestion_id: str,
+                     run_id: str, action: str, theme_id: str | None, note: str) -> int:
+    """Append one decision row inside the caller's write transaction; its id."""
+    cursor = conn.execute(
+        "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, theme_id, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (time, str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
+    return cursor.lastrowid
 
 
 def _utc_now() -> str:

@@ -56,8 +56,8 @@ _EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same f
 _WIDTHS = {"suggestion_id": 28, "level": 7, "item_id": 20, "doc_id": 14, "speaker": 12,
            "text": 70, "suggested_theme": 18, "score": 7, "runner_up": 18, "rationale": 60,
            "decision": 18, "analyst": 10, "note": 30, "study": 20, "run_id": 20}
-_CSV = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
-_BUSY_TIMEOUT_S = 30.0
+#: How every CSV themesift writes is formatted: same data, same bytes on every platform.
+CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
 
 
 # -- building and writing the sheet --------------------------------------------------------------
@@ -138,7 +138,7 @@ def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Pa
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    sheet.to_csv(out / "review.csv", **_CSV)
+    sheet.to_csv(out / "review.csv", **CSV_OPTIONS)
     _write_xlsx(sheet, out / "review.xlsx")
     return [out / name for name in REVIEW_FILES]
 
@@ -373,31 +373,21 @@ def apply_review(
     """
     import pandas as pd
 
-    from ..study import Study
+    from ..study import Study, _insert_decision, _utc_now
 
     store = study if isinstance(study, Study) else Study.open(study)
     rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
-    conn = _connect(store.path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            planned, skipped = _plan(conn, store, rows, analyst, path)
-            now = _utc_now()
-            written = []
-            for item in planned:
-                cursor = conn.execute(
-                    "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, "
-                    "theme_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (now, item["analyst"], item["suggestion_id"], item["run_id"],
-                     item["action"], item["theme_id"], item["note"]))
-                written.append({"id": cursor.lastrowid, **item})
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    with store._write() as conn:  # checks and inserts in one transaction: all or nothing
+        planned, skipped = _plan(conn, store, rows, analyst, path)
+        now = _utc_now()
+        written = [
+            {"id": _insert_decision(conn, now, item["analyst"], item["suggestion_id"],
+                                    item["run_id"], item["action"], item["theme_id"],
+                                    item["note"]),
+             **item}
+            for item in planned
+        ]
     frame = pd.DataFrame(written, columns=columns)
     frame.attrs["skipped"] = skipped
     return frame
@@ -483,14 +473,6 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
     return planned, skipped
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection of our own on the study file, for one all-or-nothing transaction."""
-    conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
 def _rows(numbers: Iterable[int]) -> str:
     """Row numbers as short ranges: 'rows 2-5, 9' (or 'row 4')."""
     numbers = sorted(set(numbers))
@@ -502,7 +484,3 @@ def _rows(numbers: Iterable[int]) -> str:
             parts.append(str(start) if start == n else f"{start}-{n}")
             start = None
     return ("row " if len(numbers) == 1 else "rows ") + ", ".join(parts)
-
-
-def _utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
