@@ -54,10 +54,10 @@ def test_open_creates_store_in_folder_and_reopens(tmp_path):
     s = Study.open(tmp_path / "my-study")
     assert s.path == tmp_path / "my-study" / "study.sqlite"
     assert s.path.exists()
-    assert s.schema_version == SCHEMA_VERSION == 1
+    assert s.schema_version == SCHEMA_VERSION == 2
     s.close()
     again = Study.open(tmp_path / "my-study")
-    assert again.schema_version == 1
+    assert again.schema_version == 2
     conn = sqlite3.connect(again.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -114,6 +114,60 @@ def test_run_is_persisted(study):
                                     (run.id,)).fetchone()
     assert status == "complete" and '"fake": true' in manifest
     conn.close()
+
+
+def test_run_reads_back_from_the_store(study):
+    made = study.run(make_corpus())
+    back = study.load_run()
+    assert back.id == made.id == study.latest_run_id()
+    assert back.result is None
+    assert back.suggestions["suggestion_id"].tolist() == made.suggestions["suggestion_id"].tolist()
+    assert back.suggestions["text"].tolist() == made.suggestions["text"].tolist()
+    assert back.units["unit_id"].tolist() == made.units["unit_id"].tolist()
+    assert back.codes["code_id"].tolist() == ["C01", "C02"]
+    assert back.assignments.sort_values(["unit_id"]).values.tolist() == \
+        made.assignments.sort_values(["unit_id"]).values.tolist()
+    assert set(study.transcripts.columns) == {"doc_id", "path", "sha256", "format", "text"}
+    assert study.units["unit_id"].tolist() == made.units["unit_id"].tolist()
+    with pytest.raises(ts.InputError, match="No complete run 'run-nope'.*Complete runs: run-"):
+        study.load_run("run-nope")
+
+
+def test_run_keeps_its_own_copy_of_the_framework(tmp_path, fake_stages):
+    source = tmp_path / "fw.yaml"
+    source.write_text(ts.frameworks.framework.framework_to_yaml(
+        ts.load_framework("recovery")).replace("name: Hope", "name: Hope and meaning"))
+    with Study.open(tmp_path / "s") as s:
+        s.run(make_corpus(), str(source))
+        source.unlink()  # the analyst moved the file: the study still knows its framework
+        fw = s.framework()
+        assert fw.theme("hope").name == "Hope and meaning"
+        assert fw.source == str(source)
+
+
+def test_empty_study_has_no_latest_run(tmp_path):
+    with Study.open(tmp_path / "s") as s:
+        with pytest.raises(ts.InputError, match="has no complete run yet.*themesift run"):
+            s.load_run()
+
+
+def test_version_1_store_is_migrated(tmp_path, fake_stages):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in study_module.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {study_module.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (run_id, created, status, config) VALUES "
+                 "('run-old', '2026-01-01', 'complete', "
+                 "'{\"framework_source\": \"builtin:recovery\", \"inputs\": []}')")
+    conn.commit()
+    conn.close()
+    with Study.open(path) as s:
+        assert s.schema_version == 2
+        assert s.framework("run-old").theme_ids == THEMES  # no copy: loaded from its source
+        s.run(make_corpus())
+        assert s.framework().theme_ids == THEMES
 
 
 def test_interrupted_run_is_resumed_not_piled_up(tmp_path, fake_stages):

@@ -153,7 +153,7 @@ def test_queue_and_run_id(study):
     assert review(study, queue=pd.DataFrame({"suggestion_id": ["unit:u2"]})).total == 1
     with pytest.raises(ts.InputError, match="unit:nope"):
         review(study, queue=["unit:nope"])
-    with pytest.raises(ts.InputError, match="Unknown run"):
+    with pytest.raises(ts.InputError, match="No complete run"):
         review(study, run_id="run-missing")
 
 

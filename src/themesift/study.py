@@ -123,6 +123,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
            BEGIN SELECT RAISE(ABORT, 'decisions are append-only: they cannot be deleted'); END""",
     ),
+    (  # version 2: each run keeps its own copy of the framework (YAML), so exports and
+       # reviews do not depend on the framework file still being where it was
+        "ALTER TABLE runs ADD COLUMN framework TEXT",
+    ),
 ]
 #: The schema version this themesift writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -174,14 +178,17 @@ class Run:
     ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
     ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
     (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
-    A ``suggestion_id`` is what :meth:`Study.decide` takes. ``result`` is the pipeline's full
-    output (for writing the files of a batch run; not stored).
+    A ``suggestion_id`` is what :meth:`Study.decide` takes. ``assignments`` has one row per
+    unit and code it belongs to (``unit_id, code_id``). ``result`` is the pipeline's full
+    output (for writing the files of a batch run; not stored, so None for a run read back
+    with :meth:`Study.load_run`).
     """
 
     id: str
     units: pd.DataFrame
     codes: pd.DataFrame
     suggestions: pd.DataFrame
+    assignments: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
 
@@ -417,6 +424,8 @@ class Study:
         """Write a finished run's results and mark it complete, all in one transaction."""
         import pandas as pd
 
+        from .frameworks.framework import framework_to_yaml
+
         units = result.units
         codes = result.codes.table
         text = dict(zip(units["unit_id"], units["text"]))
@@ -475,17 +484,119 @@ class Study:
                 [(row["suggestion_id"], run_id,
                   *(_plain(row[c]) for c in _SUGGESTION_COLUMNS[1:] if c != "text"))
                  for row in sheet.to_dict("records")])
-            conn.execute("UPDATE runs SET status = 'complete', config = ?, manifest = ? "
-                         "WHERE run_id = ?", (_json(config), _json(manifest), run_id))
+            conn.execute("UPDATE runs SET status = 'complete', config = ?, manifest = ?, "
+                         "framework = ? WHERE run_id = ?",
+                         (_json(config), _json(manifest), framework_to_yaml(result.framework),
+                          run_id))
         self._theme_ids.pop(run_id, None)
         logger.info("Run %s complete: %d units, %d codes, %d suggestions", run_id, len(units),
                     len(codes), len(sheet))
-        return Run(run_id, units, codes, sheet, result)
+        return Run(run_id, units, codes, sheet, assignments=result.codes.assignments[
+            ["unit_id", "code_id"]].reset_index(drop=True), result=result)
 
     @property
     def runs(self) -> pd.DataFrame:
         """Every run in the store: ``run_id, created, status`` in the order they were started."""
         return self._frame("SELECT run_id, created, status FROM runs ORDER BY created, run_id")
+
+    def latest_run_id(self) -> str:
+        """The id of the most recent complete run.
+
+        Raises
+        ------
+        InputError
+            If the study has no complete run yet.
+        """
+        with self._lock:
+            row = self._connection().execute(
+                "SELECT run_id FROM runs WHERE status = 'complete' "
+                "ORDER BY created DESC, rowid DESC LIMIT 1").fetchone()
+        if row is None:
+            raise InputError(f"The study {self.path} has no complete run yet",
+                             fix="Run the pipeline first: themesift run TRANSCRIPTS --study "
+                                 f"{self.path.parent}, or study.run('transcripts/', 'recovery')")
+        return str(row[0])
+
+    def _run_row(self, run_id: str | None) -> tuple[str, dict[str, Any], str | None]:
+        run_id = run_id or self.latest_run_id()
+        with self._lock:
+            row = self._connection().execute(
+                "SELECT config, framework FROM runs WHERE run_id = ? AND status = 'complete'",
+                (run_id,)).fetchone()
+        if row is None:
+            complete = self.runs.query("status == 'complete'")["run_id"]
+            raise InputError(f"No complete run {run_id!r} in {self.path}. "
+                             f"Complete runs: {', '.join(complete) or 'none yet'}")
+        return run_id, json.loads(row[0]), row[1]
+
+    def load_run(self, run_id: str | None = None) -> Run:
+        """A run read back from the store (the latest complete one by default).
+
+        Returns
+        -------
+        Run
+            With ``units`` (the units of the run's transcripts), ``codes``, ``suggestions`` and
+            ``assignments`` as :meth:`run` returned them; ``result`` is None.
+
+        Examples
+        --------
+        >>> run = study.load_run()                              # doctest: +SKIP
+        >>> run.codes[["code_id", "label", "size"]]             # doctest: +SKIP
+        """
+        import pandas as pd
+
+        from .model import UNIT_COLUMNS
+
+        run_id, config, _ = self._run_row(run_id)
+        docs = [str(i["doc_id"]) for i in config.get("inputs", [])]
+        marks = ",".join("?" * len(docs))
+        quoted = ", ".join(f'"{c}"' for c in UNIT_COLUMNS)
+        units = self._frame(f"SELECT {quoted} FROM units WHERE doc_id IN ({marks}) "
+                            "ORDER BY doc_id, start, unit_id", docs, columns=UNIT_COLUMNS)
+        raw = self._frame("SELECT code_id, label, keywords, size, exemplar_ids, exemplars, extra "
+                          "FROM codes WHERE run_id = ? ORDER BY rowid", (run_id,))
+        extra = pd.DataFrame([json.loads(e or "{}") for e in raw.pop("extra")], index=raw.index)
+        codes = pd.concat([raw, extra], axis=1)
+        assignments = self._frame("SELECT unit_id, code_id FROM code_members WHERE run_id = ? "
+                                  "ORDER BY rowid", (run_id,), columns=["unit_id", "code_id"])
+        suggestions = self._frame(
+            "SELECT s.suggestion_id, s.level, s.item_id, "
+            "COALESCE(u.text, c.label || ' (' || c.size || ' units)') AS text, s.theme_id, "
+            "s.score, s.runner_up, s.runner_up_score, s.rationale FROM suggestions AS s "
+            "LEFT JOIN units AS u ON s.level = 'unit' AND u.unit_id = s.item_id "
+            "LEFT JOIN codes AS c ON s.level = 'code' AND c.run_id = s.run_id "
+            "AND c.code_id = s.item_id WHERE s.run_id = ? "
+            "ORDER BY s.level = 'unit', s.rowid", (run_id,), columns=_SUGGESTION_COLUMNS)
+        return Run(run_id, units, codes, suggestions, assignments=assignments)
+
+    def framework(self, run_id: str | None = None) -> Framework:
+        """The framework a run used (the latest complete run by default), from the store's copy.
+
+        Runs made before the store kept a copy load it from where it came from.
+        """
+        from .frameworks import load_framework
+        from .frameworks.framework import framework_from_yaml
+
+        run_id, config, text = self._run_row(run_id)
+        source = str(config.get("framework_source") or "")
+        if text:
+            return framework_from_yaml(text, source=source, label=f"{self.path} (run {run_id})")
+        return load_framework(source.removeprefix("builtin:") or config.get("framework"))
+
+    @property
+    def transcripts(self) -> pd.DataFrame:
+        """The transcripts the store holds: ``doc_id, path, sha256, format, text``."""
+        return self._frame("SELECT doc_id, path, sha256, format, text FROM transcripts "
+                           "ORDER BY doc_id")
+
+    @property
+    def units(self) -> pd.DataFrame:
+        """Every meaning unit the store holds, in transcript order (the unit-table columns)."""
+        from .model import UNIT_COLUMNS
+
+        quoted = ", ".join(f'"{c}"' for c in UNIT_COLUMNS)
+        return self._frame(f"SELECT {quoted} FROM units ORDER BY doc_id, start, unit_id",
+                           columns=UNIT_COLUMNS)
 
     # -- decisions -----------------------------------------------------------------------------
 

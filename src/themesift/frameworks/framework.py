@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # yaml and pandas are imported where they are used, to keep i
     import pandas as pd
     import yaml
 
-__all__ = ["load_framework", "check_framework", "list_frameworks", "describe_framework"]
+__all__ = ["load_framework", "check_framework", "list_frameworks", "describe_framework",
+           "framework_to_yaml", "framework_from_yaml"]
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +244,37 @@ def describe_framework(framework: Framework) -> str:
     if notes:
         lines += ["## Notes", "", *notes, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def framework_to_yaml(framework: Framework) -> str:
+    """The framework as YAML text in the file format, so a study can keep its own copy.
+
+    ``framework_from_yaml(framework_to_yaml(fw)) == fw`` for every valid framework.
+    """
+    import yaml
+
+    def theme(t: Theme) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": t.id, "name": t.name, "description": t.description}
+        if t.indicators:
+            entry["indicators"] = list(t.indicators)
+        if t.examples:
+            entry["examples"] = list(t.examples)
+        if t.subthemes:
+            entry["subthemes"] = [theme(s) for s in t.subthemes]
+        return entry
+
+    data: dict[str, Any] = {"name": framework.name}
+    if framework.version:
+        data["version"] = framework.version
+    if framework.description:
+        data["description"] = framework.description
+    data["themes"] = [theme(t) for t in framework.themes]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def framework_from_yaml(text: str, *, source: str = "", label: str = "stored framework") -> Framework:
+    """Read framework YAML text (as :func:`framework_to_yaml` writes it), with the usual checks."""
+    return _parse(text, label=label, source=source)
 
 
 # --- built-ins and paths --------------------------------------------------------------------

@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -102,7 +101,7 @@ class ReviewWidget:
                  queue: Iterable[str] | Any = None) -> None:
         widgets = _import_widgets()
         self.study = study
-        self.run_id = run_id or _latest_run(study)
+        self.run_id = run_id or study.latest_run_id()
         self._themes = _run_themes(study, self.run_id)
         self._items = _load_suggestions(study, self.run_id)
         order = review_order(list(self._items.values()))
@@ -244,8 +243,7 @@ class ReviewWidget:
 
     def _refresh_decided(self) -> None:
         """Take in decisions made elsewhere (another notebook, the review sheet)."""
-        frame = self.study._frame("SELECT DISTINCT suggestion_id FROM decisions")
-        self._decided.update(frame["suggestion_id"])
+        self._decided.update(self.study.decisions["suggestion_id"])
 
     def _advance(self) -> None:
         self._refresh_decided()
@@ -311,83 +309,42 @@ class ReviewWidget:
 
 # -- reading the store ---------------------------------------------------------------------------
 
-def _latest_run(study: Study) -> str:
-    frame = study._frame("SELECT run_id FROM runs WHERE status = 'complete' "
-                         "ORDER BY created DESC, rowid DESC LIMIT 1")
-    if frame.empty:
-        raise InputError(f"The study {study.path} has no complete run to review yet",
-                         fix="Run the pipeline first: study.run('transcripts/', 'recovery')")
-    return str(frame["run_id"].iloc[0])
-
-
 def _run_themes(study: Study, run_id: str) -> dict[str, str]:
-    """Theme id -> name for the run's framework (names where the framework can be loaded)."""
-    frame = study._frame("SELECT config, status FROM runs WHERE run_id = ?", (run_id,))
-    if frame.empty:
-        known = ", ".join(study.runs["run_id"]) or "none yet"
-        raise InputError(f"Unknown run {run_id!r} in {study.path}. Runs: {known}")
-    config = json.loads(frame["config"].iloc[0])
-    ids = [str(t) for t in config.get("theme_ids", [])]
-    names = {t: t for t in ids}
-    source = str(config.get("framework_source") or "")
-    if source:
-        try:
-            from ..frameworks import load_framework
-
-            framework = load_framework(source.removeprefix("builtin:"))
-            for theme in framework.themes:
-                if theme.id in names:
-                    names[theme.id] = theme.name
-        except Exception:  # noqa: BLE001 - names are a nicety; ids are enough to decide
-            pass
-    return names
+    """Theme id -> name for the run's framework."""
+    return {theme.id: theme.name for theme in study.framework(run_id).themes}
 
 
 def _load_suggestions(study: Study, run_id: str) -> dict[str, dict[str, Any]]:
     """The run's suggestions with their quotes, keyed by suggestion id, codes first."""
-    rows = study._frame(
-        "SELECT s.suggestion_id, s.level, s.item_id, s.theme_id, s.score, s.runner_up, "
-        "s.runner_up_score, s.rationale, c.label, c.size, c.exemplar_ids, c.exemplars, "
-        "u.text AS unit_text, u.speaker, u.doc_id "
-        "FROM suggestions AS s "
-        "LEFT JOIN codes AS c ON s.level = 'code' AND c.run_id = s.run_id "
-        "  AND c.code_id = s.item_id "
-        "LEFT JOIN units AS u ON s.level = 'unit' AND u.unit_id = s.item_id "
-        "WHERE s.run_id = ? ORDER BY s.level, s.rowid", (run_id,))
-    exemplar_ids = {i for v in rows["exemplar_ids"].dropna() for i in str(v).split(_SEPARATOR)}
-    units: dict[str, dict[str, Any]] = {}
-    if exemplar_ids:
-        ids = sorted(exemplar_ids)
-        marks = ",".join("?" * len(ids))
-        found = study._frame(f"SELECT unit_id, text, speaker, doc_id FROM units "
-                             f"WHERE unit_id IN ({marks})", ids)
-        units = {r["unit_id"]: r for r in found.to_dict("records")}
+    run = study.load_run(run_id)
+    units = {u["unit_id"]: u for u in run.units.to_dict("records")}
+    codes = {c["code_id"]: c for c in run.codes.to_dict("records")}
     items: dict[str, dict[str, Any]] = {}
-    for row in rows.to_dict("records"):
+    for row in run.suggestions.to_dict("records"):
         row = {k: _clean(v) for k, v in row.items()}
-        if row["size"] is not None:
-            row["size"] = int(row["size"])  # NaN elsewhere in the column made it a float
+        code = codes.get(row["item_id"], {}) if row["level"] == "code" else {}
+        size = _clean(code.get("size"))
         if row["level"] == "code":
+            ids = str(code.get("exemplar_ids") or "").split(_SEPARATOR)
+            texts = str(code.get("exemplars") or "").split(_SEPARATOR)
             quotes = []
-            ids = str(row["exemplar_ids"]).split(_SEPARATOR) if row["exemplar_ids"] else []
-            texts = str(row["exemplars"]).split(_SEPARATOR) if row["exemplars"] else []
             for k in range(max(len(ids), len(texts))):
                 unit = units.get(ids[k], {}) if k < len(ids) else {}
                 text = unit.get("text") or (texts[k] if k < len(texts) else "")
-                quotes.append({"text": text, "speaker": _clean(unit.get("speaker")),
-                               "doc_id": _clean(unit.get("doc_id"))})
-            label = row["label"] or row["item_id"]
-            text = f"{label} ({row['size']} units)" if row["size"] is not None else label
+                if text:
+                    quotes.append({"text": text, "speaker": _clean(unit.get("speaker")),
+                                   "doc_id": _clean(unit.get("doc_id"))})
         else:
-            quotes = [{"text": row["unit_text"] or "", "speaker": row["speaker"],
-                       "doc_id": row["doc_id"]}]
-            text = row["unit_text"] or ""
+            unit = units.get(row["item_id"], {})
+            quotes = [{"text": row["text"] or "", "speaker": _clean(unit.get("speaker")),
+                       "doc_id": _clean(unit.get("doc_id"))}]
         items[row["suggestion_id"]] = {
             "suggestion_id": row["suggestion_id"], "level": row["level"],
-            "item_id": row["item_id"], "text": text, "theme_id": row["theme_id"],
+            "item_id": row["item_id"], "text": row["text"] or "", "theme_id": row["theme_id"],
             "score": row["score"], "runner_up": row["runner_up"],
             "runner_up_score": row["runner_up_score"], "rationale": row["rationale"] or "",
-            "label": row["label"], "size": row["size"], "quotes": quotes,
+            "label": _clean(code.get("label")), "size": None if size is None else int(size),
+            "quotes": quotes,
         }
     return items
 
