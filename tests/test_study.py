@@ -120,7 +120,7 @@ def test_run_reads_back_from_the_store(study):
     made = study.run(make_corpus())
     back = study.load_run()
     assert back.id == made.id == study.latest_run_id()
-    assert back.result is None
+    assert back.result is None and back.manifest == made.manifest
     assert back.suggestions["suggestion_id"].tolist() == made.suggestions["suggestion_id"].tolist()
     assert back.suggestions["text"].tolist() == made.suggestions["text"].tolist()
     assert back.units["unit_id"].tolist() == made.units["unit_id"].tolist()

@@ -179,7 +179,8 @@ class Run:
     ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
     (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
     A ``suggestion_id`` is what :meth:`Study.decide` takes. ``assignments`` has one row per
-    unit and code it belongs to (``unit_id, code_id``). ``result`` is the pipeline's full
+    unit and code it belongs to (``unit_id, code_id``); ``manifest`` is the run's manifest
+    (versions, config, input hashes, seed, timings). ``result`` is the pipeline's full
     output (for writing the files of a batch run; not stored, so None for a run read back
     with :meth:`Study.load_run`).
     """
@@ -189,6 +190,7 @@ class Run:
     codes: pd.DataFrame
     suggestions: pd.DataFrame
     assignments: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    manifest: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
 
@@ -492,7 +494,7 @@ class Study:
         logger.info("Run %s complete: %d units, %d codes, %d suggestions", run_id, len(units),
                     len(codes), len(sheet))
         return Run(run_id, units, codes, sheet, assignments=result.codes.assignments[
-            ["unit_id", "code_id"]].reset_index(drop=True), result=result)
+            ["unit_id", "code_id"]].reset_index(drop=True), manifest=manifest, result=result)
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -517,17 +519,18 @@ class Study:
                                  f"{self.path.parent}, or study.run('transcripts/', 'recovery')")
         return str(row[0])
 
-    def _run_row(self, run_id: str | None) -> tuple[str, dict[str, Any], str | None]:
+    def _run_row(self, run_id: str | None) -> tuple[str, dict[str, Any], str | None, str | None]:
         run_id = run_id or self.latest_run_id()
         with self._lock:
             row = self._connection().execute(
-                "SELECT config, framework FROM runs WHERE run_id = ? AND status = 'complete'",
+                "SELECT config, framework, manifest FROM runs "
+                "WHERE run_id = ? AND status = 'complete'",
                 (run_id,)).fetchone()
         if row is None:
             complete = self.runs.query("status == 'complete'")["run_id"]
             raise InputError(f"No complete run {run_id!r} in {self.path}. "
                              f"Complete runs: {', '.join(complete) or 'none yet'}")
-        return run_id, json.loads(row[0]), row[1]
+        return run_id, json.loads(row[0]), row[1], row[2]
 
     def load_run(self, run_id: str | None = None) -> Run:
         """A run read back from the store (the latest complete one by default).
@@ -547,7 +550,7 @@ class Study:
 
         from .model import UNIT_COLUMNS
 
-        run_id, config, _ = self._run_row(run_id)
+        run_id, config, _, manifest = self._run_row(run_id)
         docs = [str(i["doc_id"]) for i in config.get("inputs", [])]
         marks = ",".join("?" * len(docs))
         quoted = ", ".join(f'"{c}"' for c in UNIT_COLUMNS)
@@ -567,7 +570,8 @@ class Study:
             "LEFT JOIN codes AS c ON s.level = 'code' AND c.run_id = s.run_id "
             "AND c.code_id = s.item_id WHERE s.run_id = ? "
             "ORDER BY s.level = 'unit', s.rowid", (run_id,), columns=_SUGGESTION_COLUMNS)
-        return Run(run_id, units, codes, suggestions, assignments=assignments)
+        return Run(run_id, units, codes, suggestions, assignments=assignments,
+                   manifest=json.loads(manifest or "{}"))
 
     def framework(self, run_id: str | None = None) -> Framework:
         """The framework a run used (the latest complete run by default), from the store's copy.
@@ -577,7 +581,7 @@ class Study:
         from .frameworks import load_framework
         from .frameworks.framework import framework_from_yaml
 
-        run_id, config, text = self._run_row(run_id)
+        run_id, config, text, _ = self._run_row(run_id)
         source = str(config.get("framework_source") or "")
         if text:
             return framework_from_yaml(text, source=source, label=f"{self.path} (run {run_id})")

@@ -1,0 +1,133 @@
+"""What every export needs: one read of the study, and a file written all or nothing.
+
+``study_view`` reads a study once into plain tables (optionally pseudonymised), so the QDPX
+file, the code sheet and the report all show the same coding. ``atomic_output`` is the one
+way an export writes its file: refuse to overwrite unless asked, write a temporary file beside
+the target, and move it into place only when it is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..model import Framework
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..study import Study
+
+__all__ = ["StudyView", "study_view", "atomic_output", "open_study"]
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study's latest state, as the exports show it.
+
+    ``transcripts``: ``doc_id, path, format, text``. ``units``: the unit table (every unit of
+    those transcripts). ``codes``, ``assignments`` and ``suggestions``: the run's candidate
+    codes, unit -> code membership, and suggestions (as :meth:`Study.load_run`).
+    ``coding``: the analyst's current coding (:meth:`Study.coding`) joined with the units'
+    ``speaker, role, turn, start, end, text``. ``decisions``: every decision. ``pending``:
+    the run's unit-level suggestions that no decision has touched yet. ``pseudonyms``: the
+    :class:`~themesift.pseudonymise.Pseudonyms` applied to all of the above, or None.
+    """
+
+    study_path: str
+    run_id: str
+    framework: Framework
+    transcripts: pd.DataFrame
+    units: pd.DataFrame
+    codes: pd.DataFrame
+    assignments: pd.DataFrame
+    suggestions: pd.DataFrame
+    coding: pd.DataFrame
+    decisions: pd.DataFrame
+    pending: pd.DataFrame
+    manifest: dict[str, Any]
+    pseudonyms: Any = None
+
+
+def open_study(study: Study | str | os.PathLike[str]) -> Study:
+    """A Study object from a Study or a path; a path that holds no study is an error."""
+    from ..study import STORE_FILE, Study
+
+    if isinstance(study, Study):
+        return study
+    path = Path(study)
+    if not (path.is_file() or (path / STORE_FILE).is_file()):
+        raise InputError("There is no study here", path=path,
+                         fix="Give the folder (or study.sqlite file) that 'themesift run "
+                             "--study' created")
+    return Study.open(path)
+
+
+def study_view(study: Study | str | os.PathLike[str], *, run_id: str | None = None,
+               pseudonymise: bool = False) -> StudyView:
+    """Read what the exports need from a study (its latest complete run by default).
+
+    Raises
+    ------
+    InputError
+        If the study has no complete run (an empty study has nothing to export).
+    """
+    study = open_study(study)
+    run = study.load_run(run_id)
+    framework = study.framework(run.id)
+    transcripts = study.transcripts[["doc_id", "path", "format", "text"]]
+    units = study.units
+    coding = study.coding().merge(
+        units.drop(columns=["doc_id"]), on="unit_id", how="left")
+    decisions = study.decisions
+    decided = set(decisions["suggestion_id"])
+    pending = run.suggestions[(run.suggestions["level"] == "unit")
+                              & ~run.suggestions["suggestion_id"].isin(decided)]
+    pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
+    view = StudyView(str(study.path), run.id, framework, transcripts, units, run.codes,
+                     run.assignments, run.suggestions, coding, decisions,
+                     pending.reset_index(drop=True), run.manifest)
+    if pseudonymise:
+        from ..pseudonymise import pseudonymise as make_pseudonyms
+
+        view = make_pseudonyms(view)
+    return view
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
+                  suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a temporary path to write; it becomes ``path`` only if the block succeeds.
+
+    Refuses (InputError) an existing file unless ``force``, a folder that does not exist, a
+    target that is a folder, and, with ``suffixes``, a file name with another extension.
+    Nothing is left behind when the block fails.
+    """
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise InputError(f"Cannot tell the format from the file name (it should end with "
+                         f"{' or '.join(suffixes)})", path=target,
+                         fix=f"Name the output file with {' or '.join(suffixes)}")
+    if target.is_dir():
+        raise InputError("The output path is a folder", path=target,
+                         fix="Give a file name, e.g. " + str(target / ("study" + (suffixes or ("",))[0])))
+    if not target.parent.is_dir():
+        raise InputError("The folder for the output file does not exist", path=target.parent,
+                         fix="Create the folder first, or choose another --out")
+    if target.exists() and not force:
+        raise InputError("The output file already exists", path=target,
+                         fix="Choose another name, or pass --force (force=True) to replace it")
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
