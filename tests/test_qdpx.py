@@ -163,6 +163,26 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     assert list(table["theme_id"]) == ["t1"] * 4
 
 
+def test_coding_dates_and_notes(tmp_path):
+    sources = (
+        '<TextSource guid="s1" name="A"><PlainTextContent>hello world</PlainTextContent>'
+        '<PlainTextSelection guid="sel1" startPosition="0" endPosition="5" '
+        'creationDateTime="2026-01-02T03:04:05Z">'
+        '<Coding guid="k1"><CodeRef targetGUID="c2"/><NoteRef targetGUID="n1"/>'
+        '<NoteRef targetGUID="n2"/><NoteRef targetGUID="gone"/></Coding>'
+        '<Coding guid="k2" creationDateTime="2026-02-03T04:05:06Z"><CodeRef targetGUID="c3"/>'
+        "</Coding></PlainTextSelection></TextSource>"
+    )
+    notes = (
+        '<Notes><Note guid="n1" name="inline"><PlainTextContent>Why: trust</PlainTextContent>'
+        '</Note><Note guid="n2" name="file" plainTextPath="internal://n2.txt"/></Notes>'
+    )
+    qde = project_xml(sources).replace("</Sources>", "</Sources>" + notes)
+    p = read_qdpx(make_qdpx(tmp_path, qde, {"sources/n2.txt": "Zoë’s memo".encode()}))
+    assert list(p.codings["created"]) == ["2026-01-02T03:04:05Z", "2026-02-03T04:05:06Z"]
+    assert list(p.codings["note"]) == ["Why: trust\n\nZoë’s memo", ""]
+
+
 def test_sources_folder_and_paths_spelled_differently(tmp_path):
     sources = (
         '<TextSource guid="a" name="A" plainTextPath="internal://a.txt"/>'

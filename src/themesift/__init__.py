@@ -21,11 +21,13 @@ from .compare import (
 )
 from .discover import discover_codes
 from .embed import Embedder
+from .export import codesheet, export_codesheet, export_qdc, export_qdpx, export_report, saturation
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
 from .ingest import QdaProject, read_corpus, read_qdpx, read_table, read_transcript
 from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
 from .pipeline import PipelineResult, run_pipeline, write_outputs
 from .propose import propose, score_themes, suggest_units
+from .pseudonymise import Pseudonyms, find_pseudonyms, pseudonymise, write_pseudonym_map
 from .review.widget import ReviewWidget, review
 from .segment import segment, summarize_units
 from .study import Run, Study
@@ -72,6 +74,17 @@ __all__ = [
     "check_framework",
     "list_frameworks",
     "describe_framework",
+    # exports
+    "export_qdpx",
+    "export_qdc",
+    "export_codesheet",
+    "codesheet",
+    "export_report",
+    "saturation",
+    "pseudonymise",
+    "find_pseudonyms",
+    "write_pseudonym_map",
+    "Pseudonyms",
     # data objects
     "Corpus",
     "Transcript",

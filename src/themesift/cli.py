@@ -17,6 +17,7 @@ from . import __version__  # noqa: E402
 from .errors import ThemesiftError  # noqa: E402
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+EXPORT_FORMATS = ("qdpx", "qdc", "codesheet", "report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,6 +136,31 @@ def _parser() -> argparse.ArgumentParser:
                      "(names or paths) to framework themes")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     cmp.set_defaults(command=_compare, verb="compare")
+
+    exp = verbs.add_parser(
+        "export", help="a study's coding as a QDPX project, code sheet or HTML report",
+        description="Export a study's current coding: 'qdpx' (a REFI-QDA project for NVivo, "
+        "ATLAS.ti and MAXQDA: transcripts, the framework as codes, every coding with who "
+        "decided it), 'qdc' (the codebook alone), 'codesheet' (.xlsx or .csv: meaning unit, "
+        "condensed meaning unit, code, subtheme, theme) or 'report' (one self-contained HTML "
+        "file). The file is written completely or not at all.",
+    )
+    exp.add_argument("--study", required=True, metavar="S", help="the study store to export")
+    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="format",
+                     help="what to write")
+    exp.add_argument("--out", required=True, metavar="FILE",
+                     help="the file to write (.qdpx, .qdc, .xlsx/.csv, .html)")
+    exp.add_argument("--run", default=None, metavar="RUN_ID",
+                     help="export this run's codes and suggestions (default: the latest run)")
+    exp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    exp.add_argument("--pseudonymise", action="store_true",
+                     help="replace names of people and places (and speaker names) with "
+                     "placeholders such as [PERSON 1]; the key goes to a separate file")
+    exp.add_argument("--no-suggestions", action="store_true",
+                     help="qdpx: leave out the pending machine suggestions (the 'suggested' codes)")
+    exp.add_argument("--human", default=None, metavar="CODING.csv",
+                     help="report: also compare the machine with this human coding table")
+    exp.set_defaults(command=_export, verb="export")
 
     fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
                            description="List the built-in seed frameworks by name.")
@@ -334,6 +360,37 @@ def _aligned(path: str, args: argparse.Namespace):
         raise InputError("A .qdpx codes character spans, not meaning units", path=path,
                          fix="Give the machine's units with --units units.csv so they can be aligned")
     return align_spans(human, pd.read_csv(args.units), min_overlap=args.min_overlap)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .export import export_codesheet, export_qdc, export_qdpx, export_report
+    from .export._common import key_path, opened_study
+
+    if args.no_suggestions and args.format != "qdpx":
+        raise InputError("--no-suggestions is for --format qdpx only",
+                         fix="Leave it out for the other formats")
+    if args.human and args.format != "report":
+        raise InputError("--human is for --format report only",
+                         fix="Compare codings with 'themesift compare' instead")
+    if args.pseudonymise and args.format == "qdc":
+        raise InputError("--pseudonymise is not needed for --format qdc: a codebook holds no "
+                         "transcript text", fix="Leave it out")
+    options = {"run_id": args.run, "force": args.force, "pseudonymise": args.pseudonymise}
+    with opened_study(args.study) as study:
+        if args.format == "qdc":
+            path = export_qdc(study, args.out, force=args.force)
+        elif args.format == "qdpx":
+            path = export_qdpx(study, args.out, suggestions=not args.no_suggestions, **options)
+        elif args.format == "codesheet":
+            path = export_codesheet(study, args.out, **options)
+        else:
+            path = export_report(study, args.out, human=args.human, **options)
+    print(f"themesift export: {args.format} written to {path}")
+    if args.pseudonymise:
+        print(f"The key to the placeholders is in {key_path(path)}: keep it private, apart "
+              "from the export.")
+    return EXIT_OK
 
 
 def _frameworks(args: argparse.Namespace) -> int:

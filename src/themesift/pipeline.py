@@ -52,6 +52,8 @@ class PipelineResult:
     suggestions: pd.DataFrame  # code level
     unit_suggestions: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: ``unit_id, x, y``: the units on a 2-D map of their embeddings, for the report.
+    unit_map: pd.DataFrame | None = None
 
 
 def run_pipeline(
@@ -90,6 +92,7 @@ def run_pipeline(
     """
     from .discover import discover_codes
     from .embed import Embedder
+    from .export.report import unit_map
     from .frameworks import load_framework
     from .ingest import read_corpus
     from .propose import propose, suggest_units
@@ -112,7 +115,7 @@ def run_pipeline(
         raise InputError("No meaning units were found in the transcripts",
                          fix="Check that participants' turns are labelled (see 'themesift segment')")
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
-    timed("embed", embedder.encode, list(units["text"]))
+    vectors = timed("embed", embedder.encode, list(units["text"]))
     codes = timed("discover", discover_codes, units, embedder=embedder, seed=seed, n_codes=n_codes,
                   quiet=quiet)
     unit_suggestions = timed("suggest_units", suggest_units, units, framework, embedder=embedder,
@@ -134,7 +137,8 @@ def run_pipeline(
         "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table)},
         "timings_s": timings,
     }
-    return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest)
+    return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest,
+                          unit_map=unit_map(units, vectors))
 
 
 def write_outputs(

@@ -1,5 +1,8 @@
-"""Exports: the HTML report (code sheets and QDPX follow with the Study store)."""
+"""Exports: a study's coding as a REFI-QDA project, a code sheet, or an HTML report."""
 
-from .report import render_report
+from .codesheet import codesheet, export_codesheet
+from .qdpx import export_qdc, export_qdpx
+from .report import export_report, render_report, saturation
 
-__all__ = ["render_report"]
+__all__ = ["export_qdpx", "export_qdc", "export_codesheet", "codesheet", "export_report",
+           "render_report", "saturation"]

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from ..study import Study
 
-__all__ = ["StudyView", "study_view", "atomic_output", "open_study"]
+__all__ = ["StudyView", "study_view", "atomic_output", "open_study", "opened_study", "key_path",
+           "check_output"]
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,42 @@ def open_study(study: Study | str | os.PathLike[str]) -> Study:
     return Study.open(path)
 
 
-def study_view(study: Study | str | os.PathLike[str], *, run_id: str | None = None,
+@contextmanager
+def opened_study(study: Study | str | os.PathLike[str]) -> Iterator[Study]:
+    """The study; one opened here from a path is closed again afterwards."""
+    opened = open_study(study)
+    try:
+        yield opened
+    finally:
+        if opened is not study:
+            opened.close()
+
+
+def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str | None = None,
                pseudonymise: bool = False) -> StudyView:
     """Read what the exports need from a study (its latest complete run by default).
+
+    A StudyView passes through unchanged (``run_id`` and ``pseudonymise`` are then its own).
 
     Raises
     ------
     InputError
         If the study has no complete run (an empty study has nothing to export).
     """
-    study = open_study(study)
-    run = study.load_run(run_id)
-    framework = study.framework(run.id)
-    transcripts = study.transcripts[["doc_id", "path", "format", "text"]]
-    units = study.units
-    coding = study.coding().merge(
-        units.drop(columns=["doc_id"]), on="unit_id", how="left")
-    decisions = study.decisions
+    if isinstance(study, StudyView):
+        return study
+    with opened_study(study) as opened:
+        run = opened.load_run(run_id)
+        framework = opened.framework(run.id)
+        transcripts = opened.transcripts[["doc_id", "path", "format", "text"]]
+        units = opened.units
+        coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
+        decisions = opened.decisions
     decided = set(decisions["suggestion_id"])
     pending = run.suggestions[(run.suggestions["level"] == "unit")
                               & ~run.suggestions["suggestion_id"].isin(decided)]
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
-    view = StudyView(str(study.path), run.id, framework, transcripts, units, run.codes,
+    view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
                      pending.reset_index(drop=True), run.manifest)
     if pseudonymise:
@@ -100,15 +115,15 @@ def study_view(study: Study | str | os.PathLike[str], *, run_id: str | None = No
     return view
 
 
-@contextmanager
-def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
-                  suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Yield a temporary path to write; it becomes ``path`` only if the block succeeds.
+def key_path(path: str | os.PathLike[str]) -> Path:
+    """Where a pseudonymised export's key (real names -> placeholders) is written."""
+    target = Path(path)
+    return target.with_name(f"{target.name}.pseudonyms.csv")
 
-    Refuses (InputError) an existing file unless ``force``, a folder that does not exist, a
-    target that is a folder, and, with ``suffixes``, a file name with another extension.
-    Nothing is left behind when the block fails.
-    """
+
+def check_output(path: str | os.PathLike[str], *, force: bool = False,
+                 suffixes: tuple[str, ...] = ()) -> Path:
+    """The output path, checked as :func:`atomic_output` does (call it before slow work)."""
     target = Path(path)
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"Cannot tell the format from the file name (it should end with "
@@ -123,10 +138,34 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
     if target.exists() and not force:
         raise InputError("The output file already exists", path=target,
                          fix="Choose another name, or pass --force (force=True) to replace it")
+    return target
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
+                  suffixes: tuple[str, ...] = (), pseudonyms: Any = None) -> Iterator[Path]:
+    """Yield a temporary path to write; it becomes ``path`` only if the block succeeds.
+
+    Refuses (InputError) an existing file unless ``force``, a folder that does not exist, a
+    target that is a folder, and, with ``suffixes``, a file name with another extension.
+    Nothing is left behind when the block fails. With ``pseudonyms`` (a
+    :class:`~themesift.pseudonymise.Pseudonyms`), its key is written beside the file, at
+    :func:`key_path`, in the same all-or-nothing way.
+    """
+    if pseudonyms is not None:
+        with atomic_output(key_path(path), force=force) as key, \
+                atomic_output(path, force=force, suffixes=suffixes) as temp:
+            pseudonyms.table.to_csv(key, index=False, encoding="utf-8")
+            yield temp
+        return
+    target = check_output(path, force=force, suffixes=suffixes)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     try:
         yield Path(temp)
+        umask = os.umask(0)  # mkstemp made it private; give it the usual permissions
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):

@@ -1,77 +1,842 @@
-"""A self-contained HTML report of one run: opens offline in any browser, no scripts."""
+"""The HTML report: one self-contained page about a run or a study, for reading offline.
+
+The page holds the run summary, each theme with its codes, sizes and exemplar quotes, a 2-D
+map of the meaning units coloured by theme, theme prevalence per transcript and per speaker,
+the codes that fit no theme (candidate new themes), the saturation curve and, for a study, how
+the analyst's decisions and coding agree with the machine. Everything is inline (CSS, SVG
+charts, a few lines of optional script for sorting tables); the page makes no network request
+and its Content-Security-Policy forbids any.
+
+``render_report(result)`` renders the batch run of ``themesift run`` (no decisions yet);
+``export_report(study, path)`` renders a study's run with the analyst's coding. Both build
+the same :class:`_ReportData` and share one renderer. Where a study has a coding, a unit's
+theme is the analyst's (the latest decision), else the machine's pending suggestion; a unit
+whose suggestion was rejected has no theme.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
+import logging
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import InputError, ThemesiftError
+from ..model import NONE_THEME, Framework
+from ._common import StudyView, atomic_output, check_output, study_view
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..compare import AgreementReport
     from ..pipeline import PipelineResult
+    from ..study import Study
+
+__all__ = ["render_report", "export_report", "saturation", "unit_map"]
+
+logger = logging.getLogger(__name__)
+
+#: A code "appears" in a transcript when at least this many of its units are in it.
+MIN_UNITS = 2
+#: Colour-blind-safe colours for the framework's themes, in framework order (then repeated).
+_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+            "#332288", "#882255", "#117733")
+_NONE_COLOUR = "#8c8c8c"
+_UNCODED_COLOUR = "#d9d9d9"
+_NO_THEME = ""  # a unit whose suggestion the analyst rejected
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:70rem;
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;
      color:#222;line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
-th,td{border-bottom:1px solid #e4e4e4;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.num{text-align:right;white-space:nowrap}
-.theme{display:inline-block;padding:0 .4rem;border-radius:.3rem;background:#eef3fb}
-.none{background:#f7eee8}.quote{color:#444;font-style:italic}.muted{color:#777;font-size:.85rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.4rem;border-bottom:1px solid #ddd}
+h3{font-size:1.05rem;margin-bottom:.3rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.6rem 0}
+th,td{border-bottom:1px solid #e4e4e4;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.num,th.num{text-align:right;white-space:nowrap}
+table.sortable th{cursor:pointer}
+.theme{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff}
+.quote{color:#444;font-style:italic;margin:.15rem 0}.muted{color:#666;font-size:.85rem}
+.note{background:#fff8e5;border-left:4px solid #E69F00;padding:.4rem .7rem}
+.legend span{margin-right:1rem;white-space:nowrap}.swatch{display:inline-block;width:.8rem;
+ height:.8rem;border-radius:.2rem;margin-right:.3rem;vertical-align:-.05rem}
+svg{max-width:100%;height:auto;font-size:11px}svg text{fill:#333}
+nav a{margin-right:.8rem}
 """
 
+# Optional: click a column header to sort; the page reads the same without it.
+_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function (th) {
+  th.title = 'Click to sort';
+  th.addEventListener('click', function () {
+    var table = th.closest('table'), body = table.tBodies[0], col = th.cellIndex;
+    var down = th.dataset.order !== 'down';
+    th.dataset.order = down ? 'down' : 'up';
+    var key = function (row) {
+      var text = row.cells[col] ? row.cells[col].textContent.trim() : '';
+      var number = parseFloat(text.replace('%', ''));
+      return isNaN(number) ? text.toLowerCase() : number;
+    };
+    Array.from(body.rows).sort(function (a, b) {
+      var x = key(a), y = key(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * (down ? -1 : 1);
+    }).forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "img-src data:")
+
+
+@dataclass(frozen=True)
+class _ReportData:
+    """What the page shows, from a batch run or a study (one shape for both).
+
+    ``units``: ``unit_id, doc_id, speaker, text, machine_theme, score, rationale, theme_id``
+    (``theme_id`` is the unit's current theme: the analyst's, else the machine's; ``""`` when
+    the analyst rejected the suggestion). ``codes``: the code table plus ``theme_id``,
+    ``score`` (the code-level suggestion) and ``decision`` (the analyst's, or ``""``).
+    ``transcripts``: doc ids in interview order (the order of the run's inputs).
+    """
+
+    title: str
+    framework: Framework
+    manifest: dict[str, Any]
+    transcripts: list[str]
+    units: pd.DataFrame
+    codes: pd.DataFrame
+    assignments: pd.DataFrame
+    decisions: pd.DataFrame | None = None  # this run's decisions, latest per suggestion
+    suggestions: pd.DataFrame | None = None  # suggestion_id, level, theme_id (for decisions)
+    coded: int = 0  # units with an analyst's theme
+    agreement: tuple[tuple[str, AgreementReport], ...] = ()
+    unit_map: pd.DataFrame | None = None
+    map_note: str = ""
+
+
+# -- building the data ------------------------------------------------------------------------
+
+def _from_result(result: PipelineResult) -> _ReportData:
+    """The report's data of a batch run: machine suggestions only."""
+    machine = result.unit_suggestions[["unit_id", "theme_id", "score", "rationale"]]
+    units = result.units.merge(machine.rename(columns={"theme_id": "machine_theme"}),
+                               on="unit_id", how="left")
+    units["theme_id"] = units["machine_theme"].fillna(_NO_THEME)
+    code_themes = result.suggestions[["code_id", "theme_id", "score"]]
+    codes = result.codes.table.merge(code_themes, on="code_id", how="left").assign(decision="")
+    order = [t.id for t in result.corpus]
+    return _ReportData("batch run", result.framework, dict(result.manifest), order, units, codes,
+                       result.codes.assignments[["unit_id", "code_id"]],
+                       unit_map=result.unit_map,
+                       map_note="This run carries no unit coordinates, so the map is left out.")
+
+
+def _from_view(view: StudyView) -> _ReportData:
+    """The report's data of a study's run: the analyst's coding over the machine's suggestions."""
+    sugg = view.suggestions
+    unit_sugg = sugg[sugg["level"] == "unit"].rename(
+        columns={"item_id": "unit_id", "theme_id": "machine_theme"})
+    units = view.units.merge(unit_sugg[["unit_id", "machine_theme", "score", "rationale"]],
+                             on="unit_id", how="inner")
+    coded = view.coding.drop_duplicates("unit_id").set_index("unit_id")["theme_id"]
+    pending = view.pending.set_index("unit_id")["theme_id"]
+    units["theme_id"] = [coded.get(u, pending.get(u, _NO_THEME)) for u in units["unit_id"]]
+
+    decisions = view.decisions[view.decisions["run_id"] == view.run_id]
+    decisions = decisions.drop_duplicates("suggestion_id", keep="last")
+    code_sugg = sugg[sugg["level"] == "code"]
+    latest = dict(zip(decisions["suggestion_id"], zip(decisions["action"], decisions["theme_id"])))
+    code_theme, code_decision = [], []
+    for sid, theme in zip(code_sugg["suggestion_id"], code_sugg["theme_id"]):
+        action, decided = latest.get(sid, ("", theme))
+        code_theme.append(theme if action in ("", "reject") else decided)
+        code_decision.append(action)
+    themes = code_sugg.assign(theme_id=code_theme, decision=code_decision)
+    codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision"]].rename(
+        columns={"item_id": "code_id"}), on="code_id", how="left")
+    order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
+    order = order or list(view.transcripts["doc_id"])
+    title = f"run {view.run_id} of study {view.study_path}"
+    return _ReportData(title, view.framework, dict(view.manifest), order, units, codes,
+                       view.assignments, decisions=decisions,
+                       suggestions=sugg[["suggestion_id", "level", "theme_id"]],
+                       coded=int(units["unit_id"].isin(coded.index).sum()))
+
+
+def _data_of(source: Any) -> _ReportData:
+    """A PipelineResult, a StudyView, a Study or a study's folder, as report data."""
+    from ..pipeline import PipelineResult
+
+    if isinstance(source, PipelineResult):
+        return _from_result(source)
+    if isinstance(source, StudyView):
+        return _from_view(source)
+    return _from_view(study_view(source))
+
+
+def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
+    """Place meaning units on a 2-D map: the first two principal components of their vectors.
+
+    Deterministic: each component's sign is fixed so that its largest loading is positive.
+
+    Parameters
+    ----------
+    units:
+        The unit table (``unit_id``), one row per vector.
+    vectors:
+        The units' embeddings, shape (n_units, dimension).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, x, y``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> units = pd.DataFrame({"unit_id": ["a", "b", "c"]})
+    >>> unit_map(units, np.eye(3)).columns.tolist()
+    ['unit_id', 'x', 'y']
+    """
+    import pandas as pd
+
+    vectors = np.asarray(vectors, dtype=float)
+    if len(vectors) != len(units):
+        raise InputError(f"unit_map() got {len(vectors)} vectors for {len(units)} units",
+                         fix="Pass one vector per unit row, in the same order")
+    centred = vectors - vectors.mean(axis=0) if len(vectors) else vectors
+    xy = np.zeros((len(vectors), 2))
+    if len(vectors) > 1:
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        components = components[:2]
+        signs = np.sign(components[np.arange(len(components)),
+                                   np.abs(components).argmax(axis=1)])
+        xy[:, :len(components)] = centred @ (components * signs[:, None]).T
+    return pd.DataFrame({"unit_id": list(units["unit_id"]), "x": xy[:, 0].round(6),
+                         "y": xy[:, 1].round(6)})
+
+
+def _study_unit_map(data: _ReportData, embedder) -> tuple[pd.DataFrame | None, str]:
+    """Coordinates of a study's units, embedded again with the run's model (cache hits)."""
+    from ..embed import Embedder
+
+    info = data.manifest.get("embedding_model") or {}
+    wanted = info.get("model_id")
+    if embedder is None:
+        if not wanted:
+            return None, "The run's manifest names no embedding model, so the map is left out."
+        embedder = Embedder(info.get("profile") or info.get("path") or wanted, quiet=True,
+                            backend=info.get("backend"))
+    try:
+        if wanted and embedder.model_id != wanted:
+            return None, (f"The run's model {wanted} is not available here (found "
+                          f"{embedder.model_id}), so the map is left out.")
+        vectors = embedder.encode(list(data.units["text"]))
+    except (ThemesiftError, OSError) as exc:
+        logger.info("No unit map: %s", exc)
+        return None, (f"The run's model {wanted} is not available here ({exc}), so the map "
+                      "is left out.")
+    return unit_map(data.units, vectors), ""
+
+
+# -- saturation --------------------------------------------------------------------------------
+
+def saturation(study_or_result: Any, *, orderings: int = 200, seed: int = 0,
+               min_units: int = MIN_UNITS) -> pd.DataFrame:
+    """How many new codes (and themes) each further transcript adds, in interview order.
+
+    A code *appears* in a transcript when at least ``min_units`` of its meaning units come
+    from that transcript (two by default): a single unit is weak evidence (often a unit that
+    fitted no cluster and was put in its nearest code), while a code is counted once per
+    transcript however much one talkative participant says, since codes are counted, not
+    units. A code is *new* at the first transcript it appears in. A theme is *reached* once a
+    unit of the transcripts so far has it (the analyst's coding where there is one, else the
+    machine's suggestion; "none" is not a theme).
+
+    The band shows how much the curve owes to the order the interviews happened to be in: the
+    cumulative number of codes over random orderings of the transcripts (every ordering when
+    there are at most ``orderings`` of them), as its mean and 5th and 95th percentiles.
+
+    Parameters
+    ----------
+    study_or_result:
+        A :class:`~themesift.pipeline.PipelineResult`, a :class:`~themesift.study.Study` or
+        its folder (its latest run).
+    orderings:
+        Random orderings of the transcripts for the band.
+    seed:
+        Seed of the orderings; the same seed gives the same band.
+    min_units:
+        Units a code needs in a transcript to appear there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per transcript in interview order: ``position, transcript, units,
+        new_codes, new_code_ids`` (" | "-joined), ``cumulative_codes, themes_reached,
+        codes_mean, codes_low, codes_high``. ``attrs`` holds ``codes_total`` (all codes of the
+        run), ``orderings`` (used) and ``min_units``.
+
+    Raises
+    ------
+    InputError
+        For ``orderings`` or ``min_units`` below 1, or a study without a complete run.
+
+    Examples
+    --------
+    >>> curve = saturation("my-study")                              # doctest: +SKIP
+    >>> curve[["transcript", "new_codes", "codes_low", "codes_high"]]  # doctest: +SKIP
+    """
+    for name, value in (("orderings", orderings), ("min_units", min_units)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise InputError(f"The {name!r} parameter of saturation() must be an int in "
+                             f"[1, inf). Got {value!r} instead.")
+    return _saturation(_data_of(study_or_result), orderings=orderings, seed=seed,
+                       min_units=min_units)
+
+
+def _saturation(data: _ReportData, *, orderings: int, seed: int, min_units: int) -> pd.DataFrame:
+    import pandas as pd
+
+    docs = data.transcripts
+    doc_of = dict(zip(data.units["unit_id"], data.units["doc_id"]))
+    members = data.assignments.assign(doc_id=data.assignments["unit_id"].map(doc_of)).dropna()
+    counts = members.groupby(["code_id", "doc_id"]).size()
+    codes = list(data.codes["code_id"])
+    present = np.zeros((len(docs), len(codes)), dtype=bool)  # transcript x code
+    position = {d: i for i, d in enumerate(docs)}
+    column = {c: j for j, c in enumerate(codes)}
+    for (code, doc), n in counts.items():
+        if n >= min_units and doc in position and code in column:
+            present[position[doc], column[code]] = True
+    seen = np.logical_or.accumulate(present, axis=0) if len(docs) else present
+    new = seen & ~np.vstack([np.zeros((1, len(codes)), dtype=bool), seen[:-1]])
+
+    themed = data.units[~data.units["theme_id"].isin([NONE_THEME, _NO_THEME])]
+    themes_reached, reached = [], set()
+    for doc in docs:
+        reached |= set(themed.loc[themed["doc_id"] == doc, "theme_id"])
+        themes_reached.append(len(reached))
+
+    band, used = _ordering_band(present, orderings, seed)
+    units_per_doc = data.units.groupby("doc_id").size()
+    frame = pd.DataFrame({
+        "position": range(1, len(docs) + 1), "transcript": docs,
+        "units": [int(units_per_doc.get(d, 0)) for d in docs],
+        "new_codes": new.sum(axis=1).astype(int),
+        "new_code_ids": [" | ".join(c for c, is_new in zip(codes, row) if is_new) for row in new],
+        "cumulative_codes": seen.sum(axis=1).astype(int),
+        "themes_reached": themes_reached,
+        "codes_mean": band.mean(axis=0).round(3),
+        "codes_low": np.percentile(band, 5, axis=0).round(3) if len(docs) else [],
+        "codes_high": np.percentile(band, 95, axis=0).round(3) if len(docs) else [],
+    })
+    frame.attrs.update(codes_total=len(codes), orderings=used, min_units=min_units)
+    return frame
+
+
+def _ordering_band(present: np.ndarray, orderings: int, seed: int) -> tuple[np.ndarray, int]:
+    """Cumulative codes at each position, one row per ordering of the transcripts.
+
+    Every ordering is used when there are no more than ``orderings`` of them (exact and
+    the same for any seed); otherwise ``orderings`` random ones drawn with ``seed``.
+    """
+    import itertools
+
+    n = len(present)
+    if n == 0:
+        return np.zeros((1, 0)), 0
+    if math.factorial(n) <= orderings:
+        perms = np.array(list(itertools.permutations(range(n))))
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.array([rng.permutation(n) for _ in range(orderings)])
+    cumulative = np.logical_or.accumulate(present[perms], axis=1)  # ordering x position x code
+    return cumulative.sum(axis=2), len(perms)
+
+
+# -- agreement ---------------------------------------------------------------------------------
+
+def _agreements(data: _ReportData, view: StudyView, human: Any) -> tuple:
+    """Machine vs the analyst's coding (when there is one) and vs an external coding."""
+    from ..compare import compare
+
+    machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
+    coding = view.coding[view.coding["unit_id"].isin(data.units["unit_id"])]
+    found = []
+    if len(coding):
+        found.append(("The analyst's coding in the study (reference) vs the machine's "
+                      "unit suggestions",
+                      compare(coding[["unit_id", "theme_id"]], machine, bootstrap=200)))
+    if human is not None:
+        found.append(("The external human coding (reference) vs the machine's unit "
+                      "suggestions", compare(human, machine, bootstrap=200)))
+    return tuple(found)
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+def _colours(framework: Framework) -> dict[str, str]:
+    colours = {t: _PALETTE[i % len(_PALETTE)] for i, t in enumerate(framework.theme_ids)}
+    return colours | {NONE_THEME: _NONE_COLOUR, _NO_THEME: _UNCODED_COLOUR}
+
+
+def _names(framework: Framework) -> dict[str, str]:
+    return ({t.id: t.name for t in framework.all_themes()}
+            | {NONE_THEME: "Fits no theme", _NO_THEME: "No theme (suggestion rejected)"})
+
+
+def _e(value: Any) -> str:
+    """Text as HTML (every ``<``, ``&`` and quote escaped); missing values as nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return escape(str(value), quote=True)
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _badge(theme_id: str, names: dict[str, str], colours: dict[str, str]) -> str:
+    colour = colours.get(theme_id, _NONE_COLOUR)
+    text = "#222" if theme_id == _NO_THEME else "#fff"
+    return (f"<span class='theme' style='background:{colour};color:{text}'>"
+            f"{_e(names.get(theme_id, theme_id))}</span>")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Sequence[int] = (),
+           sortable: bool = True) -> str:
+    """An HTML table; ``rows`` hold cells already as HTML."""
+    cls = " class='sortable'" if sortable else ""
+    th = "".join(f"<th{' class=num' if i in numeric else ''}>{_e(h)}</th>"
+                 for i, h in enumerate(head))
+    th = f"<thead><tr>{th}</tr></thead>" if head else ""
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table{cls}>{th}<tbody>{body}</tbody></table>"
+
+
+def _legend(themes: Sequence[str], names: dict[str, str], colours: dict[str, str]) -> str:
+    return "<p class='legend'>" + "".join(
+        f"<span><i class='swatch' style='background:{colours[t]}'></i>{_e(names[t])}</span>"
+        for t in themes) + "</p>"
+
+
+def _stacked_bars(rows: Sequence[tuple[str, dict[str, int]]], themes: Sequence[str],
+                  names: dict[str, str], colours: dict[str, str], label: str) -> str:
+    """Horizontal stacked bars, one per row: the share of its units in each theme."""
+    left, width, height = 260, 520, 20
+    total_h = 24 + height * len(rows) + 6
+    parts = [f"<svg role='img' aria-label='{_e(label)}' viewBox='0 0 {left + width + 60} "
+             f"{total_h}' width='{left + width + 60}' height='{total_h}'>"]
+    for pct in (0, 50, 100):
+        x = left + width * pct / 100
+        parts.append(f"<line x1='{x}' x2='{x}' y1='14' y2='{total_h - 4}' stroke='#ccc'/>"
+                     f"<text x='{x}' y='10' text-anchor='middle'>{pct}%</text>")
+    for r, (name, counts) in enumerate(rows):
+        y = 20 + r * height
+        total = sum(counts.values())
+        parts.append(f"<text x='{left - 6}' y='{y + 13}' text-anchor='end'>{_e(name[:42])}</text>")
+        x = float(left)
+        for theme in themes:
+            n = counts.get(theme, 0)
+            if not n:
+                continue
+            w = width * n / total
+            parts.append(f"<rect x='{x:.1f}' y='{y + 2}' width='{w:.1f}' height='{height - 5}' "
+                         f"fill='{colours[theme]}'><title>{_e(name)}: {_e(names[theme])}, "
+                         f"{n} of {total} units</title></rect>")
+            x += w
+        parts.append(f"<text x='{left + width + 6}' y='{y + 13}'>{total}</text>")
+    return "".join(parts) + "</svg>"
+
+
+def _scatter(data: _ReportData, names: dict[str, str], colours: dict[str, str]) -> str:
+    """The unit map: one circle per unit, coloured by its theme, with a tooltip."""
+    pos = data.unit_map.merge(data.units[["unit_id", "speaker", "text", "theme_id", "doc_id"]],
+                              on="unit_id")
+    size, pad = 640, 16
+    xs, ys = pos["x"].to_numpy(float), pos["y"].to_numpy(float)
+
+    def scale(v: np.ndarray) -> np.ndarray:
+        span = v.max() - v.min() if len(v) else 0
+        return pad + (v - v.min()) / span * (size - 2 * pad) if span else np.full(len(v), size / 2)
+
+    sx, sy = scale(xs), size - scale(ys)
+    parts = [f"<svg role='img' aria-label='Map of meaning units' viewBox='0 0 {size} {size}' "
+             f"width='{size}' height='{size}' style='border:1px solid #e4e4e4'>"]
+    for x, y, row in zip(sx, sy, pos.itertuples()):
+        theme = names.get(row.theme_id, row.theme_id)
+        tip = f"{row.speaker} ({row.doc_id}), {theme}: {row.text[:120]}"
+        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill-opacity='.8' "
+                     f"fill='{colours.get(row.theme_id, _NONE_COLOUR)}'><title>{_e(tip)}</title>"
+                     "</circle>")
+    return "".join(parts) + "</svg>"
+
+
+def _curve(curve: pd.DataFrame) -> str:
+    """The saturation curve: cumulative codes in interview order, with the ordering band."""
+    n = len(curve)
+    left, top, width, height = 70, 12, 600, 260
+    highest = curve[["cumulative_codes", "codes_high"]].to_numpy().max()
+    top_value = max(4.0, math.ceil(1.1 * highest))  # headroom above the band
+
+    def px(i: float) -> float:
+        return left + (width * i / (n - 1) if n > 1 else width / 2)
+
+    def py(v: float) -> float:
+        return top + height - height * v / top_value
+
+    parts = [f"<svg role='img' aria-label='Saturation curve' viewBox='0 0 {left + width + 70} "
+             f"{top + height + 60}' width='{left + width + 70}' height='{top + height + 60}'>"]
+    for k in range(5):
+        v = top_value * k / 4
+        parts.append(f"<line x1='{left}' x2='{left + width}' y1='{py(v):.1f}' y2='{py(v):.1f}' "
+                     f"stroke='#eee'/><text x='{left - 6}' y='{py(v) + 4:.1f}' "
+                     f"text-anchor='end'>{v:.0f}</text>")
+    high = [f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(curve["codes_high"])]
+    low = [f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(curve["codes_low"])]
+    band = high + low[::-1]
+    parts.append(f"<polygon points='{' '.join(band)}' fill='#56B4E9' fill-opacity='.3'>"
+                 "<title>5th to 95th percentile over orderings</title></polygon>")
+    mean = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(curve["codes_mean"]))
+    parts.append(f"<polyline points='{mean}' fill='none' stroke='#56B4E9' stroke-dasharray='5 4' "
+                 "stroke-width='2'><title>Mean over orderings</title></polyline>")
+    seen = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(curve["cumulative_codes"]))
+    parts.append(f"<polyline points='{seen}' fill='none' stroke='#0072B2' stroke-width='2.5'/>")
+    chars = int((width / (n - 1) if n > 1 else width) / 6.5)  # what fits between two ticks
+    for i, row in enumerate(curve.itertuples()):
+        label = f"{i + 1}. {row.transcript}"[:chars] if chars >= 8 else str(i + 1)
+        parts.append(f"<circle cx='{px(i):.1f}' cy='{py(row.cumulative_codes):.1f}' r='4' "
+                     f"fill='#0072B2'><title>{_e(row.transcript)}: {row.new_codes} new, "
+                     f"{row.cumulative_codes} in all, {row.themes_reached} themes reached"
+                     f"</title></circle><text x='{px(i):.1f}' y='{top + height + 16}' "
+                     f"text-anchor='middle'>{_e(label)}</text>")
+    parts.append(f"<text x='{left + width / 2}' y='{top + height + 40}' text-anchor='middle'>"
+                 "Transcripts in interview order</text><text transform='translate(14 "
+                 f"{top + height / 2}) rotate(-90)' text-anchor='middle'>Codes found so far</text>")
+    return "".join(parts) + "</svg>"
+
+
+def _counts(units: pd.DataFrame, by: list[str]) -> list[tuple[str, dict[str, int]]]:
+    grouped = units.groupby(by + ["theme_id"], sort=False).size()
+    rows: dict[str, dict[str, int]] = {}
+    for key, n in grouped.items():
+        name = " · ".join(str(k) for k in key[:-1])
+        rows.setdefault(name, {})[key[-1]] = int(n)
+    return list(rows.items())
+
+
+def _prevalence(data: _ReportData, names: dict[str, str], colours: dict[str, str],
+                themes: list[str]) -> str:
+    units = data.units.assign(doc_id=data.units["doc_id"].astype("category").cat.set_categories(
+        data.transcripts))
+    parts = [_legend(themes, names, colours)]
+    for title, by, label in (("Per transcript", ["doc_id"], "transcript"),
+                             ("Per speaker", ["doc_id", "speaker"], "transcript · speaker")):
+        rows = _counts(units.sort_values(by, kind="stable"), by)
+        parts.append(f"<h3>{title}</h3>")
+        parts.append(_stacked_bars(rows, themes, names, colours,
+                                   f"Theme prevalence {title.lower()}"))
+        cells = [[_e(name)] + [str(c.get(t, 0)) for t in themes] + [str(sum(c.values()))]
+                 for name, c in rows]
+        parts.append(_table([label] + [names[t] for t in themes] + ["units"], cells,
+                            numeric=range(1, len(themes) + 2)))
+    return "".join(parts)
+
+
+def _quotes(code: Any, text_of: dict[str, str], limit: int = 2, length: int = 280) -> str:
+    """The code's first exemplar units, each shortened to about ``length`` characters."""
+    ids = [i for i in str(code.exemplar_ids or "").split(" | ") if i in text_of][:limit]
+    short = [t if len(t) <= length else t[:length].rsplit(" ", 1)[0] + " …"
+             for t in (text_of[i] for i in ids)]
+    return "".join(f"<div class='quote'>“{_e(t)}”</div>" for t in short)
+
+
+def _code_rows(codes: pd.DataFrame, text_of: dict[str, str]) -> list[list[str]]:
+    return [[f"<b>{_e(c.code_id)}</b> {_e(c.label)}<div class='muted'>"
+             f"{_e(str(c.keywords).replace(' | ', ', '))}</div>",
+             str(c.size), _e(getattr(c, "n_speakers", "")), _num(c.score),
+             _e(_DECIDED.get(c.decision, c.decision)),
+             _quotes(c, text_of)] for c in codes.itertuples()]
+
+
+_DECIDED = {"accept": "accepted", "reassign": "reassigned", "reject": "rejected"}
+_CODE_HEAD = ["code", "units", "speakers", "score", "analyst", "exemplar quotes"]
+
+
+def _themes_section(data: _ReportData, names, colours) -> str:
+    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
+    per_theme = data.units["theme_id"].value_counts()
+    parts = []
+    for theme in data.framework.themes:
+        codes = data.codes[data.codes["theme_id"] == theme.id].sort_values("size", ascending=False)
+        parts.append(f"<h3>{_badge(theme.id, names, colours)}</h3><p>{_e(theme.description)} "
+                     f"<span class='muted'>{int(per_theme.get(theme.id, 0))} meaning units, "
+                     f"{len(codes)} codes.</span></p>")
+        parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of), numeric=(1, 2, 3))
+                     if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
+    return "".join(parts)
+
+
+def _new_themes_section(data: _ReportData) -> str:
+    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
+    codes = data.codes[(data.codes["theme_id"] == NONE_THEME)
+                       | (data.codes["decision"] == "reject")]
+    intro = ("<p>Codes that fit no theme of the framework (or whose suggested theme the analyst "
+             "rejected): read them as candidates for new themes, or as talk outside the study "
+             "aim.</p>")
+    if not len(codes):
+        return intro + "<p class='muted'>Every code is mapped to a theme of the framework.</p>"
+    return intro + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
+                                                 text_of), numeric=(1, 2, 3))
+
+
+def _saturation_section(curve: pd.DataFrame) -> str:
+    if not len(curve):
+        return "<p class='muted'>No transcripts.</p>"
+    a = curve.attrs
+    text = (f"<p>How many candidate codes each further transcript adds, in interview order. A "
+            f"code counts in a transcript when at least {a['min_units']} of its units come from "
+            f"it; {int(curve['cumulative_codes'].iloc[-1])} of the run's {a['codes_total']} codes "
+            f"reach that. The band is the 5th to 95th percentile (dashed: mean) over "
+            f"{a['orderings']} orderings of the transcripts: when the curve flattens in every "
+            f"ordering, further transcripts stopped yielding new codes.</p>")
+    rows = [[str(r.position), _e(r.transcript), str(r.units), str(r.new_codes),
+             str(r.cumulative_codes), str(r.themes_reached), _num(r.codes_mean, 1),
+             f"{_num(r.codes_low, 1)}–{_num(r.codes_high, 1)}",
+             f"<span class='muted'>{_e(r.new_code_ids.replace(' | ', ', '))}</span>"]
+            for r in curve.itertuples()]
+    key = ("<p class='legend'><span><i class='swatch' style='background:#0072B2'></i>in "
+           "interview order</span><span><i class='swatch' style='background:#56B4E9'></i>mean "
+           "(dashed) and 5–95% band over orderings</span></p>")
+    return text + _curve(curve) + key + _table(
+        ["#", "transcript", "units", "new codes", "codes so far", "themes reached",
+         "mean over orderings", "5–95% band", "new code ids"], rows,
+        numeric=(0, 2, 3, 4, 5, 6, 7))
+
+
+def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> str:
+    sugg = data.suggestions[data.suggestions["level"] == level]
+    decided = sugg.merge(data.decisions[["suggestion_id", "action"]], on="suggestion_id",
+                         how="left")
+    rows = []
+    for theme in [*data.framework.theme_ids, NONE_THEME]:
+        actions = decided.loc[decided["theme_id"] == theme, "action"]
+        if not len(actions):
+            continue
+        n = {a: int((actions == a).sum()) for a in ("accept", "reassign", "reject")}
+        done = sum(n.values())
+        rows.append([_e(names[theme]), str(n["accept"]), str(n["reassign"]), str(n["reject"]),
+                     str(len(actions) - done),
+                     f"{100 * n['accept'] / done:.0f}%" if done else "–"])
+    return _table(["suggested theme", "accepted", "reassigned", "rejected", "undecided",
+                   "accepted of decided"], rows, numeric=range(1, 6))
+
+
+def _in_order(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Rows in the framework's theme order, any other labels after them."""
+    return frame.loc[[t for t in order if t in frame.index]
+                     + [t for t in frame.index if t not in order]]
+
+
+def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
+                    order: list[str]) -> str:
+    s = report.summary
+    stats = [[_e(name.replace("_", " ")), _num(s[name]),
+              "–" if s.get(f"{name}_ci") is None else
+              f"{_num(s[f'{name}_ci'][0])} to {_num(s[f'{name}_ci'][1])}"]
+             for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")]
+    per = [[_e(names.get(r.Index, r.Index)), _num(r.precision), _num(r.recall), _num(r.f1),
+            str(int(r.support))] for r in _in_order(report.per_theme, order).itertuples()]
+    conf = _in_order(_in_order(report.confusion, order).T, order).T
+    confusion = [[_e(names.get(a, a))] + [str(int(v)) for v in row]
+                 for a, row in zip(conf.index, conf.to_numpy())]
+    return (f"<h3>{_e(label)}</h3><p class='muted'>{s['n']} units coded by both; {s['only_a']} "
+            f"only by the reference, {s['only_b']} only by the machine. 95% bootstrap "
+            f"intervals.</p>"
+            + _table(["statistic", "value", "95% interval"], stats, numeric=(1,), sortable=False)
+            + _table(["theme", "precision", "recall", "F1", "support"], per, numeric=(1, 2, 3, 4))
+            + "<p class='muted'>Confusion: rows the reference, columns the machine.</p>"
+            + _table(["reference \\ machine"] + [names.get(c, c) for c in conf.columns],
+                     confusion, numeric=range(1, len(conf.columns) + 1), sortable=False))
+
+
+def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
+    parts = []
+    if data.decisions is not None:
+        n_decisions = len(data.decisions)
+        parts.append(f"<p>{n_decisions} suggestions of this run have an analyst's decision "
+                     f"(the latest counts); {data.coded} meaning units are coded.</p>")
+        for level in ("unit", "code"):
+            parts.append(f"<h3>Decisions on {level} suggestions, per suggested theme</h3>")
+            parts.append(_decisions_table(data, level, names))
+    order = [*data.framework.theme_ids, NONE_THEME]
+    parts += [_agreement_html(label, report, names, order) for label, report in data.agreement]
+    if not data.agreement:
+        parts.append("<p class='muted'>No human coding yet: agreement figures appear once an "
+                     "analyst has coded units (review the suggestions, then export the study's "
+                     "report), or with an external coding (human=).</p>")
+    return "".join(parts)
+
+
+def _summary(data: _ReportData) -> str:
+    m = data.manifest
+    fw = data.framework
+    model = (m.get("embedding_model") or {}).get("model_id", "")
+    counts = data.units["theme_id"].value_counts()
+    themed = sum(int(counts.get(t, 0)) for t in fw.theme_ids)
+    rows = [("Framework", f"{fw.name} (version {fw.version})"),
+            ("Transcripts", ", ".join(data.transcripts)),
+            ("Meaning units", f"{len(data.units)} ({themed} with a framework theme, "
+                              f"{int(counts.get(NONE_THEME, 0))} fitting no theme)"),
+            ("Candidate codes", str(len(data.codes))),
+            ("Coded by the analyst", f"{data.coded} units" if data.decisions is not None
+             else "not yet (suggestions only)"),
+            ("Embedding model", model), ("Seed", m.get("seed")),
+            ("themesift", m.get("themesift_version"))]
+    return _table([], [[f"<b>{_e(k)}</b>", _e(v)] for k, v in rows if v not in (None, "")],
+                  sortable=False)
+
+
+def _units_section(data: _ReportData, names, colours) -> str:
+    rows = [[_e(u.doc_id), _e(u.speaker), _e(u.text), _badge(u.theme_id, names, colours),
+             f"{_badge(u.machine_theme, names, colours)} <span class='muted'>{_num(u.score)}"
+             "</span>",
+             f"<span class='muted'>{_e(u.rationale)}</span>"] for u in data.units.itertuples()]
+    return (f"<details><summary>Show all {len(rows)} meaning units</summary>"
+            + _table(["transcript", "speaker", "meaning unit", "theme", "machine's suggestion",
+                      "why"], rows) + "</details>")
+
+
+_SECTIONS = (("summary", "Summary"), ("map", "Map of meaning units"),
+             ("prevalence", "Theme prevalence"), ("saturation", "Saturation"),
+             ("agreement", "Agreement with human coding"),
+             ("themes", "Themes, their codes and quotes"),
+             ("new-themes", "Candidate new themes"), ("units", "Meaning units"))
+
+
+def _render(data: _ReportData) -> str:
+    """The one renderer: the page of a batch run or of a study's run."""
+    names, colours = _names(data.framework), _colours(data.framework)
+    themes = [*data.framework.theme_ids, NONE_THEME]
+    if (data.units["theme_id"] == _NO_THEME).any():
+        themes.append(_NO_THEME)
+    if data.unit_map is not None and len(data.unit_map):
+        figure = (_legend(themes, names, colours) + "<p class='muted'>Each dot is a meaning unit "
+                  "(hover for speaker and text), placed by the first two principal components "
+                  "of its embedding: nearby units say similar things.</p>"
+                  + _scatter(data, names, colours))
+    else:
+        figure = f"<p class='note'>{_e(data.map_note or 'No coordinates for the map.')}</p>"
+    curve = _saturation(data, orderings=200, seed=0, min_units=MIN_UNITS)
+    body = {
+        "summary": _summary(data),
+        "themes": _themes_section(data, names, colours),
+        "map": figure,
+        "prevalence": _prevalence(data, names, colours, themes),
+        "new-themes": _new_themes_section(data),
+        "saturation": _saturation_section(curve),
+        "agreement": _agreement_section(data, names),
+        "units": _units_section(data, names, colours),
+    }
+    nav = "".join(f"<a href='#{key}'>{_e(title)}</a>" for key, title in _SECTIONS)
+    sections = "".join(f"<section id='{key}'><h2>{_e(title)}</h2>{body[key]}</section>"
+                       for key, title in _SECTIONS)
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{_CSP}\">"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<link rel='icon' href='data:,'>"
+            f"<title>themesift report: {_e(data.framework.name)}</title><style>{_STYLE}</style>"
+            f"</head><body><h1>themesift: codes and themes</h1><p class='muted'>{_e(data.title)}. "
+            "The machine suggests; the analyst decides. Every figure below traces back to "
+            f"meaning units listed at the end.</p><nav>{nav}</nav>{sections}"
+            f"<script>{_SCRIPT}</script></body></html>\n")
+
+
+# -- public entry points -----------------------------------------------------------------------
 
 def render_report(result: PipelineResult) -> str:
-    """The run as one HTML page: themes, candidate codes with quotes, and every unit suggestion."""
-    units = result.units.set_index("unit_id")
-    fw = result.framework
-    names = {t.id: t.name for t in fw.themes} | {"none": "Fits no theme"}
-    per_theme = Counter(result.unit_suggestions["theme_id"])
-    m = result.manifest
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>themesift report</title>", f"<style>{_STYLE}</style></head><body>",
-        "<h1>themesift: suggested codes and themes</h1>",
-        f"<p class='muted'>Framework <b>{escape(fw.name)}</b> (version {escape(str(fw.version))}); "
-        f"{m.get('counts', {}).get('transcripts', len(result.corpus))} transcripts, "
-        f"{len(units)} meaning units, {len(result.codes.table)} candidate codes; "
-        f"model {escape(str(m.get('embedding_model', {}).get('model_id', '')))}; seed {m.get('seed')}. "
-        "These are suggestions for an analyst to accept or reject in review.xlsx.</p>",
-        "<h2>Themes</h2><table><tr><th>Theme</th><th>Description</th><th class='num'>Units suggested</th></tr>",
-    ]
-    for theme in fw.themes:
-        parts.append(f"<tr><td><span class='theme'>{escape(theme.name)}</span></td>"
-                     f"<td>{escape(theme.description)}</td><td class='num'>{per_theme.get(theme.id, 0)}</td></tr>")
-    parts.append(f"<tr><td><span class='theme none'>Fits no theme</span></td><td>Maybe a new theme, "
-                 f"or talk outside the study aim.</td><td class='num'>{per_theme.get('none', 0)}</td></tr></table>")
+    """The HTML report of a batch run (what ``themesift run`` writes as report.html).
 
-    parts.append("<h2>Candidate codes</h2><table><tr><th>Code</th><th>Suggested theme</th>"
-                 "<th class='num'>Units</th><th class='num'>Speakers</th><th>Quotes nearest the centre</th></tr>")
-    suggestion = result.suggestions.set_index("code_id")
-    for code in result.codes.table.itertuples():
-        s = suggestion.loc[code.code_id]
-        quotes = "".join(f"<div class='quote'>“{escape(q)}”</div>"
-                         for q in str(code.exemplars).split(" | ")[:3] if q)
-        parts.append(
-            f"<tr><td><b>{escape(code.code_id)}</b> {escape(str(code.label))}<div class='muted'>"
-            f"{escape(str(code.keywords).replace(' | ', ', '))}</div></td>"
-            f"<td>{_theme(s.theme_id, names)} <span class='muted'>{s.score:.2f}</span></td>"
-            f"<td class='num'>{code.size}</td><td class='num'>{code.n_speakers}</td><td>{quotes}</td></tr>")
-    parts.append("</table>")
+    Parameters
+    ----------
+    result:
+        A :class:`~themesift.pipeline.PipelineResult`; its ``unit_map`` (if any) gives the map.
 
-    parts.append("<h2>Meaning units</h2><table><tr><th>Transcript</th><th>Speaker</th><th>Unit</th>"
-                 "<th>Suggested theme</th><th>Why</th></tr>")
-    for s in result.unit_suggestions.itertuples():
-        u = units.loc[s.unit_id]
-        where = f"{u['doc_id']} [{u['start']}:{u['end']}]" if "doc_id" in units.columns else ""
-        parts.append(
-            f"<tr><td class='muted'>{escape(where)}</td><td>{escape(str(u.get('speaker', '')))}</td>"
-            f"<td>{escape(u['text'])}</td><td>{_theme(s.theme_id, names)} "
-            f"<span class='muted'>{s.score:.2f}</span></td><td class='muted'>{escape(s.rationale)}</td></tr>")
-    parts.append("</table></body></html>\n")
-    return "\n".join(parts)
+    Returns
+    -------
+    str
+        One self-contained HTML page.
+
+    Examples
+    --------
+    >>> html = render_report(ts.run_pipeline("data/sample"))        # doctest: +SKIP
+    >>> Path("report.html").write_text(html, encoding="utf-8")      # doctest: +SKIP
+    """
+    return _render(_from_result(result))
 
 
-def _theme(theme_id: str, names: dict[str, str]) -> str:
-    css = "theme none" if theme_id == "none" else "theme"
-    return f"<span class='{css}'>{escape(names.get(theme_id, theme_id))}</span>"
+def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike[str], *,
+                  run_id: str | None = None, human: Any = None, pseudonymise: bool = False,
+                  force: bool = False, embedder=None) -> Path:
+    """Write the HTML report of a study's run: its coding, decisions and agreement figures.
+
+    Parameters
+    ----------
+    study:
+        A :class:`~themesift.study.Study` or its folder.
+    path:
+        The .html (or .htm) file to write.
+    run_id:
+        The run to report; the latest complete run by default.
+    human:
+        An external human coding to compare the machine with, as :func:`themesift.compare`
+        takes it (a coding table as DataFrame or .csv/.xlsx path: ``id``, ``theme_id``).
+    pseudonymise:
+        Replace names of people and places first (:func:`themesift.pseudonymise`).
+    force:
+        Replace an existing file.
+    embedder:
+        The :class:`~themesift.embed.Embedder` for the map; by default one for the model the
+        run's manifest names (its vectors are cached). If that model is not available here, the
+        page says so instead of showing the map.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        For another suffix, an existing file (without ``force``), a folder that does not
+        exist, a study with no complete run, or an unusable ``human`` coding. No file is left
+        behind.
+
+    Examples
+    --------
+    >>> export_report("my-study", "report.html", human="coder_b.csv")   # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    check_output(path, force=force, suffixes=(".html", ".htm"))
+    view = study_view(study, run_id=run_id, pseudonymise=pseudonymise)
+    data = _from_view(view)
+    unit_coords, note = _study_unit_map(data, embedder)
+    data = dataclasses.replace(data, unit_map=unit_coords, map_note=note,
+                               agreement=_agreements(data, view, human))
+    page = _render(data)
+    with atomic_output(path, force=force, suffixes=(".html", ".htm"),
+                       pseudonyms=view.pseudonyms) as temp:
+        temp.write_text(page, encoding="utf-8")
+    return Path(path)

@@ -17,8 +17,10 @@ with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with four Da
 ``users``
     guid, name (the ``name`` attribute, else ``id``, else the guid).
 ``codings``
-    source, source_guid, start, end, text, code, code_guid, code_path, coder, selection_guid -
-    one row per ``Coding`` inside a ``PlainTextSelection``.
+    source, source_guid, start, end, text, code, code_guid, code_path, coder, selection_guid,
+    created, note - one row per ``Coding`` inside a ``PlainTextSelection``. ``created`` is the
+    coding's ``creationDateTime`` as written (else its selection's, else ""); ``note`` the text
+    of the project notes the coding refers to (``NoteRef``), blank-line separated.
 
 Offsets: ``startPosition``/``endPosition`` are read as **0-based character (Unicode code
 point) offsets with the end exclusive**, i.e. ``text = source_text[start:end]``, which is how
@@ -58,7 +60,7 @@ CODEBOOK_COLUMNS = [
 USER_COLUMNS = ["guid", "name"]
 CODING_COLUMNS = [
     "source", "source_guid", "start", "end", "text", "code", "code_guid", "code_path", "coder",
-    "selection_guid",
+    "selection_guid", "created", "note",
 ]
 CODING_TABLE_COLUMNS = ["id", "theme_id", "coder", "source", "start", "end", "text"]
 
@@ -316,10 +318,21 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
         for codes_el in book.findall("Codes"):
             walk(codes_el, None)
 
+    # Notes (memos) that codings refer to: inline text, or a file in sources/
+    index = _ZipIndex(names, base)
+    notes: dict[str, str] = {}
+    for notes_el in root.findall("Notes"):
+        for note in notes_el.findall("Note"):
+            inline = note.find("PlainTextContent")
+            ptp = note.get("plainTextPath")
+            member = index.find(ptp) if inline is None and ptp else None
+            text = inline.text if inline is not None else (
+                _decode(zf.read(member)) if member else "")
+            notes[note.get("guid") or ""] = text
+
     # Sources and codings
     source_rows: list[dict[str, Any]] = []
     coding_rows: list[dict[str, Any]] = []
-    index = _ZipIndex(names, base)
     seen_sources: set[str] = set()
     for sources_el in root.findall("Sources"):
         for src in sources_el.findall("TextSource"):
@@ -360,7 +373,7 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
             )
             for sel in src.findall("PlainTextSelection"):
                 coding_rows.extend(
-                    _selection_codings(sel, guid, name, text, codes, users, err)
+                    _selection_codings(sel, guid, name, text, codes, users, notes, err)
                 )
 
     sources = pd.DataFrame(source_rows, columns=SOURCE_COLUMNS)
@@ -380,7 +393,7 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
     )
 
 
-def _selection_codings(sel, source_guid, source_name, text, codes, users, err):
+def _selection_codings(sel, source_guid, source_name, text, codes, users, notes, err):
     sguid = sel.get("guid") or ""
     label = f"<PlainTextSelection guid={sguid!r}> in source {source_name!r}"
     try:
@@ -424,6 +437,9 @@ def _selection_codings(sel, source_guid, source_name, text, codes, users, err):
                 "code_path": code["path"],
                 "coder": users.get(user, user),
                 "selection_guid": sguid,
+                "created": coding.get("creationDateTime") or sel.get("creationDateTime") or "",
+                "note": "\n\n".join(notes[n.get("targetGUID")] for n in coding.findall("NoteRef")
+                                    if n.get("targetGUID") in notes),
             }
         )
     return rows

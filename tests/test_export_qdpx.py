@@ -1,0 +1,294 @@
+"""REFI-QDA export: a study as a .qdpx project and its framework as a .qdc codebook."""
+
+import dataclasses
+import hashlib
+import re
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import fakes
+from themesift import pipeline as pipeline_module
+from themesift.errors import InputError
+from themesift.export.qdpx import export_qdc, export_qdpx
+from themesift.frameworks import load_framework
+from themesift.ingest.qdpx import read_qdpx
+from themesift.model import Corpus, Framework, Theme, Transcript
+from themesift.study import Study
+
+REFI = Path(__file__).resolve().parents[2] / "shared" / "refi-qda"
+NS = {"q": "urn:QDA-XML:project:1.0"}
+
+# Two transcripts; unit i is the i-th line's words after the speaker label. Non-ASCII text
+# (and an emoji, one code point but two UTF-16 units) comes before later units, so a wrong
+# offset convention would shift every span after it.
+LINES = {
+    "t1": ["P1: Zoë’s café — naïve 😀 we trust each other now.",
+           "P2: Hope is what keeps her going.",
+           "P1: The council sets the hours, not us."],
+    "t2": ["P3: Ça dépend — sometimes he just won't open the door.",
+           "P4: I don't know, really.",
+           "P3: He wants his kids back, that's the goal 🙂."],
+}
+
+
+def make_result(corpus, framework):
+    """A run on the two transcripts: units u0..u5 at their real offsets, codes C01 and C02."""
+    result = fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * 6,
+                               codes={"C01": [0, 1, 2], "C02": [3, 4, 5]})
+    rows = []
+    for doc_id, lines in LINES.items():
+        start = 0
+        for turn, line in enumerate(lines):
+            label = line.index(": ") + 2
+            i = len(rows)
+            rows.append({"unit_id": f"u{i}", "doc_id": doc_id, "speaker": line[:label - 2],
+                         "role": "participant", "turn": turn, "start": start + label,
+                         "end": start + len(line), "text": line[label:]})
+            start += len(line) + 1
+    return dataclasses.replace(result, units=pd.DataFrame(rows))
+
+
+def make_corpus():
+    docs = []
+    for doc_id, lines in LINES.items():
+        text = "\n".join(lines) + "\n"
+        docs.append(Transcript(doc_id, text, (), {
+            "sha256": hashlib.sha256(text.encode()).hexdigest(), "path": f"{doc_id}.txt",
+            "format": "txt"}))
+    return Corpus(docs)
+
+
+@pytest.fixture
+def fake_stages(monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline",
+                        lambda corpus, framework, **kwargs: make_result(corpus, framework))
+
+
+@pytest.fixture
+def study(tmp_path, fake_stages):
+    """A coded study: C01 accepted (with a note), u1 moved to hope by an analyst who gave no
+    name, u3 judged to fit no theme, u4 rejected; C02 and the other units still pending."""
+    with Study.open(tmp_path / "study") as s:
+        run = s.run(make_corpus())
+        s.decide(f"code:{run.id}:C01", "accept", analyst="KJ", note="Clear talk of trust")
+        s.decide("unit:u1", "reassign", theme_id="hope")
+        s.decide("unit:u3", "reassign", theme_id="none", analyst="AB")
+        s.decide("unit:u4", "reject", analyst="AB")
+        yield s
+
+
+def span(unit_id):
+    """(source, start, end, text) of a unit, computed from LINES."""
+    i = int(unit_id[1:])
+    doc_id, lines = list(LINES.items())[i // 3]
+    start = sum(len(line) + 1 for line in lines[:i % 3])
+    line = lines[i % 3]
+    label = line.index(": ") + 2
+    return doc_id, start + label, start + len(line), line[label:]
+
+
+def schema(name):
+    etree = pytest.importorskip("lxml.etree")
+    if not (REFI / name).exists():
+        pytest.skip(f"REFI-QDA schema {name} not found in {REFI} (shared/refi-qda beside the repo)")
+    return etree.XMLSchema(etree.parse(str(REFI / name)))
+
+
+def project_xml(path):
+    etree = pytest.importorskip("lxml.etree")
+    with zipfile.ZipFile(path) as zf:
+        return etree.fromstring(zf.read("project.qde"))
+
+
+def assert_valid(xsd, document):
+    ok = xsd.validate(document)
+    assert ok, str(xsd.error_log)
+
+
+# -- the file ------------------------------------------------------------------------------------
+
+def test_project_is_valid_against_project_xsd(study, tmp_path):
+    path = export_qdpx(study, tmp_path / "study.qdpx")
+    assert path == tmp_path / "study.qdpx"
+    assert_valid(schema("Project.xsd"), project_xml(path))
+
+
+def test_zip_holds_project_qde_and_lowercase_sources_named_by_guid(study, tmp_path):
+    path = export_qdpx(study, tmp_path / "study.qdpx")
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert names[0] == "project.qde"
+        assert names == sorted(names) and len(names) == 3
+        root = project_xml(path)
+        for source in root.iterfind(".//q:TextSource", NS):
+            guid = source.get("guid")
+            assert str(uuid.UUID(guid)) == guid
+            assert source.get("plainTextPath") == f"internal://{guid}.txt"
+            data = zf.read(f"sources/{guid}.txt")
+            text = "\n".join(LINES[source.get("name")]) + "\n"
+            assert data == text.encode("utf-8")  # UTF-8, no byte-order mark
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_path):
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx"))
+    assert dict(zip(project.sources["name"], project.sources["text"])) == {
+        doc_id: "\n".join(lines) + "\n" for doc_id, lines in LINES.items()}
+    assert set(project.users["name"]) == {"themesift", "KJ", "AB", "unnamed analyst"}
+    framework = load_framework("recovery")
+    paths = set(project.codebook["path"])
+    for theme in framework.themes:
+        assert theme.name in paths
+        assert {f"{theme.name}/{sub.name}" for sub in theme.subthemes} <= paths
+    described = project.codebook.set_index("name")["description"]
+    assert described["Hope"].startswith(framework.theme("hope").description.strip())
+    assert "Relationships/label C01" in paths and "Fits no theme" in paths
+    assert not any("C02" in p for p in paths)  # undecided candidate codes are not codes yet
+
+    codings = {(r.source, r.start, r.end, r.text, r.code_path, r.coder)
+               for r in project.codings.itertuples()}
+    decided = {
+        (*span("u0"), "Relationships/label C01", "KJ"),
+        (*span("u2"), "Relationships/label C01", "KJ"),
+        (*span("u1"), "Hope", "unnamed analyst"),  # the unit decision wins over its code
+        (*span("u3"), "Fits no theme", "AB"),
+    }
+    pending = {
+        (*span("u0"), "Suggested by themesift/Relationships (suggested)", "themesift"),
+        (*span("u2"), "Suggested by themesift/Structural tension (suggested)", "themesift"),
+        (*span("u5"), "Suggested by themesift/Hope (suggested)", "themesift"),
+    }
+    assert codings == decided | pending
+    assert len(project.codings) == len(codings)
+    assert len(study.coding()) == len(decided)
+    # The same span coded by the analyst and suggested by themesift is one selection.
+    assert project.codings["selection_guid"].nunique() == 5
+
+
+def test_offsets_count_code_points_not_utf16_units(study, tmp_path):
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
+    _, start, end, text = span("u1")  # after "😀" on the line before
+    selections = {(int(s.get("startPosition")), int(s.get("endPosition")))
+                  for s in root.iterfind(".//q:PlainTextSelection", NS)}
+    assert (start, end) in selections
+    utf16_start = len("\n".join(LINES["t1"][:1]).encode("utf-16-le")) // 2 + 1 + 4
+    assert utf16_start != start and (utf16_start, utf16_start + len(text)) not in selections
+
+
+def test_codings_say_who_decided_when_and_carry_the_note(study, tmp_path):
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
+    users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
+    decisions = study.decisions.set_index("analyst")
+    kj_time = decisions.loc["KJ", "time"][:19] + "Z"
+    notes = root.findall("q:Notes/q:Note", NS)
+    assert len(notes) == 1
+    assert notes[0].findtext("q:PlainTextContent", namespaces=NS) == "Clear talk of trust"
+    by_kj = [c for c in root.iterfind(".//q:Coding", NS) if users[c.get("creatingUser")] == "KJ"]
+    assert len(by_kj) == 2
+    for coding in by_kj:
+        assert coding.get("creationDateTime") == kj_time
+        assert coding.find("q:NoteRef", NS).get("targetGUID") == notes[0].get("guid")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", root.get("creationDateTime"))
+    assert users[root.get("modifyingUserGUID")] == "AB"
+    codings = read_qdpx(tmp_path / "study.qdpx").codings.set_index("coder")
+    assert set(codings.loc[["KJ"], "note"]) == {"Clear talk of trust"}
+    assert set(codings.loc[["KJ"], "created"]) == {kj_time}
+    assert set(codings.loc[["AB"], "note"]) == {""}
+
+
+def test_without_suggestions_only_the_analysts_coding_is_written(study, tmp_path):
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
+    assert set(project.codings["coder"]) == {"KJ", "AB", "unnamed analyst"}
+    assert not project.codebook["name"].str.contains("suggested", case=False).any()
+
+
+def test_same_study_gives_a_byte_identical_file_even_when_copied(study, tmp_path):
+    first = export_qdpx(study, tmp_path / "a.qdpx").read_bytes()
+    (tmp_path / "other").mkdir()
+    assert export_qdpx(study.path.parent, tmp_path / "other" / "a.qdpx").read_bytes() == first
+    study.close()
+    shutil.copytree(study.path.parent, tmp_path / "copy")
+    assert export_qdpx(tmp_path / "copy", tmp_path / "b.qdpx").read_bytes() == first
+
+
+def test_themes_and_codes_of_an_earlier_run_keep_their_codings(study, tmp_path):
+    """A later run with another framework still shows what was decided in the first one."""
+    first = study.latest_run_id()
+    other = Framework("other", "1", "Another framework.",
+                      (Theme("hope", "Hope again", "Hope, as this framework says it."),))
+    study.run(make_corpus(), other)
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
+    coded = set(zip(project.codings["code_path"], project.codings["coder"]))
+    assert coded == {(f"relationships/C01 ({first})", "KJ"), ("Hope again", "unnamed analyst"),
+                     ("Fits no theme", "AB")}
+
+
+# -- the codebook ----------------------------------------------------------------------------------
+
+def test_codebook_is_valid_and_shares_the_project_guids(study, tmp_path):
+    etree = pytest.importorskip("lxml.etree")
+    qdc = export_qdc(study, tmp_path / "codes.qdc")
+    document = etree.parse(str(qdc))
+    assert_valid(schema("Codebook.xsd"), document)
+    codes = {c.get("name"): c.get("guid")
+             for c in document.iterfind(".//{urn:QDA-XML:codebook:1.0}Code")}
+    framework = load_framework("recovery")
+    assert set(codes) == {t.name for t in framework.all_themes()}
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx"))
+    in_project = dict(zip(project.codebook["name"], project.codebook["guid"]))
+    assert all(in_project[name] == guid for name, guid in codes.items())
+    again = export_qdc(framework, tmp_path / "again.qdc")
+    assert again.read_bytes() == qdc.read_bytes()
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+def assert_refused(call, match, folder):
+    before = sorted(folder.iterdir())
+    with pytest.raises(InputError, match=match):
+        call()
+    assert sorted(folder.iterdir()) == before  # no partial or temporary file left behind
+
+
+def test_empty_study_is_refused(tmp_path):
+    empty = Study.open(tmp_path / "empty")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert_refused(lambda: export_qdpx(empty, out / "e.qdpx"), "has no complete run yet", out)
+    assert_refused(lambda: export_qdpx(tmp_path / "nothing", out / "e.qdpx"),
+                   "There is no study here", out)
+
+
+def test_existing_file_is_kept_unless_forced(study, tmp_path):
+    target = tmp_path / "study.qdpx"
+    target.write_bytes(b"keep me")
+    assert_refused(lambda: export_qdpx(study, target), "already exists.*--force", tmp_path)
+    assert target.read_bytes() == b"keep me"
+    export_qdpx(study, target, force=True)
+    assert zipfile.is_zipfile(target)
+
+
+def test_missing_folder_and_wrong_suffix_are_refused(study, tmp_path):
+    assert_refused(lambda: export_qdpx(study, tmp_path / "no" / "such" / "s.qdpx"),
+                   "folder for the output file does not exist", tmp_path)
+    assert_refused(lambda: export_qdpx(study, tmp_path / "study.zip"), r"end with \.qdpx",
+                   tmp_path)
+    assert_refused(lambda: export_qdc(study, tmp_path / "codes.xml"), r"end with \.qdc", tmp_path)
+
+
+def test_units_not_at_their_offsets_are_refused(tmp_path, monkeypatch):
+    """A store whose units do not slice their transcript cannot be placed: say so, write nothing."""
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kwargs:
+                        fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * 2,
+                                          codes={"C01": [0, 1]}))
+    with Study.open(tmp_path / "s") as s:
+        s.run(fakes.make_corpus("P1: hello there"))
+        s.decide("unit:u0", "accept", analyst="KJ")
+        assert_refused(lambda: export_qdpx(s, tmp_path / "s.qdpx"),
+                       r"Meaning unit u0 is not at characters 0\.\.1 of transcript 't1'",
+                       tmp_path)

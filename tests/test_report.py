@@ -1,0 +1,305 @@
+"""The HTML report and the saturation curve: sections, safety, numbers by hand, refusals."""
+
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+import fakes
+import themesift as ts
+from conftest import FakeEmbedder
+from themesift import pipeline as pipeline_module
+from themesift.errors import InputError
+from themesift.export.report import export_report, render_report, saturation, unit_map
+from themesift.study import Study
+
+# Three focus groups in interview order. Code C01 (relationships) is in all three but has
+# only one unit in fg_c; C03 (symptoms) has one unit in fg_a; C04 (no theme) is one
+# talkative participant in fg_c saying two units.
+ANSWERS = {
+    "fg_a": [("P1", "Trust takes time & patience, you keep turning up."),
+             ("P2", "We cook together and the talking happens then."),
+             ("P1", 'She said "no" & walked out <script>alert(1)</script>'),
+             ("P3", "The council sets the goals, not the person."),
+             ("O'Neil <RN>", "Paranoia makes every visit hard.")],
+    "fg_b": [("P1", "Trust again: being there week after week."),
+             ("P2", "Doing normal things side by side."),
+             ("P3", "When he is using, nothing we plan holds."),
+             ("P4", "Drugs came first for her, then everything else.")],
+    "fg_c": [("P1", "Nobody asks about the staff's own wellbeing."),
+             ("P1", "We burn out and nobody notices it."),
+             ("P2", "Trust is built slowly, over many small visits.")],
+}
+CODES = {"C01": [0, 1, 5, 6, 11], "C02": [2, 3], "C03": [4, 7, 8], "C04": [9, 10]}
+CODE_THEMES = {"C01": "relationships", "C02": "structural_tension", "C03": "symptoms_barrier",
+               "C04": "none"}
+UNIT_THEMES = ["relationships", "relationships", "none", "structural_tension",
+               "symptoms_barrier", "relationships", "relationships", "symptoms_barrier",
+               "symptoms_barrier", "none", "none", "relationships"]
+SECTIONS = ["summary", "map", "prevalence", "saturation", "agreement", "themes", "new-themes",
+            "units"]
+
+
+def hand_made_result(corpus=None, framework=None, **_):
+    corpus = corpus if corpus is not None else fakes.make_corpus_of(ANSWERS)
+    framework = framework if framework is not None else ts.load_framework("recovery")
+    return fakes.result_of(corpus, framework, ANSWERS, codes=CODES, themes=UNIT_THEMES,
+                           code_themes=CODE_THEMES)
+
+
+def with_map(result):
+    result.unit_map = unit_map(result.units, FakeEmbedder().encode(result.units["text"]))
+    return result
+
+
+def open_coded_study(path, monkeypatch):
+    """The hand-made run in a new study at ``path``, with unit and code decisions."""
+    monkeypatch.setattr(pipeline_module, "run_pipeline", hand_made_result)
+    study = Study.open(path)
+    run = study.run(fakes.make_corpus_of(ANSWERS))
+    study.decide(f"code:{run.id}:C01", "accept", analyst="KJ")  # u0 u1 u5 u6 u11
+    study.decide("unit:u0", "accept", analyst="KJ")
+    study.decide("unit:u3", "reject", analyst="KJ")
+    study.decide("unit:u9", "reassign", theme_id="hope", analyst="AB")
+    return study
+
+
+@pytest.fixture
+def coded_study(tmp_path, monkeypatch):
+    with open_coded_study(tmp_path / "s", monkeypatch) as study:
+        yield study
+
+
+class _Tables(HTMLParser):
+    """Each table of a piece of HTML as rows of cell texts."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.tables, self._cell = [], None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def section(page, key):
+    match = re.search(rf"<section id='{key}'>(.*?)</section>", page, re.S)
+    assert match, f"no section {key}"
+    return match.group(1)
+
+
+def table_rows(html, index=0):
+    """Rows of the ``index``-th table as {first cell: other cells}."""
+    return {row[0]: row[1:] for row in _Tables(html).tables[index]}
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+def test_batch_report_has_every_section_and_one_dot_per_unit():
+    page = render_report(with_map(hand_made_result()))
+    assert [m for m in re.findall(r"<section id='([\w-]+)'>", page)] == SECTIONS
+    assert page.count("<circle cx=") == 12 + 3  # the map, plus one dot per transcript
+    assert "suggestions only" in section(page, "summary")
+    # a code that fits no theme is a candidate new theme, with its quotes
+    new = section(page, "new-themes")
+    assert "C04" in new and "Nobody asks about the staff&#x27;s own wellbeing." in new
+    assert "C01" not in new
+    # prevalence per transcript, in interview order
+    rows = table_rows(section(page, "prevalence"))
+    assert list(rows)[1:] == ["fg_a", "fg_b", "fg_c"]
+    assert rows["fg_a"] == ["2", "0", "1", "1", "1", "5"]  # rel, hope, struct, sympt, none, units
+    per_speaker = table_rows(section(page, "prevalence"), 1)
+    assert per_speaker["fg_c · P1"] == ["0", "0", "0", "0", "2", "2"]
+    assert "No human coding yet" in section(page, "agreement")
+
+
+def test_batch_report_without_coordinates_says_the_map_is_left_out():
+    page = render_report(hand_made_result())
+    assert "no unit coordinates, so the map is left out" in section(page, "map")
+
+
+def test_page_asks_for_nothing_from_the_network():
+    page = render_report(with_map(hand_made_result()))
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", page, re.I)
+    assert "@import" not in page and "url(" not in page
+    assert "default-src 'none'" in page  # the browser would refuse any request anyway
+
+
+def test_every_text_is_escaped():
+    page = render_report(with_map(hand_made_result()))
+    assert "<script>alert(1)" not in page
+    assert "She said &quot;no&quot; &amp; walked out &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "O&#x27;Neil &lt;RN&gt;" in page and "<RN>" not in page
+    assert page.count("<script>") == 1  # only the page's own sorting script
+
+
+# -- saturation --------------------------------------------------------------------------------
+
+def test_saturation_by_hand():
+    curve = saturation(hand_made_result())
+    assert list(curve["transcript"]) == ["fg_a", "fg_b", "fg_c"]
+    # fg_a: C01, C02 (C03 has one unit there); fg_b: C03; fg_c: C04 (C01 has one unit there)
+    assert list(curve["new_codes"]) == [2, 1, 1]
+    assert list(curve["new_code_ids"]) == ["C01 | C02", "C03", "C04"]
+    assert list(curve["cumulative_codes"]) == [2, 3, 4]
+    assert list(curve["themes_reached"]) == [3, 3, 3]  # hope never suggested
+    # all 6 orderings: first transcript gives 2, 2 or 1 codes; any two give 3; all three 4
+    assert curve.attrs == {"codes_total": 4, "orderings": 6, "min_units": 2}
+    assert curve["codes_mean"].tolist() == [pytest.approx(10 / 6, abs=1e-3), 3, 4]
+    assert curve["codes_low"].tolist() == [1, 3, 4]
+    assert curve["codes_high"].tolist() == [2, 3, 4]
+
+
+def test_saturation_with_one_unit_enough_counts_single_mentions():
+    curve = saturation(hand_made_result(), min_units=1)
+    assert list(curve["new_codes"]) == [3, 0, 1]
+    assert list(curve["cumulative_codes"]) == [3, 3, 4]
+
+
+def test_saturation_of_a_study_uses_the_analysts_coding(coded_study):
+    curve = saturation(coded_study)
+    assert list(curve["cumulative_codes"]) == [2, 3, 4]
+    # u3, the only structural-tension unit, was rejected: no theme; u9 (fg_c), recoded as
+    # hope, reaches a third theme (the machine suggested none)
+    assert list(curve["themes_reached"]) == [2, 2, 3]
+    assert saturation(coded_study.path.parent).equals(curve)
+
+
+def test_saturation_band_over_random_orderings_is_deterministic_for_a_seed():
+    answers = {f"fg{i}": [("P1", f"words {i} one"), ("P2", f"words {i} two")] for i in range(6)}
+    corpus = fakes.make_corpus_of(answers)
+    codes = {f"C{i}": [2 * i, 2 * i + 1] for i in range(6)}  # one new code per transcript
+    result = fakes.result_of(corpus, ts.load_framework("recovery"), answers, codes=codes,
+                             themes=["hope"] * 12, code_themes=dict.fromkeys(codes, "hope"))
+    curve = saturation(result, orderings=50, seed=3)
+    assert curve.attrs["orderings"] == 50  # 720 orderings: 50 random ones
+    assert curve.equals(saturation(result, orderings=50, seed=3))
+    assert list(curve["codes_low"]) == list(curve["codes_high"]) == list(range(1, 7))
+    uneven = dict(codes, C5=[0, 1])  # fg0 now holds two codes, fg5 none
+    curve = saturation(with_codes(result, uneven), orderings=50, seed=3)
+    assert curve["codes_low"].iloc[0] == 0 and curve["codes_high"].iloc[0] == 2
+    assert (curve["codes_low"] <= curve["codes_mean"]).all()
+    assert (curve["codes_mean"] <= curve["codes_high"]).all()
+
+
+def with_codes(result, codes):
+    members = pd.DataFrame([{"unit_id": f"u{i}", "code_id": c} for c, m in codes.items()
+                            for i in m])
+    return ts.pipeline.PipelineResult(
+        result.corpus, result.framework, result.units,
+        ts.model.CandidateCodes(result.codes.table, members), result.suggestions,
+        result.unit_suggestions, result.manifest)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"orderings": 0}, "'orderings' parameter of saturation\\(\\) must be an int in \\[1, inf\\)"),
+    ({"min_units": 1.5}, "'min_units' parameter .* Got 1.5 instead"),
+])
+def test_saturation_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        saturation(hand_made_result(), **kwargs)
+
+
+# -- a study's report --------------------------------------------------------------------------
+
+def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_path):
+    out = export_report(coded_study, tmp_path / "report.html", embedder=FakeEmbedder())
+    page = out.read_text(encoding="utf-8")
+    assert [m for m in re.findall(r"<section id='([\w-]+)'>", page)] == SECTIONS
+    assert page.count("<circle cx=") == 12 + 3
+    agreement = section(page, "agreement")
+    units = table_rows(agreement, 0)  # suggested theme: accepted, reassigned, rejected, undecided
+    assert units["Relationships"] == ["1", "0", "0", "4", "100%"]
+    assert units["Structural tension"] == ["0", "0", "1", "0", "0%"]
+    assert units["Fits no theme"] == ["0", "1", "0", "2", "0%"]
+    assert table_rows(agreement, 1)["Relationships"] == ["1", "0", "0", "0", "100%"]
+    # analyst (u0 u1 u5 u6 u11 relationships, u9 hope) vs machine (u9 none): 5 of 6
+    stats = table_rows(agreement, 2)
+    assert stats["percent agreement"][0] == "0.83"
+    assert "6 units coded by both" in agreement
+    assert "6 units" in section(page, "summary")
+    # the rejected unit has no theme; the analyst's theme shows in the units table
+    assert "No theme (suggestion rejected)" in section(page, "prevalence")
+    assert table_rows(section(page, "themes"))["C01 label C01a, b"][3] == "accepted"
+
+
+def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
+    human = tmp_path / "coder_b.csv"
+    pd.DataFrame({"id": ["u0", "u1", "u2", "u3"],
+                  "theme_id": ["relationships", "hope", "none", "structural_tension"]}
+                 ).to_csv(human, index=False)
+    page = export_report(coded_study, tmp_path / "r.html", human=human,
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    agreement = section(page, "agreement")
+    assert "The external human coding (reference)" in agreement
+    assert "4 units coded by both" in agreement
+    assert table_rows(agreement, 5)["percent agreement"][0] == "0.75"
+
+
+def test_study_report_without_the_runs_model_leaves_the_map_out(coded_study, tmp_path):
+    page = export_report(coded_study, tmp_path / "r.htm").read_text(encoding="utf-8")
+    assert "names no embedding model, so the map is left out" in section(page, "map")
+    assert "<circle" not in section(page, "map")
+
+
+# -- refusals: clear message, nothing left behind -----------------------------------------------
+
+@pytest.mark.parametrize("name, message", [
+    ("report.html", "already exists.*--force"),
+    ("nowhere/report.html", "folder for the output file does not exist"),
+    ("report.pdf", "should end with .html or .htm"),
+])
+def test_bad_output_paths_are_refused_and_nothing_is_written(coded_study, tmp_path, name,
+                                                              message):
+    (tmp_path / "report.html").write_text("mine")
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(InputError, match=message):
+        export_report(coded_study, tmp_path / name)
+    assert sorted(tmp_path.iterdir()) == before  # no temporary file, no folder
+    assert (tmp_path / "report.html").read_text() == "mine"
+
+
+def test_force_replaces_an_existing_report(coded_study, tmp_path):
+    (tmp_path / "report.html").write_text("mine")
+    export_report(coded_study, tmp_path / "report.html", force=True)
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "s"]
+
+
+def test_empty_study_is_refused_and_no_file_is_left(tmp_path):
+    with Study.open(tmp_path / "empty") as study:
+        with pytest.raises(InputError, match="no complete run"):
+            export_report(study, tmp_path / "report.html")
+    with pytest.raises(InputError, match="There is no study here"):
+        export_report(tmp_path / "not-a-study", tmp_path / "report.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+# -- the map's coordinates --------------------------------------------------------------
+
+def test_unit_map_is_deterministic_and_keeps_the_unit_order():
+    units = pd.DataFrame({"unit_id": ["a", "b", "c", "d"]})
+    vectors = FakeEmbedder().encode(["trust time", "trust visits", "goals council", "drugs"])
+    first = unit_map(units, vectors)
+    assert first["unit_id"].tolist() == ["a", "b", "c", "d"]
+    # the same units in another order land on the same places (each axis' sign is fixed)
+    again = unit_map(units[::-1], vectors[::-1]).set_index("unit_id").loc[list("abcd")]
+    assert again.to_numpy() == pytest.approx(first.set_index("unit_id").to_numpy(), abs=1e-6)
+    with pytest.raises(InputError, match="got 3 vectors for 4 units"):
+        unit_map(units, vectors[:3])
+
