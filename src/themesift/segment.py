@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .errors import InputError, MissingDependencyError
+from .ingest._common import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id", "SPACY_MODELS"]
@@ -168,7 +169,9 @@ def segment(
     Raises
     ------
     InputError
-        If a parameter is out of range.
+        If a parameter is out of range, or a turn is longer than 100,000 characters (the
+        readers' limit: such a "turn" is a transcript whose speaker labels were not
+        recognised, and cutting it would take minutes).
 
     Examples
     --------
@@ -181,6 +184,8 @@ def segment(
     if isinstance(corpus, Transcript):
         corpus = [corpus]
     transcripts = list(corpus)
+    for t in transcripts:  # hand-made transcripts skip the readers' check
+        check_turn_lengths(t.turns, t.meta.get("path") or f"transcript {t.id!r}")
     nlp = load_spacy(spacy_model)
 
     kept: list[tuple[Transcript, Turn]] = [

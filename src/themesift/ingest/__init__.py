@@ -78,7 +78,7 @@ def read_corpus(
         are moderators; everyone else is a participant.
     encoding:
         Text encoding of .txt/.md/.vtt/.srt files. By default UTF-8 (with or without BOM),
-        UTF-16 with BOM and Windows cp1252 are detected.
+        UTF-16 (with or without BOM) and Windows cp1252 are detected.
 
     Returns
     -------

@@ -83,8 +83,8 @@ def parse_timestamp(value: str) -> float:
 def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str]:
     """Read a text file as str, returning ``(text, encoding)``.
 
-    Handles UTF-8 with or without BOM, UTF-16 with BOM (Word's "Unicode text"), and
-    cp1252/latin-1 files from Word on Windows. Line endings become "\\n".
+    Handles UTF-8 with or without BOM, UTF-16 with or without BOM (Word's and Notepad's
+    "Unicode text"), and cp1252/latin-1 files from Word on Windows. Line endings become "\\n".
 
     Raises
     ------
@@ -117,20 +117,25 @@ def decode_bytes(data: bytes, path: Path, encoding: str | None = None) -> tuple[
 
 
 def _detect_and_decode(data: bytes, path: Path) -> tuple[str, str]:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    utf16 = _utf16_variant(data)
+    if utf16 is not None:
         try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            pass
-    else:
-        head = data[:65536]
-        control = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
-        if b"\x00" in head or control > len(head) * 0.01:
+            return data.decode(utf16), utf16
+        except UnicodeDecodeError as exc:
             raise InputError(
-                "This looks like a binary file, not a transcript",
+                f"The file looks like UTF-16 text but byte {exc.start} cannot be read as UTF-16 "
+                "(the file may be cut short or damaged)",
                 path=path,
-                fix="Save the transcript as .txt, .docx, .vtt or .srt and read that file",
-            )
+                fix="Open it in a text editor and save it again as UTF-8",
+            ) from None
+    head = data[:65536]
+    control = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
+    if b"\x00" in head or control > len(head) * 0.01:
+        raise InputError(
+            "This looks like a binary file, not a transcript",
+            path=path,
+            fix="Save the transcript as .txt, .docx, .vtt or .srt and read that file",
+        )
     for candidate in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return data.decode(candidate), candidate
@@ -139,11 +144,53 @@ def _detect_and_decode(data: bytes, path: Path) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
 
 
+def _utf16_variant(data: bytes) -> str | None:
+    """"utf-16" for text with a UTF-16 byte-order mark, "utf-16-le"/"-be" for BOM-less UTF-16.
+
+    Without a BOM, UTF-16 text in a Latin script has a zero byte in every other position
+    (Notepad's and Word's "Unicode" without a signature); a binary file does not.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = data[:4096]
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd >= 0.9 * pairs and even <= 0.1 * pairs:
+        return "utf-16-le"
+    if even >= 0.9 * pairs and odd <= 0.1 * pairs:
+        return "utf-16-be"
+    return None
+
+
 def content_hash(data: bytes | str) -> str:
     """sha256 of file content (str is hashed as UTF-8)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+#: The longest speaker turn the readers accept, in characters (about 17,000 words, or two hours
+#: of uninterrupted speech). A longer "turn" is a file whose speaker labels were not
+#: recognised (one label, then everything else), and cutting it into meaning units would take
+#: minutes for nothing, so it is refused with the line where it starts.
+MAX_TURN_CHARS = 100_000
+
+
+def check_turn_lengths(turns: Sequence[Turn], path: Path | str) -> None:
+    """Refuse a transcript with a turn longer than :data:`MAX_TURN_CHARS` (see there)."""
+    for turn in turns:
+        if turn.end - turn.start > MAX_TURN_CHARS:
+            raise InputError(
+                f"The turn of {turn.speaker!r} is {turn.end - turn.start:,} characters long, "
+                f"more than the {MAX_TURN_CHARS:,} a speaker turn can have",
+                path=path,
+                line=turn.line,
+                fix="Check that every speaker is labelled (each turn on its own line starting with "
+                "a label such as \"P3: ...\", or in captions a voice tag); hours of one person "
+                "talking belong in several files",
+            )
 
 
 @dataclass

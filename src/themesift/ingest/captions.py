@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript, Turn
-from ._common import accepted_labels, clean_label, content_hash, decode_bytes, is_moderator, match_label, parse_timestamp
+from ._common import (accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes, is_moderator,
+                      match_label, parse_timestamp)
 
 _TIMING = re.compile(
     r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
@@ -46,7 +47,9 @@ def read_captions(
     Raises
     ------
     InputError
-        If the file is empty, binary, has no cues, or no cue names a speaker.
+        If the file is empty or binary, has no cues, a cue timing that is not a time or ends
+        before it starts, no cue that names a speaker, or a turn longer than
+        ``MAX_TURN_CHARS``.
     """
     data = path.read_bytes()
     text, used_encoding = decode_bytes(data, path, encoding)
@@ -81,7 +84,7 @@ def read_captions(
             continue  # words before anyone is named, or a cue with only a label
         if merged and merged[-1].speaker == cue.speaker:
             merged[-1].words += " " + cue.words
-            merged[-1].end = cue.end
+            merged[-1].end = max(merged[-1].end, cue.end)  # cues may overlap or come out of order
         else:
             merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
 
@@ -98,6 +101,7 @@ def read_captions(
         ))
         parts.append(prefix + cue.words)
         offset += len(parts[-1]) + 2
+    check_turn_lengths(turns, path)
     return Transcript(
         path.stem,
         "\n\n".join(parts),
@@ -117,11 +121,10 @@ def _parse_cues(text: str, path: Path) -> list[_Cue]:
             i += 1
             continue
         line_no = i + 1
-        try:
-            start, end = parse_timestamp(m["start"]), parse_timestamp(m["end"])
-        except ValueError:
-            raise InputError(f"Cannot read the cue timing {lines[i].strip()!r}", path=path,
-                             line=line_no, fix='Write timings as "00:01:02.500 --> 00:01:05.000"') from None
+        start, end = (_cue_time(m[part], lines[i], path, line_no) for part in ("start", "end"))
+        if end < start:
+            raise InputError(f"The cue {lines[i].strip()!r} ends before it starts", path=path,
+                             line=line_no, fix="Correct the timing so that the end comes after the start")
         body: list[str] = []
         i += 1
         while i < len(lines) and lines[i].strip() and not _TIMING.match(lines[i]):
@@ -133,6 +136,17 @@ def _parse_cues(text: str, path: Path) -> list[_Cue]:
         speaker, words = _cue_speaker_and_words(body)
         cues.append(_Cue(line_no, start, end, speaker, words))
     return cues
+
+
+def _cue_time(value: str, line: str, path: Path, line_no: int) -> float:
+    """Seconds of a cue timestamp; minutes and seconds past 59 are a broken timing."""
+    *_, minutes, seconds = value.replace(",", ".").split(":")
+    if int(minutes) > 59 or float(seconds) >= 60:
+        raise InputError(f"Cannot read the cue timing {line.strip()!r}: {value!r} is not a time",
+                         path=path, line=line_no,
+                         fix='Write timings as "00:01:02.500 --> 00:01:05.000" (minutes and '
+                         "seconds below 60)")
+    return parse_timestamp(value)
 
 
 def _cue_speaker_and_words(body: list[str]) -> tuple[str | None, str]:

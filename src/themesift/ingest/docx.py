@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -34,28 +33,19 @@ def read_docx(
         If the file is empty, not a valid .docx, or has no recognisable speaker turns.
     """
     from docx import Document  # python-docx; imported here to keep `import themesift` fast
-    from docx.opc.exceptions import PackageNotFoundError
 
     data = path.read_bytes()
     if not data:
         raise InputError("The file is empty", path=path,
                          fix="Check that the transcript was saved, or remove it")
     try:
-        document = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        text = "\n".join(_document_lines(Document(str(path))))
+    except Exception as exc:  # noqa: BLE001 - a damaged .docx makes zipfile, lxml or python-docx fail in many ways
         raise InputError(
             f"This is not a readable Word .docx file ({exc.__class__.__name__})",
             path=path,
             fix='Open it in Word and use "Save as" .docx, or export the transcript as .txt',
         ) from None
-
-    lines: list[str] = []
-    for block in document.iter_inner_content():
-        if hasattr(block, "rows"):  # a table
-            lines.extend(_table_lines(block))
-        else:
-            lines.append(_paragraph_line(block))
-    text = "\n".join(lines)
     return parse_labelled_text(
         text,
         doc_id=path.stem,
@@ -63,6 +53,16 @@ def read_docx(
         moderator=moderator,
         meta={"format": "docx", "encoding": None, "sha256": content_hash(data)},
     )
+
+
+def _document_lines(document) -> list[str]:
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if hasattr(block, "rows"):  # a table
+            lines.extend(_table_lines(block))
+        else:
+            lines.append(_paragraph_line(block))
+    return lines
 
 
 def _paragraph_line(paragraph) -> str:

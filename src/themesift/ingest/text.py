@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
-from ._common import accepted_labels, build_turns, content_hash, decode_bytes, match_label
+from ._common import accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes, match_label
 
 EXPECTED_FORMAT = (
     'Start each turn on a new line with the speaker\'s label and a colon, e.g. "P3: I think..." '
@@ -30,7 +30,8 @@ def read_text(
     Raises
     ------
     InputError
-        If the file is empty, binary, or has no recognisable speaker turns.
+        If the file is empty, binary, has no recognisable speaker turns, or has a turn longer
+        than ``MAX_TURN_CHARS`` (100,000 characters).
     """
     data = path.read_bytes()
     text, used_encoding = decode_bytes(data, path, encoding)
@@ -76,5 +77,6 @@ def parse_labelled_text(
     if not turns:
         raise InputError("Speaker labels were found but no turn has any words",
                          path=path, line=starts[0][3], fix=EXPECTED_FORMAT)
+    check_turn_lengths(turns, path)
     header = text[: starts[0][0]].strip()
     return Transcript(doc_id, text, turns, {**(meta or {}), "path": str(path), "header": header})
