@@ -10,9 +10,10 @@ import fakes
 from themesift import pipeline as pipeline_module
 from themesift.errors import InputError
 from themesift.export._common import study_view
-from themesift.export.codesheet import (CONDENSED, COLUMNS, SUBTHEME, _quote_formula,
-                                        codesheet, condense, export_codesheet)
+from themesift.export.codesheet import (CONDENSED, COLUMNS, SUBTHEME, codesheet, condense,
+                                        export_codesheet)
 from themesift.model import UNIT_COLUMNS
+from themesift.review.sheet import quote_formula
 from themesift.study import Study
 
 ANSWERS = [
@@ -200,7 +201,7 @@ def test_formula_like_cells_get_a_quote_in_csv(coded_study, tmp_path):
     assert "'" + ANSWERS[1][1] in units and "'" + ANSWERS[4][1] in units
     assert "'" + ANSWERS[3][1] in units
     assert ANSWERS[0][1] in units  # ordinary text is left alone
-    assert [_quote_formula(v) for v in ["\tx", "\rx", "+1", "x=1", 3]] == [
+    assert [quote_formula(v) for v in ["\tx", "\rx", "+1", "x=1", 3]] == [
         "'\tx", "'\rx", "'+1", "x=1", 3]
 
 

@@ -7,6 +7,7 @@ is bounded.
 """
 
 import codecs
+import importlib
 import os
 import subprocess
 import sys
@@ -156,13 +157,12 @@ def test_an_encoding_that_does_not_fit_exits_1_and_writes_nothing(case, tmp_path
     _expect_refusal(capsys, ["segment", str(path), "--out", str(out), *extra], path, words, out)
 
 
-@pytest.mark.xfail(strict=True, reason="'themesift run' ignores --encoding (needs the change to "
-                   "cli._run described in the hardening report)")
 def test_run_reads_transcripts_in_the_given_encoding(tmp_path, capsys, monkeypatch):
     def stages(*args, **kwargs):  # reached only when the bad encoding went unnoticed
         raise ts.InputError("The pipeline ran on a file that does not fit its --encoding")
 
-    monkeypatch.setattr("themesift.pipeline.run_pipeline", stages)
+    monkeypatch.setattr(importlib.import_module("themesift.segment"), "segment", stages)
+    monkeypatch.setattr("themesift.embed.Embedder", lambda *args, **kwargs: None)
     name, content, extra, words = ENCODINGS["cp1252 read as utf-8"]
     path = _write(tmp_path / name, content)
     _expect_refusal(capsys, ["run", str(path), "--out", str(tmp_path / "out"), "--quiet", *extra],
@@ -284,8 +284,6 @@ def test_data_csvs_keep_the_words_exactly(formula_outputs):
     assert units["text"].tolist() == FORMULAS  # the offset invariant needs the exact words
 
 
-@pytest.mark.xfail(strict=True, reason="review.xlsx/review.csv do not yet neutralise formula-like "
-                   "cells (needs the change to review/sheet.py described in the hardening report)")
 def test_review_sheets_never_hold_a_live_formula(formula_outputs):
     sheet = openpyxl.load_workbook(formula_outputs / "review.xlsx")["review"]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]

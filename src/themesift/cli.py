@@ -203,13 +203,16 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import run_pipeline, write_outputs
 
     options = {"embedder": Embedder(args.model, quiet=args.quiet), "seed": args.seed,
-               "moderator": args.moderator, "n_codes": args.codes, "quiet": args.quiet}
+               "moderator": args.moderator, "encoding": args.encoding, "n_codes": args.codes,
+               "quiet": args.quiet}
     if args.study:
+        from dataclasses import replace
+
         from .study import Study
 
         with Study.open(args.study) as study:
             run = study.run(args.inputs, args.framework, **options)
-            result = run.result
+            result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
         print(f"themesift run: stored as {run.id} in {study.path}")
     else:

@@ -8,6 +8,7 @@ review.xlsx and review.csv, report.html, manifest.json) into a folder, all or no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -63,6 +64,7 @@ def run_pipeline(
     embedder=None,
     seed: int = 0,
     moderator: Iterable[str] | str | None = None,
+    encoding: str | None = None,
     n_codes: int | None = None,
     examples: pd.DataFrame | None = None,
     quiet: bool | None = None,
@@ -80,7 +82,7 @@ def run_pipeline(
         An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
     seed:
         Seed for every random choice; the same inputs, settings and seed give the same tables.
-    moderator, n_codes, quiet:
+    moderator, encoding, n_codes, quiet:
         Passed on to :func:`read_corpus` and :func:`discover_codes`.
     examples:
         Analyst-coded units (``text, theme_id``) for :func:`suggest_units` and :func:`propose`
@@ -94,6 +96,7 @@ def run_pipeline(
     from .embed import Embedder
     from .export.report import unit_map
     from .frameworks import load_framework
+    from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
     from .propose import propose, suggest_units
     from .segment import segment
@@ -109,7 +112,8 @@ def run_pipeline(
 
     framework = timed("framework", load_framework, framework)
     corpus = inputs if isinstance(inputs, Corpus) else timed("read", read_corpus, inputs,
-                                                              moderator=moderator)
+                                                              moderator=moderator,
+                                                              encoding=encoding)
     units = timed("segment", segment, corpus)
     if units.empty:
         raise InputError("No meaning units were found in the transcripts",
@@ -130,7 +134,9 @@ def run_pipeline(
         "config": {"framework": framework.name, "framework_version": framework.version,
                    "framework_source": framework.source, "moderator": moderator,
                    "n_codes": n_codes, "examples": 0 if examples is None else len(examples),
-                   "codes": dict(codes.params)},
+                   "framework_sha256": hashlib.sha256(
+                       framework_to_yaml(framework).encode("utf-8")).hexdigest(),
+                   "segment": _segmenter_info(), "codes": dict(codes.params)},
         "embedding_model": _embedder_info(embedder),
         "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
                     "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
@@ -192,6 +198,15 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _segmenter_info() -> dict[str, Any]:
+    """What cut the talk into units: the spaCy pipeline and the segmentation settings."""
+    from .segment import MAX_WORDS, MIN_WORDS, SHIFT_THRESHOLD, load_spacy
+
+    meta = load_spacy().meta
+    return {"spacy_model": f"{meta['lang']}_{meta['name']}", "spacy_version": meta["version"],
+            "min_words": MIN_WORDS, "max_words": MAX_WORDS, "shift_threshold": SHIFT_THRESHOLD}
 
 
 def _embedder_info(embedder) -> dict[str, Any]:

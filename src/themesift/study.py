@@ -351,6 +351,7 @@ class Study:
         embedder=None,
         seed: int = 0,
         moderator: Iterable[str] | str | None = None,
+        encoding: str | None = None,
         n_codes: int | None = None,
         learn: bool = True,
         quiet: bool | None = None,
@@ -373,7 +374,7 @@ class Study:
             An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
         seed:
             Seed for every random choice.
-        moderator, n_codes:
+        moderator, encoding, n_codes:
             As for :func:`themesift.read_corpus` and :func:`themesift.discover_codes`.
         learn:
             Use the analyst's coding so far (:meth:`examples`) as examples for the new
@@ -396,7 +397,7 @@ class Study:
 
         framework = load_framework(framework) if not isinstance(framework, Framework) else framework
         corpus = (corpus_or_inputs if isinstance(corpus_or_inputs, Corpus)
-                  else read_corpus(corpus_or_inputs, moderator=moderator))
+                  else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
         logger.info("Run %s started on %d transcripts", run_id, len(corpus))

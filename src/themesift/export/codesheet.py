@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..model import NONE_THEME, Framework, Theme
+from ..review.sheet import CSV_OPTIONS, is_formula_like, quote_formula
 from ..segment import _stems
 from ._common import StudyView, atomic_output, check_output, study_view
 
@@ -44,7 +45,6 @@ MIN_SUBTHEME_OVERLAP = 2
 #: A condensed meaning unit keeps its best sentences up to about this many words.
 CONDENSED_WORDS = 25
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NOTES = re.compile(r"\s*(?:\[[^\]]*\]|\((?:laugh|pause|inaudible|crosstalk|sigh)[^)]*\))",
                     re.IGNORECASE)
 _FALSE_START = re.compile(r"\b([\w']+)-\s+(?=\1\b)", re.IGNORECASE)
@@ -255,21 +255,10 @@ def export_codesheet(study: Study | StudyView | str | os.PathLike[str],
     with atomic_output(path, force=force, suffixes=(".xlsx", ".csv"),
                        pseudonyms=view.pseudonyms) as temp:
         if Path(path).suffix.lower() == ".csv":
-            from ..review.sheet import CSV_OPTIONS
-
-            sheet.map(_quote_formula).to_csv(temp, encoding="utf-8-sig", **CSV_OPTIONS)
+            sheet.map(quote_formula).to_csv(temp, encoding="utf-8-sig", **CSV_OPTIONS)
         else:
             _write_xlsx(sheet, temp)
     return Path(path)
-
-
-def _is_formula_like(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(_FORMULA_START)
-
-
-def _quote_formula(value: object) -> object:
-    """A CSV cell a spreadsheet would run as a formula, made text with a leading quote."""
-    return "'" + value if _is_formula_like(value) else value
 
 
 def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
@@ -294,7 +283,7 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
         row = ws[ws.max_row]
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-            if _is_formula_like(cell.value):
+            if is_formula_like(cell.value):
                 cell.data_type, cell.quotePrefix = "s", True  # text, never a formula
         if values[0] != previous:  # a theme's first row: its name in bold, a line above
             row[0].font = Font(bold=True)

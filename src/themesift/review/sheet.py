@@ -125,11 +125,26 @@ def review_sheet(
     return sheet
 
 
+#: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(value: object) -> bool:
+    """Whether a spreadsheet would run this cell as a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
+def quote_formula(value: object) -> object:
+    """A CSV cell a spreadsheet would run as a formula, made text with a leading quote."""
+    return "'" + value if is_formula_like(value) else value
+
+
 def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Path]:
     """Write ``review.xlsx`` and ``review.csv`` into ``folder`` (created if needed).
 
     The spreadsheet has a bold, frozen header row, wrapped text, and a drop-down list on the
     ``decision`` column (accept, reject, none and the theme ids; other values can be typed).
+    A cell a spreadsheet would run as a formula (``=CMD()``) is written as text.
 
     Returns
     -------
@@ -138,7 +153,7 @@ def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Pa
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    sheet.to_csv(out / "review.csv", **CSV_OPTIONS)
+    sheet.map(quote_formula).to_csv(out / "review.csv", **CSV_OPTIONS)
     _write_xlsx(sheet, out / "review.xlsx")
     return [out / name for name in REVIEW_FILES]
 
@@ -162,6 +177,8 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if is_formula_like(cell.value):
+                cell.data_type, cell.quotePrefix = "s", True  # text, never a formula
     if ws.max_row > 1 and "decision" in letters:
         choices = ["accept", "reject", NONE_THEME]
         for theme in sheet.attrs.get("theme_ids", []):
