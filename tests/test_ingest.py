@@ -106,6 +106,17 @@ def test_sentence_with_a_colon_is_not_a_label(tmp_path):
     assert "What we said was: no." in t.turns[0].text
 
 
+def test_bracketed_sounds_are_not_speakers(tmp_path):
+    path = tmp_path / "t.srt"
+    path.write_text("1\n00:00:01,000 --> 00:00:02,000\nNURSE 2: Mine's usually dogs.\n\n"
+                    "2\n00:00:02,500 --> 00:00:04,000\n[laughs] Honestly, the dog gets them up.\n\n"
+                    "3\n00:00:04,500 --> 00:00:05,000\n[Speaker 3] Same here.\n\n"
+                    "4\n00:00:05,500 --> 00:00:06,000\n[inaudible] and then.\n")
+    t = ts.read_transcript(path)
+    assert [x.speaker for x in t.turns] == ["NURSE 2", "Speaker 3"]
+    assert "[laughs] Honestly" in t.turns[0].text and "[inaudible] and then." in t.turns[1].text
+
+
 # --- docx -----------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -53,6 +53,10 @@ _LABEL_ONLY_LINE = re.compile(
     rf"^[ \t]*(?P<label>[^\W\d_][\w .'’&/-]{{0,38}}?)[ \t]+(?P<ts1>{_TIMESTAMP})[ \t]*$"
 )
 _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORECASE)
+# Transcribers' notes in brackets ("[laughs] Honestly, ..."): sounds, not speaker labels.
+_NON_SPEECH = re.compile(
+    r"^(laugh\w*|chuckl\w*|sigh\w*|cough\w*|pause\w*|silence|inaudible|unclear|crosstalk|"
+    r"overlapping|applause|music|noise|background\b.*|long pause|laughter)$", re.IGNORECASE)
 
 
 def clean_label(label: str) -> str:
@@ -209,6 +213,8 @@ def match_label(line: str) -> LabelledLine | None:
         label = clean_label(m["blabel"] or m["label"] or "")
         ts = m["ts1"] or m["ts2"]
         if not label or _SENTENCE_LIKE.search(label) and len(label.split()) > 2:
+            return None
+        if m["blabel"] and _NON_SPEECH.match(label):
             return None
         return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None)
     m = _LABEL_ONLY_LINE.match(line)
