@@ -298,6 +298,21 @@ def test_too_few_units(embedder):
                                 "10, or code them by hand.")
 
 
+def test_a_small_corpus_with_one_shared_word_still_gets_codes(embedder):
+    # Only "trust" is in two units: c-TF-IDF cannot weigh a one-word vocabulary.
+    texts = ["Trust takes patience.", "Trust again, week after week.", "We cook dinner together.",
+             "The council sets goals.", "Paranoia makes visits hard.", "Using wrecks every plan.",
+             "Drugs came first for her.", "Nobody asks about wellbeing.", "Staff burn out quietly.",
+             "Slow small visits help."]
+    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(10)], "text": texts})
+    codes = discover_codes(units, embedder=embedder, n_codes=3)
+    assert codes.table["size"].sum() == 10 and len(codes.table) == 3
+    only_fillers = pd.DataFrame({"unit_id": [f"u{i}" for i in range(10)],
+                                 "text": ["Yeah, um, trust."] + ["Yeah, um, you know."] * 9})
+    with pytest.raises(InputError, match="no content words"):
+        discover_codes(only_fillers, embedder=embedder)
+
+
 def test_embeddings_with_the_wrong_number_of_rows(units):
     with pytest.raises(InputError, match=r"embeddings has 40 rows but there are 100 meaning units"):
         discover_codes(units, embeddings=np.ones((40, 8)))

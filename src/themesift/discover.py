@@ -474,10 +474,11 @@ def _vocabulary(docs: list[str]) -> tuple[list[str], int]:
             vectorizer = _vectorizer(min_df=min_df).fit(docs)
         except ValueError:  # no word is left after the stop words and min_df
             continue
-        return sorted(vectorizer.vocabulary_), min_df
+        if len(vectorizer.vocabulary_) >= 2:  # c-TF-IDF needs two terms to weigh
+            return sorted(vectorizer.vocabulary_), min_df
     raise InputError(
-        "The meaning units contain no content words, only stop words and fillers such as "
-        "'yeah', 'um' or 'you know': there is nothing to find codes in",
+        "The meaning units contain (almost) no content words, only stop words and fillers "
+        "such as 'yeah', 'um' or 'you know': there is nothing to find codes in",
         fix="Check that the 'text' column holds what was said",
     )
 
