@@ -1,17 +1,23 @@
 """Embedding throughput: sentences per second, cold (computed) and cached. Prints markdown.
 
     .venv/bin/python bench/bench_embed.py [FOLDER] [--n 500] [--batch-size 64]
+        [--backends torch,onnx-int8] [--quality] [--json FILE]
 
 Texts are the meaning units of FOLDER (default data/sample) plus their single sentences, so
 there are enough distinct short texts. Each profile runs on a fresh, temporary cache:
 "cold" embeds every text (model already loaded, load time reported apart), "cached" encodes
 the same texts again from a new Embedder on that cache. The accurate profile is measured only
-when its packages are installed.
+when its packages are installed. Each profile runs with every backend of ``--backends``
+("onnx-int8": ONNX Runtime, int8 weights, built once from the local weights; its load time
+includes that build the first time). ``--quality`` adds the Care Opinion zero-shot micro- and
+macro-F1 of each (bench/quality.py; about a minute with fast, a quarter of an hour with
+accurate on torch), the figure that decides whether a backend may be a profile's default.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -39,9 +45,11 @@ def bench_texts(folder: Path, n: int) -> list[str]:
     return texts[:n]
 
 
-def measure(profile: str, texts: list[str], batch_size: int) -> dict[str, object] | None:
+def measure(
+    profile: str, backend: str, texts: list[str], batch_size: int, quality: bool
+) -> dict[str, object] | None:
     with tempfile.TemporaryDirectory() as cache:
-        emb = Embedder(profile, cache_dir=cache, batch_size=batch_size, quiet=True)
+        emb = Embedder(profile, cache_dir=cache, batch_size=batch_size, quiet=True, backend=backend)
         try:
             started = time.perf_counter()
             dimension = emb.info()["dimension"]  # assembles (accurate, first time) and loads
@@ -57,11 +65,13 @@ def measure(profile: str, texts: list[str], batch_size: int) -> dict[str, object
         cached_times = []
         for _ in range(3):
             started = time.perf_counter()
-            Embedder(profile, cache_dir=cache, batch_size=batch_size).encode(texts)
+            Embedder(profile, cache_dir=cache, batch_size=batch_size, backend=backend).encode(texts)
             cached_times.append(time.perf_counter() - started)
         cached = statistics.median(cached_times)
+        scores = care_opinion_zero_shot(emb) if quality else {}
     return {
         "profile": profile,
+        "backend": backend,
         "model": emb.model_id,
         "dim": dimension,
         "load s": f"{load:.1f}",
@@ -69,7 +79,26 @@ def measure(profile: str, texts: list[str], batch_size: int) -> dict[str, object
         "cached sent/s": f"{len(texts) / cached:,.0f}",
         "cold s": f"{cold:.2f}",
         "cached s": f"{cached:.3f}",
+        **scores,
     }
+
+
+def care_opinion_zero_shot(embedder: Embedder) -> dict[str, float]:
+    """Care Opinion zero-shot micro/macro F1 over all stories, as bench/quality.py scores it."""
+    import numpy as np
+
+    import quality
+    from themesift.propose import score_themes
+
+    if not quality.CARE_OPINION.exists():
+        print(f"(quality skipped: {quality.CARE_OPINION} is not there)\n")
+        return {}
+    stories = quality.load_care_opinion()
+    framework = ts.load_framework(quality.CODEBOOK)
+    gold = np.array([[t in labels for t in framework.theme_ids] for labels in stories["labels"]])
+    probs = score_themes(stories[["unit_id", "text"]], framework, embedder=embedder)
+    scores = quality.f1_scores(gold, quality.multi_label(probs[framework.theme_ids].to_numpy()))
+    return {"CO micro F1": scores["micro_f1"], "CO macro F1": scores["macro_f1"]}
 
 
 def main() -> None:
@@ -77,6 +106,11 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT / "data" / "sample")
     parser.add_argument("--n", type=int, default=500, help="number of distinct texts")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--profiles", default="fast,accurate", help="comma-separated profiles")
+    parser.add_argument("--backends", default="torch,onnx-int8", help="comma-separated backends")
+    parser.add_argument("--quality", action="store_true",
+                        help="also score the Care Opinion benchmark zero-shot with each")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
 
     texts = bench_texts(args.folder, args.n)
@@ -88,7 +122,10 @@ def main() -> None:
         f"{args.batch_size}; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)\n"
     )
-    rows = [r for r in (measure(p, texts, args.batch_size) for p in ("fast", "accurate")) if r]
+    runs = [(p, b) for p in args.profiles.split(",") for b in args.backends.split(",")]
+    rows = [r for r in (measure(p, b, texts, args.batch_size, args.quality) for p, b in runs) if r]
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")

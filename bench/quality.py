@@ -188,11 +188,13 @@ def table(rows: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fast", help="embedding profile or model folder")
+    parser.add_argument("--backend", default=None, choices=("torch", "onnx-int8"),
+                        help="how vectors are computed (default: the profile's own)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--json", default=None, help="where to write the figures (default bench/results/quality_<model>.json)")
     args = parser.parse_args()
-    embedder = Embedder(args.model)
-    results: dict = {"model": embedder.model_id}
+    embedder = Embedder(args.model, backend=args.backend)
+    results: dict = {"model": embedder.model_id, "backend": embedder.info().get("backend")}
     if CARE_OPINION.exists():
         rows, calibration = care_opinion(embedder, args.seeds)
         print(f"### Care Opinion, 9 major labels ({embedder.model_id})\n")
@@ -208,7 +210,8 @@ def main() -> int:
         print("\n### Hand-coded sample transcript (recovery framework, themes + none)\n")
         print(table([sample]))
         results["sample"] = sample
-    out = Path(args.json or ROOT / "bench" / "results" / f"quality_{Path(args.model).name}.json")
+    suffix = f"_{args.backend}" if args.backend else ""
+    out = Path(args.json or ROOT / "bench" / "results" / f"quality_{Path(args.model).name}{suffix}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return 0

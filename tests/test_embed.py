@@ -309,6 +309,8 @@ def test_an_unknown_model_name_fails_at_once_saying_nothing_is_downloaded():
         ({"cache_dir": True}, "The 'cache_dir' parameter of Embedder must be"),
         ({"quiet": "yes"}, "The 'quiet' parameter of Embedder must be a bool or None"),
         ({"device": 0}, "The 'device' parameter of Embedder must be a str"),
+        ({"backend": "tensorrt"}, "The 'backend' parameter of Embedder must be one of torch, onnx-int8"),
+        ({"backend": "onnx-int8", "device": "cuda:0"}, "runs on the CPU only"),
     ],
 )
 def test_bad_parameters_are_reported_when_work_starts(params, message):
@@ -517,3 +519,60 @@ def test_accurate_profile_embeds_with_the_real_model(tmp_path):
     vectors = Embedder("accurate", cache_dir=tmp_path).encode(TEXTS)
     assert vectors.shape == (4, 768)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+# --------------------------------------------------------------------------------------------
+# The ONNX Runtime int8 backend
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(fast_model):
+    """Embedder("fast", backend="onnx-int8"), its int8 model built once in the models folder."""
+    pytest.importorskip("onnxruntime", reason="backend 'onnx-int8' needs onnxruntime")
+    pytest.importorskip("onnx", reason="backend 'onnx-int8' needs onnx")
+    emb = Embedder("fast", backend="onnx-int8", cache_dir=False)
+    emb.encode(["build it"])
+    return emb
+
+
+def test_onnx_int8_vectors_are_close_to_torch_and_unit_length(onnx_embedder):
+    torch_vectors = Embedder(cache_dir=False).encode(TEXTS)
+    vectors = onnx_embedder.encode(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == torch_vectors.shape
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert (vectors * torch_vectors).sum(axis=1).min() > 0.97
+    # Same nearest neighbours under both backends (the two cooking sentences pair up).
+    def nearest(v):
+        return (v @ v.T - 2 * np.eye(len(v))).argmax(axis=1).tolist()
+
+    assert nearest(vectors) == nearest(torch_vectors)
+    assert nearest(vectors)[:2] == [1, 0]
+
+
+def test_onnx_int8_vectors_do_not_depend_on_batch_mates(onnx_embedder):
+    alone = onnx_embedder.encode([TEXTS[0]])[0]
+    mixed = onnx_embedder.encode(["Short.", TEXTS[2], TEXTS[0], "A much longer sentence " * 8])
+    np.testing.assert_array_equal(mixed[2], alone)
+
+
+def test_backends_never_share_cache_entries(onnx_embedder, tmp_path):
+    torch_vectors = Embedder(cache_dir=tmp_path).encode(TEXTS)
+    onnx_vectors = Embedder(backend="onnx-int8", cache_dir=tmp_path).encode(TEXTS)
+    assert not np.array_equal(onnx_vectors, torch_vectors)
+    np.testing.assert_array_equal(onnx_vectors, onnx_embedder.encode(TEXTS))
+    assert len(list(tmp_path.glob("*.sqlite3"))) == 2
+    info = Embedder(backend="onnx-int8", cache_dir=tmp_path).info()
+    assert info["backend"] == "onnx-int8" and info["model_id"] == FAST_ID
+    assert Embedder(cache_dir=tmp_path).info()["backend"] == embed.DEFAULT_BACKENDS["fast"]
+
+
+def test_onnx_int8_needs_onnxruntime(monkeypatch, fast_model):
+    import sys
+
+    embed._load_onnx_model.cache_clear()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    try:
+        with pytest.raises(MissingDependencyError, match="pip install onnxruntime onnx"):
+            Embedder(backend="onnx-int8", cache_dir=False).encode(["x"])
+    finally:
+        embed._load_onnx_model.cache_clear()

@@ -92,9 +92,6 @@ def test_the_manifest_records_what_reproducing_the_run_needs():
             "sentence_transformers", "transformers", "torch"} <= set(model)
 
 
-@pytest.mark.xfail(strict=True, reason="the manifest lacks the weights hash, the spaCy pipeline and "
-                   "the segmentation settings (needs the embed.py and pipeline.py changes in the "
-                   "hardening report)")
 def test_the_manifest_pins_the_model_weights_and_the_segmenter():
     manifest = json.loads((first_run()["out"] / "manifest.json").read_text())
     weights = manifest["embedding_model"]["weights_sha256"]

@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="analyst-coded examples to learn from (columns text, theme_id)")
     _add_model_options(sug)
     sug.add_argument("--out", required=True, metavar="PREDS.csv", help="where to write the suggestions")
+    sug.add_argument("--chunk-rows", type=int, default=5000, metavar="N",
+                     help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
     sug.set_defaults(command=_suggest, verb="suggest")
 
@@ -191,6 +193,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="built-in framework name or YAML file (default: recovery)")
     parser.add_argument("--model", default="fast", metavar="MODEL",
                         help="embedding profile (fast, accurate) or model folder (default: fast)")
+    parser.add_argument("--backend", choices=("torch", "onnx-int8"), default=None,
+                        help="how vectors are computed (default: the profile's own; see README)")
 
 
 def _add_quiet(parser: argparse.ArgumentParser) -> None:
@@ -202,7 +206,8 @@ def _run(args: argparse.Namespace) -> int:
     from .embed import Embedder
     from .pipeline import run_pipeline, write_outputs
 
-    options = {"embedder": Embedder(args.model, quiet=args.quiet), "seed": args.seed,
+    options = {"embedder": Embedder(args.model, backend=args.backend, quiet=args.quiet),
+               "seed": args.seed,
                "moderator": args.moderator, "encoding": args.encoding, "n_codes": args.codes,
                "quiet": args.quiet}
     if args.study:
@@ -251,13 +256,10 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from .embed import Embedder
     from .ingest import read_table
-    from .propose import suggest_units
+    from .propose import suggest_table
 
-    units = read_table(args.table, text_column=args.text_column, id_column=args.id_column)
     examples = None
     if args.examples:
         examples = read_table(args.examples, text_column="text")
@@ -266,27 +268,13 @@ def _suggest(args: argparse.Namespace) -> int:
 
             raise InputError("No column 'theme_id'", path=args.examples, line=1,
                              fix="The examples table needs the columns text and theme_id")
-    out = suggest_units(units[["unit_id", "text"]], args.framework, examples=examples,
-                        embedder=Embedder(args.model, quiet=args.quiet))
-    out = out.rename(columns={"unit_id": args.id_column or "id"})
-    out = out[[args.id_column or "id", "theme_id", "score", "runner_up", "rationale"]]
-    _write_csv_atomically(out, args.out)
-    counts = pd.Series(out["theme_id"]).value_counts().to_dict()
-    print(f"themesift suggest: {len(out)} rows -> {args.out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+    counts = suggest_table(args.table, args.out, args.framework, text_column=args.text_column,
+                           id_column=args.id_column, examples=examples,
+                           chunk_rows=args.chunk_rows, quiet=args.quiet,
+                           embedder=Embedder(args.model, backend=args.backend, quiet=True))
+    print(f"themesift suggest: {int(counts.sum())} rows -> {args.out} "
+          f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
     return EXIT_OK
-
-
-def _write_csv_atomically(frame, path: str) -> None:
-    """Write a CSV next to its destination first, so a failure leaves no half-written file."""
-    from pathlib import Path
-
-    from .review.sheet import CSV_OPTIONS
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    frame.to_csv(partial, **CSV_OPTIONS)
-    os.replace(partial, target)
 
 
 def _segment(args: argparse.Namespace) -> int:

@@ -29,8 +29,11 @@ bench/quality.py, which also shows how often a suggestion with a given score is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,7 +46,7 @@ from .model import NONE_THEME, CandidateCodes, Framework, Theme
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["suggest_units", "propose", "score_themes", "SUGGESTION_COLUMNS"]
+__all__ = ["suggest_units", "suggest_table", "propose", "score_themes", "SUGGESTION_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -555,3 +558,110 @@ def _check_params(top_k, temperature, none_similarity, context_weight, code_weig
     for name, value in (("context_weight", context_weight), ("code_weight", code_weight)):
         if not 0 <= value <= 1:
             raise bad(name, "a number in [0, 1]", value)
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming a big table through suggest_units
+
+#: Rows suggested at a time by :func:`suggest_table`: bounds its memory.
+CHUNK_ROWS = 5000
+
+
+def suggest_table(
+    table: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    framework: Framework | str,
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    embedder=None,
+    examples: pd.DataFrame | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    quiet: bool | None = None,
+) -> pd.Series:
+    """Suggest a theme for every row of a big table, ``chunk_rows`` rows at a time.
+
+    What ``themesift suggest`` does, in bounded memory: a .csv/.tsv is read ``chunk_rows``
+    rows at a time (an .xlsx is read whole, then suggested in chunks), each chunk goes through
+    :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
+    replaces ``out`` only when every row is done. Rows are independent (a table has no turns
+    or codes), so the result is the same as suggesting the whole table at once.
+
+    Parameters
+    ----------
+    table:
+        A .csv (any common delimiter and encoding), .tsv or .xlsx file, one unit per row.
+    out:
+        The .csv to write: ``id`` (or ``id_column``), ``theme_id``, ``score``, ``runner_up``,
+        ``rationale``, one row per input row, in input order. An existing file is replaced;
+        its folder must exist.
+    framework:
+        A :class:`Framework` or a built-in name / YAML path.
+    text_column, id_column:
+        The columns with the text and the row ids; by default ids are row numbers ("row2",
+        "row3", ... counting the header as row 1), as :func:`themesift.read_table` gives.
+    embedder, examples:
+        As for :func:`suggest_units`.
+    chunk_rows:
+        Rows per chunk: memory grows with it, not with the table.
+    quiet:
+        ``True`` hides the progress bar; ``None`` shows it on a terminal; ``False`` always.
+
+    Returns
+    -------
+    pandas.Series
+        How many rows got each ``theme_id``.
+
+    Raises
+    ------
+    InputError
+        For a missing or unreadable file, a missing column, an empty text or id cell, a
+        repeated id (each naming the row), a missing output folder or a bad ``chunk_rows``;
+        ``out`` is then untouched (an error in a late chunk leaves no partial file either).
+
+    Examples
+    --------
+    >>> suggest_table("comments.csv", "preds.csv", "recovery")   # doctest: +SKIP
+    theme_id
+    connectedness    40211
+    none             31877
+    ...
+    """
+    import pandas as pd
+
+    from ._io import atomic_output
+    from .ingest.table import read_table_chunks
+    from .review.sheet import CSV_OPTIONS
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InputError(f"chunk_rows must be an int in [1, inf). Got {chunk_rows!r} instead")
+    framework = _framework(framework)
+    if embedder is None:  # quiet: the rows bar says how far it is
+        from .embed import Embedder
+
+        embedder = Embedder(quiet=True)
+    id_name = id_column or "id"
+    counts: dict[str, int] = {}
+    with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
+        chunks = read_table_chunks(table, text_column=text_column, id_column=id_column,
+                                   chunk_rows=chunk_rows)
+        for number, units in enumerate(chunks):
+            units = units[["unit_id", "text"]]
+            rows = suggest_units(units, framework, embedder=embedder, examples=examples)
+            rows = rows.rename(columns={"unit_id": id_name})
+            rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale"]]
+            rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
+            for theme, n in rows["theme_id"].value_counts().items():
+                counts[theme] = counts.get(theme, 0) + int(n)
+            bar.update(len(units))
+    return pd.Series(counts, name="count", dtype=int).rename_axis("theme_id").sort_values(
+        ascending=False, kind="stable")
+
+
+@contextlib.contextmanager
+def _rows_bar(quiet: bool | None):
+    show = quiet is False or (quiet is None and sys.stderr is not None and sys.stderr.isatty())
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="Suggesting", unit="row", disable=not show) as bar:
+        yield bar

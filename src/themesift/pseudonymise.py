@@ -419,7 +419,7 @@ def write_pseudonym_map(pseudonyms: Pseudonyms, path: str | os.PathLike[str], *,
     >>> write_pseudonym_map(view.pseudonyms, "private/names.csv")          # doctest: +SKIP
     PosixPath('private/names.csv')
     """
-    from .export._common import atomic_output
+    from ._io import atomic_output
 
     with atomic_output(path, force=force, suffixes=(".csv",)) as temp:
         pseudonyms.table.to_csv(temp, index=False, encoding="utf-8")

@@ -1,21 +1,21 @@
 """What every export needs: one read of the study, and a file written all or nothing.
 
 ``study_view`` reads a study once into plain tables (optionally pseudonymised), so the QDPX
-file, the code sheet and the report all show the same coding. ``atomic_output`` is the one
-way an export writes its file: refuse to overwrite unless asked, write a temporary file beside
-the target, and move it into place only when it is complete.
+file, the code sheet and the report all show the same coding. ``atomic_output`` (from
+:mod:`themesift._io`) is the one way an export writes its file: refuse to overwrite unless
+asked, write a temporary file beside the target, and move it into place only when complete.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._io import atomic_output, check_output, key_path
 from ..errors import InputError
 from ..model import Framework
 
@@ -113,60 +113,3 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 
         view = make_pseudonyms(view)
     return view
-
-
-def key_path(path: str | os.PathLike[str]) -> Path:
-    """Where a pseudonymised export's key (real names -> placeholders) is written."""
-    target = Path(path)
-    return target.with_name(f"{target.name}.pseudonyms.csv")
-
-
-def check_output(path: str | os.PathLike[str], *, force: bool = False,
-                 suffixes: tuple[str, ...] = ()) -> Path:
-    """The output path, checked as :func:`atomic_output` does (call it before slow work)."""
-    target = Path(path)
-    if suffixes and target.suffix.lower() not in suffixes:
-        raise InputError(f"Cannot tell the format from the file name (it should end with "
-                         f"{' or '.join(suffixes)})", path=target,
-                         fix=f"Name the output file with {' or '.join(suffixes)}")
-    if target.is_dir():
-        raise InputError("The output path is a folder", path=target,
-                         fix="Give a file name, e.g. " + str(target / ("study" + (suffixes or ("",))[0])))
-    if not target.parent.is_dir():
-        raise InputError("The folder for the output file does not exist", path=target.parent,
-                         fix="Create the folder first, or choose another --out")
-    if target.exists() and not force:
-        raise InputError("The output file already exists", path=target,
-                         fix="Choose another name, or pass --force (force=True) to replace it")
-    return target
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
-                  suffixes: tuple[str, ...] = (), pseudonyms: Any = None) -> Iterator[Path]:
-    """Yield a temporary path to write; it becomes ``path`` only if the block succeeds.
-
-    Refuses (InputError) an existing file unless ``force``, a folder that does not exist, a
-    target that is a folder, and, with ``suffixes``, a file name with another extension.
-    Nothing is left behind when the block fails. With ``pseudonyms`` (a
-    :class:`~themesift.pseudonymise.Pseudonyms`), its key is written beside the file, at
-    :func:`key_path`, in the same all-or-nothing way.
-    """
-    if pseudonyms is not None:
-        with atomic_output(key_path(path), force=force) as key, \
-                atomic_output(path, force=force, suffixes=suffixes) as temp:
-            pseudonyms.table.to_csv(key, index=False, encoding="utf-8")
-            yield temp
-        return
-    target = check_output(path, force=force, suffixes=suffixes)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(temp)
-        umask = os.umask(0)  # mkstemp made it private; give it the usual permissions
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)

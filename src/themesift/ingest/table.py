@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
+_SNIFF_BYTES = 1 << 20  # how much of a big CSV tells its encoding
 
 
 def read_table(
@@ -39,8 +41,77 @@ def read_table(
         For a missing or unreadable file, a missing column, empty text cells or repeated ids
         (each naming the rows).
     """
+    import io
+
     import pandas as pd
 
+    path, suffix = _checked_path(path)
+    with _readable(path):
+        if suffix == ".xlsx":
+            table = pd.read_excel(path, dtype=str)
+        else:
+            from ._common import decode_bytes
+
+            text, _ = decode_bytes(path.read_bytes(), path)
+            table = pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else None,
+                                engine="python", dtype=str, keep_default_na=False)
+    if not len(table):
+        raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
+    return _units(table, path, text_column, id_column, first_row=2, seen={})
+
+
+def read_table_chunks(
+    path: str | os.PathLike[str],
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    chunk_rows: int = 5000,
+) -> Iterator:
+    """:func:`read_table` in pieces of at most ``chunk_rows`` rows, for tables too big to hold.
+
+    A .csv/.tsv is read ``chunk_rows`` rows at a time (its encoding told from the first
+    megabyte); an .xlsx cannot be read in pieces, so it is read whole and then cut. Every
+    piece is checked as :func:`read_table` checks a table, ids across pieces included.
+
+    Yields
+    ------
+    pandas.DataFrame
+        ``unit_id, text`` and the table's other columns.
+    """
+    import pandas as pd
+
+    path, suffix = _checked_path(path)
+    if suffix == ".xlsx":
+        table = read_table(path, text_column=text_column, id_column=id_column)
+        for start in range(0, len(table), chunk_rows):
+            yield table.iloc[start:start + chunk_rows].reset_index(drop=True)
+        return
+    from ._common import decode_bytes
+
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if len(head) == _SNIFF_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]  # never cut a character in two
+    encoding = decode_bytes(head, path)[1]
+    if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"
+    seen: dict[str, int] = {}
+    first_row, rows = 2, 0  # spreadsheet numbering: the header is row 1
+    with _readable(path):
+        reader = pd.read_csv(path, sep="\t" if suffix == ".tsv" else None, engine="python",
+                             dtype=str, keep_default_na=False, encoding=encoding,
+                             chunksize=chunk_rows)
+        with reader:
+            for chunk in reader:
+                yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
+                             first_row, seen)
+                first_row += len(chunk)
+                rows += len(chunk)
+    if not rows:
+        raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
+
+
+def _checked_path(path: str | os.PathLike[str]) -> tuple[Path, str]:
     path = Path(path)
     if not path.is_file():
         raise InputError("No such file", path=path, fix="Check the path and the spelling")
@@ -48,22 +119,31 @@ def read_table(
     if suffix not in TABLE_SUFFIXES:
         raise InputError(f"Unsupported table type {suffix or '(no extension)'!r}", path=path,
                          fix=f"Save the table as {', '.join(TABLE_SUFFIXES)}")
-    try:
-        if suffix == ".xlsx":
-            table = pd.read_excel(path, dtype=str)
-        else:
-            from ._common import decode_bytes
+    return path, suffix
 
-            text, _ = decode_bytes(path.read_bytes(), path)
-            import io
 
-            table = pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else None,
-                                engine="python", dtype=str, keep_default_na=False)
-    except InputError:
-        raise
-    except Exception as exc:  # pandas raises many kinds; all mean "not a readable table"
-        raise InputError(f"Cannot read the table ({exc.__class__.__name__}: {exc})", path=path,
-                         fix="Open it in a spreadsheet program and save it again as .csv or .xlsx") from None
+class _readable:
+    """Turns whatever pandas raises on a broken file into one InputError naming it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None or isinstance(exc, InputError) or not isinstance(exc, Exception):
+            return False
+        raise InputError(f"Cannot read the table ({kind.__name__}: {exc})", path=self.path,
+                         fix="Open it in a spreadsheet program and save it again as .csv or "
+                             ".xlsx") from None
+
+
+def _units(table, path: Path, text_column: str, id_column: str | None, first_row: int,
+           seen: dict[str, int]):
+    """``unit_id, text`` and the other columns of rows ``first_row``... of a table, checked;
+    ``seen`` remembers ids (and their rows) across the pieces of one table."""
+    import pandas as pd
 
     for column in (text_column, id_column):
         if column is not None and column not in table.columns:
@@ -73,17 +153,16 @@ def read_table(
                 "Name the right one with --text-column / --id-column",
             )
     texts = table[text_column].fillna("").astype(str)
-    empty = [i + 2 for i, t in enumerate(texts) if not t.strip()]
+    empty = [first_row + i for i, t in enumerate(texts) if not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         raise InputError(f"Empty {text_column!r} cell in row(s) {rows}", path=path,
                          line=empty[0], fix="Fill in the text or delete those rows")
     if id_column is None:
-        ids = [f"row{i + 2}" for i in range(len(table))]
+        ids = [f"row{first_row + i}" for i in range(len(table))]
     else:
         ids = table[id_column].fillna("").astype(str).str.strip().tolist()
-        seen: dict[str, int] = {}
-        for row, value in enumerate(ids, start=2):
+        for row, value in enumerate(ids, start=first_row):
             if not value:
                 raise InputError(f"Empty {id_column!r} cell in row {row}", path=path, line=row,
                                  fix="Give every row an id")
@@ -91,7 +170,6 @@ def read_table(
                 raise InputError(f"The id {value!r} in row {row} repeats row {seen[value]}",
                                  path=path, line=row, fix="Give every row its own id")
             seen[value] = row
-    if not len(table):
-        raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
     rest = table.drop(columns=[c for c in ("unit_id", "text") if c in table.columns])
-    return pd.concat([pd.DataFrame({"unit_id": ids, "text": texts.tolist()}), rest.reset_index(drop=True)], axis=1)
+    return pd.concat([pd.DataFrame({"unit_id": ids, "text": texts.tolist()}),
+                      rest.reset_index(drop=True)], axis=1)

@@ -1,0 +1,78 @@
+"""Streaming suggest: a big table, a few rows at a time, to one CSV."""
+
+import pandas as pd
+import pytest
+
+import themesift as ts
+from themesift import InputError
+from themesift.propose import suggest_table, suggest_units
+
+TEXTS = [
+    "I finally felt like I belonged in the group.",
+    "Nobody listened when I asked for help with my medication.",
+    "The weather was terrible on the bus to the centre.",
+    "Having hope again made me want to get up in the morning.",
+    "My friends from the peer group came to see me.",
+    "I knew who I was again after the course, I had my identity back.",
+    "Staff let me decide what I wanted from my care plan.",
+]
+
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"ref": [f"c{i}" for i in range(len(TEXTS))], "text": TEXTS}).to_csv(path, index=False)
+    return path
+
+
+def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder):
+    out = tmp_path / "preds.csv"
+    counts = suggest_table(table, out, "recovery", id_column="ref", embedder=fake_embedder,
+                           chunk_rows=2, quiet=True)
+    streamed = pd.read_csv(out, dtype=str, keep_default_na=False)
+    units = ts.read_table(table, id_column="ref")[["unit_id", "text"]]
+    whole = suggest_units(units, "recovery", embedder=fake_embedder).rename(columns={"unit_id": "ref"})
+    whole = whole[["ref", "theme_id", "score", "runner_up", "rationale"]].astype(str)
+    assert fake_embedder.calls > 4  # really chunked: at least one encode per chunk of 2 rows
+    assert list(streamed.columns) == ["ref", "theme_id", "score", "runner_up", "rationale"]
+    pd.testing.assert_frame_equal(streamed.drop(columns="score"), whole.drop(columns="score"))
+    assert streamed["score"].astype(float).round(4).tolist() == whole["score"].astype(float).tolist()
+    assert counts.sum() == len(TEXTS)
+    assert counts.to_dict() == streamed["theme_id"].value_counts().to_dict()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv", "preds.csv"]
+
+
+def test_row_number_ids_continue_across_chunks(tmp_path, table, fake_embedder):
+    out = tmp_path / "preds.csv"
+    suggest_table(table, out, "recovery", embedder=fake_embedder, chunk_rows=3, quiet=True)
+    ids = pd.read_csv(out)["id"].tolist()
+    assert ids == [f"row{i + 2}" for i in range(len(TEXTS))]
+
+
+def test_a_bad_row_in_a_later_chunk_names_it_and_leaves_no_file(tmp_path, fake_embedder):
+    path = tmp_path / "comments.csv"
+    rows = [{"ref": f"c{i}", "text": t} for i, t in enumerate(TEXTS)] + [{"ref": "c1", "text": "again"}]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    out = tmp_path / "preds.csv"
+    with pytest.raises(InputError, match=r"'c1' in row 9 repeats row 3"):
+        suggest_table(path, out, "recovery", id_column="ref", embedder=fake_embedder,
+                      chunk_rows=2, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv"]
+
+
+def test_missing_column_and_bad_chunk_size(tmp_path, table, fake_embedder):
+    with pytest.raises(InputError, match="No column 'comment'"):
+        suggest_table(table, tmp_path / "p.csv", "recovery", text_column="comment",
+                      embedder=fake_embedder)
+    with pytest.raises(InputError, match="chunk_rows"):
+        suggest_table(table, tmp_path / "p.csv", "recovery", embedder=fake_embedder, chunk_rows=0)
+
+
+def test_an_xlsx_table_gives_the_same_rows_as_its_csv(tmp_path, table, fake_embedder):
+    workbook = tmp_path / "comments.xlsx"
+    pd.read_csv(table).to_excel(workbook, index=False)
+    suggest_table(table, tmp_path / "from_csv.csv", "recovery", embedder=fake_embedder,
+                  chunk_rows=3, quiet=True)
+    suggest_table(workbook, tmp_path / "from_xlsx.csv", "recovery", embedder=fake_embedder,
+                  chunk_rows=3, quiet=True)
+    assert (tmp_path / "from_csv.csv").read_bytes() == (tmp_path / "from_xlsx.csv").read_bytes()
