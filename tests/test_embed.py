@@ -27,6 +27,19 @@ FAST_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Fixtures
 
 
+@pytest.fixture(autouse=True)
+def torch_by_default(monkeypatch):
+    """These tests look inside the PyTorch model; the onnx-int8 ones say so explicitly."""
+    monkeypatch.setattr(embed, "DEFAULT_BACKENDS", {"fast": "torch", "accurate": "torch"})
+
+
+SHIPPED_BACKENDS = dict(embed.DEFAULT_BACKENDS)  # before the fixture above changes them
+
+
+def test_fast_profile_defaults_to_int8_onnx():
+    assert SHIPPED_BACKENDS == {"fast": "onnx-int8", "accurate": "torch"}
+
+
 @pytest.fixture(scope="session")
 def fast_model():
     """The real packaged all-MiniLM-L6-v2, loaded once; every Embedder("fast") shares it."""

@@ -49,6 +49,23 @@ def test_units_have_the_documented_columns_and_exact_offsets():
     assert set(units["speaker"]) == {"P1"} and set(units["turn"]) == {1}
 
 
+def test_sentence_splits_are_cached_and_a_broken_cache_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
+    t = transcript(("Moderator", "What helps?"), ("P1", LONG_TURN), doc_id="cached")
+    first = ts.segment(t)
+    assert (tmp_path / "sentences.sqlite").is_file()
+
+    def no_spacy(*args, **kwargs):
+        raise AssertionError("spaCy ran on a paragraph the cache holds")
+
+    monkeypatch.setattr(load_spacy(), "pipe", no_spacy)
+    assert ts.segment(t).equals(first)
+    monkeypatch.undo()
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
+    (tmp_path / "sentences.sqlite").write_bytes(b"not a database" * 100)
+    assert ts.segment(t).equals(first)
+
+
 def test_a_long_turn_is_split_where_the_topic_shifts():
     units = ts.segment(transcript(("P1", LONG_TURN)))
     starts = [text.split()[0] for text in units["text"]]

@@ -11,7 +11,23 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["check_output", "atomic_output", "key_path"]
+__all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root"]
+
+
+def user_cache_root() -> Path:
+    """``~/.cache/themesift`` (``$XDG_CACHE_HOME`` respected)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "themesift"
+
+
+def default_cache_dir() -> Path:
+    """The cache folder (embedding vectors, sentence splits) when none is given.
+
+    ``$THEMESIFT_CACHE_DIR`` if set, else ``~/.cache/themesift/embeddings``.
+    """
+    configured = os.environ.get("THEMESIFT_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return user_cache_root() / "embeddings"
 
 
 def key_path(path: str | os.PathLike[str]) -> Path:

@@ -76,6 +76,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from ._io import default_cache_dir, user_cache_root  # noqa: E402
 from .errors import InputError, MissingDependencyError, StoreError  # noqa: E402
 
 __all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir", "default_cache_dir"]
@@ -91,10 +92,10 @@ _DIMENSIONS = {"fast": 384, "accurate": 768}
 #: How vectors are computed: "torch" (PyTorch) or "onnx-int8" (ONNX Runtime, int8 weights).
 BACKENDS = ("torch", "onnx-int8")
 #: Profile -> backend used when ``Embedder(backend=None)``; "onnx-int8" only where the Care
-#: Opinion zero-shot F1 stays within 0.01 of torch (``bench/bench_embed.py --quality``). fast
-#: qualifies (micro 0.581 vs 0.581, macro 0.302 vs 0.300) but stays on torch until onnxruntime
-#: and onnx are dependencies of the package; accurate is not measured yet.
-DEFAULT_BACKENDS = {"fast": "torch", "accurate": "torch"}
+#: Opinion benchmark (``bench/quality.py --backend``) stays within 0.01 of torch. fast
+#: qualifies (zero-shot micro/macro F1 0.581/0.302 vs 0.581/0.300; k=10 0.710 vs 0.709) and
+#: embeds 2-4x faster; accurate is not measured yet, so it stays on torch.
+DEFAULT_BACKENDS = {"fast": "onnx-int8", "accurate": "torch"}
 # Hub spellings of the profile models load the packaged copies (there is no hub offline).
 _ALIASES = {
     alias.lower(): profile
@@ -132,10 +133,6 @@ _VENDOR_FIX = (
 # Where things live
 
 
-def _user_cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "themesift"
-
-
 def models_dir() -> Path:
     """The folder that holds assembled models (the ``accurate`` profile).
 
@@ -154,18 +151,7 @@ def models_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "models").is_dir() and (checkout / "src" / "themesift").is_dir():
         return checkout / "models"
-    return _user_cache_root() / "models"
-
-
-def default_cache_dir() -> Path:
-    """The embedding cache folder used when ``Embedder(cache_dir=None)``.
-
-    ``$THEMESIFT_CACHE_DIR`` if set, else ``~/.cache/themesift/embeddings``.
-    """
-    configured = os.environ.get("THEMESIFT_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    return _user_cache_root() / "embeddings"
+    return user_cache_root() / "models"
 
 
 # --------------------------------------------------------------------------------------------

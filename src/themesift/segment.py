@@ -198,10 +198,10 @@ def segment(
     ]
     # One spaCy pass over every paragraph of every kept turn, batched.
     paragraphs = [(i, s, e) for i, (_, turn) in enumerate(kept) for s, e in _paragraphs(turn.text)]
-    docs = nlp.pipe((kept[i][1].text[s:e] for i, s, e in paragraphs), batch_size=64)
+    splits = _sentence_splits(nlp, [kept[i][1].text[s:e] for i, s, e in paragraphs])
     sentences: list[list[tuple[int, int]]] = [[] for _ in kept]
-    for (i, s, _), doc in zip(paragraphs, docs):
-        sentences[i].extend((s + sent.start_char, s + sent.end_char) for sent in doc.sents)
+    for (i, s, _), spans in zip(paragraphs, splits):
+        sentences[i].extend((s + start, s + end) for start, end in spans)
 
     rows = []
     occurrences: dict[tuple[str, str], int] = {}
@@ -224,6 +224,52 @@ def segment(
     return pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
+
+
+def _sentence_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
+    """Each text's sentences as character spans, from the on-disk cache where it has them.
+
+    spaCy is the slowest part of segmenting, and a re-run meets the same paragraphs again:
+    splits are kept in ``sentences.sqlite`` in the cache folder, keyed by the pipeline (name,
+    version, components) and the paragraph's sha256. A cache that cannot be used is skipped.
+    """
+    import json
+    import sqlite3
+
+    from ._io import default_cache_dir
+
+    meta = nlp.meta
+    pipeline = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:{','.join(nlp.pipe_names)}"
+    keys = [hashlib.sha256(f"{pipeline}\0{text}".encode()).hexdigest() for text in texts]
+    found: dict[str, list] = {}
+    conn = None
+    try:
+        folder = default_cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(folder / "sentences.sqlite", timeout=30)
+        conn.execute("CREATE TABLE IF NOT EXISTS splits (key TEXT PRIMARY KEY, spans TEXT)")
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = conn.execute(f"SELECT key, spans FROM splits WHERE key IN "
+                                f"({','.join('?' * len(chunk))})", chunk)
+            found.update((key, json.loads(spans)) for key, spans in rows)
+    except (OSError, sqlite3.Error) as exc:
+        logger.info("Sentence cache not used: %s", exc)
+    missing = [i for i, key in enumerate(keys) if key not in found]
+    docs = nlp.pipe((texts[i] for i in missing), batch_size=64)
+    new = {keys[i]: [[sent.start_char, sent.end_char] for sent in doc.sents]
+           for i, doc in zip(missing, docs)}
+    if conn is not None:
+        try:
+            with conn:
+                conn.executemany("INSERT OR IGNORE INTO splits VALUES (?, ?)",
+                                 [(key, json.dumps(spans)) for key, spans in new.items()])
+        except sqlite3.Error as exc:
+            logger.info("Sentence cache not written: %s", exc)
+        finally:
+            conn.close()
+    found.update(new)
+    return [[(start, end) for start, end in found[key]] for key in keys]
 
 
 def unit_id(doc_id: str, text: str, occurrence: int = 0) -> str:
