@@ -94,7 +94,7 @@ BACKENDS = ("torch", "onnx-int8")
 #: Profile -> backend used when ``Embedder(backend=None)``; "onnx-int8" only where the Care
 #: Opinion benchmark (``bench/quality.py --backend``) stays within 0.01 of torch. fast
 #: qualifies (zero-shot micro/macro F1 0.581/0.302 vs 0.581/0.300; k=10 0.710 vs 0.709) and
-#: embeds 2-4x faster; accurate is not measured yet, so it stays on torch.
+#: embeds faster (136 vs 113 sentences/s here); accurate is not measured yet, so it stays on torch.
 DEFAULT_BACKENDS = {"fast": "onnx-int8", "accurate": "torch"}
 # Hub spellings of the profile models load the packaged copies (there is no hub offline).
 _ALIASES = {
