@@ -94,7 +94,8 @@ BACKENDS = ("torch", "onnx-int8")
 #: Profile -> backend used when ``Embedder(backend=None)``; "onnx-int8" only where the Care
 #: Opinion benchmark (``bench/quality.py --backend``) stays within 0.01 of torch. fast
 #: qualifies (zero-shot micro/macro F1 0.581/0.302 vs 0.581/0.300; k=10 0.710 vs 0.709) and
-#: embeds faster (136 vs 113 sentences/s here); accurate is not measured yet, so it stays on torch.
+#: embeds faster (136 vs 113 sentences/s here). accurate does not: int8 all-mpnet-base-v2 is
+#: twice as fast (29 vs 15 sentences/s) but drops to zero-shot 0.360/0.184 (torch 0.560/0.300).
 DEFAULT_BACKENDS = {"fast": "onnx-int8", "accurate": "torch"}
 # Hub spellings of the profile models load the packaged copies (there is no hub offline).
 _ALIASES = {
