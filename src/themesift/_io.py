@@ -1,8 +1,10 @@
-"""Writing a user's file all or nothing: the one way themesift replaces an output file."""
+"""Files, caches and progress: how themesift writes a user's file (all or nothing), where it
+keeps its caches, and when it draws a progress bar."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +13,14 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root"]
+__all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root",
+           "progress_shown"]
+
+
+def progress_shown(quiet: bool | None) -> bool:
+    """Whether to draw a progress bar: always with ``quiet=False``, never with ``True``, and
+    with ``None`` only when the output goes to a terminal."""
+    return quiet is False or (quiet is None and sys.stderr is not None and sys.stderr.isatty())
 
 
 def user_cache_root() -> Path:

@@ -42,13 +42,13 @@ import functools
 import logging
 import numbers
 import re
-import sys
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._io import progress_shown
 from .errors import InputError
 from .model import CandidateCodes
 
@@ -644,7 +644,7 @@ def _centres(X: np.ndarray, labels: np.ndarray, core: np.ndarray) -> dict[int, n
 
 def _progress(items: list, n_units: int, quiet: bool | None, desc: str):
     """A progress bar over items for long runs (many units) on a terminal only."""
-    if quiet or n_units < 2000 or (quiet is None and not sys.stderr.isatty()):
+    if n_units < 2000 or not progress_shown(quiet):
         return items
     from tqdm.auto import tqdm
 

@@ -64,7 +64,6 @@ import logging  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -76,7 +75,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from ._io import default_cache_dir, user_cache_root  # noqa: E402
+from ._io import default_cache_dir, progress_shown, user_cache_root  # noqa: E402
 from .errors import InputError, MissingDependencyError, StoreError  # noqa: E402
 
 __all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir", "default_cache_dir"]
@@ -1204,10 +1203,7 @@ def _check_texts(texts: Iterable[str]) -> list[str]:
 
 @contextlib.contextmanager
 def _progress(total: int, quiet: bool | None) -> Iterator[Any]:
-    show = total > _PROGRESS_MIN_TEXTS and (
-        quiet is False or (quiet is None and sys.stderr is not None and sys.stderr.isatty())
-    )
-    if not show:
+    if total <= _PROGRESS_MIN_TEXTS or not progress_shown(quiet):
         yield _NoProgress()
         return
     from tqdm.auto import tqdm

@@ -33,7 +33,6 @@ import contextlib
 import logging
 import os
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -660,8 +659,9 @@ def suggest_table(
 
 @contextlib.contextmanager
 def _rows_bar(quiet: bool | None):
-    show = quiet is False or (quiet is None and sys.stderr is not None and sys.stderr.isatty())
     from tqdm.auto import tqdm
 
-    with tqdm(desc="Suggesting", unit="row", disable=not show) as bar:
+    from ._io import progress_shown
+
+    with tqdm(desc="Suggesting", unit="row", disable=not progress_shown(quiet)) as bar:
         yield bar

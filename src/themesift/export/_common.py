@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..study import Study
 
-__all__ = ["StudyView", "study_view", "atomic_output", "open_study", "opened_study", "key_path",
+__all__ = ["StudyView", "study_view", "atomic_output", "opened_study", "key_path",
            "check_output"]
 
 
@@ -56,29 +56,24 @@ class StudyView:
     pseudonyms: Any = None
 
 
-def open_study(study: Study | str | os.PathLike[str]) -> Study:
-    """A Study object from a Study or a path; a path that holds no study is an error."""
+@contextmanager
+def opened_study(study: Study | str | os.PathLike[str]) -> Iterator[Study]:
+    """The study; one opened here from a path (which must hold a study) is closed afterwards."""
     from ..study import STORE_FILE, Study
 
     if isinstance(study, Study):
-        return study
+        yield study
+        return
     path = Path(study)
     if not (path.is_file() or (path / STORE_FILE).is_file()):
         raise InputError("There is no study here", path=path,
                          fix="Give the folder (or study.sqlite file) that 'themesift run "
                              "--study' created")
-    return Study.open(path)
-
-
-@contextmanager
-def opened_study(study: Study | str | os.PathLike[str]) -> Iterator[Study]:
-    """The study; one opened here from a path is closed again afterwards."""
-    opened = open_study(study)
+    opened = Study.open(path)
     try:
         yield opened
     finally:
-        if opened is not study:
-            opened.close()
+        opened.close()
 
 
 def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str | None = None,
