@@ -156,11 +156,36 @@ def test_labels_name_the_planted_topic(units, codes):
         assert set(row.label.replace(",", " ").split()) <= set(TOPICS[topic].split()), row.label
 
 
-def test_same_seed_gives_identical_codes(units, embedder, codes):
+def test_same_seed_gives_identical_codes(units, embedder, codes, tmp_path, monkeypatch):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))  # computed again, not read back
     again = discover_codes(units, embedder=embedder, seed=0)
+    assert again.params["cached"] is False
     pd.testing.assert_frame_equal(again.table, codes.table)
     pd.testing.assert_frame_equal(again.assignments, codes.assignments)
     assert again.table.to_csv() == codes.table.to_csv()
+
+
+def test_codes_are_read_back_from_the_cache_only_for_the_same_inputs(units, embedder, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
+    first = discover_codes(units, embedder=embedder, seed=3)
+    assert (tmp_path / "codes.sqlite").is_file() and first.params["cached"] is False
+    again = discover_codes(units, embedder=embedder, seed=3)
+    assert again.params["cached"] is True
+    pd.testing.assert_frame_equal(again.table, first.table)
+    pd.testing.assert_frame_equal(again.assignments, first.assignments)
+    assert again.params["k_candidates"] == first.params["k_candidates"]
+    # Anything the codes depend on changes the key: the seed, a text, a speaker.
+    assert discover_codes(units, embedder=embedder, seed=4).params["cached"] is False
+    edited = units.copy()
+    edited.loc[0, "text"] += " Really."
+    assert discover_codes(edited, embedder=embedder, seed=3).params["cached"] is False
+    edited = units.copy()
+    edited.loc[0, "speaker"] = "P99"
+    assert discover_codes(edited, embedder=embedder, seed=3).params["cached"] is False
+    # An unusable cache file is skipped, not fatal.
+    (tmp_path / "codes.sqlite").write_bytes(b"not a database" * 100)
+    assert discover_codes(units, embedder=embedder, seed=3).params["cached"] is False
 
 
 def test_precomputed_embeddings_give_the_same_codes(units, embedder, codes):

@@ -589,3 +589,60 @@ def test_onnx_int8_needs_onnxruntime(monkeypatch, fast_model):
             Embedder(backend="onnx-int8", cache_dir=False).encode(["x"])
     finally:
         embed._load_onnx_model.cache_clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Sentence vectors from the text's own forward pass
+
+
+def test_sentence_spans_are_the_stripped_sentences_of_three_words_or_more():
+    text = "  I was scared. Then the nurse sat with me! Ok. Did it help a lot?  "
+    assert [text[s:e] for s, e in embed.sentence_spans(text)] == [
+        "I was scared.", "Then the nurse sat with me!", "Did it help a lot?"]
+    assert embed.sentence_spans("One sentence only, however long it runs.") == []
+    assert embed.sentence_spans("Yes. I agree with that.") == []  # one sentence of 3+ words
+    assert embed.sentence_spans("") == []
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_sentence_vectors_are_pooled_from_the_texts_own_pass_and_cached(
+        backend, fast_model, tmp_path, monkeypatch):
+    if backend == "onnx-int8":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+    texts = [f"{TEXTS[0]} {TEXTS[2]}", TEXTS[1], f"{TEXTS[3]} {TEXTS[1]} {TEXTS[0]}"]
+    emb = Embedder(cache_dir=tmp_path, backend=backend)
+    vectors = emb.encode(texts)
+
+    def no_model():
+        raise AssertionError("the model ran again for sentences its texts' pass gave")
+
+    monkeypatch.setattr(emb, "_load", no_model)
+    sentences, owners = emb.encode_sentences(texts)
+    monkeypatch.undo()
+    assert owners.tolist() == [0, 0, 2, 2, 2]
+    assert sentences.shape == (5, 384) and sentences.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(sentences, axis=1), 1.0, atol=1e-5)
+    # Each pooled vector is closest to its own sentence embedded alone (of the four).
+    alone = Embedder(cache_dir=False, backend=backend).encode(TEXTS)
+    similarity = sentences @ alone.T
+    assert similarity.argmax(axis=1).tolist() == [0, 2, 3, 1, 0]
+    assert similarity.max(axis=1).min() > 0.6
+    # The text's own vector is what encode() gives anyway.
+    np.testing.assert_array_equal(Embedder(cache_dir=False, backend=backend).encode(texts), vectors)
+
+
+def test_a_sentence_past_the_models_token_limit_is_embedded_alone(fast_model):
+    long_text = "We talked about " + "many things " * 150 + "that day. " + TEXTS[2]
+    emb = Embedder(cache_dir=False)
+    sentences, owners = emb.encode_sentences([long_text])
+    assert owners.tolist() == [0, 0]
+    np.testing.assert_array_equal(sentences[1], emb.encode([TEXTS[2]])[0])
+
+
+def test_a_model_without_token_offsets_embeds_sentences_alone(fake_model, tmp_path):
+    text = f"{TEXTS[0]} {TEXTS[2]}"
+    sentences, owners = Embedder(cache_dir=tmp_path).encode_sentences([text])
+    assert owners.tolist() == [0, 0]
+    assert any(set(batch) >= {TEXTS[0], TEXTS[2]} for batch in fake_model.batches)
+    np.testing.assert_array_equal(sentences, Embedder(cache_dir=tmp_path).encode(TEXTS[:3:2]))

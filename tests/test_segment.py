@@ -10,6 +10,9 @@ import themesift as ts
 from themesift import InputError, Transcript, Turn
 from themesift.model import UNIT_COLUMNS
 from themesift.segment import is_backchannel, load_spacy
+import importlib
+
+segment_module = importlib.import_module("themesift.segment")
 
 
 def transcript(*turns: tuple[str, str], doc_id: str = "t") -> Transcript:
@@ -59,11 +62,34 @@ def test_sentence_splits_are_cached_and_a_broken_cache_is_skipped(tmp_path, monk
         raise AssertionError("spaCy ran on a paragraph the cache holds")
 
     monkeypatch.setattr(load_spacy(), "pipe", no_spacy)
+    monkeypatch.setattr(segment_module._rule_sentencizer("en"), "pipe", no_spacy)
     assert ts.segment(t).equals(first)
     monkeypatch.undo()
     monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
     (tmp_path / "sentences.sqlite").write_bytes(b"not a database" * 100)
     assert ts.segment(t).equals(first)
+
+
+def test_punctuated_paragraphs_are_split_by_rule_and_only_others_need_the_trained_pipeline(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
+    assert segment_module._punctuated("Short and bare")
+    assert segment_module._punctuated(LONG_TURN)
+    run_on = " ".join(["and then we went to the ward and nobody there would talk to us"] * 6)
+    assert not segment_module._punctuated(run_on)
+
+    loads = []
+
+    def counted(model=None):
+        loads.append(model)
+        return load_spacy(model)
+
+    monkeypatch.setattr(segment_module, "load_spacy", counted)
+    punctuated = ts.segment(transcript(("P1", LONG_TURN)))
+    assert loads == [] and len(punctuated) == 3
+    units = ts.segment(transcript(("P1", run_on)))
+    assert loads == [None]
+    assert_exact([transcript(("P1", run_on))], units)
 
 
 def test_a_long_turn_is_split_where_the_topic_shifts():

@@ -33,12 +33,19 @@ How codes are found
    30 best-scoring words and two-word phrases are re-ranked by how close their embedding is to
    the code's centre, with maximal marginal relevance so that the keywords are not near
    synonyms (KeyBERT-style). The label is the first two or three of them.
+5. The codes are kept in ``codes.sqlite`` in the cache folder, keyed by everything they depend
+   on: the units (ids, texts, speakers, transcripts), their vectors, the keyword model, the
+   parameters, the seed, the library versions and this module's source. Re-running a study
+   (say with an edited framework) reads them back instead of clustering again; the last
+   ``CODE_CACHE_ENTRIES`` sets are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
 import logging
 import numbers
 import re
@@ -48,7 +55,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._io import progress_shown
+from ._io import default_cache_dir, progress_shown
 from .errors import InputError
 from .model import CandidateCodes
 
@@ -85,6 +92,8 @@ N_KEYWORDS = 8
 N_EXEMPLARS = 5
 #: c-TF-IDF candidates per code that the keyword re-ranking chooses from (BERTopic's 30).
 N_CANDIDATES = 30
+UMAP_NEIGHBOURS = 15  # BERTopic's default
+CODE_CACHE_ENTRIES = 20
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -214,6 +223,13 @@ def discover_codes(
         )
     vectors = _unit_vectors(texts, embedder, embeddings)
     embedded = time.perf_counter()
+    key = _cache_key(units, vectors, embedder, seed, n_codes, method, min_code_size)
+    cached = _cached_codes(key)
+    if cached is not None:
+        cached.params.update(cached=True, seconds_embedding=round(embedded - started, 2),
+                             seconds_codes=round(time.perf_counter() - embedded, 2))
+        logger.info("Candidate codes read from the cache (%d codes)", len(cached.table))
+        return cached
 
     chosen = method
     if method == "auto":
@@ -258,6 +274,7 @@ def discover_codes(
         "embedding_dim": int(vectors.shape[1]),
         "seconds_embedding": round(embedded - started, 2),
         "seconds_codes": round(finished - embedded, 2),
+        "cached": False,
     }
     logger.info(
         "Found %d candidate codes in %d meaning units (%s, silhouette %s, %.0f%% outliers) "
@@ -265,7 +282,124 @@ def discover_codes(
         params["k"], n, chosen, params["silhouette"], 100 * params["outlier_share"],
         finished - started,
     )
-    return CandidateCodes(table=table, assignments=assignments, params=params)
+    codes = CandidateCodes(table=table, assignments=assignments, params=params)
+    _store_codes(key, codes)
+    return codes
+
+
+# ----------------------------------------------------------------------------------------
+# The cache of codes (see the module docstring)
+
+
+def _cache_key(units: pd.DataFrame, vectors: np.ndarray, embedder: Any, seed: int,
+               n_codes: int | None, method: str, min_code_size: int) -> str | None:
+    """What the codes depend on, hashed; None when the keyword model cannot be named."""
+    import numpy as np
+    import pandas as pd
+
+    model_id = "none" if embedder is None else getattr(embedder, "model_id", None)
+    if not isinstance(model_id, str):
+        return None
+    columns = [c for c in ("unit_id", "text", "doc_id", "speaker") if c in units]
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(units[columns], index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(vectors).tobytes())
+    digest.update(json.dumps({
+        "columns": columns, "shape": list(vectors.shape), "model": model_id, "seed": seed,
+        "n_codes": n_codes, "method": method, "min_code_size": min_code_size,
+        "versions": _versions(), "source": _source_digest(),
+    }, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {p: version(p) for p in ("themesift", "bertopic", "umap-learn", "hdbscan",
+                                    "scikit-learn", "numpy", "pandas")}
+
+
+@functools.cache
+def _source_digest() -> str:
+    from pathlib import Path
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _codes_db() -> Iterator[Any]:
+    import sqlite3
+
+    folder = default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(folder / "codes.sqlite", timeout=30)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS codes "
+                     "(key TEXT PRIMARY KEY, used REAL NOT NULL, value TEXT NOT NULL)")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _cached_codes(key: str | None) -> CandidateCodes | None:
+    import sqlite3
+
+    if key is None:
+        return None
+    try:
+        with _codes_db() as conn:
+            row = conn.execute("SELECT value FROM codes WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            with conn:
+                conn.execute("UPDATE codes SET used = ? WHERE key = ?", (time.time(), key))
+        value = json.loads(row[0])
+        params = value["params"]
+        if "k_candidates" in params:  # JSON made its int keys strings
+            params["k_candidates"] = {int(k): v for k, v in params["k_candidates"].items()}
+        return CandidateCodes(table=_frame(value["table"]),
+                              assignments=_frame(value["assignments"]), params=params)
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        logger.info("Code cache not used: %s", exc)
+        return None
+
+
+def _store_codes(key: str | None, codes: CandidateCodes) -> None:
+    import sqlite3
+
+    if key is None:
+        return
+    value = json.dumps({"table": _frame_json(codes.table),
+                        "assignments": _frame_json(codes.assignments),
+                        "params": dict(codes.params)})
+    try:
+        with _codes_db() as conn, conn:
+            conn.execute("INSERT OR REPLACE INTO codes VALUES (?, ?, ?)", (key, time.time(), value))
+            conn.execute("DELETE FROM codes WHERE key NOT IN "
+                         "(SELECT key FROM codes ORDER BY used DESC LIMIT ?)",
+                         (CODE_CACHE_ENTRIES,))
+    except (OSError, sqlite3.Error) as exc:
+        logger.info("Code cache not written: %s", exc)
+
+
+def _frame_json(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as JSON that reads back exactly (Python writes floats in full)."""
+    split = frame.to_dict("split")
+    return {"columns": split["columns"], "data": split["data"],
+            "dtypes": {c: str(t) for c, t in frame.dtypes.items()}}
+
+
+def _frame(value: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(value["data"], columns=value["columns"]).astype(value["dtypes"])
 
 
 # ----------------------------------------------------------------------------------------
@@ -685,8 +819,9 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
         from sklearn.cluster import HDBSCAN
     min_cluster_size = max(min_code_size, 10, len(docs) // 1000)
     # BERTopic's defaults; random_state makes UMAP deterministic (and single-threaded).
-    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
-                      random_state=seed, n_jobs=1, low_memory=False)
+    umap_model = UMAP(n_neighbors=UMAP_NEIGHBOURS, n_components=5, min_dist=0.0,
+                      metric="cosine", random_state=seed, n_jobs=1, low_memory=False,
+                      precomputed_knn=(*_nearest_neighbours(vectors, UMAP_NEIGHBOURS), None))
     hdbscan_model = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
                             cluster_selection_method="eom")
     model = _topic_model(umap_model, hdbscan_model, vocabulary, representation, nr_topics=n_codes)
@@ -713,6 +848,33 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
         "reduction": "umap",
     }
     return topics, outlier, _keywords(model), info
+
+
+def _nearest_neighbours(vectors: np.ndarray, k: int, chunk: int = 512):
+    """Each unit's ``k`` nearest units (itself first) and their cosine distances, exactly.
+
+    UMAP would find them with NN-descent, whose numba kernels compile for 30 s or more in
+    every new process above 4,096 units; one matrix product per chunk of rows does it in about
+    6 s for 20,000 units on 2 cores, in bounded memory (``chunk`` rows at a time).
+    """
+    import numpy as np
+
+    n = len(vectors)
+    k = min(k, n)
+    data = vectors.astype(np.float32)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, chunk):
+        similarity = data[start:start + chunk] @ data.T
+        rows = np.arange(start, min(start + chunk, n))
+        similarity[rows - start, rows] = np.inf  # itself first, whatever its duplicates
+        top = np.argpartition(similarity, n - k, axis=1)[:, n - k:]
+        top_sim = np.take_along_axis(similarity, top, axis=1)
+        order = np.lexsort((top, -top_sim), axis=1)  # by similarity, then index: deterministic
+        indices[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+        distances[start:start + chunk] = np.clip(
+            1 - np.take_along_axis(top_sim, order, axis=1), 0, 2)
+    return indices, distances
 
 
 # ----------------------------------------------------------------------------------------

@@ -34,6 +34,15 @@ with ONNX Runtime after dynamic int8 quantisation of the weights (about 4x small
 CPUs); that model is exported from the local weights on first use, once, into
 ``models_dir()/onnx-int8/`` (built in a temporary folder and renamed), never fetched.
 
+Sentence vectors ("late chunking")
+----------------------------------
+Scoring a long unit sentence by sentence needs each sentence's vector. Embedding the
+sentences again would double the work, so whenever a text is embedded, each of its sentences
+(:func:`sentence_spans`) also gets a vector from the same forward pass: the mean of the
+sentence's own token states, which have seen the whole text. They are cached beside the
+text's vector and read with :meth:`Embedder.encode_sentences`. A sentence beyond the model's
+``max_seq_length`` (the text was truncated before it) is embedded alone.
+
 Determinism
 -----------
 A text's vector changes in its last bits with the length its batch is padded to. So each text
@@ -78,7 +87,8 @@ import numpy as np  # noqa: E402
 from ._io import default_cache_dir, progress_shown, user_cache_root  # noqa: E402
 from .errors import InputError, MissingDependencyError, StoreError  # noqa: E402
 
-__all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir", "default_cache_dir"]
+__all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir",
+           "default_cache_dir", "sentence_spans"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +131,9 @@ _STALE_TEMP_SECONDS = 3600
 _PROGRESS_MIN_TEXTS = 500
 _PAD_QUANTUM = 16  # texts are padded to a multiple of this many tokens (see _padded_length)
 _LOOKUP_CHUNK = 500  # stays under SQLite's limit on bound parameters
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_MIN_WORDS = 3
+_SENTENCE_KEY = "\x1fsentence\x1f"  # prefix of a sentence vector's cache key
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VENDOR_FIX = (
     "Use a profile ('fast' or 'accurate') or the path of a folder saved with "
@@ -619,6 +632,93 @@ def _encode_batch(model: Any, texts: list[str], anchor: str | None) -> np.ndarra
     return np.asarray(vectors, dtype=np.float32)[: len(texts)]
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of ``text`` (of at least three words) as ``(start, end)`` character
+    offsets, when it has more than one; else ``[]``. Sentences end at ``.``, ``!`` or ``?``
+    followed by white space."""
+    spans, start = [], 0
+    for gap in [*_SENTENCE_END.finditer(text), None]:
+        end = gap.start() if gap else len(text)
+        part = text[start:end]
+        left = start + len(part) - len(part.lstrip())
+        right = start + len(part.rstrip())
+        if len(text[left:right].split()) >= _SENTENCE_MIN_WORDS:
+            spans.append((left, right))
+        start = gap.end() if gap else len(text)
+    return spans if len(spans) > 1 else []
+
+
+def _sentence_key(text_hash: str, span: tuple[int, int]) -> str:
+    return _text_hash(f"{_SENTENCE_KEY}{span[0]}:{span[1]}\x1f{text_hash}")
+
+
+def _encode_batch_with_states(model: Any, texts: list[str], anchor: str | None
+                              ) -> tuple[np.ndarray, list[_States | None]]:
+    """Like :func:`_encode_batch`, plus each text's token states (None where the model gives
+    none), from the same forward pass."""
+    if isinstance(model, _OnnxModel):
+        return model.encode_with_states(texts)
+    if getattr(getattr(model, "tokenizer", None), "is_fast", False) is not True:
+        return _encode_batch(model, texts, anchor), [None] * len(texts)
+    import torch
+
+    batch = texts + [anchor] if anchor is not None else texts
+    rows = model.encode(batch, batch_size=len(batch), output_value=None,
+                        convert_to_numpy=False, show_progress_bar=False)[: len(texts)]
+    # As encode() normalises, so the vectors are the bits it would return.
+    vectors = torch.nn.functional.normalize(
+        torch.stack([row["sentence_embedding"] for row in rows]), p=2, dim=1)
+    states: list[_States | None] = []
+    for text, row in zip(texts, rows):
+        tokens, mask = row.get("token_embeddings"), row.get("attention_mask")
+        if tokens is None or mask is None or not sentence_spans(text):
+            states.append(None)
+            continue
+        offsets = _token_offsets(model, text)[1]
+        tokens = tokens[: int(mask.sum())].float().cpu().numpy()
+        states.append(_States(tokens, offsets) if len(offsets) == len(tokens) else None)
+    return vectors.float().cpu().numpy().astype(np.float32), states
+
+
+@dataclass(frozen=True)
+class _States:
+    """One text's token states from its forward pass, and each token's character offsets."""
+
+    tokens: np.ndarray  # (n_tokens, dimension)
+    offsets: np.ndarray  # (n_tokens, 2) into the text; (0, 0) for special tokens
+
+
+def _token_offsets(model: Any, text: str) -> tuple[dict[str, Any], np.ndarray]:
+    """The model's inputs for ``text`` (as sentence-transformers makes them: stripped and
+    truncated) and each token's character offsets into ``text``."""
+    shift = len(text) - len(text.lstrip())
+    encoded = model.tokenizer(text.strip(), return_offsets_mapping=True, truncation=True,
+                              max_length=getattr(model, "max_seq_length", None),
+                              return_tensors="np")
+    offsets = encoded.pop("offset_mapping")[0].astype(np.int64)
+    return encoded, np.where(offsets[:, 1:] > offsets[:, :1], offsets + shift, 0)
+
+
+def _pool_sentences(text: str, states: _States | None,
+                    spans: list[tuple[int, int]]) -> list[np.ndarray | None]:
+    """Each span's vector: the normalised mean of the token states inside it; None for a span
+    the model did not see whole (the text was truncated before its end)."""
+    if states is None or not spans:
+        return [None] * len(spans)
+    offsets = states.offsets
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    seen_to = offsets[real, 1].max() if real.any() else 0
+    out: list[np.ndarray | None] = []
+    for start, end in spans:
+        inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        if end > seen_to or not inside.any():
+            out.append(None)
+            continue
+        pooled = states.tokens[inside].mean(axis=0)
+        out.append((pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # The ONNX Runtime backend: the model's transformer exported and int8-quantised locally
 
@@ -720,6 +820,11 @@ class _OnnxModel:
         self._session = session
         self._inputs = [i.name for i in session.get_inputs()]
         self.max_seq_length = model.max_seq_length
+        self._lower_case = bool(getattr(model[0], "do_lower_case", False))
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
         return _tokenize(self._model, texts)
@@ -731,13 +836,20 @@ class _OnnxModel:
         # One text per run: dynamic quantisation scales activations by the whole input
         # tensor, so batch-mates would change a text's vector. Alone, it is always the same
         # bits (and as fast on CPU: ONNX Runtime's per-run overhead is small).
-        return np.vstack([self._encode_one(text) for text in texts])
+        return self.encode_with_states(texts)[0]
 
-    def _encode_one(self, text: str) -> np.ndarray:
-        features = _tokenize(self._model, [text])
-        hidden = self._session.run(None, {k: features[k].numpy() for k in self._inputs})[0]
-        pooled = hidden.mean(axis=1)  # one text, no padding: mean pooling over its tokens
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+    def encode_with_states(self, texts: list[str]) -> tuple[np.ndarray, list[_States]]:
+        """The texts' vectors and each text's token states."""
+        states = [self._states(text) for text in texts]
+        pooled = np.vstack([s.tokens.mean(axis=0) for s in states])  # no padding: all tokens
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12), states
+
+    def _states(self, text: str) -> _States:
+        if self._lower_case:
+            text = text.lower()  # what sentence-transformers does for such models
+        features, offsets = _token_offsets(self._model, text)
+        hidden = self._session.run(None, {k: features[k] for k in self._inputs})[0][0]
+        return _States(hidden, offsets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1074,13 +1186,63 @@ class Embedder:
         with _progress(len(texts), self.quiet) as bar:
             for padded_length, batch in batches:
                 anchor = _pad_anchor(model, padded_length) if lengths is not None else None
-                vectors = _encode_batch(model, [texts[i] for i in batch], anchor)
-                batch_hashes = [missing[i] for i in batch]
-                computed.update(zip(batch_hashes, vectors, strict=True))
+                batch_texts = [texts[i] for i in batch]
+                vectors, states = _encode_batch_with_states(model, batch_texts, anchor)
+                keys = [missing[i] for i in batch]
+                rows = list(vectors)
+                for text_hash, text, text_states in zip(keys[: len(batch)], batch_texts, states):
+                    spans = sentence_spans(text)
+                    for span, vector in zip(spans, _pool_sentences(text, text_states, spans)):
+                        if vector is not None:
+                            keys.append(_sentence_key(text_hash, span))
+                            rows.append(vector)
+                computed.update(zip(keys, rows, strict=True))
                 if cache is not None:  # stored as we go, so an interrupted run keeps its work
-                    cache.put(batch_hashes, vectors)
+                    cache.put(keys, np.asarray(rows))
                 bar.update(len(batch))
         return computed
+
+    def encode_sentences(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of the sentences of each text that has several (:func:`sentence_spans`),
+        pooled from the text's own forward pass (see the module docstring).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            float32 ``(m, dimension)`` L2-normalised sentence vectors, in text order and
+            sentence order, and for each the index of its text in ``texts``.
+        """
+        texts = _check_texts(texts)
+        spans = [sentence_spans(t) for t in texts]
+        owners = np.array([i for i, ss in enumerate(spans) for _ in ss], dtype=np.int64)
+        if not len(owners):
+            return np.zeros((0, self.dimension), dtype=np.float32), owners
+        spec = self._resolve()
+        hashes = [_text_hash(t) for t in texts]
+        keys = [_sentence_key(h, span) for h, ss in zip(hashes, spans) for span in ss]
+        cache = self._open_cache(spec)
+        try:
+            found = cache.get(list(dict.fromkeys(keys))) if cache is not None else {}
+            unique = {h: t for h, t, ss in zip(hashes, texts, spans)
+                      if any(_sentence_key(h, span) not in found for span in ss)}
+            if unique:
+                found.update(self._embed_missing(list(unique), unique, cache))
+        finally:
+            if cache is not None:
+                cache.close()
+        alone = [k for k in dict.fromkeys(keys) if k not in found]  # truncated before it
+        if alone:
+            where = {k: texts[i][s:e] for k, i, (s, e) in zip(
+                keys, owners, (span for ss in spans for span in ss))}
+            vectors = self.encode([where[k] for k in alone])
+            found.update(zip(alone, vectors))
+            cache = self._open_cache(spec)
+            if cache is not None:
+                try:
+                    cache.put(alone, vectors)
+                finally:
+                    cache.close()
+        return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False), owners
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -202,10 +202,14 @@ def _version(package: str) -> str | None:
 
 def _segmenter_info() -> dict[str, Any]:
     """What cut the talk into units: the spaCy pipeline and the segmentation settings."""
-    from .segment import MAX_WORDS, MIN_WORDS, SHIFT_THRESHOLD, load_spacy
+    import spacy
+    from spacy.util import get_package_version
 
-    meta = load_spacy().meta
-    return {"spacy_model": f"{meta['lang']}_{meta['name']}", "spacy_version": meta["version"],
+    from .segment import MAX_WORDS, MIN_WORDS, PUNCTUATED_WORDS, SHIFT_THRESHOLD, SPACY_MODELS
+
+    name = next((n for n in SPACY_MODELS if get_package_version(n)), None)
+    return {"spacy_model": name, "spacy_version": name and get_package_version(name),
+            "spacy": spacy.__version__, "punctuated_words": PUNCTUATED_WORDS,
             "min_words": MIN_WORDS, "max_words": MAX_WORDS, "shift_threshold": SHIFT_THRESHOLD}
 
 

@@ -6,8 +6,9 @@ Every theme is represented by all the text its framework gives: its name, "name:
 description", each indicator and example, and the same for each of its subthemes (a
 subtheme's text counts for its top-level theme). A unit's similarity to a theme is the mean of its
 ``top_k`` closest theme texts (cosine of sentence embeddings); long units are also scored
-sentence by sentence, and the best sentence counts half, because one sentence of a long
-unit often carries the theme. The similarities are then smoothed with the unit's
+sentence by sentence (vectors pooled from the unit's own forward pass, see embed), and the
+best sentence counts half, because one sentence of a long unit often carries the theme.
+The similarities are then smoothed with the unit's
 neighbours in the same speaker turn (``context_weight``) and, when codes are given, with
 the other units of its code (``code_weight``).
 
@@ -30,6 +31,7 @@ bench/quality.py, which also shows how often a suggestion with a given score is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -61,7 +63,6 @@ CODE_WEIGHT = 0.2
 EXAMPLE_PSEUDOCOUNT = 3.0  # a theme's classifier counts n / (n + this) against the framework
 EXAMPLE_C = 0.3  # inverse regularisation of the per-theme classifiers: few examples, keep it smooth
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 
 
@@ -74,6 +75,14 @@ class _Evidence:
     kinds: list[str]  # "name", "description", "indicator", "example", "subtheme"
     owner: np.ndarray  # index into theme_ids, per text
     vectors: np.ndarray
+
+    @functools.cached_property
+    def words(self) -> list[list[str]]:
+        """Per theme, its texts' words of more than three letters, lower-cased, in order."""
+        out: list[dict[str, None]] = [{} for _ in self.theme_ids]
+        for text, j in zip(self.texts, self.owner):
+            out[j].update((w.lower(), None) for w in _WORD.findall(text) if len(w) > 3)
+        return [list(words) for words in out]
 
 
 def score_themes(
@@ -279,9 +288,9 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     similarity, closest, closest_sim = _theme_similarity(sim_all, evidence, top_k)
 
     # Long units: their best sentence counts half.
-    sentences, owners = _sentences(texts)
-    if sentences:
-        sentence_sim, _, _ = _theme_similarity(embedder.encode(sentences) @ evidence.vectors.T,
+    sentence_vectors, owners = _sentence_vectors(embedder, texts)
+    if len(owners):
+        sentence_sim, _, _ = _theme_similarity(sentence_vectors @ evidence.vectors.T,
                                                evidence, top_k)
         best = np.full_like(similarity, -np.inf)
         np.maximum.at(best, owners, sentence_sim)
@@ -429,15 +438,16 @@ def _code_groups(codes: CandidateCodes, unit_ids: list[str]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _sentences(texts: Sequence[str]) -> tuple[list[str], list[int]]:
-    """The sentences of units that have more than one (of at least three words)."""
-    out, owners = [], []
-    for i, text in enumerate(texts):
-        parts = [p.strip() for p in _SENTENCE_END.split(text) if len(p.split()) >= 3]
-        if len(parts) > 1:
-            out += parts
-            owners += [i] * len(parts)
-    return out, owners
+def _sentence_vectors(embedder, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of the sentences of units that have several, and each one's unit: from the
+    units' own forward passes with an :class:`Embedder`, else embedded alone."""
+    if callable(getattr(embedder, "encode_sentences", None)):
+        return embedder.encode_sentences(texts)
+    from .embed import sentence_spans
+
+    parts = [(i, text[s:e]) for i, text in enumerate(texts) for s, e in sentence_spans(text)]
+    owners = np.array([i for i, _ in parts], dtype=np.int64)
+    return (embedder.encode([p for _, p in parts]) if parts else np.zeros((0, 1))), owners
 
 
 # --- explanations ----------------------------------------------------------------------------
@@ -452,7 +462,7 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     k = s.closest[i, best]
     kind, text = s.evidence.kinds[k], s.evidence.texts[k]
     reason = f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" ({s.closest_similarity[i, best]:.2f})'
-    shared = _shared_words(s.texts[i], [t for t, o in zip(s.evidence.texts, s.evidence.owner) if o == best])
+    shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
         reason += f"; shared words: {', '.join(shared)}"
     runner = ids[second] if second < n else NONE_THEME
@@ -461,18 +471,11 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
 
 
-def _shared_words(text: str, theme_texts: list[str], most: int = 5) -> list[str]:
+def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
     from .segment import _stop_words
 
-    stop = _stop_words()
-    unit_words = {w.lower() for w in _WORD.findall(text)} - stop
-    found = []
-    for theme_text in theme_texts:
-        for w in _WORD.findall(theme_text):
-            w = w.lower()
-            if w in unit_words and w not in found and len(w) > 3:
-                found.append(w)
-    return found[:most]
+    unit_words = {w.lower() for w in _WORD.findall(text)} - _stop_words()
+    return [w for w in theme_words if w in unit_words][:most]
 
 
 def _clip(text: str, width: int) -> str:

@@ -3,8 +3,12 @@
 How a turn becomes meaning units
 --------------------------------
 1. Moderator turns and back-channel turns ("Mm.", "Yes, exactly.") are dropped unless asked for.
-2. spaCy finds the sentences inside each paragraph of the turn (tok2vec + senter, about
-   10,000 words/s on one CPU core). A sentence longer than ``max_words`` (run-on speech is
+2. spaCy finds the sentences inside each paragraph of the turn. A punctuated paragraph (a
+   sentence mark at least every ``PUNCTUATED_WORDS`` words, as transcribers write) goes to
+   spaCy's rule-based sentencizer (about 100,000 words/s here); an unpunctuated one (automatic
+   captions, run-on speech) to the trained ``senter`` (about 15,000 words/s), which finds
+   sentence ends without punctuation. On the hand-segmented sample transcript both give the
+   same units, so the rule is pure speed where it can be trusted. A sentence longer than ``max_words`` (run-on speech is
    common in verbatim transcripts) is cut at the clause boundary (comma, semicolon, dash)
    nearest its middle.
 3. Sentences are joined left to right. A fragment shorter than ``min_words`` always joins its
@@ -52,7 +56,12 @@ _W_POINTS_BACK = 0.35
 _W_CONNECTIVE = 0.15
 _W_LENGTH = 0.4
 
+#: A paragraph with a sentence mark (. ! ? …) at least every this many words is split into
+#: sentences by rule; others by spaCy's trained sentence recogniser.
+PUNCTUATED_WORDS = 30
+
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+_SENTENCE_MARK = re.compile(r"[.!?…]+(?=[\s\"'”’)\]]|$)")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _PARAGRAPH = re.compile(r"\n\s*")
 _CLAUSE_BREAK = re.compile(r"(?:[,;:]|\s[-–—]+|--)\s+")
@@ -186,7 +195,9 @@ def segment(
     transcripts = list(corpus)
     for t in transcripts:  # hand-made transcripts skip the readers' check
         check_turn_lengths(t.turns, t.meta.get("path") or f"transcript {t.id!r}")
-    nlp = load_spacy(spacy_model)
+    # A named pipeline must load (and names its language); the default loads only if a
+    # paragraph needs it.
+    lang = load_spacy(spacy_model).lang if spacy_model else "en"
 
     kept: list[tuple[Transcript, Turn]] = [
         (t, turn)
@@ -198,7 +209,8 @@ def segment(
     ]
     # One spaCy pass over every paragraph of every kept turn, batched.
     paragraphs = [(i, s, e) for i, (_, turn) in enumerate(kept) for s, e in _paragraphs(turn.text)]
-    splits = _sentence_splits(nlp, [kept[i][1].text[s:e] for i, s, e in paragraphs])
+    splits = _sentence_splits(functools.partial(load_spacy, spacy_model), lang,
+                              [kept[i][1].text[s:e] for i, s, e in paragraphs])
     sentences: list[list[tuple[int, int]]] = [[] for _ in kept]
     for (i, s, _), spans in zip(paragraphs, splits):
         sentences[i].extend((s + start, s + end) for start, end in spans)
@@ -226,7 +238,37 @@ def segment(
     )
 
 
-def _sentence_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
+def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[int, int]]]:
+    """Each text's sentences as character spans: punctuated texts by the rule sentencizer,
+    the others by the pipeline ``trained()`` returns (see the module docstring)."""
+    by_rule = [_punctuated(text) for text in texts]
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    for chosen in (True, False):
+        picked = [i for i, flag in enumerate(by_rule) if flag is chosen]
+        if picked:
+            nlp = _rule_sentencizer(lang) if chosen else trained()
+            for i, spans in zip(picked, _cached_splits(nlp, [texts[i] for i in picked])):
+                out[i] = spans
+    return out
+
+
+def _punctuated(text: str) -> bool:
+    """Whether a paragraph has a sentence mark at least every ``PUNCTUATED_WORDS`` words (a
+    shorter one without any is one sentence either way)."""
+    words = len(_WORD.findall(text))
+    return (len(_SENTENCE_MARK.findall(text)) + 1) * PUNCTUATED_WORDS >= words
+
+
+@functools.lru_cache(maxsize=4)
+def _rule_sentencizer(lang: str):
+    import spacy
+
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def _cached_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
     """Each text's sentences as character spans, from the on-disk cache where it has them.
 
     spaCy is the slowest part of segmenting, and a re-run meets the same paragraphs again:
@@ -236,10 +278,13 @@ def _sentence_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
     import json
     import sqlite3
 
+    import spacy
+
     from ._io import default_cache_dir
 
     meta = nlp.meta
-    pipeline = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:{','.join(nlp.pipe_names)}"
+    pipeline = (f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:"
+                f"{','.join(nlp.pipe_names)}:spacy-{spacy.__version__}")
     keys = [hashlib.sha256(f"{pipeline}\0{text}".encode()).hexdigest() for text in texts]
     found: dict[str, list] = {}
     conn = None
@@ -256,7 +301,7 @@ def _sentence_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
     except (OSError, sqlite3.Error) as exc:
         logger.info("Sentence cache not used: %s", exc)
     missing = [i for i, key in enumerate(keys) if key not in found]
-    docs = nlp.pipe((texts[i] for i in missing), batch_size=64)
+    docs = nlp.pipe((texts[i] for i in missing), batch_size=64) if missing else []
     new = {keys[i]: [[sent.start_char, sent.end_char] for sent in doc.sents]
            for i, doc in zip(missing, docs)}
     if conn is not None:

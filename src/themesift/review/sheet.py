@@ -106,14 +106,12 @@ def review_sheet(
     unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
     unit_rows = unit_rows.assign(_round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]))
     unit_rows = unit_rows.sort_values(["_round", "_margin", "unit_id"])
+    column = {name: dict(zip(units["unit_id"], units[name])) if name in units else {}
+              for name in ("doc_id", "speaker", "text")}
     for u in unit_rows.itertuples():
-        known = u.unit_id in units.index
         rows.append({
             "suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
-            "doc_id": _text(units.at[u.unit_id, "doc_id"]) if known and "doc_id" in units else "",
-            "speaker": (_text(units.at[u.unit_id, "speaker"])
-                        if known and "speaker" in units else ""),
-            "text": _text(units.at[u.unit_id, "text"]) if known else "",
+            **{name: _text(column[name].get(u.unit_id, "")) for name in column},
             "suggested_theme": u.theme_id, "score": u.score, "runner_up": u.runner_up,
             "rationale": u.rationale,
         })
