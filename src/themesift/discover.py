@@ -891,7 +891,7 @@ def _topic_model(umap_model: Any, cluster_model: Any, vocabulary: list[str], rep
                  nr_topics: int | None = None):
     from bertopic import BERTopic
 
-    return BERTopic(
+    model = BERTopic(
         embedding_model=None,  # vectors are always passed to fit_transform: nothing downloads
         umap_model=umap_model,
         hdbscan_model=cluster_model,
@@ -903,6 +903,11 @@ def _topic_model(umap_model: Any, cluster_model: Any, vocabulary: list[str], rep
         calculate_probabilities=False,
         verbose=False,
     )
+    # BERTopic picks representative documents by c-TF-IDF after every fit (a second pass over
+    # the documents, 15% of the fit on 1,500 units); the exemplars here are the members nearest
+    # each code's centre, computed apart, so that pass is skipped.
+    model._save_representative_docs = lambda documents: None
+    return model
 
 
 @contextlib.contextmanager

@@ -559,6 +559,9 @@ def _model_dimension(model: Any) -> int:
 def _token_lengths(model: Any, texts: list[str]) -> list[int] | None:
     """Token count of each text as the model will see it (after truncation); None if the
     model cannot tell (then batches are padded as the library likes: still correct)."""
+    fast = _rust_tokenizer(model) if hasattr(model, "tokenizer") else None
+    if fast is not None and not _lower_cases(model):
+        return [len(e.ids) for e in fast.encode_batch([t.strip() for t in texts])]
     lengths: list[int] = []
     try:
         for start in range(0, len(texts), 1024):
@@ -648,6 +651,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans if len(spans) > 1 else []
 
 
+def _cpu_count() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _sentence_key(text_hash: str, span: tuple[int, int]) -> str:
     return _text_hash(f"{_SENTENCE_KEY}{span[0]}:{span[1]}\x1f{text_hash}")
 
@@ -692,11 +703,47 @@ def _token_offsets(model: Any, text: str) -> tuple[dict[str, Any], np.ndarray]:
     """The model's inputs for ``text`` (as sentence-transformers makes them: stripped and
     truncated) and each token's character offsets into ``text``."""
     shift = len(text) - len(text.lstrip())
-    encoded = model.tokenizer(text.strip(), return_offsets_mapping=True, truncation=True,
-                              max_length=getattr(model, "max_seq_length", None),
-                              return_tensors="np")
-    offsets = encoded.pop("offset_mapping")[0].astype(np.int64)
+    fast = _rust_tokenizer(model)
+    if fast is not None:  # a tenth of the time of the tokenizer's Python wrapper
+        encoding = fast.encode(text.strip())
+        encoded = {"input_ids": [encoding.ids], "attention_mask": [encoding.attention_mask],
+                   "token_type_ids": [encoding.type_ids]}
+        encoded = {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+        offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    else:
+        encoded = model.tokenizer(text.strip(), return_offsets_mapping=True, truncation=True,
+                                  max_length=getattr(model, "max_seq_length", None),
+                                  return_tensors="np")
+        offsets = encoded.pop("offset_mapping")[0].astype(np.int64)
     return encoded, np.where(offsets[:, 1:] > offsets[:, :1], offsets + shift, 0)
+
+
+def _lower_cases(model: Any) -> bool:
+    """Whether sentence-transformers lower-cases texts before this model's tokenizer."""
+    inner = getattr(model, "_model", model)
+    try:
+        return bool(getattr(inner[0], "do_lower_case", False))
+    except (TypeError, IndexError, KeyError):
+        return False
+
+
+@functools.lru_cache(maxsize=8)
+def _rust_tokenizer(model: Any) -> Any:
+    """A copy of the model's Rust tokenizer, truncating as the model does and never padding;
+    None when the tokenizer has no Rust core."""
+    core = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if core is None:
+        return None
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(core.to_str())
+    copy.no_padding()
+    limit = getattr(model, "max_seq_length", None)
+    if limit:
+        copy.enable_truncation(max_length=limit)
+    else:
+        copy.no_truncation()
+    return copy
 
 
 def _pool_sentences(text: str, states: _States | None,
@@ -750,6 +797,7 @@ def _load_onnx_model(path: str, model_id: str) -> _OnnxModel:
         _export_onnx_int8(model, onnx_path)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = 1  # one core per text; _OnnxModel runs texts side by side
     session = onnxruntime.InferenceSession(
         str(onnx_path / _ONNX_FILE), options, providers=["CPUExecutionProvider"]
     )
@@ -820,7 +868,9 @@ class _OnnxModel:
         self._session = session
         self._inputs = [i.name for i in session.get_inputs()]
         self.max_seq_length = model.max_seq_length
-        self._lower_case = bool(getattr(model[0], "do_lower_case", False))
+        self._lower_case = _lower_cases(model)
+        self._workers = _cpu_count()
+        self._pool: Any = None
 
     @property
     def tokenizer(self) -> Any:
@@ -839,17 +889,31 @@ class _OnnxModel:
         return self.encode_with_states(texts)[0]
 
     def encode_with_states(self, texts: list[str]) -> tuple[np.ndarray, list[_States]]:
-        """The texts' vectors and each text's token states."""
-        states = [self._states(text) for text in texts]
+        """The texts' vectors and each text's token states.
+
+        Each text runs alone on one core (one thread per run gives the same bits as more),
+        and as many texts run at once as there are cores: on 2 cores about 1.4 times the
+        throughput of one run at a time on both cores, twice for short texts, where a run's
+        fixed cost dominates. The tokenizer is not thread-safe, so texts are tokenised first.
+        """
+        if self._lower_case:  # what sentence-transformers does for such models
+            texts = [text.lower() for text in texts]
+        tokenised = [_token_offsets(self._model, text) for text in texts]
+
+        def run(features: dict[str, Any]) -> np.ndarray:
+            return self._session.run(None, {k: features[k] for k in self._inputs})[0][0]
+
+        if self._workers > 1 and len(texts) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="themesift-onnx")
+            hidden = list(self._pool.map(run, (features for features, _ in tokenised)))
+        else:
+            hidden = [run(features) for features, _ in tokenised]
+        states = [_States(h, offsets) for h, (_, offsets) in zip(hidden, tokenised)]
         pooled = np.vstack([s.tokens.mean(axis=0) for s in states])  # no padding: all tokens
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12), states
-
-    def _states(self, text: str) -> _States:
-        if self._lower_case:
-            text = text.lower()  # what sentence-transformers does for such models
-        features, offsets = _token_offsets(self._model, text)
-        hidden = self._session.run(None, {k: features[k] for k in self._inputs})[0][0]
-        return _States(hidden, offsets)
 
 
 # --------------------------------------------------------------------------------------------
