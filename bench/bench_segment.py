@@ -82,6 +82,7 @@ def main() -> int:
 
     _, load_s = timed(load_spacy)
     corpus, read_s = timed(ts.read_corpus, folder, repeat=args.repeat)
+
     def segment_uncached(corpus):  # every repeat on an empty sentence cache
         os.environ["THEMESIFT_CACHE_DIR"] = tempfile.mkdtemp(prefix="themesift-bench-")
         return ts.segment(corpus)

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import InputError
 
 __all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root",
-           "progress_shown"]
+           "cache_db", "progress_shown"]
 
 
 def progress_shown(quiet: bool | None) -> bool:
@@ -29,7 +29,7 @@ def user_cache_root() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """The cache folder (embedding vectors, sentence splits) when none is given.
+    """The cache folder (embedding vectors, sentence splits, codes) when none is given.
 
     ``$THEMESIFT_CACHE_DIR`` if set, else ``~/.cache/themesift/embeddings``.
     """
@@ -37,6 +37,23 @@ def default_cache_dir() -> Path:
     if configured:
         return Path(configured).expanduser()
     return user_cache_root() / "embeddings"
+
+
+@contextmanager
+def cache_db(name: str, schema: str) -> Iterator[Any]:
+    """A connection to the SQLite file ``name`` in :func:`default_cache_dir` (created with the
+    table ``schema`` if need be), closed afterwards. Callers treat OSError and sqlite3.Error
+    as "no cache": a cache only ever saves time."""
+    import sqlite3
+
+    folder = default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(folder / name, timeout=30)
+    try:
+        conn.execute(schema)
+        yield conn
+    finally:
+        conn.close()
 
 
 def key_path(path: str | os.PathLike[str]) -> Path:

@@ -55,7 +55,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._io import default_cache_dir, progress_shown
+from ._io import cache_db, progress_shown
 from .errors import InputError
 from .model import CandidateCodes
 
@@ -333,19 +333,9 @@ def _source_digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-@contextlib.contextmanager
-def _codes_db() -> Iterator[Any]:
-    import sqlite3
-
-    folder = default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(folder / "codes.sqlite", timeout=30)
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS codes "
-                     "(key TEXT PRIMARY KEY, used REAL NOT NULL, value TEXT NOT NULL)")
-        yield conn
-    finally:
-        conn.close()
+def _codes_db():
+    return cache_db("codes.sqlite", "CREATE TABLE IF NOT EXISTS codes "
+                    "(key TEXT PRIMARY KEY, used REAL NOT NULL, value TEXT NOT NULL)")
 
 
 def _cached_codes(key: str | None) -> CandidateCodes | None:

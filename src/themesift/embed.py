@@ -102,8 +102,8 @@ _DIMENSIONS = {"fast": 384, "accurate": 768}
 BACKENDS = ("torch", "onnx-int8")
 #: Profile -> backend used when ``Embedder(backend=None)``; "onnx-int8" only where the Care
 #: Opinion benchmark (``bench/quality.py --backend``) stays within 0.01 of torch. fast
-#: qualifies (zero-shot micro/macro F1 0.581/0.302 vs 0.581/0.300; k=10 0.710 vs 0.709) and
-#: embeds faster (136 vs 113 sentences/s here). accurate does not: int8 all-mpnet-base-v2 is
+#: qualifies (zero-shot micro/macro F1 0.577/0.304 vs 0.578/0.299; k=10 0.706 vs 0.702) and
+#: embeds faster (156 vs 113 sentences/s here). accurate does not: int8 all-mpnet-base-v2 is
 #: twice as fast (29 vs 15 sentences/s) but drops to zero-shot 0.360/0.184 (torch 0.560/0.300).
 DEFAULT_BACKENDS = {"fast": "onnx-int8", "accurate": "torch"}
 # Hub spellings of the profile models load the packaged copies (there is no hub offline).
@@ -892,7 +892,7 @@ class _OnnxModel:
         """The texts' vectors and each text's token states.
 
         Each text runs alone on one core (one thread per run gives the same bits as more),
-        and as many texts run at once as there are cores: on 2 cores about 1.4 times the
+        and as many texts run at once as there are cores: on 2 cores about 1.3 times the
         throughput of one run at a time on both cores, twice for short texts, where a run's
         fixed cost dominates. The tokenizer is not thread-safe, so texts are tokenised first.
         """
@@ -1283,12 +1283,13 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32), owners
         spec = self._resolve()
         hashes = [_text_hash(t) for t in texts]
-        keys = [_sentence_key(h, span) for h, ss in zip(hashes, spans) for span in ss]
+        per_text = [[_sentence_key(h, span) for span in ss] for h, ss in zip(hashes, spans)]
+        keys = [k for ks in per_text for k in ks]
         cache = self._open_cache(spec)
         try:
             found = cache.get(list(dict.fromkeys(keys))) if cache is not None else {}
-            unique = {h: t for h, t, ss in zip(hashes, texts, spans)
-                      if any(_sentence_key(h, span) not in found for span in ss)}
+            unique = {h: t for h, t, ks in zip(hashes, texts, per_text)
+                      if any(k not in found for k in ks)}
             if unique:
                 found.update(self._embed_missing(list(unique), unique, cache))
         finally:

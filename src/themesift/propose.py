@@ -8,9 +8,9 @@ subtheme's text counts for its top-level theme). A unit's similarity to a theme 
 ``top_k`` closest theme texts (cosine of sentence embeddings); long units are also scored
 sentence by sentence (vectors pooled from the unit's own forward pass, see embed), and the
 best sentence counts half, because one sentence of a long unit often carries the theme.
-The similarities are then smoothed with the unit's
-neighbours in the same speaker turn (``context_weight``) and, when codes are given, with
-the other units of its code (``code_weight``).
+The similarities are then smoothed with the unit's neighbours in the same speaker turn
+(``context_weight``) and, when codes are given, with the other units of its code
+(``code_weight``).
 
 Scores are probabilities from a softmax over the themes and "none" at ``temperature``;
 "none" competes with the similarity ``none_similarity``: by default the 95th percentile of

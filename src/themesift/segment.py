@@ -8,9 +8,9 @@ How a turn becomes meaning units
    spaCy's rule-based sentencizer (about 100,000 words/s here); an unpunctuated one (automatic
    captions, run-on speech) to the trained ``senter`` (about 15,000 words/s), which finds
    sentence ends without punctuation. On the hand-segmented sample transcript both give the
-   same units, so the rule is pure speed where it can be trusted. A sentence longer than ``max_words`` (run-on speech is
-   common in verbatim transcripts) is cut at the clause boundary (comma, semicolon, dash)
-   nearest its middle.
+   same units, so the rule is pure speed where it can be trusted. A sentence longer than
+   ``max_words`` (run-on speech is common in verbatim transcripts) is cut at the clause
+   boundary (comma, semicolon, dash) nearest its middle.
 3. Sentences are joined left to right. A fragment shorter than ``min_words`` always joins its
    neighbour; otherwise a new unit starts where the *shift score* reaches ``shift_threshold``.
    The score rises when the sentence shares no content words with the unit so far, when it
@@ -280,39 +280,35 @@ def _cached_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
 
     import spacy
 
-    from ._io import default_cache_dir
+    from ._io import cache_db
 
     meta = nlp.meta
     pipeline = (f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:"
                 f"{','.join(nlp.pipe_names)}:spacy-{spacy.__version__}")
     keys = [hashlib.sha256(f"{pipeline}\0{text}".encode()).hexdigest() for text in texts]
+    schema = "CREATE TABLE IF NOT EXISTS splits (key TEXT PRIMARY KEY, spans TEXT)"
     found: dict[str, list] = {}
-    conn = None
     try:
-        folder = default_cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(folder / "sentences.sqlite", timeout=30)
-        conn.execute("CREATE TABLE IF NOT EXISTS splits (key TEXT PRIMARY KEY, spans TEXT)")
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows = conn.execute(f"SELECT key, spans FROM splits WHERE key IN "
-                                f"({','.join('?' * len(chunk))})", chunk)
-            found.update((key, json.loads(spans)) for key, spans in rows)
+        with cache_db("sentences.sqlite", schema) as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                rows = conn.execute(f"SELECT key, spans FROM splits WHERE key IN "
+                                    f"({','.join('?' * len(chunk))})", chunk)
+                found.update((key, json.loads(spans)) for key, spans in rows)
     except (OSError, sqlite3.Error) as exc:
         logger.info("Sentence cache not used: %s", exc)
     missing = [i for i, key in enumerate(keys) if key not in found]
-    docs = nlp.pipe((texts[i] for i in missing), batch_size=64) if missing else []
+    if not missing:
+        return [[(start, end) for start, end in found[key]] for key in keys]
+    docs = nlp.pipe((texts[i] for i in missing), batch_size=64)
     new = {keys[i]: [[sent.start_char, sent.end_char] for sent in doc.sents]
            for i, doc in zip(missing, docs)}
-    if conn is not None:
-        try:
-            with conn:
-                conn.executemany("INSERT OR IGNORE INTO splits VALUES (?, ?)",
-                                 [(key, json.dumps(spans)) for key, spans in new.items()])
-        except sqlite3.Error as exc:
-            logger.info("Sentence cache not written: %s", exc)
-        finally:
-            conn.close()
+    try:
+        with cache_db("sentences.sqlite", schema) as conn, conn:
+            conn.executemany("INSERT OR IGNORE INTO splits VALUES (?, ?)",
+                             [(key, json.dumps(spans)) for key, spans in new.items()])
+    except (OSError, sqlite3.Error) as exc:
+        logger.info("Sentence cache not written: %s", exc)
     found.update(new)
     return [[(start, end) for start, end in found[key]] for key in keys]
 
