@@ -10,7 +10,8 @@ participant turn per unit) so that ``themesift run`` reads and segments them as 
 In one process, on a fresh temporary embedding cache each (cold), with the model already
 loaded (its load time is reported apart):
 
-- ``embed_s``: ``Embedder.encode`` of the meaning units alone (as segmented), the mean of
+- ``embed_s``: ``Embedder.encode`` of the meaning units alone (as segmented, in a child
+  process, so that the run is the first to show these words to this process's spaCy), the mean of
   one measurement just before the run and one just after: this machine's speed drifts by 10-20%
   over minutes, and bracketing the run keeps that drift out of the ratio;
 - ``total_s``: ``run_pipeline`` + ``write_outputs`` (what ``themesift run`` does), per stage;
@@ -28,8 +29,8 @@ pipeline uses them from 5,000 units on, BERTopic always). The benchmark pays tha
 front, in a tiny warm-up fit reported as ``jit_warmup_s``, so ``total_s`` and ``bertopic_s``
 are the steady-state times; a fresh ``themesift run`` process on 5,000+ units pays it on top
 (less when numba's on-disk cache is warm). Likewise the one-off cost of a process's first run
-(importing spaCy, BERTopic, scikit-learn and openpyxl, building spaCy's sentencizer, about
-4 s) is paid up front by a run on 40 other units, reported as ``warmup_s``: like the model's
+(importing spaCy, BERTopic, scikit-learn and XlsxWriter, building spaCy's sentencizer, about
+2 s) is paid up front by a run on 40 other units, reported as ``warmup_s``: like the model's
 loading, it does not grow with the corpus. What a user waits for in all is measured too:
 ``fresh_process_s`` is ``themesift run`` in a new process on cold caches, model loading,
 imports and compilation included (``--no-fresh-process`` skips it).
@@ -206,6 +207,23 @@ def measure_suggest(texts: list[str], rows: int, args: argparse.Namespace, cache
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def segmented_units(folder: Path, tmp: Path) -> list[str]:
+    """The meaning units ``themesift run`` makes of ``folder``, segmented in a child process
+    with a cache folder of its own."""
+    env = dict(os.environ, THEMESIFT_CACHE_DIR=str(tmp / "segment-cache"))
+    done = subprocess.run([sys.executable, __file__, "--units-child", str(folder)],
+                          capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        sys.exit(f"Segmenting failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def units_child(folder: Path) -> None:
+    import themesift as ts
+
+    print(json.dumps(ts.segment(ts.read_corpus(folder))["text"].tolist()))
+
+
 def cached_texts(cache: Path) -> int:
     """How many vectors a run stored: units, their sentences, keyword candidates."""
     import sqlite3
@@ -235,10 +253,14 @@ def main() -> None:
     parser.add_argument("--suggest-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--suggest-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
+    parser.add_argument("--units-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.backend = args.backend or None
     if args.suggest_child:
         suggest_child(args)
+        return
+    if args.units_child:
+        units_child(args.units_child)
         return
 
     import torch
@@ -267,10 +289,9 @@ def main() -> None:
             return Embedder(args.model, backend=args.backend, cache_dir=tmp / cache, quiet=True)
 
         figures["warmup_s"] = process_warmup(warmup_texts, probe, tmp)
-        # The same texts the run embeds: the meaning units its segmentation makes.
-        import themesift as ts
-
-        units = ts.segment(ts.read_corpus(tmp / "transcripts"))["text"].tolist()
+        # The same texts the run embeds: the meaning units its segmentation makes, found in
+        # another process so that this one's spaCy has not met these words before the run.
+        units = segmented_units(tmp / "transcripts", tmp)
         _, before = timed(embedder("cold-embed-before").encode, units)
         # Sentence splits and codes are cached too (in the cache folder): cold means all cold.
         os.environ["THEMESIFT_CACHE_DIR"] = str(tmp / "run")

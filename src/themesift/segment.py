@@ -96,7 +96,6 @@ _FILLERS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=4)
 def load_spacy(model: str | None = None):
     """Load a spaCy English pipeline for sentence segmentation (cached per process).
 
@@ -115,6 +114,11 @@ def load_spacy(model: str | None = None):
     MissingDependencyError
         If no English pipeline is installed.
     """
+    return _load_spacy(model or None)  # one cache entry however the default is asked for
+
+
+@functools.lru_cache(maxsize=4)
+def _load_spacy(model: str | None):
     import spacy
 
     names = (model,) if model else SPACY_MODELS

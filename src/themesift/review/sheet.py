@@ -159,62 +159,56 @@ def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Pa
 def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
     """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions.
 
-    Written in one streaming pass (openpyxl's write-only mode): 20,000 suggestions take a few
-    seconds, where writing, reopening and styling a workbook took twenty.
+    Written row by row with XlsxWriter (constant memory): 20,000 suggestions take under
+    three seconds, where openpyxl's write-only mode took about 4.5 and a styled workbook
+    twenty. Every string is written as a string, never as a formula, number or link.
     """
     import math
-    from copy import copy
 
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+    import pandas as pd
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    ws = book.create_sheet("review")
-    ws.freeze_panes = "A2"
-    letters = {name: get_column_letter(i) for i, name in enumerate(sheet.columns, start=1)}
-    for name, letter in letters.items():
-        ws.column_dimensions[letter].width = _WIDTHS.get(name, 14)
-    if len(sheet) and "decision" in letters:
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                           "strings_to_formulas": False, "strings_to_urls": False})
+    ws = book.add_worksheet("review")
+    ws.freeze_panes(1, 0)
+    columns = list(sheet.columns)
+    for i, name in enumerate(columns):
+        ws.set_column(i, i, _WIDTHS.get(name, 14))
+    if len(sheet) and "decision" in columns:
         choices = ["accept", "reject", NONE_THEME]
         for theme in sheet.attrs.get("theme_ids", []):
             if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
                 choices.append(theme)
-        validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"',
-                                    allow_blank=True, showErrorMessage=False)
-        column = letters["decision"]
-        validation.add(f"{column}2:{column}{len(sheet) + 1}")
-        ws.data_validations.append(validation)
-    header = [WriteOnlyCell(ws, value=str(name)) for name in sheet.columns]
-    for c in header:
-        c.font = Font(bold=True)
-    ws.append(header)
-    wrapped = WriteOnlyCell(ws)  # one styled cell whose style the long-text cells copy
-    wrapped.alignment = Alignment(wrap_text=True, vertical="top")
-    long_text = {i for i, name in enumerate(sheet.columns) if _WIDTHS.get(name, 14) >= 30}
-
-    def cell(i: int, value):
-        if isinstance(value, float) and math.isnan(value):
-            return None
-        if hasattr(value, "item"):  # numpy scalars
-            value = value.item()
-        if i not in long_text and not is_formula_like(value):
-            return value
-        out = WriteOnlyCell(ws, value=value)
-        out._style = copy(wrapped._style)  # copying a style is far cheaper than setting one
-        if is_formula_like(value):
-            out.data_type, out.quotePrefix = "s", True  # text, never a formula
-        return out
-
-    for row in sheet.itertuples(index=False, name=None):
-        ws.append([cell(i, value) for i, value in enumerate(row)])
-    book.properties.created = book.properties.modified = _EPOCH
+        column = columns.index("decision")
+        ws.data_validation(1, column, len(sheet), column, {
+            "validate": "list", "source": choices, "ignore_blank": True, "show_error": False})
+    bold = book.add_format({"bold": True})
+    for i, name in enumerate(columns):
+        ws.write_string(0, i, str(name), bold)
+    wrapped = book.add_format({"text_wrap": True, "valign": "top"})
+    formats = [wrapped if _WIDTHS.get(name, 14) >= 30 else None for name in columns]
+    # A leading quote marks a formula-like string as text to Excel, also once edited.
+    quoted = [book.add_format({"quote_prefix": True, **({"text_wrap": True, "valign": "top"}
+                                                       if f else {})}) for f in formats]
+    for r, row in enumerate(sheet.itertuples(index=False, name=None), start=1):
+        for i, value in enumerate(row):
+            if hasattr(value, "item"):  # numpy scalars
+                value = value.item()
+            if isinstance(value, str):
+                if value:  # an empty string stays an empty cell
+                    ws.write_string(r, i, value, quoted[i] if is_formula_like(value) else formats[i])
+            elif isinstance(value, (int, float)):
+                if math.isfinite(value):  # NaN: an empty cell
+                    ws.write_number(r, i, value, formats[i])
+            elif value is not None and value is not pd.NA:
+                ws.write_string(r, i, str(value), formats[i])
+    properties = {"created": _EPOCH}
     study, run = _first(sheet, "study"), _first(sheet, "run_id")
     if study or run:
-        book.properties.subject = f"themesift review sheet; study={study}; run_id={run}"
-    book.save(path)
+        properties["subject"] = f"themesift review sheet; study={study}; run_id={run}"
+    book.set_properties(properties)
+    book.close()
 
 
 def theme_rounds(themes, margins) -> list[int]:
