@@ -87,7 +87,7 @@ def test_manifest_records_versions_config_inputs_seed_and_timings(sample_run, sa
     assert manifest["packages"]["themesift"] == ts.__version__
     assert manifest["embedding_model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["config"]["framework"] == "recovery-oriented-practice"
-    assert {"segment", "embed", "discover", "suggest_units", "propose"} <= set(manifest["timings_s"])
+    assert {"segment", "embed", "discover", "suggest"} <= set(manifest["timings_s"])
     for item in manifest["inputs"]:
         data = Path(item["path"]).read_bytes()
         assert item["sha256"] == hashlib.sha256(data).hexdigest()

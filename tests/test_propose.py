@@ -6,7 +6,7 @@ import pytest
 
 import themesift as ts
 from themesift import CandidateCodes, Framework, InputError, Theme
-from themesift.propose import SUGGESTION_COLUMNS
+from themesift.propose import SUGGESTION_COLUMNS, suggest_units_and_codes
 
 FW = Framework(
     name="test", version="1", description="",
@@ -111,6 +111,12 @@ def test_propose_maps_codes_to_themes_with_member_quotes(fake_embedder):
         assert list(out["theme_id"]) == ["housing", "medication"]
         assert out["score"].between(0, 1).all()
         assert '"waiting list for a flat"' in out["rationale"][0]
+    examples = pd.DataFrame({"text": ["my tablets make me sleepy"], "theme_id": ["medication"]})
+    both = suggest_units_and_codes(units, codes, FW, embedder=fake_embedder, examples=examples)
+    pd.testing.assert_frame_equal(both[0], ts.suggest_units(
+        units, FW, embedder=fake_embedder, codes=codes, examples=examples))
+    pd.testing.assert_frame_equal(both[1], ts.propose(
+        codes, FW, embedder=fake_embedder, units=units, examples=examples))
 
 
 @pytest.mark.parametrize("units, message", [

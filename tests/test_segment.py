@@ -92,6 +92,26 @@ def test_punctuated_paragraphs_are_split_by_rule_and_only_others_need_the_traine
     assert_exact([transcript(("P1", run_on))], units)
 
 
+@pytest.mark.parametrize("text", [
+    "Just the one sentence here", "It helped.", "Great!!", 'He said "no."', "e.g. this one",
+    "3.5 stars at most", "Wait… then what", "First. Second", "Is it? Yes", " padded ", "a\u3002b"])
+def test_a_paragraph_with_no_inner_sentence_mark_skips_spacy_with_the_same_result(text):
+    nlp = segment_module._rule_sentencizer("en")
+    expected = [[(s.start_char, s.end_char) for s in nlp(text).sents]]
+    assert segment_module._sentence_splits(load_spacy, "en", [text]) == expected
+
+
+def test_one_sentence_paragraphs_never_reach_spacy(monkeypatch, tmp_path):
+    monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))
+
+    def no_spacy(*args, **kwargs):
+        raise AssertionError("spaCy ran on a one-sentence paragraph")
+
+    monkeypatch.setattr(segment_module._rule_sentencizer("en"), "pipe", no_spacy)
+    texts = ["It helped a lot.", "Nobody listened to us at all"]
+    assert segment_module._sentence_splits(load_spacy, "en", texts) == [[(0, 16)], [(0, 28)]]
+
+
 def test_a_long_turn_is_split_where_the_topic_shifts():
     units = ts.segment(transcript(("P1", LONG_TURN)))
     starts = [text.split()[0] for text in units["text"]]

@@ -99,7 +99,7 @@ def run_pipeline(
     from .frameworks import load_framework
     from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
-    from .propose import propose, suggest_units
+    from .propose import suggest_units_and_codes
     from .segment import segment
 
     timings: dict[str, float] = {}
@@ -123,10 +123,8 @@ def run_pipeline(
     vectors = timed("embed", embedder.encode, list(units["text"]))
     codes = timed("discover", discover_codes, units, embedder=embedder, seed=seed, n_codes=n_codes,
                   quiet=quiet)
-    unit_suggestions = timed("suggest_units", suggest_units, units, framework, embedder=embedder,
-                             codes=codes, examples=examples)
-    suggestions = timed("propose", propose, codes, framework, embedder=embedder, units=units,
-                        examples=examples)
+    unit_suggestions, suggestions = timed("suggest", suggest_units_and_codes, units, codes,
+                                          framework, embedder=embedder, examples=examples)
     manifest = {
         "themesift_version": _version("themesift"),
         "python": platform.python_version(),

@@ -47,7 +47,8 @@ from .model import NONE_THEME, CandidateCodes, Framework, Theme
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["suggest_units", "suggest_table", "propose", "score_themes", "SUGGESTION_COLUMNS"]
+__all__ = ["suggest_units", "suggest_table", "propose", "suggest_units_and_codes", "score_themes",
+           "SUGGESTION_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,15 @@ def score_themes(
     pandas.DataFrame
         Indexed by ``unit_id``; one column per top-level theme id plus ``none``; rows sum to 1.
     """
+    return _probability_frame(_score(units, framework, embedder, examples, codes, top_k,
+                                     temperature, none_similarity, context_weight, code_weight))
+
+
+def _probability_frame(s: _Scored) -> pd.DataFrame:
     import pandas as pd
 
-    scored = _score(units, framework, embedder, examples, codes, top_k, temperature,
-                    none_similarity, context_weight, code_weight)
-    return pd.DataFrame(scored.probs, index=pd.Index(scored.unit_ids, name="unit_id"),
-                        columns=[*scored.evidence.theme_ids, NONE_THEME])
+    return pd.DataFrame(s.probs, index=pd.Index(s.unit_ids, name="unit_id"),
+                        columns=[*s.evidence.theme_ids, NONE_THEME])
 
 
 def suggest_units(
@@ -175,10 +179,29 @@ def suggest_units(
     >>> fw = load_framework("recovery")                          # doctest: +SKIP
     >>> suggest_units(units, fw).head()                          # doctest: +SKIP
     """
+    return _unit_table(_score(units, framework, embedder, examples, codes, top_k, temperature,
+                              none_similarity, context_weight, code_weight))
+
+
+def suggest_units_and_codes(
+    units: pd.DataFrame,
+    codes: CandidateCodes,
+    framework: Framework | str,
+    *,
+    embedder=None,
+    examples: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``suggest_units(units, framework, codes=codes)`` and ``propose(codes, framework,
+    units=units)`` (same embedder and examples, default settings) from one scoring of the
+    units instead of two: what ``themesift run`` does."""
+    s = _score(units, framework, embedder, examples, codes, TOP_K, TEMPERATURE, None,
+               CONTEXT_WEIGHT, CODE_WEIGHT)
+    return _unit_table(s), _code_table(codes, _code_probabilities(codes, _probability_frame(s)))
+
+
+def _unit_table(s: _Scored) -> pd.DataFrame:
     import pandas as pd
 
-    s = _score(units, framework, embedder, examples, codes, top_k, temperature,
-               none_similarity, context_weight, code_weight)
     labels = [*s.evidence.theme_ids, NONE_THEME]
     # "none" first among equals: a unit no closer to one theme than to the others fits none.
     n = len(labels) - 1
@@ -224,11 +247,9 @@ def propose(
     framework = _framework(framework)
     table = codes.table
     if units is not None:
-        members = codes.assignments[["unit_id", "code_id"]]
         probs = score_themes(units, framework, embedder=embedder, examples=examples, codes=codes,
                              temperature=temperature, none_similarity=none_similarity)
-        joined = members.join(probs, on="unit_id", how="inner")
-        by_code = joined.drop(columns="unit_id").groupby("code_id", sort=False).mean()
+        by_code = _code_probabilities(codes, probs)
     else:
         texts = pd.DataFrame({
             "unit_id": table["code_id"],
@@ -238,6 +259,19 @@ def propose(
         by_code = score_themes(texts, framework, embedder=embedder, examples=examples,
                                temperature=temperature, none_similarity=none_similarity,
                                context_weight=0.0)
+    return _code_table(codes, by_code)
+
+
+def _code_probabilities(codes: CandidateCodes, probs: pd.DataFrame) -> pd.DataFrame:
+    """Each code's theme probabilities: the mean over its member units."""
+    joined = codes.assignments[["unit_id", "code_id"]].join(probs, on="unit_id", how="inner")
+    return joined.drop(columns="unit_id").groupby("code_id", sort=False).mean()
+
+
+def _code_table(codes: CandidateCodes, by_code: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    table = codes.table
     by_code = by_code.reindex(table["code_id"]).fillna(0.0)
     labels = list(by_code.columns)
     rows = []

@@ -8,7 +8,9 @@ How a turn becomes meaning units
    spaCy's rule-based sentencizer (about 100,000 words/s here); an unpunctuated one (automatic
    captions, run-on speech) to the trained ``senter`` (about 15,000 words/s), which finds
    sentence ends without punctuation. On the hand-segmented sample transcript both give the
-   same units, so the rule is pure speed where it can be trusted. A sentence longer than
+   same units, so the rule is pure speed where it can be trusted. A paragraph with no
+   sentence mark before its last character is one sentence by that rule, and skips spaCy
+   (a third of the paragraphs of the benchmark's feedback). A sentence longer than
    ``max_words`` (run-on speech is common in verbatim transcripts) is cut at the clause
    boundary (comma, semicolon, dash) nearest its middle.
 3. Sentences are joined left to right. A fragment shorter than ``min_words`` always joins its
@@ -249,6 +251,13 @@ def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[in
     out: list[list[tuple[int, int]]] = [[] for _ in texts]
     for chosen in (True, False):
         picked = [i for i, flag in enumerate(by_rule) if flag is chosen]
+        if chosen:  # no sentence mark but at the very end: the rule would find one sentence
+            marks = _rule_marks(lang)
+            for i in picked:
+                text = texts[i]
+                if text and text == text.strip() and not marks.search(text, 0, len(text) - 1):
+                    out[i] = [(0, len(text))]
+            picked = [i for i in picked if not out[i]]
         if picked:
             nlp = _rule_sentencizer(lang) if chosen else trained()
             for i, spans in zip(picked, _cached_splits(nlp, [texts[i] for i in picked])):
@@ -270,6 +279,13 @@ def _rule_sentencizer(lang: str):
     nlp = spacy.blank(lang)
     nlp.add_pipe("sentencizer")
     return nlp
+
+
+@functools.lru_cache(maxsize=4)
+def _rule_marks(lang: str) -> re.Pattern[str]:
+    """Any of the characters after which the rule sentencizer may end a sentence."""
+    marks = _rule_sentencizer(lang).get_pipe("sentencizer").punct_chars
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(marks)) + "]")
 
 
 def _cached_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
