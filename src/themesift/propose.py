@@ -318,19 +318,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
         _check_examples(examples, evidence.theme_ids)  # fail before the slow work
 
     unit_vectors = embedder.encode(texts)
-    sim_all = unit_vectors @ evidence.vectors.T  # (n_units, n_texts)
-    similarity, closest, closest_sim = _theme_similarity(sim_all, evidence, top_k)
-
-    # Long units: their best sentence counts half.
-    sentence_vectors, owners = _sentence_vectors(embedder, texts)
-    if len(owners):
-        sentence_sim, _, _ = _theme_similarity(sentence_vectors @ evidence.vectors.T,
-                                               evidence, top_k)
-        best = np.full_like(similarity, -np.inf)
-        np.maximum.at(best, owners, sentence_sim)
-        has = np.isfinite(best[:, 0])
-        similarity[has] = 0.5 * similarity[has] + 0.5 * best[has]
-
+    similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
+                                                        top_k)
     if context_weight > 0 and {"doc_id", "turn"} <= set(units.columns):
         similarity = _smooth(similarity, _turn_neighbours(units), context_weight)
     if codes is not None and code_weight > 0:
@@ -345,6 +334,24 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
                                      embedder, top_k, temperature)
     n_examples = 0 if examples is None else len(examples)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, n_examples)
+
+
+def _text_similarity(embedder, texts: list[str], vectors: np.ndarray, evidence: _Evidence,
+                     top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each text's similarity to each theme (see the module docstring), and per theme the
+    closest evidence text and its similarity."""
+    similarity, closest, closest_sim = _theme_similarity(vectors @ evidence.vectors.T, evidence,
+                                                         top_k)
+    # Long texts: their best sentence counts half.
+    sentence_vectors, owners = _sentence_vectors(embedder, texts)
+    if len(owners):
+        sentence_sim, _, _ = _theme_similarity(sentence_vectors @ evidence.vectors.T,
+                                               evidence, top_k)
+        best = np.full_like(similarity, -np.inf)
+        np.maximum.at(best, owners, sentence_sim)
+        has = np.isfinite(best[:, 0])
+        similarity[has] = 0.5 * similarity[has] + 0.5 * best[has]
+    return similarity, closest, closest_sim
 
 
 def _none_level(evidence: _Evidence) -> float:
@@ -381,7 +388,8 @@ def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, em
             gold[row[text], labels.index(theme)] = True
     known[gold.any(axis=1)] = True
     vectors = embedder.encode(texts)
-    example_similarity, _, _ = _theme_similarity(vectors @ evidence.vectors.T, evidence, top_k)
+    # The same similarities as the units get, so the classifiers see what they will be asked.
+    example_similarity, _, _ = _text_similarity(embedder, texts, vectors, evidence, top_k)
 
     def features(v, sim):  # the embedding, plus how the framework sees it (centred per unit)
         return np.hstack([v, (sim - sim.mean(axis=1, keepdims=True)) / temperature / 3])
