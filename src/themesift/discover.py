@@ -691,19 +691,19 @@ def _cosine_distances(X: np.ndarray) -> np.ndarray:
 
 def _silhouette(X: np.ndarray, labels: Any, seed: int,
                 distances: np.ndarray | None = None) -> float:
-    """Mean cosine silhouette, on a sample of 5,000 units for large corpora."""
+    """Mean cosine silhouette; for large corpora on the sample of 5,000 units that
+    ``sklearn.metrics.silhouette_score(..., sample_size=5000, random_state=seed)`` takes."""
     import numpy as np
-    from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels)
+    if distances is None:
+        if len(X) > _PRECOMPUTE_MAX:
+            sample = np.random.RandomState(seed).permutation(len(X))[:_PRECOMPUTE_MAX]
+            X, labels = X[sample], labels[sample]
+        distances = _cosine_distances(_normalise(np.asarray(X, dtype=np.float64)))
     if len(np.unique(labels)) < 2:
         return 0.0
-    if distances is not None:
-        score = _silhouette_samples(distances, labels).mean()
-    else:
-        sample = _PRECOMPUTE_MAX if len(X) > _PRECOMPUTE_MAX else None
-        score = silhouette_score(X, labels, metric="cosine", sample_size=sample, random_state=seed)
-    return round(float(score), 4)
+    return round(float(_silhouette_samples(distances, labels).mean()), 4)
 
 
 def _silhouette_samples(distances: np.ndarray, labels: Any) -> np.ndarray:
@@ -850,11 +850,14 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
                       precomputed_knn=(*_nearest_neighbours(vectors, UMAP_NEIGHBOURS), None))
     hdbscan_model = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
                             cluster_selection_method="eom", **options)
-    model = _topic_model(umap_model, hdbscan_model, vocabulary, representation, nr_topics=n_codes)
+    # The keywords come from update_topics below, once the noise has found its codes: the fit
+    # itself needs none (on 21,000 units that spares a second second of keyword ranking).
+    model = _topic_model(umap_model, hdbscan_model, vocabulary, None, nr_topics=n_codes)
     topics = np.asarray(model.fit_transform(docs, vectors)[0])
     outlier = topics == -1
     if outlier.all():
         return None
+    reassigned = topics
     if outlier.any():
         reassigned = np.asarray(model.reduce_outliers(docs, topics.tolist(), strategy="embeddings",
                                                       embeddings=vectors))
@@ -864,10 +867,10 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
             matrix = np.stack([centres[c] for c in codes])
             left = reassigned == -1
             reassigned[left] = np.asarray(codes)[np.argmax(vectors[left] @ matrix.T, axis=1)]
-        model.update_topics(docs, topics=reassigned.tolist(), top_n_words=10,
-                            vectorizer_model=_vectorizer(vocabulary),
-                            ctfidf_model=_ctfidf(), representation_model=representation)
-        topics = reassigned
+    model.update_topics(docs, topics=reassigned.tolist(), top_n_words=10,
+                        vectorizer_model=_vectorizer(vocabulary),
+                        ctfidf_model=_ctfidf(), representation_model=representation)
+    topics = reassigned
     info = {
         "hdbscan_min_cluster_size": int(min_cluster_size),
         "hdbscan_noise": int(outlier.sum()),
