@@ -191,7 +191,7 @@ def main() -> int:
     parser.add_argument("--backend", default=None, choices=("torch", "onnx-int8"),
                         help="how vectors are computed (default: the profile's own)")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--json", default=None, help="where to write the figures (default bench/results/quality_<model>.json)")
+    parser.add_argument("--json", default=None, help="where to write the figures (default bench/results/quality_<model>_<backend>.json)")
     args = parser.parse_args()
     embedder = Embedder(args.model, backend=args.backend)
     results: dict = {"model": embedder.model_id, "backend": embedder.info().get("backend")}
@@ -210,8 +210,8 @@ def main() -> int:
         print("\n### Hand-coded sample transcript (recovery framework, themes + none)\n")
         print(table([sample]))
         results["sample"] = sample
-    suffix = f"_{args.backend}" if args.backend else ""
-    out = Path(args.json or ROOT / "bench" / "results" / f"quality_{Path(args.model).name}{suffix}.json")
+    name = f"quality_{Path(args.model).name}_{results['backend']}.json"
+    out = Path(args.json or ROOT / "bench" / "results" / name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
