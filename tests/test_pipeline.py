@@ -3,8 +3,11 @@
 import contextlib
 import hashlib
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -122,3 +125,18 @@ def test_output_path_that_is_a_file_is_an_input_error(sample_run, tmp_path):
     target.write_text("x")
     with pytest.raises(ts.InputError, match="The output path is a file"):
         ts.write_outputs(result, target)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids are checked on POSIX only")
+def test_staging_folders_of_killed_writes_are_removed_and_live_ones_kept(sample_run, tmp_path):
+    result, _ = sample_run
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    abandoned = tmp_path / f".themesift-{gone.stdout.strip()}-x1y2"
+    live = tmp_path / f".themesift-{os.getpid()}-a1b2"
+    for folder in (abandoned, live):
+        folder.mkdir()
+        (folder / "units.csv").write_text("half of a file")
+    ts.write_outputs(result, tmp_path / "out")
+    assert not abandoned.exists() and live.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "out"])

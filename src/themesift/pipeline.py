@@ -156,7 +156,8 @@ def write_outputs(
     """Write the run's files into ``out_dir``, all or nothing.
 
     The files are written into a temporary folder beside ``out_dir`` and moved into place
-    only when every one is complete, so a failure never leaves half a set. With ``run_id``
+    only when every one is complete, so a failure never leaves half a set (the staging folder
+    of a write that was killed is removed by the next write beside it). With ``run_id``
     (and ``study``) the review sheet carries the store's suggestion ids, so that
     ``themesift apply`` can read it back into that study.
 
@@ -172,7 +173,8 @@ def write_outputs(
         raise InputError("The output path is a file, not a folder", path=out,
                          fix="Give a folder name for --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".themesift-", dir=out.parent))
+    _remove_abandoned_staging(out.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out.parent))
     try:
         result.units.to_csv(staging / "units.csv", **CSV_OPTIONS)
         result.codes.table.to_csv(staging / "codes.csv", **CSV_OPTIONS)
@@ -190,6 +192,26 @@ def write_outputs(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in OUTPUT_FILES]
+
+
+_STAGING = ".themesift-"  # + the writing process's id + a random part
+
+
+def _remove_abandoned_staging(folder: Path) -> None:
+    """Remove staging folders left in ``folder`` by a write that was killed (its process is
+    gone); those of writes still running are left alone."""
+    if os.name != "posix":  # no cheap, safe test of whether a process lives
+        return
+    for path in folder.glob(f"{_STAGING}*-*"):
+        pid = path.name[len(_STAGING):].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive but not ours to signal, or an impossible id: leave it
+            pass
 
 
 def _version(package: str) -> str | None:
