@@ -52,7 +52,8 @@ def measure(
         emb = Embedder(profile, cache_dir=cache, batch_size=batch_size, quiet=True, backend=backend)
         try:
             started = time.perf_counter()
-            dimension = emb.info()["dimension"]  # assembles (accurate, first time) and loads
+            emb.load()  # assembles the model (accurate, the first time) and loads it
+            dimension = emb.dimension
         except MissingDependencyError as exc:
             print(f"(profile {profile} skipped: {exc})\n")
             return None

@@ -246,6 +246,21 @@ def test_info_describes_the_model_for_run_manifests(fast_model):
     assert info["sentence_transformers"][0].isdigit()
 
 
+def test_info_comes_from_the_model_files_without_loading_the_model(fast_model, monkeypatch):
+    embedder = Embedder(cache_dir=False)
+    model = embedder._load()
+    expected = embedder.info()
+    assert expected["max_seq_length"] == model.max_seq_length == 256
+    assert expected["dimension"] == embed._model_dimension(model)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("info() loaded the model")
+
+    monkeypatch.setattr(embed, "_load_sentence_transformer", refuse)
+    monkeypatch.setattr(embed, "_load_onnx_model", refuse)
+    assert Embedder(cache_dir=False).info() == expected
+
+
 def test_a_local_model_folder_works_and_has_its_own_id(fast_model, tmp_path):
     folder = tmp_path / "my-model"
     shutil.copytree(embed._resolve_model("fast").path, folder)

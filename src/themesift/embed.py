@@ -556,6 +556,17 @@ def _model_dimension(model: Any) -> int:
     return int(dimension)
 
 
+def _declared_max_seq_length(folder: Path) -> int | None:
+    """The ``max_seq_length`` a sentence-transformers folder declares (what the loaded model
+    then has), or None."""
+    try:
+        length = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        length = length["max_seq_length"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return length if isinstance(length, int) and not isinstance(length, bool) else None
+
+
 def _token_lengths(model: Any, texts: list[str]) -> list[int] | None:
     """Token count of each text as the model will see it (after truncation); None if the
     model cannot tell (then batches are padded as the library likes: still correct)."""
@@ -1136,8 +1147,17 @@ class Embedder:
             return spec.dimension
         return _model_dimension(self._load())
 
+    def load(self) -> None:
+        """Load the model now (it is otherwise loaded when first needed), e.g. to keep its
+        loading out of a timing."""
+        self._load()
+
     def info(self) -> dict[str, Any]:
-        """What a run manifest records about the embedding model (loads it).
+        """What a run manifest records about the embedding model.
+
+        Read from the model's files where they say it (the profiles, and other
+        sentence-transformers folders that declare their ``max_seq_length``), so that a run
+        whose texts are all cached never loads the model; otherwise the model is loaded.
 
         Returns
         -------
@@ -1152,15 +1172,20 @@ class Embedder:
         'sentence-transformers/all-MiniLM-L6-v2'
         """
         spec = self._resolve()
-        model = self._load()
+        length = _declared_max_seq_length(Path(spec.path))
+        if spec.dimension is None or length is None:
+            model = self._load()
+            dimension, length = _model_dimension(model), getattr(model, "max_seq_length", None)
+        else:
+            dimension = spec.dimension
         return {
             "model_id": spec.model_id,
             "profile": spec.profile,
             "source": spec.source,
             "path": str(spec.path),
             "weights_sha256": _folder_fingerprint(Path(spec.path)),
-            "dimension": _model_dimension(model),
-            "max_seq_length": getattr(model, "max_seq_length", None),
+            "dimension": dimension,
+            "max_seq_length": length,
             "device": self._device(),
             "backend": self._backend(),
             "batch_size": self.batch_size,
