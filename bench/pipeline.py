@@ -106,6 +106,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def child(command: list[str], what: str, env: dict[str, str] | None = None) -> str:
+    """Run ``command`` and return what it printed; stop the benchmark if it fails."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        sys.exit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
 def timed(fn, *args, **kwargs):
     started = time.perf_counter()
     result = fn(*args, **kwargs)
@@ -151,9 +159,7 @@ def fresh_process(folder: Path, args: argparse.Namespace, tmp: Path) -> float:
     if args.backend:
         command += ["--backend", args.backend]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        sys.exit(f"themesift run failed:\n{done.stderr[-3000:]}")
+    child(command, "themesift run", env)
     return round(time.perf_counter() - started, 2)
 
 
@@ -201,21 +207,15 @@ def measure_suggest(texts: list[str], rows: int, args: argparse.Namespace, cache
                   "text": [texts[i % len(texts)] for i in range(rows)]}).to_csv(table, index=False)
     command = [sys.executable, __file__, "--suggest-child", str(table), "--suggest-out", str(out),
                "--model", args.model, "--backend", args.backend or "", "--cache", cache]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode:
-        sys.exit(f"suggest_table failed on {rows} rows:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(child(command, f"suggest_table on {rows} rows").strip().splitlines()[-1])
 
 
 def segmented_units(folder: Path, tmp: Path) -> list[str]:
     """The meaning units ``themesift run`` makes of ``folder``, segmented in a child process
     with a cache folder of its own."""
     env = dict(os.environ, THEMESIFT_CACHE_DIR=str(tmp / "segment-cache"))
-    done = subprocess.run([sys.executable, __file__, "--units-child", str(folder)],
-                          capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        sys.exit(f"Segmenting failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
+    return json.loads(child([sys.executable, __file__, "--units-child", str(folder)],
+                            "Segmenting", env))
 
 
 def units_child(folder: Path) -> None:

@@ -247,20 +247,19 @@ def segment(
 def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[int, int]]]:
     """Each text's sentences as character spans: punctuated texts by the rule sentencizer,
     the others by the pipeline ``trained()`` returns (see the module docstring)."""
-    by_rule = [_punctuated(text) for text in texts]
+    marks = _rule_marks(lang)
     out: list[list[tuple[int, int]]] = [[] for _ in texts]
-    for chosen in (True, False):
-        picked = [i for i, flag in enumerate(by_rule) if flag is chosen]
-        if chosen:  # no sentence mark but at the very end: the rule would find one sentence
-            marks = _rule_marks(lang)
-            for i in picked:
-                text = texts[i]
-                if text and text == text.strip() and not marks.search(text, 0, len(text) - 1):
-                    out[i] = [(0, len(text))]
-            picked = [i for i in picked if not out[i]]
+    by_rule, by_model = [], []
+    for i, text in enumerate(texts):
+        if not _punctuated(text):
+            by_model.append(i)
+        elif text and text == text.strip() and not marks.search(text, 0, len(text) - 1):
+            out[i] = [(0, len(text))]  # a mark only at the very end: one sentence by the rule
+        else:
+            by_rule.append(i)
+    for picked, pipeline in ((by_rule, lambda: _rule_sentencizer(lang)), (by_model, trained)):
         if picked:
-            nlp = _rule_sentencizer(lang) if chosen else trained()
-            for i, spans in zip(picked, _cached_splits(nlp, [texts[i] for i in picked])):
+            for i, spans in zip(picked, _cached_splits(pipeline(), [texts[i] for i in picked])):
                 out[i] = spans
     return out
 
