@@ -236,6 +236,11 @@ def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path
     assert main(["apply", str(out / "review.csv"), "--study", str(tmp_path / "nowhere")]) == 1
     assert "There is no study store here" in capsys.readouterr().err
     assert not (tmp_path / "nowhere").exists()
+    # A folder that holds no store is not given a new, empty one.
+    (tmp_path / "empty").mkdir()
+    assert main(["apply", str(out / "review.csv"), "--study", str(tmp_path / "empty")]) == 1
+    assert "There is no study store here" in capsys.readouterr().err
+    assert not any((tmp_path / "empty").iterdir())
 
 
 def test_compare_prints_agreement_and_writes_json(tmp_path, capsys):

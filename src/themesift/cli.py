@@ -234,13 +234,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .errors import InputError
     from .review.sheet import apply_review
-    from .study import Study
+    from .study import Study, store_file
 
-    if not Path(args.study).exists():
+    if not store_file(args.study).exists():
         raise InputError("There is no study store here", path=args.study,
                          fix="Give the --study folder (or .sqlite file) that 'themesift run "
                              "--study' wrote the review sheet for")

@@ -242,9 +242,7 @@ class Study:
         >>> study.path                              # doctest: +SKIP
         PosixPath('my-study/study.sqlite')
         """
-        target = Path(path)
-        if target.is_dir() or (not target.exists() and target.suffix.lower() not in _SUFFIXES):
-            target = target / STORE_FILE
+        target = store_file(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -698,6 +696,15 @@ class Study:
         return self._frame(f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions ORDER BY id",
                            columns=_DECISION_COLUMNS)
 
+    def _decided_since(self, decision_id: int) -> tuple[list[str], int]:
+        """The suggestions decided after decision ``decision_id``, and the latest decision id:
+        what a review widget needs to take in other sessions' decisions without reading all."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT id, suggestion_id FROM decisions WHERE id > ? ORDER BY id",
+                (decision_id,)).fetchall()
+        return [s for _, s in rows], (rows[-1][0] if rows else decision_id)
+
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.
 
@@ -748,6 +755,15 @@ class Study:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def store_file(path: str | os.PathLike[str]) -> Path:
+    """The SQLite file of the study at ``path``: ``study.sqlite`` in a folder, or the
+    ``.sqlite``/``.db`` file itself (see :meth:`Study.open`)."""
+    target = Path(path)
+    if target.is_dir() or (not target.exists() and target.suffix.lower() not in _SUFFIXES):
+        return target / STORE_FILE
+    return target
+
 
 def _store_version(conn: sqlite3.Connection, path: Path) -> int:
     """The store's schema version; 0 for an empty file; StoreError if it is not a store."""

@@ -109,6 +109,7 @@ class ReviewWidget:
             order = _queue_ids(queue, self._items)
         self._order: list[str] = order
         self._decided: set[str] = set()
+        self._last_decision = 0
         self._skipped: list[str] = []
         self._position = 0
         self._current: str | None = None
@@ -242,8 +243,10 @@ class ReviewWidget:
         return decision_id
 
     def _refresh_decided(self) -> None:
-        """Take in decisions made elsewhere (another notebook, the review sheet)."""
-        self._decided.update(self.study.decisions["suggestion_id"])
+        """Take in decisions made since the last look, here or elsewhere (another notebook,
+        the review sheet)."""
+        decided, self._last_decision = self.study._decided_since(self._last_decision)
+        self._decided.update(decided)
 
     def _advance(self) -> None:
         self._refresh_decided()
