@@ -135,6 +135,27 @@ def test_zip_holds_project_qde_and_lowercase_sources_named_by_guid(study, tmp_pa
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
+def test_every_speaker_of_a_transcript_is_a_case_holding_their_turns(study, tmp_path):
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
+    selections = {}  # guid -> text it selects
+    for source in root.iterfind(".//q:TextSource", NS):
+        text = "\n".join(LINES[source.get("name")]) + "\n"
+        for sel in source.iterfind("q:PlainTextSelection", NS):
+            selections[sel.get("guid")] = text[int(sel.get("startPosition")):int(sel.get("endPosition"))]
+    cases = {c.get("name"): c for c in root.iterfind("q:Cases/q:Case", NS)}
+    assert list(cases) == ["P1 (t1)", "P2 (t1)", "P3 (t2)", "P4 (t2)"]  # P1 of t1 is not P3 of t2
+    said = {name: [selections[r.get("targetGUID")] for r in case.iterfind("q:SelectionRef", NS)]
+            for name, case in cases.items()}
+    assert said["P1 (t1)"] == [span("u0")[3], span("u2")[3]]  # both turns, in order
+    assert said["P4 (t2)"] == ["I don't know, really."]
+    assert cases["P1 (t1)"].findtext("q:Description", namespaces=NS) == (
+        "Speaker P1 (participant) in transcript t1: 2 turns.")
+    # read_qdpx gives them back as spans.
+    back = read_qdpx(tmp_path / "study.qdpx").cases
+    assert back.groupby("case", sort=False)["text"].apply(list).to_dict() == said
+    assert set(back["source"]) == {"t1", "t2"}
+
+
 def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_path):
     project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx"))
     assert dict(zip(project.sources["name"], project.sources["text"])) == {

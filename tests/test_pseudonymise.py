@@ -3,6 +3,7 @@ every offset still pointing at the same words."""
 
 import dataclasses
 import re
+import zipfile
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from themesift import pipeline as pipeline_module
 from themesift.errors import InputError, MissingDependencyError
 from themesift.export._common import study_view
 from themesift.export.codesheet import export_codesheet
+from themesift.export.qdpx import export_qdpx
 from themesift.model import Corpus
 from themesift.pseudonymise import (Pseudonyms, find_pseudonyms, pseudonymise, speaker_name,
                                     write_pseudonym_map)
@@ -129,6 +131,16 @@ def test_speaker_names_are_replaced_and_roles_kept(view, sample_study):
     assert kept <= speakers  # P1, Nurse C, Psychologist K, SOCIAL WORKER...
     text = dict(zip(view.transcripts["doc_id"], view.transcripts["text"]))["fg3_inpatient_ward"]
     assert f"\nHCA {placeholder['Dana']}: " in text and "Nurse C: " in text
+
+
+def test_pseudonymised_project_cases_name_no_speaker(sample_study, tmp_path):
+    path = export_qdpx(sample_study, tmp_path / "p.qdpx", pseudonymise=True)
+    with zipfile.ZipFile(path) as zf:
+        project = zf.read("project.qde").decode()
+    cases = re.findall(r'<Case [^>]*name="([^"]+)"', project)
+    assert any(name.startswith("HCA [PERSON") for name in cases)
+    assert "Nurse C (fg3_inpatient_ward)" in cases  # a role label names nobody: kept
+    assert not re.search(r"\b(Dana|Ben|Jo)\b", project)
 
 
 @pytest.mark.parametrize("label, name", [

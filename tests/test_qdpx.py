@@ -33,7 +33,7 @@ def make_qdpx(tmp_path: Path, qde: str | bytes | None, files: dict[str, bytes] |
     return path
 
 
-def project_xml(sources: str, codes: str | None = None) -> str:
+def project_xml(sources: str, codes: str | None = None, cases: str = "") -> str:
     codes = codes if codes is not None else (
         '<Code guid="c1" name="Parent" isCodable="false" color="#FF0000">'
         "<Description>Top level</Description>"
@@ -44,7 +44,7 @@ def project_xml(sources: str, codes: str | None = None) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Project xmlns="{NS}" name="tiny" origin="test">\n'
         '<Users><User guid="u1" name="Ann"/><User guid="u2" id="BB"/></Users>\n'
-        f"<CodeBook><Codes>{codes}</Codes></CodeBook>\n"
+        f"<CodeBook><Codes>{codes}</Codes></CodeBook>\n{cases}"
         f"<Sources>\n{sources}\n</Sources>\n</Project>\n"
     )
 
@@ -161,6 +161,26 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     # two codes mapped to one theme on the same span by the same coder collapse into one row
     assert list(table["id"]) == ["Doc one:0-4", "Doc one:0-4", "Doc one:12-16", "Inline:6-11"]
     assert list(table["theme_id"]) == ["t1"] * 4
+
+
+def test_cases_are_read_as_the_spans_they_hold(tmp_path):
+    cases = ('<Cases><Case guid="k1" name="Ann"><Description>Participant, 34</Description>'
+             '<SelectionRef targetGUID="sel1"/><SelectionRef targetGUID="sel2"/></Case>'
+             '<Case guid="k2" name="Whole interview"><SourceRef targetGUID="s2"/>'
+             '<SourceRef targetGUID="pdf-source"/></Case></Cases>')  # not a text source: left out
+    sources = ('<TextSource guid="s1" name="Doc"><PlainTextContent>Hello there, Ann here'
+               '</PlainTextContent><PlainTextSelection guid="sel1" startPosition="0" endPosition="5"/>'
+               '<PlainTextSelection guid="sel2" startPosition="13" endPosition="21">'
+               '<Coding guid="c"><CodeRef targetGUID="c3"/></Coding></PlainTextSelection></TextSource>'
+               '<TextSource guid="s2" name="Other"><PlainTextContent>All of it</PlainTextContent>'
+               '</TextSource>')
+    p = read_qdpx(make_qdpx(tmp_path, project_xml(sources, cases=cases)))
+    assert p.cases[["case", "source", "start", "end", "text"]].values.tolist() == [
+        ["Ann", "Doc", 0, 5, "Hello"], ["Ann", "Doc", 13, 21, "Ann here"],
+        ["Whole interview", "Other", 0, 9, "All of it"]]
+    assert p.cases["description"].iloc[0] == "Participant, 34"
+    assert len(p.codings) == 1  # a selection without coding codes nothing
+    assert "2 cases" in repr(p)
 
 
 def test_coding_dates_and_notes(tmp_path):

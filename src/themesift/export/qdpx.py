@@ -22,6 +22,11 @@ Codings
     decision on its candidate code is coded with that candidate code, which sits under the
     theme. A decision's note becomes a project note linked from its codings. Pending
     suggestions are coded by the ``themesift`` user under "Suggested by themesift".
+Cases
+    One case per speaker of each transcript (``P1 (fg1)``: labels like P1 are usually
+    numbered afresh in every focus group), holding a selection for each of their turns, so
+    coding can be compared across participants (NVivo's case classifications and matrix
+    queries). The speaker's role is in the case's description.
 
 The project is named after the framework. Every GUID is derived from what it names (transcript
 id and text, theme id, run and code id, unit id, analyst name), every date from the store
@@ -47,6 +52,8 @@ from ..model import NONE_THEME, Framework, Theme
 from ._common import atomic_output, check_output, opened_study, study_view
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..study import Study
     from ._common import StudyView
 
@@ -200,6 +207,8 @@ class _Project:
         self.analysts = {a: _guid("user", "analyst", a)
                          for a in sorted(set(view.decisions["analyst"].fillna("")))}
         self.codings: dict[str, list[tuple[str, str, str, str | None]]] = {}
+        self.turns: dict[tuple[str, str], list[str]] = {}  # (doc, speaker) -> turn selections
+        self.roles: dict[tuple[str, str], str] = {}
         self.notes: dict[str, ET.Element] = {}
 
     def build(self, suggestions: bool) -> list[tuple[str, bytes]]:
@@ -221,7 +230,11 @@ class _Project:
         codes = ET.SubElement(ET.SubElement(project, "CodeBook"), "Codes")
         for code in self.roots:
             _code_element(codes, code)
+        cases = ET.SubElement(project, "Cases")
         files = self._sources(project)
+        self._cases(cases)
+        if not len(cases):
+            project.remove(cases)
         if self.notes:
             ET.SubElement(project, "Notes").extend(self.notes.values())
         pseudonymised = " Names of people and places are pseudonymised." if (
@@ -328,6 +341,9 @@ class _Project:
         """Add the sources (with their coded selections); return their text files."""
         units = self.view.units.set_index("unit_id")
         coded = units.loc[list(self.codings)].sort_values(["start", "end"], kind="stable")
+        turns = (self.view.units.groupby(["doc_id", "turn"], sort=False)
+                 .agg(speaker=("speaker", "first"), role=("role", "first"),
+                      start=("start", "min"), end=("end", "max")))
         files = []
         sources = ET.SubElement(project, "Sources")
         for doc in self.view.transcripts.itertuples():
@@ -348,6 +364,8 @@ class _Project:
                         path=self.view.study_path,
                         fix="Run the pipeline again on the transcripts as they are now")
                 self._selection(source, guid, unit.Index, start, end)
+            if doc.doc_id in turns.index:
+                self._turn_selections(source, guid, doc.doc_id, turns.loc[doc.doc_id])
         if not len(sources):
             project.remove(sources)
         return files
@@ -366,6 +384,34 @@ class _Project:
             ET.SubElement(coding, "CodeRef", targetGUID=code_guid)
             if note:
                 ET.SubElement(coding, "NoteRef", targetGUID=note)
+
+
+    def _turn_selections(self, source: ET.Element, source_guid: str, doc_id: str,
+                         turns: pd.DataFrame) -> None:
+        """A selection for every turn of a named speaker, kept for the speaker's case."""
+        for turn in turns.sort_values(["start", "end"], kind="stable").itertuples():
+            if not str(turn.speaker).strip():
+                continue
+            guid = _guid("turn", source_guid, str(turn.Index))
+            ET.SubElement(source, "PlainTextSelection", guid=guid,
+                          name=_clean(f"{turn.speaker}, turn {turn.Index}"),
+                          startPosition=str(int(turn.start)), endPosition=str(int(turn.end)),
+                          creatingUser=self.tool_user, creationDateTime=self.run_time)
+            key = (doc_id, str(turn.speaker))
+            self.turns.setdefault(key, []).append(guid)
+            self.roles.setdefault(key, turn.role if isinstance(turn.role, str) else "")
+
+    def _cases(self, cases: ET.Element) -> None:
+        for (doc_id, speaker), selections in sorted(self.turns.items()):
+            role = self.roles[doc_id, speaker]
+            case = ET.SubElement(cases, "Case", guid=_guid("case", doc_id, speaker),
+                                 name=_clean(f"{speaker} ({doc_id})"))
+            what = f" ({role})" if role else ""
+            ET.SubElement(case, "Description").text = _clean(
+                f"Speaker {speaker}{what} in transcript {doc_id}: {len(selections)} "
+                f"turn{'s' if len(selections) != 1 else ''}.")
+            for guid in selections:
+                ET.SubElement(case, "SelectionRef", targetGUID=guid)
 
 
 # ------------------------------------------------------------------------------- helpers

@@ -1,7 +1,7 @@
 """Reading REFI-QDA projects (``.qdpx``, QDA-XML 1.0) written by NVivo, ATLAS.ti, MAXQDA, qc...
 
 A ``.qdpx`` file is a zip holding ``project.qde`` (the XML project) and a ``sources/`` folder
-with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with four DataFrames:
+with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with five DataFrames:
 
 ``sources``
     guid, name, text, path, format - one row per ``TextSource``. ``text`` is the plain text the
@@ -21,6 +21,11 @@ with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with four Da
     created, note - one row per ``Coding`` inside a ``PlainTextSelection``. ``created`` is the
     coding's ``creationDateTime`` as written (else its selection's, else ""); ``note`` the text
     of the project notes the coding refers to (``NoteRef``), blank-line separated.
+``cases``
+    case, case_guid, description, source, source_guid, start, end, text - one row per text
+    span a ``Case`` holds: each ``SelectionRef`` to a text selection, and each ``SourceRef`` to
+    a text source (the whole text). Cases are usually participants: themesift writes one per
+    speaker of each transcript.
 
 Offsets: ``startPosition``/``endPosition`` are read as **0-based character (Unicode code
 point) offsets with the end exclusive**, i.e. ``text = source_text[start:end]``, which is how
@@ -63,6 +68,8 @@ CODING_COLUMNS = [
     "selection_guid", "created", "note",
 ]
 CODING_TABLE_COLUMNS = ["id", "theme_id", "coder", "source", "start", "end", "text"]
+CASE_COLUMNS = ["case", "case_guid", "description", "source", "source_guid", "start", "end",
+                "text"]
 
 _NOT_ZIP_FIX = (
     "Export the project from your QDA program as a REFI-QDA project (.qdpx), or pass the .qdpx "
@@ -81,12 +88,13 @@ class QdaProject:
     codebook: pd.DataFrame
     users: pd.DataFrame
     codings: pd.DataFrame
+    cases: pd.DataFrame
 
     def __repr__(self) -> str:
         return (
             f"QdaProject({self.name!r} from {self.origin or 'unknown tool'}: "
             f"{len(self.sources)} sources, {len(self.codebook)} codes, {len(self.users)} users, "
-            f"{len(self.codings)} codings)"
+            f"{len(self.codings)} codings, {self.cases['case_guid'].nunique()} cases)"
         )
 
     def to_coding_table(
@@ -333,6 +341,7 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
     # Sources and codings
     source_rows: list[dict[str, Any]] = []
     coding_rows: list[dict[str, Any]] = []
+    spans: dict[str, tuple[str, str, int, int, str]] = {}  # selection or source guid -> span
     seen_sources: set[str] = set()
     for sources_el in root.findall("Sources"):
         for src in sources_el.findall("TextSource"):
@@ -371,10 +380,21 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
             source_rows.append(
                 {"guid": guid, "name": name, "text": text, "path": member or "", "format": fmt}
             )
+            spans[guid] = (name, guid, 0, len(text), text)
             for sel in src.findall("PlainTextSelection"):
-                coding_rows.extend(
-                    _selection_codings(sel, guid, name, text, codes, users, notes, err)
-                )
+                start, end = _selection_span(sel, name, text, err)
+                spans[sel.get("guid") or ""] = (name, guid, start, end, text[start:end])
+                coding_rows.extend(_selection_codings(sel, start, end, guid, name, text, codes,
+                                                      users, notes, err))
+    case_rows = []
+    for cases_el in root.findall("Cases"):
+        for case in cases_el.findall("Case"):
+            about = case.find("Description")
+            head = (case.get("name") or case.get("guid") or "", case.get("guid") or "",
+                    about.text.strip() if about is not None and about.text else "")
+            for ref in [*case.findall("SourceRef"), *case.findall("SelectionRef")]:
+                if ref.get("targetGUID") in spans:  # else a non-text source: left out
+                    case_rows.append((*head, *spans[ref.get("targetGUID")]))
 
     sources = pd.DataFrame(source_rows, columns=SOURCE_COLUMNS)
     codebook = pd.DataFrame(code_rows, columns=CODEBOOK_COLUMNS).astype({"is_codable": bool})
@@ -390,12 +410,12 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
         codebook=codebook,
         users=users_df,
         codings=codings,
+        cases=pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype({"start": "int64", "end": "int64"}),
     )
 
 
-def _selection_codings(sel, source_guid, source_name, text, codes, users, notes, err):
-    sguid = sel.get("guid") or ""
-    label = f"<PlainTextSelection guid={sguid!r}> in source {source_name!r}"
+def _selection_span(sel, source_name, text, err) -> tuple[int, int]:
+    label = f"<PlainTextSelection guid={sel.get('guid') or ''!r}> in source {source_name!r}"
     try:
         start = int(sel.get("startPosition", ""))
         end = int(sel.get("endPosition", ""))
@@ -411,6 +431,13 @@ def _selection_codings(sel, source_guid, source_name, text, codes, users, notes,
             "The plain text in sources/ must be the text the positions were counted in; "
             "export the project again",
         )
+    return start, end
+
+
+def _selection_codings(sel, start, end, source_guid, source_name, text, codes, users, notes,
+                       err):
+    sguid = sel.get("guid") or ""
+    label = f"<PlainTextSelection guid={sguid!r}> in source {source_name!r}"
     rows = []
     for coding in sel.findall("Coding"):
         ref = coding.find("CodeRef")
