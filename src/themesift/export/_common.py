@@ -59,13 +59,13 @@ class StudyView:
 @contextmanager
 def opened_study(study: Study | str | os.PathLike[str]) -> Iterator[Study]:
     """The study; one opened here from a path (which must hold a study) is closed afterwards."""
-    from ..study import STORE_FILE, Study
+    from ..study import Study, store_file
 
     if isinstance(study, Study):
         yield study
         return
     path = Path(study)
-    if not (path.is_file() or (path / STORE_FILE).is_file()):
+    if not store_file(path).is_file():
         raise InputError("There is no study here", path=path,
                          fix="Give the folder (or study.sqlite file) that 'themesift run "
                              "--study' created")

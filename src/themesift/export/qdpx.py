@@ -385,7 +385,6 @@ class _Project:
             if note:
                 ET.SubElement(coding, "NoteRef", targetGUID=note)
 
-
     def _turn_selections(self, source: ET.Element, source_guid: str, doc_id: str,
                          turns: pd.DataFrame) -> None:
         """A selection for every turn of a named speaker, kept for the speaker's case."""

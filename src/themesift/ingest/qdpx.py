@@ -410,7 +410,8 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
         codebook=codebook,
         users=users_df,
         codings=codings,
-        cases=pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype({"start": "int64", "end": "int64"}),
+        cases=pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype({"start": "int64",
+                                                                     "end": "int64"}),
     )
 
 
