@@ -115,14 +115,20 @@ def lexical(texts: list[str], framework) -> np.ndarray:
     return np.asarray(normalize(stories.multiply(idf).tocsr()) @ normalize(np.log1p(themes) * idf).T)
 
 
-def zero_shot_signals(stories, framework, embedder: Embedder) -> dict[str, np.ndarray]:
-    texts = list(stories["text"])
+def similarities(texts: list[str], framework, embedder: Embedder):
+    """themesift's theme similarities: the evidence, each whole text's, and each sentence's
+    (with the index of its text)."""
     evidence = propose._evidence(framework, embedder)
     vectors = embedder.encode(texts)
     whole, _, _ = propose._theme_similarity(vectors @ evidence.vectors.T, evidence, propose.TOP_K)
     sentence_vectors, owners = embedder.encode_sentences(texts)
     per_sentence, _, _ = propose._theme_similarity(sentence_vectors @ evidence.vectors.T, evidence,
                                                    propose.TOP_K)
+    return evidence, vectors, whole, per_sentence, owners
+
+
+def zero_shot_signals(texts: list[str], framework, embedder: Embedder) -> dict[str, np.ndarray]:
+    evidence, vectors, whole, per_sentence, owners = similarities(texts, framework, embedder)
     best = whole.copy()  # a one-sentence story is its own best sentence
     best[np.unique(owners)] = -np.inf
     np.maximum.at(best, owners, per_sentence)
@@ -151,16 +157,10 @@ def decode_grid(similarity: np.ndarray, gold: np.ndarray) -> dict:
     return best
 
 
-def by_sentence(stories, framework, embedder: Embedder) -> np.ndarray:
+def by_sentence(texts: list[str], framework, embedder: Embedder) -> np.ndarray:
     """Every theme that one of a story's sentences is closest to, when closer than the
     framework's "none" level, plus the whole story's closest theme."""
-    texts = list(stories["text"])
-    evidence = propose._evidence(framework, embedder)
-    vectors, owners = embedder.encode_sentences(texts)
-    per_sentence, _, _ = propose._theme_similarity(vectors @ evidence.vectors.T, evidence,
-                                                   propose.TOP_K)
-    whole, _, _ = propose._theme_similarity(embedder.encode(texts) @ evidence.vectors.T,
-                                            evidence, propose.TOP_K)
+    evidence, _, whole, per_sentence, owners = similarities(texts, framework, embedder)
     pred = np.zeros(whole.shape, dtype=bool)
     fits = per_sentence.max(axis=1) >= propose._none_level(evidence)
     pred[owners[fits], per_sentence[fits].argmax(axis=1)] = True
@@ -269,7 +269,7 @@ def main() -> int:
     texts = list(stories["text"])
     framework = ts.load_framework(CODEBOOK)
     gold = np.array([[t in labels for t in framework.theme_ids] for labels in stories["labels"]])
-    signals = zero_shot_signals(stories, framework, embedder)
+    signals = zero_shot_signals(texts, framework, embedder)
 
     zero = []
     for name, scores in signals.items():
@@ -287,7 +287,7 @@ def main() -> int:
         {"what": "themesift decoding, best macro-F1 of 90 settings", "macro_f1": grid["macro_f1"][0],
          "setting": json.dumps(grid["macro_f1"][1])},
         {"what": "every theme one of the story's sentences is closest to",
-         **f1_scores(gold, by_sentence(stories, framework, embedder))},
+         **f1_scores(gold, by_sentence(texts, framework, embedder))},
         {"what": "per-label mixture thresholds, themesift + codebook words",
          **f1_scores(gold, mixture_thresholds(signals["themesift + codebook words"]))},
         {"what": "prior only: Care received + Staff on every story", **f1_scores(gold, prior)},

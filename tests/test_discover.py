@@ -398,8 +398,9 @@ def test_importing_themesift_does_not_load_the_clustering_libraries():
 @pytest.mark.skipif(not os.environ.get("THEMESIFT_SLOW_TESTS"),
                     reason="UMAP's first fit compiles with numba (~15 s); "
                            "set THEMESIFT_SLOW_TESTS=1")
-def test_hdbscan_assigns_its_noise_to_the_nearest_code(units, embedder):
+def test_hdbscan_assigns_its_noise_to_the_nearest_code(units, embedder, recwarn):
     found = discover_codes(units, embedder=embedder, method="hdbscan", min_code_size=5)
+    assert not [w for w in recwarn if "precomputed_knn" in str(w.message)]  # noise for users
     assert found.params["method"] == "hdbscan"
     assert found.assignments["code_id"].isin(found.table["code_id"]).all()
     assert found.assignments["outlier"].sum() == found.params["hdbscan_noise"]

@@ -51,6 +51,7 @@ import numbers
 import re
 import time
 import unicodedata
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -853,7 +854,9 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
     # The keywords come from update_topics below, once the noise has found its codes: the fit
     # itself needs none (on 21,000 units ranking them twice cost about 1.8 s more).
     model = _topic_model(umap_model, hdbscan_model, vocabulary, None, nr_topics=n_codes)
-    topics = np.asarray(model.fit_transform(docs, vectors)[0])
+    with warnings.catch_warnings():  # UMAP warns that it cannot embed new data: never asked
+        warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+        topics = np.asarray(model.fit_transform(docs, vectors)[0])
     outlier = topics == -1
     if outlier.all():
         return None
