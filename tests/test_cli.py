@@ -28,6 +28,15 @@ def test_help_is_fast_and_lists_the_commands():
     assert elapsed < 1.0, f"themesift --help took {elapsed:.2f} s"
 
 
+def test_python_dash_m_is_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "themesift", "frameworks"], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0 and "recovery" in result.stdout
+    usage = subprocess.run([sys.executable, "-m", "themesift", "nonsense"], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage: themesift")
+
+
 def test_import_is_fast_and_loads_no_heavy_library():
     code = ("import sys, time; t = time.perf_counter(); import themesift; "
             "print(time.perf_counter() - t); "
