@@ -102,7 +102,7 @@ _DIMENSIONS = {"fast": 384, "accurate": 768}
 BACKENDS = ("torch", "onnx-int8")
 #: Profile -> backend used when ``Embedder(backend=None)``; "onnx-int8" only where the Care
 #: Opinion benchmark (``bench/quality.py --backend``) stays within 0.01 of torch. fast
-#: qualifies (zero-shot micro/macro F1 0.577/0.304 vs 0.578/0.299; k=10 0.706 vs 0.702) and
+#: qualifies (zero-shot micro/macro F1 0.577/0.304 vs 0.578/0.299; k=10 0.711 vs 0.709) and
 #: embeds faster (156 vs 113 sentences/s here). accurate does not: int8 all-mpnet-base-v2 is
 #: twice as fast (29 vs 15 sentences/s) but drops to zero-shot 0.360/0.184 (torch 0.560/0.300).
 DEFAULT_BACKENDS = {"fast": "onnx-int8", "accurate": "torch"}
