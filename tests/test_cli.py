@@ -240,6 +240,7 @@ def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path
     err = capsys.readouterr().err
     assert err.startswith("themesift apply: error:") and "Traceback" not in err
     assert f"row {row}: unknown decision 'hopeful'" in err
+    assert "no analyst" in err and "--analyst NAME" in err
     with Study.open(store) as study:
         assert study.decisions.empty
     assert main(["apply", str(out / "review.csv"), "--study", str(tmp_path / "nowhere")]) == 1

@@ -152,7 +152,7 @@ def test_csv_round_trip_and_reapplying_is_idempotent(reviewed):
     assert len(study.decisions) == 2
     # changing one decision adds exactly that one
     fill_csv(out / "review.csv", {"unit:u4": {"decision": "hope"}})
-    third = apply_review(study, out / "review.csv")
+    third = apply_review(study, out / "review.csv", analyst="KJ")
     assert list(third["suggestion_id"]) == ["unit:u4"] and len(study.decisions) == 3
     assert study.coding().set_index("unit_id").loc["u4", "theme_id"] == "hope"
 
@@ -161,9 +161,9 @@ def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
     study, run, out = reviewed
     study.decide("unit:u0", "accept")
     rows = fill_xlsx(out / "review.xlsx", {
-        "unit:u1": {"decision": "accept"},          # fine, but must not be written
-        "unit:u2": {"decision": "hopeful"},         # unknown theme
-        "unit:u4": {"decision": "reject"},
+        "unit:u1": {"decision": "accept", "analyst": "KJ"},  # fine, but must not be written
+        "unit:u2": {"decision": "hopeful", "analyst": "KJ"},  # unknown theme
+        "unit:u4": {"decision": "reject", "analyst": "KJ"},
     })
     book = load_workbook(out / "review.xlsx")
     ws = book["review"]
@@ -177,6 +177,25 @@ def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
     assert "relationships, hope, structural_tension, symptoms_barrier, none" in message
     assert f"row {rows['unit:u4']}: unknown suggestion id 'unit:nope'" in message
     assert len(study.decisions) == 1
+
+
+def test_a_decision_without_an_analyst_is_refused_unless_one_is_given(reviewed):
+    study, run, out = reviewed
+    rows = fill_csv(out / "review.csv", {"unit:u1": {"decision": "accept"},
+                                         "unit:u2": {"decision": "hope", "analyst": " "},
+                                         "unit:u3": {"decision": "reject", "analyst": "AB"}})
+    with pytest.raises(ts.InputError) as caught:
+        apply_review(study, out / "review.csv")
+    message = str(caught.value)
+    blank = sorted([rows["unit:u1"], rows["unit:u2"]])
+    assert "1 problem in the review sheet, so nothing was applied" in message
+    assert f"rows {blank[0]}, {blank[1]}: no analyst" in message or \
+        f"rows {blank[0]}-{blank[1]}: no analyst" in message
+    assert "--analyst NAME" in message
+    assert study.decisions.empty
+    apply_review(study, out / "review.csv", analyst="KJ")
+    assert study.decisions.set_index("suggestion_id")["analyst"].to_dict() == {
+        "unit:u1": "KJ", "unit:u2": "KJ", "unit:u3": "AB"}
 
 
 def test_sheet_from_another_study_is_refused(reviewed, tmp_path):

@@ -392,7 +392,8 @@ def apply_review(
     path:
         The filled-in review.xlsx or review.csv.
     analyst:
-        Recorded for rows whose ``analyst`` cell is empty.
+        Recorded for rows whose ``analyst`` cell is empty. Without it, a decision row with an
+        empty ``analyst`` cell is a problem (every decision says who made it).
 
     Returns
     -------
@@ -445,6 +446,7 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
     foreign_rows = {n for numbers in foreign.values() for n in numbers}
 
     planned: list[dict[str, Any]] = []
+    unnamed: list[int] = []
     seen: dict[str, tuple[int, tuple]] = {}
     latest: dict[str, tuple] = {}
     skipped = 0
@@ -494,9 +496,15 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
         if latest[sid] == key:
             skipped += 1
             continue
+        who = row.get("analyst", "").strip() or (analyst or "").strip()
+        if not who:
+            unnamed.append(number)
         planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
-                        "theme_id": theme, "analyst": row.get("analyst", "") or (analyst or ""),
-                        "note": note})
+                        "theme_id": theme, "analyst": who, "note": note})
+    if unnamed:  # a decision must say who made it: the QDPX export names the coder
+        problems.append((unnamed[0], f"{_rows(unnamed)}: no analyst: write who decided in the "
+                                     "analyst column, or name one analyst for all such rows "
+                                     "(themesift apply --analyst NAME; analyst= in Python)"))
     if problems:
         problems.sort()
         listing = "\n".join(f"  {text}" for _, text in problems)
