@@ -231,6 +231,15 @@ def test_params_record_how_codes_were_made(codes, units):
     assert len(p["k_candidates"]) > 1
     assert p["k_selected"] == max(p["k_candidates"], key=p["k_candidates"].get)
     assert all(-1 <= s <= 1 for s in p["k_candidates"].values())
+    assert p["k"] == len(codes.table) == p["k_selected"] - p["codes_dissolved"]
+
+
+def test_params_say_how_many_of_the_chosen_codes_were_too_small_to_stand(units, embedder):
+    # no code has half of the units: all but the largest dissolve into it
+    found = discover_codes(units, embedder=embedder, min_code_size=len(units) // 2)
+    p = found.params
+    assert p["k"] == len(found.table) == 1
+    assert p["k_selected"] > 1 and p["codes_dissolved"] == p["k_selected"] - 1
 
 
 def test_kmeans_recovers_the_planted_topics(units, embedder):

@@ -59,6 +59,9 @@ def test_units_and_suggestions_cover_every_unit_once(sample_run, sample_corpus):
     assert set(suggestions["theme_id"]) <= allowed
     assert suggestions["score"].between(0, 1).all()
     assert suggestions["code_id"].notna().all()
+    # the file reads on its own: whose words, where, which words
+    assert list(suggestions.columns[:5]) == ["unit_id", "doc_id", "speaker", "text", "theme_id"]
+    assert suggestions[["doc_id", "speaker", "text"]].equals(units[["doc_id", "speaker", "text"]])
 
 
 def test_codes_and_code_suggestions(sample_run):

@@ -277,6 +277,8 @@ def discover_codes(
         "seconds_codes": round(finished - embedded, 2),
         "cached": False,
     }
+    if "k_selected" in params:  # the silhouette's k, before codes too small to stand dissolved
+        params["codes_dissolved"] = params["k_selected"] - params["k"]
     logger.info(
         "Found %d candidate codes in %d meaning units (%s, silhouette %s, %.0f%% outliers) "
         "in %.1f s",

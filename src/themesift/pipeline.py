@@ -179,9 +179,7 @@ def write_outputs(
         result.units.to_csv(staging / "units.csv", **CSV_OPTIONS)
         result.codes.table.to_csv(staging / "codes.csv", **CSV_OPTIONS)
         result.suggestions.to_csv(staging / "suggestions.csv", **CSV_OPTIONS)
-        unit_suggestions = result.unit_suggestions.merge(
-            result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
-        unit_suggestions.to_csv(staging / "unit_suggestions.csv", **CSV_OPTIONS)
+        _readable_unit_suggestions(result).to_csv(staging / "unit_suggestions.csv", **CSV_OPTIONS)
         write_review(review_sheet(result, run_id=run_id, study=study), staging)
         (staging / "report.html").write_text(render_report(result), encoding="utf-8")
         (staging / "manifest.json").write_text(
@@ -192,6 +190,16 @@ def write_outputs(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in OUTPUT_FILES]
+
+
+def _readable_unit_suggestions(result: PipelineResult) -> pd.DataFrame:
+    """The unit suggestions with each unit's transcript, speaker and words, and its code, so
+    that unit_suggestions.csv reads on its own."""
+    units = result.units[[c for c in ("unit_id", "doc_id", "speaker", "text")
+                          if c in result.units.columns]]
+    suggestions = result.unit_suggestions.drop(columns=units.columns[1:], errors="ignore")
+    return units.merge(suggestions, on="unit_id", how="right").merge(
+        result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
 
 
 _STAGING = ".themesift-"  # + the writing process's id + a random part
