@@ -127,6 +127,33 @@ def test_run_on_too_few_units_exits_1_and_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_terminal(
+        tmp_path, monkeypatch, capsys):
+    from conftest import FakeEmbedder
+
+    from themesift import embed
+
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "fg1.txt").write_bytes((ROOT / "data/sample/fg1_act_team.txt").read_bytes())
+    (folder / "notes.pdf").write_bytes((ROOT / "tests/fixtures/notes.pdf").read_bytes())
+    monkeypatch.setattr(embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    assert main(["run", str(folder), "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[2] == (f"themesift run: warning: {folder / 'notes.pdf'}: skipped: themesift "
+                        "does not read '.pdf' files. Save the transcript as .docx or .txt from "
+                        "the program that made the PDF, or move it out of the folder.")
+    stages = [line.split(":")[1].strip() for line in lines if "warning:" not in line]
+    assert stages == ["framework", "read", "segment", "embed", "discover", "suggest", "write"]
+    assert "1 transcripts, 71 units" in captured.out and "1 skipped files" in captured.out
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["skipped_files"] == [str(folder / "notes.pdf")]
+    # --quiet: no stage lines, but the skipped file is still named
+    assert main(["run", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().err.splitlines() == [lines[2]]
+
+
 @pytest.fixture
 def table(tmp_path):
     path = tmp_path / "quotes.csv"

@@ -1,6 +1,8 @@
 """Reading transcripts: every reader, every encoding, every kind of bad input."""
 
 
+from pathlib import Path
+
 import pytest
 
 import themesift as ts
@@ -218,7 +220,7 @@ def test_missing_path_is_an_input_error(tmp_path):
 def test_folder_without_transcripts_is_an_input_error(tmp_path):
     (tmp_path / "README.md").write_text("P1: not a transcript\n")
     (tmp_path / "data.csv").write_text("a,b\n")
-    with pytest.raises(InputError, match="The folder has no transcript files"):
+    with pytest.raises(InputError, match=r"The folder has no transcript files \(skipped: data\.csv\)"):
         ts.read_corpus(tmp_path)
 
 
@@ -239,6 +241,27 @@ def test_folder_read_skips_readme_hidden_and_other_files(tmp_path, fixtures):
     assert corpus.ids == ["basic", "labelled", "teams"]
     assert corpus["teams"].meta["format"] == "vtt"
     assert "basic" in corpus and len(corpus) == 3
+    assert corpus.skipped == (str(tmp_path / "table.csv"),)
+
+
+def test_every_skipped_file_in_a_folder_is_named_with_what_to_do(tmp_path, fixtures, caplog):
+    (tmp_path / "basic.txt").write_bytes((fixtures / "basic.txt").read_bytes())
+    (tmp_path / "notes.pdf").write_bytes((fixtures / "notes.pdf").read_bytes())
+    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf")
+    (tmp_path / "NOTES").write_text("P1: no extension\n")
+    (tmp_path / "README.md").write_text("# About\n")  # not a transcript: passed over quietly
+    with caplog.at_level("WARNING", logger="themesift"):
+        corpus = ts.read_corpus(tmp_path)
+    assert corpus.ids == ["basic"]
+    assert [Path(p).name for p in corpus.skipped] == ["NOTES", "notes.pdf", "old.doc"]
+    assert "3 files skipped" in repr(corpus)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 3
+    assert warned[1].startswith(f"{tmp_path / 'notes.pdf'}: skipped: themesift does not read "
+                                "'.pdf' files. Save the transcript as .docx or .txt")
+    assert "Open it in Word and save it as .docx" in warned[2]
+    assert "files without an extension" in warned[0] and ".txt, .md, .docx" in warned[0]
+    assert all(w.endswith("or move it out of the folder.") for w in warned)
 
 
 def test_same_file_name_in_two_formats_gets_distinct_ids(tmp_path, fixtures):

@@ -10,8 +10,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .errors import ThemesiftError  # noqa: E402
@@ -28,13 +30,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return args.command(args)
+        with _messages_on_stderr(args):
+            return args.command(args)
     except ThemesiftError as exc:
         print(f"themesift {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("themesift: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _messages_on_stderr(args: argparse.Namespace) -> Iterator[None]:
+    """Show the library's warnings on stderr while a command runs, and, where stderr is not a
+    terminal (so no progress bars are drawn) and --quiet is not given, one line per pipeline
+    stage as it starts, so that a long first run is not silent in a log or a pipe."""
+    stages = getattr(args, "quiet", True) is None and not (sys.stderr and sys.stderr.isatty())
+
+    def shown(record: logging.LogRecord) -> bool:
+        record.kind = "warning: " if record.levelno >= logging.WARNING else ""
+        return bool(record.kind) or (
+            stages and record.name == "themesift.pipeline" and record.levelno == logging.INFO)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"themesift {args.verb}: %(kind)s%(message)s"))
+    handler.addFilter(shown)
+    package = logging.getLogger("themesift")
+    level = package.level
+    package.addHandler(handler)
+    if stages and package.getEffectiveLevel() > logging.INFO:
+        package.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
 
 
 def _parser() -> argparse.ArgumentParser:

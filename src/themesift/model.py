@@ -82,8 +82,10 @@ class Corpus:
     0
     """
 
-    def __init__(self, transcripts: Iterable[Transcript]) -> None:
+    def __init__(self, transcripts: Iterable[Transcript], *, skipped: Iterable[str] = ()) -> None:
         self._transcripts = list(transcripts)
+        #: Paths of the files in the folders read that are not transcripts (unsupported types).
+        self.skipped = tuple(skipped)
         self._by_id = {t.id: t for t in self._transcripts}
         if len(self._by_id) != len(self._transcripts):
             seen: set[str] = set()
@@ -128,7 +130,8 @@ class Corpus:
 
     def __repr__(self) -> str:
         turns = sum(len(t.turns) for t in self._transcripts)
-        return f"Corpus({len(self)} transcripts, {turns} turns)"
+        skipped = f", {len(self.skipped)} files skipped" if self.skipped else ""
+        return f"Corpus({len(self)} transcripts, {turns} turns{skipped})"
 
 
 @dataclass(frozen=True)

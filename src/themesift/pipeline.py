@@ -104,27 +104,32 @@ def run_pipeline(
 
     timings: dict[str, float] = {}
 
-    def timed(stage: str, fn, *args, **kwargs):
+    def timed(stage: str, what: str, fn, *args, **kwargs):
+        # One line per stage as it starts (the CLI shows them where there are no progress bars).
+        logger.info("%s: %s", stage, what)
         started = time.perf_counter()
         result = fn(*args, **kwargs)
         timings[stage] = round(time.perf_counter() - started, 3)
-        logger.info("%s took %.1f s", stage, timings[stage])
+        logger.debug("%s took %.1f s", stage, timings[stage])
         return result
 
-    framework = timed("framework", load_framework, framework)
-    corpus = inputs if isinstance(inputs, Corpus) else timed("read", read_corpus, inputs,
-                                                              moderator=moderator,
-                                                              encoding=encoding)
-    units = timed("segment", segment, corpus)
+    framework = timed("framework", "loading the framework", load_framework, framework)
+    corpus = inputs if isinstance(inputs, Corpus) else timed(
+        "read", "reading the transcripts", read_corpus, inputs, moderator=moderator,
+        encoding=encoding)
+    units = timed("segment", f"cutting the transcripts ({len(corpus)}) into meaning units",
+                  segment, corpus)
     if units.empty:
         raise InputError("No meaning units were found in the transcripts",
                          fix="Check that participants' turns are labelled (see 'themesift segment')")
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
-    vectors = timed("embed", embedder.encode, list(units["text"]))
-    codes = timed("discover", discover_codes, units, embedder=embedder, seed=seed, n_codes=n_codes,
-                  quiet=quiet)
-    unit_suggestions, suggestions = timed("suggest", suggest_units_and_codes, units, codes,
-                                          framework, embedder=embedder, examples=examples)
+    vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "
+                    "they are new)", embedder.encode, list(units["text"]))
+    codes = timed("discover", "grouping the units into candidate codes", discover_codes, units,
+                  embedder=embedder, seed=seed, n_codes=n_codes, quiet=quiet)
+    unit_suggestions, suggestions = timed(
+        "suggest", f"suggesting themes of {framework.name!r} for units and codes",
+        suggest_units_and_codes, units, codes, framework, embedder=embedder, examples=examples)
     manifest = {
         "themesift_version": _version("themesift"),
         "python": platform.python_version(),
@@ -139,7 +144,9 @@ def run_pipeline(
         "embedding_model": _embedder_info(embedder),
         "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
                     "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
-        "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table)},
+        "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table),
+                   **({"skipped files": len(corpus.skipped)} if corpus.skipped else {})},
+        "skipped_files": list(corpus.skipped),
         "timings_s": timings,
     }
     return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest,
@@ -173,6 +180,7 @@ def write_outputs(
         raise InputError("The output path is a file, not a folder", path=out,
                          fix="Give a folder name for --out")
     out.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("write: writing the files into %s", out)
     _remove_abandoned_staging(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out.parent))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
@@ -29,6 +30,19 @@ READERS: dict[str, Reader] = {
 }
 
 _SUPPORTED = ", ".join(READERS)
+
+#: What to do with a file of another type found in a folder of transcripts.
+_SKIPPED_FIX = {
+    ".pdf": "Save the transcript as .docx or .txt from the program that made the PDF",
+    ".doc": "Open it in Word and save it as .docx",
+    ".rtf": "Save it as .docx or .txt",
+    ".odt": "Save it as .docx",
+    ".csv": "A table of text already cut into units goes to 'themesift suggest'",
+    ".xlsx": "A table of text already cut into units goes to 'themesift suggest'",
+    ".qdpx": "A REFI-QDA project is read with ts.read_qdpx or 'themesift compare'",
+}
+
+logger = logging.getLogger(__name__)
 
 
 def read_transcript(
@@ -63,10 +77,11 @@ def read_corpus(
     """Read transcripts from a folder, a file, or a list of them.
 
     A folder is read non-recursively: every file with a supported extension (.txt, .md,
-    .docx, .vtt, .srt), in name order; README files, hidden files and other file types in a
-    folder are skipped. A file named explicitly must have a supported extension. Each
-    transcript's id is its file name without extension (with the extension added when two
-    files share a name).
+    .docx, .vtt, .srt), in name order; README files and hidden files are passed over, and
+    files of other types are skipped with a warning that names each one and what to do
+    (their paths are in ``corpus.skipped``). A file named explicitly must have a supported
+    extension. Each transcript's id is its file name without extension (with the extension
+    added when two files share a name).
 
     Parameters
     ----------
@@ -100,16 +115,20 @@ def read_corpus(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
+    skipped: list[Path] = []
     for given in map(Path, paths):
         if given.is_dir():
             found = [p for p in sorted(given.iterdir()) if _is_transcript_file(p)]
+            others = [p for p in sorted(given.iterdir()) if _is_other_file(p)]
             if not found:
+                listed = f" (skipped: {', '.join(p.name for p in others)})" if others else ""
                 raise InputError(
-                    "The folder has no transcript files",
+                    f"The folder has no transcript files{listed}",
                     path=given,
                     fix=f"Put transcripts saved as {_SUPPORTED} in it",
                 )
             files.extend(found)
+            skipped.extend(others)
         elif given.exists():
             files.append(given)
         else:
@@ -117,17 +136,28 @@ def read_corpus(
     if not files:
         raise InputError("No transcript files were given", fix="Name a folder or at least one file")
 
+    for path in skipped:
+        kind = f"'{path.suffix}' files" if path.suffix else "files without an extension"
+        fix = _SKIPPED_FIX.get(path.suffix.lower(), f"To include it, save it as {_SUPPORTED}")
+        logger.warning("%s: skipped: themesift does not read %s. %s, or move it out of the "
+                       "folder.", path, kind, fix)
     transcripts = [read_transcript(p, moderator=moderator, encoding=encoding) for p in files]
-    return Corpus(_unique_ids(transcripts))
+    return Corpus(_unique_ids(transcripts), skipped=map(str, skipped))
 
 
 def _is_transcript_file(path: Path) -> bool:
-    return (
-        path.is_file()
-        and path.suffix.lower() in READERS
-        and not path.name.startswith((".", "~$"))  # hidden files, Word lock files
-        and not path.stem.upper().startswith(("README", "LICENSE", "LICENCE"))
-    )
+    return path.is_file() and path.suffix.lower() in READERS and not _is_housekeeping(path)
+
+
+def _is_other_file(path: Path) -> bool:
+    """A file in a folder of transcripts that is of a type no reader takes."""
+    return path.is_file() and path.suffix.lower() not in READERS and not _is_housekeeping(path)
+
+
+def _is_housekeeping(path: Path) -> bool:
+    """README and licence files, hidden files and Word lock files: never transcripts."""
+    return (path.name.startswith((".", "~$"))
+            or path.stem.upper().startswith(("README", "LICENSE", "LICENCE")))
 
 
 def _names(moderator: Collection[str] | str | None) -> list[str] | None:
