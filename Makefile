@@ -1,6 +1,7 @@
-# Two commands for a fresh machine with only Python present:
+# Commands for a fresh machine with only Python present:
 #   make demo   set up .venv and run the whole pipeline on data/sample (files in out/demo)
 #   make test   set up .venv and run the test suite
+#   make lab    set up .venv and open the notebooks in JupyterLab
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.themesift-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install accurate browser clean
+.PHONY: demo test lab install accurate browser clean
 
 install: $(STAMP)
 
@@ -25,6 +26,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo
+
+# JupyterLab on notebooks/, with the themesift of this checkout (the kernel is .venv's Python).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
