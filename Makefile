@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
+# out/demo is also the demo's study, so that its review sheet can be applied (see README).
 demo: $(STAMP)
-	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo
+	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo --study out/demo
 
 # JupyterLab on notebooks/, with the themesift of this checkout (the kernel is .venv's Python).
 lab: $(STAMP)

@@ -154,6 +154,41 @@ def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_termi
     assert capsys.readouterr().err.splitlines() == [lines[2]]
 
 
+def test_the_readme_review_loop_works_right_after_make_demo(tmp_path, monkeypatch, capsys):
+    """`make demo`'s own command, then the README's commands on out/demo (in a temporary
+    folder), with a decision filled into the demo's review.xlsx in between."""
+    from conftest import FakeEmbedder
+    from openpyxl import load_workbook
+
+    from themesift import Study, embed, read_qdpx
+
+    (demo,) = [line.split()[1:] for line in (ROOT / "Makefile").read_text().splitlines()
+               if line.startswith("\t$(VENV)/bin/themesift run")]
+    loop = [line.split()[1:] for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("themesift ") and " out/demo" in line]
+    assert [args[0] for args in loop] == ["apply", "export", "export"]
+    out = tmp_path / "out" / "demo"
+
+    def here(args):
+        return [a.replace("out/demo", str(out)).replace("data/sample", str(ROOT / "data/sample"))
+                for a in args]
+
+    monkeypatch.setattr(embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    assert main(here(demo)) == 0, capsys.readouterr().err
+    book = load_workbook(out / "review.xlsx")
+    sheet = book["review"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("decision") + 1).value = "accept"
+    suggestion = sheet.cell(2, header.index("suggestion_id") + 1).value
+    book.save(out / "review.xlsx")
+    for args in loop:
+        assert main(here(args)) == 0, capsys.readouterr().err
+    with Study.open(out) as study:
+        assert study.decisions[["suggestion_id", "analyst"]].values.tolist() == [[suggestion, "KJ"]]
+    assert "KJ" in set(read_qdpx(out / "demo.qdpx").codings["coder"])
+    assert (out / "codes.xlsx").is_file()
+
+
 @pytest.fixture
 def table(tmp_path):
     path = tmp_path / "quotes.csv"
