@@ -210,6 +210,33 @@ BAD_FILES = {
             name: A: the first
             description: d
         """, 4, ["not valid YAML", "double quotes"]),
+    "key_indented_too_far": (
+        """\
+        name: x
+        themes:
+          - id: a
+            name: A
+             description: About a.
+        """, 5, ["The key 'description:' on line 5 is indented by 5 spaces, but 'name:' on "
+                 "line 4 above it by 4", "must start in the same column",
+                 "indent line 5 by 4 spaces, like line 4"]),
+    "key_indented_too_little": (
+        """\
+        name: x
+        themes:
+          - id: a
+            name: A
+          description: About a.
+        """, 5, ["'description:' on line 5 is indented by 2 spaces, but 'name:' on line 4 "
+                 "above it by 4", "indent line 5 by 4 spaces"]),
+    "list_item_out_of_line": (
+        """\
+        name: x
+        themes:
+          - {id: a, name: A, description: d}
+           - {id: b, name: B, description: d}
+        """, 4, ["The list item on line 4 is indented by 3 spaces, but the list item on line 3",
+                 "indent line 4 by 2 spaces"]),
     "tab_indentation": (
         "name: x\nthemes:\n\t- id: a\n", 3, ["not valid YAML", "spaces, not tabs"]),
     "two_documents": (
@@ -447,14 +474,6 @@ BAD_FILES = {
             indicator: [trust]
         """, 6, ["Unknown key 'indicator' in theme 'a'", "Did you mean 'indicators'?",
                  "Known keys: id, name"]),
-    "unknown_key_in_a_theme_without_an_id": (
-        """\
-        name: x
-        themes:
-          - {id: a, name: A, description: d}
-          - name: B
-            descripton: d
-        """, 5, ["Unknown key 'descripton' in theme 2", "Did you mean 'description'?"]),
     "unknown_key_in_a_different_case": (
         """\
         name: x
@@ -467,7 +486,7 @@ BAD_FILES = {
         """\
         name: x
         theme:
-          - id: a
+          - {id: a, name: A, description: d}
         """, 2, ["Unknown key 'theme' at the top of the file", "Did you mean 'themes'?"]),
     "unknown_key_with_no_close_match": (
         """\
@@ -518,6 +537,44 @@ def test_bad_framework_file_names_file_line_and_fix(tmp_path, case):
     assert error.fix, message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_a_colon_inside_the_text_is_still_explained_as_quoting(tmp_path):
+    text, line, _ = BAD_FILES["yaml_syntax_error"]
+    with pytest.raises(FrameworkError) as info:
+        load_framework(_write(tmp_path, text))
+    assert "indented" not in str(info.value) and "double quotes" in str(info.value)
+
+
+def test_every_mistake_is_reported_at_once(tmp_path):
+    path = _write(tmp_path, """\
+        name: x
+        themes:
+          - id: a
+            name: A
+            descripton: About a.
+          - name: B
+            description: About b.
+            indicators: trust
+          - id: Hope
+            name: Hope
+            description: About hope.
+        """)
+    with pytest.raises(FrameworkError) as info:
+        load_framework(path)
+    error = info.value
+    assert str(error).startswith(f"{path}: 4 problems; correct them all, then check the file "
+                                 "again:\n")
+    assert [p.line for p in error.problems] == [5, 6, 8, 9] and error.line == 5
+    lines = str(error).splitlines()[1:]
+    assert lines[0] == ("  line 5: Unknown key 'descripton' in theme 'a'. Did you mean "
+                        "'description'? Known keys: id, name, description, indicators, "
+                        "examples, subthemes.")
+    # the misspelt key is read as the one it resembles: no second 'has no description'
+    assert not any("has no description" in line for line in lines)
+    assert lines[1].startswith("  line 6: Theme 2 has no id. Add a line 'id: b'")
+    assert lines[2].startswith("  line 8: 'indicators' of theme 2 must be a list of texts")
+    assert lines[3].startswith("  line 9: The id 'Hope' may only use lowercase letters")
 
 
 def test_duplicate_id_message_names_both_lines(tmp_path):

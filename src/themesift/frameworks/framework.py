@@ -5,8 +5,10 @@ optional indicator phrases, example meaning units and nested subthemes. Built-in
 live in ``frameworks/builtin/*.yaml``; any other framework is a path to a ``.yaml`` file.
 
 Every problem in a framework file raises :class:`~themesift.errors.FrameworkError` naming the
-file, the 1-based line and what to write instead. Lines come from the YAML parser's node marks
-(``yaml.compose``), so they point at the exact key or list item that is wrong.
+file, the 1-based line and what to write instead; a file with several mistakes gets them all
+in one error (``error.problems``), so that one round of corrections is enough. Lines come from
+the YAML parser's node marks (``yaml.compose``), so they point at the exact key or list item
+that is wrong.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def check_framework(name_or_path: str | PathLike[str]) -> Framework:
     Raises
     ------
     FrameworkError
-        At the first problem, naming the file, the line and the fix.
+        Naming the file, and for every problem its line and the fix.
 
     Examples
     --------
@@ -367,15 +369,38 @@ def _parse(text: str, *, label: str, source: str) -> Framework:
 
 
 class _FrameworkReader:
-    """Walks the YAML node tree of one file, raising FrameworkError at the first problem."""
+    """Walks the YAML node tree of one file and raises one FrameworkError listing every
+    problem found (a broken YAML syntax stops the reading at once)."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.first_line_of_id: dict[str, int] = {}
+        self.problems: list[FrameworkError] = []
 
     # errors --------------------------------------------------------------------------------
     def error(self, problem: str, line: int | None, fix: str | None = None) -> FrameworkError:
         return FrameworkError(problem, path=self.label, line=line, fix=fix)
+
+    def checked(self, check, *args, default: Any = None, **kwargs) -> Any:
+        """``check(*args, **kwargs)``, or ``default`` with its problem noted, so that the
+        reading goes on to find the file's other mistakes."""
+        try:
+            return check(*args, **kwargs)
+        except FrameworkError as exc:
+            self.problems.append(exc)
+            return default
+
+    def all_problems(self) -> FrameworkError:
+        """One error: the only problem as it is, or every problem with its line."""
+        if len(self.problems) == 1:
+            return self.problems[0]
+        found = sorted(self.problems, key=lambda p: p.line or 0)
+        listing = "\n".join(
+            f"  line {p.line}: {FrameworkError(p.problem, fix=p.fix)}" for p in found)
+        error = self.error(f"{len(found)} problems; correct them all, then check the file "
+                           f"again:\n{listing}", None)
+        error.line, error.problems = found[0].line, found
+        return error
 
     # top level -----------------------------------------------------------------------------
     def read(self, text: str, source: str) -> Framework:
@@ -384,7 +409,7 @@ class _FrameworkReader:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            raise self._syntax_error(exc) from None
+            raise self._syntax_error(exc, text) from None
         except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
             raise self.error(
                 f"The file is not valid YAML ({exc})", getattr(exc, "line", None),
@@ -399,26 +424,33 @@ class _FrameworkReader:
                 _line(root), fix=_SKELETON,
             )
         fields = self.mapping(root, FRAMEWORK_KEYS, "at the top of the file")
-        name = self.text(fields, "name", "The framework", _line(root),
-                         fix="Add a line such as 'name: my-framework' at the top of the file")
-        version = self.version(fields)
+        name = self.checked(self.text, fields, "name", "The framework", _line(root),
+                            fix="Add a line such as 'name: my-framework' at the top of the file")
+        version = self.checked(self.version, fields)
         description = ""
         if "description" in fields:
-            description = self.text(fields, "description", "The framework", _line(root),
-                                    fix="Write one sentence saying what the framework is for, "
-                                        "or remove the 'description:' line")
-        themes = self.themes(fields, root)
+            description = self.checked(
+                self.text, fields, "description", "The framework", _line(root),
+                fix="Write one sentence saying what the framework is for, or remove the "
+                    "'description:' line")
+        themes = self.checked(self.themes, fields, root)
+        if self.problems:
+            raise self.all_problems()
         return Framework(name=name, version=version, description=description,
                          themes=themes, source=source)
 
-    def _syntax_error(self, exc: yaml.MarkedYAMLError) -> FrameworkError:
+    def _syntax_error(self, exc: yaml.MarkedYAMLError, text: str) -> FrameworkError:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(exc.problem or exc.context or "the parser stopped").split())
         detail = problem
         if exc.context and exc.problem:
             detail = f"{problem}, {' '.join(exc.context.split())}"
-        fix = next((hint for key, hint in _YAML_HINTS if key in str(exc)), _GENERIC_YAML_FIX)
         line = None if mark is None else mark.line + 1
+        shifted = None if mark is None else _misindented(text.splitlines(), mark)
+        if shifted is not None:
+            problem, fix = shifted
+            return self.error(f"{problem} (the YAML reader says: {detail})", line, fix=fix)
+        fix = next((hint for key, hint in _YAML_HINTS if key in str(exc)), _GENERIC_YAML_FIX)
         return self.error(f"The file is not valid YAML: {detail}", line, fix=fix)
 
     def version(self, fields: dict[str, tuple[Any, Any]]) -> str:
@@ -450,7 +482,7 @@ class _FrameworkReader:
                              _line(key), fix=_THEME_SKELETON)
         if not value.value:
             raise self.error("The 'themes:' list is empty", _line(key), fix=fix)
-        return tuple(self.theme(item, f"Theme {i}", parent=None)
+        return tuple(self.checked(self.theme, item, f"Theme {i}", parent=None)
                      for i, item in enumerate(value.value, start=1))
 
     # themes --------------------------------------------------------------------------------
@@ -470,33 +502,38 @@ class _FrameworkReader:
         where = f"in {_lower_first(what)}" if given_id is None else \
             f"in {kind.lower()} '{given_id}'"
         fields = self.mapping(node, THEME_KEYS, where)
-        theme_id = self.theme_id(fields, what, node)
-        what = f"{kind} '{theme_id}'"
-        name = self.text(fields, "name", what, _line(node),
-                         fix=f"Add a line 'name: {_title(theme_id)}' (a short readable name)")
-        description = self.text(
-            fields, "description", what, _line(node),
+        theme_id = self.checked(self.theme_id, fields, what, node)
+        if theme_id is not None:
+            what = f"{kind} '{theme_id}'"
+        name = self.checked(self.text, fields, "name", what, _line(node),
+                            fix=f"Add a line 'name: {_title(theme_id or 'some_id')}' (a short "
+                                "readable name)")
+        description = self.checked(
+            self.text, fields, "description", what, _line(node),
             fix="Write one to three sentences saying what talk belongs to this theme, as in a "
                 "codebook",
         )
-        indicators = self.text_list(fields, "indicators", what, "indicator")
-        examples = self.text_list(fields, "examples", what, "example")
+        indicators = self.checked(self.text_list, fields, "indicators", what, "indicator")
+        examples = self.checked(self.text_list, fields, "examples", what, "example")
         subthemes: tuple[Theme, ...] = ()
         if "subthemes" in fields:
             key, value = fields["subthemes"]
             if isinstance(value, yaml.ScalarNode) and _is_empty(value):
                 pass  # 'subthemes:' with nothing below it means none
             elif not isinstance(value, yaml.SequenceNode):
-                raise self.error(
-                    f"'subthemes' of theme '{theme_id}' must be a list, not {_kind(value)}",
+                self.problems.append(self.error(
+                    f"'subthemes' of {_lower_first(what)} must be a list, not {_kind(value)}",
                     _line(key), fix="Write subthemes like themes: one '- id: ...' item each, "
                                     "indented below 'subthemes:'",
-                )
+                ))
             else:
                 subthemes = tuple(
-                    self.theme(item, f"Subtheme {i} of '{theme_id}'", parent=theme_id)
+                    self.checked(self.theme, item, f"Subtheme {i} of '{theme_id}'",
+                                 parent=theme_id)
                     for i, item in enumerate(value.value, start=1)
                 )
+        if self.problems:  # the file is refused; what is built from here would go unused
+            return None
         return Theme(id=theme_id, name=name, description=description, indicators=indicators,
                      examples=examples, subthemes=subthemes, parent=parent, line=_line(node))
 
@@ -554,22 +591,30 @@ class _FrameworkReader:
         import yaml
 
         fields: dict[str, tuple[Any, Any]] = {}
+        meant: dict[str, tuple[Any, Any]] = {}  # misspelt keys, read as the key they resemble
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or _is_empty(key):
-                raise self.error(f"A key {where} is not a plain word", _line(key),
-                                 fix=f"Use one of: {', '.join(known)}")
+                self.problems.append(self.error(f"A key {where} is not a plain word", _line(key),
+                                                fix=f"Use one of: {', '.join(known)}"))
+                continue
             name = key.value
             if name not in known:
-                raise self.error(f"Unknown key '{name}' {where}", _line(key),
-                                 fix=_did_you_mean(name, known))
+                close = _closest(name, known)
+                self.problems.append(self.error(f"Unknown key '{name}' {where}", _line(key),
+                                                fix=_did_you_mean(name, known)))
+                if close is not None:
+                    meant.setdefault(close, (key, value))
+                continue
             if name in fields:
-                raise self.error(
+                self.problems.append(self.error(
                     f"The key '{name}' appears twice {where}; it was first given on line "
                     f"{_line(fields[name][0])}", _line(key),
                     fix=f"Keep one '{name}:' line and remove the other",
-                )
+                ))
+                continue
             fields[name] = (key, value)
-        return fields
+        # so that a misspelt 'descripton:' is not also reported as a missing description
+        return {**meant, **fields}
 
     def text(self, fields: dict[str, tuple[Any, Any]], key_name: str, what: str,
              missing_line: int, *, fix: str) -> str:
@@ -647,12 +692,52 @@ def _kind(node: Any) -> str:
     return f"the text '{value}'"
 
 
-def _did_you_mean(name: str, known: tuple[str, ...]) -> str:
+# "  - key:", "    key:" or "  - ...": indentation, the list dash if any, the key if any
+_KEY_LINE = re.compile(r"^( *)(- +)?(?:([A-Za-z_][\w-]*) *:(?: |$))?")
+
+
+def _misindented(lines: list[str], mark: Any) -> tuple[str, str] | None:
+    """(problem, fix) when the YAML error at ``mark`` comes from a key or list item indented
+    unlike the one above it, rather than from text that needed quotes."""
+    if mark.line >= len(lines):
+        return None
+    this = _KEY_LINE.match(lines[mark.line])
+    indent, dash, key = len(this.group(1)), this.group(2), this.group(3)
+    if not (dash or key) or (not dash and mark.column > this.end(3)):
+        return None  # not a key or item line, or the ':' at fault is inside the value
+    for number in range(mark.line - 1, -1, -1):
+        above = _KEY_LINE.match(lines[number])
+        if dash:  # a list item lines up with the list item above it
+            if not above.group(2):
+                continue
+            theirs, what, other = len(above.group(1)), "list item", "the list item"
+        else:  # a key lines up with the key above it (after that one's '- ', if any)
+            if not above.group(3):
+                continue
+            theirs = len(above.group(1)) + len(above.group(2) or "")
+            what, other = f"key '{key}:'", f"'{above.group(3)}:'"
+        if theirs == indent:
+            return None
+        return (f"The {what} on line {mark.line + 1} is indented by {indent} spaces, but "
+                f"{other} on line {number + 1} above it by {theirs}",
+                f"The keys of one theme, and the '- ' items of one list, must start in the "
+                f"same column: indent line {mark.line + 1} by {theirs} spaces, like line "
+                f"{number + 1}")
+    return None
+
+
+def _closest(name: str, known: tuple[str, ...]) -> str | None:
+    """The known key that ``name`` is most likely a misspelling of, if any."""
     folded = {k.casefold(): k for k in known}
     close = [folded[name.casefold()]] if name.casefold() in folded else \
         difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(name: str, known: tuple[str, ...]) -> str:
+    close = _closest(name, known)
     listed = f"Known keys: {', '.join(known)}"
-    return f"Did you mean '{close[0]}'? {listed}" if close else listed
+    return f"Did you mean '{close}'? {listed}" if close else listed
 
 
 def _slug(text: str) -> str:
