@@ -233,6 +233,23 @@ def test_multilabel_bootstrap_interval():
     assert lo <= r.summary["cohen_kappa"] <= hi
 
 
+def test_multilabel_headline_is_shown_beside_exact_set_agreement_with_its_rule():
+    a = table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "none"), ("u4", "x")])
+    b = table([("u1", "x"), ("u2", "y"), ("u2", "x"), ("u3", "none"), ("u4", "x"),
+               ("u4", "y")])
+    r = compare(a, b, bootstrap=0)
+    assert r.summary["rule"] == "multi-label: mean over themes of the present/absent statistic"
+    assert r.summary["exact_set_agreement"] == pytest.approx(0.25)
+    assert r.summary["percent_agreement"] > 0.5  # the mean over themes is far more lenient
+    md = r.to_markdown()
+    summary = md.split("## Summary")[1].split("##")[0]
+    rows = [line for line in summary.splitlines() if line.startswith("| ")][1:]
+    assert rows[0].startswith("| percent_agreement") and "mean over themes, present/absent" in rows[0]
+    assert rows[1].startswith("| exact_set_agreement") and "0.25" in rows[1]
+    assert "whole set of themes identical" in rows[1]
+    assert "multi-label coding: each statistic is the mean over themes" in md
+
+
 def test_markdown_and_dict():
     a = table([("u1", "x"), ("u2", "x"), ("u3", "y"), ("u5", "y")], text=["a|b", "c", "d", "e"])
     b = table([("u1", "x"), ("u2", "y"), ("u3", "y"), ("u4", "none")])
@@ -249,7 +266,9 @@ def test_markdown_and_dict():
     assert set(r.summary) == {
         "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "n",
         "percent_agreement_ci", "cohen_kappa_ci", "krippendorff_alpha_ci", "gwet_ac1_ci",
-        "only_a", "only_b"}
+        "only_a", "only_b", "exact_set_agreement", "rule"}
+    assert r.summary["rule"] == "single-label"
+    assert "exact_set_agreement" not in md.split("## Summary")[1].split("##")[0]
 
 
 def test_undefined_statistics_are_nan_and_json_null():
@@ -449,6 +468,29 @@ def test_align_spans_feeds_compare():
     report = compare(a, machine, bootstrap=0)
     assert report.summary["n"] == 3 and report.summary["only_b"] == 1
     assert report.only_b_ids == ("u4",)
+
+
+def test_compare_aligns_a_span_table_to_the_units_it_is_given(tmp_path):
+    machine = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                            "theme_id": ["x", "y", "z", "none"]})
+    by_hand = compare(align_spans(SPANS, UNITS, min_overlap=0.6), machine, bootstrap=0)
+    report = compare(SPANS, machine, units=UNITS, min_overlap=0.6, bootstrap=0)
+    assert report.summary == by_hand.summary and report.only_b_ids == ("u4",)
+    # a span table read from a file, on either side
+    SPANS.to_csv(tmp_path / "spans.csv", index=False)
+    swapped = compare(machine, tmp_path / "spans.csv", units=UNITS, bootstrap=0)
+    assert swapped.summary["n"] == compare(machine, align_spans(SPANS, UNITS), bootstrap=0).summary["n"]
+    # tables already keyed by unit ids are left as they are
+    assert compare(machine, machine, units=UNITS, bootstrap=0).summary["percent_agreement"] == 1
+
+
+def test_comparing_spans_with_units_without_aligning_says_how_to_align():
+    machine = pd.DataFrame({"unit_id": ["u1", "u2"], "theme_id": ["x", "y"]})
+    with pytest.raises(InputError) as info:
+        compare(SPANS, machine)
+    message = str(info.value)
+    assert "share no unit ids" in message
+    assert "units=units" in message and "align_spans" in message and "--units" in message
 
 
 def test_align_spans_bad_input():

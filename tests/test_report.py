@@ -249,6 +249,16 @@ def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
     assert "The external human coding (reference)" in agreement
     assert "4 units coded by both" in agreement
     assert table_rows(agreement, 5)["percent agreement"][0] == "0.75"
+    assert "exact set agreement" not in agreement
+    # multi-label: the strict figure stands beside the headline, with the rule said
+    pd.DataFrame({"id": ["u0", "u0", "u1", "u2", "u3"],
+                  "theme_id": ["relationships", "hope", "hope", "none", "structural_tension"]}
+                 ).to_csv(human, index=False)
+    page = export_report(coded_study, tmp_path / "r2.html", human=human,
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    agreement = section(page, "agreement")
+    assert "Multi-label coding: each statistic is the mean over themes" in agreement
+    assert table_rows(agreement, 5)["exact set agreement"][0] == "0.50"  # u0 no longer matches
 
 
 def test_study_report_without_the_runs_model_leaves_the_map_out(coded_study, tmp_path):

@@ -327,12 +327,15 @@ def _segment(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
+    import pandas as pd
+
     from .compare import compare
 
     if len(args.tables) > 2:
         raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
-    tables = [_aligned(t, args) if _is_span_table(t, args) else t for t in args.tables]
-    report = compare(*tables, id_column="id" if args.units else args.id_column,
+    tables = [_qdpx_coding(t, args) if t.lower().endswith(".qdpx") else t for t in args.tables]
+    report = compare(*tables, units=pd.read_csv(args.units) if args.units else None,
+                     min_overlap=args.min_overlap, id_column=args.id_column,
                      label_column=args.label_column)
     print(report.to_markdown())
     if args.json:
@@ -342,43 +345,24 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _is_span_table(path: str, args: argparse.Namespace) -> bool:
-    """A .qdpx, or (with --units) a table coded as character spans rather than by unit id."""
-    if path.lower().endswith(".qdpx"):
-        return True
-    if not args.units:
-        return False
+def _qdpx_coding(path: str, args: argparse.Namespace):
+    """The codings of a .qdpx as a span table (codes mapped to themes with --mapping)."""
     import pandas as pd
 
-    try:
-        columns = set(pd.read_csv(path, nrows=0).columns) if path.lower().endswith(".csv") else set()
-    except Exception:  # unreadable: let compare() report it properly
-        return False
-    return {"start", "end"} <= columns and not {"unit_id"} & columns
-
-
-def _aligned(path: str, args: argparse.Namespace):
-    """A table of `compare`, read from .qdpx if need be and aligned to the --units."""
-    import pandas as pd
-
-    from .compare import align_spans
     from .errors import InputError
     from .ingest import read_qdpx
 
-    human = path
-    if path.lower().endswith(".qdpx"):
-        mapping = None
-        if args.mapping:
-            table = pd.read_csv(args.mapping, dtype=str)
-            if not {"code", "theme_id"} <= set(table.columns):
-                raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
-                                 line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
-            mapping = dict(zip(table["code"], table["theme_id"]))
-        human = read_qdpx(path).to_coding_table(mapping)
     if not args.units:
         raise InputError("A .qdpx codes character spans, not meaning units", path=path,
                          fix="Give the machine's units with --units units.csv so they can be aligned")
-    return align_spans(human, pd.read_csv(args.units), min_overlap=args.min_overlap)
+    mapping = None
+    if args.mapping:
+        table = pd.read_csv(args.mapping, dtype=str)
+        if not {"code", "theme_id"} <= set(table.columns):
+            raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
+                             line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
+        mapping = dict(zip(table["code"], table["theme_id"]))
+    return read_qdpx(path).to_coding_table(mapping)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -445,8 +445,11 @@ class AgreementReport:
     summary : dict
         ``percent_agreement``, ``cohen_kappa``, ``krippendorff_alpha``, ``gwet_ac1``, ``n``
         (units coded by both sides), each statistic's 95% bootstrap interval as
-        ``<name>_ci = (lo, hi)`` (``None`` when ``bootstrap=0``), and ``only_a`` / ``only_b``
-        (numbers of units coded by one side only).
+        ``<name>_ci = (lo, hi)`` (``None`` when ``bootstrap=0``), ``only_a`` / ``only_b``
+        (numbers of units coded by one side only), ``rule`` (``"single-label"``, or for
+        multi-label coding the mean over themes of the present/absent statistic) and
+        ``exact_set_agreement`` (share of units whose whole set of themes is the same on
+        both sides: the strict figure to read beside a multi-label ``percent_agreement``).
     per_theme : pandas.DataFrame
         Indexed by theme: ``precision``, ``recall``, ``f1``, ``support`` (``a`` is the
         reference), ``kappa``, ``alpha``, ``ac1``, ``agreement`` (present/absent per theme over
@@ -550,19 +553,26 @@ class AgreementReport:
         import pandas as pd
 
         s = self.summary
-        rows = []
-        for name in STATS:
-            rows.append((name, s[name], s.get(f"{name}_ci")))
-        summ = pd.DataFrame(rows, columns=["statistic", "value", "95% CI"]).set_index("statistic")
+        multi = self.multilabel.get("mode") == "multi-label"
+        how = "mean over themes, present/absent" if multi else "single label per unit"
+        rows = [(name, s[name], s.get(f"{name}_ci"), how) for name in STATS]
+        if multi:  # the stricter figure beside the headline, so neither is read alone
+            rows.insert(1, ("exact_set_agreement", s["exact_set_agreement"], None,
+                            "the whole set of themes identical"))
+        summ = pd.DataFrame(rows, columns=["statistic", "value", "95% CI", "rule"]
+                            ).set_index("statistic")
         counts = pd.DataFrame({"value": [s["n"], s["only_a"], s["only_b"]]},
                               index=pd.Index(["n", "only_a", "only_b"], name="count"))
-        mode = self.multilabel.get("mode", "single-label")
-        rule = ("single labels of the units coded by both sides" if mode == "single-label" else
-                "mean over themes of per-theme present/absent statistics (multi-label units)")
+        rule = ("single-label coding: each statistic compares the one theme of each unit"
+                if not multi else
+                "multi-label coding: each statistic is the mean over themes of the "
+                "present/absent statistic of that theme (a unit coded hope and relationships "
+                "by one side and hope by the other agrees on every theme but relationships); "
+                "exact_set_agreement counts a unit only when its whole set of themes matches")
         parts = [
             "# Agreement report",
             "",
-            f"Statistics on {s['n']} units coded by both sides; rule: {rule}.",
+            f"Statistics on {s['n']} units coded by both sides; {rule}.",
             "",
             "## Summary",
             "",
@@ -627,10 +637,45 @@ def _nanmean(values: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def _is_span_table(table: Any) -> bool:
+    """A coding of character spans (``start`` and ``end``, no ``unit_id``), or a REFI-QDA
+    project, rather than a coding table keyed by unit ids."""
+    import pandas as pd
+
+    if hasattr(table, "to_coding_table") or (
+            isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx")):
+        return True
+    if isinstance(table, (str, PathLike)):
+        try:
+            columns = set(_read_table_file(table, "coding table").columns)
+        except InputError:  # unreadable: _load reports it properly
+            return False
+    elif isinstance(table, pd.DataFrame):
+        columns = set(table.columns)
+    else:
+        return False
+    return {"start", "end"} <= columns and "unit_id" not in columns
+
+
+def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
+    """``table`` aligned to the meaning units when it codes character spans; else as it is."""
+    if table is None or not _is_span_table(table):
+        return table
+    if isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx"):
+        from .ingest import read_qdpx
+
+        table = read_qdpx(table)
+    if hasattr(table, "to_coding_table"):
+        table = table.to_coding_table()
+    return align_spans(table, units, min_overlap=min_overlap)
+
+
 def compare(
     human: Any,
     machine: Any = None,
     *,
+    units: Any = None,
+    min_overlap: float = 0.5,
     id_column: str = "id",
     label_column: str = "theme_id",
     coder_column: str = "coder",
@@ -647,6 +692,14 @@ def compare(
         id mean several themes; ``none`` is a legal theme. ``a`` (the first) is the reference
         for precision and recall. With ``machine`` left out, ``human`` must be one table with
         a ``coder`` column and the result is :func:`compare_coders`'s.
+    units : pandas.DataFrame, optional
+        The machine's meaning units (``unit_id, doc_id, start, end``; units.csv of a run).
+        A table that codes character spans (``doc_id`` or ``source``, ``start``, ``end``, as
+        NVivo exports them, or a :class:`~themesift.QdaProject` / ``.qdpx``) is first carried
+        onto these units with :func:`align_spans`, so that it can be compared with a coding
+        of the units (the command line's ``--units``).
+    min_overlap : float
+        With ``units``: the overlap rule of :func:`align_spans`.
     id_column, label_column, coder_column : str
         Column names.
     bootstrap : int
@@ -688,6 +741,11 @@ def compare(
     """
     import pandas as pd
 
+    if units is not None:
+        aligned = (_on_units(human, units, min_overlap), _on_units(machine, units, min_overlap))
+        if aligned[0] is not human or aligned[1] is not machine:
+            id_column = "id"  # align_spans keys its rows by the machine's unit ids
+        human, machine = aligned
     if machine is None:
         return compare_coders(human, id_column=id_column, label_column=label_column,
                               coder_column=coder_column)
@@ -713,7 +771,10 @@ def compare(
             f"{', '.join(list(sets_a)[:3])}, B ({tb.name}) has ids like "
             f"{', '.join(list(sets_b)[:3])}",
             fix="check that both tables code the same units with the same ids (and the "
-                "id_column)")
+                "id_column). If one side coded character spans (doc_id, start, end, as NVivo "
+                "or a .qdpx does) and the other meaning units, carry the spans onto the units "
+                "first: compare(human, machine, units=units) or align_spans(human, units) in "
+                "Python, --units units.csv on the command line")
 
     n = len(common)
     themes = sorted(set().union(*(sets_a[u] | sets_b[u] for u in common)))
@@ -759,6 +820,9 @@ def compare(
             summary[f"{name}_ci"] = None
     summary["only_a"] = len(only_a)
     summary["only_b"] = len(only_b)
+    summary["exact_set_agreement"] = float(np.mean([sets_a[u] == sets_b[u] for u in common]))
+    summary["rule"] = ("multi-label: mean over themes of the present/absent statistic" if multi
+                       else "single-label")
 
     # per theme, present/absent over the shared units
     per = _pair_stats(_binary_confusions(np.ones((1, n)), ind_a, ind_b))
@@ -804,7 +868,7 @@ def compare(
     macro = {f"macro_{name}": float(_nanmean(per[name][0])) for name in STATS}
     multilabel = {
         "mode": "multi-label" if multi else "single-label",
-        "exact_set_agreement": float(np.mean([sets_a[u] == sets_b[u] for u in common])),
+        "exact_set_agreement": summary["exact_set_agreement"],
         "mean_jaccard": float(np.mean(inter / union)),
         **macro,
         "multi_label_units_a": int(multi_a),

@@ -657,6 +657,12 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
               "–" if s.get(f"{name}_ci") is None else
               f"{_num(s[f'{name}_ci'][0])} to {_num(s[f'{name}_ci'][1])}"]
              for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")]
+    rule = ""
+    if s.get("rule", "").startswith("multi"):
+        stats.insert(1, ["exact set agreement", _num(s["exact_set_agreement"]), "–"])
+        rule = (" Multi-label coding: each statistic is the mean over themes of that theme's "
+                "present/absent agreement; exact set agreement counts a unit only when its "
+                "whole set of themes matches.")
     per = [[_e(names.get(r.Index, r.Index)), _num(r.precision), _num(r.recall), _num(r.f1),
             str(int(r.support))] for r in _in_order(report.per_theme, order).itertuples()]
     conf = _in_order(_in_order(report.confusion, order).T, order).T
@@ -664,7 +670,7 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
                  for a, row in zip(conf.index, conf.to_numpy())]
     return (f"<h3>{_e(label)}</h3><p class='muted'>{s['n']} units coded by both; {s['only_a']} "
             f"only by the reference, {s['only_b']} only by the machine. 95% bootstrap "
-            f"intervals.</p>"
+            f"intervals.{_e(rule)}</p>"
             + _table(["statistic", "value", "95% interval"], stats, numeric=(1,), sortable=False)
             + _table(["theme", "precision", "recall", "F1", "support"], per, numeric=(1, 2, 3, 4))
             + "<p class='muted'>Confusion: rows the reference, columns the machine.</p>"
