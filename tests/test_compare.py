@@ -166,10 +166,15 @@ def test_small_example_by_hand():
     assert r.multilabel["mode"] == "single-label"
 
 
+def multilabel_tables():
+    """Two codings of u1-u4 where only u3 has the same set of themes on both sides."""
+    return (table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "none"), ("u4", "x")]),
+            table([("u1", "x"), ("u2", "y"), ("u2", "x"), ("u3", "none"), ("u4", "x"),
+                   ("u4", "y")]))
+
+
 def test_multilabel_uses_mean_of_per_theme_statistics():
-    a = table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "none"), ("u4", "x")])
-    b = table([("u1", "x"), ("u2", "y"), ("u2", "x"), ("u3", "none"), ("u4", "x"),
-               ("u4", "y")])
+    a, b = multilabel_tables()
     r = compare(a, b, bootstrap=0)
     assert r.multilabel["mode"] == "multi-label"
     assert r.multilabel["multi_label_units_a"] == 1 and r.multilabel["multi_label_units_b"] == 2
@@ -234,9 +239,7 @@ def test_multilabel_bootstrap_interval():
 
 
 def test_multilabel_headline_is_shown_beside_exact_set_agreement_with_its_rule():
-    a = table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "none"), ("u4", "x")])
-    b = table([("u1", "x"), ("u2", "y"), ("u2", "x"), ("u3", "none"), ("u4", "x"),
-               ("u4", "y")])
+    a, b = multilabel_tables()
     r = compare(a, b, bootstrap=0)
     assert r.summary["rule"] == "multi-label: mean over themes of the present/absent statistic"
     assert r.summary["exact_set_agreement"] == pytest.approx(0.25)
