@@ -135,25 +135,64 @@ def test_zip_holds_project_qde_and_lowercase_sources_named_by_guid(study, tmp_pa
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
-def test_every_speaker_of_a_transcript_is_a_case_holding_their_turns(study, tmp_path):
+def test_every_speaker_of_a_transcript_is_a_case_holding_their_coded_selections(study, tmp_path):
     root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
     selections = {}  # guid -> text it selects
     for source in root.iterfind(".//q:TextSource", NS):
         text = "\n".join(LINES[source.get("name")]) + "\n"
         for sel in source.iterfind("q:PlainTextSelection", NS):
             selections[sel.get("guid")] = text[int(sel.get("startPosition")):int(sel.get("endPosition"))]
+            # no selection exists only for a case: readers show those as empty annotations
+            assert sel.find("q:Coding", NS) is not None
     cases = {c.get("name"): c for c in root.iterfind("q:Cases/q:Case", NS)}
     assert list(cases) == ["P1 (t1)", "P2 (t1)", "P3 (t2)", "P4 (t2)"]  # P1 of t1 is not P3 of t2
     said = {name: [selections[r.get("targetGUID")] for r in case.iterfind("q:SelectionRef", NS)]
             for name, case in cases.items()}
-    assert said["P1 (t1)"] == [span("u0")[3], span("u2")[3]]  # both turns, in order
-    assert said["P4 (t2)"] == ["I don't know, really."]
+    # u0 and u2 are each coded by KJ and suggested by themesift: two selections each
+    assert said["P1 (t1)"] == [span("u0")[3]] * 2 + [span("u2")[3]] * 2
+    assert said["P3 (t2)"] == [span("u3")[3], span("u5")[3]]
+    assert said["P4 (t2)"] == []  # u4 was rejected: nothing of P4's is coded
     assert cases["P1 (t1)"].findtext("q:Description", namespaces=NS) == (
-        "Speaker P1 (participant) in transcript t1: 2 turns.")
+        "Speaker P1 (participant) in transcript t1: 2 turns, 4 coded selections.")
+    assert cases["P4 (t2)"].findtext("q:Description", namespaces=NS) == (
+        "Speaker P4 (participant) in transcript t2: 1 turn, 0 coded selections.")
     # read_qdpx gives them back as spans.
     back = read_qdpx(tmp_path / "study.qdpx").cases
-    assert back.groupby("case", sort=False)["text"].apply(list).to_dict() == said
+    assert back.groupby("case", sort=False)["text"].apply(list).to_dict() == {
+        name: texts for name, texts in said.items() if texts}
     assert set(back["source"]) == {"t1", "t2"}
+
+
+def as_qualcoder_reads(root):
+    """The codings and annotations QualCoder's REFI-QDA importer (refi.py,
+    load_codings_for_text) makes of a project: a coding's coder is its selection's
+    creatingUser, its memo the selection's Description, and a selection without a Coding
+    becomes an annotation."""
+    users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
+    codings, annotations = [], []
+    for sel in root.iterfind(".//q:TextSource/q:PlainTextSelection", NS):
+        coder, memo = users.get(sel.get("creatingUser"), "default"), sel.findtext(
+            "q:Description", default="", namespaces=NS)
+        found = sel.findall("q:Coding", NS)
+        codings += [(sel.get("startPosition"), c.find("q:CodeRef", NS).get("targetGUID"),
+                     coder, memo, users[c.get("creatingUser")]) for c in found]
+        if not found:
+            annotations.append(sel.get("guid"))
+    return codings, annotations
+
+
+def test_a_reader_that_takes_the_coder_and_memo_from_the_selection_reads_them_right(
+        study, tmp_path):
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
+    codings, annotations = as_qualcoder_reads(root)
+    assert annotations == []
+    # every coding arrives with its own coder, pending suggestions as themesift's
+    assert all(coder == own for _, _, coder, _, own in codings)
+    assert sorted(coder for _, _, coder, _, _ in codings) == sorted(
+        ["KJ", "KJ", "unnamed analyst", "AB", "themesift", "themesift", "themesift"])
+    # the decision's note arrives as the memo of the codings it belongs to, and only there
+    assert {(coder, memo) for _, _, coder, memo, _ in codings} == {
+        ("KJ", "Clear talk of trust"), ("unnamed analyst", ""), ("AB", ""), ("themesift", "")}
 
 
 def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_path):
@@ -187,8 +226,9 @@ def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_pat
     assert codings == decided | pending
     assert len(project.codings) == len(codings)
     assert len(study.coding()) == len(decided)
-    # The same span coded by the analyst and suggested by themesift is one selection.
-    assert project.codings["selection_guid"].nunique() == 5
+    # A span coded by the analyst and suggested by themesift is two selections, one per user.
+    assert project.codings["selection_guid"].nunique() == 7
+    assert project.codings.groupby("selection_guid")["coder"].nunique().max() == 1
 
 
 def test_offsets_count_code_points_not_utf16_units(study, tmp_path):

@@ -20,13 +20,20 @@ Codings
     ``Coding`` whose creating user is the analyst of the deciding decision, dated with that
     decision. A unit decided on by itself is coded with its theme's code; a unit coded by a
     decision on its candidate code is coded with that candidate code, which sits under the
-    theme. A decision's note becomes a project note linked from its codings. Pending
-    suggestions are coded by the ``themesift`` user under "Suggested by themesift".
+    theme. A decision's note becomes a project note linked from its codings, and is also the
+    selection's ``Description``, where readers that ignore ``NoteRef`` (QualCoder) take a
+    coding's memo from. Pending suggestions are coded by the ``themesift`` user under
+    "Suggested by themesift". A selection holds the codings of one user only, because readers
+    such as QualCoder take the coder of every coding of a selection from the selection's
+    ``creatingUser``: a unit coded by an analyst and also suggested by themesift is two
+    selections of the same span.
 Cases
     One case per speaker of each transcript (``P1 (fg1)``: labels like P1 are usually
-    numbered afresh in every focus group), holding a selection for each of their turns, so
-    coding can be compared across participants (NVivo's case classifications and matrix
-    queries). The speaker's role is in the case's description.
+    numbered afresh in every focus group), holding the coded selections of that speaker's
+    meaning units (``SelectionRef``), so coding can be compared across participants (NVivo's
+    case classifications and matrix queries). Talk that nobody coded is not in a case:
+    Project.xsd would allow un-coded selections for it, but readers show those as empty
+    annotations. The speaker's role and number of turns are in the case's description.
 
 The project is named after the framework. Every GUID is derived from what it names (transcript
 id and text, theme id, run and code id, unit id, analyst name), every date from the store
@@ -207,9 +214,9 @@ class _Project:
         self.analysts = {a: _guid("user", "analyst", a)
                          for a in sorted(set(view.decisions["analyst"].fillna("")))}
         self.codings: dict[str, list[tuple[str, str, str, str | None]]] = {}
-        self.turns: dict[tuple[str, str], list[str]] = {}  # (doc, speaker) -> turn selections
-        self.roles: dict[tuple[str, str], str] = {}
         self.notes: dict[str, ET.Element] = {}
+        # (doc, speaker) -> the selections of their coded units, for their case
+        self.case_selections: dict[tuple[str, str], list[str]] = {}
 
     def build(self, suggestions: bool) -> list[tuple[str, bytes]]:
         view = self.view
@@ -341,9 +348,6 @@ class _Project:
         """Add the sources (with their coded selections); return their text files."""
         units = self.view.units.set_index("unit_id")
         coded = units.loc[list(self.codings)].sort_values(["start", "end"], kind="stable")
-        turns = (self.view.units.groupby(["doc_id", "turn"], sort=False)
-                 .agg(speaker=("speaker", "first"), role=("role", "first"),
-                      start=("start", "min"), end=("end", "max")))
         files = []
         sources = ET.SubElement(project, "Sources")
         for doc in self.view.transcripts.itertuples():
@@ -363,54 +367,63 @@ class _Project:
                         f"transcript {doc.doc_id!r}, so its coding cannot be placed",
                         path=self.view.study_path,
                         fix="Run the pipeline again on the transcripts as they are now")
-                self._selection(source, guid, unit.Index, start, end)
-            if doc.doc_id in turns.index:
-                self._turn_selections(source, guid, doc.doc_id, turns.loc[doc.doc_id])
+                selections = self._selections(source, guid, unit.Index, start, end)
+                if str(getattr(unit, "speaker", "") or "").strip():
+                    self.case_selections.setdefault((doc.doc_id, str(unit.speaker)),
+                                                    []).extend(selections)
         if not len(sources):
             project.remove(sources)
         return files
 
-    def _selection(self, source: ET.Element, source_guid: str, unit_id: str, start: int,
-                   end: int) -> None:
-        codings = self.codings[unit_id]
-        selection = ET.SubElement(source, "PlainTextSelection",
-                                  guid=_guid("selection", source_guid, unit_id),
-                                  startPosition=str(start), endPosition=str(end),
-                                  creatingUser=codings[0][1], creationDateTime=codings[0][2])
-        for code_guid, user, time, note in codings:
-            coding = ET.SubElement(selection, "Coding",
-                                   guid=_guid("coding", source_guid, unit_id, code_guid),
-                                   creatingUser=user, creationDateTime=time)
-            ET.SubElement(coding, "CodeRef", targetGUID=code_guid)
-            if note:
-                ET.SubElement(coding, "NoteRef", targetGUID=note)
-
-    def _turn_selections(self, source: ET.Element, source_guid: str, doc_id: str,
-                         turns: pd.DataFrame) -> None:
-        """A selection for every turn of a named speaker, kept for the speaker's case."""
-        for turn in turns.sort_values(["start", "end"], kind="stable").itertuples():
-            if not str(turn.speaker).strip():
-                continue
-            guid = _guid("turn", source_guid, str(turn.Index))
-            ET.SubElement(source, "PlainTextSelection", guid=guid,
-                          name=_clean(f"{turn.speaker}, turn {turn.Index}"),
-                          startPosition=str(int(turn.start)), endPosition=str(int(turn.end)),
-                          creatingUser=self.tool_user, creationDateTime=self.run_time)
-            key = (doc_id, str(turn.speaker))
-            self.turns.setdefault(key, []).append(guid)
-            self.roles.setdefault(key, turn.role if isinstance(turn.role, str) else "")
+    def _selections(self, source: ET.Element, source_guid: str, unit_id: str, start: int,
+                    end: int) -> list[str]:
+        """The unit's selections, one per user coding it; returns their GUIDs."""
+        by_user: dict[str, list[tuple[str, str, str | None]]] = {}
+        for code_guid, user, time, note in self.codings[unit_id]:
+            by_user.setdefault(user, []).append((code_guid, time, note))
+        guids = []
+        for n, (user, codings) in enumerate(by_user.items()):
+            # the first user's selection keeps the GUID a unit had with one selection
+            guid = _guid("selection", source_guid, unit_id, *([user] if n else []))
+            selection = ET.SubElement(source, "PlainTextSelection", guid=guid,
+                                      startPosition=str(start), endPosition=str(end),
+                                      creatingUser=user, creationDateTime=codings[0][1])
+            notes = dict.fromkeys(self.notes[note].findtext("PlainTextContent")
+                                  for _, _, note in codings if note)
+            if notes:
+                ET.SubElement(selection, "Description").text = "\n".join(notes)
+            for code_guid, time, note in codings:
+                coding = ET.SubElement(selection, "Coding",
+                                       guid=_guid("coding", source_guid, unit_id, code_guid),
+                                       creatingUser=user, creationDateTime=time)
+                ET.SubElement(coding, "CodeRef", targetGUID=code_guid)
+                if note:
+                    ET.SubElement(coding, "NoteRef", targetGUID=note)
+            guids.append(guid)
+        return guids
 
     def _cases(self, cases: ET.Element) -> None:
-        for (doc_id, speaker), selections in sorted(self.turns.items()):
-            role = self.roles[doc_id, speaker]
-            case = ET.SubElement(cases, "Case", guid=_guid("case", doc_id, speaker),
+        """A case per speaker of each transcript, holding their coded selections."""
+        units = self.view.units
+        if "speaker" not in units.columns:
+            return
+        units = units[units["speaker"].fillna("").astype(str).str.strip() != ""]
+        speakers = units.groupby(["doc_id", "speaker"]).agg(
+            role=("role", "first"), turns=("turn", "nunique"))
+        for (doc_id, speaker), row in speakers.iterrows():
+            selections = self.case_selections.get((doc_id, str(speaker)), [])
+            case = ET.SubElement(cases, "Case", guid=_guid("case", doc_id, str(speaker)),
                                  name=_clean(f"{speaker} ({doc_id})"))
-            what = f" ({role})" if role else ""
+            what = f" ({row.role})" if isinstance(row.role, str) and row.role else ""
             ET.SubElement(case, "Description").text = _clean(
-                f"Speaker {speaker}{what} in transcript {doc_id}: {len(selections)} "
-                f"turn{'s' if len(selections) != 1 else ''}.")
+                f"Speaker {speaker}{what} in transcript {doc_id}: {_count(row.turns, 'turn')}, "
+                f"{_count(len(selections), 'coded selection')}.")
             for guid in selections:
                 ET.SubElement(case, "SelectionRef", targetGUID=guid)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 # ------------------------------------------------------------------------------- helpers
