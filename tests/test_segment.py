@@ -141,6 +141,35 @@ def test_run_on_sentence_is_cut_at_a_clause_boundary():
     assert all(not text.startswith(",") for text in units["text"])
 
 
+def balanced(text):
+    return all(text.count(o) == text.count(c) for o, c in ("[]", "()"))
+
+
+def test_a_unit_never_ends_inside_a_bracketed_note():
+    # spaCy's sentencizer splits this after the "[" of "[laughs]"; the note stays whole,
+    # with the sentence it follows, wherever the unit ends
+    turn = ("He grew a pumpkin on the allotment, a massive one, and he entered it in the "
+            "village show and came third. [laughs] Another thing is the rosette, it hangs on "
+            "his fridge and he shows it to everyone who comes to the flat.")
+    units = ts.segment(transcript(("P1", turn)))
+    assert len(units) == 2 and all(balanced(text) for text in units["text"])
+    assert units["text"].iloc[0].endswith("came third. [laughs]")
+    assert units["text"].iloc[1].startswith("Another thing")
+
+
+def test_a_run_on_sentence_is_not_cut_inside_brackets():
+    aside = "(and this was the worst of it, honestly, for all of us on the team, every day)"
+    run_on = ", ".join(["and then we went to the housing office with him"] * 4) + f" {aside}, " + \
+        ", ".join(["and then we went to the benefits office with him"] * 4) + "."
+    units = ts.segment(transcript(("P1", run_on)), max_words=40)
+    assert len(units) >= 2 and all(balanced(text) for text in units["text"])
+    assert sum(aside in text for text in units["text"]) == 1
+
+
+def test_no_sample_unit_cuts_a_bracketed_note(sample_units):
+    assert [t for t in sample_units["text"] if not balanced(t)] == []
+
+
 def test_moderator_and_backchannel_turns_are_dropped_unless_asked_for():
     t = transcript(("Moderator", "What do you think?"), ("P1", "Mm."), ("P2", "Yeah, exactly."),
                    ("P3", "[laughs] Yes."), ("P4", "Trust and time, mostly."), ("P5", "[crosstalk]"))

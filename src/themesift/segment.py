@@ -224,7 +224,7 @@ def segment(
     rows = []
     occurrences: dict[tuple[str, str], int] = {}
     for (transcript, turn), spans in zip(kept, sentences):
-        spans = [t for span in spans if (t := _trim(turn.text, *span))]
+        spans = [t for span in _mend_brackets(turn.text, spans) if (t := _trim(turn.text, *span))]
         for start, end in _units_of_turn(turn.text, spans, min_words, max_words, shift_threshold):
             text = turn.text[start:end]
             key = (transcript.id, text)
@@ -499,14 +499,58 @@ def _split_long(text: str, start: int, end: int, min_words: int, max_words: int)
     total = _n_words(sentence)
     if total <= max_words:
         return [(start, end)]
+    notes = _bracket_pairs(sentence)
     cuts = [m.end() for m in _CLAUSE_BREAK.finditer(sentence)]
-    cuts = [c for c in cuts if min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words]
+    cuts = [c for c in cuts if min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words
+            and _bracket_end(notes, c) is None]
     if not cuts:  # no clause boundary: cut between words
         cuts = [m.start() for m in _WORD.finditer(sentence)][1:]
+        cuts = [c for c in cuts if _bracket_end(notes, c) is None]
+    if not cuts:  # all of it one bracketed note: never cut inside brackets
+        return [(start, end)]
     middle = len(sentence) / 2
     cut = min(cuts, key=lambda c: abs(c - middle))
     left, right = _trim(text, start, start + cut), _trim(text, start + cut, end)
     return [p for part in (left, right) if part for p in _split_long(text, *part, min_words, max_words)]
+
+
+def _bracket_pairs(text: str) -> list[tuple[int, int]]:
+    """(open, close) positions of the matched [...] and (...) in ``text``."""
+    pairs, stack = [], []
+    for i, char in enumerate(text):
+        if char in "[(":
+            stack.append((i, "])"["[(".index(char)]))
+        elif char in "])" and stack and stack[-1][1] == char:
+            pairs.append((stack.pop()[0], i))
+    return pairs
+
+
+def _bracket_end(pairs: list[tuple[int, int]], cut: int) -> int | None:
+    """Where the outermost bracketed note that a cut at ``cut`` would fall inside ends
+    (just after its closing bracket), or None when the cut is outside every note."""
+    ends = [close + 1 for open_, close in pairs if open_ < cut <= close]
+    return max(ends) if ends else None
+
+
+def _mend_brackets(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans moved so that no boundary falls inside a bracketed note: spaCy splits
+    "came third. [laughs] He's got" after the "[", and a note belongs with the sentence it
+    follows ("came third. [laughs]" | "He's got")."""
+    if "[" not in text and "(" not in text:
+        return spans
+    pairs = _bracket_pairs(text)
+    mended: list[tuple[int, int]] = []
+    for start, end in spans:
+        close = _bracket_end(pairs, start) if mended else None
+        if close is not None:
+            mended[-1] = (mended[-1][0], min(close, end))
+            start = close
+            while start < end and text[start].isspace():
+                start += 1
+            if start >= end:
+                continue
+        mended.append((start, end))
+    return mended
 
 
 def summarize_units(corpus: Corpus | Iterable[Transcript], units):
