@@ -1,6 +1,7 @@
 """The code sheet: rows, grouping, condensation, the .xlsx and .csv files, and refusals."""
 
 import dataclasses
+import re
 import zipfile
 
 import pandas as pd
@@ -138,6 +139,19 @@ def test_a_coded_subtheme_is_shown_and_an_unknown_theme_comes_last(coded_study):
      "Open plan. Hot desks. For a service where people walk in in crisis."),
     ("And she's, like, she's thrown things, the the poor woman.",
      "She's thrown things, the poor woman."),
+    # a filler removed before a full stop or as a sentence of its own leaves no stray mark
+    ("And you watch it just go out of them. That's the bit I find hardest, honestly.",
+     "That's the bit I find hardest."),
+    ("So from the OT side, a big part of it is reminding people they're not just a patient. "
+     "You know? On the ward everything's about the illness.",
+     "From the OT side, a big part of it is reminding people they're not just a patient. On "
+     "the ward everything's about the illness."),
+    # a sentence ending in a quotation is a sentence too
+    ('He told me, eventually. He said, "you lot were so excited I didn\'t want to let you '
+     'down." Which, you know. That was a lesson.',
+     'He told me, eventually. He said, "you lot were so excited I didn\'t want to let you '
+     'down."'),
+    ("--something lovely and stupid.", "Something lovely and stupid."),
 ])
 def test_condense_removes_fillers_and_keeps_the_speakers_words(unit, condensed):
     assert condense(unit) == condensed
@@ -153,6 +167,52 @@ def test_condense_cuts_a_long_sentence_to_its_richest_clauses_marking_the_cut():
     kept = condensed.replace(" [...] ", " ").replace(",", "").rstrip(".").split()
     spoken = unit.replace(",", "").replace(".", "").split()
     assert all(word in spoken for word in kept)  # extractive: no word the speaker did not say
+
+
+def test_condense_leaves_no_clause_alone_that_says_nothing():
+    unit = ("We used to ask people to come in to the clinic and half of them never turned up, "
+            "and then they'd get discharged for not engaging, which, you know, is a bit mad "
+            "when you think about it.")
+    assert "which [...]" not in condense(unit)
+    assert not condense(unit).endswith("which [...]")
+
+
+_MARK_CLASH = re.compile(r"[,;:][.!?]|[.!?][,;:?!]|\s[,.;:!?]")
+
+
+def condensation_problems(condensed: str) -> list[str]:
+    """What makes a condensed meaning unit ill-formed; empty when it reads well."""
+    problems = []
+    if not condensed:
+        return problems
+    if _MARK_CLASH.search(condensed.replace("[...]", "")):
+        problems.append("punctuation marks clash or follow a space")
+    if not (condensed[0].isupper() or condensed[0].isdigit() or condensed[0] in "\"“'‘"):
+        problems.append("does not start with a capital letter")
+    if not re.search(r"([.!?…][\"”’)]?|\[\.\.\.\])$", condensed):
+        problems.append("does not end with a full stop (or [...])")
+    if condensed.startswith("[...]") or "[...] [...]" in condensed:
+        problems.append("misplaced [...]")
+    for fragment in condensed.removesuffix("[...]").split("[...]"):
+        if len(re.findall(r"[^\W\d_]{3,}", fragment)) < 2:
+            problems.append(f"a fragment that says nothing: {fragment.strip()!r}")
+    bare = condensed.replace("[...]", "")
+    if any(bare.count(o) != bare.count(c) for o, c in ("[]", "()")) or bare.count('"') % 2:
+        problems.append("unbalanced brackets or quotes")
+    return problems
+
+
+@pytest.mark.parametrize("bad", ["That's the bit I find hardest,.",
+                                 "Just a patient.? On the ward.", "Half of them never [...] which [...]",
+                                 "--something lovely and stupid.", "in the ward somewhere."])
+def test_the_well_formed_check_catches_what_the_issue_found(bad):
+    assert condensation_problems(bad)
+
+
+def test_every_sample_units_condensation_is_well_formed(sample_units):
+    found = {text: problems for text in sample_units["text"]
+             if (problems := condensation_problems(condense(text)))}
+    assert found == {}
 
 
 def test_condense_of_a_back_channel_is_empty():

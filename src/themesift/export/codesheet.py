@@ -61,7 +61,7 @@ _FILLER = re.compile(
 _LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
                       re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”’)\]])\s+")
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+-+\s+")
 
 
@@ -98,6 +98,15 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
         if not kept or words <= max_words:
             kept.append(i)
     kept.sort()
+    # a stretch left on its own between gaps must say something: not "... [...] which [...]"
+    runs = [[kept[0]]]
+    for before, i in zip(kept, kept[1:]):
+        if i == before + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    kept = [i for run in runs if len(_stems(" ".join(sentences[k] for k in run))) >= 2
+            for i in run] or kept
     condensed = sentences[kept[0]]
     for before, i in zip(kept, kept[1:]):
         if i == before + 1:
@@ -105,17 +114,21 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
         else:
             condensed = condensed.rstrip(",;:") + gap + sentences[i]
     condensed = _tidy(condensed)
-    if condensed[-1:] not in (".", "!", "?"):
+    if condensed.rstrip("\"”’)")[-1:] not in (".", "!", "?"):
         condensed = condensed.rstrip(",;:-") + ("." if kept[-1] == len(sentences) - 1 else " [...]")
     return condensed
 
 
 def _tidy(text: str) -> str:
-    """Punctuation left by removed words, a leading "and"/"so"/"but", a capital to start."""
+    """Punctuation left by removed words, a leading "and"/"so"/"but" or dash of an
+    interrupted turn, a capital to start."""
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"([,.;:!?])(?:\s*,)+", r"\1", text)
+    # a mark left alone by a removed filler: "patient. You know?" -> "patient. ?"
+    text = re.sub(r"([.!?][\"”’)\]]?)(?:\s+[.!?;:]+)+(?=\s|$)", r"\1", text)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    text = _LEADING.sub("", text.strip(" ,;")).strip(" ,;")
+    text = re.sub(r"[,;:]+(?=[.!?])", "", text)  # "hardest, honestly." -> "hardest,." -> "."
+    text = _LEADING.sub("", text.strip(" ,;-–—")).strip(" ,;")
     return text[:1].upper() + text[1:]
 
 
