@@ -212,6 +212,22 @@ def test_bad_files_raise_input_errors_that_say_what_to_do(fixtures, name, messag
     assert info.value.path.endswith(name)
 
 
+def test_otter_export_speaker_and_time_on_their_own_line_words_below(fixtures):
+    # Otter.ai's .txt export: "Speaker 1  0:03" (or a name) alone on a line, the words below
+    t = ts.read_corpus(fixtures / "otter.txt", moderator="Speaker 1")["otter"]
+    assert t.meta["header"] == "Team meeting about recovery - Otter.ai"
+    assert [(turn.speaker, turn.role, turn.time_start) for turn in t.turns] == [
+        ("Speaker 1", "moderator", 3.0), ("Speaker 2", "participant", 11.0),
+        ("Speaker 3", "participant", 3765.0), ("Speaker 2", "participant", 3790.0)]
+    assert t.turns[2].text == ("The municipality wants a new care plan every three months, and "
+                               "the goals in the plan are their goals, not the person's.\nThey "
+                               "never ask him what he wants.")
+    for turn in t.turns:
+        assert t.text[turn.start:turn.end] == turn.text
+    units = ts.segment(t)
+    assert list(units["speaker"]) == ["Speaker 2", "Speaker 3"]  # moderator and "Mm." left out
+
+
 def test_missing_path_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"nowhere\.txt: No such file or folder\. Check the path"):
         ts.read_corpus(tmp_path / "nowhere.txt")
