@@ -563,7 +563,7 @@ def test_every_mistake_is_reported_at_once(tmp_path):
     with pytest.raises(FrameworkError) as info:
         load_framework(path)
     error = info.value
-    assert str(error).startswith(f"{path}: 4 problems; correct them all, then check the file "
+    assert str(error).startswith(f"{path}: 4 problems; correct them, then check the file "
                                  "again:\n")
     assert [p.line for p in error.problems] == [5, 6, 8, 9] and error.line == 5
     lines = str(error).splitlines()[1:]

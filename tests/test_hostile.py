@@ -135,7 +135,9 @@ def _expect_refusal(capsys, argv, path, words, out=None):
     assert elapsed < SECONDS_PER_CASE, f"took {elapsed:.1f} s"
     assert err.startswith(f"themesift {argv[0]}: error: {path}"), err
     assert words in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # one message; a file with several mistakes lists them below it, one "  line N:" each
+    first, *listed = err.strip().splitlines()
+    assert "Traceback" not in err and all(line.startswith("  line ") for line in listed)
     if out is not None:
         assert not out.exists(), "a refused run must write nothing"
     return err
@@ -213,6 +215,20 @@ def test_as_a_subprocess_no_traceback_reaches_the_user(case, tmp_path):
     assert not out.exists()
 
 
+def test_a_bomb_of_aliased_themes_stops_the_reading_fast(tmp_path):
+    # each level's subthemes are nine aliases of the level below: 9**8 themes if walked
+    lines = ["name: x", "themes:", "  - &t0 {id: t0, name: T0, description: d}"]
+    for i in range(1, 9):
+        lines.append(f"  - &t{i} {{id: t{i}, name: T{i}, description: d, subthemes: ["
+                     + ", ".join([f"*t{i - 1}"] * 9) + "]}")
+    path = _write(tmp_path / "aliases.yaml", "\n".join(lines) + "\n")
+    started = time.perf_counter()
+    with pytest.raises(ts.FrameworkError, match="reading stopped there") as info:
+        ts.load_framework(path)
+    assert time.perf_counter() - started < 2
+    assert "is already used on line 3" in str(info.value)
+
+
 def test_the_yaml_bomb_is_refused_fast_as_a_subprocess(tmp_path):
     path = _write(tmp_path / "bomb.yaml", _yaml_bomb())
     exe = Path(sys.executable).with_name("themesift")
@@ -221,7 +237,7 @@ def test_the_yaml_bomb_is_refused_fast_as_a_subprocess(tmp_path):
                             text=True, timeout=30, cwd=ROOT)
     assert time.perf_counter() - started < 10
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"{path}, line " in result.stderr
+    assert f"{path}, line " in result.stderr or f"{path}: " in result.stderr and "\n  line " in result.stderr
 
 
 def test_a_hand_made_transcript_with_a_huge_turn_is_refused_by_segment():

@@ -368,6 +368,14 @@ def _parse(text: str, *, label: str, source: str) -> Framework:
     return _FrameworkReader(label).read(text, source)
 
 
+#: A framework file's problems are listed together up to this many.
+MAX_PROBLEMS = 20
+
+
+class _EnoughProblems(Exception):
+    """Raised to stop reading a file once MAX_PROBLEMS problems are known."""
+
+
 class _FrameworkReader:
     """Walks the YAML node tree of one file and raises one FrameworkError listing every
     problem found (a broken YAML syntax stops the reading at once)."""
@@ -376,10 +384,20 @@ class _FrameworkReader:
         self.label = label
         self.first_line_of_id: dict[str, int] = {}
         self.problems: list[FrameworkError] = []
+        self.noted = 0
 
     # errors --------------------------------------------------------------------------------
     def error(self, problem: str, line: int | None, fix: str | None = None) -> FrameworkError:
         return FrameworkError(problem, path=self.label, line=line, fix=fix)
+
+    def note(self, problem: FrameworkError) -> None:
+        """Keep a problem and read on; stop reading at MAX_PROBLEMS (a file of aliases that
+        repeat one mistake a billion times is refused at once)."""
+        self.noted += 1  # repeats count too: an alias can repeat one mistake endlessly
+        if all(str(problem) != str(p) for p in self.problems):
+            self.problems.append(problem)
+        if self.noted >= MAX_PROBLEMS:
+            raise _EnoughProblems
 
     def checked(self, check, *args, default: Any = None, **kwargs) -> Any:
         """``check(*args, **kwargs)``, or ``default`` with its problem noted, so that the
@@ -387,7 +405,7 @@ class _FrameworkReader:
         try:
             return check(*args, **kwargs)
         except FrameworkError as exc:
-            self.problems.append(exc)
+            self.note(exc)
             return default
 
     def all_problems(self) -> FrameworkError:
@@ -397,7 +415,8 @@ class _FrameworkReader:
         found = sorted(self.problems, key=lambda p: p.line or 0)
         listing = "\n".join(
             f"  line {p.line}: {FrameworkError(p.problem, fix=p.fix)}" for p in found)
-        error = self.error(f"{len(found)} problems; correct them all, then check the file "
+        more = " (reading stopped there: there may be more)" if self.noted >= MAX_PROBLEMS else ""
+        error = self.error(f"{len(found)} problems{more}; correct them, then check the file "
                            f"again:\n{listing}", None)
         error.line, error.problems = found[0].line, found
         return error
@@ -423,6 +442,12 @@ class _FrameworkReader:
                 f"({', '.join(FRAMEWORK_KEYS)}), but this file starts with {_kind(root)}",
                 _line(root), fix=_SKELETON,
             )
+        try:
+            return self._framework(root, source)
+        except _EnoughProblems:
+            raise self.all_problems() from None
+
+    def _framework(self, root: Any, source: str) -> Framework:
         fields = self.mapping(root, FRAMEWORK_KEYS, "at the top of the file")
         name = self.checked(self.text, fields, "name", "The framework", _line(root),
                             fix="Add a line such as 'name: my-framework' at the top of the file")
@@ -521,7 +546,7 @@ class _FrameworkReader:
             if isinstance(value, yaml.ScalarNode) and _is_empty(value):
                 pass  # 'subthemes:' with nothing below it means none
             elif not isinstance(value, yaml.SequenceNode):
-                self.problems.append(self.error(
+                self.note(self.error(
                     f"'subthemes' of {_lower_first(what)} must be a list, not {_kind(value)}",
                     _line(key), fix="Write subthemes like themes: one '- id: ...' item each, "
                                     "indented below 'subthemes:'",
@@ -594,19 +619,19 @@ class _FrameworkReader:
         meant: dict[str, tuple[Any, Any]] = {}  # misspelt keys, read as the key they resemble
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or _is_empty(key):
-                self.problems.append(self.error(f"A key {where} is not a plain word", _line(key),
-                                                fix=f"Use one of: {', '.join(known)}"))
+                self.note(self.error(f"A key {where} is not a plain word", _line(key),
+                                     fix=f"Use one of: {', '.join(known)}"))
                 continue
             name = key.value
             if name not in known:
                 close = _closest(name, known)
-                self.problems.append(self.error(f"Unknown key '{name}' {where}", _line(key),
-                                                fix=_did_you_mean(name, known)))
+                self.note(self.error(f"Unknown key '{name}' {where}", _line(key),
+                                     fix=_did_you_mean(name, known)))
                 if close is not None:
                     meant.setdefault(close, (key, value))
                 continue
             if name in fields:
-                self.problems.append(self.error(
+                self.note(self.error(
                     f"The key '{name}' appears twice {where}; it was first given on line "
                     f"{_line(fields[name][0])}", _line(key),
                     fix=f"Keep one '{name}:' line and remove the other",
