@@ -44,13 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _messages_on_stderr(args: argparse.Namespace) -> Iterator[None]:
     """Show the library's warnings on stderr while a command runs, and, where stderr is not a
     terminal (so no progress bars are drawn) and --quiet is not given, one line per pipeline
-    stage as it starts, so that a long first run is not silent in a log or a pipe."""
+    stage as it starts (and the study's run starting, resuming, finishing), so that a long
+    first run is not silent in a log or a pipe."""
     stages = getattr(args, "quiet", True) is None and not (sys.stderr and sys.stderr.isatty())
 
     def shown(record: logging.LogRecord) -> bool:
         record.kind = "warning: " if record.levelno >= logging.WARNING else ""
-        return bool(record.kind) or (
-            stages and record.name == "themesift.pipeline" and record.levelno == logging.INFO)
+        return bool(record.kind) or (stages and record.levelno == logging.INFO
+                                     and record.name in ("themesift.pipeline", "themesift.study"))
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"themesift {args.verb}: %(kind)s%(message)s"))
