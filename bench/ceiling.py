@@ -162,10 +162,18 @@ def by_sentence(texts: list[str], framework, embedder: Embedder) -> np.ndarray:
     framework's "none" level, plus the whole story's closest theme."""
     evidence, _, whole, per_sentence, owners = similarities(texts, framework, embedder)
     pred = np.zeros(whole.shape, dtype=bool)
-    fits = per_sentence.max(axis=1) >= propose._none_level(evidence)
+    fits = per_sentence.max(axis=1) >= framework_none_level(evidence)
     pred[owners[fits], per_sentence[fits].argmax(axis=1)] = True
     pred[np.arange(len(pred)), whole.argmax(axis=1)] = True
     return pred
+
+
+def framework_none_level(evidence) -> float:
+    """The "none" level themesift used before bench/suite.py: the 95th percentile of the
+    similarities between texts of different themes of the framework."""
+    similarity = evidence.vectors @ evidence.vectors.T
+    different = evidence.owner[:, None] != evidence.owner[None, :]
+    return float(np.percentile(similarity[different], 95))
 
 
 def mixture_thresholds(scores: np.ndarray) -> np.ndarray:

@@ -208,7 +208,7 @@ def test_suggest_writes_one_row_per_input_row(table, tmp_path, capsys):
     assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
                  "--out", str(out), "--quiet"]) == 0
     preds = pd.read_csv(out)
-    assert list(preds.columns) == ["quote_id", "theme_id", "score", "runner_up", "rationale"]
+    assert list(preds.columns) == ["quote_id", "theme_id", "score", "runner_up", "rationale", "fit"]
     assert list(preds["quote_id"]) == ["q1", "q2", "q3"]
     assert preds.loc[0, "theme_id"] == "relationships"
     assert preds.loc[1, "theme_id"] == "structural_tension"

@@ -32,14 +32,31 @@ def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder):
     streamed = pd.read_csv(out, dtype=str, keep_default_na=False)
     units = ts.read_table(table, id_column="ref")[["unit_id", "text"]]
     whole = suggest_units(units, "recovery", embedder=fake_embedder).rename(columns={"unit_id": "ref"})
-    whole = whole[["ref", "theme_id", "score", "runner_up", "rationale"]].astype(str)
+    # Fewer than 8 rows: no typical fit, an empty cell.
+    whole = whole[["ref", "theme_id", "score", "runner_up", "rationale", "fit"]].astype(object)
+    whole = whole.fillna("").astype(str)
     assert fake_embedder.calls > 4  # really chunked: at least one encode per chunk of 2 rows
-    assert list(streamed.columns) == ["ref", "theme_id", "score", "runner_up", "rationale"]
+    assert list(streamed.columns) == ["ref", "theme_id", "score", "runner_up", "rationale", "fit"]
     pd.testing.assert_frame_equal(streamed.drop(columns="score"), whole.drop(columns="score"))
     assert streamed["score"].astype(float).round(4).tolist() == whole["score"].astype(float).tolist()
     assert counts.sum() == len(TEXTS)
     assert counts.to_dict() == streamed["theme_id"].value_counts().to_dict()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv", "preds.csv"]
+
+
+def test_the_first_chunk_decides_what_a_typical_fit_is(tmp_path, fake_embedder):
+    # Chunk 1: varied comments; chunk 2: one of them, eight times. Judged on its own, chunk 2
+    # would call every row typical (fit 0.5); judged as part of the table, its rows fit as
+    # that comment did in chunk 1.
+    texts = TEXTS + ["Peer support and hope for the future."] + [TEXTS[1]] * 8
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"ref": [f"c{i}" for i in range(len(texts))], "text": texts}).to_csv(path, index=False)
+    out = tmp_path / "preds.csv"
+    suggest_table(path, out, "recovery", id_column="ref", embedder=fake_embedder, chunk_rows=8,
+                  quiet=True)
+    fit = pd.read_csv(out)["fit"]
+    assert fit.notna().all() and fit.between(0, 1).all()
+    assert (fit[8:] == fit[1]).all() and fit[1] != 0.5
 
 
 def test_row_number_ids_continue_across_chunks(tmp_path, table, fake_embedder):

@@ -2,30 +2,44 @@
 
 How a unit is scored
 --------------------
-Every theme is represented by all the text its framework gives: its name, "name:
-description", each indicator and example, and the same for each of its subthemes (a
-subtheme's text counts for its top-level theme). A unit's similarity to a theme is the mean of its
-``top_k`` closest theme texts (cosine of sentence embeddings); long units are also scored
-sentence by sentence (vectors pooled from the unit's own forward pass, see embed), and the
-best sentence counts half, because one sentence of a long unit often carries the theme.
-The similarities are then smoothed with the unit's neighbours in the same speaker turn
-(``context_weight``) and, when codes are given, with the other units of its code
-(``code_weight``).
+Every theme is represented by the text its framework gives: "name: description", each
+indicator and example, and "name: description" of each of its subthemes (a subtheme counts
+for its top-level theme). The bare name is not a text of its own. A unit's similarity to a
+theme is the mean of its ``top_k`` closest theme texts (cosine of sentence embeddings); long
+units are also scored sentence by sentence (vectors pooled from the unit's own forward pass,
+see embed), and the best sentence counts half. The similarities are then smoothed with the
+unit's neighbours in the same speaker turn (``context_weight``) and, when codes are given,
+with the other units of its code (``code_weight``). Scores are probabilities from a softmax
+over the themes at ``temperature``, and "none".
 
-Scores are probabilities from a softmax over the themes and "none" at ``temperature``;
-"none" competes with the similarity ``none_similarity``: by default the 95th percentile of
-the similarities between texts of *different* themes of the framework, i.e. a unit must be
-closer to a theme than the framework's own themes almost ever are to each other (about 0.30
-for the built-in framework and the default model). It adapts to the model and the framework
-instead of being one number for all.
+"None", and how well the best theme fits
+----------------------------------------
+Whether a unit fits *any* theme is judged against the study itself, not against how the
+framework's own themes sit to each other (which varies with how close a codebook's themes
+are: a codebook's themes always share a domain). The similarity of each unit to its best
+theme is compared with the same figure for the study's other units: ``fit`` is the share of a
+normal distribution with the study's median and robust spread (the MAD) that lies below it,
+so 0.5 is a typical unit and 0.02 one of the worst fitting. "none" is even odds at
+``NONE_Z`` = 2 spreads below the median and fades as a normal tail above it, so on a study
+where every unit has a theme few get none (measured by bench/suite.py), while small talk,
+a unit that shares nothing with the framework, or one unlike the rest of the study does. A
+unit no closer to any theme text than to an empty one (similarity <= 0) fits none whatever
+the study. Fewer than ``MIN_REFERENCE_UNITS`` units say nothing about what is typical: only
+that last rule applies, and ``fit`` is empty. ``none_similarity`` replaces all this with a
+level of the analyst's own that a unit's best similarity must beat.
 
-Analyst-coded examples (``examples=``, several rows per text for multi-label coding) train one
-logistic regression per theme on the examples' embeddings and framework similarities, with
-the examples coded otherwise as negatives. Its probability is blended with the framework's:
-a theme with n positive and negative examples (the smaller count) trusts its classifier
-n / (n + ``EXAMPLE_PSEUDOCOUNT``). On Care Opinion this beat adding examples as extra theme
-texts (which pulled every unit towards the rarest themes) and a nearest-centroid rule; see
-bench/quality.py, which also shows how often a suggestion with a given score is right.
+Learning from coded examples
+----------------------------
+Analyst-coded examples (``examples=``, several rows per text for multi-label coding; ``none``
+allowed) train a multinomial logistic regression on the embeddings, with each theme's
+description as one more example of it, so no theme goes unlearned. Its logits are added to
+the framework's zero-shot logits times a weight. The regularisation and that weight are
+chosen by cross-validation on the examples themselves (which choice makes held-out examples'
+coded themes most probable), so the framework counts for as much as it proves worth on
+*this* codebook: much where descriptions tell themes apart, little where they do not. A unit
+that is itself an example gets its coded theme; a theme rejected for a text is never
+suggested for it again. bench/suite.py measures this against the plain baselines (nearest
+centroid, logistic regression) on every human-coded set we have.
 """
 
 from __future__ import annotations
@@ -53,16 +67,30 @@ __all__ = ["suggest_units", "suggest_table", "propose", "suggest_units_and_codes
 logger = logging.getLogger(__name__)
 
 #: Columns of :func:`suggest_units`' table.
-SUGGESTION_COLUMNS = ["unit_id", "theme_id", "score", "runner_up", "runner_up_score", "rationale"]
+SUGGESTION_COLUMNS = ["unit_id", "theme_id", "score", "runner_up", "runner_up_score", "rationale",
+                      "fit"]
 
 # Defaults, each a documented parameter of the functions below.
 TOP_K = 3
 TEMPERATURE = 0.03
-NONE_PERCENTILE = 95
 CONTEXT_WEIGHT = 0.2
 CODE_WEIGHT = 0.2
-EXAMPLE_PSEUDOCOUNT = 3.0  # a theme's classifier counts n / (n + this) against the framework
-EXAMPLE_C = 0.3  # inverse regularisation of the per-theme classifiers: few examples, keep it smooth
+
+# How "none" is decided (module docstring): a unit is even odds for none when its best theme
+# fits NONE_Z robust spreads worse than the study's median unit's; the study needs at least
+# MIN_REFERENCE_UNITS units to say what is typical.
+NONE_Z = -2.0
+MIN_REFERENCE_UNITS = 8
+WEAK_FIT = 0.1  # a suggestion whose fit is below this says so in its rationale
+MIN_SPREAD = 0.01  # cosine: a study of near-identical units does not make every gap an outlier
+
+# Learning from coded examples: the classifier's inverse regularisation and the weight of the
+# framework's own logits are chosen among these by CV_FOLDS-fold cross-validation on the
+# examples (with fewer than MIN_CV_EXAMPLES coded texts: C = 1, weight = 1).
+EXAMPLE_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
+ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+CV_FOLDS = 5
+MIN_CV_EXAMPLES = 4
 
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 
@@ -73,7 +101,7 @@ class _Evidence:
 
     theme_ids: list[str]
     texts: list[str]
-    kinds: list[str]  # "name", "description", "indicator", "example", "subtheme"
+    kinds: list[str]  # "description", "indicator", "example", "subtheme"
     owner: np.ndarray  # index into theme_ids, per text
     vectors: np.ndarray
 
@@ -147,7 +175,10 @@ def suggest_units(
         Analyst-confirmed units to learn from: a DataFrame with columns ``text`` and
         ``theme_id`` (``none`` allowed; several rows per text for multi-label coding), and
         optionally a boolean ``rejected`` marking rows that say the text is *not* that theme
-        (a rejected suggestion). The more examples a theme has, the more they count.
+        (a rejected suggestion: never suggested for that text again). Themes without
+        examples are still suggested, from their description; a unit whose text is an
+        example gets the example's theme(s). How much the examples count against the
+        framework is measured on them (see the module docstring).
     codes:
         Candidate codes from :func:`discover_codes` for the same units: units of one code
         pull towards the same theme.
@@ -156,9 +187,9 @@ def suggest_units(
     temperature:
         Softmax temperature in cosine units: lower makes scores more decisive.
     none_similarity:
-        The similarity "none" competes with: units no closer than this to any theme get
-        ``none`` (fits no theme; maybe a new one). By default derived from the framework (see
-        the module docstring).
+        A similarity a unit's best theme must beat, else it gets ``none`` (fits no theme;
+        maybe a new one). By default "none" is judged against how well the study's other
+        units fit (see the module docstring).
     context_weight, code_weight:
         How much the neighbours in the same turn, and the other units of the same code, count
         (0 turns it off).
@@ -167,7 +198,10 @@ def suggest_units(
     -------
     pandas.DataFrame
         One row per unit, in input order: ``unit_id, theme_id, score, runner_up,
-        runner_up_score, rationale``. ``score`` is in [0, 1]; higher means more often right.
+        runner_up_score, rationale, fit``. ``score`` is in [0, 1]; higher means more often
+        right. ``fit`` says how well the unit's best theme fits it, whichever theme is
+        suggested: the share of the study's units (as a normal curve) that fit their best
+        theme worse; empty with fewer than 8 units.
 
     Raises
     ------
@@ -217,6 +251,7 @@ def _unit_table(s: _Scored) -> pd.DataFrame:
             "runner_up": labels[second],
             "runner_up_score": round(float(s.probs[i, second]), 4),
             "rationale": _rationale(s, i, best, second),
+            "fit": float(s.fit[i]),
         })
     return pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
 
@@ -304,18 +339,38 @@ class _Scored:
     probs: np.ndarray  # (n_units, n_themes + 1), last column "none"
     closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
     closest_similarity: np.ndarray
+    fit: np.ndarray  # (n_units,): how well the best theme fits, against the study (NaN: unknown)
     n_examples: int = 0  # coded examples learned from
+    coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """How closely the study's units fit their best themes: median and robust spread."""
+
+    median: float
+    spread: float
+
+    @classmethod
+    def of(cls, best: np.ndarray) -> _Reference | None:
+        if len(best) < MIN_REFERENCE_UNITS:
+            return None
+        median = float(np.median(best))
+        spread = 1.4826 * float(np.median(np.abs(best - median)))  # the MAD, scaled to a s.d.
+        return cls(median, max(spread, MIN_SPREAD))
+
+    def z(self, best: np.ndarray) -> np.ndarray:
+        return (best - self.median) / self.spread
 
 
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
-           context_weight, code_weight) -> _Scored:
+           context_weight, code_weight, reference: _Reference | None = None) -> _Scored:
     _check_params(top_k, temperature, none_similarity, context_weight, code_weight)
     framework = _framework(framework)
     unit_ids, texts = _unit_texts(units)
     embedder = embedder if embedder is not None else _default_embedder()
     evidence = _evidence(framework, embedder)
-    if examples is not None:
-        _check_examples(examples, evidence.theme_ids)  # fail before the slow work
+    coded = _check_examples(examples, evidence.theme_ids) if examples is not None else []
 
     unit_vectors = embedder.encode(texts)
     similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
@@ -325,15 +380,40 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     if codes is not None and code_weight > 0:
         similarity = _smooth(similarity, _code_groups(codes, unit_ids), code_weight)
 
-    if none_similarity is None:
-        none_similarity = _none_level(evidence)
-    logits = np.column_stack([similarity, np.full(len(texts), none_similarity)]) / temperature
+    best = similarity.max(axis=1)
+    reference = reference or _Reference.of(best)
+    z = reference.z(best) if reference else np.full(len(best), np.nan)
+    if none_similarity is not None:  # the analyst's own level: none competes as a similarity
+        none_logit = (none_similarity - best) / temperature
+    else:
+        # A unit closer to no theme than to an empty text (similarity <= 0) fits none
+        # whatever the study.
+        none_logit = np.maximum(_none_logit(z), -best / temperature)
+    logits = np.column_stack([(similarity - best[:, None]) / temperature, none_logit])
+    if any(not rejected for _, _, rejected in coded):
+        logits = _learned_logits(logits, unit_vectors, coded, evidence, embedder, top_k,
+                                 temperature)
     probs = _softmax(logits)
-    if examples is not None and len(examples):
-        probs = _learn_from_examples(probs, unit_vectors, similarity, examples, evidence,
-                                     embedder, top_k, temperature)
-    n_examples = 0 if examples is None else len(examples)
-    return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, n_examples)
+    known = _known_units(texts, coded, evidence.theme_ids, probs)
+    fit = np.round(_ndtr(z), 4)
+    return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
+                   len(coded), known)
+
+
+def _none_logit(z: np.ndarray) -> np.ndarray:
+    """Log-odds that a unit whose best theme lies ``z`` robust spreads from the study's median
+    fits no theme: even at ``NONE_Z`` spreads below, falling off as a normal tail above it.
+    Unknown ``z`` (NaN: too few units to judge) gives no chance."""
+    from scipy.special import log_ndtr
+
+    shifted = NONE_Z - np.nan_to_num(z, nan=np.inf)
+    return log_ndtr(shifted) - log_ndtr(-shifted)
+
+
+def _ndtr(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(z)
 
 
 def _text_similarity(embedder, texts: list[str], vectors: np.ndarray, evidence: _Evidence,
@@ -354,57 +434,104 @@ def _text_similarity(embedder, texts: list[str], vectors: np.ndarray, evidence: 
     return similarity, closest, closest_sim
 
 
-def _none_level(evidence: _Evidence) -> float:
-    """How close texts of different themes of the framework get to each other (95th percentile)."""
-    similarity = evidence.vectors @ evidence.vectors.T
-    different = evidence.owner[:, None] != evidence.owner[None, :]
-    if not different.any():  # a one-theme framework: its texts' own spread
-        different = ~np.eye(len(evidence.owner), dtype=bool)
-    return float(np.percentile(similarity[different], NONE_PERCENTILE)) if different.any() else 0.3
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _learn_from_examples(probs, unit_vectors, similarity, examples, evidence, embedder, top_k,
-                         temperature) -> np.ndarray:
-    """Blend the framework's probabilities with per-theme classifiers trained on examples."""
-    from sklearn.linear_model import LogisticRegression
-
-    coded = _check_examples(examples, evidence.theme_ids)
-    texts = list(dict.fromkeys(t for t, _, _ in coded))
+def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
+                    coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder,
+                    top_k: int, temperature: float) -> np.ndarray:
+    """Logits of a classifier trained on the coded examples, plus ``weight`` times the
+    framework's zero-shot logits; the classifier's regularisation and the weight are chosen
+    by cross-validation on the examples themselves (see the module docstring)."""
     labels = [*evidence.theme_ids, NONE_THEME]
-    gold = np.zeros((len(texts), len(labels)), dtype=bool)
-    # A coded text is known for every theme (coded = these, not the others); a text that was
-    # only rejected is known for the rejected themes alone.
-    known = np.zeros_like(gold)
+    texts = list(dict.fromkeys(t for t, _, rejected in coded if not rejected))
     row = {t: i for i, t in enumerate(texts)}
+    gold = np.zeros((len(texts), len(labels)), dtype=bool)
     for text, theme, rejected in coded:
-        if rejected:
-            known[row[text], labels.index(theme)] = True
-        else:
+        if not rejected:
             gold[row[text], labels.index(theme)] = True
-    known[gold.any(axis=1)] = True
     vectors = embedder.encode(texts)
-    # The same similarities as the units get, so the classifiers see what they will be asked.
-    example_similarity, _, _ = _text_similarity(embedder, texts, vectors, evidence, top_k)
+    # The examples' zero-shot logits, computed as the units' are; their fit is taken as
+    # typical (they are not part of the study it is judged against).
+    similarity, _, _ = _text_similarity(embedder, texts, vectors, evidence, top_k)
+    example_zero = np.column_stack([
+        (similarity - similarity.max(axis=1, keepdims=True)) / temperature,
+        np.full(len(texts), float(_none_logit(np.zeros(1))[0])),
+    ])
+    # Each theme's description is one more example of it: no theme goes unlearned.
+    descriptions = [k for k, kind in enumerate(evidence.kinds) if kind == "description"]
+    x_descriptions, y_descriptions = evidence.vectors[descriptions], evidence.owner[descriptions]
 
-    def features(v, sim):  # the embedding, plus how the framework sees it (centred per unit)
-        return np.hstack([v, (sim - sim.mean(axis=1, keepdims=True)) / temperature / 3])
+    def fit(rows: np.ndarray, c: float, model=None):
+        x = np.vstack([vectors[r] for r in rows for _ in range(gold[r].sum())] + [x_descriptions])
+        y = np.r_[[j for r in rows for j in np.flatnonzero(gold[r])], y_descriptions]
+        if len(set(y)) < 2:
+            return None
+        from sklearn.linear_model import LogisticRegression
 
-    train, test = features(vectors, example_similarity), features(unit_vectors, similarity)
-    fused = probs.copy()
-    for j in range(len(labels)):
-        rows = known[:, j]
-        n = min(gold[rows, j].sum(), (~gold[rows, j]).sum())
-        if n == 0:
-            continue
-        model = LogisticRegression(C=EXAMPLE_C, max_iter=2000).fit(train[rows], gold[rows, j])
-        weight = n / (n + EXAMPLE_PSEUDOCOUNT)
-        fused[:, j] = weight * model.predict_proba(test)[:, 1] + (1 - weight) * probs[:, j]
-    return fused / fused.sum(axis=1, keepdims=True)
+        model = model or LogisticRegression(max_iter=1000, warm_start=True)
+        return model.set_params(C=c).fit(x, y)
+
+    def scores(model, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(x), len(labels)))
+        if model is None:
+            return out
+        raw = model.decision_function(x)
+        raw = np.column_stack([-raw / 2, raw / 2]) if raw.ndim == 1 else raw
+        present = model.classes_
+        out[:] = raw.mean(axis=1, keepdims=True)  # labels never coded: neutral
+        out[:, present] = raw
+        return out
+
+    c, weight = _cross_validate(gold, example_zero, fit, scores, vectors)
+    return scores(fit(np.arange(len(texts)), c), unit_vectors) + weight * zero_shot
+
+
+def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
+    """The (C, weight) under which held-out examples' coded themes are most probable."""
+    n = len(gold)
+    if n < MIN_CV_EXAMPLES:
+        return 1.0, 1.0
+    folds = np.random.default_rng(0).permutation(n) % min(CV_FOLDS, n)
+    held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
+    for f in range(folds.max() + 1):
+        train, test = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+        model = None
+        for c in EXAMPLE_CS:  # weakest regularisation last: each fit starts from the last
+            model = fit(train, c, model)
+            held_out[c][test] = scores(model, x[test])
+    best, choice = -np.inf, (1.0, 1.0)
+    for c, raw in held_out.items():
+        for weight in ZERO_SHOT_WEIGHTS:
+            p = _softmax(raw + weight * zero)
+            likelihood = np.log((p * gold).sum(axis=1) + 1e-12).mean()
+            if likelihood > best + 1e-9:
+                best, choice = likelihood, (c, weight)
+    return choice
+
+
+def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarray
+                 ) -> dict[int, list[str]]:
+    """Units that are themselves coded examples: their coded themes (which their suggestion
+    then is); a theme the analyst rejected for a text is never suggested for it again."""
+    labels = [*theme_ids, NONE_THEME]
+    themes: dict[str, list[str]] = {}
+    rejected: dict[str, list[str]] = {}
+    for text, theme, no in coded:
+        (rejected if no else themes).setdefault(text, []).append(theme)
+    known = {}
+    for i, text in enumerate(texts):
+        for theme in rejected.get(text, ()):
+            probs[i, labels.index(theme)] = 0.0
+        if text in themes:
+            known[i] = list(dict.fromkeys(themes[text]))
+            probs[i] = 0.0
+            for rank, theme in enumerate(known[i]):
+                probs[i, labels.index(theme)] = 1.0 / (rank + 1)
+        probs[i] /= probs[i].sum() or 1.0
+    return known
 
 
 def _theme_similarity(sim_all: np.ndarray, evidence: _Evidence, top_k: int):
@@ -434,11 +561,9 @@ def _evidence(framework: Framework, embedder) -> _Evidence:
         owner.append(j)
 
     def add_theme(theme: Theme, j: int, top: bool) -> None:
-        if top:
-            add(theme.name, "name", j)
-            add(f"{theme.name}: {theme.description}", "description", j)
-        else:
-            add(f"{theme.name}: {theme.description}", "subtheme", j)
+        # The bare name is not evidence of its own: it is in "name: description", and alone
+        # a one- or two-word name sits close to anything on its topic.
+        add(f"{theme.name}: {theme.description}", "description" if top else "subtheme", j)
         for text in theme.indicators:
             add(text, "indicator", j)
         for text in theme.examples:
@@ -497,16 +622,30 @@ def _sentence_vectors(embedder, texts: Sequence[str]) -> tuple[np.ndarray, np.nd
 def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     ids = s.evidence.theme_ids
     n = len(ids)
+    if s.coded and i in s.coded:
+        return f"Coded {' and '.join(s.coded[i])} in the examples (the analyst's own coding)."
+    j = int(np.argmax(s.similarity[i]))
+    closest = f"{ids[j]}, similarity {s.similarity[i, j]:.2f}"
+    fit = s.fit[i]
     if best == n:  # none
-        j = int(np.argmax(s.similarity[i]))
-        return (f"Fits no theme well (closest: {ids[j]}, similarity {s.similarity[i, j]:.2f}); "
-                "maybe a new theme.")
+        if fit < _ndtr(np.array(NONE_Z)):
+            why = (f"its closest theme ({closest}) fits it worse than {1 - fit:.0%} of the "
+                   "study's units fit theirs")
+        elif s.similarity[i, j] <= 0:
+            why = f"no theme text is closer to it than to an empty text (closest: {closest})"
+        elif s.n_examples:
+            why = f"it is like the examples coded none (closest theme: {closest})"
+        else:
+            why = f"no theme reaches the none level set for this run (closest: {closest})"
+        return f"Fits no theme well: {why}; maybe a new theme."
     k = s.closest[i, best]
     kind, text = s.evidence.kinds[k], s.evidence.texts[k]
     reason = f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" ({s.closest_similarity[i, best]:.2f})'
     shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
         reason += f"; shared words: {', '.join(shared)}"
+    if fit < WEAK_FIT:
+        reason += f"; a weak fit (worse than {1 - fit:.0%} of the study's units)"
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {s.n_examples} coded examples"
@@ -629,7 +768,7 @@ def suggest_table(
     rows at a time (an .xlsx is read whole, then suggested in chunks), each chunk goes through
     :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
     replaces ``out`` only when every row is done. Rows are independent (a table has no turns
-    or codes), so the result is the same as suggesting the whole table at once.
+    or codes) except for what counts as a typical fit, which the first chunk decides for all.
 
     Parameters
     ----------
@@ -637,7 +776,7 @@ def suggest_table(
         A .csv (any common delimiter and encoding), .tsv or .xlsx file, one unit per row.
     out:
         The .csv to write: ``id`` (or ``id_column``), ``theme_id``, ``score``, ``runner_up``,
-        ``rationale``, one row per input row, in input order. An existing file is replaced;
+        ``rationale``, ``fit``, one row per input row, in input order. An existing file is replaced;
         its folder must exist.
     framework:
         A :class:`Framework` or a built-in name / YAML path.
@@ -689,11 +828,13 @@ def suggest_table(
     with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
         chunks = read_table_chunks(table, text_column=text_column, id_column=id_column,
                                    chunk_rows=chunk_rows)
+        reference = None  # what fits typically: judged on the first chunk, kept for the rest
         for number, units in enumerate(chunks):
-            units = units[["unit_id", "text"]]
-            rows = suggest_units(units, framework, embedder=embedder, examples=examples)
-            rows = rows.rename(columns={"unit_id": id_name})
-            rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale"]]
+            s = _score(units[["unit_id", "text"]], framework, embedder, examples, None, TOP_K,
+                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference)
+            reference = reference or _Reference.of(s.similarity.max(axis=1))
+            rows = _unit_table(s).rename(columns={"unit_id": id_name})
+            rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
             for theme, n in rows["theme_id"].value_counts().items():
                 counts[theme] = counts.get(theme, 0) + int(n)

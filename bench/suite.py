@@ -1,0 +1,380 @@
+"""The benchmark suite: unit suggestions against every real human-coded set we have.
+
+    .venv/bin/python bench/suite.py [--model fast|accurate|PATH] [--backend torch|onnx-int8]
+                                    [--seeds 3] [--sets serdif_thinkaloud,sample] [--json FILE]
+
+Sets (each skipped with a message when absent):
+
+- every folder of ``../shared/benchmarks/`` holding ``passages.csv`` (id, text, optionally
+  document and speaker), ``gold.csv`` (id, theme_id; several rows per id = several tags) and
+  ``codebook.yaml`` (a themesift framework); where a ``speaker`` column says ``participant``,
+  only participant passages are scored (what an analyst codes);
+- ``care_opinion``: patient stories with the nine major labels, described in our own words in
+  bench/frameworks/care_opinion.yaml (each story is its own document);
+- ``sample``: the hand-coded sample transcript (data/sample/coding) with the built-in recovery
+  framework, the only set with ``none`` in its gold coding (one transcript: its halves are
+  split by speaker turn).
+
+For each set, methods are compared on the same embeddings:
+
+- zero-shot: themesift's ``suggest_units`` against plain cosine to each theme's "name:
+  description" (forced choice);
+- k = 1, 5, 10, 20 coded passages per theme (and ``none`` where the gold coding has it):
+  for each seed, the documents are split in two halves; examples are drawn from one half and
+  the other half is scored, then the other way round, so every passage is scored once per seed
+  with examples from other documents (a one-document set is split by passage). Baselines: the
+  nearest centroid of the examples and the description, and scikit-learn's
+  LogisticRegression on the embeddings;
+- the review loop: an analyst answers suggestions of one half in themesift's review order
+  (least certain first, themes taking turns), 0, 25, 50, 100 and 200 decisions, and the other
+  half is scored with the decisions as examples (the baselines learn from the same decisions).
+
+Metrics, each the mean over seeds: accuracy (a suggestion is right when it is any of the
+passage's gold themes; ``none`` is right only where the gold says ``none``), macro-F1 over the
+gold themes, Cohen's kappa (against the gold theme that matches the suggestion, else the
+passage's first gold theme), the share of ``none`` suggestions, and bootstrap 95% intervals
+(passages resampled, 1,000 times) for accuracy and macro-F1.
+
+Prints markdown, writes bench/results/suite_<model>_<backend>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import themesift as ts  # noqa: E402
+from quality import CODEBOOK, ROOT, load_care_opinion  # noqa: E402
+from themesift.embed import Embedder  # noqa: E402
+from themesift.review.sheet import theme_rounds  # noqa: E402
+
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+KS = (1, 5, 10, 20)
+STEPS = (0, 25, 50, 100, 200)
+BOOTSTRAP = 1000
+
+
+@dataclass
+class Dataset:
+    name: str
+    units: pd.DataFrame  # unit_id, text (+ doc_id, turn where known)
+    gold: list[list[str]]  # per unit, its gold themes (first = the coder's first)
+    framework: ts.Framework
+    documents: np.ndarray  # per unit, the document it comes from
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels an analyst codes with: the framework's themes, plus none where used."""
+        used = {t for g in self.gold for t in g}
+        return [*self.framework.theme_ids, *(["none"] if "none" in used else [])]
+
+
+# --- the sets ---------------------------------------------------------------------------------
+
+def load_folder(folder: Path) -> Dataset:
+    """A set in the shared shape: passages.csv, gold.csv, codebook.yaml."""
+    passages = pd.read_csv(folder / "passages.csv", dtype=str)
+    if "speaker" in passages and (passages["speaker"] == "participant").any():
+        passages = passages[passages["speaker"] == "participant"]
+    gold = pd.read_csv(folder / "gold.csv", dtype=str)
+    themes = gold.groupby("id", sort=False)["theme_id"].apply(list)
+    passages = passages[passages["id"].isin(themes.index) & passages["text"].notna()]
+    units = pd.DataFrame({"unit_id": passages["id"].to_numpy(),
+                          "text": passages["text"].str.strip().to_numpy()})
+    documents = (passages["document"].to_numpy() if "document" in passages
+                 else units["unit_id"].to_numpy())
+    return Dataset(folder.name, units, [themes[i] for i in units["unit_id"]],
+                   ts.load_framework(folder / "codebook.yaml"), documents)
+
+
+def load_care_opinion_set() -> Dataset:
+    stories = load_care_opinion()
+    return Dataset("care_opinion", stories[["unit_id", "text"]].reset_index(drop=True),
+                   [list(x) for x in stories["labels"]], ts.load_framework(CODEBOOK),
+                   stories["unit_id"].to_numpy())
+
+
+def load_sample() -> Dataset:
+    coding = pd.concat([pd.read_csv(p) for p in sorted((ROOT / "data" / "sample" / "coding")
+                                                      .glob("*.csv"))])
+    corpus = ts.read_corpus(ROOT / "data" / "sample")
+    gold = coding.groupby("id", sort=False)["theme_id"].apply(list)
+    units = coding.drop_duplicates("id").rename(columns={"id": "unit_id"}).reset_index(drop=True)
+    # The turn each hand-marked unit lies in, so neighbouring units inform each other.
+    units["turn"] = [next((t.index for t in corpus[d].turns if t.start <= s < t.end), -1)
+                     for d, s in zip(units["doc_id"], units["start"])]
+    units = units[["unit_id", "doc_id", "turn", "text"]]
+    # One transcript: the halves are split by speaker turn (so a unit's turn neighbours are
+    # scored with it).
+    turns = (units["doc_id"] + "#" + units["turn"].astype(str)).to_numpy()
+    return Dataset("sample", units, [gold[u] for u in units["unit_id"]],
+                   ts.load_framework("recovery"), turns)
+
+
+def datasets(wanted: set[str] | None) -> list[Dataset]:
+    out = []
+    if BENCHMARKS.exists():
+        for folder in sorted(BENCHMARKS.iterdir()):
+            if wanted and folder.name not in wanted:
+                continue
+            if all((folder / f).exists() for f in ("passages.csv", "gold.csv", "codebook.yaml")):
+                out.append(load_folder(folder))
+            elif folder.name == "care_opinion":
+                out.append(load_care_opinion_set())
+    else:
+        print(f"Skipping the shared benchmarks: {BENCHMARKS} is not there (it lives outside "
+              "the repo).", file=sys.stderr)
+    if not wanted or "sample" in wanted:
+        out.append(load_sample())
+    return out
+
+
+# --- methods: each maps (set, scored rows, examples) to one label per scored row ----------------
+
+def themesift(data: Dataset, rows: np.ndarray, examples: pd.DataFrame | None, embedder
+              ) -> list[str]:
+    table = ts.suggest_units(data.units.iloc[rows], data.framework, embedder=embedder,
+                             examples=examples if examples is not None and len(examples) else None)
+    return list(table["theme_id"])
+
+
+def description_vectors(data: Dataset, embedder) -> np.ndarray:
+    return embedder.encode([f"{t.name}: {t.description}" for t in data.framework.themes])
+
+
+def description_cosine(data, rows, vectors, embedder) -> list[str]:
+    sim = vectors[rows] @ description_vectors(data, embedder).T
+    return [data.framework.theme_ids[j] for j in sim.argmax(axis=1)]
+
+
+def centroid(data, rows, vectors, embedder, examples) -> list[str]:
+    """Nearest centroid of each label's examples and its description ("none": examples only)."""
+    descriptions = dict(zip(data.framework.theme_ids, description_vectors(data, embedder)))
+    ex_vectors = embedder.encode(list(examples["text"])) if len(examples) else np.zeros((0, 1))
+    labels, centres = [], []
+    for label in data.labels:
+        members = [ex_vectors[i] for i in np.flatnonzero(examples["theme_id"].to_numpy() == label)]
+        if label in descriptions:
+            members.append(descriptions[label])
+        if members:
+            c = np.mean(members, axis=0)
+            labels.append(label)
+            centres.append(c / np.linalg.norm(c))
+    return [labels[j] for j in (vectors[rows] @ np.array(centres).T).argmax(axis=1)]
+
+
+def logistic(data, rows, vectors, embedder, examples) -> list[str]:
+    from sklearn.linear_model import LogisticRegression
+
+    y = examples["theme_id"].to_numpy()
+    if len(set(y)) < 2:
+        return [y[0]] * len(rows)
+    with warnings.catch_warnings():  # one example per theme: "more classes than half the rows"
+        warnings.simplefilter("ignore", UserWarning)
+        model = LogisticRegression(max_iter=2000).fit(embedder.encode(list(examples["text"])), y)
+    return list(model.predict(vectors[rows]))
+
+
+# --- protocol ---------------------------------------------------------------------------------
+
+def halves(data: Dataset, seed: int) -> list[np.ndarray]:
+    """Two halves of the set's units, split by document (alternating shuffled documents)."""
+    rng = np.random.default_rng(seed)
+    docs = rng.permutation(pd.unique(data.documents))
+    first = set(docs[::2])
+    in_first = np.array([d in first for d in data.documents])
+    return [np.flatnonzero(in_first), np.flatnonzero(~in_first)]
+
+
+def draw_examples(data: Dataset, pool: np.ndarray, k: int, rng) -> pd.DataFrame:
+    """k coded passages per label from the pool, each with all of its gold themes."""
+    picked: dict[int, None] = {}
+    for label in data.labels:
+        having = [i for i in pool if label in data.gold[i]]
+        picked.update((int(i), None) for i in rng.permutation(having)[:k])
+    return examples_of(data, list(picked))
+
+
+def examples_of(data: Dataset, rows) -> pd.DataFrame:
+    return pd.DataFrame([{"text": data.units["text"].iloc[i], "theme_id": t}
+                         for i in rows for t in data.gold[i]], columns=["text", "theme_id"])
+
+
+def review_order(probs: np.ndarray, candidates: list[int]) -> list[int]:
+    """themesift's review order (review/sheet.py): least certain first, themes in rounds."""
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    margins = top2[:, 1] - top2[:, 0]
+    rounds = theme_rounds(probs.argmax(axis=1), margins)
+    order = sorted(range(len(candidates)), key=lambda i: (rounds[i], margins[i], i))
+    return [candidates[i] for i in order]
+
+
+def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[list[str]]]:
+    """Predictions per (setting, method), one list of labels per seed, in unit order."""
+    vectors = embedder.encode(list(data.units["text"]))
+    n = len(data.units)
+    out: dict[tuple[str, str], list[list[str]]] = {}
+
+    def put(setting, method, seed, rows, labels):
+        runs = out.setdefault((setting, method), [])
+        while len(runs) <= seed:
+            runs.append([""] * n)
+        for i, label in zip(rows, labels):
+            runs[seed][i] = label
+
+    every = np.arange(n)
+    out[("zero-shot", "description cosine")] = [description_cosine(data, every, vectors, embedder)]
+    out[("zero-shot", "themesift")] = [themesift(data, every, None, embedder)]
+    for seed in range(seeds):
+        parts = halves(data, seed)
+        for test, pool in (parts, parts[::-1]):
+            rng = np.random.default_rng([seed, int(test[0])])
+            for k in KS:
+                examples = draw_examples(data, pool, k, rng)
+                setting = f"k = {k}"
+                put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
+                put(setting, "logistic regression", seed, test,
+                    logistic(data, test, vectors, embedder, examples))
+                put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+            review_loop(data, pool, test, vectors, embedder, seed, put)
+    return out
+
+
+def review_loop(data, pool, test, vectors, embedder, seed, put) -> None:
+    labels = data.labels
+    reviewed: list[int] = []
+    rows = np.r_[pool, test]
+    for step in STEPS:
+        if step > len(pool):
+            break
+        examples = examples_of(data, reviewed)
+        probs = ts.score_themes(data.units.iloc[rows], data.framework, embedder=embedder,
+                                examples=examples if len(examples) else None)
+        table = _labels_from(probs)
+        setting = f"review, {step} decisions"
+        put(setting, "themesift", seed, test, table[len(pool):])
+        if step:
+            put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
+            put(setting, "logistic regression", seed, test,
+                logistic(data, test, vectors, embedder, examples))
+        else:
+            put(setting, "description cosine", seed, test,
+                description_cosine(data, test, vectors, embedder))
+        nxt = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else step
+        done = set(reviewed)
+        remaining = [i for i in range(len(pool)) if int(pool[i]) not in done]
+        p = probs.to_numpy()[remaining][:, [probs.columns.get_loc(c) for c in labels
+                                            if c in probs.columns]]
+        reviewed += [int(pool[i]) for i in review_order(p, remaining)[: nxt - step]]
+
+
+def _labels_from(probs: pd.DataFrame) -> list[str]:
+    """suggest_units' choice from score_themes' probabilities: the most probable label,
+    "none" first among equals."""
+    cols = ["none", *[c for c in probs.columns if c != "none"]]
+    return [cols[j] for j in probs[cols].to_numpy().argmax(axis=1)]
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def metrics(data: Dataset, runs: list[list[str]], rng) -> dict:
+    """Accuracy, macro-F1, kappa and none rate (mean over seeds), with bootstrap intervals."""
+    labels = data.labels
+    gold = np.array([[t in g for t in labels] for g in data.gold])  # (n, L)
+    scored = np.array([i for i, p in enumerate(runs[0]) if p])
+    gold = gold[scored]
+    n = len(scored)
+    weights = rng.multinomial(n, np.full(n, 1 / n), size=BOOTSTRAP).astype(float)
+    weights = np.vstack([np.ones(n), weights])  # row 0: the sample itself
+    acc, macro, kappa, none = [], [], [], []
+    for run in runs:
+        pred_labels = [run[i] for i in scored]
+        pred = np.array([[p == t for t in labels] for p in pred_labels])
+        right = (pred & gold).any(axis=1)
+        acc.append(weights @ right / n)
+        tp = weights @ (pred & gold)
+        f1 = 2 * tp / np.maximum(1e-9, weights @ pred + weights @ gold)
+        macro.append(f1.mean(axis=1))
+        matched = [p if p in data.gold[i] else data.gold[i][0]
+                   for p, i in zip(pred_labels, scored)]
+        kappa.append(cohen_kappa(pred_labels, matched))
+        none.append(np.mean([p == "none" for p in pred_labels]))
+    acc, macro = np.mean(acc, axis=0), np.mean(macro, axis=0)
+
+    def interval(values):
+        low, high = np.percentile(values[1:], [2.5, 97.5])
+        return [round(float(values[0]), 3), round(float(low), 3), round(float(high), 3)]
+
+    return {"accuracy": interval(acc), "macro_f1": interval(macro),
+            "kappa": round(float(np.mean(kappa)), 3), "none_rate": round(float(np.mean(none)), 3),
+            "passages": int(n), "seeds": len(runs)}
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    labels = sorted(set(a) | set(b))
+    po = np.mean([x == y for x, y in zip(a, b)])
+    pe = sum((a.count(x) / len(a)) * (b.count(x) / len(b)) for x in labels)
+    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+
+
+def markdown(name: str, rows: list[dict]) -> str:
+    lines = [f"### {name}\n",
+             "| setting | method | accuracy [95% CI] | macro-F1 [95% CI] | kappa | none |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        a, m = r["accuracy"], r["macro_f1"]
+        lines.append(f"| {r['setting']} | {r['method']} | {a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}] | "
+                     f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}] | {r['kappa']:.3f} | "
+                     f"{r['none_rate']:.0%} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fast", help="embedding profile or model folder")
+    parser.add_argument("--backend", default=None, choices=("torch", "onnx-int8"))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--sets", default=None, help="comma-separated set names (default: all)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    embedder = Embedder(args.model, backend=args.backend, quiet=True)
+    wanted = set(args.sets.split(",")) if args.sets else None
+    results = {"model": embedder.model_id, "backend": embedder.info().get("backend"),
+               "seeds": args.seeds, "sets": {}}
+    for data in datasets(wanted):
+        started = time.perf_counter()
+        predictions = run_set(data, embedder, args.seeds)
+        rng = np.random.default_rng(0)
+        rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
+                for (s, m), runs in predictions.items()]
+        order = ["zero-shot", *[f"k = {k}" for k in KS], *[f"review, {s} decisions" for s in STEPS]]
+        rows.sort(key=lambda r: order.index(r["setting"]))
+        title = (f"{data.name}: {len(data.units)} passages, {len(data.framework.theme_ids)} themes"
+                 f"{' + none' if 'none' in data.labels else ''}, "
+                 f"{len(pd.unique(data.documents))} documents (or turns)")
+        print(markdown(title, rows) + "\n", flush=True)
+        print(f"({data.name} took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        results["sets"][data.name] = {"title": title, "rows": rows}
+    name = f"suite_{Path(args.model).name}_{results['backend']}.json"
+    out = Path(args.json or ROOT / "bench" / "results" / name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
