@@ -1,5 +1,9 @@
 """Crash safety: `themesift run --study S` killed with SIGKILL at random (seeded) moments.
 
+The moment is set by the run's own progress, not by the clock (a warm run takes a few seconds,
+less than a fixed delay could safely assume): the test reads the stage lines the CLI writes on
+stderr and kills at a seeded stage plus a seeded delay, but never later than the last stage
+line before the run is saved, so the process is surely alive and the run not yet complete.
 After each kill the study opens, passes SQLite's integrity check, and holds every decision
 made before and during the killed run; --out holds either nothing or a complete set of
 files. The slow test kills twice and then lets the run finish: it resumes the interrupted run
@@ -9,10 +13,13 @@ these tests kill the real CLI.)
 """
 
 import os
+import queue
 import random
+import re
 import shutil
 import signal
 import sqlite3
+import threading
 import time
 
 import themesift as ts
@@ -22,6 +29,14 @@ from test_reproducible import assert_same_csvs, slow
 
 OUTPUT_FILES = {"units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv", "review.csv",
                 "review.xlsx", "report.html", "manifest.json"}
+
+# The lines `themesift run` writes on stderr (not a terminal, no --quiet) before it saves the
+# run, in order. After the last one it still has the suggestions, the save and the files to
+# make, so a kill no later than that line finds it alive and its run 'running'.
+STAGES = ("started", "framework", "segment", "embed", "discover", "suggest")
+_STAGE_LINE = re.compile(r"themesift run: (?:Run \S+ (?P<run>started|complete)\b|(?P<stage>\w+): )")
+MAX_DELAY = 2.0  # seconds after the chosen stage line; about the warm run's span up to 'suggest'
+STAGE_TIMEOUT = 300  # a run that hangs fails the test instead of stalling it
 
 
 def _copy_of_first_study(name: str):
@@ -52,23 +67,79 @@ def _decide(study_folder, plan) -> None:
 
 
 def _run_args(folder) -> list[str]:
-    return ["run", str(TRANSCRIPT), "--study", str(folder / "study"), "--out", str(folder / "out"),
-            "--quiet"]
+    # Not --quiet: the stage lines on stderr tell _kill_during_run how far the run has come.
+    return ["run", str(TRANSCRIPT), "--study", str(folder / "study"), "--out", str(folder / "out")]
 
 
-def _kill_during_run(folder, seconds: float, decide_meanwhile=()) -> None:
-    """Start the run, make decisions half way, SIGKILL it after ``seconds``."""
+def _stage(line: str) -> str | None:
+    """The stage a line of `themesift run`'s stderr announces, if it is a stage line."""
+    match = _STAGE_LINE.match(line)
+    return match and (match["run"] or match["stage"])
+
+
+class _StageLines:
+    """The stage lines of a running CLI, read from its stderr as they come (a thread keeps
+    the pipe drained, so the run never blocks on it)."""
+
+    def __init__(self, proc):
+        self.stderr: list[str] = []
+        self._reached: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        with stream:
+            for line in stream:
+                self.stderr.append(line)
+                self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, stage: str, timeout: float = STAGE_TIMEOUT) -> bool:
+        """Read up to ``stage``'s line (at once if it was read before); False if ``timeout``
+        seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while stage not in self._reached and (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            assert line is not None, f"the run ended before {stage!r}:\n{''.join(self.stderr)}"
+            self._reached.append(_stage(line))
+        return stage in self._reached
+
+    def stages(self) -> list[str]:
+        """The stages whose lines came, in order (after the stream is closed: all of them)."""
+        self._thread.join(timeout=60)
+        return [stage for stage in map(_stage, self.stderr) if stage]
+
+
+def _kill_during_run(folder, rng: random.Random, decide_meanwhile=()) -> None:
+    """Start the run, make decisions once it has started, SIGKILL it at a seeded moment.
+
+    The moment is a seeded stage line (any before 'suggest') plus a seeded delay, or the
+    'suggest' line if it comes first.
+    """
+    stage, delay = rng.choice(STAGES[:-1]), rng.uniform(0.0, MAX_DELAY)
+    moment = f"{stage!r} + {delay:.2f} s"
     proc = start_cli_offline(*_run_args(folder), cache=first_run()["cache"],
                              network_log=folder / "network.log")
+    lines = _StageLines(proc)
     try:
-        time.sleep(seconds / 2)
-        _decide(folder / "study", decide_meanwhile)
-        time.sleep(seconds / 2)
-        assert proc.poll() is None, "the run ended before it could be killed"
+        assert lines.wait_for("started"), "the run did not start"
+        _decide(folder / "study", decide_meanwhile)  # while the run is under way
+        assert lines.wait_for(stage), f"the run did not reach {stage!r}"
+        lines.wait_for(STAGES[-1], timeout=delay)
+        assert proc.poll() is None, f"the run ended before it could be killed ({moment})"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.communicate(timeout=60)
+        if proc.poll() is None:
+            proc.kill()  # something above failed: do not leave the run going
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    seen = lines.stages()
     assert proc.returncode == -signal.SIGKILL
+    assert "complete" not in seen, f"the kill ({moment}) came after the run was saved: {seen}"
     assert_no_network_use(folder / "network.log")
 
 
@@ -98,8 +169,7 @@ def test_a_run_killed_at_a_random_moment_loses_no_decision():
     folder = _copy_of_first_study("killed-once")
     plan = _planned_decisions(folder / "study", 4)
     _decide(folder / "study", plan[:2])
-    # Within the first seconds the process is surely alive: importing, loading spaCy and the model.
-    _kill_during_run(folder, rng.uniform(1.0, 5.0), decide_meanwhile=plan[2:])
+    _kill_during_run(folder, rng, decide_meanwhile=plan[2:])
     statuses = _assert_consistent(folder, plan)
     assert statuses[0] == "complete" and set(statuses[1:]) <= {"running"}
 
@@ -111,17 +181,15 @@ def test_killed_runs_resume_to_the_result_of_an_uninterrupted_run():
     plan = _planned_decisions(reference / "study", 6)
 
     _decide(reference / "study", plan)
-    started = time.perf_counter()
     result = run_cli_offline(*_run_args(reference), cache=first_run()["cache"],
                              network_log=reference / "network.log")
     assert result["returncode"] == 0, result["stderr"]
-    duration = time.perf_counter() - started
 
     _decide(crashed / "study", plan[:2])
-    _kill_during_run(crashed, rng.uniform(1.0, 0.8 * duration), decide_meanwhile=plan[2:4])
+    _kill_during_run(crashed, rng, decide_meanwhile=plan[2:4])
     _assert_consistent(crashed, plan[:4])
     _decide(crashed / "study", plan[4:])
-    _kill_during_run(crashed, rng.uniform(0.3 * duration, 0.75 * duration))
+    _kill_during_run(crashed, rng)
     _assert_consistent(crashed, plan)
 
     result = run_cli_offline(*_run_args(crashed), cache=first_run()["cache"],
