@@ -32,7 +32,8 @@ For each set, methods are compared on the same embeddings:
 Metrics, each the mean over seeds: accuracy (a suggestion is right when it is any of the
 passage's gold themes; ``none`` is right only where the gold says ``none``), macro-F1 over the
 gold themes, Cohen's kappa (against the gold theme that matches the suggestion, else the
-passage's first gold theme), the share of ``none`` suggestions, and bootstrap 95% intervals
+passage's first gold theme), the share of ``none`` suggestions (with its precision and recall
+against the passages coded ``none``, where there are any), and bootstrap 95% intervals
 (passages resampled, 1,000 times) for accuracy and macro-F1.
 
 Prints markdown, writes bench/results/suite_<model>_<backend>.json.
@@ -300,7 +301,8 @@ def metrics(data: Dataset, runs: list[list[str]], rng) -> dict:
     n = len(scored)
     weights = rng.multinomial(n, np.full(n, 1 / n), size=BOOTSTRAP).astype(float)
     weights = np.vstack([np.ones(n), weights])  # row 0: the sample itself
-    acc, macro, kappa, none = [], [], [], []
+    acc, macro, kappa, none, none_hits = [], [], [], [], []
+    gold_none = np.array(["none" in data.gold[i] for i in scored])
     for run in runs:
         pred_labels = [run[i] for i in scored]
         pred = np.array([[p == t for t in labels] for p in pred_labels])
@@ -312,16 +314,23 @@ def metrics(data: Dataset, runs: list[list[str]], rng) -> dict:
         matched = [p if p in data.gold[i] else data.gold[i][0]
                    for p, i in zip(pred_labels, scored)]
         kappa.append(cohen_kappa(pred_labels, matched))
-        none.append(np.mean([p == "none" for p in pred_labels]))
+        said_none = np.array([p == "none" for p in pred_labels])
+        none.append(said_none.mean())
+        none_hits.append((said_none & gold_none).sum() / max(1, said_none.sum()))
+        none_hits.append((said_none & gold_none).sum() / max(1, gold_none.sum()))
     acc, macro = np.mean(acc, axis=0), np.mean(macro, axis=0)
 
     def interval(values):
         low, high = np.percentile(values[1:], [2.5, 97.5])
         return [round(float(values[0]), 3), round(float(low), 3), round(float(high), 3)]
 
-    return {"accuracy": interval(acc), "macro_f1": interval(macro),
-            "kappa": round(float(np.mean(kappa)), 3), "none_rate": round(float(np.mean(none)), 3),
-            "passages": int(n), "seeds": len(runs)}
+    out = {"accuracy": interval(acc), "macro_f1": interval(macro),
+           "kappa": round(float(np.mean(kappa)), 3), "none_rate": round(float(np.mean(none)), 3),
+           "passages": int(n), "seeds": len(runs)}
+    if gold_none.any():  # how well "none" finds the passages the coder said fit no theme
+        out["none_precision"] = round(float(np.mean(none_hits[::2])), 3)
+        out["none_recall"] = round(float(np.mean(none_hits[1::2])), 3)
+    return out
 
 
 def cohen_kappa(a: list[str], b: list[str]) -> float:
@@ -329,6 +338,12 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     po = np.mean([x == y for x, y in zip(a, b)])
     pe = sum((a.count(x) / len(a)) * (b.count(x) / len(b)) for x in labels)
     return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+
+
+def none_found(row: dict) -> str:
+    if "none_precision" not in row or not row["none_rate"]:
+        return ""
+    return f" (P {row['none_precision']:.2f}, R {row['none_recall']:.2f})"
 
 
 def markdown(name: str, rows: list[dict]) -> str:
@@ -339,7 +354,7 @@ def markdown(name: str, rows: list[dict]) -> str:
         a, m = r["accuracy"], r["macro_f1"]
         lines.append(f"| {r['setting']} | {r['method']} | {a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}] | "
                      f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}] | {r['kappa']:.3f} | "
-                     f"{r['none_rate']:.0%} |")
+                     f"{r['none_rate']:.0%}{none_found(r)} |")
     return "\n".join(lines)
 
 
