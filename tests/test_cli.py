@@ -86,7 +86,8 @@ def test_segment_prints_a_summary_and_writes_units(tmp_path, fixtures, capsys):
     printed = capsys.readouterr().out
     assert "| transcript" in printed and "| basic" in printed and "| teams" in printed
     units = pd.read_csv(out)
-    assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text"]
+    assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text",
+                                    "small_talk"]
     assert set(units["doc_id"]) == {"basic", "teams"}
 
 

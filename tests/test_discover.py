@@ -303,6 +303,21 @@ def test_off_topic_units_are_flagged_and_still_assigned(units, embedder):
     assert well_fitting.reindex(found.table["code_id"], fill_value=0).min() >= 3
 
 
+def test_small_talk_is_left_out_of_the_codes(units, embedder):
+    chat = pd.DataFrame({"unit_id": [f"chat-{i}" for i in range(6)],
+                         "text": ["Lovely biscuits, the chocolate ones."] * 3
+                         + ["Can you hear me? You're on mute."] * 3})
+    both = pd.concat([units.assign(small_talk=False), chat.assign(small_talk=True)],
+                     ignore_index=True)
+    vectors = embedder.encode(both["text"])
+    for found in (discover_codes(both, embedder=embedder),
+                  discover_codes(both, embedder=embedder, embeddings=vectors)):
+        assert found.assignments["unit_id"].tolist() == units["unit_id"].tolist()
+        assert found.table["size"].sum() == len(units)
+        assert found.params["n_small_talk"] == 6
+        pd.testing.assert_frame_equal(found.table, discover_codes(units, embedder=embedder).table)
+
+
 def test_groups_smaller_than_min_code_size_are_dissolved(units, embedder):
     found = discover_codes(units, embedder=embedder, n_codes=None, min_code_size=25)
     # Every planted topic has 20 units: only the group kept as a fallback stands, and the

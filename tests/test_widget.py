@@ -59,7 +59,12 @@ def test_shows_quotes_speaker_transcript_theme_score_runner_up_rationale(study):
     assert "transcript t1" in w.quote.value
     assert "hope" in w.suggestion.value.lower() and "0.80" in w.suggestion.value
     assert "runner-up" in w.suggestion.value and "why C02" in w.suggestion.value
-    w.accept(), w.accept()
+    # none of C02's members (u2-u4) is suggested hope on its own: accepting codes none of them
+    assert "Accepting codes 0 of its 3 units" in w.suggestion.value
+    w.accept()
+    assert "Coded 0 of the code&#x27;s 3 units" in w.message.value
+    assert "3 stay to be decided one by one" in w.message.value
+    w.accept()
     assert w.current["suggestion_id"] == "unit:u3"
     assert "unit 3 text" in w.quote.value and "P3" in w.quote.value
     assert "0.45" in w.suggestion.value and "why u3" in w.suggestion.value

@@ -20,7 +20,8 @@ How codes are found
      choice).
    * **5,000 units or more**: BERTopic's defaults, UMAP (5 dimensions, cosine) and HDBSCAN,
      with a minimum code size of 10 that grows with the corpus (0.1% of the units).
-3. Outliers are flagged and kept, never dropped. With Ward or k-means, units that fit their
+3. Outliers are flagged and kept, never dropped. (Units flagged ``small_talk`` are not
+   grouped at all: see :mod:`themesift.smalltalk`.) With Ward or k-means, units that fit their
    group poorly (negative silhouette: closer to another group than to their own; or a distance
    to the group's centre above its upper Tukey fence, Q3 + 1.5 IQR) move to the code with the
    nearest centre, and groups with fewer than ``min_code_size`` well-fitting members are
@@ -148,7 +149,8 @@ def discover_codes(
 
     The machine proposes, the analyst disposes: codes are candidates to read, rename, merge or
     split. Every unit gets exactly one code; units that fit no code well are flagged as
-    outliers and given their nearest code, never dropped.
+    outliers and given their nearest code, never dropped. Units flagged ``small_talk`` (a
+    column of :func:`themesift.segment`'s table) are left out: they get no code.
 
     Parameters
     ----------
@@ -188,8 +190,8 @@ def discover_codes(
         the code's centre, " | "-joined), ``cohesion`` (mean cosine similarity of members to
         the centre), ``single_speaker`` (one speaker said more than 70% of it: "one talkative
         participant is not a theme"), ``top_speaker_share`` and ``n_outliers``.
-        ``assignments``: one row per unit in input order with ``unit_id, code_id, distance``
-        (cosine distance to the code's centre) and ``outlier``.
+        ``assignments``: one row per unit in input order (small talk aside) with ``unit_id,
+        code_id, distance`` (cosine distance to the code's centre) and ``outlier``.
         ``params``: method, k, the silhouette of every k tried, seed, number of units,
         embedder model id and timings.
 
@@ -214,6 +216,7 @@ def discover_codes(
 
     started = time.perf_counter()
     _check_params(seed, n_codes, method, min_code_size)
+    units, embeddings, n_small_talk = _without_small_talk(units, embeddings)
     unit_ids, texts = _check_units(units, min_code_size)
     n = len(texts)
     if n_codes is not None and n_codes > n // 2:
@@ -269,6 +272,7 @@ def discover_codes(
         "outlier_share": round(float(np.mean(assignments["outlier"])), 4),
         "seed": seed,
         "n_units": n,
+        "n_small_talk": n_small_talk,
         "min_code_size": min_code_size,
         "keyword_min_units": min_units,
         "embedder": getattr(embedder, "model_id", None),
@@ -397,6 +401,27 @@ def _frame(value: dict[str, Any]) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------
 # Checking the input
+
+
+def _without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, int]:
+    """The units (and their vectors) that are not flagged ``small_talk``, and how many were.
+
+    Small talk is kept in the units table but finds no code: grouped with the rest it makes
+    codes such as "biscuits, coffee" that read as candidate new themes.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(units, pd.DataFrame) or "small_talk" not in units.columns:
+        return units, embeddings, 0
+    flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
+    if not flagged.any():
+        return units, embeddings, 0
+    if embeddings is not None:
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim == 2 and len(embeddings) == len(units):
+            embeddings = embeddings[~flagged]
+    return units[~flagged], embeddings, int(flagged.sum())
 
 
 def _check_params(seed: object, n_codes: object, method: object, min_code_size: object) -> None:

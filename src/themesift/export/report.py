@@ -131,6 +131,8 @@ def _from_result(result: PipelineResult) -> _ReportData:
                                on="unit_id", how="left")
     units["theme_id"] = units["machine_theme"].fillna(_NO_THEME)
     code_themes = result.suggestions[["code_id", "theme_id", "score"]]
+    if "offered" in result.suggestions:  # members disagree: under no theme, nor a new one
+        code_themes = code_themes[result.suggestions["offered"].astype(bool)]
     codes = result.codes.table.merge(code_themes, on="code_id", how="left").assign(decision="")
     order = [t.id for t in result.corpus]
     return _ReportData("batch run", result.framework, dict(result.manifest), order, units, codes,
