@@ -139,11 +139,14 @@ def test_exemplars_are_members_nearest_the_centre(units, codes):
             assert distance[ids].max() <= distance[list(others)].min() + 1e-9
 
 
-def test_labels_are_short_and_free_of_stop_and_filler_words(codes):
+def test_labels_are_short_phrases_in_the_participants_own_words(units, codes):
+    texts = " | ".join(units["text"]).lower()
     for row in codes.table.itertuples():
-        words = row.label.replace(",", " ").split()
-        assert 1 <= len(words) <= 4, row.label
-        assert not set(words) & (FILLERS | set(ENGLISH_STOP_WORDS)), row.label
+        words = row.label.replace(",", " ").split()  # a phrase; keywords where none is found
+        assert 2 <= len(words) <= 6, row.label
+        assert set(words) <= set(texts.replace(",", " ").split()), row.label  # their words
+        assert not {words[0], words[-1]} & (FILLERS | set(ENGLISH_STOP_WORDS)), row.label
+        assert not set(words) & FILLERS, row.label
         keywords = row.keywords.split(" | ")
         assert 1 <= len(keywords) <= 8
         assert not {w for k in keywords for w in k.split()} & FILLERS
@@ -153,7 +156,20 @@ def test_labels_name_the_planted_topic(units, codes):
     topic_of = units.set_index("unit_id")["topic"]
     for row in codes.table.itertuples():
         topic = topic_of[codes.members(row.code_id)].mode()[0]
-        assert set(row.label.replace(",", " ").split()) <= set(TOPICS[topic].split()), row.label
+        assert set(row.label.split()) & set(TOPICS[topic].split()), row.label
+
+
+def test_labels_hold_no_filler_time_number_or_name():
+    from themesift.discover import _phrases
+
+    text = ("Um, so Dave rang on Tuesday at half past three, [laughs] about the waiting list for "
+            "his flat, you know, and the rent arrears. We keep trying to build trust over time.")
+    phrases = [p for p, _ in _phrases(text)]
+    assert "waiting list for his flat" in phrases and "rent arrears" in phrases
+    assert "build trust over time" in phrases
+    for phrase in phrases:
+        assert not {"dave", "tuesday", "half", "past", "three", "um", "laughs",
+                    "know"} & set(phrase.lower().split()), phrase
 
 
 def test_same_seed_gives_identical_codes(units, embedder, codes, tmp_path, monkeypatch):

@@ -29,11 +29,15 @@ How codes are found
    code poorly by the same two tests, or its group was dissolved. With HDBSCAN the outliers
    are HDBSCAN's noise, given their nearest code by BERTopic's
    ``reduce_outliers(strategy="embeddings")``.
-4. Each code is named by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' words, with
-   English stop words and spoken fillers ("um", "yeah", "you know", "[laughs]") removed. The
-   30 best-scoring words and two-word phrases are re-ranked by how close their embedding is to
-   the code's centre, with maximal marginal relevance so that the keywords are not near
-   synonyms (KeyBERT-style). The label is the first two or three of them.
+4. Each code gets keywords from class-based TF-IDF (BERTopic's c-TF-IDF) over its members'
+   words, with English stop words and spoken fillers ("um", "yeah", "you know", "[laughs]")
+   removed: the 30 best-scoring words and two-word phrases are re-ranked by how close their
+   embedding is to the code's centre, with maximal marginal relevance so that the keywords
+   are not near synonyms (KeyBERT-style). Its label is a phrase of two to six words in the
+   participants' own words ("ring the housing officer", "letting yourself hope again is
+   scary"): stretches of the members nearest the centre that start and end on a content word
+   and hold no filler, time, number or name, chosen together for all codes so that the
+   closest label to as many units as possible is their own code's (see _phrase_labels).
 5. The codes are kept in ``codes.sqlite`` in the cache folder, keyed by everything they depend
    on: the units (ids, texts, speakers, transcripts), their vectors, the keyword model, the
    parameters, the seed, the library versions and this module's source. Re-running a study
@@ -96,6 +100,13 @@ N_EXEMPLARS = 5
 N_CANDIDATES = 30
 UMAP_NEIGHBOURS = 15  # BERTopic's default
 CODE_CACHE_ENTRIES = 20
+#: Labels (see _phrase_labels): phrases of this many members nearest a code's centre are
+#: candidates; about LABEL_BUDGET of them in all are embedded; the labels compete for at most
+#: LABEL_SAMPLE units.
+N_LABEL_UNITS = 12
+LABEL_BUDGET = 1000
+LABEL_SAMPLE = 3000
+LABEL_ROUNDS = 4
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -230,7 +241,8 @@ def discover_codes(
     key = _cache_key(units, vectors, embedder, seed, n_codes, method, min_code_size)
     cached = _cached_codes(key)
     if cached is not None:
-        cached.params.update(cached=True, seconds_embedding=round(embedded - started, 2),
+        cached.params.update(cached=True, n_small_talk=n_small_talk,
+                             seconds_embedding=round(embedded - started, 2),
                              seconds_codes=round(time.perf_counter() - embedded, 2))
         logger.info("Candidate codes read from the cache (%d codes)", len(cached.table))
         return cached
@@ -261,6 +273,9 @@ def discover_codes(
     topics, outlier, keywords, info = fit
 
     table, assignments = _code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
+    table["label"] = _phrase_labels(table, assignments, texts, vectors,
+                                    dict(zip(table["code_id"], table["keywords"].str.split(
+                                        _SEPARATOR, regex=False))), embedder, seed)
     finished = time.perf_counter()
     labels = assignments["code_id"].to_numpy()
     params = {
@@ -1097,6 +1112,173 @@ def _label(keywords: list[str], fallback: str) -> str:
         return ", ".join(parts)
     content = [w for w in _keyword_text(fallback).split() if w not in _stop_words()]
     return " ".join(content[:3]) or "unnamed code"
+
+
+# ----------------------------------------------------------------------------------------
+# Labels: a short phrase in the participants' own words
+
+
+def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[str],
+                   vectors: np.ndarray, keywords: dict[str, list[str]], embedder: Any,
+                   seed: int = 0) -> list[str]:
+    """Each code's label: a phrase of its members that tells its members from the others.
+
+    Candidates are the 2-6-word stretches of the ``N_LABEL_UNITS`` members nearest the code's
+    centre that start and end on a content word and hold no filler, time, number or name
+    (see :func:`_phrases`). They are pre-ranked by how much of the code's own vocabulary they
+    carry (its keywords, and words its members use more than the other units do), and the
+    best of each code (``LABEL_BUDGET`` phrases in all, 8 to 40 a code) are embedded. The
+    labels are then chosen together, so that as many units as possible have their own code's
+    label as the closest label: each code starts with the candidate closest to its centre,
+    then, code by code and ``LABEL_ROUNDS`` times over, takes the candidate that wins the most units given the
+    other labels (ties: the earlier candidate). A reader who knows only the labels then
+    places most units where the codes put them. Without an embedder the pre-ranking decides;
+    a code with no candidate keeps a keyword label.
+    """
+    import numpy as np
+
+    code_of = assignments["code_id"].to_numpy()
+    codes = table["code_id"].tolist()
+    distance = assignments["distance"].to_numpy()
+    outlier = assignments["outlier"].to_numpy()
+    words_of = [set(_label_words(t)) for t in texts]
+    df_all = Counter(w for words in words_of for w in words)
+    per_code = max(8, min(40, LABEL_BUDGET // max(1, len(codes))))
+    candidates: list[list[str]] = []
+    for code in codes:
+        member = np.flatnonzero(code_of == code)
+        central = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_LABEL_UNITS]
+        df_in = Counter(w for i in member for w in words_of[i])
+        weight = {w: max(0.0, df_in[w] / len(member) - (df_all[w] - df_in[w])
+                         / max(1, len(texts) - len(member))) for w in df_in}
+        for rank, keyword in enumerate(keywords[code]):
+            for w in keyword.split():
+                weight[w] = weight.get(w, 0.0) + 1.0 / (rank + 2)
+        scored: dict[str, float] = {}
+        for i in central:
+            for phrase, words in _phrases(texts[i]):
+                scored.setdefault(phrase.lower(), sum(weight.get(w, 0.0) for w in set(words)))
+        candidates.append(sorted(scored, key=lambda p: (-scored[p], len(p), p))[:per_code])
+
+    pool = sorted({p for ps in candidates for p in ps})
+    if not pool or embedder is None or not callable(getattr(embedder, "encode", None)):
+        return [ps[0] if ps else _fallback_label(keywords[c], texts, code_of == c)
+                for c, ps in zip(codes, candidates)]
+    index = {p: j for j, p in enumerate(pool)}
+    phrase_vectors = _normalise(np.asarray(embedder.encode(pool), dtype=np.float64))
+    # The units the labels compete for: all of them, or a fixed sample of a big corpus.
+    rows = np.arange(len(texts))
+    if len(rows) > LABEL_SAMPLE:
+        rows = np.sort(np.random.RandomState(seed).permutation(len(rows))[:LABEL_SAMPLE])
+    similarity = (vectors[rows] @ phrase_vectors.T).astype(np.float32)
+    position = {c: k for k, c in enumerate(codes)}
+    own = np.array([position[c] for c in code_of[rows]])  # each unit's code, as a position
+    columns = [np.array([index[p] for p in ps], dtype=int) for ps in candidates]
+    centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
+    choice = [int(np.argmax(phrase_vectors[cols] @ centres[k])) if len(cols) else -1
+              for k, cols in enumerate(columns)]
+    for _ in range(LABEL_ROUNDS):
+        for k, cols in enumerate(columns):
+            if len(cols) < 2:
+                continue
+            chosen = np.column_stack([similarity[:, columns[j][choice[j]]] if choice[j] >= 0
+                                      else np.full(len(rows), -np.inf, dtype=np.float32)
+                                      for j in range(len(codes))])
+            chosen[:, k] = -np.inf
+            best_other = chosen.max(axis=1)
+            own_label = chosen[np.arange(len(rows)), own]
+            mine = own == k
+            block = similarity[:, cols]
+            wins = (block[mine] > best_other[mine, None]).sum(axis=0)
+            kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
+            wins += (kept[:, None] & (own_label[~mine, None] > block[~mine])).sum(axis=0)
+            choice[k] = int(np.argmax(wins))
+    return [ps[choice[k]] if ps else _fallback_label(keywords[c], texts, code_of == c)
+            for k, (c, ps) in enumerate(zip(codes, candidates))]
+
+
+def _fallback_label(keywords: list[str], texts: list[str], member: np.ndarray) -> str:
+    import numpy as np
+
+    return _label([k for k in keywords if k], texts[int(np.flatnonzero(member)[0])])
+
+
+# Words that break a label phrase: fillers, and the transcriber's notes.
+_HARD_FILLERS = frozenset("um umm uh uhm er erm ah oh eh mm mmm mhm hmm huh yeah yep yup okay ok "
+                          "like".split())
+_LABEL_TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|[^\W\d_][\w'’]*(?:-[^\W\d_]+)*|\d[\d:.,]*|"
+                          r"[^\s\w]+")
+# Modifiers that leave a phrase hanging when it starts or ends on them ("a proper", "tests
+# especially").
+_WEAK_EDGES = frozenset("proper own whole other big small good bad huge little first last next "
+                        "much many few various certain lot lots bit".split())
+_CLAUSE_WORDS = frozenset("and but so because cos cause or then if when although though while "
+                          "whereas".split())
+
+
+@functools.cache
+def _label_stop_words() -> frozenset[str]:
+    """Words a label may hold but not start or end on: spaCy's stop words and spoken fillers
+    (a shorter list than the keywords', so that a label can say "tell the psychiatrist")."""
+    from .segment import _stop_words as spoken
+
+    return frozenset(spoken()) | _HARD_FILLERS | {"yes", "no", "sorry", "guess", "suppose"}
+
+
+@functools.cache
+def _not_label_words() -> frozenset[str]:
+    """Times, dates and numbers: never part of a label."""
+    from .smalltalk import _DAYS, _MONTHS, _NUMBERS
+
+    times = "half past quarter oclock o'clock am pm morning afternoon evening tonight week weeks"
+    return frozenset(f"{_DAYS} {_MONTHS} {times}".split()) | _NUMBERS
+
+
+def _label_words(text: str) -> list[str]:
+    """The words of a text that may start or end a label, lower case."""
+    return [w for _, words in _phrases(text, lengths=(1,)) for w in words]
+
+
+def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[str, list[str]]]:
+    """Stretches of ``lengths`` words inside one clause of ``text``, as said, each with its
+    content words (lower case), that start and end on a content word (at least two of them in
+    a phrase) and contain no filler, transcriber's note, time, number or name."""
+    stop, times = _label_stop_words(), _not_label_words()
+    clauses: list[list[tuple[str, str]]] = [[]]  # (word as said, kind): content, inner, break
+    sentence_start = True
+    for token in _LABEL_TOKEN.findall(text):
+        plain = _keyword_text(token).replace(" ", "")  # "self-care" -> "selfcare"
+        starts, sentence_start = sentence_start, (sentence_start and not token[0].isalnum()
+                                                  or any(c in token for c in ".!?"))
+        if not token[0].isalpha():
+            kind = "break"
+        elif token.lower() in _CLAUSE_WORDS:
+            kind = "clause"
+        elif plain in _HARD_FILLERS or plain in times or (
+                token[0].isupper() and not starts and plain not in ("i", "")):  # a name
+            kind = "break"
+        elif plain in stop or len(plain) < 3 or plain in _WEAK_EDGES or plain.endswith("ly"):
+            kind = "inner"  # may stand inside a label, not at its ends
+        else:
+            kind = "content"
+        if kind in ("break", "clause"):
+            if clauses[-1]:
+                clauses.append([])
+            continue
+        clauses[-1].append((token.replace("’", "'"), kind))
+    for clause in clauses:
+        for start in range(len(clause)):
+            if clause[start][1] != "content":
+                continue
+            for length in lengths:
+                end = start + length
+                if end > len(clause) or clause[end - 1][1] != "content":
+                    continue
+                words = [part for w, kind in clause[start:end] if kind == "content"
+                         for part in _keyword_text(w).split()]
+                if len(words) >= min(2, length):
+                    phrase = " ".join(w for w, _ in clause[start:end])
+                    yield phrase[0].lower() + phrase[1:] if phrase[:2] != "I " else phrase, words
 
 
 # ----------------------------------------------------------------------------------------
