@@ -152,8 +152,12 @@ def code_quality(result, embedder) -> dict:
     offered = sugg["offered"] if "offered" in sugg else pd.Series(True, index=sugg.index)
     agreement = sugg["agreement"] if "agreement" in sugg else pd.Series(np.nan, index=sugg.index)
     words = table["label"].str.split().str.len()
+    params = result.codes.params
+    tried = params.get("k_candidates") or {}
     return {
         "units": len(result.units),
+        "k tried": f"{min(tried)}-{max(tried)}" if tried else "-",
+        "k by silhouette": params.get("k_selected", "-"),
         "small talk": f"{result.units['small_talk'].mean():.1%}" if "small_talk" in result.units
         else "-",
         "codes": len(table),

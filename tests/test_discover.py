@@ -172,6 +172,16 @@ def test_labels_hold_no_filler_time_number_or_name():
                     "know"} & set(phrase.lower().split()), phrase
 
 
+def test_one_focus_group_alone_gets_a_handful_of_codes(embedder):
+    from themesift.discover import _k_range
+
+    assert _k_range(65) == [6, 7, 8] and _k_range(30) == [3]  # 6 only with 8 units each
+    assert _k_range(250)[0] == 6 and _k_range(3000)[0] == 20
+    small = planted_units(per_topic=12, seed=3)  # 60 units: n/60 would allow one code
+    found = discover_codes(small, embedder=embedder)
+    assert len(found.table) >= 6 and found.params["k_candidates"].keys() == {6, 7}
+
+
 def test_same_seed_gives_identical_codes(units, embedder, codes, tmp_path, monkeypatch):
     monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path))  # computed again, not read back
     again = discover_codes(units, embedder=embedder, seed=0)

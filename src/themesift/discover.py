@@ -15,9 +15,11 @@ How codes are found
      code, and k-means depends on its seed and gives a noisier silhouette curve; Ward is
      deterministic, matches or beats k-means against a hand coding at the same k, and one
      merge tree gives every candidate number of codes. The number of codes ``k`` is the one
-     with the best mean silhouette (cosine) in ``[max(2, n/60), min(40, n/8)]``, so a code
+     with the best mean silhouette (cosine) in ``[max(6, n/60), min(40, n/8)]``, so a code
      has about 8 to 60 units (the lower end is at most 20, so that large corpora still get a
-     choice).
+     choice, and 6 only where there are 8 units for each: one focus group alone gets a
+     handful of codes, not the two that n/60 allows). If dissolving codes too small to stand
+     (step 3) leaves fewer than the lower end, the next best k is taken.
    * **5,000 units or more**: BERTopic's defaults, UMAP (5 dimensions, cosine) and HDBSCAN,
      with a minimum code size of 10 that grows with the corpus (0.1% of the units).
 3. Outliers are flagged and kept, never dropped. (Units flagged ``small_talk`` are not
@@ -92,6 +94,8 @@ MIN_UNITS = 10
 #: average, and at most 40 codes.
 UNITS_PER_CODE = (8, 60)
 MAX_CODES = 40
+#: ... and at least this many where there are 8 units for each (one focus group alone).
+MIN_CODES = 6
 #: A code is flagged ``single_speaker`` when one speaker said more than this share of it.
 SINGLE_SPEAKER_SHARE = 0.7
 N_KEYWORDS = 8
@@ -103,10 +107,12 @@ CODE_CACHE_ENTRIES = 20
 #: Labels (see _phrase_labels): phrases of this many members nearest a code's centre are
 #: candidates; about LABEL_BUDGET of them in all are embedded; the labels compete for at most
 #: LABEL_SAMPLE units.
-N_LABEL_UNITS = 12
+N_LABEL_UNITS = 15
 LABEL_BUDGET = 1000
 LABEL_SAMPLE = 3000
 LABEL_ROUNDS = 4
+LABEL_PER_CODE = 40
+LABEL_SOFTNESS = 0.05
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -681,12 +687,18 @@ class _PartitionClusterer:
             k: _silhouette(X, labels, self.seed, distances)
             for k, labels in candidates.items()
         }
-        # Ties go to the fewer codes (dict order is ascending k; max keeps the first).
-        self.k_ = max(self.k_scores_, key=self.k_scores_.__getitem__)
-        self.labels_, self.outlier_ = _settle(
-            X, candidates[self.k_], distances,
-            min_code_size=None if self.n_codes else self.min_code_size,
-        )
+        # Best silhouette first; ties go to the fewer codes (sorted is stable, ks ascend).
+        ranked = sorted(self.k_scores_, key=lambda k: -self.k_scores_[k])
+        min_code_size = None if self.n_codes else self.min_code_size
+        for k in ranked:
+            # Dissolving codes too small to stand may leave fewer than the range's lower end
+            # (a focus group of 65 units would get 5 codes): then the next best k is taken.
+            labels, outlier = _settle(X, candidates[k], distances, min_code_size=min_code_size)
+            if k == ranked[0]:
+                self.k_, self.labels_, self.outlier_ = k, labels, outlier
+            if len(np.unique(labels)) >= min(ks):
+                self.k_, self.labels_, self.outlier_ = k, labels, outlier
+                break
         return self
 
     def _partitions(self, X: np.ndarray, ks: list[int],
@@ -712,14 +724,17 @@ class _PartitionClusterer:
 
 
 def _k_range(n: int) -> list[int]:
-    """Numbers of codes to try: about 8 to 60 units per code, at most 40 codes.
+    """Numbers of codes to try: about 8 to 60 units per code, at most 40 codes, and at least
+    ``MIN_CODES`` where there are units enough for them (8 each).
 
     The lower end is capped at half the upper one, so that from 2,400 units on (where n/60
-    reaches 40) there is still a choice, between 20 and 40 codes.
+    reaches 40) there is still a choice, between 20 and 40 codes. The floor of ``MIN_CODES``
+    is for one focus group alone (50-100 units, of which n/60 would allow a single code):
+    an analyst reading one transcript expects a handful of codes, not two.
     """
     low_units, high_units = UNITS_PER_CODE
     hi = max(2, min(MAX_CODES, n // low_units))
-    lo = max(2, min(round(n / high_units), hi // 2))
+    lo = max(min(MIN_CODES, hi), min(round(n / high_units), hi // 2))
     return list(range(lo, hi + 1))
 
 
@@ -1129,11 +1144,13 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     carry (its keywords, and words its members use more than the other units do), and the
     best of each code (``LABEL_BUDGET`` phrases in all, 8 to 40 a code) are embedded. The
     labels are then chosen together, so that as many units as possible have their own code's
-    label as the closest label: each code starts with the candidate closest to its centre,
-    then, code by code and ``LABEL_ROUNDS`` times over, takes the candidate that wins the most units given the
-    other labels (ties: the earlier candidate). A reader who knows only the labels then
-    places most units where the codes put them. Without an embedder the pre-ranking decides;
-    a code with no candidate keeps a keyword label.
+    label as the closest label: from three starts (each code's candidate closest to its
+    centre, its first by the pre-ranking, the one nearest its members on average), code by
+    code and ``LABEL_ROUNDS`` times over, each code takes the candidate that wins the most
+    units given the other labels (ties: the earlier candidate), once directly and once after
+    the same ascent on a soft count (see :func:`_label_ascent`); the best of these wins. A
+    reader who knows only the labels then places most units where the codes put them. Without
+    an embedder the pre-ranking decides; a code with no candidate keeps a keyword label.
     """
     import numpy as np
 
@@ -1143,7 +1160,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     outlier = assignments["outlier"].to_numpy()
     words_of = [set(_label_words(t)) for t in texts]
     df_all = Counter(w for words in words_of for w in words)
-    per_code = max(8, min(40, LABEL_BUDGET // max(1, len(codes))))
+    per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
     candidates: list[list[str]] = []
     for code in codes:
         member = np.flatnonzero(code_of == code)
@@ -1151,9 +1168,9 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
         df_in = Counter(w for i in member for w in words_of[i])
         weight = {w: max(0.0, df_in[w] / len(member) - (df_all[w] - df_in[w])
                          / max(1, len(texts) - len(member))) for w in df_in}
-        for rank, keyword in enumerate(keywords[code]):
-            for w in keyword.split():
-                weight[w] = weight.get(w, 0.0) + 1.0 / (rank + 2)
+        # The keywords' words in order, each counting less than the one before.
+        for rank, w in enumerate(w for keyword in keywords[code] for w in keyword.split()):
+            weight[w] = weight.get(w, 0.0) + 1.0 / (rank + 2)
         scored: dict[str, float] = {}
         for i in central:
             for phrase, words in _phrases(texts[i]):
@@ -1175,26 +1192,71 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     own = np.array([position[c] for c in code_of[rows]])  # each unit's code, as a position
     columns = [np.array([index[p] for p in ps], dtype=int) for ps in candidates]
     centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
-    choice = [int(np.argmax(phrase_vectors[cols] @ centres[k])) if len(cols) else -1
-              for k, cols in enumerate(columns)]
+    starts = [  # closest to the centre; the best by the code's vocabulary; nearest its members
+        [int(np.argmax(phrase_vectors[cols] @ centres[k])) if len(cols) else -1
+         for k, cols in enumerate(columns)],
+        [0 if len(cols) else -1 for cols in columns],
+        [int(np.argmax(similarity[own == k][:, cols].mean(axis=0)))  # nearest its members
+         if len(cols) and (own == k).any() else (0 if len(cols) else -1)
+         for k, cols in enumerate(columns)],
+    ]
+    best_wins, choice = -1, starts[0]
+    for start in starts:
+        # Counting wins is flat where no unit flips; a soft count (each unit's margin through
+        # a sigmoid) first moves towards labels that many units are close to choosing.
+        for softness in (None, LABEL_SOFTNESS):
+            found = list(start)
+            if softness:
+                found, _ = _label_ascent(similarity, columns, own, found, softness)
+            found, wins = _label_ascent(similarity, columns, own, found)
+            if wins > best_wins:
+                best_wins, choice = wins, found
+    return [ps[choice[k]] if ps else _fallback_label(keywords[c], texts, code_of == c)
+            for k, (c, ps) in enumerate(zip(codes, candidates))]
+
+
+def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
+                  choice: list[int], softness: float | None = None) -> tuple[list[int], int]:
+    """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times, the
+    candidate (a column of ``similarity``, units x phrases) that makes the most units closest
+    to their own code's label, given the other codes' labels. With ``softness``, a unit
+    counts by a sigmoid of its margin (own label's similarity less the best other's) at that
+    scale instead of 0 or 1. The choice and the units won (counted 0 or 1)."""
+    import numpy as np
+
+    n_codes, n_units = len(columns), len(similarity)
+    rows = np.arange(n_units)
+
+    def chosen_matrix() -> np.ndarray:
+        return np.column_stack([similarity[:, columns[j][choice[j]]] if choice[j] >= 0
+                                else np.full(n_units, -np.inf, dtype=np.float32)
+                                for j in range(n_codes)])
+
     for _ in range(LABEL_ROUNDS):
         for k, cols in enumerate(columns):
             if len(cols) < 2:
                 continue
-            chosen = np.column_stack([similarity[:, columns[j][choice[j]]] if choice[j] >= 0
-                                      else np.full(len(rows), -np.inf, dtype=np.float32)
-                                      for j in range(len(codes))])
+            chosen = chosen_matrix()
             chosen[:, k] = -np.inf
             best_other = chosen.max(axis=1)
-            own_label = chosen[np.arange(len(rows)), own]
+            own_label = chosen[rows, own]
             mine = own == k
             block = similarity[:, cols]
-            wins = (block[mine] > best_other[mine, None]).sum(axis=0)
-            kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
-            wins += (kept[:, None] & (own_label[~mine, None] > block[~mine])).sum(axis=0)
+            if softness:
+                rivals = chosen.copy()
+                rivals[rows, own] = -np.inf  # other units: their best rival but code k's
+                margin_mine = block[mine] - best_other[mine, None]
+                margin_other = own_label[~mine, None] - np.maximum(
+                    rivals.max(axis=1)[~mine, None], block[~mine])
+                wins = (np.tanh(margin_mine / (2 * softness)).sum(axis=0)
+                        + np.tanh(margin_other / (2 * softness)).sum(axis=0))
+            else:
+                wins = (block[mine] > best_other[mine, None]).sum(axis=0)
+                kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
+                wins += (kept[:, None] & (own_label[~mine, None] > block[~mine])).sum(axis=0)
             choice[k] = int(np.argmax(wins))
-    return [ps[choice[k]] if ps else _fallback_label(keywords[c], texts, code_of == c)
-            for k, (c, ps) in enumerate(zip(codes, candidates))]
+    won = int((chosen_matrix().argmax(axis=1) == own).sum())
+    return choice, won
 
 
 def _fallback_label(keywords: list[str], texts: list[str], member: np.ndarray) -> str:
