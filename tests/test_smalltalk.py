@@ -11,6 +11,7 @@ SMALL_TALK = {
                   "We've only got the room until two, then the pharmacy team have it.",
                   "The parking's round the back, by the toilets."],
     "food and drink": ["The good biscuits.", "Is there any more tea in that pot? And milk?",
+                       "Toast and bacon this morning.",
                        "Somebody's brought doughnuts. Chocolate ones."],
     "weather": ["It's absolutely chucking it down out there.", "Lovely sunshine today."],
     "audio and video": ["Can you hear me? Hello?", "We can hear you. You're a bit quiet though.",
@@ -60,3 +61,15 @@ def test_long_units_are_never_small_talk():
 def test_the_reason_names_the_words_that_gave_it_away():
     assert small_talk_reason("The good biscuits.") == "food and drink: biscuits"
     assert small_talk_reason("Don't forget, Friday.") == "logistics: don't forget"
+
+
+def test_a_group_of_short_asides():
+    from themesift.smalltalk import content_words, is_aside
+
+    assert content_words("Um, I think the council sets the goals. [laughs]") == [
+        "council", "sets", "goals"]
+    assert is_aside(["Not yet. Fingers crossed.", "Sorry, carry on.", "Ha, true, that."])
+    assert not is_aside(["Not yet. Fingers crossed.", *CONTENT[:2]])
+    assert not is_aside(["Nobody asks about the staff's own wellbeing.",  # 3 content words
+                         "We burn out and nobody notices it."])  # 2: a median of 2.5
+    assert not is_aside([])

@@ -32,7 +32,8 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["small_talk_reason", "is_small_talk", "SMALL_TALK_KINDS", "MAX_WORDS"]
+__all__ = ["small_talk_reason", "is_small_talk", "content_words", "is_aside", "SMALL_TALK_KINDS",
+           "MAX_WORDS", "ASIDE_CONTENT_WORDS"]
 
 #: Longer units always carry some content for the study.
 MAX_WORDS = 25
@@ -60,7 +61,8 @@ _VOCABULARY: dict[str, str] = {
     "food and drink": "tea coffee biscuit biscuits cake cakes sandwich sandwiches pizza milk "
                       "sugar cup cups mug mugs kettle snack snacks cookie cookies chocolate "
                       "chocolates doughnut doughnuts donut donuts fruit juice crisps sweets "
-                      "custard bourbons digestives",
+                      "custard bourbons digestives bread toast bacon breakfast soup pastries "
+                      "croissants muffins scones",
     "weather": "weather rain raining rained rainy sunny sunshine sun snow snowing snowed "
                "freezing umbrella soaked forecast heatwave pouring storm windy",
     "audio and video": "mute muted unmute microphone mic mics audio volume louder echo camera "
@@ -161,6 +163,27 @@ def small_talk_reason(text: str) -> str | None:
         counts[kind_of[word]] = counts.get(kind_of[word], 0) + 1
     kind = max(counts, key=counts.__getitem__)  # ties: the first kind met
     return f"{kind}: " + ", ".join(dict.fromkeys(w for w in hits if kind_of[w] == kind))
+
+
+#: A code whose members hold a median of at most this many content words is made of short
+#: asides ("Not yet. Fingers crossed.", "The bread was amazing."): talk around the talk, not
+#: a candidate new theme, even where no unit of it is small talk on its own.
+ASIDE_CONTENT_WORDS = 2
+
+
+def content_words(text: str) -> list[str]:
+    """A unit's content words: its words less stop words, fillers and transcriber's notes."""
+    stop = _stop_words()
+    return [w for w in _words(str(text).casefold().replace("’", "'")) if w not in stop]
+
+
+def is_aside(texts) -> bool:
+    """Whether a group of units (a code's members) is made of short asides (see
+    :data:`ASIDE_CONTENT_WORDS`)."""
+    import statistics
+
+    counts = [len(content_words(t)) for t in texts]
+    return bool(counts) and statistics.median(counts) <= ASIDE_CONTENT_WORDS
 
 
 def is_small_talk(text: str) -> bool:

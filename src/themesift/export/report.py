@@ -592,16 +592,30 @@ def _themes_section(data: _ReportData, names, colours) -> str:
 
 
 def _new_themes_section(data: _ReportData) -> str:
+    from ..smalltalk import ASIDE_CONTENT_WORDS, is_aside
+
     text_of = dict(zip(data.units["unit_id"], data.units["text"]))
     codes = data.codes[(data.codes["theme_id"] == NONE_THEME)
                        | (data.codes["decision"] == "reject")]
+    members = data.assignments.groupby("code_id")["unit_id"].agg(list)
+    aside = codes["code_id"].map(lambda c: is_aside(text_of[u] for u in members.get(c, [])
+                                                    if u in text_of))
+    asides, codes = codes[aside.astype(bool)], codes[~aside.astype(bool)]
     intro = ("<p>Codes that fit no theme of the framework (or whose suggested theme the analyst "
              "rejected): read them as candidates for new themes, or as talk outside the study "
-             "aim.</p>")
+             "aim. Small talk has no code.</p>")
+    if asides.empty:
+        note = ""
+    else:
+        listed = ", ".join(f"{_e(c.code_id)} “{_e(c.label)}”" for c in asides.itertuples())
+        note = (f"<p class='muted'>Not listed: {listed}: short asides (their units hold a median "
+                f"of {ASIDE_CONTENT_WORDS} content words or fewer), talk around the talk rather "
+                "than a new theme.</p>")
     if not len(codes):
-        return intro + "<p class='muted'>Every code is mapped to a theme of the framework.</p>"
-    return intro + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
-                                                 text_of), numeric=(1, 2, 3))
+        return intro + note + ("<p class='muted'>No other code is outside the framework's "
+                               "themes.</p>")
+    return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
+                                                        text_of), numeric=(1, 2, 3))
 
 
 def _saturation_section(curve: pd.DataFrame) -> str:
