@@ -205,3 +205,15 @@ def test_missing_ipywidgets_says_how_to_install(study, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
     with pytest.raises(ts.MissingDependencyError, match=r'pip install "themesift\[notebook\]"'):
         widget_module.review(study)
+
+
+def test_review_order_puts_small_talk_last():
+    from themesift.review.sheet import review_order
+
+    rows = [{"suggestion_id": "unit:chat", "level": "unit", "score": 0.3, "runner_up_score": 0.3,
+             "theme_id": "none", "small_talk": True},
+            {"suggestion_id": "unit:a", "level": "unit", "score": 0.9, "runner_up_score": 0.1,
+             "theme_id": "hope", "small_talk": False},
+            {"suggestion_id": "code:C01", "level": "code", "score": 0.8, "runner_up_score": 0.1,
+             "theme_id": "hope", "size": 3}]
+    assert review_order(rows) == ["code:C01", "unit:a", "unit:chat"]

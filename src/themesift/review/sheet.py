@@ -239,7 +239,8 @@ def review_order(suggestions) -> list[str]:
     """Suggestion ids in the review order described in the module docstring.
 
     ``suggestions``: a DataFrame or list of dicts with ``suggestion_id, level, score,
-    runner_up_score``, ``theme_id`` (or ``suggested_theme``) and, for codes, ``size``.
+    runner_up_score``, ``theme_id`` (or ``suggested_theme``), for codes ``size``, and for
+    units optionally ``small_talk`` (small talk comes last).
     """
     rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
     margins = [_number(r.get("score")) - _number(r.get("runner_up_score")) for r in rows]
@@ -250,7 +251,7 @@ def review_order(suggestions) -> list[str]:
     def key(i: int):
         if rows[i].get("level") == "code":
             return (0, -_number(rows[i].get("size")), margins[i], i)
-        return (1, rounds[i], margins[i], i)
+        return (1, bool(rows[i].get("small_talk")), rounds[i], margins[i], i)
 
     return [rows[i]["suggestion_id"] for i in sorted(range(len(rows)), key=key)]
 

@@ -354,6 +354,8 @@ def _load_suggestions(study: Study, run_id: str) -> dict[str, dict[str, Any]]:
             "runner_up_score": row["runner_up_score"], "rationale": row["rationale"] or "",
             "label": _clean(code.get("label")), "size": None if size is None else int(size),
             "quotes": quotes,
+            "small_talk": row["level"] == "unit" and bool(units.get(row["item_id"], {}).get(
+                "small_talk", False)),
         }
     return items
 
