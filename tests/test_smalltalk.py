@@ -15,6 +15,7 @@ SMALL_TALK = {
                        "Somebody's brought doughnuts. Chocolate ones."],
     "weather": ["It's absolutely chucking it down out there.", "Lovely sunshine today."],
     "audio and video": ["Can you hear me? Hello?", "We can hear you. You're a bit quiet though.",
+                        "I can hear you fine now. The dog might bark, sorry.",
                         "Sorry, you were on mute, go again.", "I think my camera's frozen."],
     "recording": ["Is it recording? Is the red light on?",
                   "I'm the housing officer, for the recording. [laughs]"],
@@ -34,6 +35,7 @@ CONTENT = [
     "We used to have reflective practice on a Wednesday, and that kept us going.",
     "Hearing voices all night, he couldn't sleep, so the meds went up again.",
     "He relapses every weekend when his benefits come in.",
+    "She can hear voices all night, so she won't come out of her room.",
 ]
 
 
@@ -69,6 +71,7 @@ def test_a_group_of_short_asides():
     assert content_words("Um, I think the council sets the goals. [laughs]") == [
         "council", "sets", "goals"]
     assert is_aside(["Not yet. Fingers crossed.", "Sorry, carry on.", "Ha, true, that."])
+    assert is_aside(["That's fair. That's a fair challenge.", "Oh, lovely."])  # distinct words
     assert not is_aside(["Not yet. Fingers crossed.", *CONTENT[:2]])
     assert not is_aside(["Nobody asks about the staff's own wellbeing.",  # 3 content words
                          "We burn out and nobody notices it."])  # 2: a median of 2.5

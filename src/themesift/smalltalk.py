@@ -78,7 +78,8 @@ _NUMBERS = frozenset("one two three four five six seven eight nine ten eleven tw
 # Phrases that only small talk uses, whatever else the unit says.
 _PHRASES: dict[str, re.Pattern[str]] = {
     "audio and video": re.compile(
-        r"\bcan (?:you|everyone|everybody) (?:hear|see)\b|\b(?:on|off) mute\b|"
+        r"\bcan (?:you|everyone|everybody) (?:hear|see)\b|\bcan hear (?:you|me)\b|"
+        r"\b(?:on|off) mute\b|"
         r"\byou'?re (?:a bit )?(?:quiet|breaking up|frozen)\b|\bbreaking up\b|"
         r"\b(?:speak|talk) up\b|\bshare (?:my|your) screen\b"),
     "recording": re.compile(r"\bfor the (?:recording|tape|transcript|record)\b|"
@@ -165,9 +166,9 @@ def small_talk_reason(text: str) -> str | None:
     return f"{kind}: " + ", ".join(dict.fromkeys(w for w in hits if kind_of[w] == kind))
 
 
-#: A code whose members hold a median of at most this many content words is made of short
-#: asides ("Not yet. Fingers crossed.", "The bread was amazing."): talk around the talk, not
-#: a candidate new theme, even where no unit of it is small talk on its own.
+#: A code whose members hold a median of at most this many distinct content words is made of
+#: short asides ("Not yet. Fingers crossed.", "The bread was amazing."): talk around the
+#: talk, not a candidate new theme, even where no unit of it is small talk on its own.
 ASIDE_CONTENT_WORDS = 2
 
 
@@ -182,7 +183,7 @@ def is_aside(texts) -> bool:
     :data:`ASIDE_CONTENT_WORDS`)."""
     import statistics
 
-    counts = [len(content_words(t)) for t in texts]
+    counts = [len(set(content_words(t))) for t in texts]  # "fair ... a fair challenge": 2
     return bool(counts) and statistics.median(counts) <= ASIDE_CONTENT_WORDS
 
 
