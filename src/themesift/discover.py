@@ -1162,6 +1162,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     df_all = Counter(w for words in words_of for w in words)
     per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
     candidates: list[list[str]] = []
+    said: dict[str, str] = {}  # a candidate (lower case) as first said ("I'd" stays "I'd")
     for code in codes:
         member = np.flatnonzero(code_of == code)
         central = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_LABEL_UNITS]
@@ -1175,11 +1176,12 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
         for i in central:
             for phrase, words in _phrases(texts[i]):
                 scored.setdefault(phrase.lower(), sum(weight.get(w, 0.0) for w in set(words)))
+                said.setdefault(phrase.lower(), phrase)
         candidates.append(sorted(scored, key=lambda p: (-scored[p], len(p), p))[:per_code])
 
     pool = sorted({p for ps in candidates for p in ps})
     if not pool or embedder is None or not callable(getattr(embedder, "encode", None)):
-        return [ps[0] if ps else _fallback_label(keywords[c], texts, code_of == c)
+        return [said[ps[0]] if ps else _fallback_label(keywords[c], texts, code_of == c)
                 for c, ps in zip(codes, candidates)]
     index = {p: j for j, p in enumerate(pool)}
     phrase_vectors = _normalise(np.asarray(embedder.encode(pool), dtype=np.float64))
@@ -1211,7 +1213,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
             found, wins = _label_ascent(similarity, columns, own, found)
             if wins > best_wins:
                 best_wins, choice = wins, found
-    return [ps[choice[k]] if ps else _fallback_label(keywords[c], texts, code_of == c)
+    return [said[ps[choice[k]]] if ps else _fallback_label(keywords[c], texts, code_of == c)
             for k, (c, ps) in enumerate(zip(codes, candidates))]
 
 
@@ -1274,6 +1276,10 @@ _LABEL_TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|[^\W\d_][\w'’]*(?:-[^\W\d_]+)
 # especially").
 _WEAK_EDGES = frozenset("proper own whole other big small good bad huge little first last next "
                         "much many few various certain lot lots bit".split())
+# Who says or does something: a label may start on one, in the participants' own voice,
+# unless a hedge follows.
+_SUBJECTS = frozenset("i we you they he she".split())
+_HEDGES = frozenset("know mean think guess suppose reckon".split())
 _CLAUSE_WORDS = frozenset("and but so because cos cause or then if when although though while "
                           "whereas".split())
 
@@ -1303,8 +1309,9 @@ def _label_words(text: str) -> list[str]:
 
 def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[str, list[str]]]:
     """Stretches of ``lengths`` words inside one clause of ``text``, as said, each with its
-    content words (lower case), that start and end on a content word (at least two of them in
-    a phrase) and contain no filler, transcriber's note, time, number or name."""
+    content words (lower case), that start on a content word or a subject ("I hate the
+    tests"; not "you know ..."), end on a content word, hold at least two content words and
+    contain no filler, transcriber's note, time, number or name."""
     stop, times = _label_stop_words(), _not_label_words()
     clauses: list[list[tuple[str, str]]] = [[]]  # (word as said, kind): content, inner, break
     sentence_start = True
@@ -1319,6 +1326,8 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
         elif plain in _HARD_FILLERS or plain in times or (
                 token[0].isupper() and not starts and plain not in ("i", "")):  # a name
             kind = "break"
+        elif plain in _SUBJECTS:
+            kind = "subject"  # may start a label ("I hate the tests"), not end it
         elif plain in stop or len(plain) < 3 or plain in _WEAK_EDGES or plain.endswith("ly"):
             kind = "inner"  # may stand inside a label, not at its ends
         else:
@@ -1330,8 +1339,10 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
         clauses[-1].append((token.replace("’", "'"), kind))
     for clause in clauses:
         for start in range(len(clause)):
-            if clause[start][1] != "content":
-                continue
+            if clause[start][1] not in ("content", "subject") or (
+                    clause[start][1] == "subject" and start + 1 < len(clause)
+                    and _keyword_text(clause[start + 1][0]) in _HEDGES):
+                continue  # "you know ...", "I think ..." are fillers, not a start
             for length in lengths:
                 end = start + length
                 if end > len(clause) or clause[end - 1][1] != "content":
