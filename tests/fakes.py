@@ -47,6 +47,13 @@ def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_e
                           suggestions, unit_suggestions, {"fake": True})
 
 
+def agreeing(codes):
+    """``unit_theme`` for :func:`fake_result` where every member is suggested its code's theme
+    (code k: THEMES[k % 4]), so that accepting a code codes all its members."""
+    theme_of = {i: THEMES[k % 4] for k, members in enumerate(codes.values()) for i in members}
+    return lambda i: theme_of.get(i, THEMES[i % 4])
+
+
 def make_corpus_of(answers):
     """Several transcripts from ``{doc_id: [(speaker, words), ...]}``, in that (interview) order."""
     transcripts = []
