@@ -1158,7 +1158,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     codes = table["code_id"].tolist()
     distance = assignments["distance"].to_numpy()
     outlier = assignments["outlier"].to_numpy()
-    words_of = [set(_label_words(t)) for t in texts]
+    words_of = [set(_keyword_text(t).split()) for t in texts]  # as _phrases gives them
     df_all = Counter(w for words in words_of for w in words)
     per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
     candidates: list[list[str]] = []
@@ -1300,11 +1300,6 @@ def _not_label_words() -> frozenset[str]:
 
     times = "half past quarter oclock o'clock am pm morning afternoon evening tonight week weeks"
     return frozenset(f"{_DAYS} {_MONTHS} {times}".split()) | _NUMBERS
-
-
-def _label_words(text: str) -> list[str]:
-    """The words of a text that may start or end a label, lower case."""
-    return [w for _, words in _phrases(text, lengths=(1,)) for w in words]
 
 
 def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[str, list[str]]]:
