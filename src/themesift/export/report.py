@@ -217,7 +217,12 @@ def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
     centred = vectors - vectors.mean(axis=0) if len(vectors) else vectors
     xy = np.zeros((len(vectors), 2))
     if len(vectors) > 1:
-        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: this SVD takes 0.07 s so, and 1-13 s on two OpenBLAS threads when
+        # the machine is busy (they wait for each other).
+        with threadpool_limits(1, user_api="blas"):
+            _, _, components = np.linalg.svd(centred, full_matrices=False)
         components = components[:2]
         signs = np.sign(components[np.arange(len(components)),
                                    np.abs(components).argmax(axis=1)])
