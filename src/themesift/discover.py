@@ -1298,7 +1298,8 @@ def _not_label_words() -> frozenset[str]:
     """Times, dates and numbers: never part of a label."""
     from .smalltalk import _DAYS, _MONTHS, _NUMBERS
 
-    times = "half past quarter oclock o'clock am pm morning afternoon evening tonight week weeks"
+    times = ("half past quarter oclock o'clock am pm morning afternoon evening tonight day days "
+             "week weeks month months year years ago twice")
     return frozenset(f"{_DAYS} {_MONTHS} {times}".split()) | _NUMBERS
 
 
