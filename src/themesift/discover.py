@@ -37,9 +37,10 @@ How codes are found
    embedding is to the code's centre, with maximal marginal relevance so that the keywords
    are not near synonyms (KeyBERT-style). Its label is a phrase of two to six words in the
    participants' own words ("ring the housing officer", "letting yourself hope again is
-   scary"): stretches of the members nearest the centre that start and end on a content word
-   and hold no filler, time, number or name, chosen together for all codes so that the
-   closest label to as many units as possible is their own code's (see _phrase_labels).
+   scary"), or two such key phrases joined by a comma: stretches of the members nearest the
+   centre that start and end on a content word and hold no filler, time, number or name,
+   chosen together for all codes so that the closest label to as many units as possible is
+   their own code's (see _phrase_labels).
 5. The codes are kept in ``codes.sqlite`` in the cache folder, keyed by everything they depend
    on: the units (ids, texts, speakers, transcripts), their vectors, the keyword model, the
    parameters, the seed, the library versions and this module's source. Re-running a study
@@ -113,6 +114,7 @@ LABEL_SAMPLE = 3000
 LABEL_ROUNDS = 4
 LABEL_PER_CODE = 40
 LABEL_SOFTNESS = 0.05
+LABEL_PAIRS = 8
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -1149,8 +1151,11 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     code and ``LABEL_ROUNDS`` times over, each code takes the candidate that wins the most
     units given the other labels (ties: the earlier candidate), once directly and once after
     the same ascent on a soft count (see :func:`_label_ascent`); the best of these wins. A
-    reader who knows only the labels then places most units where the codes put them. Without
-    an embedder the pre-ranking decides; a code with no candidate keeps a keyword label.
+    reader who knows only the labels then places most units where the codes put them. Last,
+    each label may take a second key phrase of its code (no shared word, six words in all:
+    "no-drugs rule, urine screens"), by the same ascent over the phrase alone and up to
+    ``LABEL_PAIRS`` such pairs, where that wins more units. Without an embedder the
+    pre-ranking decides; a code with no candidate keeps a keyword label.
     """
     import numpy as np
 
@@ -1213,8 +1218,31 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
             found, wins = _label_ascent(similarity, columns, own, found)
             if wins > best_wins:
                 best_wins, choice = wins, found
-    return [said[ps[choice[k]]] if ps else _fallback_label(keywords[c], texts, code_of == c)
-            for k, (c, ps) in enumerate(zip(codes, candidates))]
+    labels = [said[ps[choice[k]]] if ps else None for k, ps in enumerate(candidates)]
+    # Then each label may take a second key phrase of its code (MMR-like: no shared word,
+    # 6 words in all) where the pair wins more units than the phrase alone.
+    pairs = [[f"{first}, {said[p]}" for p in ps if len(first.split()) + len(p.split()) <= 6
+              and not set(p.split()) & set(first.lower().split())][:LABEL_PAIRS]
+             if first else [] for first, ps in zip(labels, candidates)]
+    extra = sorted({p for ps in pairs for p in ps})
+    if extra:
+        pair_vectors = _normalise(np.asarray(embedder.encode(extra), dtype=np.float64))
+        at = {p: len(pool) + j for j, p in enumerate(extra)}
+        similarity = np.hstack([similarity, (vectors[rows] @ pair_vectors.T).astype(np.float32)])
+        columns = [np.array([cols[choice[k]], *(at[p] for p in pairs[k])], dtype=int)
+                   if len(cols) else cols for k, cols in enumerate(columns)]
+        start = [0 if len(cols) else -1 for cols in columns]
+        for softness in (None, LABEL_SOFTNESS):
+            found = list(start)
+            if softness:
+                found, _ = _label_ascent(similarity, columns, own, found, softness)
+            found, wins = _label_ascent(similarity, columns, own, found)
+            if wins > best_wins:
+                best_wins = wins
+                labels = [([label, *pair][found[k]] if label else None)
+                          for k, (label, pair) in enumerate(zip(labels, pairs))]
+    return [label or _fallback_label(keywords[c], texts, code_of == c)
+            for c, label in zip(codes, labels)]
 
 
 def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
