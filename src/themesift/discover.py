@@ -1207,17 +1207,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
          if len(cols) and (own == k).any() else (0 if len(cols) else -1)
          for k, cols in enumerate(columns)],
     ]
-    best_wins, choice = -1, starts[0]
-    for start in starts:
-        # Counting wins is flat where no unit flips; a soft count (each unit's margin through
-        # a sigmoid) first moves towards labels that many units are close to choosing.
-        for softness in (None, LABEL_SOFTNESS):
-            found = list(start)
-            if softness:
-                found, _ = _label_ascent(similarity, columns, own, found, softness)
-            found, wins = _label_ascent(similarity, columns, own, found)
-            if wins > best_wins:
-                best_wins, choice = wins, found
+    choice, best_wins = _best_ascent(similarity, columns, own, starts)
     labels = [said[ps[choice[k]]] if ps else None for k, ps in enumerate(candidates)]
     # Then each label may take a second key phrase of its code (MMR-like: no shared word,
     # 6 words in all) where the pair wins more units than the phrase alone.
@@ -1231,18 +1221,31 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
         similarity = np.hstack([similarity, (vectors[rows] @ pair_vectors.T).astype(np.float32)])
         columns = [np.array([cols[choice[k]], *(at[p] for p in pairs[k])], dtype=int)
                    if len(cols) else cols for k, cols in enumerate(columns)]
-        start = [0 if len(cols) else -1 for cols in columns]
+        found, wins = _best_ascent(similarity, columns, own,
+                                   [[0 if len(cols) else -1 for cols in columns]])
+        if wins > best_wins:  # else the phrases alone win at least as many units
+            labels = [([label, *pair][found[k]] if label else None)
+                      for k, (label, pair) in enumerate(zip(labels, pairs))]
+    return [label or _fallback_label(keywords[c], texts, code_of == c)
+            for c, label in zip(codes, labels)]
+
+
+def _best_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
+                 starts: list[list[int]]) -> tuple[list[int], int]:
+    """The best of :func:`_label_ascent` from each start, once on the count of units won and
+    once after the same ascent on a soft count: counting is flat where no unit flips, and the
+    soft count (each unit's margin through a sigmoid) first moves towards labels that many
+    units are close to choosing. The choice and the units it wins."""
+    best_wins, choice = -1, list(starts[0])
+    for start in starts:
         for softness in (None, LABEL_SOFTNESS):
             found = list(start)
             if softness:
                 found, _ = _label_ascent(similarity, columns, own, found, softness)
             found, wins = _label_ascent(similarity, columns, own, found)
             if wins > best_wins:
-                best_wins = wins
-                labels = [([label, *pair][found[k]] if label else None)
-                          for k, (label, pair) in enumerate(zip(labels, pairs))]
-    return [label or _fallback_label(keywords[c], texts, code_of == c)
-            for c, label in zip(codes, labels)]
+                best_wins, choice = wins, found
+    return choice, best_wins
 
 
 def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
