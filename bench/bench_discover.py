@@ -125,13 +125,127 @@ def scaled(units, vectors, n, seed=0):
     return big, (vectors[picks] + jitter).astype(np.float32)
 
 
+# ----------------------------------------------------------------------------------------
+# Code quality (--quality): what an analyst meets in the report and the review sheet
+
+
+def code_quality(result, embedder) -> dict:
+    """Quality of a pipeline result's candidate codes and code suggestions.
+
+    - label retrieval: the labels are embedded, and for each unit with a code, is the label
+      closest to the unit its own code's? (chance: 1 / codes)
+    - cohesion: mean cosine of a unit to its code's centre
+    - single-speaker share: codes flagged single_speaker (one person said >70% of it)
+    - code/unit agreement: units whose own suggestion is their code's suggested theme
+    - offered: codes offered as one decision (>= 60% of members agree), and the weakest
+      agreement among them
+    - small-talk share: units flagged small_talk (no code, suggested none)
+    """
+    table, a = result.codes.table, result.codes.assignments
+    sugg = result.suggestions.set_index("code_id")
+    text_of = dict(zip(result.units["unit_id"], result.units["text"]))
+    unit_vectors = np.asarray(embedder.encode([text_of[u] for u in a["unit_id"]]))
+    label_vectors = np.asarray(embedder.encode(table["label"].tolist()))
+    closest = table["code_id"].to_numpy()[np.argmax(unit_vectors @ label_vectors.T, axis=1)]
+    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
+    code_theme = a["code_id"].map(sugg["theme_id"])
+    offered = sugg["offered"] if "offered" in sugg else pd.Series(True, index=sugg.index)
+    agreement = sugg["agreement"] if "agreement" in sugg else pd.Series(np.nan, index=sugg.index)
+    words = table["label"].str.split().str.len()
+    params = result.codes.params
+    tried = params.get("k_candidates") or {}
+    return {
+        "units": len(result.units),
+        "k tried": f"{min(tried)}-{max(tried)}" if tried else "-",
+        "k by silhouette": params.get("k_selected", "-"),
+        "small talk": f"{result.units['small_talk'].mean():.1%}" if "small_talk" in result.units
+        else "-",
+        "codes": len(table),
+        "label words": f"{words.min()}-{words.max()}",
+        "label retrieval": round(float(np.mean(closest == a["code_id"].to_numpy())), 3),
+        "cohesion": round(float(np.sum(table["cohesion"] * table["size"]) / table["size"].sum()), 3),
+        "single-speaker codes": f"{table['single_speaker'].mean():.0%}",
+        "code/unit agreement": round(float(np.mean(a["unit_id"].map(own) == code_theme)), 3),
+        "codes offered": f"{int(offered.sum())} of {len(offered)}",
+        "weakest offered": round(float(agreement[offered].min()), 3) if offered.any() else "-",
+    }
+
+
+def small_talk_against_none(folder: Path, units: pd.DataFrame) -> str:
+    """Precision and recall of the small-talk flag against the hand coding's ``none`` units
+    (a machine unit counts as coded none when it overlaps hand-coded none units only)."""
+    codings = sorted((folder / "coding").glob("*.csv"))
+    if not codings or "small_talk" not in units:
+        return ""
+    human = pd.concat([pd.read_csv(p) for p in codings])
+    rows = []
+    for u in units[units["doc_id"].isin(set(human["doc_id"]))].itertuples():
+        h = human[(human["doc_id"] == u.doc_id) & (human["end"] > u.start) & (human["start"] < u.end)]
+        if len(h):
+            rows.append((bool(u.small_talk), bool((h["theme_id"] == "none").all())))
+    flagged = np.array([f for f, _ in rows])
+    none = np.array([n for _, n in rows])
+    tp = int((flagged & none).sum())
+    return (f"Small talk against the hand coding ({len(rows)} machine units overlapping a "
+            f"hand-coded unit, {int(none.sum())} of them coded none only): {int(flagged.sum())} "
+            f"flagged, {tp} of them coded none: precision {tp / max(1, flagged.sum()):.2f}, "
+            f"recall {tp / max(1, none.sum()):.2f}.")
+
+
+def quality_main(folder: Path, sizes: list[int]) -> None:
+    from themesift.pipeline import run_pipeline
+
+    embedder = ts.Embedder(quiet=True)
+    corpus = ts.read_corpus(folder)
+    runs = [("sample: all " + str(len(corpus)), corpus, "recovery")]
+    runs += [(f"sample: {t.id} alone", ts.Corpus([t]), "recovery") for t in corpus]
+    rows, note = [], ""
+    for name, inputs, framework in runs:
+        started = time.perf_counter()
+        result = run_pipeline(inputs, framework, embedder=embedder, quiet=True)
+        rows.append({"corpus": name, **code_quality(result, embedder),
+                     "seconds": f"{time.perf_counter() - started:.1f}"})
+        if name.startswith("sample: all"):
+            note = small_talk_against_none(folder, result.units)
+            labels = result.codes.table[["code_id", "label", "size"]]
+        print(f"{name}: done", file=sys.stderr)
+    if sizes:
+        import tempfile
+
+        sys.path.insert(0, str(ROOT / "bench"))
+        from pipeline import unit_texts, write_transcripts
+
+        framework = str(ROOT / "bench" / "frameworks" / "care_opinion.yaml")
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_transcripts(unit_texts(n), Path(tmp))
+                started = time.perf_counter()
+                result = run_pipeline(tmp, framework, embedder=embedder, quiet=True)
+                rows.append({"corpus": f"Care Opinion units, {n:,}", **code_quality(result, embedder),
+                             "seconds": f"{time.perf_counter() - started:.1f}"})
+            print(f"{n} units: done", file=sys.stderr)
+    print("### Candidate codes: quality (whole pipeline, default settings)\n")
+    print(table(rows))
+    if note:
+        print("\n" + note)
+    print("\n### Labels of the sample run\n")
+    print(table(labels.to_dict("records")))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(ROOT / "data" / "sample"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scale", default="", help="comma-separated corpus sizes to time")
+    parser.add_argument("--quality", action="store_true",
+                        help="code quality of whole runs instead of the methods' comparison")
+    parser.add_argument("--sizes", default="",
+                        help="with --quality: also Care Opinion corpora of these many units")
     args = parser.parse_args()
     folder = Path(args.folder)
+    if args.quality:
+        quality_main(folder, [int(s) for s in args.sizes.split(",") if s.strip()])
+        return 0
 
     units = ts.segment(ts.read_corpus(folder))
     embedder = load_embedder()

@@ -20,9 +20,11 @@ def make_corpus(text="P1: hello there"):
                                                  "path": "t1.txt", "format": "txt"})])
 
 
-def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_exemplars=1):
-    """Units u0..u{n-1} of the corpus' first transcript, unit i suggested THEMES[i % 4] with
-    ``scores[i] = (score, runner_up_score)``; ``codes`` maps code ids to unit positions."""
+def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_exemplars=1,
+                unit_theme=lambda i: THEMES[i % 4]):
+    """Units u0..u{n-1} of the corpus' first transcript, unit i suggested ``unit_theme(i)``
+    (THEMES[i % 4]) with ``scores[i] = (score, runner_up_score)``; ``codes`` maps code ids to
+    unit positions, code k suggested THEMES[k % 4]."""
     doc = corpus[0]
     units = pd.DataFrame([{"unit_id": f"u{i}", "doc_id": doc.id, "speaker": speaker(i),
                            "role": "participant", "turn": i, "start": i, "end": i + 1,
@@ -38,11 +40,18 @@ def fake_result(corpus, framework, *, scores, codes, speaker=lambda i: "P1", n_e
                                  "theme_id": THEMES[k % 4], "score": 0.8, "runner_up": "hope",
                                  "runner_up_score": 0.1, "rationale": f"why {c}"}
                                 for k, (c, m) in enumerate(codes.items())])
-    unit_suggestions = pd.DataFrame([{"unit_id": f"u{i}", "theme_id": THEMES[i % 4],
+    unit_suggestions = pd.DataFrame([{"unit_id": f"u{i}", "theme_id": unit_theme(i),
                                       "score": s, "runner_up": "none", "runner_up_score": r,
                                       "rationale": f"why u{i}"} for i, (s, r) in enumerate(scores)])
     return PipelineResult(corpus, framework, units, CandidateCodes(table, assignments),
                           suggestions, unit_suggestions, {"fake": True})
+
+
+def agreeing(codes):
+    """``unit_theme`` for :func:`fake_result` where every member is suggested its code's theme
+    (code k: THEMES[k % 4]), so that accepting a code codes all its members."""
+    theme_of = {i: THEMES[k % 4] for k, members in enumerate(codes.values()) for i in members}
+    return lambda i: theme_of.get(i, THEMES[i % 4])
 
 
 def make_corpus_of(answers):

@@ -86,7 +86,8 @@ def test_segment_prints_a_summary_and_writes_units(tmp_path, fixtures, capsys):
     printed = capsys.readouterr().out
     assert "| transcript" in printed and "| basic" in printed and "| teams" in printed
     units = pd.read_csv(out)
-    assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text"]
+    assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text",
+                                    "small_talk"]
     assert set(units["doc_id"]) == {"basic", "teams"}
 
 
@@ -289,6 +290,22 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
     assert "3 already recorded, skipped" in capsys.readouterr().out
     with Study.open(store) as study:
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
+
+
+def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    code = sheet["suggestion_id"].iloc[0]
+    sheet.loc[0, "decision"] = "accept"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    with Study.open(store) as study:
+        coded, members = study.code_reach(code)
+    assert (f"Accepted codes coded {coded} units whose own suggestion agrees; "
+            f"{members - coded} other members stay to be decided one by one."
+            ) in capsys.readouterr().out
 
 
 def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path):

@@ -43,7 +43,8 @@ def units_of(text, answers):
 
 def result_with_units(corpus, framework, units, codes):
     """A hand-made pipeline result whose units are ``units`` (ids u0..u{n-1})."""
-    result = fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * len(units), codes=codes)
+    result = fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * len(units), codes=codes,
+                               unit_theme=fakes.agreeing(codes))
     return dataclasses.replace(result, units=units)
 
 

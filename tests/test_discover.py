@@ -139,11 +139,14 @@ def test_exemplars_are_members_nearest_the_centre(units, codes):
             assert distance[ids].max() <= distance[list(others)].min() + 1e-9
 
 
-def test_labels_are_short_and_free_of_stop_and_filler_words(codes):
+def test_labels_are_short_phrases_in_the_participants_own_words(units, codes):
+    texts = " | ".join(units["text"]).lower()
     for row in codes.table.itertuples():
-        words = row.label.replace(",", " ").split()
-        assert 1 <= len(words) <= 4, row.label
-        assert not set(words) & (FILLERS | set(ENGLISH_STOP_WORDS)), row.label
+        words = row.label.replace(",", " ").split()  # a phrase; keywords where none is found
+        assert 2 <= len(words) <= 6, row.label
+        assert set(words) <= set(texts.replace(",", " ").split()), row.label  # their words
+        assert not {words[0], words[-1]} & (FILLERS | set(ENGLISH_STOP_WORDS)), row.label
+        assert not set(words) & FILLERS, row.label
         keywords = row.keywords.split(" | ")
         assert 1 <= len(keywords) <= 8
         assert not {w for k in keywords for w in k.split()} & FILLERS
@@ -153,7 +156,33 @@ def test_labels_name_the_planted_topic(units, codes):
     topic_of = units.set_index("unit_id")["topic"]
     for row in codes.table.itertuples():
         topic = topic_of[codes.members(row.code_id)].mode()[0]
-        assert set(row.label.replace(",", " ").split()) <= set(TOPICS[topic].split()), row.label
+        assert set(row.label.split()) & set(TOPICS[topic].split()), row.label
+
+
+def test_labels_hold_no_filler_time_number_or_name():
+    from themesift.discover import _phrases
+
+    text = ("Um, so Dave rang on Tuesday at half past three, [laughs] about the waiting list for "
+            "his flat, you know, and the rent arrears. We keep trying to build trust over time.")
+    phrases = [p for p, _ in _phrases(text)]
+    assert "waiting list for his flat" in phrases and "rent arrears" in phrases
+    assert "build trust over time" in phrases
+    spoken = [p for p, _ in _phrases("I hate the tests. You know, they never believe us.")]
+    assert "I hate the tests" in spoken  # in the speaker's own voice, "I" kept
+    assert not [p for p in spoken if p.lower().startswith(("you know", "i think"))]
+    for phrase in phrases:
+        assert not {"dave", "tuesday", "half", "past", "three", "um", "laughs",
+                    "know"} & set(phrase.lower().split()), phrase
+
+
+def test_one_focus_group_alone_gets_a_handful_of_codes(embedder):
+    from themesift.discover import _k_range
+
+    assert _k_range(65) == [6, 7, 8] and _k_range(30) == [3]  # 6 only with 8 units each
+    assert _k_range(250)[0] == 6 and _k_range(3000)[0] == 20
+    small = planted_units(per_topic=12, seed=3)  # 60 units: n/60 would allow one code
+    found = discover_codes(small, embedder=embedder)
+    assert len(found.table) >= 6 and found.params["k_candidates"].keys() == {6, 7}
 
 
 def test_same_seed_gives_identical_codes(units, embedder, codes, tmp_path, monkeypatch):
@@ -301,6 +330,21 @@ def test_off_topic_units_are_flagged_and_still_assigned(units, embedder):
     assert found.table["n_outliers"].sum() == a["outlier"].sum()
     well_fitting = a[~a["outlier"]].groupby("code_id").size()
     assert well_fitting.reindex(found.table["code_id"], fill_value=0).min() >= 3
+
+
+def test_small_talk_is_left_out_of_the_codes(units, embedder):
+    chat = pd.DataFrame({"unit_id": [f"chat-{i}" for i in range(6)],
+                         "text": ["Lovely biscuits, the chocolate ones."] * 3
+                         + ["Can you hear me? You're on mute."] * 3})
+    both = pd.concat([units.assign(small_talk=False), chat.assign(small_talk=True)],
+                     ignore_index=True)
+    vectors = embedder.encode(both["text"])
+    for found in (discover_codes(both, embedder=embedder),
+                  discover_codes(both, embedder=embedder, embeddings=vectors)):
+        assert found.assignments["unit_id"].tolist() == units["unit_id"].tolist()
+        assert found.table["size"].sum() == len(units)
+        assert found.params["n_small_talk"] == 6
+        pd.testing.assert_frame_equal(found.table, discover_codes(units, embedder=embedder).table)
 
 
 def test_groups_smaller_than_min_code_size_are_dissolved(units, embedder):

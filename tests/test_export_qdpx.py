@@ -38,8 +38,9 @@ LINES = {
 
 def make_result(corpus, framework):
     """A run on the two transcripts: units u0..u5 at their real offsets, codes C01 and C02."""
-    result = fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * 6,
-                               codes={"C01": [0, 1, 2], "C02": [3, 4, 5]})
+    codes = {"C01": [0, 1, 2], "C02": [3, 4, 5]}
+    result = fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * 6, codes=codes,
+                               unit_theme=fakes.agreeing(codes))
     rows = []
     for doc_id, lines in LINES.items():
         start = 0
@@ -220,7 +221,7 @@ def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_pat
     }
     pending = {
         (*span("u0"), "Suggested by themesift/Relationships (suggested)", "themesift"),
-        (*span("u2"), "Suggested by themesift/Structural tension (suggested)", "themesift"),
+        (*span("u2"), "Suggested by themesift/Relationships (suggested)", "themesift"),
         (*span("u5"), "Suggested by themesift/Hope (suggested)", "themesift"),
     }
     assert codings == decided | pending

@@ -58,10 +58,16 @@ def test_units_and_suggestions_cover_every_unit_once(sample_run, sample_corpus):
     allowed = set(result.framework.theme_ids) | {"none"}
     assert set(suggestions["theme_id"]) <= allowed
     assert suggestions["score"].between(0, 1).all()
-    assert suggestions["code_id"].notna().all()
     # the file reads on its own: whose words, where, which words
     assert list(suggestions.columns[:5]) == ["unit_id", "doc_id", "speaker", "text", "theme_id"]
     assert suggestions[["doc_id", "speaker", "text"]].equals(units[["doc_id", "speaker", "text"]])
+    # small talk is kept with its span, gets no code, and is suggested none with the reason
+    small_talk = units["small_talk"].to_numpy()
+    assert 0 < small_talk.sum() < len(units) / 5
+    assert suggestions["code_id"][~small_talk].notna().all()
+    assert suggestions["code_id"][small_talk].isna().all()
+    assert (suggestions["theme_id"][small_talk] == "none").all()
+    assert suggestions["rationale"][small_talk].str.startswith("Small talk (").all()
 
 
 def test_codes_and_code_suggestions(sample_run):
@@ -69,7 +75,12 @@ def test_codes_and_code_suggestions(sample_run):
     codes = pd.read_csv(out / "codes.csv")
     suggestions = pd.read_csv(out / "suggestions.csv")
     assert list(codes["code_id"]) == list(suggestions["code_id"])
-    assert codes["size"].sum() == len(result.units)
+    assert codes["size"].sum() == (~result.units["small_talk"]).sum()
+    offered = suggestions["offered"]
+    assert offered.any() and (suggestions["agreement"][offered] >= 0.6).all()
+    assert (suggestions["agreement"][~offered] < 0.6).all()
+    assert suggestions["rationale"][offered].str.contains(r"member units are suggested").all()
+    assert suggestions["rationale"][~offered].str.contains("review its units one by one").all()
     assert {"label", "keywords", "exemplars", "n_speakers", "n_transcripts", "n_outliers"} <= set(codes.columns)
     assert suggestions["rationale"].str.contains("For example").all()
 
@@ -81,7 +92,9 @@ def test_review_sheet_has_codes_first_and_empty_decision_columns(sample_run):
         assert list(sheet.columns) == REVIEW_COLUMNS
         levels = list(sheet["level"])
         assert levels == sorted(levels)  # "code" rows before "unit" rows
-        assert len(sheet) == len(result.codes.table) + len(result.units)
+        assert len(sheet) == result.suggestions["offered"].sum() + len(result.units)
+        aside = sheet["small_talk"] == "yes"
+        assert aside.any() and aside[aside.idxmax():].all()  # small talk last
         assert (sheet[["decision", "analyst", "note"]] == "").all().all()
         assert sheet["suggestion_id"].is_unique
 

@@ -299,3 +299,52 @@ def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     expected = ["waiting"] * 3 + ["staff_manner"] * 3 + ["information"] * 3
     assert sum(a == b for a, b in zip(out["theme_id"], expected)) >= 7
     assert out["fit"].between(0, 1).all()
+
+
+def _codes_of(members: dict[str, list[str]], texts: dict[str, str]) -> CandidateCodes:
+    return CandidateCodes(
+        table=pd.DataFrame({
+            "code_id": list(members), "label": list(members), "keywords": ["a | b"] * len(members),
+            "size": [len(m) for m in members.values()],
+            "exemplars": [" | ".join(texts[u] for u in m[:2]) for m in members.values()],
+        }),
+        assignments=pd.DataFrame({"unit_id": [u for m in members.values() for u in m],
+                                  "code_id": [c for c, m in members.items() for _ in m]}))
+
+
+def test_a_code_takes_the_theme_most_of_its_members_are_suggested(fake_embedder):
+    texts = {"u0": "waiting list for a flat", "u1": "rent arrears and eviction",
+             "u2": "waiting list for a flat again", "u3": "depot injection",
+             "u4": "side effects of the tablets", "u5": "Her mum rings us every day.",
+             "u6": "rent arrears and eviction again"}
+    units = pd.DataFrame({"unit_id": list(texts), "text": list(texts.values())})
+    codes = _codes_of({"C01": ["u0", "u1", "u2", "u6"], "C02": ["u3", "u4", "u5"]}, texts)
+    own = ts.suggest_units(units, FW, embedder=fake_embedder, codes=codes)
+    assert own["theme_id"].tolist() == ["housing"] * 3 + ["medication", "medication",
+                                                           "family", "housing"]
+    out = ts.propose(codes, FW, embedder=fake_embedder, units=units).set_index("code_id")
+    assert out.loc["C01", ["theme_id", "agreement", "offered"]].tolist() == ["housing", 1.0, True]
+    assert out.loc["C01", "rationale"].startswith("All 4 member units are suggested housing")
+    assert out.loc["C02", ["theme_id", "agreement", "offered"]].tolist() == [
+        "medication", 0.6667, True]
+    assert out.loc["C02", "rationale"].startswith(
+        "2 of 3 member units are suggested medication (67%; family 1). Accepting codes those 2; "
+        "the other 1 stay to be decided one by one.")
+    mixed = _codes_of({"C01": ["u0", "u3", "u5"], "C02": ["u1", "u2", "u4", "u6"]}, texts)
+    out = ts.propose(mixed, FW, embedder=fake_embedder, units=units).set_index("code_id")
+    assert not out.loc["C01", "offered"] and out.loc["C01", "agreement"] == 0.3333
+    assert "Its members disagree: 1 of 3 are suggested" in out.loc["C01", "rationale"]
+    assert "review its units one by one" in out.loc["C01", "rationale"]
+    assert out.loc["C02", "offered"] and out.loc["C02", "agreement"] == 0.75
+
+
+def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
+    units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
+                     small_talk=[False, True])
+    out = ts.suggest_units(units, FW, embedder=fake_embedder)
+    assert out["theme_id"].tolist() == ["housing", "none"]
+    assert out["rationale"][1].startswith("Small talk (food and drink: biscuits, chocolate): "
+                                          "set aside")
+    assert 0 <= out["score"][1] <= 1 and out["runner_up"][1] != "none"
+    plain = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
+    assert not plain["rationale"][1].startswith("Small talk")  # only when flagged

@@ -110,6 +110,19 @@ def table_rows(html, index=0):
 
 # -- the page ----------------------------------------------------------------------------------
 
+def test_a_code_of_short_asides_is_not_a_candidate_new_theme():
+    answers = {doc: list(turns) for doc, turns in ANSWERS.items()}
+    answers["fg_a"][2] = ("P1", "Not yet. Fingers crossed.")
+    answers["fg_a"][3] = ("P3", "Oh, that was a good day, that.")
+    corpus = fakes.make_corpus_of(answers)
+    result = fakes.result_of(corpus, ts.load_framework("recovery"), answers, codes=CODES,
+                             themes=UNIT_THEMES, code_themes={**CODE_THEMES, "C02": "none"})
+    new = section(render_report(result), "new-themes")
+    assert "Not listed: C02" in new and "short asides" in new
+    rows = str(table_rows(new))
+    assert "C04" in rows and "C02" not in rows
+
+
 def test_batch_report_has_every_section_and_one_dot_per_unit():
     page = render_report(with_map(hand_made_result()))
     assert [m for m in re.findall(r"<section id='([\w-]+)'>", page)] == SECTIONS

@@ -136,9 +136,10 @@ def test_xlsx_round_trip(reviewed):
     assert decisions.loc["unit:u1", ["action", "theme_id"]].tolist() == ["reassign", "none"]
     assert (decisions["run_id"] == run.id).all()
     coding = study.coding().set_index("unit_id")["theme_id"].to_dict()
-    # C02 = u2..u5 accepted as hope, except u3 (decided on its own); u0 rejected
-    assert coding == {"u1": "none", "u2": "hope", "u3": "relationships", "u4": "hope",
-                      "u5": "hope"}
+    # C02 = u2..u5 accepted as hope: u5, the one member suggested hope on its own (u3 is
+    # decided on its own; u2 and u4, suggested other themes, stay pending); u0 rejected
+    assert coding == {"u1": "none", "u3": "relationships", "u5": "hope"}
+    assert applied.attrs["code_units"] == {"coded": 1, "pending": 3}
 
 
 def test_csv_round_trip_and_reapplying_is_idempotent(reviewed):

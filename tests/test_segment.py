@@ -47,7 +47,7 @@ LONG_TURN = (
 def test_units_have_the_documented_columns_and_exact_offsets():
     t = transcript(("Moderator", "What helps?"), ("P1", LONG_TURN))
     units = ts.segment(t)
-    assert list(units.columns) == UNIT_COLUMNS
+    assert list(units.columns) == [*UNIT_COLUMNS, "small_talk"]
     assert_exact([t], units)
     assert set(units["speaker"]) == {"P1"} and set(units["turn"]) == {1}
 

@@ -22,9 +22,14 @@ THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
 
 
 def fake_result(corpus, framework, n_units=6, codes=None):
-    """Units u0..u{n-1} of transcript t1, codes as given."""
-    return fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * n_units,
-                             codes=codes or {"C01": [0, 1, 2], "C02": [3, 4, 5]})
+    """Units u0..u{n-1} of transcript t1, codes as given. By default C01 (u0-u2) and its
+    members are suggested relationships; C02 (u3-u5) hope, but u5 on its own relationships."""
+    if codes is None:
+        codes, themes = {"C01": [0, 1, 2], "C02": [3, 4, 5]}, [0, 0, 0, 1, 1, 0]
+    else:  # every member suggested its code's theme
+        themes = {i: k % 4 for k, members in enumerate(codes.values()) for i in members}
+    return fakes.fake_result(corpus, framework, scores=[(0.7, 0.2)] * n_units, codes=codes,
+                             unit_theme=lambda i: THEMES[themes[i]])
 
 
 @pytest.fixture
@@ -54,10 +59,10 @@ def test_open_creates_store_in_folder_and_reopens(tmp_path):
     s = Study.open(tmp_path / "my-study")
     assert s.path == tmp_path / "my-study" / "study.sqlite"
     assert s.path.exists()
-    assert s.schema_version == SCHEMA_VERSION == 2
+    assert s.schema_version == SCHEMA_VERSION == 3
     s.close()
     again = Study.open(tmp_path / "my-study")
-    assert again.schema_version == 2
+    assert again.schema_version == 3
     conn = sqlite3.connect(again.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -164,7 +169,7 @@ def test_version_1_store_is_migrated(tmp_path, fake_stages):
     conn.commit()
     conn.close()
     with Study.open(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == 3
         assert s.framework("run-old").theme_ids == THEMES  # no copy: loaded from its source
         s.run(make_corpus())
         assert s.framework().theme_ids == THEMES
@@ -191,7 +196,7 @@ def test_rerun_keeps_decisions_and_suggestion_ids(study):
     assert "unit:u1" in set(second.suggestions["suggestion_id"])
     assert len(study.decisions) == 2
     coding = study.coding().set_index("unit_id")
-    assert coding.loc["u1", "theme_id"] == "hope"
+    assert coding.loc["u1", "theme_id"] == "relationships"
     assert coding.loc["u3", "source"] == "code"
 
 
@@ -199,9 +204,14 @@ def test_real_run_on_a_sample_transcript(tmp_path, sample_dir, embedder):
     with Study.open(tmp_path / "s") as s:
         run = s.run(sample_dir / "fg1_act_team.txt", "recovery", embedder=embedder, seed=0)
         assert len(run.units) > 20 and len(run.codes) >= 2
-        assert len(run.suggestions) == len(run.units) + len(run.codes)
+        offered = run.result.suggestions["offered"]
+        assert len(run.suggestions) == len(run.units) + offered.sum()
+        assert offered.sum() >= 1 and run.result.suggestions["agreement"][offered].min() >= 0.6
         assert set(run.suggestions["level"]) == {"code", "unit"}
         assert s.runs["status"].tolist() == ["complete"]
+        stored = s.load_run(run.id).units.set_index("unit_id")["small_talk"]
+        assert stored.dtype == bool and stored.any()
+        assert stored.to_dict() == run.units.set_index("unit_id")["small_talk"].to_dict()
         unit_id = run.units["unit_id"][0]
         s.decide(f"unit:{unit_id}", "reassign", theme_id="none", analyst="KJ")
         assert s.coding()[["unit_id", "theme_id"]].values.tolist() == [[unit_id, "none"]]
@@ -246,12 +256,40 @@ def test_coding_rules(study):
 
 def test_code_decision_latest_wins(study):
     run_id = study.runs["run_id"][0]
-    study.decide(f"code:{run_id}:C02", "accept")
+    study.decide(f"code:{run_id}:C01", "accept")
     assert len(study.coding()) == 3
-    study.decide(f"code:{run_id}:C02", "reject")
+    study.decide(f"code:{run_id}:C01", "reject")
     assert study.coding().empty
-    study.decide(f"code:{run_id}:C02", "reassign", theme_id="symptoms_barrier")
+    study.decide(f"code:{run_id}:C01", "reassign", theme_id="symptoms_barrier")
     assert set(study.coding()["theme_id"]) == {"symptoms_barrier"}
+
+
+def test_accepting_a_code_never_codes_a_member_against_its_own_suggestion(study):
+    run_id = study.runs["run_id"][0]
+    code = f"code:{run_id}:C02"  # hope; u3 and u4 are suggested hope, u5 relationships
+    assert study.code_reach(code) == (2, 3)
+    study.decide(code, "accept")
+    coding = study.coding()
+    assert coding[["unit_id", "theme_id", "source"]].values.tolist() == [
+        ["u3", "hope", "code"], ["u4", "hope", "code"]]
+    study.decide("unit:u5", "accept")  # the member left pending is decided on its own
+    assert study.coding().set_index("unit_id").loc["u5", "theme_id"] == "relationships"
+    study.decide(code, "reassign", theme_id="symptoms_barrier")  # the analyst's theme: all
+    assert study.coding().set_index("unit_id")["theme_id"].to_dict() == {
+        "u3": "symptoms_barrier", "u4": "symptoms_barrier", "u5": "relationships"}
+    with pytest.raises(ts.InputError, match="Unknown code suggestion 'unit:u0'"):
+        study.code_reach("unit:u0")
+
+
+def test_a_code_of_a_run_stored_before_version_3_codes_all_its_members(study):
+    run_id = study.runs["run_id"][0]
+    conn = sqlite3.connect(study.path)
+    with conn:  # what migrating a version 2 store leaves: no member's own suggestion
+        conn.execute("UPDATE code_members SET theme_id = NULL")
+    conn.close()
+    assert study.code_reach(f"code:{run_id}:C02") == (3, 3)
+    study.decide(f"code:{run_id}:C02", "accept")
+    assert study.coding()["unit_id"].tolist() == ["u3", "u4", "u5"]
 
 
 def test_decisions_cannot_be_updated_or_deleted(study):
@@ -301,7 +339,7 @@ def test_coding_of_10000_decided_units_is_fast(tmp_path, fake_stages):
     rows = [("2026-01-01T00:00:00+00:00", "KJ", f"unit:u{i}", run.id, actions[i % 4], "hope", "")
             for i in range(n) if i % 5]  # every fifth unit is left to the code decisions
     rows += [("2026-01-01T00:00:00+00:00", "KJ", f"code:{run.id}:C{k:03d}", run.id, "accept",
-              "hope", "") for k in range(100)]
+              THEMES[k % 4], "") for k in range(100)]
     with conn:
         conn.executemany("INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, "
                          "theme_id, note) VALUES (?,?,?,?,?,?,?)", rows)
@@ -427,9 +465,9 @@ def test_the_next_run_learns_from_the_analysts_coding(study, fake_stages):
     examples = study.examples().set_index("unit_id")
     assert list(examples.columns) == ["text", "theme_id", "rejected"]
     assert examples.loc["u0", "theme_id"] == "hope" and not examples.loc["u0", "rejected"]
-    assert examples.loc["u1", "theme_id"] == "hope" and not examples.loc["u1", "rejected"]
-    # rejected: negative evidence for the suggested theme (u2 was suggested THEMES[2])
-    assert examples.loc["u2", "theme_id"] == "structural_tension" and examples.loc["u2", "rejected"]
+    assert examples.loc["u1", "theme_id"] == "relationships" and not examples.loc["u1", "rejected"]
+    # rejected: negative evidence for the suggested theme (u2 was suggested relationships)
+    assert examples.loc["u2", "theme_id"] == "relationships" and examples.loc["u2", "rejected"]
     study.run(make_corpus())
     passed = fake_stages["kwargs"]["examples"]
     assert list(passed.columns) == ["text", "theme_id", "rejected"] and len(passed) == len(examples)

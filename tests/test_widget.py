@@ -59,7 +59,12 @@ def test_shows_quotes_speaker_transcript_theme_score_runner_up_rationale(study):
     assert "transcript t1" in w.quote.value
     assert "hope" in w.suggestion.value.lower() and "0.80" in w.suggestion.value
     assert "runner-up" in w.suggestion.value and "why C02" in w.suggestion.value
-    w.accept(), w.accept()
+    # none of C02's members (u2-u4) is suggested hope on its own: accepting codes none of them
+    assert "Accepting codes 0 of its 3 units" in w.suggestion.value
+    w.accept()
+    assert "Coded 0 of the code&#x27;s 3 units" in w.message.value
+    assert "3 stay to be decided one by one" in w.message.value
+    w.accept()
     assert w.current["suggestion_id"] == "unit:u3"
     assert "unit 3 text" in w.quote.value and "P3" in w.quote.value
     assert "0.45" in w.suggestion.value and "why u3" in w.suggestion.value
@@ -200,3 +205,15 @@ def test_missing_ipywidgets_says_how_to_install(study, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
     with pytest.raises(ts.MissingDependencyError, match=r'pip install "themesift\[notebook\]"'):
         widget_module.review(study)
+
+
+def test_review_order_puts_small_talk_last():
+    from themesift.review.sheet import review_order
+
+    rows = [{"suggestion_id": "unit:chat", "level": "unit", "score": 0.3, "runner_up_score": 0.3,
+             "theme_id": "none", "small_talk": True},
+            {"suggestion_id": "unit:a", "level": "unit", "score": 0.9, "runner_up_score": 0.1,
+             "theme_id": "hope", "small_talk": False},
+            {"suggestion_id": "code:C01", "level": "code", "score": 0.8, "runner_up_score": 0.1,
+             "theme_id": "hope", "size": 3}]
+    assert review_order(rows) == ["code:C01", "unit:a", "unit:chat"]

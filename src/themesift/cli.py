@@ -281,6 +281,10 @@ def _apply(args: argparse.Namespace) -> int:
     print(f"themesift apply: {len(applied)} decisions applied to {study.path}"
           + (f" ({summary})" if summary else "")
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
+    reach = applied.attrs.get("code_units", {})
+    if reach.get("coded") or reach.get("pending"):
+        print(f"Accepted codes coded {reach['coded']} units whose own suggestion agrees; "
+              f"{reach['pending']} other members stay to be decided one by one.")
     return EXIT_OK
 
 

@@ -15,12 +15,15 @@ How codes are found
      code, and k-means depends on its seed and gives a noisier silhouette curve; Ward is
      deterministic, matches or beats k-means against a hand coding at the same k, and one
      merge tree gives every candidate number of codes. The number of codes ``k`` is the one
-     with the best mean silhouette (cosine) in ``[max(2, n/60), min(40, n/8)]``, so a code
+     with the best mean silhouette (cosine) in ``[max(6, n/60), min(40, n/8)]``, so a code
      has about 8 to 60 units (the lower end is at most 20, so that large corpora still get a
-     choice).
+     choice, and 6 only where there are 8 units for each: one focus group alone gets a
+     handful of codes, not the two that n/60 allows). If dissolving codes too small to stand
+     (step 3) leaves fewer than the lower end, the next best k is taken.
    * **5,000 units or more**: BERTopic's defaults, UMAP (5 dimensions, cosine) and HDBSCAN,
      with a minimum code size of 10 that grows with the corpus (0.1% of the units).
-3. Outliers are flagged and kept, never dropped. With Ward or k-means, units that fit their
+3. Outliers are flagged and kept, never dropped. (Units flagged ``small_talk`` are not
+   grouped at all: see :mod:`themesift.smalltalk`.) With Ward or k-means, units that fit their
    group poorly (negative silhouette: closer to another group than to their own; or a distance
    to the group's centre above its upper Tukey fence, Q3 + 1.5 IQR) move to the code with the
    nearest centre, and groups with fewer than ``min_code_size`` well-fitting members are
@@ -28,11 +31,16 @@ How codes are found
    code poorly by the same two tests, or its group was dissolved. With HDBSCAN the outliers
    are HDBSCAN's noise, given their nearest code by BERTopic's
    ``reduce_outliers(strategy="embeddings")``.
-4. Each code is named by class-based TF-IDF (BERTopic's c-TF-IDF) over its members' words, with
-   English stop words and spoken fillers ("um", "yeah", "you know", "[laughs]") removed. The
-   30 best-scoring words and two-word phrases are re-ranked by how close their embedding is to
-   the code's centre, with maximal marginal relevance so that the keywords are not near
-   synonyms (KeyBERT-style). The label is the first two or three of them.
+4. Each code gets keywords from class-based TF-IDF (BERTopic's c-TF-IDF) over its members'
+   words, with English stop words and spoken fillers ("um", "yeah", "you know", "[laughs]")
+   removed: the 30 best-scoring words and two-word phrases are re-ranked by how close their
+   embedding is to the code's centre, with maximal marginal relevance so that the keywords
+   are not near synonyms (KeyBERT-style). Its label is a phrase of two to six words in the
+   participants' own words ("ring the housing officer", "letting yourself hope again is
+   scary"), or two such key phrases joined by a comma: stretches of the members nearest the
+   centre that start and end on a content word and hold no filler, time, number or name,
+   chosen together for all codes so that the closest label to as many units as possible is
+   their own code's (see _phrase_labels).
 5. The codes are kept in ``codes.sqlite`` in the cache folder, keyed by everything they depend
    on: the units (ids, texts, speakers, transcripts), their vectors, the keyword model, the
    parameters, the seed, the library versions and this module's source. Re-running a study
@@ -87,6 +95,8 @@ MIN_UNITS = 10
 #: average, and at most 40 codes.
 UNITS_PER_CODE = (8, 60)
 MAX_CODES = 40
+#: ... and at least this many where there are 8 units for each (one focus group alone).
+MIN_CODES = 6
 #: A code is flagged ``single_speaker`` when one speaker said more than this share of it.
 SINGLE_SPEAKER_SHARE = 0.7
 N_KEYWORDS = 8
@@ -95,6 +105,16 @@ N_EXEMPLARS = 5
 N_CANDIDATES = 30
 UMAP_NEIGHBOURS = 15  # BERTopic's default
 CODE_CACHE_ENTRIES = 20
+#: Labels (see _phrase_labels): phrases of this many members nearest a code's centre are
+#: candidates; about LABEL_BUDGET of them in all are embedded; the labels compete for at most
+#: LABEL_SAMPLE units.
+N_LABEL_UNITS = 15
+LABEL_BUDGET = 1000
+LABEL_SAMPLE = 3000
+LABEL_ROUNDS = 4
+LABEL_PER_CODE = 40
+LABEL_SOFTNESS = 0.05
+LABEL_PAIRS = 8
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -148,7 +168,8 @@ def discover_codes(
 
     The machine proposes, the analyst disposes: codes are candidates to read, rename, merge or
     split. Every unit gets exactly one code; units that fit no code well are flagged as
-    outliers and given their nearest code, never dropped.
+    outliers and given their nearest code, never dropped. Units flagged ``small_talk`` (a
+    column of :func:`themesift.segment`'s table) are left out: they get no code.
 
     Parameters
     ----------
@@ -188,8 +209,8 @@ def discover_codes(
         the code's centre, " | "-joined), ``cohesion`` (mean cosine similarity of members to
         the centre), ``single_speaker`` (one speaker said more than 70% of it: "one talkative
         participant is not a theme"), ``top_speaker_share`` and ``n_outliers``.
-        ``assignments``: one row per unit in input order with ``unit_id, code_id, distance``
-        (cosine distance to the code's centre) and ``outlier``.
+        ``assignments``: one row per unit in input order (small talk aside) with ``unit_id,
+        code_id, distance`` (cosine distance to the code's centre) and ``outlier``.
         ``params``: method, k, the silhouette of every k tried, seed, number of units,
         embedder model id and timings.
 
@@ -214,6 +235,7 @@ def discover_codes(
 
     started = time.perf_counter()
     _check_params(seed, n_codes, method, min_code_size)
+    units, embeddings, n_small_talk = _without_small_talk(units, embeddings)
     unit_ids, texts = _check_units(units, min_code_size)
     n = len(texts)
     if n_codes is not None and n_codes > n // 2:
@@ -227,7 +249,8 @@ def discover_codes(
     key = _cache_key(units, vectors, embedder, seed, n_codes, method, min_code_size)
     cached = _cached_codes(key)
     if cached is not None:
-        cached.params.update(cached=True, seconds_embedding=round(embedded - started, 2),
+        cached.params.update(cached=True, n_small_talk=n_small_talk,
+                             seconds_embedding=round(embedded - started, 2),
                              seconds_codes=round(time.perf_counter() - embedded, 2))
         logger.info("Candidate codes read from the cache (%d codes)", len(cached.table))
         return cached
@@ -258,6 +281,9 @@ def discover_codes(
     topics, outlier, keywords, info = fit
 
     table, assignments = _code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
+    table["label"] = _phrase_labels(table, assignments, texts, vectors,
+                                    dict(zip(table["code_id"], table["keywords"].str.split(
+                                        _SEPARATOR, regex=False))), embedder, seed)
     finished = time.perf_counter()
     labels = assignments["code_id"].to_numpy()
     params = {
@@ -269,6 +295,7 @@ def discover_codes(
         "outlier_share": round(float(np.mean(assignments["outlier"])), 4),
         "seed": seed,
         "n_units": n,
+        "n_small_talk": n_small_talk,
         "min_code_size": min_code_size,
         "keyword_min_units": min_units,
         "embedder": getattr(embedder, "model_id", None),
@@ -397,6 +424,27 @@ def _frame(value: dict[str, Any]) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------
 # Checking the input
+
+
+def _without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, int]:
+    """The units (and their vectors) that are not flagged ``small_talk``, and how many were.
+
+    Small talk is kept in the units table but finds no code: grouped with the rest it makes
+    codes such as "biscuits, coffee" that read as candidate new themes.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(units, pd.DataFrame) or "small_talk" not in units.columns:
+        return units, embeddings, 0
+    flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
+    if not flagged.any():
+        return units, embeddings, 0
+    if embeddings is not None:
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim == 2 and len(embeddings) == len(units):
+            embeddings = embeddings[~flagged]
+    return units[~flagged], embeddings, int(flagged.sum())
 
 
 def _check_params(seed: object, n_codes: object, method: object, min_code_size: object) -> None:
@@ -641,12 +689,18 @@ class _PartitionClusterer:
             k: _silhouette(X, labels, self.seed, distances)
             for k, labels in candidates.items()
         }
-        # Ties go to the fewer codes (dict order is ascending k; max keeps the first).
-        self.k_ = max(self.k_scores_, key=self.k_scores_.__getitem__)
-        self.labels_, self.outlier_ = _settle(
-            X, candidates[self.k_], distances,
-            min_code_size=None if self.n_codes else self.min_code_size,
-        )
+        # Best silhouette first; ties go to the fewer codes (sorted is stable, ks ascend).
+        ranked = sorted(self.k_scores_, key=lambda k: -self.k_scores_[k])
+        min_code_size = None if self.n_codes else self.min_code_size
+        for k in ranked:
+            # Dissolving codes too small to stand may leave fewer than the range's lower end
+            # (a focus group of 65 units would get 5 codes): then the next best k is taken.
+            labels, outlier = _settle(X, candidates[k], distances, min_code_size=min_code_size)
+            if k == ranked[0]:
+                self.k_, self.labels_, self.outlier_ = k, labels, outlier
+            if len(np.unique(labels)) >= min(ks):
+                self.k_, self.labels_, self.outlier_ = k, labels, outlier
+                break
         return self
 
     def _partitions(self, X: np.ndarray, ks: list[int],
@@ -672,14 +726,17 @@ class _PartitionClusterer:
 
 
 def _k_range(n: int) -> list[int]:
-    """Numbers of codes to try: about 8 to 60 units per code, at most 40 codes.
+    """Numbers of codes to try: about 8 to 60 units per code, at most 40 codes, and at least
+    ``MIN_CODES`` where there are units enough for them (8 each).
 
     The lower end is capped at half the upper one, so that from 2,400 units on (where n/60
-    reaches 40) there is still a choice, between 20 and 40 codes.
+    reaches 40) there is still a choice, between 20 and 40 codes. The floor of ``MIN_CODES``
+    is for one focus group alone (50-100 units, of which n/60 would allow a single code):
+    an analyst reading one transcript expects a handful of codes, not two.
     """
     low_units, high_units = UNITS_PER_CODE
     hi = max(2, min(MAX_CODES, n // low_units))
-    lo = max(2, min(round(n / high_units), hi // 2))
+    lo = max(min(MIN_CODES, hi), min(round(n / high_units), hi // 2))
     return list(range(lo, hi + 1))
 
 
@@ -1072,6 +1129,256 @@ def _label(keywords: list[str], fallback: str) -> str:
         return ", ".join(parts)
     content = [w for w in _keyword_text(fallback).split() if w not in _stop_words()]
     return " ".join(content[:3]) or "unnamed code"
+
+
+# ----------------------------------------------------------------------------------------
+# Labels: a short phrase in the participants' own words
+
+
+def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[str],
+                   vectors: np.ndarray, keywords: dict[str, list[str]], embedder: Any,
+                   seed: int = 0) -> list[str]:
+    """Each code's label: a phrase of its members that tells its members from the others.
+
+    Candidates are the 2-6-word stretches of the ``N_LABEL_UNITS`` members nearest the code's
+    centre that start and end on a content word and hold no filler, time, number or name
+    (see :func:`_phrases`). They are pre-ranked by how much of the code's own vocabulary they
+    carry (its keywords, and words its members use more than the other units do), and the
+    best of each code (``LABEL_BUDGET`` phrases in all, 8 to 40 a code) are embedded. The
+    labels are then chosen together, so that as many units as possible have their own code's
+    label as the closest label: from three starts (each code's candidate closest to its
+    centre, its first by the pre-ranking, the one nearest its members on average), code by
+    code and ``LABEL_ROUNDS`` times over, each code takes the candidate that wins the most
+    units given the other labels (ties: the earlier candidate), once directly and once after
+    the same ascent on a soft count (see :func:`_label_ascent`); the best of these wins. A
+    reader who knows only the labels then places most units where the codes put them. Last,
+    each label may take a second key phrase of its code (no shared word, six words in all:
+    "no-drugs rule, urine screens"), by the same ascent over the phrase alone and up to
+    ``LABEL_PAIRS`` such pairs, where that wins more units. Without an embedder the
+    pre-ranking decides; a code with no candidate keeps a keyword label.
+    """
+    import numpy as np
+
+    code_of = assignments["code_id"].to_numpy()
+    codes = table["code_id"].tolist()
+    distance = assignments["distance"].to_numpy()
+    outlier = assignments["outlier"].to_numpy()
+    words_of = [set(_keyword_text(t).split()) for t in texts]  # as _phrases gives them
+    df_all = Counter(w for words in words_of for w in words)
+    per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
+    candidates: list[list[str]] = []
+    said: dict[str, str] = {}  # a candidate (lower case) as first said ("I'd" stays "I'd")
+    for code in codes:
+        member = np.flatnonzero(code_of == code)
+        central = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_LABEL_UNITS]
+        df_in = Counter(w for i in member for w in words_of[i])
+        weight = {w: max(0.0, df_in[w] / len(member) - (df_all[w] - df_in[w])
+                         / max(1, len(texts) - len(member))) for w in df_in}
+        # The keywords' words in order, each counting less than the one before.
+        for rank, w in enumerate(w for keyword in keywords[code] for w in keyword.split()):
+            weight[w] = weight.get(w, 0.0) + 1.0 / (rank + 2)
+        scored: dict[str, float] = {}
+        for i in central:
+            for phrase, words in _phrases(texts[i]):
+                scored.setdefault(phrase.lower(), sum(weight.get(w, 0.0) for w in set(words)))
+                said.setdefault(phrase.lower(), phrase)
+        candidates.append(sorted(scored, key=lambda p: (-scored[p], len(p), p))[:per_code])
+
+    pool = sorted({p for ps in candidates for p in ps})
+    if not pool or embedder is None or not callable(getattr(embedder, "encode", None)):
+        return [said[ps[0]] if ps else _fallback_label(keywords[c], texts, code_of == c)
+                for c, ps in zip(codes, candidates)]
+    index = {p: j for j, p in enumerate(pool)}
+    phrase_vectors = _normalise(np.asarray(embedder.encode(pool), dtype=np.float64))
+    # The units the labels compete for: all of them, or a fixed sample of a big corpus.
+    rows = np.arange(len(texts))
+    if len(rows) > LABEL_SAMPLE:
+        rows = np.sort(np.random.RandomState(seed).permutation(len(rows))[:LABEL_SAMPLE])
+    similarity = (vectors[rows] @ phrase_vectors.T).astype(np.float32)
+    position = {c: k for k, c in enumerate(codes)}
+    own = np.array([position[c] for c in code_of[rows]])  # each unit's code, as a position
+    columns = [np.array([index[p] for p in ps], dtype=int) for ps in candidates]
+    centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
+    starts = [  # closest to the centre; the best by the code's vocabulary; nearest its members
+        [int(np.argmax(phrase_vectors[cols] @ centres[k])) if len(cols) else -1
+         for k, cols in enumerate(columns)],
+        [0 if len(cols) else -1 for cols in columns],
+        [int(np.argmax(similarity[own == k][:, cols].mean(axis=0)))  # nearest its members
+         if len(cols) and (own == k).any() else (0 if len(cols) else -1)
+         for k, cols in enumerate(columns)],
+    ]
+    choice, best_wins = _best_ascent(similarity, columns, own, starts)
+    labels = [said[ps[choice[k]]] if ps else None for k, ps in enumerate(candidates)]
+    # Then each label may take a second key phrase of its code (MMR-like: no shared word,
+    # 6 words in all) where the pair wins more units than the phrase alone.
+    pairs = [[f"{first}, {said[p]}" for p in ps if len(first.split()) + len(p.split()) <= 6
+              and not set(p.split()) & set(first.lower().split())][:LABEL_PAIRS]
+             if first else [] for first, ps in zip(labels, candidates)]
+    extra = sorted({p for ps in pairs for p in ps})
+    if extra:
+        pair_vectors = _normalise(np.asarray(embedder.encode(extra), dtype=np.float64))
+        at = {p: len(pool) + j for j, p in enumerate(extra)}
+        similarity = np.hstack([similarity, (vectors[rows] @ pair_vectors.T).astype(np.float32)])
+        columns = [np.array([cols[choice[k]], *(at[p] for p in pairs[k])], dtype=int)
+                   if len(cols) else cols for k, cols in enumerate(columns)]
+        found, wins = _best_ascent(similarity, columns, own,
+                                   [[0 if len(cols) else -1 for cols in columns]])
+        if wins > best_wins:  # else the phrases alone win at least as many units
+            labels = [([label, *pair][found[k]] if label else None)
+                      for k, (label, pair) in enumerate(zip(labels, pairs))]
+    return [label or _fallback_label(keywords[c], texts, code_of == c)
+            for c, label in zip(codes, labels)]
+
+
+def _best_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
+                 starts: list[list[int]]) -> tuple[list[int], int]:
+    """The best of :func:`_label_ascent` from each start, once on the count of units won and
+    once after the same ascent on a soft count: counting is flat where no unit flips, and the
+    soft count (each unit's margin through a sigmoid) first moves towards labels that many
+    units are close to choosing. The choice and the units it wins."""
+    best_wins, choice = -1, list(starts[0])
+    for start in starts:
+        for softness in (None, LABEL_SOFTNESS):
+            found = list(start)
+            if softness:
+                found, _ = _label_ascent(similarity, columns, own, found, softness)
+            found, wins = _label_ascent(similarity, columns, own, found)
+            if wins > best_wins:
+                best_wins, choice = wins, found
+    return choice, best_wins
+
+
+def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
+                  choice: list[int], softness: float | None = None) -> tuple[list[int], int]:
+    """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times, the
+    candidate (a column of ``similarity``, units x phrases) that makes the most units closest
+    to their own code's label, given the other codes' labels. With ``softness``, a unit
+    counts by a sigmoid of its margin (own label's similarity less the best other's) at that
+    scale instead of 0 or 1. The choice and the units won (counted 0 or 1)."""
+    import numpy as np
+
+    n_codes, n_units = len(columns), len(similarity)
+    rows = np.arange(n_units)
+
+    def chosen_matrix() -> np.ndarray:
+        return np.column_stack([similarity[:, columns[j][choice[j]]] if choice[j] >= 0
+                                else np.full(n_units, -np.inf, dtype=np.float32)
+                                for j in range(n_codes)])
+
+    for _ in range(LABEL_ROUNDS):
+        for k, cols in enumerate(columns):
+            if len(cols) < 2:
+                continue
+            chosen = chosen_matrix()
+            chosen[:, k] = -np.inf
+            best_other = chosen.max(axis=1)
+            own_label = chosen[rows, own]
+            mine = own == k
+            block = similarity[:, cols]
+            if softness:
+                rivals = chosen.copy()
+                rivals[rows, own] = -np.inf  # other units: their best rival but code k's
+                margin_mine = block[mine] - best_other[mine, None]
+                margin_other = own_label[~mine, None] - np.maximum(
+                    rivals.max(axis=1)[~mine, None], block[~mine])
+                wins = (np.tanh(margin_mine / (2 * softness)).sum(axis=0)
+                        + np.tanh(margin_other / (2 * softness)).sum(axis=0))
+            else:
+                wins = (block[mine] > best_other[mine, None]).sum(axis=0)
+                kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
+                wins += (kept[:, None] & (own_label[~mine, None] > block[~mine])).sum(axis=0)
+            choice[k] = int(np.argmax(wins))
+    won = int((chosen_matrix().argmax(axis=1) == own).sum())
+    return choice, won
+
+
+def _fallback_label(keywords: list[str], texts: list[str], member: np.ndarray) -> str:
+    import numpy as np
+
+    return _label([k for k in keywords if k], texts[int(np.flatnonzero(member)[0])])
+
+
+# Words that break a label phrase: fillers, and the transcriber's notes.
+_HARD_FILLERS = frozenset("um umm uh uhm er erm ah oh eh mm mmm mhm hmm huh yeah yep yup okay ok "
+                          "like".split())
+_LABEL_TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|[^\W\d_][\w'’]*(?:-[^\W\d_]+)*|\d[\d:.,]*|"
+                          r"[^\s\w]+")
+# Modifiers that leave a phrase hanging when it starts or ends on them ("a proper", "tests
+# especially").
+_WEAK_EDGES = frozenset("proper own whole other big small good bad huge little first last next "
+                        "much many few various certain lot lots bit".split())
+# Who says or does something: a label may start on one, in the participants' own voice,
+# unless a hedge follows.
+_SUBJECTS = frozenset("i we you they he she".split())
+_HEDGES = frozenset("know mean think guess suppose reckon".split())
+_CLAUSE_WORDS = frozenset("and but so because cos cause or then if when although though while "
+                          "whereas".split())
+
+
+@functools.cache
+def _label_stop_words() -> frozenset[str]:
+    """Words a label may hold but not start or end on: spaCy's stop words and spoken fillers
+    (a shorter list than the keywords', so that a label can say "tell the psychiatrist")."""
+    from .segment import _stop_words as spoken
+
+    return frozenset(spoken()) | _HARD_FILLERS | {"yes", "no", "sorry", "guess", "suppose"}
+
+
+@functools.cache
+def _not_label_words() -> frozenset[str]:
+    """Times, dates and numbers: never part of a label."""
+    from .smalltalk import _DAYS, _MONTHS, _NUMBERS
+
+    times = ("half past quarter oclock o'clock am pm morning afternoon evening tonight day days "
+             "week weeks month months year years ago twice")
+    return frozenset(f"{_DAYS} {_MONTHS} {times}".split()) | _NUMBERS
+
+
+def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[str, list[str]]]:
+    """Stretches of ``lengths`` words inside one clause of ``text``, as said, each with its
+    content words (lower case), that start on a content word or a subject ("I hate the
+    tests"; not "you know ..."), end on a content word, hold at least two content words and
+    contain no filler, transcriber's note, time, number or name."""
+    stop, times = _label_stop_words(), _not_label_words()
+    clauses: list[list[tuple[str, str]]] = [[]]  # (word as said, kind): content, inner, break
+    sentence_start = True
+    for token in _LABEL_TOKEN.findall(text):
+        plain = _keyword_text(token).replace(" ", "")  # "self-care" -> "selfcare"
+        starts, sentence_start = sentence_start, (sentence_start and not token[0].isalnum()
+                                                  or any(c in token for c in ".!?"))
+        if not token[0].isalpha():
+            kind = "break"
+        elif token.lower() in _CLAUSE_WORDS:
+            kind = "clause"
+        elif plain in _HARD_FILLERS or plain in times or (
+                token[0].isupper() and not starts and plain not in ("i", "")):  # a name
+            kind = "break"
+        elif plain in _SUBJECTS:
+            kind = "subject"  # may start a label ("I hate the tests"), not end it
+        elif plain in stop or len(plain) < 3 or plain in _WEAK_EDGES or plain.endswith("ly"):
+            kind = "inner"  # may stand inside a label, not at its ends
+        else:
+            kind = "content"
+        if kind in ("break", "clause"):
+            if clauses[-1]:
+                clauses.append([])
+            continue
+        clauses[-1].append((token.replace("’", "'"), kind))
+    for clause in clauses:
+        for start in range(len(clause)):
+            if clause[start][1] not in ("content", "subject") or (
+                    clause[start][1] == "subject" and start + 1 < len(clause)
+                    and _keyword_text(clause[start + 1][0]) in _HEDGES):
+                continue  # "you know ...", "I think ..." are fillers, not a start
+            for length in lengths:
+                end = start + length
+                if end > len(clause) or clause[end - 1][1] != "content":
+                    continue
+                words = [part for w, kind in clause[start:end] if kind == "content"
+                         for part in _keyword_text(w).split()]
+                if len(words) >= min(2, length):
+                    phrase = " ".join(w for w, _ in clause[start:end])
+                    yield phrase[0].lower() + phrase[1:] if phrase[:2] != "I " else phrase, words
 
 
 # ----------------------------------------------------------------------------------------

@@ -213,8 +213,9 @@ def suggest_units(
     >>> fw = load_framework("recovery")                          # doctest: +SKIP
     >>> suggest_units(units, fw).head()                          # doctest: +SKIP
     """
-    return _unit_table(_score(units, framework, embedder, examples, codes, top_k, temperature,
-                              none_similarity, context_weight, code_weight))
+    return _set_small_talk_aside(
+        _unit_table(_score(units, framework, embedder, examples, codes, top_k, temperature,
+                           none_similarity, context_weight, code_weight)), units)
 
 
 def suggest_units_and_codes(
@@ -230,7 +231,9 @@ def suggest_units_and_codes(
     units instead of two: what ``themesift run`` does."""
     s = _score(units, framework, embedder, examples, codes, TOP_K, TEMPERATURE, None,
                CONTEXT_WEIGHT, CODE_WEIGHT)
-    return _unit_table(s), _code_table(codes, _code_probabilities(codes, _probability_frame(s)))
+    unit_table = _set_small_talk_aside(_unit_table(s), units)
+    return unit_table, _code_table(codes.table, codes.assignments, _probability_frame(s),
+                                   unit_table)
 
 
 def _unit_table(s: _Scored) -> pd.DataFrame:
@@ -266,66 +269,127 @@ def propose(
     temperature: float = TEMPERATURE,
     none_similarity: float | None = None,
 ) -> pd.DataFrame:
-    """Suggest a theme (or "none") for every candidate code.
+    """Suggest a theme (or "none") for every candidate code, from its members' own suggestions.
 
-    A code's score is the mean of its member units' theme probabilities when ``units`` is
-    given, else the probabilities of its label, keywords and exemplar quotes.
+    A code's theme is the theme most of its member units are suggested on their own (the
+    ``theme_id`` of :func:`suggest_units`), and its rationale says how many agree. A code
+    whose members disagree (fewer than ``MIN_AGREEMENT``, 60%, on one theme) is not offered
+    as one decision (``offered`` is False): its units are reviewed one by one instead.
+    Accepting an offered code codes only the members whose own suggestion agrees (see
+    :meth:`themesift.Study.coding`). Without ``units``, the code's exemplar quotes stand for
+    its members.
 
     Returns
     -------
     pandas.DataFrame
-        One row per code: ``code_id, label, size, theme_id, score, runner_up,
-        runner_up_score, rationale`` (the rationale quotes member units).
+        One row per code: ``code_id, label, size, theme_id, score`` (the members' mean
+        probability of the theme), ``runner_up, runner_up_score, agreement`` (the share of
+        members suggested ``theme_id``), ``offered`` and ``rationale`` (how many members
+        agree, the keywords and member quotes).
     """
     import pandas as pd
 
     framework = _framework(framework)
     table = codes.table
-    if units is not None:
-        probs = score_themes(units, framework, embedder=embedder, examples=examples, codes=codes,
-                             temperature=temperature, none_similarity=none_similarity)
-        by_code = _code_probabilities(codes, probs)
-    else:
-        texts = pd.DataFrame({
-            "unit_id": table["code_id"],
-            "text": [f"{label}. {exemplars}" for label, exemplars in
-                     zip(table["label"], table["exemplars"].str.replace(" | ", " ", regex=False))],
-        })
-        by_code = score_themes(texts, framework, embedder=embedder, examples=examples,
-                               temperature=temperature, none_similarity=none_similarity,
-                               context_weight=0.0)
-    return _code_table(codes, by_code)
+    assignments = codes.assignments
+    if units is None:  # the exemplar quotes stand for the members
+        quotes = [(code, f"{code}#{k}", quote) for code, exemplars in
+                  zip(table["code_id"], table["exemplars"].astype(str))
+                  for k, quote in enumerate(exemplars.split(" | ")) if quote.strip()]
+        units = pd.DataFrame({"unit_id": [q[1] for q in quotes], "text": [q[2] for q in quotes]})
+        assignments = pd.DataFrame({"unit_id": units["unit_id"], "code_id": [q[0] for q in quotes]})
+        codes = None
+    s = _score(units, framework, embedder, examples, codes, TOP_K, temperature, none_similarity,
+               CONTEXT_WEIGHT, CODE_WEIGHT)
+    unit_table = _set_small_talk_aside(_unit_table(s), units)
+    return _code_table(table, assignments, _probability_frame(s), unit_table)
 
 
-def _code_probabilities(codes: CandidateCodes, probs: pd.DataFrame) -> pd.DataFrame:
-    """Each code's theme probabilities: the mean over its member units."""
-    joined = codes.assignments[["unit_id", "code_id"]].join(probs, on="unit_id", how="inner")
-    return joined.drop(columns="unit_id").groupby("code_id", sort=False).mean()
+#: A code is offered as one decision when at least this share of its members is suggested
+#: its theme on their own.
+MIN_AGREEMENT = 0.6
+CODE_COLUMNS = ["code_id", "label", "size", "theme_id", "score", "runner_up", "runner_up_score",
+                "agreement", "offered", "rationale"]
 
 
-def _code_table(codes: CandidateCodes, by_code: pd.DataFrame) -> pd.DataFrame:
+def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFrame,
+                unit_table: pd.DataFrame) -> pd.DataFrame:
+    """One suggestion per code: the theme most of its members are suggested on their own
+    (ties: the higher mean probability), with how many agree."""
     import pandas as pd
 
-    table = codes.table
-    by_code = by_code.reindex(table["code_id"]).fillna(0.0)
-    labels = list(by_code.columns)
+    labels = list(probs.columns)
+    members = assignments[["unit_id", "code_id"]].astype({"unit_id": str}).merge(
+        unit_table[["unit_id", "theme_id"]].astype({"unit_id": str}), on="unit_id")
+    mean = members.join(probs, on="unit_id").drop(columns=["unit_id", "theme_id"]).groupby(
+        "code_id", sort=False).mean()
+    votes = members.groupby("code_id", sort=False)["theme_id"].agg(list)
     rows = []
-    for code, probs in zip(table.itertuples(index=False), by_code.to_numpy()):
-        best, second = np.argsort(-probs, kind="stable")[:2]
-        quotes = [q for q in str(code.exemplars).split(" | ") if q][:2]
-        theme = labels[best]
-        reason = (f"Member units lean to {theme} (mean probability {probs[best]:.2f}; "
-                  f"runner-up {labels[second]} {probs[second]:.2f}). Keywords: "
-                  f"{str(code.keywords).replace(' | ', ', ')}. For example: "
-                  + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
+    for code in table.itertuples(index=False):
+        suggested = votes.get(code.code_id, [])
+        p = (mean.loc[code.code_id].to_numpy() if code.code_id in mean.index
+             else np.zeros(len(labels)))
+        count = {t: suggested.count(t) for t in labels}
+        ranked = sorted(range(len(labels)), key=lambda j: (-count[labels[j]], -p[j], j))
+        best, second = ranked[0], ranked[1]
+        theme, n = labels[best], len(suggested)
+        agreement = count[theme] / n if n else 0.0
+        offered = n > 0 and agreement >= MIN_AGREEMENT
         rows.append({
             "code_id": code.code_id, "label": code.label, "size": int(code.size),
-            "theme_id": theme, "score": round(float(probs[best]), 4),
-            "runner_up": labels[second], "runner_up_score": round(float(probs[second]), 4),
-            "rationale": reason,
+            "theme_id": theme, "score": round(float(p[best]), 4),
+            "runner_up": labels[second], "runner_up_score": round(float(p[second]), 4),
+            "agreement": round(agreement, 4), "offered": offered,
+            "rationale": _code_rationale(code, theme, count, n, offered),
         })
-    return pd.DataFrame(rows, columns=["code_id", "label", "size", "theme_id", "score",
-                                       "runner_up", "runner_up_score", "rationale"])
+    return pd.DataFrame(rows, columns=CODE_COLUMNS).astype({"offered": bool})
+
+
+def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bool) -> str:
+    others = ", ".join(f"{t} {c}" for t, c in sorted(count.items(), key=lambda tc: -tc[1])
+                       if c and t != theme)
+    agree = count[theme]
+    if not n:
+        reason = "No member unit has a suggestion of its own, so the code is not offered."
+    elif not offered:
+        reason = (f"Its members disagree: {agree} of {n} are suggested {theme} "
+                  f"({agree / n:.0%}){'; ' + others if others else ''}. Below "
+                  f"{MIN_AGREEMENT:.0%}, so the code is not offered as one decision: review "
+                  "its units one by one.")
+    elif agree == n:
+        reason = f"All {n} member units are suggested {theme} on their own."
+    else:
+        reason = (f"{agree} of {n} member units are suggested {theme} ({agree / n:.0%}; "
+                  f"{others}). Accepting codes those {agree}; the other {n - agree} stay to be "
+                  "decided one by one.")
+    quotes = [q for q in str(code.exemplars).split(" | ") if q][:2]
+    return (reason + f" Keywords: {str(code.keywords).replace(' | ', ', ')}. For example: "
+            + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
+
+
+def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``,
+    with the framework's best theme as the runner-up and a rationale that says why."""
+    if "small_talk" not in units.columns:
+        return unit_table
+    from .smalltalk import small_talk_reason
+
+    flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
+    if not flagged.any():
+        return unit_table
+    out = unit_table.copy()
+    for i in np.flatnonzero(flagged):
+        row = out.iloc[i]
+        runner, runner_score = row["theme_id"], row["score"]
+        if runner == NONE_THEME:
+            runner, runner_score = row["runner_up"], row["runner_up_score"]
+        why = small_talk_reason(str(units["text"].iloc[i])) or "flagged in the units table"
+        out.iloc[i, out.columns.get_indexer(["theme_id", "score", "runner_up", "runner_up_score",
+                                             "rationale"])] = [
+            NONE_THEME, round(1.0 - float(runner_score), 4), runner, runner_score,
+            f"Small talk ({why}): set aside, fits no theme of the study; runner-up {runner} "
+            f"({float(runner_score):.2f})."]
+    return out
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from .errors import InputError, MissingDependencyError
 from .ingest._common import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
+from .smalltalk import is_small_talk
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id", "SPACY_MODELS"]
 
@@ -178,8 +179,11 @@ def segment(
     -------
     pandas.DataFrame
         One row per meaning unit in transcript order, with columns ``unit_id, doc_id,
-        speaker, role, turn, start, end, text``; ``start``/``end`` are character offsets into
-        the transcript's text.
+        speaker, role, turn, start, end, text, small_talk``; ``start``/``end`` are character
+        offsets into the transcript's text; ``small_talk`` flags units that carry no content
+        for the study (greetings, logistics, audio checks, ...; see
+        :mod:`themesift.smalltalk`): they are kept, but left out of the candidate codes and
+        suggested ``none``.
 
     Raises
     ------
@@ -239,9 +243,11 @@ def segment(
                 "end": turn.start + end,
                 "text": text,
             })
-    return pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
+    units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
+    units["small_talk"] = [is_small_talk(text) for text in units["text"]]
+    return units.astype({"small_talk": "bool"})
 
 
 def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[int, int]]]:

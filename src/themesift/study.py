@@ -127,6 +127,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
        # reviews do not depend on the framework file still being where it was
         "ALTER TABLE runs ADD COLUMN framework TEXT",
     ),
+    (  # version 3: small talk is flagged on the units, and each code member keeps its own
+       # suggested theme of that run, so that accepting a code codes only the members whose
+       # own suggestion agrees (NULL in runs stored before: every member, as then)
+        "ALTER TABLE units ADD COLUMN small_talk INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE code_members ADD COLUMN theme_id TEXT",
+    ),
 ]
 #: The schema version this themesift writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -139,7 +145,8 @@ _SUGGESTION_COLUMNS = ["suggestion_id", "level", "item_id", "text", "theme_id", 
 _CODE_COLUMNS = ("code_id", "label", "keywords", "size", "exemplar_ids", "exemplars")
 
 # Latest decision per suggestion; unit decisions win over code decisions; a reject codes
-# nothing. Window functions keep this one pass over the decisions, however many there are.
+# nothing; accepting a code codes the members whose own suggestion was the code's theme,
+# reassigning it codes them all. Window functions keep this one pass over the decisions, however many there are.
 _CODING_SQL = """
 WITH latest AS (
     SELECT d.id, d.analyst, d.action, d.theme_id, s.level, s.item_id, s.run_id AS s_run
@@ -157,6 +164,7 @@ code_coded AS (
     FROM latest AS l
     JOIN code_members AS m ON m.run_id = l.s_run AND m.code_id = l.item_id
     WHERE l.level = 'code' AND l.action != 'reject'
+      AND (l.action = 'reassign' OR m.theme_id IS NULL OR m.theme_id = l.theme_id)
       AND m.unit_id NOT IN (SELECT unit_id FROM unit_latest)
 ),
 coded AS (
@@ -436,7 +444,8 @@ class Study:
               "score": c.score, "runner_up": c.runner_up,
               "runner_up_score": getattr(c, "runner_up_score", None), "rationale": c.rationale}
              for c in result.suggestions.sort_values(["size", "code_id"],
-                                                     ascending=[False, True]).itertuples()]
+                                                     ascending=[False, True]).itertuples()
+             if getattr(c, "offered", True)]  # a code whose members disagree is no decision
             + [{"suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
                 "text": text.get(u.unit_id, ""), "theme_id": u.theme_id, "score": u.score,
                 "runner_up": u.runner_up, "runner_up_score": getattr(u, "runner_up_score", None),
@@ -457,13 +466,14 @@ class Study:
                 [(t.id, _str(t.meta.get("path")), t.meta.get("sha256"), t.meta.get("format"),
                   t.text) for t in result.corpus])
             conn.executemany(
-                'INSERT INTO units (unit_id, doc_id, speaker, role, turn, start, "end", text) '
-                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(unit_id) DO UPDATE SET "
+                'INSERT INTO units (unit_id, doc_id, speaker, role, turn, start, "end", text, '
+                "small_talk) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(unit_id) DO UPDATE SET "
                 "doc_id=excluded.doc_id, speaker=excluded.speaker, role=excluded.role, "
                 'turn=excluded.turn, start=excluded.start, "end"=excluded."end", '
-                "text=excluded.text",
-                [tuple(_plain(row.get(c)) for c in ("unit_id", "doc_id", "speaker", "role",
-                                                     "turn", "start", "end", "text"))
+                "text=excluded.text, small_talk=excluded.small_talk",
+                [(*(_plain(row.get(c)) for c in ("unit_id", "doc_id", "speaker", "role",
+                                                  "turn", "start", "end", "text")),
+                  int(bool(row.get("small_talk", False))))
                  for row in units.to_dict("records")])
             conn.executemany(
                 "INSERT INTO codes (run_id, code_id, label, keywords, size, "
@@ -471,10 +481,12 @@ class Study:
                 [(run_id, *(_plain(row.get(c)) for c in _CODE_COLUMNS),
                   _json({k: v for k, v in row.items() if k not in _CODE_COLUMNS}))
                  for row in codes.to_dict("records")])
+            own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
             conn.executemany(
-                "INSERT OR IGNORE INTO code_members (run_id, code_id, unit_id) VALUES (?,?,?)",
-                [(run_id, c, u) for u, c in zip(result.codes.assignments["unit_id"],
-                                                result.codes.assignments["code_id"])])
+                "INSERT OR IGNORE INTO code_members (run_id, code_id, unit_id, theme_id) "
+                "VALUES (?,?,?,?)",
+                [(run_id, c, u, own.get(u)) for u, c in zip(result.codes.assignments["unit_id"],
+                                                            result.codes.assignments["code_id"])])
             conn.executemany(
                 "INSERT INTO suggestions (suggestion_id, run_id, level, item_id, theme_id, score, "
                 "runner_up, runner_up_score, rationale) VALUES (?,?,?,?,?,?,?,?,?) "
@@ -547,14 +559,10 @@ class Study:
         """
         import pandas as pd
 
-        from .model import UNIT_COLUMNS
-
         run_id, config, _, manifest = self._run_row(run_id)
         docs = [str(i["doc_id"]) for i in config.get("inputs", [])]
         marks = ",".join("?" * len(docs))
-        quoted = ", ".join(f'"{c}"' for c in UNIT_COLUMNS)
-        units = self._frame(f"SELECT {quoted} FROM units WHERE doc_id IN ({marks}) "
-                            "ORDER BY doc_id, start, unit_id", docs, columns=UNIT_COLUMNS)
+        units = self._units(f"WHERE doc_id IN ({marks})", docs)
         raw = self._frame("SELECT code_id, label, keywords, size, exemplar_ids, exemplars, extra "
                           "FROM codes WHERE run_id = ? ORDER BY rowid", (run_id,))
         extra = pd.DataFrame([json.loads(e or "{}") for e in raw.pop("extra")], index=raw.index)
@@ -594,12 +602,18 @@ class Study:
 
     @property
     def units(self) -> pd.DataFrame:
-        """Every meaning unit the store holds, in transcript order (the unit-table columns)."""
+        """Every meaning unit the store holds, in transcript order (the unit-table columns
+        and ``small_talk``)."""
+        return self._units()
+
+    def _units(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
         from .model import UNIT_COLUMNS
 
-        quoted = ", ".join(f'"{c}"' for c in UNIT_COLUMNS)
-        return self._frame(f"SELECT {quoted} FROM units ORDER BY doc_id, start, unit_id",
-                           columns=UNIT_COLUMNS)
+        columns = [*UNIT_COLUMNS, "small_talk"]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        units = self._frame(f"SELECT {quoted} FROM units {where} ORDER BY doc_id, start, unit_id",
+                            params, columns=columns)
+        return units.astype({"small_talk": bool})
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -705,14 +719,47 @@ class Study:
                 (decision_id,)).fetchall()
         return [s for _, s in rows], (rows[-1][0] if rows else decision_id)
 
+    def code_reach(self, suggestion_id: str) -> tuple[int, int]:
+        """How many members of a code accepting its suggestion would code, and how many it has.
+
+        The members whose own suggestion (in the code's run) is the code's theme are coded by
+        an ``accept``; the others stay to be decided one by one.
+
+        Raises
+        ------
+        InputError
+            If ``suggestion_id`` is not a code suggestion of this study.
+
+        Examples
+        --------
+        >>> study.code_reach("code:run-20260101T000000Z-abc123:C01")   # doctest: +SKIP
+        (12, 17)
+        """
+        with self._lock:
+            row = self._connection().execute(
+                "SELECT COUNT(m.unit_id), COALESCE(SUM(m.theme_id IS NULL OR m.theme_id = "
+                "s.theme_id), 0) FROM suggestions AS s LEFT JOIN code_members AS m "
+                "ON m.run_id = s.run_id AND m.code_id = s.item_id "
+                "WHERE s.suggestion_id = ? AND s.level = 'code' GROUP BY s.suggestion_id",
+                (suggestion_id,)).fetchone()
+        if row is None:
+            raise InputError(f"Unknown code suggestion {suggestion_id!r}",
+                             fix="Code suggestion ids look like 'code:<run_id>:<code_id>'; take "
+                                 "them from run.suggestions")
+        total, agree = row
+        return int(agree), int(total)
+
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.
 
         For each unit the latest unit-level decision counts: accept codes it with the suggested
-        theme, reassign with the new theme, reject leaves it uncoded. Accepting (or
-        reassigning) a code-level suggestion codes every unit of that code that has no
-        unit-level decision of its own; where a unit belongs to codes decided on in several
-        runs, the latest such decision counts. Rejecting a code codes nothing.
+        theme, reassign with the new theme, reject leaves it uncoded. Accepting a code-level
+        suggestion codes the units of that code whose own suggestion (in that run) is the
+        code's theme and that have no unit-level decision of their own; the other members
+        stay to be decided one by one (:meth:`code_reach` counts them). Reassigning a code
+        codes all its undecided members with the analyst's theme. Where a unit belongs to
+        codes decided on in several runs, the latest such decision counts. Rejecting a code
+        codes nothing.
 
         Returns
         -------

@@ -131,6 +131,8 @@ def _from_result(result: PipelineResult) -> _ReportData:
                                on="unit_id", how="left")
     units["theme_id"] = units["machine_theme"].fillna(_NO_THEME)
     code_themes = result.suggestions[["code_id", "theme_id", "score"]]
+    if "offered" in result.suggestions:  # members disagree: under no theme, nor a new one
+        code_themes = code_themes[result.suggestions["offered"].astype(bool)]
     codes = result.codes.table.merge(code_themes, on="code_id", how="left").assign(decision="")
     order = [t.id for t in result.corpus]
     return _ReportData("batch run", result.framework, dict(result.manifest), order, units, codes,
@@ -215,7 +217,12 @@ def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
     centred = vectors - vectors.mean(axis=0) if len(vectors) else vectors
     xy = np.zeros((len(vectors), 2))
     if len(vectors) > 1:
-        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: this SVD takes 0.07 s so, and 1-13 s on two OpenBLAS threads when
+        # the machine is busy (they wait for each other).
+        with threadpool_limits(1, user_api="blas"):
+            _, _, components = np.linalg.svd(centred, full_matrices=False)
         components = components[:2]
         signs = np.sign(components[np.arange(len(components)),
                                    np.abs(components).argmax(axis=1)])
@@ -590,16 +597,30 @@ def _themes_section(data: _ReportData, names, colours) -> str:
 
 
 def _new_themes_section(data: _ReportData) -> str:
+    from ..smalltalk import ASIDE_CONTENT_WORDS, is_aside
+
     text_of = dict(zip(data.units["unit_id"], data.units["text"]))
     codes = data.codes[(data.codes["theme_id"] == NONE_THEME)
                        | (data.codes["decision"] == "reject")]
+    members = data.assignments.groupby("code_id")["unit_id"].agg(list)
+    aside = codes["code_id"].map(lambda c: is_aside(text_of[u] for u in members.get(c, [])
+                                                    if u in text_of))
+    asides, codes = codes[aside.astype(bool)], codes[~aside.astype(bool)]
     intro = ("<p>Codes that fit no theme of the framework (or whose suggested theme the analyst "
              "rejected): read them as candidates for new themes, or as talk outside the study "
-             "aim.</p>")
+             "aim. Small talk has no code.</p>")
+    if asides.empty:
+        note = ""
+    else:
+        listed = ", ".join(f"{_e(c.code_id)} “{_e(c.label)}”" for c in asides.itertuples())
+        note = (f"<p class='muted'>Not listed: {listed}: short asides (their units hold a median "
+                f"of {ASIDE_CONTENT_WORDS} content words or fewer), talk around the talk rather "
+                "than a new theme.</p>")
     if not len(codes):
-        return intro + "<p class='muted'>Every code is mapped to a theme of the framework.</p>"
-    return intro + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
-                                                 text_of), numeric=(1, 2, 3))
+        return intro + note + ("<p class='muted'>No other code is outside the framework's "
+                               "themes.</p>")
+    return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
+                                                        text_of), numeric=(1, 2, 3))
 
 
 def _saturation_section(curve: pd.DataFrame) -> str:

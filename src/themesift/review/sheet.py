@@ -3,15 +3,18 @@
 One row per suggestion (DESIGN.md, "Review sheet and coding tables"). The order puts the
 decisions that matter most first:
 
-1. **Codes**, largest first (accepting one code codes all of its units at once, so these are
-   the most consequential rows), ties by ascending score margin, then code id.
+1. **Codes**, largest first (accepting one code codes at once all of its units whose own
+   suggestion agrees, so these are the most consequential rows), ties by ascending score
+   margin, then code id. A code whose members disagree (under 60% on its theme) has no row:
+   its units are reviewed one by one.
 2. **Units**, most uncertain first: ascending *margin* = ``score - runner_up_score`` (a unit
    whose suggested theme barely beat the runner-up needs the analyst most), taken in rounds
    over the suggested themes (the least certain unit of each theme, then the next of each,
    ...) so that early decisions cover every theme and teach the most; ties by unit id.
+   Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
-Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, suggested_theme, score,
+Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
 ``study`` and ``run_id`` (which study and run the sheet came from, so that a sheet from another
 study is refused). For a code, ``text`` is its label, its size and its exemplar quotes with
@@ -47,14 +50,14 @@ __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review",
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
-REVIEW_COLUMNS = ["suggestion_id", "level", "item_id", "doc_id", "speaker", "text",
+REVIEW_COLUMNS = ["suggestion_id", "level", "item_id", "doc_id", "speaker", "text", "small_talk",
                   "suggested_theme", "score", "runner_up", "rationale", *DECISION_COLUMNS,
                   "study", "run_id"]
 REVIEW_FILES = ("review.xlsx", "review.csv")
 _MAX_EXEMPLARS = 3
 _EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same file
 _WIDTHS = {"suggestion_id": 28, "level": 7, "item_id": 20, "doc_id": 14, "speaker": 12,
-           "text": 70, "suggested_theme": 18, "score": 7, "runner_up": 18, "rationale": 60,
+           "text": 70, "small_talk": 8, "suggested_theme": 18, "score": 7, "runner_up": 18, "rationale": 60,
            "decision": 18, "analyst": 10, "note": 30, "study": 20, "run_id": 20}
 #: How every CSV themesift writes is formatted: same data, same bytes on every platform.
 CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
@@ -95,23 +98,31 @@ def review_sheet(
     units = result.units.set_index("unit_id", drop=False)
     table = result.codes.table.set_index("code_id", drop=False)
     codes = result.suggestions.assign(_margin=_margin(result.suggestions))
+    if "offered" in codes:  # a code whose members disagree: its units are reviewed instead
+        codes = codes[codes["offered"].astype(bool)]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
         "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
         "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
-        "suggested_theme": c.theme_id, "score": c.score, "runner_up": c.runner_up,
-        "rationale": c.rationale,
+        "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
+        "runner_up": c.runner_up, "rationale": c.rationale,
     } for c in codes.itertuples()]
+    small_talk = (dict(zip(units["unit_id"], units["small_talk"].fillna(False).astype(bool)))
+                  if "small_talk" in units else {})
     unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
-    unit_rows = unit_rows.assign(_round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]))
-    unit_rows = unit_rows.sort_values(["_round", "_margin", "unit_id"])
+    unit_rows = unit_rows.assign(
+        _round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]),
+        set_aside=[small_talk.get(u, False) for u in unit_rows["unit_id"]])
+    # Small talk is set aside: last, to confirm in passing.
+    unit_rows = unit_rows.sort_values(["set_aside", "_round", "_margin", "unit_id"])
     column = {name: dict(zip(units["unit_id"], units[name])) if name in units else {}
               for name in ("doc_id", "speaker", "text")}
     for u in unit_rows.itertuples():
         rows.append({
             "suggestion_id": f"unit:{u.unit_id}", "level": "unit", "item_id": u.unit_id,
             **{name: _text(column[name].get(u.unit_id, "")) for name in column},
+            "small_talk": "yes" if u.set_aside else "",
             "suggested_theme": u.theme_id, "score": u.score, "runner_up": u.runner_up,
             "rationale": u.rationale,
         })
@@ -228,7 +239,8 @@ def review_order(suggestions) -> list[str]:
     """Suggestion ids in the review order described in the module docstring.
 
     ``suggestions``: a DataFrame or list of dicts with ``suggestion_id, level, score,
-    runner_up_score``, ``theme_id`` (or ``suggested_theme``) and, for codes, ``size``.
+    runner_up_score``, ``theme_id`` (or ``suggested_theme``), for codes ``size``, and for
+    units optionally ``small_talk`` (small talk comes last).
     """
     rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
     margins = [_number(r.get("score")) - _number(r.get("runner_up_score")) for r in rows]
@@ -239,7 +251,7 @@ def review_order(suggestions) -> list[str]:
     def key(i: int):
         if rows[i].get("level") == "code":
             return (0, -_number(rows[i].get("size")), margins[i], i)
-        return (1, rounds[i], margins[i], i)
+        return (1, bool(rows[i].get("small_talk")), rounds[i], margins[i], i)
 
     return [rows[i]["suggestion_id"] for i in sorted(range(len(rows)), key=key)]
 
@@ -399,7 +411,10 @@ def apply_review(
     -------
     pandas.DataFrame
         The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
-        note``. ``attrs["skipped"]`` counts rows skipped as already decided.
+        note``. ``attrs["skipped"]`` counts rows skipped as already decided;
+        ``attrs["code_units"]`` (``{"coded": n, "pending": m}``) counts the members of the
+        accepted codes: those whose own suggestion agrees are coded, the others stay to be
+        decided one by one.
 
     Raises
     ------
@@ -425,6 +440,10 @@ def apply_review(
         ]
     frame = pd.DataFrame(written, columns=columns)
     frame.attrs["skipped"] = skipped
+    reach = [store.code_reach(item["suggestion_id"]) for item in planned
+             if item["action"] == "accept" and item["suggestion_id"].startswith("code:")]
+    frame.attrs["code_units"] = {"coded": sum(a for a, _ in reach),
+                                 "pending": sum(n - a for a, n in reach)}
     return frame
 
 

@@ -240,6 +240,9 @@ class ReviewWidget:
         self._decided.add(suggestion_id)
         self._note.value = ""
         self._advance()
+        if action == "accept" and suggestion_id.startswith("code:"):
+            coded, members = self.study.code_reach(suggestion_id)
+            self.message.value = f"<p>{html.escape(_reach_text(coded, members, past=True))}</p>"
         return decision_id
 
     def _refresh_decided(self) -> None:
@@ -307,6 +310,9 @@ class ReviewWidget:
         parts.append("</p>")
         if item.get("rationale"):
             parts.append(f"<p><i>Why:</i> {e(str(item['rationale']))}</p>")
+        if item["level"] == "code":
+            coded, members = self.study.code_reach(item["suggestion_id"])
+            parts.append(f"<p>{e(_reach_text(coded, members))}</p>")
         return "".join(parts)
 
 
@@ -348,6 +354,8 @@ def _load_suggestions(study: Study, run_id: str) -> dict[str, dict[str, Any]]:
             "runner_up_score": row["runner_up_score"], "rationale": row["rationale"] or "",
             "label": _clean(code.get("label")), "size": None if size is None else int(size),
             "quotes": quotes,
+            "small_talk": row["level"] == "unit" and bool(units.get(row["item_id"], {}).get(
+                "small_talk", False)),
         }
     return items
 
@@ -389,6 +397,18 @@ def _quote_html(item: dict[str, Any]) -> str:
                      + (f"<br><small>&mdash; {e(source)}</small>" if source else "")
                      + "</blockquote>")
     return "".join(parts)
+
+
+def _reach_text(coded: int, members: int, past: bool = False) -> str:
+    """What accepting a code does: it codes only the members whose own suggestion agrees."""
+    pending = members - coded
+    if past:
+        return (f"Coded {coded} of the code's {members} units (those suggested its theme on "
+                f"their own); {pending} stay to be decided one by one.")
+    if not pending:
+        return f"Accepting codes all {members} of its units."
+    return (f"Accepting codes {coded} of its {members} units, those suggested this theme on "
+            f"their own; the other {pending} stay to be decided one by one.")
 
 
 def _fmt(value: Any) -> str:
