@@ -12,7 +12,7 @@ Sets (each skipped with a message when absent):
 - ``care_opinion``: patient stories with the nine major labels, described in our own words in
   bench/frameworks/care_opinion.yaml (each story is its own document);
 - ``sample``: the hand-coded sample transcript (data/sample/coding) with the built-in recovery
-  framework, the only set with ``none`` in its gold coding (one transcript: its halves are
+  framework, its small talk flagged as ``themesift run`` flags it, the only set with ``none`` in its gold coding (one transcript: its halves are
   split by speaker turn).
 
 For each set, methods are compared on the same embeddings:
@@ -26,7 +26,7 @@ For each set, methods are compared on the same embeddings:
   nearest centroid of the examples and the description, and scikit-learn's
   LogisticRegression on the embeddings;
 - the review loop: an analyst answers suggestions of one half in themesift's review order
-  (least certain first, themes taking turns), 0, 25, 50, 100 and 200 decisions, and the other
+  (least certain first, themes taking turns, small talk last), 0, 25, 50, 100 and 200 decisions, and the other
   half is scored with the decisions as examples (the baselines learn from the same decisions).
 
 Metrics, each the mean over seeds: accuracy (a suggestion is right when it is any of the
@@ -61,7 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import themesift as ts  # noqa: E402
 from quality import CODEBOOK, ROOT, load_care_opinion  # noqa: E402
 from themesift.embed import Embedder  # noqa: E402
-from themesift.review.sheet import theme_rounds  # noqa: E402
+from themesift.review.sheet import review_order  # noqa: E402
+from themesift.smalltalk import is_small_talk  # noqa: E402
 
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 KS = (1, 5, 10, 20)
@@ -118,7 +119,9 @@ def load_sample() -> Dataset:
     # The turn each hand-marked unit lies in, so neighbouring units inform each other.
     units["turn"] = [next((t.index for t in corpus[d].turns if t.start <= s < t.end), -1)
                      for d, s in zip(units["doc_id"], units["start"])]
-    units = units[["unit_id", "doc_id", "turn", "text"]]
+    # Small talk is flagged as segmentation flags it in a run (and so suggested none).
+    units["small_talk"] = [is_small_talk(t) for t in units["text"]]
+    units = units[["unit_id", "doc_id", "turn", "text", "small_talk"]]
     # One transcript: the halves are split by speaker turn (so a unit's turn neighbours are
     # scored with it).
     turns = (units["doc_id"] + "#" + units["turn"].astype(str)).to_numpy()
@@ -215,15 +218,6 @@ def examples_of(data: Dataset, rows) -> pd.DataFrame:
                          for i in rows for t in data.gold[i]], columns=["text", "theme_id"])
 
 
-def review_order(probs: np.ndarray, candidates: list[int]) -> list[int]:
-    """themesift's review order (review/sheet.py): least certain first, themes in rounds."""
-    top2 = np.sort(probs, axis=1)[:, -2:]
-    margins = top2[:, 1] - top2[:, 0]
-    rounds = theme_rounds(probs.argmax(axis=1), margins)
-    order = sorted(range(len(candidates)), key=lambda i: (rounds[i], margins[i], i))
-    return [candidates[i] for i in order]
-
-
 def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[list[str]]]:
     """Predictions per (setting, method), one list of labels per seed, in unit order."""
     vectors = embedder.encode(list(data.units["text"]))
@@ -256,18 +250,19 @@ def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[l
 
 
 def review_loop(data, pool, test, vectors, embedder, seed, put) -> None:
-    labels = data.labels
+    """The analyst decides the pool's units in themesift's review order (review/sheet.py:
+    least certain first, themes taking turns, small talk last), answering from the gold
+    coding; after each step the test half is scored with the decisions as examples."""
     reviewed: list[int] = []
     rows = np.r_[pool, test]
     for step in STEPS:
         if step > len(pool):
             break
         examples = examples_of(data, reviewed)
-        probs = ts.score_themes(data.units.iloc[rows], data.framework, embedder=embedder,
-                                examples=examples if len(examples) else None)
-        table = _labels_from(probs)
+        table = ts.suggest_units(data.units.iloc[rows], data.framework, embedder=embedder,
+                                 examples=examples if len(examples) else None)
         setting = f"review, {step} decisions"
-        put(setting, "themesift", seed, test, table[len(pool):])
+        put(setting, "themesift", seed, test, list(table["theme_id"][len(pool):]))
         if step:
             put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
             put(setting, "logistic regression", seed, test,
@@ -277,17 +272,12 @@ def review_loop(data, pool, test, vectors, embedder, seed, put) -> None:
                 description_cosine(data, test, vectors, embedder))
         nxt = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else step
         done = set(reviewed)
-        remaining = [i for i in range(len(pool)) if int(pool[i]) not in done]
-        p = probs.to_numpy()[remaining][:, [probs.columns.get_loc(c) for c in labels
-                                            if c in probs.columns]]
-        reviewed += [int(pool[i]) for i in review_order(p, remaining)[: nxt - step]]
-
-
-def _labels_from(probs: pd.DataFrame) -> list[str]:
-    """suggest_units' choice from score_themes' probabilities: the most probable label,
-    "none" first among equals."""
-    cols = ["none", *[c for c in probs.columns if c != "none"]]
-    return [cols[j] for j in probs[cols].to_numpy().argmax(axis=1)]
+        waiting = table.iloc[: len(pool)].assign(
+            suggestion_id=[str(i) for i in pool], level="unit",
+            small_talk=data.units["small_talk"].iloc[pool].to_numpy()
+            if "small_talk" in data.units else False)
+        waiting = waiting[[int(i) not in done for i in pool]]
+        reviewed += [int(i) for i in review_order(waiting)[: nxt - step]]
 
 
 # --- metrics ----------------------------------------------------------------------------------
