@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/suite.py [--model fast|accurate|PATH] [--backend torch|onnx-int8]
                                     [--seeds 3] [--sets serdif_thinkaloud,sample] [--json FILE]
+    .venv/bin/python bench/suite.py --from-json bench/results/suite_fast_onnx-int8.json
 
 Sets (each skipped with a message when absent):
 
@@ -348,6 +349,27 @@ def markdown(name: str, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: dict) -> str:
+    """Accuracy of themesift against the better plain baseline, per set and setting."""
+    lines = ["### themesift against the better plain baseline (accuracy)\n",
+             "| set | setting | description cosine / centroid / logistic regression | "
+             "themesift | difference | themesift none |", "|---|---|---|---|---|---|"]
+    for name, entry in results["sets"].items():
+        rows = {(r["setting"], r["method"]): r for r in entry["rows"]}
+        for setting in dict.fromkeys(r["setting"] for r in entry["rows"]):
+            ours = rows.get((setting, "themesift"))
+            plain = [rows.get((setting, m)) for m in ("description cosine", "centroid",
+                                                       "logistic regression")]
+            values = [r["accuracy"][0] if r else None for r in plain]
+            if not ours or not any(v is not None for v in values):
+                continue
+            best = max(v for v in values if v is not None)
+            shown = " / ".join("-" if v is None else f"{v:.3f}" for v in values)
+            lines.append(f"| {name} | {setting} | {shown} | {ours['accuracy'][0]:.3f} | "
+                         f"{ours['accuracy'][0] - best:+.3f} | {ours['none_rate']:.0%} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fast", help="embedding profile or model folder")
@@ -355,7 +377,15 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sets", default=None, help="comma-separated set names (default: all)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--from-json", default=None, metavar="FILE",
+                        help="print the tables of an earlier run's JSON instead of running")
     args = parser.parse_args()
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        for entry in results["sets"].values():
+            print(markdown(entry["title"], entry["rows"]) + "\n")
+        print(summary(results))
+        return 0
     embedder = Embedder(args.model, backend=args.backend, quiet=True)
     wanted = set(args.sets.split(",")) if args.sets else None
     results = {"model": embedder.model_id, "backend": embedder.info().get("backend"),
@@ -374,6 +404,7 @@ def main() -> int:
         print(markdown(title, rows) + "\n", flush=True)
         print(f"({data.name} took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
         results["sets"][data.name] = {"title": title, "rows": rows}
+    print(summary(results))
     name = f"suite_{Path(args.model).name}_{results['backend']}.json"
     out = Path(args.json or ROOT / "bench" / "results" / name)
     out.parent.mkdir(parents=True, exist_ok=True)
