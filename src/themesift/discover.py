@@ -60,7 +60,7 @@ import re
 import time
 import unicodedata
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -278,12 +278,12 @@ def discover_codes(
         if chosen != "hdbscan":
             fit = _fit_partition(chosen, docs, vectors, vocabulary, representation, seed,
                                  n_codes, min_code_size, quiet)
-    topics, outlier, keywords, info = fit
+    topics, outlier, keywords, info, distances = fit
 
     table, assignments = _code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
     table["label"] = _phrase_labels(table, assignments, texts, vectors,
                                     dict(zip(table["code_id"], table["keywords"].str.split(
-                                        _SEPARATOR, regex=False))), embedder, seed)
+                                        _SEPARATOR, regex=False))), embedder, seed, docs)
     finished = time.perf_counter()
     labels = assignments["code_id"].to_numpy()
     params = {
@@ -291,7 +291,7 @@ def discover_codes(
         "requested_method": method,
         "k": int(len(table)),
         **info,
-        "silhouette": _silhouette(vectors, labels, seed) if len(table) > 1 else None,
+        "silhouette": _silhouette(vectors, labels, seed, distances) if len(table) > 1 else None,
         "outlier_share": round(float(np.mean(assignments["outlier"])), 4),
         "seed": seed,
         "n_units": n,
@@ -615,6 +615,13 @@ def _keyword_text(text: str) -> str:
     return " ".join(_NOT_LETTER.split(_ascii(text))).strip()
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_text(word: str) -> str:
+    """:func:`_keyword_text` of one word, remembered: the label phrases ask it of the same
+    words again and again."""
+    return _keyword_text(word)
+
+
 def _vectorizer(vocabulary: Sequence[str] | None = None, min_df: int = 1):
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -666,7 +673,8 @@ class _PartitionClusterer:
     """BERTopic's clustering block for small corpora: Ward or k-means with k by silhouette.
 
     After ``fit(X)``: ``labels_`` (every unit in a code; no -1), ``outlier_`` (poor fits, given
-    their nearest code), ``k_scores_`` (silhouette per k tried) and ``k_`` (the k chosen).
+    their nearest code), ``k_scores_`` (silhouette per k tried), ``k_`` (the k chosen) and
+    ``distances_`` (the units' cosine distances; None above ``_PRECOMPUTE_MAX`` units).
     """
 
     def __init__(self, algorithm: str, n_codes: int | None, min_code_size: int, seed: int,
@@ -683,6 +691,7 @@ class _PartitionClusterer:
         X = _normalise(np.asarray(X, dtype=np.float64))
         n = len(X)
         distances = _cosine_distances(X) if n <= _PRECOMPUTE_MAX else None
+        self.distances_ = distances  # the code's silhouette needs them again
         ks = [self.n_codes] if self.n_codes else _k_range(n)
         candidates = self._partitions(X, ks, distances)
         self.k_scores_ = {
@@ -707,7 +716,7 @@ class _PartitionClusterer:
                     distances: np.ndarray | None) -> dict[int, np.ndarray]:
         if self.algorithm == "agglomerative":
             import numpy as np
-            from scipy.cluster.hierarchy import cut_tree, linkage
+            from scipy.cluster.hierarchy import linkage
             from scipy.spatial.distance import squareform
 
             # Unit vectors: Euclidean distance is sqrt(2 * cosine distance), so the matrix
@@ -715,7 +724,7 @@ class _PartitionClusterer:
             points = X if distances is None else squareform(np.sqrt(2.0 * distances),
                                                             checks=False)
             # One merge tree serves every k, and the codes at k+1 split one code at k.
-            cuts = cut_tree(linkage(points, method="ward"), n_clusters=ks)
+            cuts = _cut_tree(linkage(points, method="ward"), ks)
             return {k: cuts[:, i].astype(int) for i, k in enumerate(ks)}
         from sklearn.cluster import KMeans
 
@@ -723,6 +732,41 @@ class _PartitionClusterer:
             k: KMeans(n_clusters=k, n_init=4, random_state=self.seed).fit_predict(X)
             for k in _progress(ks, len(X), self.quiet, "Trying numbers of codes")
         }
+
+
+def _cut_tree(merges: np.ndarray, ks: list[int]) -> np.ndarray:
+    """scipy's ``cut_tree(merges, n_clusters=ks)``, without its walk over all the units under
+    every merge: the codes after the first ``n - k`` merges, for each k, numbered by their
+    first unit. The merges go in scipy's order: by height, and where heights tie (identical
+    units), later ones first in a breadth-first walk from the top, right before left."""
+    import numpy as np
+    from scipy.cluster.hierarchy import cut_tree
+
+    n = len(merges) + 1
+    if not all(1 <= k < n for k in ks):
+        return cut_tree(merges, n_clusters=ks)
+    pairs = merges[:, :2].astype(int)
+    walked: dict[int, int] = {}  # merge -> its place in the walk
+    queue = deque([2 * n - 2])
+    while queue:
+        node = queue.popleft()
+        if node >= n:
+            walked[node - n] = len(walked)
+            queue.extend((pairs[node - n, 1], pairs[node - n, 0]))
+    order = sorted(range(n - 1), key=lambda i: (merges[i, 2], -walked[i]))
+    cuts = np.zeros((n, len(ks)), dtype=np.int64)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}  # each code's units
+    first = {i: i for i in range(n)}  # each code's first unit
+    for done, merge in enumerate(order[: n - min(ks)], start=1):
+        left, right = pairs[merge]
+        if left not in members or right not in members:  # a tree scipy cuts its own way
+            return cut_tree(merges, n_clusters=ks)
+        members[n + merge] = members.pop(left) + members.pop(right)
+        first[n + merge] = min(first.pop(left), first.pop(right))
+        for column in (j for j, k in enumerate(ks) if n - k == done):
+            for label, code in enumerate(sorted(members, key=first.__getitem__)):
+                cuts[members[code], column] = label
+    return cuts
 
 
 def _k_range(n: int) -> list[int]:
@@ -880,7 +924,7 @@ def _fit_partition(algorithm: str, docs: list[str], vectors: np.ndarray, vocabul
         "k_candidates": {int(k): float(s) for k, s in clusterer.k_scores_.items()},
         "reduction": "none",
     }
-    return topics, clusterer.outlier_.copy(), _keywords(model), info
+    return topics, clusterer.outlier_.copy(), _keywords(model), info, clusterer.distances_
 
 
 # ----------------------------------------------------------------------------------------
@@ -938,7 +982,7 @@ def _fit_hdbscan(docs: list[str], vectors: np.ndarray, vocabulary: list[str], re
         "hdbscan_noise": int(outlier.sum()),
         "reduction": "umap",
     }
-    return topics, outlier, _keywords(model), info
+    return topics, outlier, _keywords(model), info, None
 
 
 def _nearest_neighbours(vectors: np.ndarray, k: int, chunk: int = 512):
@@ -1137,7 +1181,7 @@ def _label(keywords: list[str], fallback: str) -> str:
 
 def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[str],
                    vectors: np.ndarray, keywords: dict[str, list[str]], embedder: Any,
-                   seed: int = 0) -> list[str]:
+                   seed: int = 0, docs: list[str] | None = None) -> list[str]:
     """Each code's label: a phrase of its members that tells its members from the others.
 
     Candidates are the 2-6-word stretches of the ``N_LABEL_UNITS`` members nearest the code's
@@ -1155,7 +1199,8 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     each label may take a second key phrase of its code (no shared word, six words in all:
     "no-drugs rule, urine screens"), by the same ascent over the phrase alone and up to
     ``LABEL_PAIRS`` such pairs, where that wins more units. Without an embedder the
-    pre-ranking decides; a code with no candidate keeps a keyword label.
+    pre-ranking decides; a code with no candidate keeps a keyword label. ``docs``: the
+    texts' :func:`_keyword_text`, where already made.
     """
     import numpy as np
 
@@ -1163,7 +1208,9 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     codes = table["code_id"].tolist()
     distance = assignments["distance"].to_numpy()
     outlier = assignments["outlier"].to_numpy()
-    words_of = [set(_keyword_text(t).split()) for t in texts]  # as _phrases gives them
+    if docs is None:
+        docs = [_keyword_text(t) for t in texts]
+    words_of = [set(doc.split()) for doc in docs]  # as _phrases gives them
     df_all = Counter(w for words in words_of for w in words)
     per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
     candidates: list[list[str]] = []
@@ -1236,59 +1283,79 @@ def _best_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndar
     once after the same ascent on a soft count: counting is flat where no unit flips, and the
     soft count (each unit's margin through a sigmoid) first moves towards labels that many
     units are close to choosing. The choice and the units it wins."""
+    blocks = _ascent_blocks(similarity, columns, own)  # the same for every ascent
     best_wins, choice = -1, list(starts[0])
     for start in starts:
         for softness in (None, LABEL_SOFTNESS):
             found = list(start)
             if softness:
-                found, _ = _label_ascent(similarity, columns, own, found, softness)
-            found, wins = _label_ascent(similarity, columns, own, found)
+                found, _ = _label_ascent(similarity, columns, own, found, softness, blocks)
+            found, wins = _label_ascent(similarity, columns, own, found, blocks=blocks)
             if wins > best_wins:
                 best_wins, choice = wins, found
     return choice, best_wins
 
 
+def _ascent_blocks(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """For each code with a choice to make: which units are its own, and its candidates'
+    columns of ``similarity`` for its own units and for the others (None for a code with
+    fewer than two candidates)."""
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
+    for k, cols in enumerate(columns):
+        if len(cols) < 2:
+            blocks.append(None)
+            continue
+        mine = own == k
+        block = similarity[:, cols]
+        blocks.append((mine, block[mine], block[~mine]))
+    return blocks
+
+
 def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
-                  choice: list[int], softness: float | None = None) -> tuple[list[int], int]:
+                  choice: list[int], softness: float | None = None,
+                  blocks: list | None = None) -> tuple[list[int], int]:
     """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times, the
     candidate (a column of ``similarity``, units x phrases) that makes the most units closest
     to their own code's label, given the other codes' labels. With ``softness``, a unit
     counts by a sigmoid of its margin (own label's similarity less the best other's) at that
-    scale instead of 0 or 1. The choice and the units won (counted 0 or 1)."""
+    scale instead of 0 or 1. ``blocks``: :func:`_ascent_blocks` of the same arguments, if
+    already made. The choice and the units won (counted 0 or 1)."""
     import numpy as np
 
-    n_codes, n_units = len(columns), len(similarity)
+    n_units = len(similarity)
     rows = np.arange(n_units)
-
-    def chosen_matrix() -> np.ndarray:
-        return np.column_stack([similarity[:, columns[j][choice[j]]] if choice[j] >= 0
-                                else np.full(n_units, -np.inf, dtype=np.float32)
-                                for j in range(n_codes)])
-
+    if blocks is None:
+        blocks = _ascent_blocks(similarity, columns, own)
+    # Each code's chosen label's similarities as a row, kept up to date as the choice
+    # changes (rows, so that the maxima over codes run along the units).
+    current = np.stack([similarity[:, cols[picked]] if picked >= 0
+                        else np.full(n_units, -np.inf, dtype=np.float32)
+                        for cols, picked in zip(columns, choice)])
     for _ in range(LABEL_ROUNDS):
         for k, cols in enumerate(columns):
-            if len(cols) < 2:
+            if blocks[k] is None:
                 continue
-            chosen = chosen_matrix()
-            chosen[:, k] = -np.inf
-            best_other = chosen.max(axis=1)
-            own_label = chosen[rows, own]
-            mine = own == k
-            block = similarity[:, cols]
+            mine, block_mine, block_other = blocks[k]
+            chosen = current.copy()
+            chosen[k] = -np.inf
+            best_other = chosen.max(axis=0)
+            own_label = chosen[own, rows]
             if softness:
-                rivals = chosen.copy()
-                rivals[rows, own] = -np.inf  # other units: their best rival but code k's
-                margin_mine = block[mine] - best_other[mine, None]
+                rivals = chosen
+                rivals[own, rows] = -np.inf  # other units: their best rival but code k's
+                margin_mine = block_mine - best_other[mine, None]
                 margin_other = own_label[~mine, None] - np.maximum(
-                    rivals.max(axis=1)[~mine, None], block[~mine])
+                    rivals.max(axis=0)[~mine, None], block_other)
                 wins = (np.tanh(margin_mine / (2 * softness)).sum(axis=0)
                         + np.tanh(margin_other / (2 * softness)).sum(axis=0))
             else:
-                wins = (block[mine] > best_other[mine, None]).sum(axis=0)
+                wins = (block_mine > best_other[mine, None]).sum(axis=0)
                 kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
-                wins += (kept[:, None] & (own_label[~mine, None] > block[~mine])).sum(axis=0)
+                wins += (kept[:, None] & (own_label[~mine, None] > block_other)).sum(axis=0)
             choice[k] = int(np.argmax(wins))
-    won = int((chosen_matrix().argmax(axis=1) == own).sum())
+            current[k] = similarity[:, cols[choice[k]]]
+    won = int((current.argmax(axis=0) == own).sum())
     return choice, won
 
 
@@ -1343,7 +1410,7 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
     clauses: list[list[tuple[str, str]]] = [[]]  # (word as said, kind): content, inner, break
     sentence_start = True
     for token in _LABEL_TOKEN.findall(text):
-        plain = _keyword_text(token).replace(" ", "")  # "self-care" -> "selfcare"
+        plain = _word_text(token).replace(" ", "")  # "self-care" -> "selfcare"
         starts, sentence_start = sentence_start, (sentence_start and not token[0].isalnum()
                                                   or any(c in token for c in ".!?"))
         if not token[0].isalpha():
@@ -1368,14 +1435,14 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
         for start in range(len(clause)):
             if clause[start][1] not in ("content", "subject") or (
                     clause[start][1] == "subject" and start + 1 < len(clause)
-                    and _keyword_text(clause[start + 1][0]) in _HEDGES):
+                    and _word_text(clause[start + 1][0]) in _HEDGES):
                 continue  # "you know ...", "I think ..." are fillers, not a start
             for length in lengths:
                 end = start + length
                 if end > len(clause) or clause[end - 1][1] != "content":
                     continue
                 words = [part for w, kind in clause[start:end] if kind == "content"
-                         for part in _keyword_text(w).split()]
+                         for part in _word_text(w).split()]
                 if len(words) >= min(2, length):
                     phrase = " ".join(w for w, _ in clause[start:end])
                     yield phrase[0].lower() + phrase[1:] if phrase[:2] != "I " else phrase, words

@@ -125,8 +125,11 @@ def run_pipeline(
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "
                     "they are new)", embedder.encode, list(units["text"]))
+    # The units' vectors go along: the embedder would only fetch them again (or, with no
+    # cache, compute them again); it still embeds the keywords and labels.
     codes = timed("discover", "grouping the units into candidate codes", discover_codes, units,
-                  embedder=embedder, seed=seed, n_codes=n_codes, quiet=quiet)
+                  embedder=embedder, embeddings=vectors, seed=seed, n_codes=n_codes,
+                  quiet=quiet)
     unit_suggestions, suggestions = timed(
         "suggest", f"suggesting themes of {framework.name!r} for units and codes",
         suggest_units_and_codes, units, codes, framework, embedder=embedder, examples=examples)
