@@ -49,7 +49,9 @@ def test_jupyterlab_and_nbconvert_are_installed_beside_themesift():
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_lab_opens_the_notebooks_in_jupyterlab():
     root = NOTEBOOKS[0].parents[1]
-    planned = subprocess.run(["make", "-n", "lab"], cwd=root, capture_output=True, text=True)
+    # Under `make test` this is a sub-make, which would also print "Entering directory" lines.
+    planned = subprocess.run(["make", "-n", "--no-print-directory", "lab"], cwd=root,
+                             capture_output=True, text=True)
     assert planned.returncode == 0, planned.stderr
     assert ".venv/bin/jupyter lab notebooks" in planned.stdout.splitlines()[-1]
     assert "make lab" in (root / "README.md").read_text()
