@@ -132,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     sug = verbs.add_parser(
         "suggest", help="theme suggestions for already-segmented text in a table",
         description="Suggest a theme (or none) for each row of a .csv/.xlsx table of text; "
-        "writes id, theme_id, score, runner_up, rationale, one row per input row.",
+        "writes id, theme_id, score, runner_up, rationale and fit (how well the row's best "
+        "theme fits it, against the table's other rows), one row per input row.",
     )
     sug.add_argument("table", metavar="TABLE.csv", help="table with one unit of text per row")
     sug.add_argument("--text-column", default="text", metavar="NAME", help="column with the text (default: text)")
