@@ -587,6 +587,8 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
         (rejected if no else themes).setdefault(text, []).append(theme)
     known = {}
     for i, text in enumerate(texts):
+        if text not in themes and text not in rejected:  # most units: nothing to do
+            continue
         for theme in rejected.get(text, ()):
             probs[i, labels.index(theme)] = 0.0
         if text in themes:
