@@ -179,6 +179,14 @@ def sample_coding(embedder: Embedder) -> dict | None:
             "none_predicted": int((predicted == "none").sum()), "none_gold": int(sum("none" in g for g in gold))}
 
 
+def write_results(results: dict, kind: str, model: str, path: str | None) -> None:
+    """The figures as JSON: to ``path``, else bench/results/<kind>_<model>_<backend>.json."""
+    name = f"{kind}_{Path(model).name}_{results['backend']}.json"
+    out = Path(path or ROOT / "bench" / "results" / name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def table(rows: list[dict]) -> str:
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -210,10 +218,7 @@ def main() -> int:
         print("\n### Hand-coded sample transcript (recovery framework, themes + none)\n")
         print(table([sample]))
         results["sample"] = sample
-    name = f"quality_{Path(args.model).name}_{results['backend']}.json"
-    out = Path(args.json or ROOT / "bench" / "results" / name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(results, "quality", args.model, args.json)
     return 0
 
 

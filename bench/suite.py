@@ -60,7 +60,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import themesift as ts  # noqa: E402
-from quality import CODEBOOK, ROOT, load_care_opinion  # noqa: E402
+from quality import CODEBOOK, ROOT, load_care_opinion, write_results  # noqa: E402
 from themesift.embed import Embedder  # noqa: E402
 from themesift.review.sheet import review_order  # noqa: E402
 from themesift.smalltalk import is_small_talk  # noqa: E402
@@ -405,10 +405,7 @@ def main() -> int:
         print(f"({data.name} took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
         results["sets"][data.name] = {"title": title, "rows": rows}
     print(summary(results))
-    name = f"suite_{Path(args.model).name}_{results['backend']}.json"
-    out = Path(args.json or ROOT / "bench" / "results" / name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(results, "suite", args.model, args.json)
     return 0
 
 
