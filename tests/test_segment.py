@@ -266,3 +266,31 @@ def test_segmenting_the_samples_takes_under_two_seconds(sample_corpus):
     started = time.perf_counter()
     ts.segment(sample_corpus)
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_reply_to_the_moderators_audio_check_is_small_talk_in_context():
+    t = transcript(
+        ("Moderator", "Hello, can everyone hear me okay?"),
+        ("P1", "Yes, loud and clear."),
+        ("P2", "Mm."),
+        ("Moderator", "Great, I can hear you all now. So, what does a good week look like?"),
+        ("P2", "Housing and money, mostly."),  # answers the question, not the audio check
+        ("P3", "Trust takes months, you can't rush it with anyone on the team."),
+    )
+    units = ts.segment(t)
+    assert units["text"].tolist() == ["Yes, loud and clear.", "Housing and money, mostly.",
+                                      "Trust takes months, you can't rush it with anyone on the team."]
+    assert units["small_talk"].tolist() == [True, False, False]
+    reasons = segment_module.small_talk_in_transcripts(units, [t])
+    assert reasons[0] == "in a small-talk exchange: audio and video"
+
+
+def test_small_talk_in_one_transcript_is_not_read_into_the_next():
+    first = transcript(("P1", "Trust takes months, you can't rush it with anyone on the team."),
+                       ("P2", "Sorry, my camera's frozen again."), doc_id="a")
+    second = transcript(("P1", "Loud and clear, thanks."),
+                        ("P2", "Trust takes months, you can't rush it with anyone on the team."),
+                        doc_id="b")
+    units = ts.segment([first, second])
+    assert units.set_index(["doc_id", "turn"])["small_talk"].to_dict() == {
+        ("a", 0): False, ("a", 1): True, ("b", 0): False, ("b", 1): False}

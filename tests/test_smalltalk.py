@@ -76,3 +76,114 @@ def test_a_group_of_short_asides():
     assert not is_aside(["Nobody asks about the staff's own wellbeing.",  # 3 content words
                          "We burn out and nobody notices it."])  # 2: a median of 2.5
     assert not is_aside([])
+
+
+# --- small talk in context: exchanges written for the purpose -----------------------------------
+
+from themesift.smalltalk import IN_EXCHANGE, small_talk_reasons  # noqa: E402
+
+EXCHANGES = [
+    # (the talk in order, which are small talk by context, with their kind)
+    (["Can everyone hear me?", "Yes, loud and clear."], {1: "audio and video"}),
+    (["Sorry, you're breaking up.", "It's the signal in this building."], {1: "audio and video"}),
+    (["Somebody's brought doughnuts. Chocolate ones.", "Save me a pink one."],
+     {1: "food and drink"}),
+    (["It's absolutely chucking it down out there.", "Typical, isn't it? [laughs]"],
+     {1: "weather"}),
+    (["It's absolutely chucking it down out there.", "Typical Manchester. [laughs]"],
+     {1: "weather"}),
+    (["Hang on a second.", "I think my camera's frozen."], {0: "audio and video"}),
+    (["Is it recording? Is the red light on?", "Smile, everyone.", "Don't make me famous."],
+     {1: "recording"}),
+]
+
+CONTENTFUL_SHORT = ["Trust takes months.", "The council sets the goals.",
+                    "Urine tests every week, no trust.", "Paranoia makes the visits hard."]
+
+
+@pytest.mark.parametrize("talk,expected", EXCHANGES)
+def test_a_short_reply_in_a_small_talk_exchange_is_small_talk(talk, expected):
+    reasons = small_talk_reasons(talk)
+    for i, kind in expected.items():
+        assert small_talk_reason(talk[i]) is None  # not on its own
+        assert reasons[i] == f"{IN_EXCHANGE}: {kind}", talk[i]
+    for i, text in enumerate(talk):
+        if i not in expected:
+            assert reasons[i] == small_talk_reason(text)
+
+
+@pytest.mark.parametrize("text", CONTENTFUL_SHORT)
+def test_a_contentful_short_unit_next_to_small_talk_stays_content(text):
+    for talk in (["Can you hear me? Hello?", text], [text, "The good biscuits."],
+                 ["Hiya! Welcome, welcome.", text, "Lovely sunshine today."]):
+        assert small_talk_reasons(talk)[talk.index(text)] is None
+
+
+def test_a_long_unit_next_to_small_talk_stays_content():
+    long_reply = ("Yes, and honestly that is what it is like for him every single time we go "
+                  "round there.")  # few content words, but 17 words
+    assert small_talk_reason(long_reply) is None
+    assert small_talk_reasons(["Can everyone hear me?", long_reply])[1] is None
+
+
+def test_the_context_does_not_spread_along_a_chain():
+    talk = ["Can everyone hear me?", "Yes, loud and clear.", "Crystal clear, yes.",
+            "Housing, mainly."]
+    reasons = small_talk_reasons(talk)
+    assert reasons[1] == f"{IN_EXCHANGE}: audio and video"
+    assert reasons[2] is None and reasons[3] is None  # their neighbour is small talk by context
+
+
+def test_the_first_and_the_last_unit_have_one_neighbour():
+    assert small_talk_reasons(["Loud and clear.", "Can you hear me?"])[0] == (
+        f"{IN_EXCHANGE}: audio and video")
+    assert small_talk_reasons(["Can you hear me?", "Loud and clear."])[1] == (
+        f"{IN_EXCHANGE}: audio and video")
+    assert small_talk_reasons(["Loud and clear."]) == [None]
+    assert small_talk_reasons([]) == []
+
+
+def test_the_one_before_names_the_kind_where_both_neighbours_are_small_talk():
+    talk = ["Can you hear me?", "Loud and clear.", "The good biscuits."]
+    assert small_talk_reasons(talk)[1] == f"{IN_EXCHANGE}: audio and video"
+
+
+def test_units_of_different_documents_are_not_neighbours():
+    talk = ["Can you hear me?", "Loud and clear.", "Typical Manchester.", "Lovely sunshine today."]
+    reasons = small_talk_reasons(talk, ["fg1", "fg2", "fg2", "fg3"])
+    assert reasons[1] is None and reasons[2] is None
+    assert small_talk_reasons(talk[:2], ["fg1", "fg1"])[1] == f"{IN_EXCHANGE}: audio and video"
+
+
+def test_back_channels_neither_start_nor_break_an_exchange():
+    assert small_talk_reason("Mm, yeah, yeah.") == "back-channel"
+    assert small_talk_reasons(["Mm, yeah, yeah.", "Loud and clear."])[1] is None
+    talk = ["Can you hear me?", "Mm, yeah, yeah.", "Oh, go on then.", "Loud and clear."]
+    assert small_talk_reasons(talk)[3] == f"{IN_EXCHANGE}: audio and video"
+
+
+def test_context_only_talk_is_read_but_never_flagged_by_its_context():
+    talk = ["Can you hear me?", "Loud and clear."]
+    assert small_talk_reasons(talk, units=[True, False]) == [
+        "audio and video: can you hear", None]
+
+
+def test_the_talk_and_its_documents_must_line_up():
+    with pytest.raises(ValueError, match="got 2 texts, 1 documents"):
+        small_talk_reasons(["Hello.", "Hi."], ["fg1"])
+
+
+def test_the_reason_shown_for_a_flagged_unit():
+    import pandas as pd
+
+    from themesift.smalltalk import flagged_reasons
+
+    units = pd.DataFrame({"doc_id": ["fg1"] * 4, "text": [
+        "Can you hear me?", "Loud and clear.", "Typical Manchester.",
+        "Trust takes months, you can't rush it with anyone on the team."]})
+    assert flagged_reasons(units, [True, True, True, True]) == [
+        "audio and video: can you hear", f"{IN_EXCHANGE}: audio and video",
+        # next to small talk the table leaves out (a moderator's turn, read by segment)
+        f"{IN_EXCHANGE}: next to small talk in the transcript",
+        "flagged in the units table"]
+    assert flagged_reasons(units, [False] * 4) == [""] * 4

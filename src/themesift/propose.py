@@ -372,18 +372,19 @@ def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.D
     with the framework's best theme as the runner-up and a rationale that says why."""
     if "small_talk" not in units.columns:
         return unit_table
-    from .smalltalk import small_talk_reason
+    from .smalltalk import flagged_reasons
 
     flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
     if not flagged.any():
         return unit_table
+    reasons = flagged_reasons(units, flagged)
     out = unit_table.copy()
     for i in np.flatnonzero(flagged):
         row = out.iloc[i]
         runner, runner_score = row["theme_id"], row["score"]
         if runner == NONE_THEME:
             runner, runner_score = row["runner_up"], row["runner_up_score"]
-        why = small_talk_reason(str(units["text"].iloc[i])) or "flagged in the units table"
+        why = reasons[i]
         out.iloc[i, out.columns.get_indexer(["theme_id", "score", "runner_up", "runner_up_score",
                                              "rationale"])] = [
             NONE_THEME, round(1.0 - float(runner_score), 4), runner, runner_score,

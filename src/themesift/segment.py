@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from .errors import InputError, MissingDependencyError
 from .ingest._common import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
-from .smalltalk import is_small_talk
+from .smalltalk import small_talk_reasons
 
-__all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id", "SPACY_MODELS"]
+__all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id",
+           "small_talk_in_transcripts", "SPACY_MODELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +247,66 @@ def segment(
     units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
-    units["small_talk"] = [is_small_talk(text) for text in units["text"]]
+    units["small_talk"] = [r is not None for r in small_talk_in_transcripts(units, transcripts)]
     return units.astype({"small_talk": "bool"})
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[str | None]:
+    """Why each unit is small talk, read in its conversation; None where it is not.
+
+    The units of each transcript are read in order with the turns that no unit comes from (a
+    moderator's, back-channels), so a reply next to the moderator's audio check is flagged
+    "in a small-talk exchange" (see :func:`themesift.smalltalk.small_talk_reasons`). Of such a
+    turn, its first sentence is what the talk before it neighbours and its last sentence what
+    the talk after it answers ("Can you all hear me? Great. So, what does hope mean here?" is
+    answered as a question, not as an audio check).
+
+    Parameters
+    ----------
+    units:
+        DataFrame with ``doc_id``, ``start`` and ``text`` (offsets into the transcripts' text).
+    transcripts:
+        The transcripts the units come from; units of others are read on their own.
+
+    Returns
+    -------
+    list of str or None
+        One reason per unit row, in the table's order.
+    """
+    import bisect
+
+    by_id = {t.id: t for t in transcripts}
+    # (document, start, text, row of the unit or None for context)
+    stretches: list[tuple[str, int, str, int | None]] = []
+    starts: dict[str, list[int]] = {}
+    for row, (doc, start, text) in enumerate(zip(units["doc_id"], units["start"], units["text"])):
+        stretches.append((str(doc), int(start), str(text), row))
+        starts.setdefault(str(doc), []).append(int(start))
+    for doc, unit_starts in starts.items():
+        if doc not in by_id:
+            continue
+        unit_starts.sort()
+        for turn in by_id[doc].turns:
+            first = bisect.bisect_left(unit_starts, turn.start)
+            if first < len(unit_starts) and unit_starts[first] < turn.end:
+                continue  # a unit comes from this turn
+            sentences = [x for x in _SENTENCE_END.split(turn.text.strip()) if x]
+            if sentences:
+                stretches.append((doc, turn.start, sentences[0], None))
+            if len(sentences) > 1:
+                stretches.append((doc, turn.end, sentences[-1], None))
+    order = sorted(range(len(stretches)), key=lambda i: stretches[i][:2])
+    reasons = small_talk_reasons([stretches[i][2] for i in order],
+                                 [stretches[i][0] for i in order],
+                                 units=[stretches[i][3] is not None for i in order])
+    out: list[str | None] = [None] * len(units)
+    for i, reason in zip(order, reasons):
+        if stretches[i][3] is not None:
+            out[stretches[i][3]] = reason
+    return out
 
 
 def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[int, int]]]:

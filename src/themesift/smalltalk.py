@@ -13,7 +13,7 @@ The rule
 A unit's *content words* are its words less stop words, spoken fillers and transcriber notes
 ("[laughs]"). A unit is small talk when it is short (at most ``MAX_WORDS`` words) and
 
-* it has no content word at all (a back-channel: "It's coming back, I'm told."), or
+* it has no content word at all (a back-channel: "Oh, go on then."), or
 * it matches a phrase that only small talk uses ("can you hear me", "you're on mute", "for
   the recording", "don't forget", "half past", "chucking it down"), or
 * more than half of its content words (numbers aside) come from the small-talk vocabulary
@@ -22,6 +22,28 @@ A unit's *content words* are its words less stop words, spoken fillers and trans
 
 Long units are never small talk: a participant who mentions the tea in a long account of
 home visits ("the first months are mostly drinking tea together") is talking about the work.
+
+Small talk in context
+---------------------
+Small talk comes in runs: the replies in an audio check ("Sorry, you're breaking up." - "It's
+the signal in this building.") or a joke about the tea say little on their own,
+and read as small talk only next to it. :func:`small_talk_reasons` takes the talk of a
+transcript in order, and flags a unit that is *short with little content* (at most
+``CONTEXT_MAX_WORDS`` words and at most ``CONTEXT_CONTENT_WORDS`` distinct content words) when
+the stretch of talk just before or just after it, in the same transcript, is small talk by the
+rule above: "in a small-talk exchange: audio and video".
+
+* Only small talk of a kind (greeting, logistics, ...) starts an exchange; back-channels are
+  everywhere in talk about the work ("Mm." after an account of a relapse), so they neither
+  start one nor break one: they are skipped when looking for a unit's neighbours.
+* It does not spread: a unit flagged by context does not flag its own neighbours. A chain
+  would let one audio check take over a whole round of short answers ("Housing, mainly." -
+  "The waiting lists." - ...), which also comes in runs; one step bounds what a single seed
+  can reach to the unit on either side, and a real run of small talk is usually seeded again
+  and again (every check, greeting and joke has words of its own).
+* A long or contentful unit next to small talk stays content: "Trust takes months." (three
+  content words) is an answer, whatever was said before it.
+
 The vocabulary and the thresholds were written and checked on texts written for the purpose
 (tests/test_smalltalk.py), not on the sample transcripts; bench/bench_discover.py measures the
 rule against the hand-coded sample.
@@ -32,8 +54,9 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["small_talk_reason", "is_small_talk", "content_words", "is_aside", "SMALL_TALK_KINDS",
-           "MAX_WORDS", "ASIDE_CONTENT_WORDS"]
+__all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
+           "SMALL_TALK_KINDS", "MAX_WORDS", "ASIDE_CONTENT_WORDS", "CONTEXT_MAX_WORDS",
+           "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons"]
 
 #: Longer units always carry some content for the study.
 MAX_WORDS = 25
@@ -190,3 +213,107 @@ def is_aside(texts) -> bool:
 def is_small_talk(text: str) -> bool:
     """Whether a meaning unit is small talk (see :func:`small_talk_reason`)."""
     return small_talk_reason(text) is not None
+
+
+# --- small talk in context -------------------------------------------------------------------
+
+#: A unit next to small talk is small talk too when it has at most this many words ...: a
+#: reply in an exchange is one short sentence. (segment joins fragments under 8 words to their
+#: neighbours, so units this short are nearly always whole turns: replies.)
+CONTEXT_MAX_WORDS = 12
+#: ... and at most this many distinct content words: the measure and the limit of an aside
+#: (:data:`ASIDE_CONTENT_WORDS`). Three content words make a claim ("Trust takes months.").
+CONTEXT_CONTENT_WORDS = ASIDE_CONTENT_WORDS
+#: How a reason given by the context starts: "in a small-talk exchange: audio and video".
+IN_EXCHANGE = "in a small-talk exchange"
+
+
+def _little_content(text: str) -> bool:
+    """Short, with little content: what reads as small talk next to small talk."""
+    plain = _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
+    return (len(_WORD.findall(plain)) <= CONTEXT_MAX_WORDS
+            and len(set(content_words(text))) <= CONTEXT_CONTENT_WORDS)
+
+
+def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]:
+    """Why each stretch of talk of a conversation is small talk, in context; None where not.
+
+    A stretch is small talk by :func:`small_talk_reason`, or, when it is short with little
+    content (see the module docstring), because the nearest stretch before or after it in the
+    same document (back-channels skipped) is small talk of a kind.
+
+    Parameters
+    ----------
+    texts:
+        The stretches of talk in conversation order: meaning units, and the turns no unit
+        comes from (a moderator's, where they are left out) as context.
+    documents:
+        Each stretch's document, so that the last unit of one transcript and the first of the
+        next are not neighbours. None: all one document.
+    units:
+        Which stretches may be flagged by their context (True) and which are context only
+        (their own reason is still returned). None: all.
+
+    Returns
+    -------
+    list of str or None
+        One per stretch: :func:`small_talk_reason`'s reason, or ``"in a small-talk
+        exchange: <kind>"`` (the kind of its neighbour, the one before where both are).
+
+    Examples
+    --------
+    >>> small_talk_reasons(["Sorry, you're breaking up.", "It's the signal in this building.",
+    ...                     "Trust takes months, though. You can't rush it."])
+    ["audio and video: you're breaking up", 'in a small-talk exchange: audio and video', None]
+    """
+    texts = [str(t) for t in texts]
+    n = len(texts)
+    documents = [None] * n if documents is None else list(documents)
+    units = [True] * n if units is None else [bool(u) for u in units]
+    if not len(documents) == len(units) == n:
+        raise ValueError(f"small_talk_reasons() got {n} texts, {len(documents)} documents and "
+                         f"{len(units)} unit flags; give one of each per stretch.")
+    own = [small_talk_reason(t) for t in texts]
+    # Back-channels are transparent: a neighbour is the nearest stretch that is not one.
+    kind = [None if r is None or r == "back-channel" else r.split(":")[0] for r in own]
+
+    def neighbour(i: int, step: int) -> str | None:
+        j = i + step
+        while 0 <= j < n and documents[j] == documents[i]:
+            if own[j] != "back-channel":
+                return kind[j]
+            j += step
+        return None
+
+    out = list(own)
+    for i in range(n):
+        if own[i] is None and units[i] and _little_content(texts[i]):
+            found = neighbour(i, -1) or neighbour(i, +1)
+            if found:
+                out[i] = f"{IN_EXCHANGE}: {found}"
+    return out
+
+
+def flagged_reasons(units, flagged) -> list[str]:
+    """The reason to show for each unit of a units table (``text``, and ``doc_id`` where
+    present, in transcript order) where ``flagged`` is true; "" elsewhere.
+
+    The table's own units are their context. A short unit with little content flagged next to
+    small talk that is not in the table (the moderator's audio check: segment reads the turns
+    it leaves out too) is "in a small-talk exchange" without a kind; any other unit flagged by
+    hand is "flagged in the units table".
+    """
+    texts = [str(t) for t in units["text"]]
+    documents = list(units["doc_id"]) if "doc_id" in units else None
+    reasons = small_talk_reasons(texts, documents)
+    out = []
+    for text, reason, flag in zip(texts, reasons, flagged):
+        if not flag:
+            out.append("")
+        elif reason is not None:
+            out.append(reason)
+        elif _little_content(text):
+            out.append(f"{IN_EXCHANGE}: next to small talk in the transcript")
+        else:
+            out.append("flagged in the units table")
+    return out
