@@ -63,7 +63,7 @@ import themesift as ts  # noqa: E402
 from quality import CODEBOOK, ROOT, load_care_opinion, write_results  # noqa: E402
 from themesift.embed import Embedder  # noqa: E402
 from themesift.review.sheet import review_order  # noqa: E402
-from themesift.smalltalk import is_small_talk  # noqa: E402
+from themesift.segment import small_talk_in_transcripts  # noqa: E402
 
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 KS = (1, 5, 10, 20)
@@ -121,7 +121,7 @@ def load_sample() -> Dataset:
     units["turn"] = [next((t.index for t in corpus[d].turns if t.start <= s < t.end), -1)
                      for d, s in zip(units["doc_id"], units["start"])]
     # Small talk is flagged as segmentation flags it in a run (and so suggested none).
-    units["small_talk"] = [is_small_talk(t) for t in units["text"]]
+    units["small_talk"] = [r is not None for r in small_talk_in_transcripts(units, corpus)]
     units = units[["unit_id", "doc_id", "turn", "text", "small_talk"]]
     # One transcript: the halves are split by speaker turn (so a unit's turn neighbours are
     # scored with it).
