@@ -661,3 +661,43 @@ def test_a_model_without_token_offsets_embeds_sentences_alone(fake_model, tmp_pa
     assert owners.tolist() == [0, 0]
     assert any(set(batch) >= {TEXTS[0], TEXTS[2]} for batch in fake_model.batches)
     np.testing.assert_array_equal(sentences, Embedder(cache_dir=tmp_path).encode(TEXTS[:3:2]))
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_span_vectors_are_pooled_from_the_texts_pass_with_or_without_a_model_run(
+        backend, fast_model, monkeypatch):
+    if backend == "onnx-int8":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+    texts = [f"{TEXTS[0]} {TEXTS[2]}", TEXTS[1]]
+    spans = [[(0, len(TEXTS[0])), (3, 12)], [(0, 9)]]
+    emb = Embedder(cache_dir=False, backend=backend)
+    emb.encode(texts)
+
+    def no_model():
+        raise AssertionError("the model ran again for a text it has just embedded")
+
+    monkeypatch.setattr(emb, "_load", no_model)
+    kept = emb.encode_spans(texts, spans) if backend == "onnx-int8" else None
+    monkeypatch.undo()
+    # A fresh Embedder runs the texts again and pools the same bits.
+    fresh = Embedder(cache_dir=False, backend=backend).encode_spans(texts, spans)
+    assert fresh.shape == (3, 384) and fresh.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(fresh, axis=1), 1.0, atol=1e-5)
+    if kept is not None:
+        np.testing.assert_array_equal(kept, fresh)
+    # A whole sentence's span gives its sentence vector.
+    sentences, _ = Embedder(cache_dir=False, backend=backend).encode_sentences(texts[:1])
+    np.testing.assert_array_equal(fresh[0], sentences[0])
+    assert Embedder(cache_dir=False, backend=backend).encode_spans(texts, [[], []]).shape == (0, 384)
+    with pytest.raises(InputError, match="one list of spans for each text"):
+        emb.encode_spans(texts, spans[:1])
+
+
+def test_kept_token_states_are_bounded(fast_model, monkeypatch):
+    monkeypatch.setattr(embed, "_STATES_KEPT_BYTES", 1)
+    emb = Embedder(cache_dir=False, backend="onnx-int8")
+    pytest.importorskip("onnxruntime")
+    emb.encode(TEXTS)
+    assert len(emb._states_kept) <= 1 and emb._states_bytes == sum(
+        s.tokens.nbytes for s in emb._states_kept.values())

@@ -133,7 +133,10 @@ _PAD_QUANTUM = 16  # texts are padded to a multiple of this many tokens (see _pa
 _LOOKUP_CHUNK = 500  # stays under SQLite's limit on bound parameters
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SENTENCE_MIN_WORDS = 3
-_SENTENCE_KEY = "\x1fsentence\x1f"  # prefix of a sentence vector's cache key
+_SENTENCE_KEY = "\x1fsentence\x1f"  # prefix of a sentence's (or any span's) cache key
+#: Token states of the texts an Embedder embedded last are kept up to this many bytes, so
+#: that stretches of them (Embedder.encode_spans) need no second forward pass.
+_STATES_KEPT_BYTES = 256 * 2**20
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VENDOR_FIX = (
     "Use a profile ('fast' or 'accurate') or the path of a folder saved with "
@@ -674,10 +677,11 @@ def _sentence_key(text_hash: str, span: tuple[int, int]) -> str:
     return _text_hash(f"{_SENTENCE_KEY}{span[0]}:{span[1]}\x1f{text_hash}")
 
 
-def _encode_batch_with_states(model: Any, texts: list[str], anchor: str | None
-                              ) -> tuple[np.ndarray, list[_States | None]]:
+def _encode_batch_with_states(model: Any, texts: list[str], anchor: str | None,
+                              every: bool = False) -> tuple[np.ndarray, list[_States | None]]:
     """Like :func:`_encode_batch`, plus each text's token states (None where the model gives
-    none), from the same forward pass."""
+    none), from the same forward pass: of every text with ``every``, else (PyTorch) only of
+    texts with several sentences, the ones whose sentences are pooled."""
     if isinstance(model, _OnnxModel):
         return model.encode_with_states(texts)
     if getattr(getattr(model, "tokenizer", None), "is_fast", False) is not True:
@@ -693,7 +697,7 @@ def _encode_batch_with_states(model: Any, texts: list[str], anchor: str | None
     states: list[_States | None] = []
     for text, row in zip(texts, rows):
         tokens, mask = row.get("token_embeddings"), row.get("attention_mask")
-        if tokens is None or mask is None or not sentence_spans(text):
+        if tokens is None or mask is None or not (every or sentence_spans(text)):
             states.append(None)
             continue
         offsets = _token_offsets(model, text)[1]
@@ -1112,6 +1116,8 @@ class Embedder:
         self.backend = backend
         self._spec: _ModelSpec | None = None
         self._spec_for: tuple[Any, ...] | None = None
+        self._states_kept: dict[str, _States] = {}  # text hash -> states, oldest first
+        self._states_bytes = 0
 
     def __repr__(self) -> str:
         shown = [
@@ -1278,6 +1284,7 @@ class Embedder:
                 batch_texts = [texts[i] for i in batch]
                 vectors, states = _encode_batch_with_states(model, batch_texts, anchor)
                 keys = [missing[i] for i in batch]
+                self._keep_states(zip(keys, states))
                 rows = list(vectors)
                 for text_hash, text, text_states in zip(keys[: len(batch)], batch_texts, states):
                     spans = sentence_spans(text)
@@ -1334,7 +1341,84 @@ class Embedder:
                     cache.close()
         return np.vstack([found[k] for k in keys]).astype(np.float32, copy=False), owners
 
+    def encode_spans(self, texts: Sequence[str],
+                     spans: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        """Vectors of stretches of texts (a phrase, a sentence), each the mean of its own
+        tokens' states in its text's forward pass, as sentences get theirs
+        (:meth:`encode_sentences`). A text this Embedder has just embedded needs no model run
+        (its token states are kept, up to ``_STATES_KEPT_BYTES``); another runs once, padded
+        as always, so the vectors are the same bits either way. A stretch past the model's
+        window is embedded alone. Not cached: the stretches are many and each is used once.
+
+        Parameters
+        ----------
+        texts:
+            The texts the stretches are in.
+        spans:
+            For each text, its stretches as ``(start, end)`` character offsets.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(m, dimension)`` L2-normalised vectors, in text order and span order.
+
+        Raises
+        ------
+        InputError
+            If ``spans`` does not have one list for each text (or as :meth:`encode`).
+        """
+        texts = _check_texts(texts)
+        spans = [[(int(start), int(end)) for start, end in ss] for ss in spans]
+        if len(spans) != len(texts):
+            raise InputError(f"Embedder.encode_spans() got {len(texts)} texts but spans for "
+                             f"{len(spans)}", fix="Give one list of spans for each text")
+        if not any(spans):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        hashes = [_text_hash(t) for t in texts]
+        states = {h: self._states_kept[h] for h in hashes if h in self._states_kept}
+        run = {h: t for h, t, ss in zip(hashes, texts, spans) if ss and h not in states}
+        if run:
+            states.update(self._states_of(list(run), run))
+        vectors: list[np.ndarray | None] = []
+        for h, text, ss in zip(hashes, texts, spans):
+            vectors.extend(_pool_sentences(text, states.get(h), ss))
+        alone = [i for i, v in enumerate(vectors) if v is None]  # past the window
+        if alone:
+            where = [(text, span) for text, ss in zip(texts, spans) for span in ss]
+            for i, vector in zip(alone, self.encode([where[i][0][slice(*where[i][1])]
+                                                     for i in alone])):
+                vectors[i] = vector
+        return np.vstack(vectors).astype(np.float32, copy=False)
+
     # -- helpers ----------------------------------------------------------------------------
+
+    def _keep_states(self, states: Iterable[tuple[str, _States | None]]) -> None:
+        """Keep these texts' token states (newest last), dropping the oldest beyond
+        ``_STATES_KEPT_BYTES``."""
+        for text_hash, text_states in states:
+            if text_states is None or text_hash in self._states_kept:
+                continue
+            self._states_kept[text_hash] = text_states
+            self._states_bytes += text_states.tokens.nbytes
+        while self._states_bytes > _STATES_KEPT_BYTES and self._states_kept:
+            oldest = next(iter(self._states_kept))
+            self._states_bytes -= self._states_kept.pop(oldest).tokens.nbytes
+
+    def _states_of(self, hashes: list[str], texts: dict[str, str]) -> dict[str, _States]:
+        """The token states of these texts, from a forward pass each (padded as always, so
+        they are the bits of the pass that embedded the text)."""
+        model = self._load()
+        order = [texts[h] for h in hashes]
+        lengths = _token_lengths(model, order)
+        if lengths is None:
+            return {}
+        out: dict[str, _States] = {}
+        for padded_length, batch in _batches(lengths, self.batch_size,
+                                             getattr(model, "max_seq_length", None)):
+            _, states = _encode_batch_with_states(model, [order[i] for i in batch],
+                                                  _pad_anchor(model, padded_length), every=True)
+            out.update((hashes[i], st) for i, st in zip(batch, states) if st is not None)
+        return out
 
     def _check_params(self) -> None:
         if not isinstance(self.model, (str, os.PathLike)) or not os.fspath(self.model).strip():
