@@ -175,6 +175,28 @@ def test_labels_hold_no_filler_time_number_or_name():
                     "know"} & set(phrase.lower().split()), phrase
 
 
+def test_phrases_know_where_they_were_said():
+    from themesift.discover import _phrase_spans
+
+    text = "Honestly?  The waiting   list for his flat, and the rent arrears. I hate the tests."
+    found = list(_phrase_spans(text))
+    assert found
+    for phrase, _, (start, end) in found:
+        said = " ".join(text[start:end].split())
+        assert said[0].lower() + said[1:] == phrase or said == phrase, (phrase, said)
+
+
+def test_label_shortlist_keeps_what_stands_out_for_the_code_in_order(monkeypatch):
+    import themesift.discover as discover
+
+    monkeypatch.setattr(discover, "LABEL_SHORTLIST", 2)
+    centres = np.eye(3)
+    pool = ["a", "b", "c", "d", "e"]
+    in_context = np.array([[1, 0.9, 0], [1, 0, 0], [0, 1, 0], [0.9, 0, 0.1], [0, 0, 1]], float)
+    assert discover._shortlist([["a", "b", "d"], ["c"], ["e", "a"]], pool, centres,
+                               in_context) == [["b", "d"], ["c"], ["e", "a"]]
+
+
 def test_one_focus_group_alone_gets_a_handful_of_codes(embedder):
     from themesift.discover import _k_range
 

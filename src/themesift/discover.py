@@ -106,8 +106,8 @@ N_CANDIDATES = 30
 UMAP_NEIGHBOURS = 15  # BERTopic's default
 CODE_CACHE_ENTRIES = 20
 #: Labels (see _phrase_labels): phrases of this many members nearest a code's centre are
-#: candidates; about LABEL_BUDGET of them in all are embedded; the labels compete for at most
-#: LABEL_SAMPLE units.
+#: candidates; about LABEL_BUDGET of them in all are pre-ranked, LABEL_SHORTLIST a code of
+#: those embedded; the labels compete for at most LABEL_SAMPLE units.
 N_LABEL_UNITS = 15
 LABEL_BUDGET = 1000
 LABEL_SAMPLE = 3000
@@ -115,6 +115,7 @@ LABEL_ROUNDS = 4
 LABEL_PER_CODE = 40
 LABEL_SOFTNESS = 0.05
 LABEL_PAIRS = 8
+LABEL_SHORTLIST = 10
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
@@ -1188,7 +1189,10 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     centre that start and end on a content word and hold no filler, time, number or name
     (see :func:`_phrases`). They are pre-ranked by how much of the code's own vocabulary they
     carry (its keywords, and words its members use more than the other units do), and the
-    best of each code (``LABEL_BUDGET`` phrases in all, 8 to 40 a code) are embedded. The
+    best of each code (``LABEL_BUDGET`` phrases in all, 8 to 40 a code) are kept. Where the
+    embedder can pool stretches of the units' own forward passes (``encode_spans``, no model
+    run), each code keeps the ``LABEL_SHORTLIST`` of those that stand out most for it as said
+    (:func:`_shortlist`): only they are embedded. The
     labels are then chosen together, so that as many units as possible have their own code's
     label as the closest label: from three starts (each code's candidate closest to its
     centre, its first by the pre-ranking, the one nearest its members on average), code by
@@ -1215,6 +1219,7 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     per_code = max(8, min(LABEL_PER_CODE, LABEL_BUDGET // max(1, len(codes))))
     candidates: list[list[str]] = []
     said: dict[str, str] = {}  # a candidate (lower case) as first said ("I'd" stays "I'd")
+    where: dict[str, tuple[int, tuple[int, int]]] = {}  # ... and where: unit, span
     for code in codes:
         member = np.flatnonzero(code_of == code)
         central = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_LABEL_UNITS]
@@ -1226,15 +1231,21 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
             weight[w] = weight.get(w, 0.0) + 1.0 / (rank + 2)
         scored: dict[str, float] = {}
         for i in central:
-            for phrase, words in _phrases(texts[i]):
+            for phrase, words, span in _phrase_spans(texts[i]):
                 scored.setdefault(phrase.lower(), sum(weight.get(w, 0.0) for w in set(words)))
                 said.setdefault(phrase.lower(), phrase)
+                where.setdefault(phrase.lower(), (i, span))
         candidates.append(sorted(scored, key=lambda p: (-scored[p], len(p), p))[:per_code])
 
     pool = sorted({p for ps in candidates for p in ps})
     if not pool or embedder is None or not callable(getattr(embedder, "encode", None)):
         return [said[ps[0]] if ps else _fallback_label(keywords[c], texts, code_of == c)
                 for c, ps in zip(codes, candidates)]
+    centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
+    if callable(getattr(embedder, "encode_spans", None)):
+        candidates = _shortlist(candidates, pool, centres, _span_vectors(
+            embedder, texts, [where[p] for p in pool]))
+        pool = sorted({p for ps in candidates for p in ps})
     index = {p: j for j, p in enumerate(pool)}
     phrase_vectors = _normalise(np.asarray(embedder.encode(pool), dtype=np.float64))
     # The units the labels compete for: all of them, or a fixed sample of a big corpus.
@@ -1245,7 +1256,6 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
     position = {c: k for k, c in enumerate(codes)}
     own = np.array([position[c] for c in code_of[rows]])  # each unit's code, as a position
     columns = [np.array([index[p] for p in ps], dtype=int) for ps in candidates]
-    centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
     starts = [  # closest to the centre; the best by the code's vocabulary; nearest its members
         [int(np.argmax(phrase_vectors[cols] @ centres[k])) if len(cols) else -1
          for k, cols in enumerate(columns)],
@@ -1275,6 +1285,48 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
                       for k, (label, pair) in enumerate(zip(labels, pairs))]
     return [label or _fallback_label(keywords[c], texts, code_of == c)
             for c, label in zip(codes, labels)]
+
+
+def _shortlist(candidates: list[list[str]], pool: list[str], centres: np.ndarray,
+               in_context: np.ndarray) -> list[list[str]]:
+    """Each code's ``LABEL_SHORTLIST`` candidates that stand out most for it as said: by the
+    vector of the phrase in its unit's forward pass (``in_context``, a row per phrase of
+    ``pool``), its cosine to the code's centre less its highest to another code's. In the
+    candidates' order."""
+    import numpy as np
+
+    row = {p: j for j, p in enumerate(pool)}
+    in_context = _normalise(in_context)
+    shortlisted = []
+    for k, phrases in enumerate(candidates):
+        if len(phrases) <= LABEL_SHORTLIST:
+            shortlisted.append(phrases)
+            continue
+        closeness = in_context[[row[p] for p in phrases]] @ centres.T
+        mine = closeness[:, k].copy()
+        closeness[:, k] = -np.inf
+        stands_out = mine - closeness.max(axis=1) if len(centres) > 1 else mine
+        kept = set(np.argsort(-stands_out, kind="stable")[:LABEL_SHORTLIST].tolist())
+        shortlisted.append([p for j, p in enumerate(phrases) if j in kept])
+    return shortlisted
+
+
+def _span_vectors(embedder: Any, texts: list[str],
+                  places: list[tuple[int, tuple[int, int]]]) -> np.ndarray:
+    """The vectors of stretches of the units (unit, span), pooled from the units' own forward
+    passes (``embedder.encode_spans``), in the order given."""
+    import numpy as np
+
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for i, span in places:
+        spans.setdefault(i, []).append(span)
+    vectors = np.asarray(embedder.encode_spans([texts[i] for i in spans], list(spans.values())),
+                         dtype=np.float64)
+    row = {}
+    for i, ss in spans.items():
+        for span in ss:
+            row[i, span] = len(row)
+    return vectors[[row[place] for place in places]]
 
 
 def _best_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
@@ -1406,10 +1458,19 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
     content words (lower case), that start on a content word or a subject ("I hate the
     tests"; not "you know ..."), end on a content word, hold at least two content words and
     contain no filler, transcriber's note, time, number or name."""
+    for phrase, words, _ in _phrase_spans(text, lengths):
+        yield phrase, words
+
+
+def _phrase_spans(text: str, lengths: Sequence[int] = range(2, 7)
+                  ) -> Iterator[tuple[str, list[str], tuple[int, int]]]:
+    """:func:`_phrases`, each with where it stands in ``text`` (character offsets)."""
     stop, times = _label_stop_words(), _not_label_words()
-    clauses: list[list[tuple[str, str]]] = [[]]  # (word as said, kind): content, inner, break
+    # (word as said, kind, start, end); kind: content, inner, subject
+    clauses: list[list[tuple[str, str, int, int]]] = [[]]
     sentence_start = True
-    for token in _LABEL_TOKEN.findall(text):
+    for match in _LABEL_TOKEN.finditer(text):
+        token = match.group()
         plain = _word_text(token).replace(" ", "")  # "self-care" -> "selfcare"
         starts, sentence_start = sentence_start, (sentence_start and not token[0].isalnum()
                                                   or any(c in token for c in ".!?"))
@@ -1430,7 +1491,7 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
             if clauses[-1]:
                 clauses.append([])
             continue
-        clauses[-1].append((token.replace("’", "'"), kind))
+        clauses[-1].append((token.replace("’", "'"), kind, match.start(), match.end()))
     for clause in clauses:
         for start in range(len(clause)):
             if clause[start][1] not in ("content", "subject") or (
@@ -1441,11 +1502,12 @@ def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[
                 end = start + length
                 if end > len(clause) or clause[end - 1][1] != "content":
                     continue
-                words = [part for w, kind in clause[start:end] if kind == "content"
+                words = [part for w, kind, _, _ in clause[start:end] if kind == "content"
                          for part in _word_text(w).split()]
                 if len(words) >= min(2, length):
-                    phrase = " ".join(w for w, _ in clause[start:end])
-                    yield phrase[0].lower() + phrase[1:] if phrase[:2] != "I " else phrase, words
+                    phrase = " ".join(w for w, _, _, _ in clause[start:end])
+                    phrase = phrase[0].lower() + phrase[1:] if phrase[:2] != "I " else phrase
+                    yield phrase, words, (clause[start][2], clause[end - 1][3])
 
 
 # ----------------------------------------------------------------------------------------
