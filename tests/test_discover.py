@@ -256,6 +256,21 @@ def test_silhouettes_match_sklearn_including_lone_and_duplicate_units():
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
+def test_nested_partitions_share_one_distance_product():
+    from themesift.discover import _cosine_distances, _nested_sums, _normalise, \
+        _silhouette_samples
+
+    rng = np.random.default_rng(5)
+    distances = _cosine_distances(_normalise(rng.normal(size=(40, 8))))
+    fine = rng.integers(0, 6, size=40)
+    partitions = {6: fine, 3: fine // 2, 2: (fine >= 3).astype(int)}
+    sums = _nested_sums(distances, partitions)
+    for k, labels in partitions.items():
+        np.testing.assert_allclose(_silhouette_samples(distances, labels, sums[k]),
+                                   _silhouette_samples(distances, labels), atol=1e-12)
+    assert _nested_sums(distances, {6: fine, 2: rng.integers(0, 2, size=40)}) == {}
+
+
 def test_precomputed_embeddings_give_the_same_codes(units, embedder, codes):
     vectors = embedder.encode(units["text"])
     given = discover_codes(units, embeddings=vectors, embedder=embedder, seed=0)

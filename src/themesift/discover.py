@@ -695,8 +695,9 @@ class _PartitionClusterer:
         self.distances_ = distances  # the code's silhouette needs them again
         ks = [self.n_codes] if self.n_codes else _k_range(n)
         candidates = self._partitions(X, ks, distances)
+        sums = _nested_sums(distances, candidates) if distances is not None else {}
         self.k_scores_ = {
-            k: _silhouette(X, labels, self.seed, distances)
+            k: _silhouette(X, labels, self.seed, distances, sums.get(k))
             for k, labels in candidates.items()
         }
         # Best silhouette first; ties go to the fewer codes (sorted is stable, ks ascend).
@@ -795,7 +796,7 @@ def _cosine_distances(X: np.ndarray) -> np.ndarray:
 
 
 def _silhouette(X: np.ndarray, labels: Any, seed: int,
-                distances: np.ndarray | None = None) -> float:
+                distances: np.ndarray | None = None, sums: np.ndarray | None = None) -> float:
     """Mean cosine silhouette; for large corpora on the sample of 5,000 units that
     ``sklearn.metrics.silhouette_score(..., sample_size=5000, random_state=seed)`` takes."""
     import numpy as np
@@ -808,10 +809,37 @@ def _silhouette(X: np.ndarray, labels: Any, seed: int,
         distances = _cosine_distances(_normalise(np.asarray(X, dtype=np.float64)))
     if len(np.unique(labels)) < 2:
         return 0.0
-    return round(float(_silhouette_samples(distances, labels).mean()), 4)
+    return round(float(_silhouette_samples(distances, labels, sums).mean()), 4)
 
 
-def _silhouette_samples(distances: np.ndarray, labels: Any) -> np.ndarray:
+def _nested_sums(distances: np.ndarray, partitions: dict[int, np.ndarray]
+                 ) -> dict[int, np.ndarray]:
+    """Each partition's ``distances @ members`` (see :func:`_silhouette_samples`) where the
+    partitions nest, as Ward's cuts do: one matrix product for the finest, and each coarser
+    one's columns as sums of its columns (a tenth of the time for the k search's twenty
+    partitions). Empty where they do not nest."""
+    import numpy as np
+
+    if len(partitions) < 2:
+        return {}
+    finest = max(partitions, key=lambda k: len(np.unique(partitions[k])))
+    fine = np.unique(partitions[finest], return_inverse=True)[1]
+    members = np.zeros((len(fine), fine.max() + 1))
+    members[np.arange(len(fine)), fine] = 1.0
+    fine_sums = distances @ members
+    out = {}
+    for k, labels in partitions.items():
+        coarse = np.unique(labels, return_inverse=True)[1]
+        merge = np.zeros((members.shape[1], coarse.max() + 1))
+        merge[fine, coarse] = 1.0
+        if (merge.sum(axis=1) != 1).any():  # a fine code split between coarse ones
+            return {}
+        out[k] = fine_sums @ merge
+    return out
+
+
+def _silhouette_samples(distances: np.ndarray, labels: Any,
+                        sums: np.ndarray | None = None) -> np.ndarray:
     """Each unit's silhouette from precomputed distances, as sklearn's ``silhouette_samples``
     (0 for a unit alone in its code) but with every code's distance sums in one matrix
     product: the k search scores some twenty partitions, and this is four times faster."""
@@ -821,7 +849,8 @@ def _silhouette_samples(distances: np.ndarray, labels: Any) -> np.ndarray:
     rows = np.arange(len(codes))
     members = np.zeros((len(codes), codes.max() + 1))
     members[rows, codes] = 1.0
-    sums = distances @ members  # unit x code: sum of distances to the code's members
+    if sums is None:  # unit x code: sum of distances to the code's members
+        sums = distances @ members
     sizes = members.sum(axis=0)
     own = sizes[codes]
     intra = sums[rows, codes] / np.maximum(own - 1, 1)
