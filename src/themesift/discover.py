@@ -115,7 +115,7 @@ LABEL_ROUNDS = 4
 LABEL_PER_CODE = 40
 LABEL_SOFTNESS = 0.05
 LABEL_PAIRS = 8
-LABEL_SHORTLIST = 10
+LABEL_SHORTLIST = 15
 #: Maximal marginal relevance: 0 ranks keywords by relevance only, 1 by novelty only.
 MMR_DIVERSITY = 0.3
 #: Pairwise distances are precomputed for the silhouette up to this many units (~100 MB).
