@@ -1271,9 +1271,12 @@ def _phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[s
         return [said[ps[0]] if ps else _fallback_label(keywords[c], texts, code_of == c)
                 for c, ps in zip(codes, candidates)]
     centres = np.stack([_normalise(vectors[code_of == c].mean(axis=0)) for c in codes])
-    if callable(getattr(embedder, "encode_spans", None)):
-        candidates = _shortlist(candidates, pool, centres, _span_vectors(
-            embedder, texts, [where[p] for p in pool]))
+    # Only the codes with more candidates than the shortlist need their in-context vectors
+    # (none from about 70 codes on, where the budget leaves fewer a code).
+    longer = sorted({p for ps in candidates if len(ps) > LABEL_SHORTLIST for p in ps})
+    if longer and callable(getattr(embedder, "encode_spans", None)):
+        candidates = _shortlist(candidates, longer, centres, _span_vectors(
+            embedder, texts, [where[p] for p in longer]))
         pool = sorted({p for ps in candidates for p in ps})
     index = {p: j for j, p in enumerate(pool)}
     phrase_vectors = _normalise(np.asarray(embedder.encode(pool), dtype=np.float64))
@@ -1320,8 +1323,8 @@ def _shortlist(candidates: list[list[str]], pool: list[str], centres: np.ndarray
                in_context: np.ndarray) -> list[list[str]]:
     """Each code's ``LABEL_SHORTLIST`` candidates that stand out most for it as said: by the
     vector of the phrase in its unit's forward pass (``in_context``, a row per phrase of
-    ``pool``), its cosine to the code's centre less its highest to another code's. In the
-    candidates' order."""
+    ``pool``, which holds the candidates of every code that has more), its cosine to the
+    code's centre less its highest to another code's. In the candidates' order."""
     import numpy as np
 
     row = {p: j for j, p in enumerate(pool)}

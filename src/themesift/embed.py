@@ -136,7 +136,7 @@ _SENTENCE_MIN_WORDS = 3
 _SENTENCE_KEY = "\x1fsentence\x1f"  # prefix of a sentence's (or any span's) cache key
 #: Token states of the texts an Embedder embedded last are kept up to this many bytes, so
 #: that stretches of them (Embedder.encode_spans) need no second forward pass.
-_STATES_KEPT_BYTES = 256 * 2**20
+_STATES_KEPT_BYTES = 128 * 2**20  # about 2,200 sentence-long texts
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VENDOR_FIX = (
     "Use a profile ('fast' or 'accurate') or the path of a folder saved with "
