@@ -41,7 +41,10 @@ sentences again would double the work, so whenever a text is embedded, each of i
 (:func:`sentence_spans`) also gets a vector from the same forward pass: the mean of the
 sentence's own token states, which have seen the whole text. They are cached beside the
 text's vector and read with :meth:`Embedder.encode_sentences`. A sentence beyond the model's
-``max_seq_length`` (the text was truncated before it) is embedded alone.
+``max_seq_length`` (the text was truncated before it) is embedded alone. Any other stretch
+of a text (a label's candidate phrase) gets its vector the same way from
+:meth:`Embedder.encode_spans`, out of the token states an Embedder keeps of the texts it has
+just embedded, or out of one more pass of the text (the same bits).
 
 Determinism
 -----------
