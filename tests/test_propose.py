@@ -271,6 +271,28 @@ def test_examples_of_none_teach_what_fits_no_theme(fake_embedder):
     assert list(out["theme_id"]) == ["none", "family"]
 
 
+def test_examples_are_judged_against_the_study_as_its_units_are(fake_embedder, monkeypatch):
+    # The learner weighs the framework by how well it predicts held-out examples; an example
+    # that fits poorly against the study must look to it as "none" as a unit would, or the
+    # framework's "none" seems useless and gets too little weight.
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    seen = {}
+    real = propose._cross_validate
+
+    def spy(gold, zero, *rest):
+        seen["zero"] = zero
+        return real(gold, zero, *rest)
+
+    monkeypatch.setattr(propose, "_cross_validate", spy)
+    examples = pd.DataFrame({"text": [*STUDY[:4], "The biscuits are nice."],
+                             "theme_id": ["sorting"] * 4 + ["none"]})
+    ts.suggest_units(units_of(*STUDY), TABLE, embedder=fake_embedder, examples=examples)
+    none_logit = seen["zero"][:, -1]
+    assert none_logit[-1] > 0 > none_logit[:4].max()
+
+
 def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     # The kind of codebook most analysts write: one domain, a name and a sentence per theme.
     # Its themes are closer to each other than any passage is to them; that must not make

@@ -457,7 +457,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     logits = np.column_stack([(similarity - best[:, None]) / temperature, none_logit])
     if any(not rejected for _, _, rejected in coded):
         logits = _learned_logits(logits, unit_vectors, coded, evidence, embedder, top_k,
-                                 temperature)
+                                 temperature, reference)
     probs = _softmax(logits)
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
@@ -506,7 +506,8 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
                     coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder,
-                    top_k: int, temperature: float) -> np.ndarray:
+                    top_k: int, temperature: float, reference: _Reference | None
+                    ) -> np.ndarray:
     """Logits of a classifier trained on the coded examples, plus ``weight`` times the
     framework's zero-shot logits; the classifier's regularisation and the weight are chosen
     by cross-validation on the examples themselves (see the module docstring)."""
@@ -518,13 +519,13 @@ def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
         if not rejected:
             gold[row[text], labels.index(theme)] = True
     vectors = embedder.encode(texts)
-    # The examples' zero-shot logits, computed as the units' are; their fit is taken as
-    # typical (they are not part of the study it is judged against).
+    # The examples' zero-shot logits, computed as the units' are and judged against the same
+    # study (typical where there is too little of it to judge).
     similarity, _, _ = _text_similarity(embedder, texts, vectors, evidence, top_k)
-    example_zero = np.column_stack([
-        (similarity - similarity.max(axis=1, keepdims=True)) / temperature,
-        np.full(len(texts), float(_none_logit(np.zeros(1))[0])),
-    ])
+    best = similarity.max(axis=1)
+    z = reference.z(best) if reference else np.zeros(len(texts))
+    example_zero = np.column_stack([(similarity - best[:, None]) / temperature,
+                                    np.maximum(_none_logit(z), -best / temperature)])
     # Each theme's description is one more example of it: no theme goes unlearned.
     descriptions = [k for k, kind in enumerate(evidence.kinds) if kind == "description"]
     x_descriptions, y_descriptions = evidence.vectors[descriptions], evidence.owner[descriptions]
