@@ -293,6 +293,31 @@ def test_examples_are_judged_against_the_study_as_its_units_are(fake_embedder, m
     assert none_logit[-1] > 0 > none_logit[:4].max()
 
 
+def test_one_example_a_theme_is_not_cross_validated(monkeypatch):
+    # Held out, a theme's only example would be judged against the description alone: the
+    # learner then takes its defaults instead of cross-validating on it.
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+
+    def never(*_):
+        raise AssertionError("cross-validated on one example a theme")
+
+    one_each = np.eye(6, 7, dtype=bool)
+    zero = np.zeros((6, 7))
+    assert propose._cross_validate(one_each, zero, never, never, zero) == (
+        propose.DEFAULT_C, propose.DEFAULT_WEIGHT)
+    two_each = np.repeat(np.eye(3, 7, dtype=bool), 2, axis=0)
+    fits = []
+
+    def fit(rows, c, model=None):
+        fits.append(c)
+        return None
+
+    propose._cross_validate(two_each, zero, fit, lambda m, x: np.zeros((len(x), 7)), zero)
+    assert fits
+
+
 def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     # The kind of codebook most analysts write: one domain, a name and a sentence per theme.
     # Its themes are closer to each other than any passage is to them; that must not make

@@ -36,7 +36,10 @@ description as one more example of it, so no theme goes unlearned. Its logits ar
 the framework's zero-shot logits times a weight. The regularisation and that weight are
 chosen by cross-validation on the examples themselves (which choice makes held-out examples'
 coded themes most probable), so the framework counts for as much as it proves worth on
-*this* codebook: much where descriptions tell themes apart, little where they do not. A unit
+*this* codebook: much where descriptions tell themes apart, little where they do not. The
+examples are judged against the study as its units are (their "none" from their fit). With
+one example a theme there is nothing to cross-validate on (see ``_cross_validate``) and the
+learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. A unit
 that is itself an example gets its coded theme; a theme rejected for a text is never
 suggested for it again. bench/suite.py measures this against the plain baselines (nearest
 centroid, logistic regression) on every human-coded set we have.
@@ -86,11 +89,14 @@ MIN_SPREAD = 0.01  # cosine: a study of near-identical units does not make every
 
 # Learning from coded examples: the classifier's inverse regularisation and the weight of the
 # framework's own logits are chosen among these by CV_FOLDS-fold cross-validation on the
-# examples (with fewer than MIN_CV_EXAMPLES coded texts: C = 1, weight = 1).
+# examples, when at least MIN_CV_EXAMPLES coded texts and at least half of them share a theme
+# with another example; else (one example a theme, as early in a review) DEFAULT_C and
+# DEFAULT_WEIGHT, the choice that did best over the whole suite at one example a theme.
 EXAMPLE_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
 ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 CV_FOLDS = 5
 MIN_CV_EXAMPLES = 4
+DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
 
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 
@@ -556,10 +562,15 @@ def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
 
 
 def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
-    """The (C, weight) under which held-out examples' coded themes are most probable."""
+    """The (C, weight) under which held-out examples' coded themes are most probable.
+
+    A theme's only example, held out, says nothing about how examples carry over to new
+    text (its theme is then learned from the description alone), so cross-validation runs
+    only where most examples share a theme with another one."""
     n = len(gold)
-    if n < MIN_CV_EXAMPLES:
-        return 1.0, 1.0
+    shared = (gold & (gold.sum(axis=0) >= 2)).any(axis=1)
+    if shared.sum() < max(MIN_CV_EXAMPLES, n / 2):
+        return DEFAULT_C, DEFAULT_WEIGHT
     folds = np.random.default_rng(0).permutation(n) % min(CV_FOLDS, n)
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
     for f in range(folds.max() + 1):
