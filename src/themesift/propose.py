@@ -457,9 +457,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     if none_similarity is not None:  # the analyst's own level: none competes as a similarity
         none_logit = (none_similarity - best) / temperature
     else:
-        # A unit closer to no theme than to an empty text (similarity <= 0) fits none
-        # whatever the study.
-        none_logit = np.maximum(_none_logit(z), -best / temperature)
+        none_logit = _none_logit(best, reference, temperature)
     logits = np.column_stack([(similarity - best[:, None]) / temperature, none_logit])
     if any(not rejected for _, _, rejected in coded):
         logits = _learned_logits(logits, unit_vectors, coded, evidence, embedder, top_k,
@@ -471,14 +469,17 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
                    len(coded), known)
 
 
-def _none_logit(z: np.ndarray) -> np.ndarray:
-    """Log-odds that a unit whose best theme lies ``z`` robust spreads from the study's median
-    fits no theme: even at ``NONE_Z`` spreads below, falling off as a normal tail above it.
-    Unknown ``z`` (NaN: too few units to judge) gives no chance."""
+def _none_logit(best: np.ndarray, reference: _Reference | None, temperature: float
+                ) -> np.ndarray:
+    """Log-odds that a text whose similarity to its best theme is ``best`` fits no theme:
+    even at ``NONE_Z`` robust spreads below the study's median, falling off as a normal tail
+    above it (no chance where the study is too small to judge: ``reference`` None); and a
+    text closer to no theme than to an empty one (similarity <= 0) fits none whatever the
+    study."""
     from scipy.special import log_ndtr
 
-    shifted = NONE_Z - np.nan_to_num(z, nan=np.inf)
-    return log_ndtr(shifted) - log_ndtr(-shifted)
+    shifted = NONE_Z - (reference.z(best) if reference else np.full(len(best), np.inf))
+    return np.maximum(log_ndtr(shifted) - log_ndtr(-shifted), -best / temperature)
 
 
 def _ndtr(z: np.ndarray) -> np.ndarray:
@@ -526,12 +527,11 @@ def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
             gold[row[text], labels.index(theme)] = True
     vectors = embedder.encode(texts)
     # The examples' zero-shot logits, computed as the units' are and judged against the same
-    # study (typical where there is too little of it to judge).
+    # study.
     similarity, _, _ = _text_similarity(embedder, texts, vectors, evidence, top_k)
     best = similarity.max(axis=1)
-    z = reference.z(best) if reference else np.zeros(len(texts))
     example_zero = np.column_stack([(similarity - best[:, None]) / temperature,
-                                    np.maximum(_none_logit(z), -best / temperature)])
+                                    _none_logit(best, reference, temperature)])
     # Each theme's description is one more example of it: no theme goes unlearned.
     descriptions = [k for k, kind in enumerate(evidence.kinds) if kind == "description"]
     x_descriptions, y_descriptions = evidence.vectors[descriptions], evidence.owner[descriptions]
