@@ -307,7 +307,13 @@ def test_one_example_a_theme_is_not_cross_validated(monkeypatch):
     zero = np.zeros((6, 7))
     assert propose._cross_validate(one_each, zero, never, never, zero) == (
         propose.DEFAULT_C, propose.DEFAULT_WEIGHT)
+    # One theme coded often, the others once each (early in a review): still the defaults.
+    one_often = np.vstack([np.repeat(np.eye(1, 7, dtype=bool), 6, axis=0), np.eye(7, dtype=bool)[1:6]])
+    zero = np.zeros((11, 7))
+    assert propose._cross_validate(one_often, zero, never, never, zero) == (
+        propose.DEFAULT_C, propose.DEFAULT_WEIGHT)
     two_each = np.repeat(np.eye(3, 7, dtype=bool), 2, axis=0)
+    zero = np.zeros((6, 7))
     fits = []
 
     def fit(rows, c, model=None):

@@ -89,9 +89,10 @@ MIN_SPREAD = 0.01  # cosine: a study of near-identical units does not make every
 
 # Learning from coded examples: the classifier's inverse regularisation and the weight of the
 # framework's own logits are chosen among these by CV_FOLDS-fold cross-validation on the
-# examples, when at least MIN_CV_EXAMPLES coded texts and at least half of them share a theme
-# with another example; else (one example a theme, as early in a review) DEFAULT_C and
-# DEFAULT_WEIGHT, the choice that did best over the whole suite at one example a theme.
+# examples, when at least half of the coded themes have two examples or more (and at least
+# MIN_CV_EXAMPLES texts share a theme); else (one example a theme, as early in a review)
+# DEFAULT_C and DEFAULT_WEIGHT, the choice that did best over the whole suite at one example
+# a theme.
 EXAMPLE_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
 ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 CV_FOLDS = 5
@@ -566,10 +567,11 @@ def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
 
     A theme's only example, held out, says nothing about how examples carry over to new
     text (its theme is then learned from the description alone), so cross-validation runs
-    only where most examples share a theme with another one."""
+    only where most coded themes have more than one example."""
     n = len(gold)
-    shared = (gold & (gold.sum(axis=0) >= 2)).any(axis=1)
-    if shared.sum() < max(MIN_CV_EXAMPLES, n / 2):
+    counts = gold.sum(axis=0)
+    shared = (gold & (counts >= 2)).any(axis=1)
+    if shared.sum() < MIN_CV_EXAMPLES or (counts >= 2).sum() < (counts >= 1).sum() / 2:
         return DEFAULT_C, DEFAULT_WEIGHT
     folds = np.random.default_rng(0).permutation(n) % min(CV_FOLDS, n)
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
