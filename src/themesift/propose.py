@@ -220,9 +220,8 @@ def suggest_units(
     >>> fw = load_framework("recovery")                          # doctest: +SKIP
     >>> suggest_units(units, fw).head()                          # doctest: +SKIP
     """
-    return _set_small_talk_aside(
-        _unit_table(_score(units, framework, embedder, examples, codes, top_k, temperature,
-                           none_similarity, context_weight, code_weight)), units)
+    return _unit_table(_score(units, framework, embedder, examples, codes, top_k, temperature,
+                              none_similarity, context_weight, code_weight), units)
 
 
 def suggest_units_and_codes(
@@ -238,12 +237,14 @@ def suggest_units_and_codes(
     units instead of two: what ``themesift run`` does."""
     s = _score(units, framework, embedder, examples, codes, TOP_K, TEMPERATURE, None,
                CONTEXT_WEIGHT, CODE_WEIGHT)
-    unit_table = _set_small_talk_aside(_unit_table(s), units)
+    unit_table = _unit_table(s, units)
     return unit_table, _code_table(codes.table, codes.assignments, _probability_frame(s),
                                    unit_table)
 
 
-def _unit_table(s: _Scored) -> pd.DataFrame:
+def _unit_table(s: _Scored, units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One suggestion per unit; with ``units``, its small talk set aside (see
+    :func:`_set_small_talk_aside`)."""
     import pandas as pd
 
     labels = [*s.evidence.theme_ids, NONE_THEME]
@@ -263,7 +264,8 @@ def _unit_table(s: _Scored) -> pd.DataFrame:
             "rationale": _rationale(s, i, best, second),
             "fit": float(s.fit[i]),
         })
-    return pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
+    table = pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
+    return table if units is None else _set_small_talk_aside(table, units)
 
 
 def propose(
@@ -308,7 +310,7 @@ def propose(
         codes = None
     s = _score(units, framework, embedder, examples, codes, TOP_K, temperature, none_similarity,
                CONTEXT_WEIGHT, CODE_WEIGHT)
-    unit_table = _set_small_talk_aside(_unit_table(s), units)
+    unit_table = _unit_table(s, units)
     return _code_table(table, assignments, _probability_frame(s), unit_table)
 
 

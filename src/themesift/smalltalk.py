@@ -137,6 +137,11 @@ def _stop_words() -> frozenset[str]:
     return (frozenset(spoken_stop_words()) | _SPOKEN) - set(_kind_of())
 
 
+def _plain(text: str) -> str:
+    """Lower case, straight apostrophes, transcriber's notes blanked out."""
+    return _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
+
+
 def _words(text: str) -> list[str]:
     """Lower-case words without transcriber notes; "parking's" -> "parking", and
     contractions ("isn't", "I'd") are left out."""
@@ -165,7 +170,7 @@ def small_talk_reason(text: str) -> str | None:
     >>> small_talk_reason("Trust takes months; we sit in their kitchen and listen.") is None
     True
     """
-    plain = _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
+    plain = _plain(text)
     words = _words(plain)
     if len(_WORD.findall(plain)) > MAX_WORDS:
         return None
@@ -230,8 +235,7 @@ IN_EXCHANGE = "in a small-talk exchange"
 
 def _little_content(text: str) -> bool:
     """Short, with little content: what reads as small talk next to small talk."""
-    plain = _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
-    return (len(_WORD.findall(plain)) <= CONTEXT_MAX_WORDS
+    return (len(_WORD.findall(_plain(text))) <= CONTEXT_MAX_WORDS
             and len(set(content_words(text))) <= CONTEXT_CONTENT_WORDS)
 
 
