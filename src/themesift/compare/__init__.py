@@ -1,0 +1,71 @@
+"""Agreement statistics: machine vs human and human vs human coding.
+
+Inputs are *coding tables* (DESIGN.md, "Coding tables"): one row per (unit, theme) with the
+columns ``id`` and ``theme_id``; several rows for one id mean the unit carries several themes
+(multi-label); ``none`` is a legal theme meaning "fits no theme". The unit-suggestion table of
+:func:`themesift.suggest_units` (``unit_id``, ``theme_id``) is accepted as it is.
+
+Rules this module follows (a method section can cite them):
+
+* **Which units.** Chance-corrected statistics are computed on the units coded by *both* sides.
+  Units coded by only one side are counted (``only_a`` / ``only_b``) and listed in
+  :attr:`AgreementReport.disagreements`; they are never silently dropped.
+* **Single-label vs multi-label.** When every shared unit carries exactly one theme on both
+  sides, the summary statistics (percent agreement, Cohen's kappa, Krippendorff's alpha
+  (nominal), Gwet's AC1) are the ordinary single-label statistics over the themes. When any
+  shared unit carries two or more themes on either side, each theme is scored as
+  present/absent per unit and the summary statistics are the *unweighted mean over themes*
+  of the per-theme binary statistics (the per-theme values are in
+  :attr:`AgreementReport.per_theme`); set-level figures (exact-set agreement, mean Jaccard)
+  are in :attr:`AgreementReport.multilabel`.
+* **Confusion matrix.** A single-label view: each unit's label set is reduced to its first
+  label in sorted (string) order.
+* **Undefined statistics.** When expected agreement is 1 (e.g. both sides used one theme for
+  every unit) kappa, alpha and AC1 are undefined and reported as NaN (``None`` in
+  :meth:`AgreementReport.to_dict`); precision/recall/F1 with a zero denominator are NaN too.
+* **Duplicates.** A repeated (id, theme) row (per coder) is an error naming its rows: in a hand
+  coding table it is almost always a copy-paste slip, and silently collapsing it would hide
+  that.
+* **Confidence intervals.** Percentile bootstrap (95%) resampling units with replacement,
+  ``bootstrap`` replicates, deterministic for a given ``seed``.
+"""
+
+from __future__ import annotations
+
+# The modules of this package, each importing only those above it in this list:
+#   _stats      the statistics, pure functions of labels or count tables
+#   _tables     reading and checking coding tables
+#   _format     JSON and markdown renderings shared by the reports
+#   _spans      character spans vs meaning units: align_spans, character_agreement
+#   _coders     several coders in one table: compare_coders, CoderAgreement
+#   _agreement  two tables: compare, AgreementReport
+#   _codes      candidate codes vs human themes: compare_codes, CodeMatchReport
+from ._agreement import STATS, AgreementReport, compare
+from ._codes import CodeMatchReport, compare_codes
+from ._coders import CoderAgreement, compare_coders
+from ._spans import ALIGN_COLUMNS, align_spans, character_agreement
+from ._stats import (
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    percent_agreement,
+    rating_counts,
+)
+
+__all__ = [
+    "AgreementReport",
+    "CoderAgreement",
+    "compare",
+    "compare_coders",
+    "cohen_kappa",
+    "percent_agreement",
+    "krippendorff_alpha",
+    "gwet_ac1",
+    "fleiss_kappa",
+    "rating_counts",
+    "align_spans",
+    "character_agreement",
+    "CodeMatchReport",
+    "compare_codes",
+]

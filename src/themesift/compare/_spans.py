@@ -1,0 +1,410 @@
+"""Different segment boundaries: human coding of character spans (NVivo, REFI-QDA) carried
+onto the machine's meaning units (:func:`align_spans`), and character-level agreement per
+source and theme (:func:`character_agreement`)."""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import themesift` fast
+    import pandas as pd
+
+from ..errors import InputError
+from ..model import NONE_THEME
+from ._stats import is_missing
+from ._tables import norm_id, read_table_file, rows_text
+
+ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", "overlap_chars",
+                 "unit_coverage", "span_coverage", "n_spans", "span_ids"]
+
+
+def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = True,
+                units: Any = None) -> pd.DataFrame:
+    """A span table as ``_row, span_id, doc, start, end, theme, [coder], [text]``.
+
+    Accepts ``doc_column`` or ``source`` for the document, and (with ``units``) a table keyed by
+    unit ids without ``start``/``end``, whose spans are looked up in ``units``.
+    """
+    import pandas as pd
+
+    path = None
+    if isinstance(table, (str, PathLike)):
+        path = str(table)
+        frame = read_table_file(table, f"span table {side}")
+        first_row: int | None = 2
+    elif isinstance(table, pd.DataFrame):
+        frame = table.copy()
+        first_row = None
+    else:
+        raise InputError(f"span table {side} must be a pandas DataFrame or a path to a .csv or "
+                         f".xlsx file, not {type(table).__name__}")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    label = path or f"table {side}"
+    if units is not None and not {"start", "end"} <= set(frame.columns):
+        idc = "unit_id" if "unit_id" in frame.columns else "id"
+        if idc not in frame.columns:
+            raise InputError(f"{label} has neither start/end columns nor a unit id column; its "
+                             f"columns are: {', '.join(frame.columns)}", path=path,
+                             fix="give character spans (doc_id, start, end) or unit ids")
+        u = _units_frame(units)
+        frame = frame.rename(columns={idc: "_uid"})
+        frame = frame.drop(columns=[c for c in ("doc_id", "start", "end") if c in frame.columns])
+        known = set(u["unit_id"])
+        bad = [str(x) for x in frame["_uid"] if norm_id(x) not in known]
+        if bad:
+            raise InputError(f"{label}: {len(bad)} unit id(s) not in the units table, e.g. "
+                             f"{', '.join(bad[:3])}", path=path,
+                             fix="pass the units table the suggestions were made from")
+        frame["_uid"] = [norm_id(x) for x in frame["_uid"]]
+        frame = frame.merge(u.rename(columns={"unit_id": "_uid"})[["_uid", "doc_id", "start",
+                                                                    "end"]],
+                            on="_uid", how="left")
+        frame = frame.rename(columns={"_uid": "id"})
+    doc = doc_column if doc_column in frame.columns else (
+        "source" if "source" in frame.columns else None)
+    needed = ["start", "end"] + (["theme_id"] if need_theme else [])
+    missing = ([doc_column] if doc is None else []) + [c for c in needed
+                                                       if c not in frame.columns]
+    if missing:
+        raise InputError(f"{label} lacks the column(s) {', '.join(missing)}; its columns are: "
+                         f"{', '.join(frame.columns) or '(none)'}", path=path,
+                         fix=f"a span table needs {doc_column} (or source), start, end and "
+                             "theme_id, e.g. QdaProject.to_coding_table()")
+    rows = ([f"index {i}" for i in frame.index] if first_row is None
+            else [str(first_row + i) for i in range(len(frame))])
+    out = pd.DataFrame({"_row": rows})
+    out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
+    starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)
+    ends = pd.to_numeric(frame["end"], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(starts) | ~np.isfinite(ends) | (starts < 0) | (ends <= starts) | (
+        starts != np.floor(starts)) | (ends != np.floor(ends))
+    bad |= (out["doc"] == "").to_numpy()
+    if bad.any():
+        bad_rows = [r for r, b in zip(rows, bad) if b]
+        raise InputError(f"{label}: empty {doc} or bad character span (need whole numbers "
+                         f"0 <= start < end) in rows {rows_text(bad_rows)}", path=path,
+                         line=int(bad_rows[0]) if first_row is not None else None,
+                         fix="give every row its document and a non-empty span")
+    out["start"] = starts.astype(int)
+    out["end"] = ends.astype(int)
+    if need_theme:
+        out["theme"] = ["" if is_missing(v) else str(v).strip()
+                        for v in frame["theme_id"].tolist()]
+        if (out["theme"] == "").any():
+            bad_rows = out.loc[out["theme"] == "", "_row"].tolist()
+            raise InputError(f"{label}: empty theme_id in rows {rows_text(bad_rows)}",
+                             path=path, fix=f"give every span a theme (or '{NONE_THEME}')")
+    if "coder" in frame.columns:
+        out["coder"] = ["" if is_missing(v) else str(v).strip() for v in frame["coder"]]
+    if "id" in frame.columns:
+        out["span_id"] = [norm_id(v) for v in frame["id"]]
+    else:
+        out["span_id"] = [f"{d}:{s}-{e}" for d, s, e in zip(out["doc"], out["start"], out["end"])]
+    return out
+
+
+def _units_frame(units: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(units, pd.DataFrame):
+        raise InputError(f"units must be the units table (a DataFrame from themesift.segment), "
+                         f"not {type(units).__name__}")
+    missing = [c for c in ("unit_id", "doc_id", "start", "end") if c not in units.columns]
+    if missing:
+        raise InputError(f"the units table lacks the column(s) {', '.join(missing)}; its "
+                         f"columns are: {', '.join(map(str, units.columns))}",
+                         fix="pass the table returned by themesift.segment()")
+    u = units.copy()
+    u["unit_id"] = [norm_id(v) for v in u["unit_id"]]
+    u["doc_id"] = [str(v).strip() for v in u["doc_id"]]
+    u["start"] = u["start"].astype(int)
+    u["end"] = u["end"].astype(int)
+    if u["unit_id"].duplicated().any():
+        dups = u.loc[u["unit_id"].duplicated(), "unit_id"].tolist()
+        raise InputError(f"the units table repeats unit ids: {rows_text(dups)}",
+                         fix="pass one row per meaning unit")
+    return u
+
+
+def _covered(intervals: list[tuple[int, int]]) -> int:
+    """Number of characters covered by the union of half-open intervals."""
+    total, cur_s, cur_e = 0, None, None
+    for s, e in sorted(intervals):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
+                doc_column: str = "doc_id") -> pd.DataFrame:
+    """Carry character-span coding (e.g. NVivo) onto the machine's meaning units.
+
+    Parameters
+    ----------
+    human : pandas.DataFrame or path
+        Coding table of character spans: ``doc_id`` (or ``source``), ``start``, ``end``
+        (half-open character offsets into the document text), ``theme_id``, optionally
+        ``coder``, ``id`` and ``text``; e.g. :meth:`QdaProject.to_coding_table` or a CSV.
+    units : pandas.DataFrame
+        The machine's units table (:func:`themesift.segment`): ``unit_id``, ``doc_id``,
+        ``start``, ``end`` (the same character offsets).
+    min_overlap : float in (0, 1]
+        Share of characters the overlap must cover (see the rule below).
+    doc_column : str
+        Document column of ``human`` (``source`` is used when it is absent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A coding table keyed by the **machine unit ids**, one row per (unit, theme[, coder]):
+        ``id`` (= unit_id), ``theme_id``, ``coder`` (only when ``human`` has one), ``doc_id``,
+        ``unit_start``, ``unit_end``, ``overlap_chars`` (characters of the unit covered by
+        the qualifying spans of that theme), ``unit_coverage`` (= overlap_chars / unit
+        length), ``span_coverage`` (the largest share of one qualifying span inside the unit),
+        ``n_spans`` and ``span_ids`` (``"; "``-joined), plus ``text`` when ``units`` has it.
+        ``compare(aligned, machine_suggestions)`` works on it directly.
+
+        ``aligned.attrs`` holds the bookkeeping: ``"uncoded_units"`` (unit ids of the
+        documents the human coded that no qualifying span reached: they are **left out** of the
+        table, no theme is invented for them, and ``compare`` lists them as coded by one side
+        only), ``"unaligned_spans"`` (span ids that coded no unit, e.g. a very short span
+        straddling two long units, or a document not in ``units``) and ``"summary"`` (counts
+        and the rule).
+
+    Notes
+    -----
+    **Overlap rule.** Within one document, a human span codes a machine unit when their
+    character overlap covers at least ``min_overlap`` of the *unit's* characters **or** at
+    least ``min_overlap`` of the *span's* characters. So a short span inside a long unit codes
+    that unit, and a long span stretching over several units codes each unit it mostly
+    covers. A span can code several units and a unit can receive several spans; several
+    themes on one unit become several rows (multi-label). Offsets must refer to the same
+    text (the transcript text as read by :func:`themesift.read_corpus`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": ["d", "d"],
+    ...                       "start": [0, 100], "end": [100, 200]})
+    >>> human = pd.DataFrame({"doc_id": ["d"], "start": [10], "end": [30],
+    ...                       "theme_id": ["hope"]})
+    >>> align_spans(human, units)[["id", "theme_id", "overlap_chars"]].values.tolist()
+    [['u1', 'hope', 20]]
+    """
+    import pandas as pd
+
+    if not (isinstance(min_overlap, (int, float)) and 0 < float(min_overlap) <= 1):
+        raise InputError(f"min_overlap must be a share in (0, 1], not {min_overlap!r}",
+                         fix="e.g. min_overlap=0.5")
+    spans = _span_frame(human, "human", doc_column)
+    u = _units_frame(units)
+    has_coder = "coder" in spans
+    if has_coder and (spans["coder"] == "").any():
+        bad_rows = spans.loc[spans["coder"] == "", "_row"].tolist()
+        raise InputError(f"human: empty coder in rows {rows_text(bad_rows)}",
+                         fix="name the coder on every row")
+    human_docs = set(spans["doc"])
+    unit_docs = set(u["doc_id"])
+    if not human_docs & unit_docs:
+        raise InputError(
+            f"the human spans and the units share no document; spans name "
+            f"{', '.join(sorted(human_docs)[:3])}, units name {', '.join(sorted(unit_docs)[:3])}",
+            fix=f"make the human '{doc_column}'/'source' values the transcript ids (doc_id)")
+
+    by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
+    hits: dict[tuple, dict[str, Any]] = {}
+    span_used: dict[str, bool] = {}
+    for sp in spans.itertuples(index=False):
+        span_used.setdefault(sp.span_id, False)
+        g = by_doc.get(sp.doc)
+        if g is None:
+            continue
+        us, ue = g["start"].to_numpy(), g["end"].to_numpy()
+        ov = np.minimum(ue, sp.end) - np.maximum(us, sp.start)
+        ulen = np.maximum(ue - us, 1)
+        slen = sp.end - sp.start
+        ok = (ov > 0) & ((ov >= min_overlap * ulen) | (ov >= min_overlap * slen))
+        for i in np.flatnonzero(ok):
+            span_used[sp.span_id] = True
+            uid = g["unit_id"].iloc[i]
+            key = (uid, sp.theme, sp.coder if has_coder else "")
+            rec = hits.setdefault(key, {"intervals": [], "span_cov": 0.0, "spans": []})
+            rec["intervals"].append((max(int(us[i]), sp.start), min(int(ue[i]), sp.end)))
+            rec["span_cov"] = max(rec["span_cov"], float(ov[i]) / slen)
+            if sp.span_id not in rec["spans"]:
+                rec["spans"].append(sp.span_id)
+
+    uinfo = u.set_index("unit_id")
+    order = {uid: i for i, uid in enumerate(u["unit_id"])}
+    records = []
+    for (uid, theme, coder), rec in sorted(hits.items(),
+                                           key=lambda kv: (order[kv[0][0]], kv[0][2], kv[0][1])):
+        row = uinfo.loc[uid]
+        chars = _covered(rec["intervals"])
+        ulen = max(int(row["end"]) - int(row["start"]), 1)
+        records.append({"id": uid, "theme_id": theme, "coder": coder, "doc_id": row["doc_id"],
+                        "unit_start": int(row["start"]), "unit_end": int(row["end"]),
+                        "overlap_chars": chars, "unit_coverage": chars / ulen,
+                        "span_coverage": rec["span_cov"], "n_spans": len(rec["spans"]),
+                        "span_ids": "; ".join(rec["spans"])})
+    out = pd.DataFrame(records, columns=ALIGN_COLUMNS)
+    out = out.astype({"unit_start": "int64", "unit_end": "int64", "overlap_chars": "int64",
+                      "n_spans": "int64", "unit_coverage": float, "span_coverage": float})
+    if not has_coder:
+        out = out.drop(columns="coder")
+    if "text" in u.columns:
+        out["text"] = out["id"].map(uinfo["text"])
+    coded = set(out["id"])
+    uncoded = [x for x, d in zip(u["unit_id"], u["doc_id"]) if d in human_docs and x not in coded]
+    unaligned = [s for s, used in span_used.items() if not used]
+    out.attrs["uncoded_units"] = uncoded
+    out.attrs["unaligned_spans"] = unaligned
+    out.attrs["summary"] = {
+        "rule": (f"a span codes a unit when the overlap covers >= {min_overlap:g} of the "
+                 f"unit's characters or >= {min_overlap:g} of the span's characters"),
+        "min_overlap": float(min_overlap),
+        "n_spans": int(len(span_used)),
+        "n_spans_aligned": int(len(span_used) - len(unaligned)),
+        "n_units": int(sum(d in human_docs for d in u["doc_id"])),
+        "n_units_coded": int(len(coded)),
+        "n_units_uncoded": int(len(uncoded)),
+        "documents_not_in_units": sorted(human_docs - unit_docs),
+    }
+    return out
+
+
+def _doc_lengths(lengths: Any) -> dict[str, int] | None:
+    import pandas as pd
+
+    if lengths is None:
+        return None
+    if isinstance(lengths, pd.DataFrame):
+        key = next((c for c in ("doc_id", "name", "id", "source") if c in lengths.columns), None)
+        if key is None or "text" not in lengths.columns:
+            raise InputError("lengths as a table needs a doc_id (or name) and a text column",
+                             fix="pass {doc_id: n_characters}, a Corpus, or "
+                                 "QdaProject.sources")
+        return {str(k): len(str(t)) for k, t in zip(lengths[key], lengths["text"])}
+    if isinstance(lengths, dict) or hasattr(lengths, "items"):
+        return {str(k): int(v) for k, v in lengths.items()}
+    try:
+        return {str(t.id): len(t.text) for t in lengths}
+    except (AttributeError, TypeError) as exc:
+        raise InputError(f"cannot read document lengths from a {type(lengths).__name__}",
+                         fix="pass {doc_id: n_characters}, a Corpus, or "
+                             "QdaProject.sources") from exc
+
+
+def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
+                        units: Any = None, doc_column: str = "doc_id") -> pd.DataFrame:
+    """NVivo-style character-level agreement per source and theme.
+
+    Parameters
+    ----------
+    human, machine_spans : pandas.DataFrame or path
+        Span tables (``doc_id`` or ``source``, ``start``, ``end``, ``theme_id``), side ``a``
+        and ``b``. ``machine_spans`` may instead be keyed by unit ids (``unit_id`` or ``id``,
+        ``theme_id``, e.g. :func:`themesift.suggest_units`'s table) when ``units`` is given:
+        each unit then codes its own characters.
+    lengths : mapping, Corpus or DataFrame, optional
+        Number of characters per document (``{doc_id: n}``, a :class:`themesift.Corpus`, or a
+        table with ``doc_id``/``name`` and ``text`` such as ``QdaProject.sources``). Without
+        it a document's length is the largest ``end`` in either table, which leaves out the
+        uncoded tail and so understates agreement on "not coded"; pass it when you can.
+    units : pandas.DataFrame, optional
+        Units table, to turn a unit-keyed ``machine_spans`` into spans.
+    doc_column : str
+        Document column (``source`` is used when it is absent).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (source, theme) coded by either side in that source: ``source``,
+        ``theme_id``, ``n_chars`` (document length), ``chars_a``, ``chars_b``, ``chars_both``
+        (characters coded with the theme; overlapping spans count once), the NVivo
+        percentages ``agreement_pct`` (both coded + both not coded), ``a_and_b_pct``,
+        ``not_a_and_not_b_pct``, ``disagreement_pct``, ``a_not_b_pct``, ``b_not_a_pct``, and
+        ``kappa``: Cohen's kappa over characters, ``(po - pe) / (1 - pe)`` with ``po`` the
+        agreement share and ``pe = pa*pb + (1-pa)(1-pb)``. Where ``pe`` is 1 kappa is NaN
+        (NVivo shows 1 there when the sides agree completely).
+
+    Raises
+    ------
+    themesift.errors.InputError
+        Missing columns, bad spans, a span past the end of its document, several coders on
+        one side.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"doc_id": ["d"], "start": [0], "end": [50], "theme_id": ["x"]})
+    >>> b = pd.DataFrame({"doc_id": ["d"], "start": [25], "end": [75], "theme_id": ["x"]})
+    >>> r = character_agreement(a, b, lengths={"d": 100})
+    >>> float(r["agreement_pct"][0]), float(r["kappa"][0])
+    (50.0, 0.0)
+    """
+    import pandas as pd
+
+    sa = _span_frame(human, "A", doc_column)
+    sb = _span_frame(machine_spans, "B", doc_column, units=units)
+    for s, name in ((sa, "A"), (sb, "B")):
+        if "coder" in s and len(set(s["coder"])) > 1:
+            raise InputError(f"span table {name} holds {len(set(s['coder']))} coders; "
+                             "character_agreement takes one coder per table",
+                             fix="split the table by coder")
+    given = _doc_lengths(lengths)
+    docs = list(dict.fromkeys(list(sa["doc"]) + list(sb["doc"])))
+    rows = []
+    for d in docs:
+        ga, gb = sa[sa["doc"] == d], sb[sb["doc"] == d]
+        far = int(max(ga["end"].max() if len(ga) else 0, gb["end"].max() if len(gb) else 0))
+        if given is not None:
+            if d not in given:
+                raise InputError(f"no length given for document '{d}'",
+                                 fix="include every document of both tables in lengths")
+            n = given[d]
+            if far > n:
+                raise InputError(f"a span in document '{d}' ends at character {far}, past the "
+                                 f"document's length {n}",
+                                 fix="check that the offsets refer to the same text")
+        else:
+            n = far
+        for theme in sorted(set(ga["theme"]) | set(gb["theme"])):
+            ma = np.zeros(n, dtype=bool)
+            mb = np.zeros(n, dtype=bool)
+            for s, e in zip(ga.loc[ga["theme"] == theme, "start"],
+                            ga.loc[ga["theme"] == theme, "end"]):
+                ma[s:e] = True
+            for s, e in zip(gb.loc[gb["theme"] == theme, "start"],
+                            gb.loc[gb["theme"] == theme, "end"]):
+                mb[s:e] = True
+            both = int((ma & mb).sum())
+            neither = int((~ma & ~mb).sum())
+            a_only = int((ma & ~mb).sum())
+            b_only = int((~ma & mb).sum())
+            pa, pb = ma.mean(), mb.mean()
+            po = (both + neither) / n
+            pe = pa * pb + (1 - pa) * (1 - pb)
+            kappa = float("nan") if np.isclose(pe, 1.0) else float((po - pe) / (1 - pe))
+            rows.append({
+                "source": d, "theme_id": theme, "n_chars": n, "chars_a": int(ma.sum()),
+                "chars_b": int(mb.sum()), "chars_both": both,
+                "agreement_pct": 100.0 * po, "a_and_b_pct": 100.0 * both / n,
+                "not_a_and_not_b_pct": 100.0 * neither / n,
+                "disagreement_pct": 100.0 * (a_only + b_only) / n,
+                "a_not_b_pct": 100.0 * a_only / n, "b_not_a_pct": 100.0 * b_only / n,
+                "kappa": kappa,
+            })
+    return pd.DataFrame(rows, columns=[
+        "source", "theme_id", "n_chars", "chars_a", "chars_b", "chars_both", "agreement_pct",
+        "a_and_b_pct", "not_a_and_not_b_pct", "disagreement_pct", "a_not_b_pct", "b_not_a_pct",
+        "kappa"])

@@ -1,0 +1,137 @@
+"""Reading and checking coding tables (DataFrames or .csv/.xlsx files): the columns, empty
+cells and duplicate rows, with messages that name the rows; each unit's set of themes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import themesift` fast
+    import pandas as pd
+
+from ..errors import InputError
+from ..model import NONE_THEME
+from ._stats import is_missing
+
+
+@dataclass
+class _Table:
+    frame: pd.DataFrame  # columns: id, theme, [coder], [text], _row (1-based row/line label)
+    name: str  # "A" / "B" / file path, for messages
+    path: str | None
+
+
+def norm_id(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def rows_text(rows: list[str], limit: int = 10) -> str:
+    shown = ", ".join(rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
+    """A .csv/.tsv/.xlsx file as text cells ("none" and "NA" stay labels, not missing values)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found", path=str(p), fix="check the path (a .csv or .xlsx file)")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(p, dtype=str, keep_default_na=False,
+                               sep="\t" if suffix == ".tsv" else ",")
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(p, dtype=str, keep_default_na=False)
+    except Exception as exc:  # parser errors, bad encodings, broken zip
+        raise InputError(f"cannot read {what}: {exc}", path=str(p),
+                         fix="save it as UTF-8 .csv or as .xlsx") from exc
+    raise InputError(f"cannot read {what} from a '{suffix}' file", path=str(p),
+                     fix="save it as .csv or .xlsx")
+
+
+def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
+          coder_column: str) -> _Table:
+    import pandas as pd
+
+    path: str | None = None
+    if isinstance(table, (str, PathLike)):
+        path = str(table)
+        frame = read_table_file(table, f"coding table {side}")
+        first_row = 2  # file line / spreadsheet row of the first data row (header = 1)
+        label = path
+    elif isinstance(table, pd.DataFrame):
+        frame = table.copy()
+        first_row = None
+        label = f"table {side}"
+    else:
+        raise InputError(f"coding table {side} must be a pandas DataFrame or a path to a .csv "
+                         f"or .xlsx file, not {type(table).__name__}")
+
+    frame.columns = [str(c).strip() for c in frame.columns]
+    id_col = id_column
+    if id_col not in frame.columns and id_column == "id" and "unit_id" in frame.columns:
+        id_col = "unit_id"
+    missing = [c for c in (id_col, label_column) if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"coding table {side} lacks the column(s) {', '.join(missing)}; its columns are: "
+            f"{', '.join(frame.columns) or '(none)'}",
+            path=path,
+            fix=f"name the unit column '{id_column}' (or 'unit_id') and the theme column "
+                f"'{label_column}', or pass id_column= / label_column=")
+
+    if first_row is None:
+        rows = [f"index {i}" for i in frame.index]
+        where = "rows"
+    else:
+        rows = [str(first_row + i) for i in range(len(frame))]
+        where = "lines"
+    out = pd.DataFrame({"_row": rows})
+    out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
+    out["theme"] = ["" if is_missing(v) else str(v).strip() for v in frame[label_column].tolist()]
+    if coder_column in frame.columns:
+        out["coder"] = ["" if is_missing(v) else str(v).strip()
+                        for v in frame[coder_column].tolist()]
+    if "text" in frame.columns:
+        out["text"] = [None if is_missing(v) else str(v) for v in frame["text"].tolist()]
+
+    def fail(what: str, bad: pd.Series, fix: str) -> None:
+        bad_rows = out.loc[bad, "_row"].tolist()
+        line = int(bad_rows[0]) if first_row is not None else None
+        raise InputError(f"{label}: {what} in {where} {rows_text(bad_rows)}", path=path,
+                         line=line, fix=fix)
+
+    if len(out) == 0:
+        raise InputError(f"{label}: the coding table has no rows", path=path,
+                         fix="add one row per (unit id, theme)")
+    if (out["id"] == "").any():
+        fail(f"empty {id_col}", out["id"] == "", "give every row the id of the unit it codes")
+    if (out["theme"] == "").any():
+        fail(f"empty {label_column}", out["theme"] == "",
+             f"give every row a theme id (use '{NONE_THEME}' for a unit that fits no theme)")
+    if "coder" in out and (out["coder"] == "").any():
+        fail(f"empty {coder_column}", out["coder"] == "", "name the coder on every row")
+    keys = ["coder", "id", "theme"] if "coder" in out else ["id", "theme"]
+    dup = out.duplicated(keys, keep=False)
+    if dup.any():
+        fail(f"duplicate ({', '.join(keys)}) rows", dup,
+             "keep one row per unit and theme (several rows per unit are fine when their "
+             "themes differ)")
+    return _Table(out, label, path)
+
+
+def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
+    sets: dict[str, set[str]] = {}
+    for uid, theme in zip(frame["id"], frame["theme"]):
+        sets.setdefault(uid, set()).add(theme)
+    return {k: frozenset(v) for k, v in sets.items()}
+
+
+def first_label(labels: frozenset[str]) -> str:
+    return sorted(labels)[0]
