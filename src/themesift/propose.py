@@ -736,9 +736,9 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
 
 
 def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
-    from .segment import _stop_words
+    from .text import stop_words
 
-    unit_words = {w.lower() for w in _WORD.findall(text)} - _stop_words()
+    unit_words = {w.lower() for w in _WORD.findall(text)} - stop_words()
     return [w for w in theme_words if w in unit_words][:most]
 
 
