@@ -8,6 +8,7 @@ traceable to the exact words it came from; everything runs offline.
 >>> units = ts.segment(corpus)                  # doctest: +SKIP
 """
 
+from ._version import __version__
 from .errors import FrameworkError, InputError, MissingDependencyError, StoreError, ThemesiftError
 from .compare import (
     AgreementReport,
@@ -31,8 +32,6 @@ from .pseudonymise import Pseudonyms, find_pseudonyms, pseudonymise, write_pseud
 from .review.widget import ReviewWidget, review
 from .segment import segment, summarize_units
 from .study import Run, Study
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .study import Study
 
 __all__ = ["PipelineResult", "run_pipeline", "write_outputs", "review_sheet",
-           "REVIEW_COLUMNS", "OUTPUT_FILES"]
+           "REVIEW_COLUMNS", "OUTPUT_FILES", "embedder_info"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def run_pipeline(
                    "framework_sha256": hashlib.sha256(
                        framework_to_yaml(framework).encode("utf-8")).hexdigest(),
                    "segment": _segmenter_info(), "codes": dict(codes.params)},
-        "embedding_model": _embedder_info(embedder),
+        "embedding_model": embedder_info(embedder),
         "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
                     "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
         "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table),
@@ -253,7 +253,8 @@ def _segmenter_info() -> dict[str, Any]:
             "min_words": MIN_WORDS, "max_words": MAX_WORDS, "shift_threshold": SHIFT_THRESHOLD}
 
 
-def _embedder_info(embedder) -> dict[str, Any]:
+def embedder_info(embedder) -> dict[str, Any]:
+    """What embedded the units, for a manifest: the embedder's ``info()``, or its model id."""
     info = getattr(embedder, "info", None)
     return info() if callable(info) else {"model_id": getattr(embedder, "model_id", repr(embedder))}
 

@@ -895,9 +895,8 @@ def suggest_table(
     """
     import pandas as pd
 
-    from ._io import atomic_output
+    from ._io import CSV_OPTIONS, atomic_output
     from .ingest.table import read_table_chunks
-    from .review.sheet import CSV_OPTIONS
 
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InputError(f"chunk_rows must be an int in [1, inf). Got {chunk_rows!r} instead")

@@ -19,9 +19,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._io import CSV_OPTIONS
 from ..errors import InputError
 from ..model import NONE_THEME, Framework, Theme
-from ..review.sheet import CSV_OPTIONS, is_formula_like, quote_formula
+from ..review.sheet import is_formula_like, quote_formula
 from ..text import content_stems
 from ._common import StudyView, atomic_output, check_output, study_view
 
