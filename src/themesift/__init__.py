@@ -8,6 +8,7 @@ traceable to the exact words it came from; everything runs offline.
 >>> units = ts.segment(corpus)                  # doctest: +SKIP
 """
 
+from ._version import __version__
 from .errors import FrameworkError, InputError, MissingDependencyError, StoreError, ThemesiftError
 from .compare import (
     AgreementReport,
@@ -25,14 +26,13 @@ from .export import codesheet, export_codesheet, export_qdc, export_qdpx, export
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
 from .ingest import QdaProject, read_corpus, read_qdpx, read_table, read_transcript
 from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
-from .pipeline import PipelineResult, run_pipeline, write_outputs
+from .outputs import write_outputs
+from .pipeline import PipelineResult, run_pipeline
 from .propose import propose, score_themes, suggest_units
 from .pseudonymise import Pseudonyms, find_pseudonyms, pseudonymise, write_pseudonym_map
 from .review.widget import ReviewWidget, review
 from .segment import segment, summarize_units
 from .study import Run, Study
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

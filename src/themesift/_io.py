@@ -1,8 +1,9 @@
-"""Files, caches and progress: how themesift writes a user's file (all or nothing), where it
-keeps its caches, and when it draws a progress bar."""
+"""Files, caches and progress: how themesift writes a user's file (all or nothing) and its
+CSVs, where it keeps its caches, when it draws a progress bar, and the time it stamps."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import tempfile
@@ -14,7 +15,15 @@ from typing import Any
 from .errors import InputError
 
 __all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root",
-           "cache_db", "progress_shown"]
+           "cache_db", "progress_shown", "CSV_OPTIONS", "utc_now"]
+
+#: How every CSV themesift writes is formatted: same data, same bytes on every platform.
+CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
+
+
+def utc_now() -> str:
+    """The time now in UTC, as the store records it (ISO 8601, microseconds)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 def progress_shown(quiet: bool | None) -> bool:

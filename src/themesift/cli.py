@@ -51,7 +51,8 @@ def _messages_on_stderr(args: argparse.Namespace) -> Iterator[None]:
     def shown(record: logging.LogRecord) -> bool:
         record.kind = "warning: " if record.levelno >= logging.WARNING else ""
         return bool(record.kind) or (stages and record.levelno == logging.INFO
-                                     and record.name in ("themesift.pipeline", "themesift.study"))
+                                     and record.name in ("themesift.pipeline", "themesift.outputs",
+                                                     "themesift.study"))
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"themesift {args.verb}: %(kind)s%(message)s"))
@@ -236,7 +237,8 @@ def _add_quiet(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from .embed import Embedder
-    from .pipeline import run_pipeline, write_outputs
+    from .outputs import write_outputs
+    from .pipeline import run_pipeline
 
     options = {"embedder": Embedder(args.model, backend=args.backend, quiet=args.quiet),
                "seed": args.seed,

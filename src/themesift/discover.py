@@ -597,7 +597,7 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    from .segment import _stop_words as spacy_and_fillers
+    from .text import stop_words as spacy_and_fillers
 
     words = set(ENGLISH_STOP_WORDS) | set(spacy_and_fillers()) | _SPOKEN_STOP_WORDS
     # As the tokenizer sees them: lower-case ASCII letters only.
@@ -1166,9 +1166,9 @@ def _mmr(words: list[str], matrix: np.ndarray | None, relevance: np.ndarray, top
     same skipping."""
     import numpy as np
 
-    from .segment import _stems
+    from .text import content_stems
 
-    stems = [_stems(w) or set(w.split()) for w in words]
+    stems = [content_stems(w) or set(w.split()) for w in words]
     chosen: list[int] = []
     said: set[str] = set()
     left = list(range(len(words)))
@@ -1470,7 +1470,7 @@ _CLAUSE_WORDS = frozenset("and but so because cos cause or then if when although
 def _label_stop_words() -> frozenset[str]:
     """Words a label may hold but not start or end on: spaCy's stop words and spoken fillers
     (a shorter list than the keywords', so that a label can say "tell the psychiatrist")."""
-    from .segment import _stop_words as spoken
+    from .text import stop_words as spoken
 
     return frozenset(spoken()) | _HARD_FILLERS | {"yes", "no", "sorry", "guess", "suppose"}
 
@@ -1478,11 +1478,11 @@ def _label_stop_words() -> frozenset[str]:
 @functools.cache
 def _not_label_words() -> frozenset[str]:
     """Times, dates and numbers: never part of a label."""
-    from .smalltalk import _DAYS, _MONTHS, _NUMBERS
+    from .text import DAYS, MONTHS, NUMBERS
 
     times = ("half past quarter oclock o'clock am pm morning afternoon evening tonight day days "
              "week weeks month months year years ago twice")
-    return frozenset(f"{_DAYS} {_MONTHS} {times}".split()) | _NUMBERS
+    return frozenset(f"{DAYS} {MONTHS} {times}".split()) | NUMBERS
 
 
 def _phrases(text: str, lengths: Sequence[int] = range(2, 7)) -> Iterator[tuple[str, list[str]]]:

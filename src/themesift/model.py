@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pandas is imported where a table is built, to keep `import 
 
 __all__ = [
     "Turn", "Transcript", "Corpus", "MeaningUnit", "UNIT_COLUMNS",
-    "Theme", "Framework", "CandidateCodes", "NONE_THEME",
+    "Theme", "Framework", "CandidateCodes", "NONE_THEME", "StudyView",
 ]
 
 Role = Literal["moderator", "participant"]
@@ -245,3 +245,31 @@ class CandidateCodes:
         """Unit ids assigned to a code."""
         a = self.assignments
         return a.loc[a["code_id"] == code_id, "unit_id"].tolist()
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study's latest state, as the exports show it.
+
+    ``transcripts``: ``doc_id, path, format, text``. ``units``: the unit table (every unit of
+    those transcripts). ``codes``, ``assignments`` and ``suggestions``: the run's candidate
+    codes, unit -> code membership, and suggestions (as :meth:`Study.load_run`).
+    ``coding``: the analyst's current coding (:meth:`Study.coding`) joined with the units'
+    ``speaker, role, turn, start, end, text``. ``decisions``: every decision. ``pending``:
+    the run's unit-level suggestions that no decision has touched yet. ``pseudonyms``: the
+    :class:`~themesift.pseudonymise.Pseudonyms` applied to all of the above, or None.
+    """
+
+    study_path: str
+    run_id: str
+    framework: Framework
+    transcripts: pd.DataFrame
+    units: pd.DataFrame
+    codes: pd.DataFrame
+    assignments: pd.DataFrame
+    suggestions: pd.DataFrame
+    coding: pd.DataFrame
+    decisions: pd.DataFrame
+    pending: pd.DataFrame
+    manifest: dict[str, Any]
+    pseudonyms: Any = None

@@ -1,43 +1,37 @@
-"""The whole pipeline in one call, and the files a batch run writes.
+"""The whole pipeline in one call.
 
 ``run_pipeline`` chains the public stages (read_corpus -> segment -> embed -> discover_codes ->
-propose / suggest_units) and records what it did; ``write_outputs`` writes the files that
-``themesift run`` promises (units.csv, codes.csv, suggestions.csv, unit_suggestions.csv,
-review.xlsx and review.csv, report.html, manifest.json) into a folder, all or nothing.
+propose / suggest_units) and returns what they produced, with a manifest of what it did, as a
+:class:`PipelineResult`. It knows nothing of files, sheets, reports or the store: the files of
+``themesift run`` are written by :mod:`themesift.outputs`, runs are kept by
+:class:`themesift.Study`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .model import CandidateCodes, Corpus, Framework
-from .review.sheet import CSV_OPTIONS, REVIEW_COLUMNS, review_sheet, write_review
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
-    from .study import Study
-
-__all__ = ["PipelineResult", "run_pipeline", "write_outputs", "review_sheet",
-           "REVIEW_COLUMNS", "OUTPUT_FILES"]
+__all__ = ["PipelineResult", "run_pipeline", "unit_map", "embedder_info",
+           # moved up to themesift.outputs and themesift.review.sheet; see __getattr__
+           "write_outputs", "review_sheet", "REVIEW_COLUMNS", "OUTPUT_FILES"]
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv",
-                "review.xlsx", "review.csv", "report.html", "manifest.json")
 _PACKAGES = ("themesift", "numpy", "pandas", "scikit-learn", "spacy", "torch",
              "sentence-transformers", "bertopic", "python-docx", "openpyxl", "xlsxwriter",
              "onnxruntime")
@@ -95,7 +89,6 @@ def run_pipeline(
     """
     from .discover import discover_codes
     from .embed import Embedder
-    from .export.report import unit_map
     from .frameworks import load_framework
     from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
@@ -144,7 +137,7 @@ def run_pipeline(
                    "framework_sha256": hashlib.sha256(
                        framework_to_yaml(framework).encode("utf-8")).hexdigest(),
                    "segment": _segmenter_info(), "codes": dict(codes.params)},
-        "embedding_model": _embedder_info(embedder),
+        "embedding_model": embedder_info(embedder),
         "inputs": [{"doc_id": t.id, "path": t.meta.get("path"), "sha256": t.meta.get("sha256"),
                     "format": t.meta.get("format"), "turns": len(t.turns)} for t in corpus],
         "counts": {"transcripts": len(corpus), "units": len(units), "codes": len(codes.table),
@@ -156,81 +149,52 @@ def run_pipeline(
                           unit_map=unit_map(units, vectors))
 
 
-def write_outputs(
-    result: PipelineResult,
-    out_dir: str | os.PathLike[str],
-    *,
-    run_id: str | None = None,
-    study: Study | str | os.PathLike[str] | None = None,
-) -> list[Path]:
-    """Write the run's files into ``out_dir``, all or nothing.
+def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
+    """Place meaning units on a 2-D map: the first two principal components of their vectors.
 
-    The files are written into a temporary folder beside ``out_dir`` and moved into place
-    only when every one is complete, so a failure never leaves half a set (the staging folder
-    of a write that was killed is removed by the next write beside it). With ``run_id``
-    (and ``study``) the review sheet carries the store's suggestion ids, so that
-    ``themesift apply`` can read it back into that study.
+    Deterministic: each component's sign is fixed so that its largest loading is positive.
+
+    Parameters
+    ----------
+    units:
+        The unit table (``unit_id``), one row per vector.
+    vectors:
+        The units' embeddings, shape (n_units, dimension).
 
     Returns
     -------
-    list of Path
-        The files written.
+    pandas.DataFrame
+        ``unit_id, x, y``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> units = pd.DataFrame({"unit_id": ["a", "b", "c"]})
+    >>> unit_map(units, np.eye(3)).columns.tolist()
+    ['unit_id', 'x', 'y']
     """
-    from .export.report import render_report
+    import numpy as np
+    import pandas as pd
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("The output path is a file, not a folder", path=out,
-                         fix="Give a folder name for --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("write: writing the files into %s", out)
-    _remove_abandoned_staging(out.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out.parent))
-    try:
-        result.units.to_csv(staging / "units.csv", **CSV_OPTIONS)
-        result.codes.table.to_csv(staging / "codes.csv", **CSV_OPTIONS)
-        result.suggestions.to_csv(staging / "suggestions.csv", **CSV_OPTIONS)
-        _readable_unit_suggestions(result).to_csv(staging / "unit_suggestions.csv", **CSV_OPTIONS)
-        write_review(review_sheet(result, run_id=run_id, study=study), staging)
-        (staging / "report.html").write_text(render_report(result), encoding="utf-8")
-        (staging / "manifest.json").write_text(
-            json.dumps(result.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        out.mkdir(exist_ok=True)
-        for name in OUTPUT_FILES:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in OUTPUT_FILES]
+    vectors = np.asarray(vectors, dtype=float)
+    if len(vectors) != len(units):
+        raise InputError(f"unit_map() got {len(vectors)} vectors for {len(units)} units",
+                         fix="Pass one vector per unit row, in the same order")
+    centred = vectors - vectors.mean(axis=0) if len(vectors) else vectors
+    xy = np.zeros((len(vectors), 2))
+    if len(vectors) > 1:
+        from threadpoolctl import threadpool_limits
 
-
-def _readable_unit_suggestions(result: PipelineResult) -> pd.DataFrame:
-    """The unit suggestions with each unit's transcript, speaker and words, and its code, so
-    that unit_suggestions.csv reads on its own."""
-    units = result.units[[c for c in ("unit_id", "doc_id", "speaker", "text")
-                          if c in result.units.columns]]
-    suggestions = result.unit_suggestions.drop(columns=units.columns[1:], errors="ignore")
-    return units.merge(suggestions, on="unit_id", how="right").merge(
-        result.codes.assignments[["unit_id", "code_id"]], on="unit_id", how="left")
-
-
-_STAGING = ".themesift-"  # + the writing process's id + a random part
-
-
-def _remove_abandoned_staging(folder: Path) -> None:
-    """Remove staging folders left in ``folder`` by a write that was killed (its process is
-    gone); those of writes still running are left alone."""
-    if os.name != "posix":  # no cheap, safe test of whether a process lives
-        return
-    for path in folder.glob(f"{_STAGING}*-*"):
-        pid = path.name[len(_STAGING):].split("-", 1)[0]
-        if not pid.isdigit() or not path.is_dir():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except OSError:  # alive but not ours to signal, or an impossible id: leave it
-            pass
+        # One BLAS thread: this SVD takes 0.07 s so, and 1-13 s on two OpenBLAS threads when
+        # the machine is busy (they wait for each other).
+        with threadpool_limits(1, user_api="blas"):
+            _, _, components = np.linalg.svd(centred, full_matrices=False)
+        components = components[:2]
+        signs = np.sign(components[np.arange(len(components)),
+                                   np.abs(components).argmax(axis=1)])
+        xy[:, :len(components)] = centred @ (components * signs[:, None]).T
+    return pd.DataFrame({"unit_id": list(units["unit_id"]), "x": xy[:, 0].round(6),
+                         "y": xy[:, 1].round(6)})
 
 
 def _version(package: str) -> str | None:
@@ -253,7 +217,24 @@ def _segmenter_info() -> dict[str, Any]:
             "min_words": MIN_WORDS, "max_words": MAX_WORDS, "shift_threshold": SHIFT_THRESHOLD}
 
 
-def _embedder_info(embedder) -> dict[str, Any]:
+def embedder_info(embedder) -> dict[str, Any]:
+    """What embedded the units, for a manifest: the embedder's ``info()``, or its model id."""
     info = getattr(embedder, "info", None)
     return info() if callable(info) else {"model_id": getattr(embedder, "model_id", repr(embedder))}
 
+
+
+
+def __getattr__(name: str) -> Any:
+    # The files of a run, and the review sheet, moved up a layer (to modules that import this
+    # one): what this module used to hold is found there when asked for, so that
+    # ``themesift.pipeline.write_outputs`` and the rest keep working.
+    if name in ("write_outputs", "OUTPUT_FILES"):
+        from . import outputs
+
+        return getattr(outputs, name)
+    if name in ("review_sheet", "REVIEW_COLUMNS", "write_review", "CSV_OPTIONS"):
+        from .review import sheet
+
+        return getattr(sheet, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -736,9 +736,9 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
 
 
 def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
-    from .segment import _stop_words
+    from .text import stop_words
 
-    unit_words = {w.lower() for w in _WORD.findall(text)} - _stop_words()
+    unit_words = {w.lower() for w in _WORD.findall(text)} - stop_words()
     return [w for w in theme_words if w in unit_words][:most]
 
 
@@ -895,9 +895,8 @@ def suggest_table(
     """
     import pandas as pd
 
-    from ._io import atomic_output
+    from ._io import CSV_OPTIONS, atomic_output
     from .ingest.table import read_table_chunks
-    from .review.sheet import CSV_OPTIONS
 
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InputError(f"chunk_rows must be an int in [1, inf). Got {chunk_rows!r} instead")

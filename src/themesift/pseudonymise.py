@@ -40,12 +40,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError, MissingDependencyError
-from .model import Corpus, Transcript
+from .model import Corpus, StudyView, Transcript
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .export._common import StudyView
 
 __all__ = ["Pseudonyms", "find_pseudonyms", "pseudonymise", "speaker_name", "write_pseudonym_map"]
 
@@ -215,8 +213,6 @@ def _entity_name(entity) -> tuple[str, str] | None:
 
 
 def _texts_and_speakers(data) -> tuple[list[str], list[str]]:
-    from .export._common import StudyView
-
     if isinstance(data, StudyView):
         return list(data.transcripts["text"]), list(dict.fromkeys(data.units["speaker"]))
     if isinstance(data, Corpus):
@@ -238,7 +234,7 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     Parameters
     ----------
     data:
-        A :class:`~themesift.export._common.StudyView`, a :class:`Corpus`, a text or a list
+        A :class:`~themesift.model.StudyView`, a :class:`Corpus`, a text or a list
         of texts. Speaker labels (of a view's units or a corpus' turns) count as names
         unless they are role labels; see the module documentation.
     model:
@@ -325,8 +321,6 @@ def pseudonymise(data, *, pseudonyms: Pseudonyms | None = None, model: str | Non
     >>> names = find_pseudonyms(corpus)                    # doctest: +SKIP
     >>> safe = pseudonymise(corpus, pseudonyms=names)      # doctest: +SKIP
     """
-    from .export._common import StudyView
-
     if pseudonyms is None:
         pseudonyms = find_pseudonyms(data, model=model)
     if isinstance(data, StudyView):

@@ -36,6 +36,7 @@ from .errors import InputError, MissingDependencyError
 from .ingest._common import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
 from .smalltalk import small_talk_reasons
+from .text import WORD, content_stems
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id",
            "small_talk_in_transcripts", "SPACY_MODELS"]
@@ -64,7 +65,6 @@ _W_LENGTH = 0.4
 #: sentences by rule; others by spaCy's trained sentence recogniser.
 PUNCTUATED_WORDS = 30
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _SENTENCE_MARK = re.compile(r"[.!?…]+(?=[\s\"'”’)\]]|$)")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _PARAGRAPH = re.compile(r"\n\s*")
@@ -91,14 +91,6 @@ _POINTS_BACK = re.compile(
     re.IGNORECASE,
 )
 _CONNECTIVE = re.compile(r"^(?:and|but|so|or|yet|though|although)\b", re.IGNORECASE)
-
-# Words that carry no topic in spoken English, on top of spaCy's stop words.
-_FILLERS = frozenset(
-    "um uh erm er mm yeah yes okay ok like know mean think really just kind sort thing things "
-    "lot lots stuff get got go going gone say said says actually basically obviously probably "
-    "maybe quite bit little way something anything everything someone people".split()
-)
-
 
 def load_spacy(model: str | None = None):
     """Load a spaCy English pipeline for sentence segmentation (cached per process).
@@ -216,7 +208,7 @@ def segment(
         for turn in t.turns
         if (include_moderator or turn.role != "moderator")
         and (include_backchannels or not is_backchannel(turn.text))
-        and _WORD.search(_ANNOTATION.sub(" ", turn.text))  # not only "[crosstalk]"
+        and WORD.search(_ANNOTATION.sub(" ", turn.text))  # not only "[crosstalk]"
     ]
     # One spaCy pass over every paragraph of every kept turn, batched.
     paragraphs = [(i, s, e) for i, (_, turn) in enumerate(kept) for s, e in _paragraphs(turn.text)]
@@ -332,7 +324,7 @@ def _sentence_splits(trained, lang: str, texts: list[str]) -> list[list[tuple[in
 def _punctuated(text: str) -> bool:
     """Whether a paragraph has a sentence mark at least every ``PUNCTUATED_WORDS`` words (a
     shorter one without any is one sentence either way)."""
-    words = len(_WORD.findall(text))
+    words = len(WORD.findall(text))
     return (len(_SENTENCE_MARK.findall(text)) + 1) * PUNCTUATED_WORDS >= words
 
 
@@ -415,9 +407,9 @@ def is_backchannel(text: str) -> bool:
     back-channel words ("Mm.", "Yes, exactly.") or with fewer than two content words ("No, no,
     I'd finished.", "Sorry, go on.").
     """
-    words = _WORD.findall(_ANNOTATION.sub(" ", text).casefold())
+    words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
     return len(words) <= _BACKCHANNEL_MAX_WORDS and (
-        all(w in BACKCHANNEL_WORDS for w in words) or len(_stems(" ".join(words))) < 2
+        all(w in BACKCHANNEL_WORDS for w in words) or len(content_stems(" ".join(words))) < 2
     )
 
 
@@ -454,7 +446,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _n_words(text: str) -> int:
-    return len(_WORD.findall(text))
+    return len(WORD.findall(text))
 
 
 @dataclass
@@ -474,7 +466,7 @@ def _units_of_turn(
     units: list[_Unit] = []
     for start, end in pieces:
         sentence = text[start:end]
-        piece, stems = (start, end, _n_words(sentence)), _stems(sentence)
+        piece, stems = (start, end, _n_words(sentence)), content_stems(sentence)
         current = units[-1] if units else None
         if current is None or current.words + piece[2] > max_words:
             units.append(_Unit([piece], stems))
@@ -530,34 +522,6 @@ def _shift_score(unit: _Unit, sentence: str, stems: set[str], max_words: int) ->
     return score
 
 
-@functools.lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS) | _FILLERS
-
-
-def _stems(text: str) -> set[str]:
-    """Content words reduced to a crude stem ("meetings", "meeting" -> "meet", "days" -> "day")."""
-    stop = _stop_words()
-    out = set()
-    for word in _WORD.findall(text.casefold().replace("’", "'")):
-        if "'" in word:  # a possessive keeps its noun ("mum's"); a contraction ("i'd") goes
-            word, _, suffix = word.partition("'")
-            if suffix != "s":
-                continue
-        if word in stop or len(word) < 3 or word.isdigit():
-            continue
-        if word.endswith("s") and not word.endswith("ss") and len(word) >= 4:
-            word = word[:-1]
-        for suffix in ("ing", "ed", "ly"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-                word = word[: -len(suffix)]
-                break
-        out.add(word)
-    return out
-
-
 def _split_long(text: str, start: int, end: int, min_words: int, max_words: int) -> list[tuple[int, int]]:
     """Cut a sentence longer than max_words at the clause boundary nearest its middle."""
     sentence = text[start:end]
@@ -569,7 +533,7 @@ def _split_long(text: str, start: int, end: int, min_words: int, max_words: int)
     cuts = [c for c in cuts if min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words
             and _bracket_end(notes, c) is None]
     if not cuts:  # no clause boundary: cut between words
-        cuts = [m.start() for m in _WORD.finditer(sentence)][1:]
+        cuts = [m.start() for m in WORD.finditer(sentence)][1:]
         cuts = [c for c in cuts if _bracket_end(notes, c) is None]
     if not cuts:  # all of it one bracketed note: never cut inside brackets
         return [(start, end)]

@@ -54,6 +54,8 @@ from __future__ import annotations
 import functools
 import re
 
+from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
+
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "ASIDE_CONTENT_WORDS", "CONTEXT_MAX_WORDS",
            "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons"]
@@ -67,18 +69,13 @@ MIN_SHARE = 0.5
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
-_DAYS = ("monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight "
-         "yesterday")
-_MONTHS = ("january february march april june july august september october november "
-           "december")
-
 # Kind of small talk -> its words (lower case), each in one kind only. Words that also name
 # the work ("key worker", "drink" for alcohol, "signs of relapse", "a connection") are left
 # out: a unit is flagged by what only small talk says.
 _VOCABULARY: dict[str, str] = {
     "greeting": "hello hi hiya hey welcome thanks thank bye goodbye cheers morning evening "
                 "everyone everybody",
-    "logistics": f"{_DAYS} {_MONTHS} clock room rooms booked booking lunch lunchtime parking "
+    "logistics": f"{DAYS} {MONTHS} clock room rooms booked booking lunch lunchtime parking "
                  "toilet toilets loo forget remind reminder slides laptop email calendar diary "
                  "timetable chair chairs seat seats",
     "food and drink": "tea coffee biscuit biscuits cake cakes sandwich sandwiches pizza milk "
@@ -94,9 +91,6 @@ _VOCABULARY: dict[str, str] = {
     "recording": "recording recorded recorder tape transcript transcriber transcription "
                  "dictaphone",
 }
-# Numbers say nothing either way ("the room at three", "she has three kids").
-_NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty "
-                     "thirty forty fifty hundred half quarter".split())
 
 # Phrases that only small talk uses, whatever else the unit says.
 _PHRASES: dict[str, re.Pattern[str]] = {
@@ -124,15 +118,13 @@ def _kind_of() -> dict[str, str]:
     return {word: kind for kind, words in _VOCABULARY.items() for word in words.split()}
 
 
-# Spoken words that say nothing about a topic, on top of segment's stop words and fillers.
+# Spoken words that say nothing about a topic, on top of text.stop_words().
 _SPOKEN = frozenset("oh ah eh aw ooh good great nice lovely fine right sure sorry round "
                     "anyway honestly literally ones somebody someone".split())
 
 
 @functools.cache
 def _stop_words() -> frozenset[str]:
-    from .segment import _stop_words as spoken_stop_words
-
     # The vocabulary's own words count, even where spaCy calls them stop words ("three").
     return (frozenset(spoken_stop_words()) | _SPOKEN) - set(_kind_of())
 
@@ -182,7 +174,7 @@ def small_talk_reason(text: str) -> str | None:
     content = [w for w in words if w not in stop]
     if not content:
         return "back-channel"
-    content = [w for w in content if not w.isdigit() and w not in _NUMBERS]
+    content = [w for w in content if not w.isdigit() and w not in NUMBERS]
     kind_of = _kind_of()
     hits = [w for w in content if w in kind_of]
     if not hits or len(hits) <= MIN_SHARE * len(content):

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._io import utc_now
 from .errors import InputError, StoreError
 from .model import NONE_THEME, Corpus, Framework
 
@@ -426,7 +427,7 @@ class Study:
                 return row[0]
             run_id = _new_run_id()
             conn.execute("INSERT INTO runs (run_id, created, status, config) "
-                         "VALUES (?, ?, 'running', ?)", (run_id, _utc_now(), text))
+                         "VALUES (?, ?, 'running', ?)", (run_id, utc_now(), text))
         return run_id
 
     def _save_run(self, run_id: str, config: dict[str, Any], result: PipelineResult) -> Run:
@@ -687,10 +688,22 @@ class Study:
         else:
             theme_id = suggested
         with self._write() as conn:
-            decision_id = _insert_decision(conn, _utc_now(), analyst, suggestion_id, run_id,
-                                           action, theme_id, note)
+            decision_id = self.insert_decision(conn, utc_now(), analyst, suggestion_id, run_id,
+                                               action, theme_id, note)
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
         return decision_id
+
+    @staticmethod
+    def insert_decision(conn: sqlite3.Connection, time: str, analyst: str, suggestion_id: str,
+                        run_id: str, action: str, theme_id: str | None, note: str) -> int:
+        """Append one decision row, as given, inside the caller's write transaction on the
+        store (``conn``); its id. :meth:`decide` checks a decision before writing it this way;
+        :func:`~themesift.review.sheet.apply_review` checks a whole sheet first."""
+        cursor = conn.execute(
+            "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, theme_id, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time, str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
+        return cursor.lastrowid
 
     def _run_theme_ids(self, run_id: str) -> list[str]:
         if run_id not in self._theme_ids:
@@ -834,9 +847,9 @@ def _store_version(conn: sqlite3.Connection, path: Path) -> int:
 
 def _run_config(corpus: Corpus, framework: Framework, embedder, seed: int) -> dict[str, Any]:
     """What makes two runs the same run: inputs (by content), framework, model and seed."""
-    from .pipeline import _embedder_info
+    from .pipeline import embedder_info
 
-    model = None if embedder is None else _embedder_info(embedder).get("model_id")
+    model = None if embedder is None else embedder_info(embedder).get("model_id")
     return {
         "inputs": [{"doc_id": t.id, "sha256": t.meta.get("sha256")} for t in corpus],
         "framework": framework.name, "framework_version": framework.version,
@@ -848,20 +861,6 @@ def _run_config(corpus: Corpus, framework: Framework, embedder, seed: int) -> di
 def _new_run_id() -> str:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"run-{stamp}-{uuid.uuid4().hex[:6]}"
-
-
-def _insert_decision(conn: sqlite3.Connection, time: str, analyst: str, suggestion_id: str,
-                     run_id: str, action: str, theme_id: str | None, note: str) -> int:
-    """Append one decision row inside the caller's write transaction; its id."""
-    cursor = conn.execute(
-        "INSERT INTO decisions (time, analyst, suggestion_id, run_id, action, theme_id, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (time, str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
-    return cursor.lastrowid
-
-
-def _utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 def _json(value: Any) -> str:

@@ -11,49 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._io import atomic_output, check_output, key_path
 from ..errors import InputError
-from ..model import Framework
+from ..model import StudyView
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ..study import Study
 
 __all__ = ["StudyView", "study_view", "atomic_output", "opened_study", "key_path",
            "check_output"]
-
-
-@dataclass(frozen=True)
-class StudyView:
-    """A study's latest state, as the exports show it.
-
-    ``transcripts``: ``doc_id, path, format, text``. ``units``: the unit table (every unit of
-    those transcripts). ``codes``, ``assignments`` and ``suggestions``: the run's candidate
-    codes, unit -> code membership, and suggestions (as :meth:`Study.load_run`).
-    ``coding``: the analyst's current coding (:meth:`Study.coding`) joined with the units'
-    ``speaker, role, turn, start, end, text``. ``decisions``: every decision. ``pending``:
-    the run's unit-level suggestions that no decision has touched yet. ``pseudonyms``: the
-    :class:`~themesift.pseudonymise.Pseudonyms` applied to all of the above, or None.
-    """
-
-    study_path: str
-    run_id: str
-    framework: Framework
-    transcripts: pd.DataFrame
-    units: pd.DataFrame
-    codes: pd.DataFrame
-    assignments: pd.DataFrame
-    suggestions: pd.DataFrame
-    coding: pd.DataFrame
-    decisions: pd.DataFrame
-    pending: pd.DataFrame
-    manifest: dict[str, Any]
-    pseudonyms: Any = None
 
 
 @contextmanager

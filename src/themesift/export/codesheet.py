@@ -19,10 +19,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._io import CSV_OPTIONS
 from ..errors import InputError
 from ..model import NONE_THEME, Framework, Theme
-from ..review.sheet import CSV_OPTIONS, is_formula_like, quote_formula
-from ..segment import _stems
+from ..review.sheet import is_formula_like, quote_formula
+from ..text import content_stems
 from ._common import StudyView, atomic_output, check_output, study_view
 
 if TYPE_CHECKING:
@@ -86,14 +87,14 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     text = _REPEAT.sub("", _FALSE_START.sub("", text))
     sentences = [_tidy(s) for s in _SENTENCE.split(text)]
     sentences = [s for s in sentences if _LETTER.search(s)]
-    sentences = [s for s in sentences if len(_stems(s)) >= 2] or sentences
+    sentences = [s for s in sentences if len(content_stems(s)) >= 2] or sentences
     if not sentences:
         return ""
     gap = " "
     if len(sentences) == 1 and len(sentences[0].split()) > max_words:
         sentences, gap = _CLAUSE.split(sentences[0]), " [...] "
     kept: list[int] = []
-    for i in sorted(range(len(sentences)), key=lambda i: -len(_stems(sentences[i]))):
+    for i in sorted(range(len(sentences)), key=lambda i: -len(content_stems(sentences[i]))):
         words = sum(len(sentences[k].split()) for k in kept) + len(sentences[i].split())
         if not kept or words <= max_words:
             kept.append(i)
@@ -105,7 +106,7 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
             runs[-1].append(i)
         else:
             runs.append([i])
-    kept = [i for run in runs if len(_stems(" ".join(sentences[k] for k in run))) >= 2
+    kept = [i for run in runs if len(content_stems(" ".join(sentences[k] for k in run))) >= 2
             for i in run] or kept
     condensed = sentences[kept[0]]
     for before, i in zip(kept, kept[1:]):
@@ -139,11 +140,11 @@ def _subtheme(text: str, theme: Theme) -> Theme | None:
     participants rarely use, so a unit sharing fewer than MIN_SUBTHEME_OVERLAP content words
     with every subtheme is left blank for the analyst rather than guessed.
     """
-    words = _stems(text)
+    words = content_stems(text)
     best, best_overlap = None, MIN_SUBTHEME_OVERLAP - 1
     for sub in theme.subthemes:
         about = " ".join([sub.name, sub.description, *sub.indicators, *sub.examples])
-        overlap = len(words & _stems(about))
+        overlap = len(words & content_stems(about))
         if overlap > best_overlap:
             best, best_overlap = sub, overlap
     return best

@@ -473,7 +473,7 @@ def _clean(text: object) -> str:
 
 
 def _origin() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return f"themesift {__version__}"
 

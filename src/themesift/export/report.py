@@ -31,13 +31,13 @@ import numpy as np
 
 from ..errors import InputError, ThemesiftError
 from ..model import NONE_THEME, Framework
+from ..pipeline import PipelineResult, unit_map
 from ._common import StudyView, atomic_output, check_output, study_view
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..compare import AgreementReport
-    from ..pipeline import PipelineResult
     from ..study import Study
 
 __all__ = ["render_report", "export_report", "saturation", "unit_map"]
@@ -175,60 +175,11 @@ def _from_view(view: StudyView) -> _ReportData:
 
 def _data_of(source: Any) -> _ReportData:
     """A PipelineResult, a StudyView, a Study or a study's folder, as report data."""
-    from ..pipeline import PipelineResult
-
     if isinstance(source, PipelineResult):
         return _from_result(source)
     if isinstance(source, StudyView):
         return _from_view(source)
     return _from_view(study_view(source))
-
-
-def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
-    """Place meaning units on a 2-D map: the first two principal components of their vectors.
-
-    Deterministic: each component's sign is fixed so that its largest loading is positive.
-
-    Parameters
-    ----------
-    units:
-        The unit table (``unit_id``), one row per vector.
-    vectors:
-        The units' embeddings, shape (n_units, dimension).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``unit_id, x, y``.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> units = pd.DataFrame({"unit_id": ["a", "b", "c"]})
-    >>> unit_map(units, np.eye(3)).columns.tolist()
-    ['unit_id', 'x', 'y']
-    """
-    import pandas as pd
-
-    vectors = np.asarray(vectors, dtype=float)
-    if len(vectors) != len(units):
-        raise InputError(f"unit_map() got {len(vectors)} vectors for {len(units)} units",
-                         fix="Pass one vector per unit row, in the same order")
-    centred = vectors - vectors.mean(axis=0) if len(vectors) else vectors
-    xy = np.zeros((len(vectors), 2))
-    if len(vectors) > 1:
-        from threadpoolctl import threadpool_limits
-
-        # One BLAS thread: this SVD takes 0.07 s so, and 1-13 s on two OpenBLAS threads when
-        # the machine is busy (they wait for each other).
-        with threadpool_limits(1, user_api="blas"):
-            _, _, components = np.linalg.svd(centred, full_matrices=False)
-        components = components[:2]
-        signs = np.sign(components[np.arange(len(components)),
-                                   np.abs(components).argmax(axis=1)])
-        xy[:, :len(components)] = centred @ (components * signs[:, None]).T
-    return pd.DataFrame({"unit_id": list(units["unit_id"]), "x": xy[:, 0].round(6),
-                         "y": xy[:, 1].round(6)})
 
 
 def _study_unit_map(data: _ReportData, embedder) -> tuple[pd.DataFrame | None, str]:

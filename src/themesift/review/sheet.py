@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
 from ..model import NONE_THEME
 
@@ -59,8 +60,6 @@ _EPOCH = datetime.datetime(2000, 1, 1)  # fixed workbook dates: same run, same f
 _WIDTHS = {"suggestion_id": 28, "level": 7, "item_id": 20, "doc_id": 14, "speaker": 12,
            "text": 70, "small_talk": 8, "suggested_theme": 18, "score": 7, "runner_up": 18, "rationale": 60,
            "decision": 18, "analyst": 10, "note": 30, "study": 20, "run_id": 20}
-#: How every CSV themesift writes is formatted: same data, same bytes on every platform.
-CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
 
 
 # -- building and writing the sheet --------------------------------------------------------------
@@ -243,20 +242,21 @@ def review_order(suggestions) -> list[str]:
     units optionally ``small_talk`` (small talk comes last).
     """
     rows = suggestions.to_dict("records") if hasattr(suggestions, "to_dict") else list(suggestions)
-    margins = [_number(r.get("score")) - _number(r.get("runner_up_score")) for r in rows]
+    margins = [as_number(r.get("score")) - as_number(r.get("runner_up_score")) for r in rows]
     themes = [r.get("theme_id", r.get("suggested_theme")) for r in rows]
     units = [i for i, r in enumerate(rows) if r.get("level") != "code"]
     rounds = dict(zip(units, theme_rounds([themes[i] for i in units], [margins[i] for i in units])))
 
     def key(i: int):
         if rows[i].get("level") == "code":
-            return (0, -_number(rows[i].get("size")), margins[i], i)
+            return (0, -as_number(rows[i].get("size")), margins[i], i)
         return (1, bool(rows[i].get("small_talk")), rounds[i], margins[i], i)
 
     return [rows[i]["suggestion_id"] for i in sorted(range(len(rows)), key=key)]
 
 
-def _number(value, default: float = 0.0) -> float:
+def as_number(value, default: float = 0.0) -> float:
+    """``value`` as a float; ``default`` for a blank, NaN or anything that is not a number."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -423,18 +423,18 @@ def apply_review(
     """
     import pandas as pd
 
-    from ..study import Study, _insert_decision, _utc_now
+    from ..study import Study
 
     store = study if isinstance(study, Study) else Study.open(study)
     rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
     with store._write() as conn:  # checks and inserts in one transaction: all or nothing
         planned, skipped = _plan(conn, store, rows, analyst, path)
-        now = _utc_now()
+        now = utc_now()
         written = [
-            {"id": _insert_decision(conn, now, item["analyst"], item["suggestion_id"],
-                                    item["run_id"], item["action"], item["theme_id"],
-                                    item["note"]),
+            {"id": store.insert_decision(conn, now, item["analyst"], item["suggestion_id"],
+                                         item["run_id"], item["action"], item["theme_id"],
+                                         item["note"]),
              **item}
             for item in planned
         ]

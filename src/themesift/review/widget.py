@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from .sheet import _number, review_order
+from .sheet import as_number, review_order
 
 if TYPE_CHECKING:
     from ..study import Study
@@ -412,7 +412,7 @@ def _reach_text(coded: int, members: int, past: bool = False) -> str:
 
 
 def _fmt(value: Any) -> str:
-    number = _number(value, None)
+    number = as_number(value, None)
     return "n/a" if number is None else f"{number:.2f}"
 
 

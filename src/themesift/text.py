@@ -1,0 +1,60 @@
+"""Words as the stages see them: what a word is, which words carry no topic, crude stems, and
+the dates and numbers that say nothing about a topic.
+
+Shared by segment (where a new idea starts), smalltalk, discover (keywords and labels), propose
+(the words a unit shares with a theme) and the code sheet (exemplar sentences).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+__all__ = ["WORD", "stop_words", "content_stems", "DAYS", "MONTHS", "NUMBERS"]
+
+#: A word: letters or digits, with an apostrophe inside ("don't", "mum's").
+WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+# Words that carry no topic in spoken English, on top of spaCy's stop words.
+_FILLERS = frozenset(
+    "um uh erm er mm yeah yes okay ok like know mean think really just kind sort thing things "
+    "lot lots stuff get got go going gone say said says actually basically obviously probably "
+    "maybe quite bit little way something anything everything someone people".split()
+)
+
+DAYS = ("monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight "
+        "yesterday")
+MONTHS = ("january february march april june july august september october november "
+          "december")
+# Numbers say nothing either way ("the room at three", "she has three kids").
+NUMBERS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty "
+                    "thirty forty fifty hundred half quarter".split())
+
+
+@functools.lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """spaCy's English stop words and spoken fillers ("yeah", "kind of", "stuff")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | _FILLERS
+
+
+def content_stems(text: str) -> set[str]:
+    """Content words reduced to a crude stem ("meetings", "meeting" -> "meet", "days" -> "day")."""
+    stop = stop_words()
+    out = set()
+    for word in WORD.findall(text.casefold().replace("’", "'")):
+        if "'" in word:  # a possessive keeps its noun ("mum's"); a contraction ("i'd") goes
+            word, _, suffix = word.partition("'")
+            if suffix != "s":
+                continue
+        if word in stop or len(word) < 3 or word.isdigit():
+            continue
+        if word.endswith("s") and not word.endswith("ss") and len(word) >= 4:
+            word = word[:-1]
+        for suffix in ("ing", "ed", "ly"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+                word = word[: -len(suffix)]
+                break
+        out.add(word)
+    return out
