@@ -223,8 +223,6 @@ def embedder_info(embedder) -> dict[str, Any]:
     return info() if callable(info) else {"model_id": getattr(embedder, "model_id", repr(embedder))}
 
 
-
-
 def __getattr__(name: str) -> Any:
     # The files of a run, and the review sheet, moved up a layer (to modules that import this
     # one): what this module used to hold is found there when asked for, so that
