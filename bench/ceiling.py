@@ -236,10 +236,10 @@ def fine_tuned_vectors(model: str, texts: list[str], picked: np.ndarray, gold: n
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from themesift.embed import _resolve_model
+    from themesift.embed._profiles import resolve_model
 
     torch.manual_seed(seed)
-    st = SentenceTransformer(str(_resolve_model(model).path), device="cpu")
+    st = SentenceTransformer(str(resolve_model(model).path), device="cpu")
     st.max_seq_length = 128
     head = torch.nn.Linear(st.get_embedding_dimension(), gold.shape[1])
     optimiser = torch.optim.AdamW([{"params": st.parameters(), "lr": 3e-5},

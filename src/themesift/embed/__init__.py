@@ -80,7 +80,6 @@ from ._accurate import ACCURATE_INSTALL  # noqa: E402
 from ._embedder import Embedder  # noqa: E402
 from ._files import models_dir  # noqa: E402
 from ._profiles import BACKENDS, DEFAULT_BACKENDS, PROFILES  # noqa: E402
-from ._profiles import resolve_model as _resolve_model  # noqa: E402,F401 (bench/ceiling.py)
 from ._spans import sentence_spans  # noqa: E402
 
 __all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir",
