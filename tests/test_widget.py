@@ -132,8 +132,8 @@ def test_a_click_reads_only_the_decisions_made_since_the_last(study, monkeypatch
     study.decide("unit:u4", "accept", analyst="other")
     monkeypatch.setattr(Study, "decisions", property(lambda self: pytest.fail("read them all")))
     seen = []
-    since = Study._decided_since
-    monkeypatch.setattr(Study, "_decided_since",
+    since = Study.decided_since
+    monkeypatch.setattr(Study, "decided_since",
                         lambda self, after: seen.append(after) or since(self, after))
     first = w.accept()
     w.accept()

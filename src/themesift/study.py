@@ -327,8 +327,10 @@ class Study:
         return f"Study({str(self.path)!r})"
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the write lock at BEGIN so it never deadlocks."""
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the store (all or nothing), taking the write lock at BEGIN so
+        it never deadlocks: what :func:`~themesift.review.sheet.apply_review` checks and writes
+        a whole sheet in."""
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -418,7 +420,7 @@ class Study:
     def _begin_run(self, config: dict[str, Any]) -> str:
         """The id of an interrupted run with this config, or of a new run marked 'running'."""
         text = _json(config)
-        with self._write() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 "SELECT run_id FROM runs WHERE status = 'running' AND config = ? "
                 "ORDER BY created DESC LIMIT 1", (text,)).fetchone()
@@ -454,7 +456,7 @@ class Study:
                for u in result.unit_suggestions.itertuples()],
             columns=_SUGGESTION_COLUMNS)
         manifest = {**result.manifest, "run_id": run_id}
-        with self._write() as conn:
+        with self.transaction() as conn:
             # A resumed run may have been finished by another process meanwhile: replace it.
             conn.execute("DELETE FROM suggestions WHERE run_id = ? AND level = 'code' AND "
                          "suggestion_id NOT IN (SELECT suggestion_id FROM decisions)", (run_id,))
@@ -687,7 +689,7 @@ class Study:
                              fix=f"Use action='reassign' to code it as {theme_id!r}")
         else:
             theme_id = suggested
-        with self._write() as conn:
+        with self.transaction() as conn:
             decision_id = self.insert_decision(conn, utc_now(), analyst, suggestion_id, run_id,
                                                action, theme_id, note)
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
@@ -723,7 +725,7 @@ class Study:
         return self._frame(f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions ORDER BY id",
                            columns=_DECISION_COLUMNS)
 
-    def _decided_since(self, decision_id: int) -> tuple[list[str], int]:
+    def decided_since(self, decision_id: int) -> tuple[list[str], int]:
         """The suggestions decided after decision ``decision_id``, and the latest decision id:
         what a review widget needs to take in other sessions' decisions without reading all."""
         with self._lock:

@@ -428,7 +428,7 @@ def apply_review(
     store = study if isinstance(study, Study) else Study.open(study)
     rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
-    with store._write() as conn:  # checks and inserts in one transaction: all or nothing
+    with store.transaction() as conn:  # checks and inserts in one transaction: all or nothing
         planned, skipped = _plan(conn, store, rows, analyst, path)
         now = utc_now()
         written = [

@@ -248,7 +248,7 @@ class ReviewWidget:
     def _refresh_decided(self) -> None:
         """Take in decisions made since the last look, here or elsewhere (another notebook,
         the review sheet)."""
-        decided, self._last_decision = self.study._decided_since(self._last_decision)
+        decided, self._last_decision = self.study.decided_since(self._last_decision)
         self._decided.update(decided)
 
     def _advance(self) -> None:
