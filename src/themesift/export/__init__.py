@@ -1,8 +1,9 @@
 """Exports: a study's coding as a REFI-QDA project, a code sheet, or an HTML report."""
 
+from ._common import StudyView, study_view
 from .codesheet import codesheet, export_codesheet
 from .qdpx import export_qdc, export_qdpx
 from .report import export_report, render_report, saturation
 
 __all__ = ["export_qdpx", "export_qdc", "export_codesheet", "codesheet", "export_report",
-           "render_report", "saturation"]
+           "render_report", "saturation", "study_view", "StudyView"]
