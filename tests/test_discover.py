@@ -160,7 +160,7 @@ def test_labels_name_the_planted_topic(units, codes):
 
 
 def test_labels_hold_no_filler_time_number_or_name():
-    from themesift.discover import _phrases
+    from themesift.discover._labels import _phrases
 
     text = ("Um, so Dave rang on Tuesday at half past three, [laughs] about the waiting list for "
             "his flat, you know, and the rent arrears. We keep trying to build trust over time.")
@@ -176,7 +176,7 @@ def test_labels_hold_no_filler_time_number_or_name():
 
 
 def test_phrases_know_where_they_were_said():
-    from themesift.discover import _phrase_spans
+    from themesift.discover._labels import _phrase_spans
 
     text = "Honestly?  The waiting   list for his flat, and the rent arrears. I hate the tests."
     found = list(_phrase_spans(text))
@@ -187,18 +187,18 @@ def test_phrases_know_where_they_were_said():
 
 
 def test_label_shortlist_keeps_what_stands_out_for_the_code_in_order(monkeypatch):
-    import themesift.discover as discover
+    from themesift.discover import _labels
 
-    monkeypatch.setattr(discover, "LABEL_SHORTLIST", 2)
+    monkeypatch.setattr(_labels, "LABEL_SHORTLIST", 2)
     centres = np.eye(3)
     pool = ["a", "b", "c", "d", "e"]
     in_context = np.array([[1, 0.9, 0], [1, 0, 0], [0, 1, 0], [0.9, 0, 0.1], [0, 0, 1]], float)
-    assert discover._shortlist([["a", "b", "d"], ["c"], ["e", "a"]], pool, centres,
-                               in_context) == [["b", "d"], ["c"], ["e", "a"]]
+    assert _labels._shortlist([["a", "b", "d"], ["c"], ["e", "a"]], pool, centres,
+                              in_context) == [["b", "d"], ["c"], ["e", "a"]]
 
 
 def test_one_focus_group_alone_gets_a_handful_of_codes(embedder):
-    from themesift.discover import _k_range
+    from themesift.discover._partition import _k_range
 
     assert _k_range(65) == [6, 7, 8] and _k_range(30) == [3]  # 6 only with 8 units each
     assert _k_range(250)[0] == 6 and _k_range(3000)[0] == 20
@@ -239,36 +239,68 @@ def test_codes_are_read_back_from_the_cache_only_for_the_same_inputs(units, embe
     assert discover_codes(units, embedder=embedder, seed=3).params["cached"] is False
 
 
+def test_cached_codes_are_made_again_when_the_code_that_makes_them_changes(monkeypatch):
+    from pathlib import Path
+
+    from themesift.discover import _cache
+
+    package = Path(_cache.__file__).parent
+    files = _cache._source_files()
+    # Every module of the package, by name; then the stop words and the small-talk flags.
+    assert [p.relative_to(package.parent).as_posix() for p in files] == [
+        f"discover/{p.name}" for p in sorted(package.glob("*.py"), key=lambda p: p.name)
+    ] + ["text.py", "smalltalk.py"]
+    assert {"discover/__init__.py", "discover/_cache.py", "discover/_labels.py"} <= {
+        p.relative_to(package.parent).as_posix() for p in files}
+    units = pd.DataFrame({"unit_id": ["a", "b"], "text": ["Trust.", "Housing."]})
+
+    def key() -> str:
+        _cache._source_digest.cache_clear()
+        return _cache.cache_key(units, np.eye(2), None, 0, None, "auto", 3)
+
+    original = key()
+    read = _cache._source_bytes
+    try:
+        for changed in files:  # one byte more in any one of them: another key
+            monkeypatch.setattr(_cache, "_source_bytes",
+                                lambda path, changed=changed: read(path) + b" " * (path == changed))
+            assert key() != original, changed.name
+    finally:
+        monkeypatch.undo()
+        assert key() == original
+
+
 def test_silhouettes_match_sklearn_including_lone_and_duplicate_units():
     from sklearn.metrics import silhouette_samples
 
-    from themesift.discover import _cosine_distances, _normalise, _silhouette_samples
+    from themesift.discover._geometry import cosine_distances, unit_silhouettes
+    from themesift.discover._input import normalise
 
     rng = np.random.default_rng(3)
-    X = _normalise(rng.normal(size=(60, 8)))
+    X = normalise(rng.normal(size=(60, 8)))
     X[1] = X[0]  # a duplicate pair alone in its code: both distances 0
     labels = rng.integers(0, 5, size=60)
     labels[[0, 1]], labels[2] = 7, 9  # and a unit alone in its code
-    distances = _cosine_distances(X)
-    ours = _silhouette_samples(distances, labels)
+    distances = cosine_distances(X)
+    ours = unit_silhouettes(distances, labels)
     theirs = silhouette_samples(distances, labels, metric="precomputed")
     assert ours[2] == 0.0 and ours[0] == ours[1] == theirs[0]
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
 def test_nested_partitions_share_one_distance_product():
-    from themesift.discover import _cosine_distances, _nested_sums, _normalise, \
-        _silhouette_samples
+    from themesift.discover._geometry import cosine_distances, nested_sums, unit_silhouettes
+    from themesift.discover._input import normalise
 
     rng = np.random.default_rng(5)
-    distances = _cosine_distances(_normalise(rng.normal(size=(40, 8))))
+    distances = cosine_distances(normalise(rng.normal(size=(40, 8))))
     fine = rng.integers(0, 6, size=40)
     partitions = {6: fine, 3: fine // 2, 2: (fine >= 3).astype(int)}
-    sums = _nested_sums(distances, partitions)
+    sums = nested_sums(distances, partitions)
     for k, labels in partitions.items():
-        np.testing.assert_allclose(_silhouette_samples(distances, labels, sums[k]),
-                                   _silhouette_samples(distances, labels), atol=1e-12)
-    assert _nested_sums(distances, {6: fine, 2: rng.integers(0, 2, size=40)}) == {}
+        np.testing.assert_allclose(unit_silhouettes(distances, labels, sums[k]),
+                                   unit_silhouettes(distances, labels), atol=1e-12)
+    assert nested_sums(distances, {6: fine, 2: rng.integers(0, 2, size=40)}) == {}
 
 
 def test_precomputed_embeddings_give_the_same_codes(units, embedder, codes):
