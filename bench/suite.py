@@ -19,7 +19,8 @@ Sets (each skipped with a message when absent):
 For each set, methods are compared on the same embeddings:
 
 - zero-shot: themesift's ``suggest_units`` against plain cosine to each theme's "name:
-  description" (forced choice);
+  description" (forced choice); where the codebook has indicators, examples or subthemes,
+  again with its names and descriptions only (the codebook most analysts write);
 - k = 1, 5, 10, 20 coded passages per theme (and ``none`` where the gold coding has it):
   for each seed, the documents are split in two halves; examples are drawn from one half and
   the other half is scored, then the other way round, so every passage is scored once per seed
@@ -196,6 +197,19 @@ def logistic(data, rows, vectors, embedder, examples) -> list[str]:
 
 # --- protocol ---------------------------------------------------------------------------------
 
+def names_and_descriptions(data: Dataset) -> Dataset:
+    """The set with a codebook of its themes' names and descriptions only (no indicators,
+    examples or subthemes); the set itself where its codebook is already that."""
+    import dataclasses
+
+    themes = data.framework.themes
+    if not any(t.indicators or t.examples or t.subthemes for t in themes):
+        return data
+    plain = [dataclasses.replace(t, indicators=(), examples=(), subthemes=()) for t in themes]
+    return dataclasses.replace(data, framework=dataclasses.replace(data.framework,
+                                                                   themes=tuple(plain)))
+
+
 def halves(data: Dataset, seed: int) -> list[np.ndarray]:
     """Two halves of the set's units, split by document (alternating shuffled documents)."""
     rng = np.random.default_rng(seed)
@@ -235,6 +249,11 @@ def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[l
     every = np.arange(n)
     out[("zero-shot", "description cosine")] = [description_cosine(data, every, vectors, embedder)]
     out[("zero-shot", "themesift")] = [themesift(data, every, None, embedder)]
+    plain = names_and_descriptions(data)
+    if plain is not data:  # the codebook most analysts write: what its own texts add
+        setting = "zero-shot, names and descriptions only"
+        out[(setting, "description cosine")] = out[("zero-shot", "description cosine")]
+        out[(setting, "themesift")] = [themesift(plain, every, None, embedder)]
     for seed in range(seeds):
         parts = halves(data, seed)
         for test, pool in (parts, parts[::-1]):
@@ -396,7 +415,8 @@ def main() -> int:
         rng = np.random.default_rng(0)
         rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
                 for (s, m), runs in predictions.items()]
-        order = ["zero-shot", *[f"k = {k}" for k in KS], *[f"review, {s} decisions" for s in STEPS]]
+        order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
+                 *[f"review, {s} decisions" for s in STEPS]]
         rows.sort(key=lambda r: order.index(r["setting"]))
         title = (f"{data.name}: {len(data.units)} passages, {len(data.framework.theme_ids)} themes"
                  f"{' + none' if 'none' in data.labels else ''}, "

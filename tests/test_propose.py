@@ -354,6 +354,51 @@ def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     assert out["fit"].between(0, 1).all()
 
 
+def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake_embedder,
+                                                                            monkeypatch):
+    # Each theme's five units with the highest scores for it (small talk aside) train the
+    # learner; the other units, and those five too, are then suggested by it.
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    taught = []
+    learned = propose._learned_logits
+
+    def spy(zero_shot, unit_vectors, coded, *args):
+        taught.append(list(coded))
+        return learned(zero_shot, unit_vectors, coded, *args)
+
+    monkeypatch.setattr(propose, "_learned_logits", spy)
+    study = [*STUDY, "Sorting columns again.", "Sorting by name.", "Sorting the date column."]
+    units = units_of(*study, small_talk=[False] * (len(study) - 1) + [True])
+    out = ts.suggest_units(units, TABLE, embedder=fake_embedder)
+    assert len(taught) == 1
+    by_theme = {}
+    for text, theme, rejected in taught[0]:
+        assert not rejected
+        by_theme.setdefault(theme, []).append(text)
+    assert {t: len(v) for t, v in by_theme.items()} == {"sorting": 5, "exporting": 4,
+                                                         "searching": 4}
+    assert "Sorting the date column." not in by_theme["sorting"]  # small talk: not an example
+    scores = out.set_index(units["text"])["score"]
+    assert min(scores[t] for t in by_theme["sorting"]) >= max(
+        scores[t] for t in study[:-1] if t.startswith("Sorting") and t not in by_theme["sorting"])
+    assert out["rationale"][:-1].str.contains("weighed against the 13 units of the study that "
+                                              "fit the descriptions best").all()
+    assert not out["rationale"].str.contains("Coded ").any()  # their suggestions are not fixed
+
+    # A framework with indicators or examples speaks as participants do: nothing of this.
+    taught.clear()
+    ts.suggest_units(units_of(*study), FW, embedder=fake_embedder)
+    assert taught == []
+    # Nor with coded examples, or with too few units to judge which fit best.
+    ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder,
+                     examples=pd.DataFrame({"text": [study[0]], "theme_id": ["sorting"]}))
+    assert len(taught) == 1 and taught[0] == [(study[0], "sorting", False)]
+    few = ts.suggest_units(units_of(*study[:5]), TABLE, embedder=fake_embedder)
+    assert len(taught) == 1 and not few["rationale"].str.contains("weighed").any()
+
+
 def _codes_of(members: dict[str, list[str]], texts: dict[str, str]) -> CandidateCodes:
     return CandidateCodes(
         table=pd.DataFrame({

@@ -93,3 +93,29 @@ def test_an_xlsx_table_gives_the_same_rows_as_its_csv(tmp_path, table, fake_embe
     suggest_table(workbook, tmp_path / "from_xlsx.csv", "recovery", embedder=fake_embedder,
                   chunk_rows=3, quiet=True)
     assert (tmp_path / "from_csv.csv").read_bytes() == (tmp_path / "from_xlsx.csv").read_bytes()
+
+
+def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_from(
+        tmp_path, fake_embedder, monkeypatch):
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    chosen = []
+    clearest = propose._clearest_units
+    monkeypatch.setattr(propose, "_clearest_units",
+                        lambda *args: chosen.append(clearest(*args)) or chosen[-1])
+    codebook = ts.Framework(name="c", version="1", description="", themes=(
+        ts.Theme("belonging", "Belonging", "Feeling part of a group and having friends."),
+        ts.Theme("care", "Care", "Help from staff with medication and a care plan."),
+    ))
+    texts = TEXTS * 3
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"ref": [f"c{i}" for i in range(len(texts))], "text": texts}).to_csv(path, index=False)
+    out = tmp_path / "preds.csv"
+    suggest_table(path, out, codebook, id_column="ref", embedder=fake_embedder, chunk_rows=9,
+                  quiet=True)
+    assert len(chosen) == 1 and chosen[0]  # judged on the first chunk only, then kept
+    rationale = pd.read_csv(out)["rationale"]
+    themed = rationale[~rationale.str.startswith("Fits no theme")]
+    assert len(themed) > 9 and themed.str.contains(
+        f"weighed against the {len(chosen[0])} units of the study").all()

@@ -43,6 +43,15 @@ learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. A unit
 that is itself an example gets its coded theme; a theme rejected for a text is never
 suggested for it again. bench/suite.py measures this against the plain baselines (nearest
 centroid, logistic regression) on every human-coded set we have.
+
+A codebook of names and descriptions only
+-----------------------------------------
+Most analysts' codebooks give a theme a name and a sentence, written in the analyst's words,
+not the participants'. With such a codebook (no indicators, examples or subthemes) and no
+coded examples, the study's own units stand in for examples: each theme's
+``CLEAREST_UNITS`` units with the highest zero-shot scores for it train the same learner
+(their own suggestions are not fixed by it). Where the framework has indicators or examples,
+which speak as participants do, this is not done: there it lowered accuracy (bench/suite.py).
 """
 
 from __future__ import annotations
@@ -98,6 +107,9 @@ ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 CV_FOLDS = 5
 MIN_CV_EXAMPLES = 4
 DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
+#: With a codebook of descriptions only and no coded examples: each theme's clearest units
+#: in the study that the learner takes as its examples (see the module docstring).
+CLEAREST_UNITS = 5
 
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 
@@ -416,6 +428,7 @@ class _Scored:
     fit: np.ndarray  # (n_units,): how well the best theme fits, against the study (NaN: unknown)
     n_examples: int = 0  # coded examples learned from
     coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
+    clearest: list[tuple[str, str, bool]] | None = None  # the study's units learned from instead
 
 
 @dataclass(frozen=True)
@@ -438,7 +451,8 @@ class _Reference:
 
 
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
-           context_weight, code_weight, reference: _Reference | None = None) -> _Scored:
+           context_weight, code_weight, reference: _Reference | None = None,
+           clearest: list[tuple[str, str, bool]] | None = None) -> _Scored:
     _check_params(top_k, temperature, none_similarity, context_weight, code_weight)
     framework = _framework(framework)
     unit_ids, texts = _unit_texts(units)
@@ -465,11 +479,38 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     if any(not rejected for _, _, rejected in coded):
         logits = _learned_logits(logits, unit_vectors, coded, evidence, embedder, top_k,
                                  temperature, reference)
+        clearest = []
+    else:
+        if clearest is None:
+            clearest = (_clearest_units(texts, _softmax(logits), evidence, units)
+                        if reference is not None else [])
+        if clearest:
+            logits = _learned_logits(logits, unit_vectors, clearest, evidence, embedder, top_k,
+                                     temperature, reference)
     probs = _softmax(logits)
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
-                   len(coded), known)
+                   len(coded), known, clearest)
+
+
+def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units
+                    ) -> list[tuple[str, str, bool]]:
+    """With a codebook that gives each theme only its description: per theme, the
+    ``CLEAREST_UNITS`` units suggested it with the highest scores (small talk aside), as
+    examples ``(text, theme_id, False)``; else none. They teach the learner how this study's
+    participants talk about each theme, which a description written by an analyst does not."""
+    if any(kind != "description" for kind in evidence.kinds):
+        return []
+    aside = (units["small_talk"].fillna(False).astype(bool).to_numpy()
+             if "small_talk" in units.columns else np.zeros(len(texts), dtype=bool))
+    best = probs.argmax(axis=1)
+    out = []
+    for j, theme in enumerate(evidence.theme_ids):
+        members = np.flatnonzero((best == j) & ~aside)
+        top = members[np.argsort(-probs[members, j], kind="stable")][:CLEAREST_UNITS]
+        out += [(texts[i], theme, False) for i in top]
+    return out
 
 
 def _none_logit(best: np.ndarray, reference: _Reference | None, temperature: float
@@ -732,6 +773,9 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {s.n_examples} coded examples"
+    elif s.clearest:
+        reason += (f"; weighed against the {len(s.clearest)} units of the study that fit the "
+                   "descriptions best")
     return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
 
 
@@ -851,7 +895,8 @@ def suggest_table(
     rows at a time (an .xlsx is read whole, then suggested in chunks), each chunk goes through
     :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
     replaces ``out`` only when every row is done. Rows are independent (a table has no turns
-    or codes) except for what counts as a typical fit, which the first chunk decides for all.
+    or codes) except for what counts as a typical fit and, with a codebook of descriptions
+    only, which rows the learner takes as examples: the first chunk decides both for all.
 
     Parameters
     ----------
@@ -910,11 +955,14 @@ def suggest_table(
     with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
         chunks = read_table_chunks(table, text_column=text_column, id_column=id_column,
                                    chunk_rows=chunk_rows)
-        reference = None  # what fits typically: judged on the first chunk, kept for the rest
+        # What fits typically, and the units learned from where the codebook has only
+        # descriptions: judged on the first chunk, kept for the rest.
+        reference = clearest = None
         for number, units in enumerate(chunks):
             s = _score(units[["unit_id", "text"]], framework, embedder, examples, None, TOP_K,
-                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference)
+                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest)
             reference = reference or _Reference.of(s.similarity.max(axis=1))
+            clearest = s.clearest if clearest is None else clearest
             rows = _unit_table(s).rename(columns={"unit_id": id_name})
             rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
