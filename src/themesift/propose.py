@@ -962,7 +962,8 @@ def suggest_table(
             s = _score(units[["unit_id", "text"]], framework, embedder, examples, None, TOP_K,
                        TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest)
             reference = reference or _Reference.of(s.similarity.max(axis=1))
-            clearest = s.clearest if clearest is None else clearest
+            if clearest is None and reference is not None:
+                clearest = s.clearest
             rows = _unit_table(s).rename(columns={"unit_id": id_name})
             rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
