@@ -51,7 +51,8 @@ not the participants'. With such a codebook (no indicators, examples or subtheme
 coded examples, the study's own units stand in for examples: each theme's
 ``CLEAREST_UNITS`` units with the highest zero-shot scores for it train the same learner
 (their own suggestions are not fixed by it). Where the framework has indicators or examples,
-which speak as participants do, this is not done: there it lowered accuracy (bench/suite.py).
+which speak as participants do, this is not done: there it lowered accuracy on the suite's
+sets (README, "Quality").
 """
 
 from __future__ import annotations
