@@ -399,6 +399,19 @@ def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake
     assert len(taught) == 1 and not few["rationale"].str.contains("weighed").any()
 
 
+def test_what_the_clearest_units_teach_leaves_a_unit_sharing_nothing_with_the_codebook_none(
+        fake_embedder):
+    # "bus" is not "buses": these units share no word with any description. Learned from the
+    # clearest units, more of them about fruit than transport, they would go to fruit.
+    codebook = Framework(name="two", version="1", description="", themes=(
+        Theme("fruit", "Fruit", "Apples and pears."), Theme("transport", "Transport", "Buses and trains.")))
+    texts = ["I like apples.", "Pears are nice.", "Apples and more apples.", "Trains again.",
+             "Buses, buses.", "The bus was late.", "A pear a day.", "On the train."]
+    out = ts.suggest_units(units_of(*texts), codebook, embedder=fake_embedder)
+    assert list(out["theme_id"]) == ["fruit"] * 3 + ["transport"] * 2 + ["none"] * 3
+    assert out["rationale"][5:].str.contains("no theme text is closer to it").all()
+
+
 def _codes_of(members: dict[str, list[str]], texts: dict[str, str]) -> CandidateCodes:
     return CandidateCodes(
         table=pd.DataFrame({

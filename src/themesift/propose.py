@@ -486,8 +486,11 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
             clearest = (_clearest_units(texts, _softmax(logits), evidence, units)
                         if reference is not None else [])
         if clearest:
-            logits = _learned_logits(logits, unit_vectors, clearest, evidence, embedder, top_k,
-                                     temperature, reference)
+            learned = _learned_logits(logits, unit_vectors, clearest, evidence, embedder, top_k,
+                                      temperature, reference)
+            # A unit no closer to any theme text than to an empty one still fits none: what
+            # the clearest units teach comes from the framework, which it shares nothing with.
+            logits = np.where((best > 0)[:, None], learned, logits)
     probs = _softmax(logits)
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
