@@ -362,13 +362,9 @@ def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake
 
     propose = importlib.import_module("themesift.propose")
     taught = []
-    learned = propose._learned_logits
-
-    def spy(zero_shot, unit_vectors, coded, *args):
-        taught.append(list(coded))
-        return learned(zero_shot, unit_vectors, coded, *args)
-
-    monkeypatch.setattr(propose, "_learned_logits", spy)
+    learn = propose._learn
+    monkeypatch.setattr(propose, "_learn",
+                        lambda coded, *a: taught.append(list(coded)) or learn(coded, *a))
     study = [*STUDY, "Sorting columns again.", "Sorting by name.", "Sorting the date column."]
     units = units_of(*study, small_talk=[False] * (len(study) - 1) + [True])
     out = ts.suggest_units(units, TABLE, embedder=fake_embedder)
@@ -384,7 +380,7 @@ def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake
     assert min(scores[t] for t in by_theme["sorting"]) >= max(
         scores[t] for t in study[:-1] if t.startswith("Sorting") and t not in by_theme["sorting"])
     assert out["rationale"][:-1].str.contains("weighed against the 13 units of the study that "
-                                              "fit the descriptions best").all()
+                                              "the descriptions suggest most clearly").all()
     assert not out["rationale"].str.contains("Coded ").any()  # their suggestions are not fixed
 
     # A framework with indicators or examples speaks as participants do: nothing of this.
@@ -404,12 +400,41 @@ def test_what_the_clearest_units_teach_leaves_a_unit_sharing_nothing_with_the_co
     # "bus" is not "buses": these units share no word with any description. Learned from the
     # clearest units, more of them about fruit than transport, they would go to fruit.
     codebook = Framework(name="two", version="1", description="", themes=(
-        Theme("fruit", "Fruit", "Apples and pears."), Theme("transport", "Transport", "Buses and trains.")))
+        Theme("fruit", "Fruit", "Apples and pears."),
+        Theme("transport", "Transport", "Buses and trains.")))
     texts = ["I like apples.", "Pears are nice.", "Apples and more apples.", "Trains again.",
              "Buses, buses.", "The bus was late.", "A pear a day.", "On the train."]
     out = ts.suggest_units(units_of(*texts), codebook, embedder=fake_embedder)
     assert list(out["theme_id"]) == ["fruit"] * 3 + ["transport"] * 2 + ["none"] * 3
     assert out["rationale"][5:].str.contains("no theme text is closer to it").all()
+
+
+def test_the_clearest_units_keep_to_the_analysts_rejections_none_level_and_repeats(
+        fake_embedder, monkeypatch):
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    taught = []
+    learn = propose._learn
+    monkeypatch.setattr(propose, "_learn",
+                        lambda coded, *a: taught.append(list(coded)) or learn(coded, *a))
+    study = [*STUDY, "Sorting is fine."]  # a repeat: one text, one example
+    rejected = pd.DataFrame({"text": ["Columns sorting works."], "theme_id": ["sorting"],
+                             "rejected": [True]})
+    out = ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder, examples=rejected)
+    sorting = [text for text, theme, _ in taught[0] if theme == "sorting"]
+    assert len(sorting) == len(set(sorting)) == 3  # 4 distinct, less the rejected one
+    assert "Columns sorting works." not in sorting
+    assert out["theme_id"][2] != "sorting"  # and the rejection holds for its own text
+    assert "weighed against the 11 units of the study" in out["rationale"][0]
+    # Below the analyst's own none level a unit is none, whatever the clearest units teach.
+    level = ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder, none_similarity=0.5)
+    assert (level["theme_id"] == "none").sum() >= 1
+    for text, theme in zip(study, level["theme_id"]):
+        sim = fake_embedder.encode([text]) @ fake_embedder.encode(
+            [f"{t.name}: {t.description}" for t in TABLE.themes]).T
+        if sim.max() < 0.5:
+            assert theme == "none", text
 
 
 def _codes_of(members: dict[str, list[str]], texts: dict[str, str]) -> CandidateCodes:

@@ -104,6 +104,8 @@ def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_
     clearest = propose._clearest_units
     monkeypatch.setattr(propose, "_clearest_units",
                         lambda *args: chosen.append(clearest(*args)) or chosen[-1])
+    learned, learn = [], propose._learn
+    monkeypatch.setattr(propose, "_learn", lambda *args: learned.append(learn(*args)) or learned[-1])
     codebook = ts.Framework(name="c", version="1", description="", themes=(
         ts.Theme("belonging", "Belonging", "Feeling part of a group and having friends."),
         ts.Theme("care", "Care", "Help from staff with medication and a care plan."),
@@ -115,6 +117,7 @@ def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_
     suggest_table(path, out, codebook, id_column="ref", embedder=fake_embedder, chunk_rows=9,
                   quiet=True)
     assert len(chosen) == 1 and chosen[0]  # judged on the first chunk only, then kept
+    assert len(learned) == 1  # and learned from once
     rationale = pd.read_csv(out)["rationale"]
     themed = rationale[~rationale.str.startswith("Fits no theme")]
     assert len(themed) > 9 and themed.str.contains(

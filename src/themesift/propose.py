@@ -62,7 +62,7 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -427,9 +427,10 @@ class _Scored:
     closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
     closest_similarity: np.ndarray
     fit: np.ndarray  # (n_units,): how well the best theme fits, against the study (NaN: unknown)
-    n_examples: int = 0  # coded examples learned from
+    n_examples: int = 0  # coded examples learned from (rejections not counted)
     coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
     clearest: list[tuple[str, str, bool]] | None = None  # the study's units learned from instead
+    learner: _Learner | None = None  # what learned from the examples or the clearest units
 
 
 @dataclass(frozen=True)
@@ -453,7 +454,8 @@ class _Reference:
 
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
            context_weight, code_weight, reference: _Reference | None = None,
-           clearest: list[tuple[str, str, bool]] | None = None) -> _Scored:
+           clearest: list[tuple[str, str, bool]] | None = None,
+           learner: _Learner | None = None) -> _Scored:
     _check_params(top_k, temperature, none_similarity, context_weight, code_weight)
     framework = _framework(framework)
     unit_ids, texts = _unit_texts(units)
@@ -478,32 +480,37 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
         none_logit = _none_logit(best, reference, temperature)
     logits = np.column_stack([(similarity - best[:, None]) / temperature, none_logit])
     if any(not rejected for _, _, rejected in coded):
-        logits = _learned_logits(logits, unit_vectors, coded, evidence, embedder, top_k,
-                                 temperature, reference)
         clearest = []
+        learner = learner or _learn(coded, evidence, embedder, top_k, temperature, reference)
+        logits = learner.logits(logits, unit_vectors)
     else:
         if clearest is None:
-            clearest = (_clearest_units(texts, _softmax(logits), evidence, units)
+            rejected = {(text, theme) for text, theme, _ in coded}  # only rejections here
+            clearest = (_clearest_units(texts, _softmax(logits), evidence, units, rejected)
                         if reference is not None else [])
         if clearest:
-            learned = _learned_logits(logits, unit_vectors, clearest, evidence, embedder, top_k,
-                                      temperature, reference)
-            # A unit no closer to any theme text than to an empty one still fits none: what
-            # the clearest units teach comes from the framework, which it shares nothing with.
-            logits = np.where((best > 0)[:, None], learned, logits)
+            learner = learner or _learn(clearest, evidence, embedder, top_k, temperature,
+                                        reference)
+            # What the clearest units teach comes from the framework: a unit no closer to any
+            # theme text than to an empty one, or below the analyst's none level, stays none.
+            stay = best <= 0
+            if none_similarity is not None:
+                stay |= best < none_similarity
+            logits = np.where(stay[:, None], logits, learner.logits(logits, unit_vectors))
     probs = _softmax(logits)
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
-                   len(coded), known, clearest)
+                   sum(not rejected for _, _, rejected in coded), known, clearest, learner)
 
 
-def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units
-                    ) -> list[tuple[str, str, bool]]:
+def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
+                    rejected: set[tuple[str, str]]) -> list[tuple[str, str, bool]]:
     """With a codebook that gives each theme only its description: per theme, the
-    ``CLEAREST_UNITS`` units suggested it with the highest scores (small talk aside), as
-    examples ``(text, theme_id, False)``; else none. They teach the learner how this study's
-    participants talk about each theme, which a description written by an analyst does not."""
+    ``CLEAREST_UNITS`` distinct texts suggested it with the highest scores, as examples
+    ``(text, theme_id, False)`` (not small talk, nor a text the analyst rejected that theme
+    for); else none. They teach the learner how this study's participants talk about each
+    theme, which a description written by an analyst does not."""
     if any(kind != "description" for kind in evidence.kinds):
         return []
     aside = (units["small_talk"].fillna(False).astype(bool).to_numpy()
@@ -512,8 +519,13 @@ def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, un
     out = []
     for j, theme in enumerate(evidence.theme_ids):
         members = np.flatnonzero((best == j) & ~aside)
-        top = members[np.argsort(-probs[members, j], kind="stable")][:CLEAREST_UNITS]
-        out += [(texts[i], theme, False) for i in top]
+        chosen: dict[str, None] = {}
+        for i in members[np.argsort(-probs[members, j], kind="stable")]:
+            if len(chosen) == CLEAREST_UNITS:
+                break
+            if (texts[i], theme) not in rejected:
+                chosen[texts[i]] = None
+        out += [(text, theme, False) for text in chosen]
     return out
 
 
@@ -559,13 +571,22 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
-                    coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder,
-                    top_k: int, temperature: float, reference: _Reference | None
-                    ) -> np.ndarray:
-    """Logits of a classifier trained on the coded examples, plus ``weight`` times the
-    framework's zero-shot logits; the classifier's regularisation and the weight are chosen
-    by cross-validation on the examples themselves (see the module docstring)."""
+@dataclass(frozen=True)
+class _Learner:
+    """A classifier trained on coded examples, and the weight of the framework beside it."""
+
+    scores: Callable[[np.ndarray], np.ndarray]  # unit vectors -> (n, n_themes + 1) logits
+    weight: float
+
+    def logits(self, zero_shot: np.ndarray, unit_vectors: np.ndarray) -> np.ndarray:
+        return self.scores(unit_vectors) + self.weight * zero_shot
+
+
+def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, top_k: int,
+           temperature: float, reference: _Reference | None) -> _Learner:
+    """A classifier trained on the coded examples, whose logits are added to ``weight`` times
+    the framework's zero-shot logits; its regularisation and the weight are chosen by
+    cross-validation on the examples themselves (see the module docstring)."""
     labels = [*evidence.theme_ids, NONE_THEME]
     texts = list(dict.fromkeys(t for t, _, rejected in coded if not rejected))
     row = {t: i for i, t in enumerate(texts)}
@@ -606,7 +627,7 @@ def _learned_logits(zero_shot: np.ndarray, unit_vectors: np.ndarray,
         return out
 
     c, weight = _cross_validate(gold, example_zero, fit, scores, vectors)
-    return scores(fit(np.arange(len(texts)), c), unit_vectors) + weight * zero_shot
+    return _Learner(functools.partial(scores, fit(np.arange(len(texts)), c)), weight)
 
 
 def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
@@ -762,7 +783,10 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         elif s.similarity[i, j] <= 0:
             why = f"no theme text is closer to it than to an empty text (closest: {closest})"
         elif s.n_examples:
-            why = f"it is like the examples coded none (closest theme: {closest})"
+            why = f"the coded examples weigh against every theme (closest: {closest})"
+        elif s.clearest:
+            why = (f"the units the descriptions suggest most clearly weigh against every theme "
+                   f"(closest: {closest})")
         else:
             why = f"no theme reaches the none level set for this run (closest: {closest})"
         return f"Fits no theme well: {why}; maybe a new theme."
@@ -778,8 +802,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     if s.n_examples:
         reason += f"; weighed against {s.n_examples} coded examples"
     elif s.clearest:
-        reason += (f"; weighed against the {len(s.clearest)} units of the study that fit the "
-                   "descriptions best")
+        reason += (f"; weighed against the {len(s.clearest)} units of the study that the "
+                   "descriptions suggest most clearly")
     return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
 
 
@@ -959,15 +983,16 @@ def suggest_table(
     with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
         chunks = read_table_chunks(table, text_column=text_column, id_column=id_column,
                                    chunk_rows=chunk_rows)
-        # What fits typically, and the units learned from where the codebook has only
-        # descriptions: judged on the first chunk, kept for the rest.
-        reference = clearest = None
+        # What fits typically, the units learned from where the codebook has only
+        # descriptions, and what was learned: judged on the first chunk, kept for the rest.
+        reference = clearest = learner = None
         for number, units in enumerate(chunks):
             s = _score(units[["unit_id", "text"]], framework, embedder, examples, None, TOP_K,
-                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest)
+                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest,
+                       learner)
             reference = reference or _Reference.of(s.similarity.max(axis=1))
             if clearest is None and reference is not None:
-                clearest = s.clearest
+                clearest, learner = s.clearest, s.learner
             rows = _unit_table(s).rename(columns={"unit_id": id_name})
             rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
