@@ -38,7 +38,8 @@ METHODS = ["auto", "agglomerative", "kmeans", "hdbscan"]
 
 
 def load_embedder():
-    """The project's Embedder, or the packaged model directly where embed.py is not there."""
+    """The project's Embedder, or the packaged model directly where themesift.embed is not
+    there."""
     try:
         from themesift.embed import Embedder
     except ImportError:
@@ -79,8 +80,10 @@ def hand_themes(folder: Path, units: pd.DataFrame) -> pd.Series:
 def run(units, vectors, embedder, method, repeat):
     from unittest import mock
 
-    # Time the clustering itself: the codes cache would answer every run after the first.
-    with mock.patch("themesift.discover._discover.cached_codes", lambda key: None):
+    # Time the clustering itself: the codes cache would answer every run after the first
+    # (and writing to it is not the clustering either).
+    with mock.patch("themesift.discover._discover.cached_codes", lambda key: None), \
+            mock.patch("themesift.discover._discover.store_codes", lambda key, codes: None):
         discover_codes(units, embeddings=vectors, embedder=embedder, method=method)  # warm-up
         times, codes = [], None
         for _ in range(repeat):

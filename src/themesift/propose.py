@@ -198,7 +198,9 @@ def suggest_units(
         (a rejected suggestion: never suggested for that text again). Themes without
         examples are still suggested, from their description; a unit whose text is an
         example gets the example's theme(s). How much the examples count against the
-        framework is measured on them (see the module docstring).
+        framework is measured on them (see the module docstring). Without examples, a
+        framework of names and descriptions only learns from each theme's clearest units in
+        ``units`` instead (8 units or more).
     codes:
         Candidate codes from :func:`discover_codes` for the same units: units of one code
         pull towards the same theme.

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
-           "apply_review"]
+           "apply_review", "as_number", "is_formula_like", "quote_formula"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
