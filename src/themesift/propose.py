@@ -394,11 +394,9 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
 def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
     """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``,
     with the framework's best theme as the runner-up and a rationale that says why."""
-    if "small_talk" not in units.columns:
-        return unit_table
-    from .smalltalk import flagged_reasons
+    from .smalltalk import flagged_reasons, small_talk_flags
 
-    flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
+    flagged = small_talk_flags(units)
     if not flagged.any():
         return unit_table
     reasons = flagged_reasons(units, flagged)
@@ -513,10 +511,11 @@ def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, un
     ``(text, theme_id, False)`` (not small talk, nor a text the analyst rejected that theme
     for); else none. They teach the learner how this study's participants talk about each
     theme, which a description written by an analyst does not."""
+    from .smalltalk import small_talk_flags
+
     if any(kind != "description" for kind in evidence.kinds):
         return []
-    aside = (units["small_talk"].fillna(False).astype(bool).to_numpy()
-             if "small_talk" in units.columns else np.zeros(len(texts), dtype=bool))
+    aside = small_talk_flags(units)
     best = probs.argmax(axis=1)
     out = []
     for j, theme in enumerate(evidence.theme_ids):

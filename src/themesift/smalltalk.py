@@ -58,7 +58,7 @@ from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "ASIDE_CONTENT_WORDS", "CONTEXT_MAX_WORDS",
-           "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons"]
+           "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons", "small_talk_flags"]
 
 #: Longer units always carry some content for the study.
 MAX_WORDS = 25
@@ -288,6 +288,16 @@ def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]
             if found:
                 out[i] = f"{IN_EXCHANGE}: {found}"
     return out
+
+
+def small_talk_flags(units):
+    """Which units of a units table are flagged small talk: its ``small_talk`` column as a
+    boolean array (empty cells false), all false where the table has no such column."""
+    import numpy as np
+
+    if "small_talk" not in units.columns:
+        return np.zeros(len(units), dtype=bool)
+    return units["small_talk"].fillna(False).astype(bool).to_numpy()
 
 
 def flagged_reasons(units, flagged) -> list[str]:

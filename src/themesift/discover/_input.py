@@ -28,9 +28,11 @@ def without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, int]:
     import numpy as np
     import pandas as pd
 
-    if not isinstance(units, pd.DataFrame) or "small_talk" not in units.columns:
+    from ..smalltalk import small_talk_flags
+
+    if not isinstance(units, pd.DataFrame):
         return units, embeddings, 0
-    flagged = units["small_talk"].fillna(False).astype(bool).to_numpy()
+    flagged = small_talk_flags(units)
     if not flagged.any():
         return units, embeddings, 0
     if embeddings is not None:

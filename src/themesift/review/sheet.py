@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
 from ..model import NONE_THEME
+from ..smalltalk import small_talk_flags
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,8 +108,7 @@ def review_sheet(
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
         "runner_up": c.runner_up, "rationale": c.rationale,
     } for c in codes.itertuples()]
-    small_talk = (dict(zip(units["unit_id"], units["small_talk"].fillna(False).astype(bool)))
-                  if "small_talk" in units else {})
+    small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
     unit_rows = unit_rows.assign(
         _round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]),
