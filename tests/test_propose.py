@@ -262,13 +262,19 @@ def test_a_unit_that_is_an_example_gets_its_coded_themes(fake_embedder):
     assert out["theme_id"][1] == "medication" and out["score"][0] > out["runner_up_score"][0]
 
 
-def test_examples_of_none_teach_what_fits_no_theme(fake_embedder):
-    examples = pd.concat([EXAMPLES, pd.DataFrame({
-        "text": ["Lovely weather today.", "The kitchen is warm and sunny.", "Is the recorder on?"],
-        "theme_id": ["none"] * 3})])
-    units = units_of("Lovely sunny weather.", "Her mum rings every day.")
-    out = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
-    assert list(out["theme_id"]) == ["none", "family"]
+def test_examples_coded_none_are_known_units_not_a_class_learned(fake_embedder):
+    # "none" is no theme: units coded none share nothing but that, so they are not learned
+    # as a class (on the suite's sample that took suggestions from themes); each is known.
+    nones = pd.DataFrame({"text": ["Lovely weather today.", "Is the recorder on?"],
+                          "theme_id": ["none"] * 2})
+    units = units_of("Lovely weather today.", "Lovely sunny weather.", "Her mum rings every day.")
+    out = ts.suggest_units(units, FW, embedder=fake_embedder,
+                           examples=pd.concat([EXAMPLES, nones]))
+    alone = ts.suggest_units(units, FW, embedder=fake_embedder, examples=EXAMPLES)
+    assert out["theme_id"][0] == "none"
+    assert out["rationale"][0] == "Coded none in the examples (the analyst's own coding)."
+    pd.testing.assert_frame_equal(out.iloc[1:], alone.iloc[1:])
+    assert "weighed against 6 coded examples" in out["rationale"][2]  # the theme examples
 
 
 def test_examples_are_judged_against_the_study_as_its_units_are(fake_embedder, monkeypatch):
@@ -287,7 +293,7 @@ def test_examples_are_judged_against_the_study_as_its_units_are(fake_embedder, m
 
     monkeypatch.setattr(propose, "_cross_validate", spy)
     examples = pd.DataFrame({"text": [*STUDY[:4], "The biscuits are nice."],
-                             "theme_id": ["sorting"] * 4 + ["none"]})
+                             "theme_id": ["sorting"] * 5})
     ts.suggest_units(units_of(*STUDY), TABLE, embedder=fake_embedder, examples=examples)
     none_logit = seen["zero"][:, -1]
     assert none_logit[-1] > 0 > none_logit[:4].max()

@@ -37,7 +37,11 @@ the framework's zero-shot logits times a weight. The regularisation and that wei
 chosen by cross-validation on the examples themselves (which choice makes held-out examples'
 coded themes most probable), so the framework counts for as much as it proves worth on
 *this* codebook: much where descriptions tell themes apart, little where they do not. The
-examples are judged against the study as its units are (their "none" from their fit). With
+examples are judged against the study as its units are (their "none" from their fit).
+Examples coded ``none`` are not learned from: "none" is the absence of a theme, decided by
+the fit above, and units an analyst coded none share nothing else (small talk, a topic the
+framework lacks); learning them as a class took suggestions from themes on the suite's sample
+(README, "Quality"). They are known units all the same. With
 one example a theme there is nothing to cross-validate on (see ``_cross_validate``) and the
 learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. A unit
 that is itself an example gets its coded theme; a theme rejected for a text is never
@@ -427,7 +431,7 @@ class _Scored:
     closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
     closest_similarity: np.ndarray
     fit: np.ndarray  # (n_units,): how well the best theme fits, against the study (NaN: unknown)
-    n_examples: int = 0  # coded examples learned from (rejections not counted)
+    n_examples: int = 0  # coded examples learned from (rejections and none not counted)
     coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
     clearest: list[tuple[str, str, bool]] | None = None  # the study's units learned from instead
     learner: _Learner | None = None  # what learned from the examples or the clearest units
@@ -479,13 +483,16 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     else:
         none_logit = _none_logit(best, reference, temperature)
     logits = np.column_stack([(similarity - best[:, None]) / temperature, none_logit])
-    if any(not rejected for _, _, rejected in coded):
+    # "none" is no theme: it comes from how a unit fits (above), not from a class learned from
+    # the units an analyst coded none, which share nothing but that (they stay known units).
+    themed = [row for row in coded if row[1] != NONE_THEME]
+    if any(not rejected for _, _, rejected in themed):
         clearest = []
-        learner = learner or _learn(coded, evidence, embedder, top_k, temperature, reference)
+        learner = learner or _learn(themed, evidence, embedder, top_k, temperature, reference)
         logits = learner.logits(logits, unit_vectors)
     else:
         if clearest is None:
-            rejected = {(text, theme) for text, theme, _ in coded}  # only rejections here
+            rejected = {(text, theme) for text, theme, no in coded if no}
             clearest = (_clearest_units(texts, _softmax(logits), evidence, units, rejected)
                         if reference is not None else [])
         if clearest:
@@ -501,7 +508,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
-                   sum(not rejected for _, _, rejected in coded), known, clearest, learner)
+                   sum(not rejected for _, _, rejected in themed), known, clearest, learner)
 
 
 def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
