@@ -487,6 +487,13 @@ def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
     assert out["theme_id"].tolist() == ["housing", "none"]
     assert out["rationale"][1].startswith("Small talk (food and drink: biscuits, chocolate): "
                                           "set aside")
-    assert 0 <= out["score"][1] <= 1 and out["runner_up"][1] != "none"
+    # Set aside by a rule: the suggestion reads as the more certain one, and the runner-up
+    # keeps what the framework alone gives it.
+    assert out["score"][1] == 1.0 >= out["runner_up_score"][1] and out["runner_up"][1] != "none"
+    plain_scores = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
+    top = plain_scores.iloc[1]
+    framework_alone = top["runner_up_score"] if top["theme_id"] == "none" else top["score"]
+    assert out["runner_up_score"][1] == framework_alone
+    assert f"would suggest {out['runner_up'][1]} ({framework_alone:.2f})" in out["rationale"][1]
     plain = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
     assert not plain["rationale"][1].startswith("Small talk")  # only when flagged

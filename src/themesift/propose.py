@@ -396,8 +396,9 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
 
 
 def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
-    """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``,
-    with the framework's best theme as the runner-up and a rationale that says why."""
+    """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``
+    with score 1 (set aside by a rule, not weighed against the themes), the framework's best
+    theme as the runner-up with its own score, and a rationale that says why."""
     from .smalltalk import flagged_reasons, small_talk_flags
 
     flagged = small_talk_flags(units)
@@ -413,9 +414,9 @@ def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.D
         why = reasons[i]
         out.iloc[i, out.columns.get_indexer(["theme_id", "score", "runner_up", "runner_up_score",
                                              "rationale"])] = [
-            NONE_THEME, round(1.0 - float(runner_score), 4), runner, runner_score,
-            f"Small talk ({why}): set aside, fits no theme of the study; runner-up {runner} "
-            f"({float(runner_score):.2f})."]
+            NONE_THEME, 1.0, runner, runner_score,
+            f"Small talk ({why}): set aside, fits no theme of the study; the framework alone "
+            f"would suggest {runner} ({float(runner_score):.2f})."]
     return out
 
 
