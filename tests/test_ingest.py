@@ -337,6 +337,7 @@ def test_table_reader_xlsx_and_row_number_ids(tmp_path):
     ("id,text\nx,hello\ny,\n", {}, r"t\.csv, line 3: Empty 'text' cell in row\(s\) 3"),
     ("id,text\nx,hello\nx,again\n", {"id_column": "id"}, r"line 3: The id 'x' in row 3 repeats row 2"),
     ("", {}, r"t\.csv: The file is empty"),
+    ("PK\x03\x04\x14\x00\x06\x00", {}, r"t\.csv: This is a workbook \(\.xlsx\) saved under a \.csv name"),
 ])
 def test_table_reader_bad_input(tmp_path, content, kwargs, message):
     path = tmp_path / "t.csv"

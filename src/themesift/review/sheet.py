@@ -339,7 +339,8 @@ def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]
         raise
     except Exception as exc:  # a damaged workbook, a CSV that is not one
         raise InputError(f"Cannot read the review sheet ({exc})", path=source,
-                         fix="Save it again as .xlsx or .csv from your spreadsheet program") from exc
+                         fix="Save it again from your spreadsheet program as Excel Workbook "
+                             "(.xlsx), or as CSV with its header row") from exc
     names = [_text(h).strip().lower() for h in header]
     missing = [c for c in ("suggestion_id", "decision") if c not in names]
     if missing:
@@ -370,10 +371,9 @@ def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
 
 
 def _read_csv(path: Path) -> tuple[list, list[tuple[int, list]]]:
-    import pandas as pd
+    from ..ingest.table import read_csv_cells
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                        encoding="utf-8-sig")
+    frame = read_csv_cells(path, skip_blank_lines=False)
     return list(frame.columns), [(i + 2, list(r)) for i, r in enumerate(frame.itertuples(index=False))]
 
 
