@@ -477,3 +477,45 @@ def test_export_pseudonymised_writes_the_key_apart(export_study, capsys, tmp_pat
     assert {"Maria Lopez", "Leeds"} <= set(names["original"])
     assert main(["export", "--study", str(export_study), "--format", "codesheet",
                  "--pseudonymise", "--out", str(out)]) == 1  # the export and its key exist
+
+
+# -- option values are checked before any work ------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "missing.txt", "--out", "x", "--codes", "0"], "argument --codes: must be a whole number, 2 or more, not '0'"),
+    (["run", "missing.txt", "--out", "x", "--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295"),
+    (["run", "missing.txt", "--out", "x", "--seed", "1.5"], "argument --seed: must be a whole number"),
+    (["segment", "missing.txt", "--max-words", "0"], "argument --max-words: must be a whole number, 2 or more"),
+    (["segment", "missing.txt", "--min-words", "-5"], "argument --min-words: must be a whole number, 1 or more"),
+    (["segment", "missing.txt", "--max-words", "10"], "--max-words (10) must be at least twice --min-words (8 by default)"),
+    (["segment", "missing.txt", "--min-words", "50"], "--max-words (80 by default) must be at least twice --min-words (50)"),
+    (["suggest", "missing.csv", "--out", "p.csv", "--chunk-rows", "0"], "argument --chunk-rows: must be a whole number, 1 or more"),
+    (["compare", "a.csv", "b.csv", "--min-overlap", "0"], "argument --min-overlap: must be a number above 0 and at most 1"),
+    (["compare", "a.csv", "b.csv", "c.csv"], "give two coding tables, or one with a coder column"),
+])
+def test_bad_option_values_are_usage_errors_naming_the_option(capsys, args, message):
+    with pytest.raises(SystemExit) as caught:  # before the (missing) input is even looked at
+        main(args)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"themesift {args[0]}: error: {message}" in err and "Traceback" not in err
+    assert "parameter of" not in err and "n_codes" not in err
+
+
+def test_too_many_codes_is_refused_before_embedding(tmp_path, monkeypatch, capsys):
+    from themesift import embed
+
+    class Model:
+        model_id = "fake/model"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def encode(self, texts):
+            raise AssertionError("embedded before checking --codes")
+
+    monkeypatch.setattr(embed, "Embedder", Model)
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(tmp_path / "o"),
+                 "--codes", "1000", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "1000 codes are too many for" in err and "(--codes on the command line" in err

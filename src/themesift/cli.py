@@ -87,15 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("inputs", nargs="+", metavar="INPUT", help="transcript file or folder")
     seg.add_argument("--out", metavar="FILE.csv", help="write the meaning units to this CSV file")
     _add_reading_options(seg)
-    seg.add_argument("--min-words", type=int, default=None, metavar="N",
+    seg.add_argument("--min-words", type=_whole_number(1), default=None, metavar="N",
                      help="shorter stretches join a neighbouring sentence (default 8)")
-    seg.add_argument("--max-words", type=int, default=None, metavar="N",
-                     help="longer units are split (default 80)")
+    seg.add_argument("--max-words", type=_whole_number(2), default=None, metavar="N",
+                     help="longer units are split; at least twice --min-words (default 80)")
     seg.add_argument("--include-moderator", action="store_true",
                      help="keep the moderator's turns as units too")
     seg.add_argument("--include-backchannels", action="store_true",
                      help='keep turns that are only back-channels ("Mm.", "Yes, exactly.")')
-    seg.set_defaults(command=_segment, verb="segment")
+    seg.set_defaults(command=_segment, verb="segment", parser=seg)
 
     run = verbs.add_parser(
         "run", help="whole pipeline: units, candidate codes, theme suggestions, review sheet",
@@ -106,9 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="transcript file or folder")
     run.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
     _add_model_options(run)
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--codes", type=int, default=None, metavar="K",
-                     help="number of candidate codes (default: chosen from the data)")
+    run.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=0,
+                     help="random seed, 0 to 4294967295 (default 0)")
+    run.add_argument("--codes", type=_whole_number(2), default=None, metavar="K",
+                     help="number of candidate codes, 2 or more (default: chosen from the data)")
     run.add_argument("--study", default=None, metavar="S",
                      help="keep the run in this study store (folder or .sqlite file); the "
                      "review sheet can then be read back with 'themesift apply'")
@@ -144,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="analyst-coded examples to learn from (columns text, theme_id)")
     _add_model_options(sug)
     sug.add_argument("--out", required=True, metavar="PREDS.csv", help="where to write the suggestions")
-    sug.add_argument("--chunk-rows", type=int, default=5000, metavar="N",
+    sug.add_argument("--chunk-rows", type=_whole_number(1), default=5000, metavar="N",
                      help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
     sug.set_defaults(command=_suggest, verb="suggest")
@@ -164,13 +165,14 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--units", default=None, metavar="UNITS.csv",
                      help="the machine's units (units.csv of a run): align a first table coded "
                      "as character spans (doc_id/source, start, end, or a .qdpx) to these units")
-    cmp.add_argument("--min-overlap", type=float, default=0.5, metavar="SHARE",
-                     help="with --units: share of the unit or of the span that must overlap (default 0.5)")
+    cmp.add_argument("--min-overlap", type=_share, default=0.5, metavar="SHARE",
+                     help="with --units: share of the unit or of the span that must overlap, "
+                     "above 0 and at most 1 (default 0.5)")
     cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
                      help="for a .qdpx: table with columns code and theme_id mapping human codes "
                      "(names or paths) to framework themes")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
-    cmp.set_defaults(command=_compare, verb="compare")
+    cmp.set_defaults(command=_compare, verb="compare", parser=cmp)
 
     exp = verbs.add_parser(
         "export", help="a study's coding as a QDPX project, code sheet or HTML report",
@@ -209,6 +211,35 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("framework", metavar="FILE.yaml", help="framework file or built-in name")
     check.set_defaults(command=_check_framework, verb="check-framework")
     return parser
+
+
+def _whole_number(low: int, high: int | None = None):
+    """An argparse type for a whole number from ``low`` (to ``high``): a value outside is a
+    usage error naming the option and the range, before any work starts."""
+    allowed = f" from {low} to {high}" if high is not None else f", {low} or more"
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be a whole number{allowed}, not {text!r}")
+        return value
+
+    return whole_number
+
+
+def _share(text: str) -> float:
+    """An argparse type for a share above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most 1 (such as 0.5), "
+                                         f"not {text!r}")
+    return value
 
 
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
@@ -317,11 +348,19 @@ def _segment(args: argparse.Namespace) -> int:
     from .ingest import read_corpus
     from .segment import MAX_WORDS, MIN_WORDS, segment, summarize_units
 
+    min_words = MIN_WORDS if args.min_words is None else args.min_words
+    max_words = MAX_WORDS if args.max_words is None else args.max_words
+    if max_words < 2 * min_words:
+        given = {name: "" if value is not None else " by default"
+                 for name, value in (("min", args.min_words), ("max", args.max_words))}
+        args.parser.error(f"--max-words ({max_words}{given['max']}) must be at least twice "
+                          f"--min-words ({min_words}{given['min']}): give --max-words "
+                          f"{2 * min_words} or more, or a smaller --min-words")
     corpus = read_corpus(args.inputs, moderator=args.moderator, encoding=args.encoding)
     units = segment(
         corpus,
-        min_words=MIN_WORDS if args.min_words is None else args.min_words,
-        max_words=MAX_WORDS if args.max_words is None else args.max_words,
+        min_words=min_words,
+        max_words=max_words,
         include_moderator=args.include_moderator,
         include_backchannels=args.include_backchannels,
     )
@@ -340,7 +379,7 @@ def _compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
     if len(args.tables) > 2:
-        raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
+        args.parser.error("give two coding tables, or one with a coder column")
     tables = [_qdpx_coding(t, args) if t.lower().endswith(".qdpx") else t for t in args.tables]
     report = compare(*tables, units=pd.read_csv(args.units) if args.units else None,
                      min_overlap=args.min_overlap, id_column=args.id_column,

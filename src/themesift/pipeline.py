@@ -88,6 +88,7 @@ def run_pipeline(
     PipelineResult
     """
     from .discover import discover_codes
+    from .discover._input import check_n_codes
     from .embed import Embedder
     from .frameworks import load_framework
     from .frameworks.framework import framework_to_yaml
@@ -115,6 +116,7 @@ def run_pipeline(
     if units.empty:
         raise InputError("No meaning units were found in the transcripts",
                          fix="Check that participants' turns are labelled (see 'themesift segment')")
+    check_n_codes(n_codes, units)  # before the slow embedding
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "
                     "they are new)", embedder.encode, list(units["text"]))
