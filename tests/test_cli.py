@@ -519,3 +519,23 @@ def test_too_many_codes_is_refused_before_embedding(tmp_path, monkeypatch, capsy
                  "--codes", "1000", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "1000 codes are too many for" in err and "(--codes on the command line" in err
+
+
+def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
+        tmp_path, monkeypatch, capsys):
+    from themesift import embed
+
+    monkeypatch.setattr(embed, "Embedder", lambda *args, **kwargs: None)
+    path = tmp_path / "modonly.txt"
+    path.write_text("Moderator: Welcome everyone, thanks for coming.\n\n"
+                    "Moderator: Shall we start with introductions?\n")
+    messages = []
+    for args in (["segment", str(path), "--out", str(tmp_path / "units.csv")],
+                 ["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]):
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        messages.append(err.split(": error: ", 1)[1])
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"{path}: No meaning units were found in the transcript")
+    assert "--moderator" in messages[0]
+    assert not (tmp_path / "units.csv").exists() and not (tmp_path / "out").exists()

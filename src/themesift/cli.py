@@ -346,7 +346,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace) -> int:
     from .ingest import read_corpus
-    from .segment import MAX_WORDS, MIN_WORDS, segment, summarize_units
+    from .segment import MAX_WORDS, MIN_WORDS, no_units_error, segment, summarize_units
 
     min_words = MIN_WORDS if args.min_words is None else args.min_words
     max_words = MAX_WORDS if args.max_words is None else args.max_words
@@ -364,6 +364,8 @@ def _segment(args: argparse.Namespace) -> int:
         include_moderator=args.include_moderator,
         include_backchannels=args.include_backchannels,
     )
+    if units.empty:  # never a silently empty result
+        raise no_units_error(corpus)
     print(_format_table(summarize_units(corpus, units)))
     if args.out:
         units.to_csv(args.out, index=False)

@@ -94,7 +94,7 @@ def run_pipeline(
     from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
     from .propose import suggest_units_and_codes
-    from .segment import segment
+    from .segment import no_units_error, segment
 
     timings: dict[str, float] = {}
 
@@ -114,8 +114,7 @@ def run_pipeline(
     units = timed("segment", f"cutting the transcripts ({len(corpus)}) into meaning units",
                   segment, corpus)
     if units.empty:
-        raise InputError("No meaning units were found in the transcripts",
-                         fix="Check that participants' turns are labelled (see 'themesift segment')")
+        raise no_units_error(corpus)
     check_n_codes(n_codes, units)  # before the slow embedding
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "
