@@ -539,3 +539,35 @@ def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
     assert messages[0].startswith(f"{path}: No meaning units were found in the transcript")
     assert "--moderator" in messages[0]
     assert not (tmp_path / "units.csv").exists() and not (tmp_path / "out").exists()
+
+
+# -- hints name the file and options the command has -----------------------------------------
+
+@pytest.mark.parametrize("content, message, line", [
+    ("quote,theme\nIt took months.,relationships\n",
+     "The examples table has no column 'text' or 'theme_id'", 1),
+    ("text,theme_id\nIt took months.,relationships\nNo funding.,Trust\n",
+     "Unknown theme 'Trust' in the theme_id column", 3),
+])
+def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsys, content,
+                                                          message, line):
+    examples = tmp_path / "ex.csv"
+    examples.write_text(content)
+    out = tmp_path / "preds.csv"
+    assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
+                 "--examples", str(examples), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"themesift suggest: error: {examples}, line {line}: {message}" in err
+    assert "Name the right one with --text-column" not in err and not out.exists()
+    assert ("columns text and theme_id" in err) if line == 1 else ("relationships, hope" in err)
+
+
+def test_export_report_with_a_bad_human_table_says_how_to_shape_it(export_study, capsys,
+                                                                   tmp_path):
+    human = tmp_path / "bad.csv"
+    human.write_text("unit,code\nu0,relationships\n")
+    assert main(["export", "--study", str(export_study), "--format", "report",
+                 "--human", str(human), "--out", str(tmp_path / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert str(human) in err and "in the header row" in err
+    assert "or pass id_column=" not in err and not (tmp_path / "r.html").exists()

@@ -324,24 +324,44 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _suggest(args: argparse.Namespace) -> int:
     from .embed import Embedder
-    from .ingest import read_table
+    from .frameworks import load_framework
     from .propose import suggest_table
 
-    examples = None
-    if args.examples:
-        examples = read_table(args.examples, text_column="text")
-        if "theme_id" not in examples.columns:
-            from .errors import InputError
-
-            raise InputError("No column 'theme_id'", path=args.examples, line=1,
-                             fix="The examples table needs the columns text and theme_id")
-    counts = suggest_table(args.table, args.out, args.framework, text_column=args.text_column,
+    framework = load_framework(args.framework)
+    examples = _read_examples(args.examples, framework) if args.examples else None
+    counts = suggest_table(args.table, args.out, framework, text_column=args.text_column,
                            id_column=args.id_column, examples=examples,
                            chunk_rows=args.chunk_rows, quiet=args.quiet,
                            embedder=Embedder(args.model, backend=args.backend, quiet=True))
     print(f"themesift suggest: {int(counts.sum())} rows -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
     return EXIT_OK
+
+
+def _read_examples(path: str, framework):
+    """The analyst-coded examples of ``suggest --examples``, checked with messages that name
+    the file and the row: columns text and theme_id, each theme id one of the framework's."""
+    from .compare._tables import read_table_file
+    from .errors import InputError
+    from .model import NONE_THEME
+
+    table = read_table_file(path, "the examples table")
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in ("text", "theme_id") if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"The examples table has no column {' or '.join(map(repr, missing))}", path=path,
+            line=1, fix=f"Its header row needs the columns text and theme_id, one coded text per "
+            f"row (--text-column and --id-column name the columns of TABLE only). The file's "
+            f"columns: {', '.join(table.columns)}")
+    table["theme_id"] = table["theme_id"].str.strip()
+    allowed = [*framework.theme_ids, NONE_THEME]
+    for row, theme in enumerate(table["theme_id"], start=2):  # the header is row 1
+        if theme not in allowed:
+            raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
+                             "Empty theme_id cell", path=path, line=row,
+                             fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
+    return table
 
 
 def _segment(args: argparse.Namespace) -> int:

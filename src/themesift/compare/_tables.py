@@ -87,7 +87,9 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
             f"{', '.join(frame.columns) or '(none)'}",
             path=path,
             fix=f"name the unit column '{id_column}' (or 'unit_id') and the theme column "
-                f"'{label_column}', or pass id_column= / label_column=")
+                f"'{label_column}' in the header row (to compare a table with other column "
+                f"names: 'themesift compare --id-column / --label-column', or id_column= / "
+                f"label_column= in Python)")
 
     if first_row is None:
         rows = [f"index {i}" for i in frame.index]

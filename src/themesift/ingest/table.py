@@ -175,7 +175,8 @@ def _units(table, path: Path, text_column: str, id_column: str | None, first_row
             raise InputError(
                 f"No column {column!r}", path=path, line=1,
                 fix=f"Columns in the file: {', '.join(map(str, table.columns))}. "
-                "Name the right one with --text-column / --id-column",
+                "Name the right one with --text-column / --id-column (text_column= / "
+                "id_column= in Python)",
             )
     texts = table[text_column].fillna("").astype(str)
     empty = [first_row + i for i, t in enumerate(texts) if not t.strip()]
