@@ -571,3 +571,28 @@ def test_export_report_with_a_bad_human_table_says_how_to_shape_it(export_study,
     err = capsys.readouterr().err
     assert str(human) in err and "in the header row" in err
     assert "or pass id_column=" not in err and not (tmp_path / "r.html").exists()
+
+
+def test_suggest_writes_a_real_workbook_for_xlsx(table, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    args = ["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "p.csv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "p.xlsx"), "--chunk-rows", "2"]) == 0
+    assert "3 rows -> " in capsys.readouterr().out
+    book = load_workbook(tmp_path / "p.xlsx")  # a workbook, not CSV text under its name
+    assert book.sheetnames == ["suggestions"]
+    expected = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert pd.read_excel(tmp_path / "p.xlsx", keep_default_na=False).equals(expected)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("name", ["p.xls", "p.tsv", "preds"])
+def test_suggest_refuses_an_output_format_it_cannot_write_before_the_work(table, tmp_path,
+                                                                          capsys, name):
+    assert main(["suggest", str(table), "--text-column", "quote", "--model", "no-such-model",
+                 "--out", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / name}: Cannot tell the format from the file name (it should end with " \
+        ".csv or .xlsx)" in err
+    assert not (tmp_path / name).exists()

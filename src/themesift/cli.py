@@ -144,7 +144,8 @@ def _parser() -> argparse.ArgumentParser:
     sug.add_argument("--examples", default=None, metavar="CODED.csv",
                      help="analyst-coded examples to learn from (columns text, theme_id)")
     _add_model_options(sug)
-    sug.add_argument("--out", required=True, metavar="PREDS.csv", help="where to write the suggestions")
+    sug.add_argument("--out", required=True, metavar="PREDS.csv",
+                     help="where to write the suggestions: a .csv, or an .xlsx workbook")
     sug.add_argument("--chunk-rows", type=_whole_number(1), default=5000, metavar="N",
                      help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
@@ -323,16 +324,38 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from ._io import atomic_output, check_output
     from .embed import Embedder
     from .frameworks import load_framework
     from .propose import suggest_table
 
+    out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
     framework = load_framework(args.framework)
     examples = _read_examples(args.examples, framework) if args.examples else None
-    counts = suggest_table(args.table, args.out, framework, text_column=args.text_column,
-                           id_column=args.id_column, examples=examples,
-                           chunk_rows=args.chunk_rows, quiet=args.quiet,
-                           embedder=Embedder(args.model, backend=args.backend, quiet=True))
+    options = {"text_column": args.text_column, "id_column": args.id_column,
+               "examples": examples, "chunk_rows": args.chunk_rows, "quiet": args.quiet,
+               "embedder": Embedder(args.model, backend=args.backend, quiet=True)}
+    if out.suffix.lower() == ".csv":
+        counts = suggest_table(args.table, out, framework, **options)
+    else:  # the suggestions as a CSV in a temporary folder beside it, then streamed into a workbook
+        import pandas as pd
+
+        from .review.sheet import write_xlsx
+
+        with atomic_output(out, force=True) as target, \
+                tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as folder:
+            csv = Path(folder) / "suggestions.csv"
+            counts = suggest_table(args.table, csv, framework, **options)
+            text = {c: str for c in (args.id_column or "id", "theme_id", "runner_up", "rationale")}
+            with pd.read_csv(csv, dtype=text, keep_default_na=False,
+                             chunksize=args.chunk_rows) as chunks:
+                columns = list(pd.read_csv(csv, nrows=0).columns)
+                write_xlsx(target, columns, (row for chunk in chunks
+                                             for row in chunk.itertuples(index=False, name=None)),
+                           sheet_name="suggestions")
     print(f"themesift suggest: {int(counts.sum())} rows -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
     return EXIT_OK

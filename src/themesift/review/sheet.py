@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
-           "apply_review", "as_number", "is_formula_like", "quote_formula"]
+           "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -167,11 +167,37 @@ def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Pa
 
 
 def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
-    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions.
+    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions."""
+    choices = ["accept", "reject", NONE_THEME]
+    for theme in sheet.attrs.get("theme_ids", []):
+        if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
+            choices.append(theme)
+    study, run = _first(sheet, "study"), _first(sheet, "run_id")
+    subject = f"themesift review sheet; study={study}; run_id={run}" if study or run else None
+    write_xlsx(path, list(sheet.columns), sheet.itertuples(index=False, name=None),
+               sheet_name="review", choices=choices, subject=subject)
 
-    Written row by row with XlsxWriter (constant memory): 20,000 suggestions take about
-    3.6 s, where openpyxl's write-only mode took 6.5 s and a styled workbook twenty. Every
-    string is written as a string, never as a formula, number or link.
+
+#: The most rows a worksheet holds, its header row included (Excel's limit).
+XLSX_MAX_ROWS = 1_048_576
+
+
+def write_xlsx(path: str | os.PathLike[str], columns: list[str], rows: Iterable[tuple], *,
+               sheet_name: str, choices: list[str] | None = None,
+               subject: str | None = None) -> int:
+    """Rows (tuples in the order of ``columns``) as a workbook of one sheet: a bold, frozen
+    header row, long-text columns wide and wrapped and, with ``choices``, a drop-down list of
+    them on a ``decision`` column (other values can be typed). Returns the rows written.
+
+    Written row by row with XlsxWriter (constant memory), so ``rows`` may be a stream: 20,000
+    suggestions take about 3.6 s, where openpyxl's write-only mode took 6.5 s and a styled
+    workbook twenty. Every string is written as a string, never as a formula, number or link,
+    and the workbook's date is fixed: the same rows give the same file.
+
+    Raises
+    ------
+    InputError
+        For more rows than a worksheet holds (:data:`XLSX_MAX_ROWS`).
     """
     import math
 
@@ -180,47 +206,46 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                            "strings_to_formulas": False, "strings_to_urls": False})
-    ws = book.add_worksheet("review")
-    ws.freeze_panes(1, 0)
-    columns = list(sheet.columns)
-    for i, name in enumerate(columns):
-        ws.set_column(i, i, _WIDTHS.get(name, 14))
-    if len(sheet) and "decision" in columns:
-        choices = ["accept", "reject", NONE_THEME]
-        for theme in sheet.attrs.get("theme_ids", []):
-            if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
-                choices.append(theme)
-        column = columns.index("decision")
-        ws.data_validation(1, column, len(sheet), column, {
-            "validate": "list", "source": choices, "ignore_blank": True, "show_error": False})
-    bold = book.add_format({"bold": True})
-    for i, name in enumerate(columns):
-        ws.write_string(0, i, str(name), bold)
-    long_text = [_WIDTHS.get(name, 14) >= 30 for name in columns]
-    wrap = {"text_wrap": True, "valign": "top"}
-    wrapped = book.add_format(wrap)
-    formats = [wrapped if long else None for long in long_text]
-    # A leading quote marks a formula-like string as text to Excel, also once edited.
-    quoted = [book.add_format({"quote_prefix": True, **(wrap if long else {})})
-              for long in long_text]
-    for r, row in enumerate(sheet.itertuples(index=False, name=None), start=1):
-        for i, value in enumerate(row):
-            if hasattr(value, "item"):  # numpy scalars
-                value = value.item()
-            if isinstance(value, str):
-                if value:  # an empty string stays an empty cell
-                    ws.write_string(r, i, value, quoted[i] if is_formula_like(value) else formats[i])
-            elif isinstance(value, (int, float)):
-                if math.isfinite(value):  # NaN: an empty cell
-                    ws.write_number(r, i, value, formats[i])
-            elif value is not None and value is not pd.NA:
-                ws.write_string(r, i, str(value), formats[i])
-    properties = {"created": _EPOCH}
-    study, run = _first(sheet, "study"), _first(sheet, "run_id")
-    if study or run:
-        properties["subject"] = f"themesift review sheet; study={study}; run_id={run}"
-    book.set_properties(properties)
-    book.close()
+    try:
+        ws = book.add_worksheet(sheet_name)
+        ws.freeze_panes(1, 0)
+        for i, name in enumerate(columns):
+            ws.set_column(i, i, _WIDTHS.get(name, 14))
+        bold = book.add_format({"bold": True})
+        for i, name in enumerate(columns):
+            ws.write_string(0, i, str(name), bold)
+        long_text = [_WIDTHS.get(name, 14) >= 30 for name in columns]
+        wrap = {"text_wrap": True, "valign": "top"}
+        wrapped = book.add_format(wrap)
+        formats = [wrapped if long else None for long in long_text]
+        # A leading quote marks a formula-like string as text to Excel, also once edited.
+        quoted = [book.add_format({"quote_prefix": True, **(wrap if long else {})})
+                  for long in long_text]
+        r = 0
+        for r, row in enumerate(rows, start=1):
+            if r >= XLSX_MAX_ROWS:
+                raise InputError(f"More than {XLSX_MAX_ROWS - 1:,} rows, the most a spreadsheet "
+                                 "holds", path=path, fix="Write a .csv file instead")
+            for i, value in enumerate(row):
+                if hasattr(value, "item"):  # numpy scalars
+                    value = value.item()
+                if isinstance(value, str):
+                    if value:  # an empty string stays an empty cell
+                        ws.write_string(r, i, value,
+                                        quoted[i] if is_formula_like(value) else formats[i])
+                elif isinstance(value, (int, float)):
+                    if math.isfinite(value):  # NaN: an empty cell
+                        ws.write_number(r, i, value, formats[i])
+                elif value is not None and value is not pd.NA:
+                    ws.write_string(r, i, str(value), formats[i])
+        if r and choices and "decision" in columns:
+            column = columns.index("decision")
+            ws.data_validation(1, column, r, column, {
+                "validate": "list", "source": choices, "ignore_blank": True, "show_error": False})
+        book.set_properties({"created": _EPOCH, **({"subject": subject} if subject else {})})
+    finally:
+        book.close()
+    return r
 
 
 def theme_rounds(themes, margins) -> list[int]:
