@@ -292,6 +292,20 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
 
 
+def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].isin(["unit:u1", "unit:u2"]), "decision"] = "accept"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "again"), "--study",
+                 str(store), "--quiet"]) == 0
+    assert ("2 units decided before are left out of the review sheet: their decisions stand"
+            in capsys.readouterr().out)
+    again = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
+    assert not {"unit:u1", "unit:u2"} & set(again["suggestion_id"])
+
+
 def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
     from themesift.study import Study
 

@@ -238,3 +238,18 @@ def test_csv_as_excel_saves_it_is_read_back(reviewed, sep, encoding):
     applied = apply_review(study, out / "excel.csv")
     assert applied[["suggestion_id", "action", "theme_id", "analyst", "note"]].values.tolist() == [
         ["unit:u2", "reassign", "hope", "Zoë", "“not yet”; 0,5 – see café notes"]]
+
+
+def test_a_rerun_sheet_leaves_out_the_units_already_decided(reviewed):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u2": {"decision": "hope"}, "unit:u4": {"decision": "reject"}})
+    apply_review(study, out / "review.csv", analyst="KJ")
+    again = study.run(make_corpus(), "recovery", learn=False)
+    write_outputs(again.result, out / "again", run_id=again.id, study=study)
+    sheet = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
+    units = [s for s in sheet["suggestion_id"] if s.startswith("unit:")]
+    assert sorted(units) == ["unit:u0", "unit:u1", "unit:u3", "unit:u5"]
+    assert sum(s.startswith("code:") for s in sheet["suggestion_id"]) == 2  # the new run's codes
+    assert (sheet["decision"] == "").all()
+    # without a study (or before any decision) every unit is listed
+    assert len(review_sheet(again.result, run_id=again.id)) == 8

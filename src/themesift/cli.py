@@ -281,11 +281,17 @@ def _run(args: argparse.Namespace) -> int:
 
         from .study import Study
 
+        from .review.sheet import decided_units
+
         with Study.open(args.study) as study:
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
+            decided = len(decided_units(result, study))
         print(f"themesift run: stored as {run.id} in {study.path}")
+        if decided:
+            print(f"{decided} units decided before are left out of the review sheet: their "
+                  "decisions stand (apply an earlier sheet again to change one).")
     else:
         result = run_pipeline(args.inputs, args.framework, **options)
         files = write_outputs(result, args.out)

@@ -14,6 +14,10 @@ decisions that matter most first:
    Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
+In a study, units already decided (a decision on ``unit:<unit_id>``, in any run) are left
+out, as the review widget leaves them out: their decisions stand, and a re-run's sheet holds
+only what is left to decide (:func:`decided_units` says which).
+
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
 ``study`` and ``run_id`` (which study and run the sheet came from, so that a sheet from another
@@ -48,7 +52,8 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
-           "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx"]
+           "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
+           "decided_units"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -86,7 +91,7 @@ def review_sheet(
         store's ``code:<run_id>:<code_id>``; without it they are ``code:<code_id>``.
     study:
         The :class:`~themesift.Study` (or its path) the run is stored in; written into the
-        ``study`` column.
+        ``study`` column. With a Study, units it holds a decision on are left out.
 
     Returns
     -------
@@ -109,7 +114,11 @@ def review_sheet(
         "runner_up": c.runner_up, "rationale": c.rationale,
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
-    unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
+    unit_rows = result.unit_suggestions
+    decided = set(decided_units(result, study))
+    if decided:
+        unit_rows = unit_rows[~unit_rows["unit_id"].isin(decided)]
+    unit_rows = unit_rows.assign(_margin=_margin(unit_rows))
     unit_rows = unit_rows.assign(
         _round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]),
         set_aside=[small_talk.get(u, False) for u in unit_rows["unit_id"]])
@@ -131,6 +140,15 @@ def review_sheet(
     sheet["run_id"] = run_id or ""
     sheet.attrs["theme_ids"] = list(getattr(result.framework, "theme_ids", []) or [])
     return sheet
+
+
+def decided_units(result: PipelineResult, study: Study | object | None) -> list[str]:
+    """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
+    none) holds a decision on: the review sheet leaves them out."""
+    if not hasattr(study, "decided_since"):
+        return []
+    decided = set(study.decided_since(0)[0])
+    return [u for u in result.unit_suggestions["unit_id"] if f"unit:{u}" in decided]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
