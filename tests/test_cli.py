@@ -292,6 +292,20 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
 
 
+def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].isin(["unit:u1", "unit:u2"]), "decision"] = "accept"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "again"), "--study",
+                 str(store), "--quiet"]) == 0
+    assert ("2 units decided before are left out of the review sheet: their decisions stand"
+            in capsys.readouterr().out)
+    again = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
+    assert not {"unit:u1", "unit:u2"} & set(again["suggestion_id"])
+
+
 def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
     from themesift.study import Study
 
@@ -477,3 +491,122 @@ def test_export_pseudonymised_writes_the_key_apart(export_study, capsys, tmp_pat
     assert {"Maria Lopez", "Leeds"} <= set(names["original"])
     assert main(["export", "--study", str(export_study), "--format", "codesheet",
                  "--pseudonymise", "--out", str(out)]) == 1  # the export and its key exist
+
+
+# -- option values are checked before any work ------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "missing.txt", "--out", "x", "--codes", "0"], "argument --codes: must be a whole number, 2 or more, not '0'"),
+    (["run", "missing.txt", "--out", "x", "--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295"),
+    (["run", "missing.txt", "--out", "x", "--seed", "1.5"], "argument --seed: must be a whole number"),
+    (["segment", "missing.txt", "--max-words", "0"], "argument --max-words: must be a whole number, 2 or more"),
+    (["segment", "missing.txt", "--min-words", "-5"], "argument --min-words: must be a whole number, 1 or more"),
+    (["segment", "missing.txt", "--max-words", "10"], "--max-words (10) must be at least twice --min-words (8 by default)"),
+    (["segment", "missing.txt", "--min-words", "50"], "--max-words (80 by default) must be at least twice --min-words (50)"),
+    (["suggest", "missing.csv", "--out", "p.csv", "--chunk-rows", "0"], "argument --chunk-rows: must be a whole number, 1 or more"),
+    (["compare", "a.csv", "b.csv", "--min-overlap", "0"], "argument --min-overlap: must be a number above 0 and at most 1"),
+    (["compare", "a.csv", "b.csv", "c.csv"], "give two coding tables, or one with a coder column"),
+])
+def test_bad_option_values_are_usage_errors_naming_the_option(capsys, args, message):
+    with pytest.raises(SystemExit) as caught:  # before the (missing) input is even looked at
+        main(args)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"themesift {args[0]}: error: {message}" in err and "Traceback" not in err
+    assert "parameter of" not in err and "n_codes" not in err
+
+
+def test_too_many_codes_is_refused_before_embedding(tmp_path, monkeypatch, capsys):
+    from themesift import embed
+
+    class Model:
+        model_id = "fake/model"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def encode(self, texts):
+            raise AssertionError("embedded before checking --codes")
+
+    monkeypatch.setattr(embed, "Embedder", Model)
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(tmp_path / "o"),
+                 "--codes", "1000", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "1000 codes are too many for" in err and "(--codes on the command line" in err
+
+
+def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
+        tmp_path, monkeypatch, capsys):
+    from themesift import embed
+
+    monkeypatch.setattr(embed, "Embedder", lambda *args, **kwargs: None)
+    path = tmp_path / "modonly.txt"
+    path.write_text("Moderator: Welcome everyone, thanks for coming.\n\n"
+                    "Moderator: Shall we start with introductions?\n")
+    messages = []
+    for args in (["segment", str(path), "--out", str(tmp_path / "units.csv")],
+                 ["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]):
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        messages.append(err.split(": error: ", 1)[1])
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"{path}: No meaning units were found in the transcript")
+    assert "--moderator" in messages[0]
+    assert not (tmp_path / "units.csv").exists() and not (tmp_path / "out").exists()
+
+
+# -- hints name the file and options the command has -----------------------------------------
+
+@pytest.mark.parametrize("content, message, line", [
+    ("quote,theme\nIt took months.,relationships\n",
+     "The examples table has no column 'text' or 'theme_id'", 1),
+    ("text,theme_id\nIt took months.,relationships\nNo funding.,Trust\n",
+     "Unknown theme 'Trust' in the theme_id column", 3),
+])
+def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsys, content,
+                                                          message, line):
+    examples = tmp_path / "ex.csv"
+    examples.write_text(content)
+    out = tmp_path / "preds.csv"
+    assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
+                 "--examples", str(examples), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"themesift suggest: error: {examples}, line {line}: {message}" in err
+    assert "Name the right one with --text-column" not in err and not out.exists()
+    assert ("columns text and theme_id" in err) if line == 1 else ("relationships, hope" in err)
+
+
+def test_export_report_with_a_bad_human_table_says_how_to_shape_it(export_study, capsys,
+                                                                   tmp_path):
+    human = tmp_path / "bad.csv"
+    human.write_text("unit,code\nu0,relationships\n")
+    assert main(["export", "--study", str(export_study), "--format", "report",
+                 "--human", str(human), "--out", str(tmp_path / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert str(human) in err and "in the header row" in err
+    assert "or pass id_column=" not in err and not (tmp_path / "r.html").exists()
+
+
+def test_suggest_writes_a_real_workbook_for_xlsx(table, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    args = ["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "p.csv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "p.xlsx"), "--chunk-rows", "2"]) == 0
+    assert "3 rows -> " in capsys.readouterr().out
+    book = load_workbook(tmp_path / "p.xlsx")  # a workbook, not CSV text under its name
+    assert book.sheetnames == ["suggestions"]
+    expected = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert pd.read_excel(tmp_path / "p.xlsx", keep_default_na=False).equals(expected)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("name", ["p.xls", "p.tsv", "preds"])
+def test_suggest_refuses_an_output_format_it_cannot_write_before_the_work(table, tmp_path,
+                                                                          capsys, name):
+    assert main(["suggest", str(table), "--text-column", "quote", "--model", "no-such-model",
+                 "--out", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / name}: Cannot tell the format from the file name (it should end with " \
+        ".csv or .xlsx)" in err
+    assert not (tmp_path / name).exists()

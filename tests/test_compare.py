@@ -680,3 +680,10 @@ def test_plots_for_notebooks():
     assert [t.get_text() for t in ax.get_yticklabels()] == [str(i) for i in report.confusion.index]
     bars = report.plot_per_theme()
     assert len(bars.patches) == len(report.per_theme)
+
+
+def test_coding_table_saved_by_excel_with_semicolons_and_cp1252(tmp_path):
+    path = tmp_path / "human.csv"
+    path.write_bytes("id;theme_id;note\r\nu1;x;“café”\r\nu2;y;a, b\r\n".encode("cp1252"))
+    report = compare(path, table([("u1", "x"), ("u2", "y")]))
+    assert report.summary["n"] == 2 and report.summary["percent_agreement"] == 1.0

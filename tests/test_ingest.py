@@ -280,10 +280,16 @@ def test_every_skipped_file_in_a_folder_is_named_with_what_to_do(tmp_path, fixtu
     assert all(w.endswith("or move it out of the folder.") for w in warned)
 
 
-def test_same_file_name_in_two_formats_gets_distinct_ids(tmp_path, fixtures):
+def test_same_file_name_in_two_formats_gets_distinct_ids_and_a_warning(tmp_path, fixtures, caplog):
     (tmp_path / "g1.txt").write_bytes((fixtures / "basic.txt").read_bytes())
     (tmp_path / "g1.md").write_bytes((fixtures / "bold_labels.md").read_bytes())
-    assert ts.read_corpus(tmp_path).ids == ["g1_md", "g1_txt"]
+    (tmp_path / "g2.txt").write_bytes((fixtures / "basic.txt").read_bytes())
+    assert ts.read_corpus(tmp_path).ids == ["g1_md", "g1_txt", "g2"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1  # g2, alone with its name, keeps its id quietly
+    assert warned[0].startswith(f"{tmp_path / 'g1.md'} and {tmp_path / 'g1.txt'} share the name "
+                                "'g1', so their ids get the extension: g1_md, g1_txt")
+    assert "Keep one format of each transcript, or rename the files." in warned[0]
 
 
 def test_unknown_transcript_id_lists_the_known_ones(fixtures):
@@ -337,6 +343,7 @@ def test_table_reader_xlsx_and_row_number_ids(tmp_path):
     ("id,text\nx,hello\ny,\n", {}, r"t\.csv, line 3: Empty 'text' cell in row\(s\) 3"),
     ("id,text\nx,hello\nx,again\n", {"id_column": "id"}, r"line 3: The id 'x' in row 3 repeats row 2"),
     ("", {}, r"t\.csv: The file is empty"),
+    ("PK\x03\x04\x14\x00\x06\x00", {}, r"t\.csv: This is a workbook \(\.xlsx\) saved under a \.csv name"),
 ])
 def test_table_reader_bad_input(tmp_path, content, kwargs, message):
     path = tmp_path / "t.csv"

@@ -223,3 +223,33 @@ def test_conflicting_rows_and_missing_columns(reviewed, tmp_path):
     with pytest.raises(ts.InputError, match=r"line 1: No column 'decision'"):
         read_review(tmp_path / "nodecision.csv")
     assert study.decisions.empty
+
+
+@pytest.mark.parametrize("sep, encoding", [(",", "cp1252"), (";", "utf-8-sig"), (";", "cp1252"),
+                                           ("\t", "utf-8")])
+def test_csv_as_excel_saves_it_is_read_back(reviewed, sep, encoding):
+    """Excel saves 'CSV' in the Windows code page (curly quotes are byte 0x93), and with ';'
+    where the decimal mark is a comma; both, with CRLF line ends, are read back."""
+    study, run, out = reviewed
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u2", ["decision", "analyst", "note"]] = \
+        ["hope", "Zoë", "“not yet”; 0,5 – see café notes"]
+    sheet.to_csv(out / "excel.csv", index=False, sep=sep, encoding=encoding, lineterminator="\r\n")
+    applied = apply_review(study, out / "excel.csv")
+    assert applied[["suggestion_id", "action", "theme_id", "analyst", "note"]].values.tolist() == [
+        ["unit:u2", "reassign", "hope", "Zoë", "“not yet”; 0,5 – see café notes"]]
+
+
+def test_a_rerun_sheet_leaves_out_the_units_already_decided(reviewed):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u2": {"decision": "hope"}, "unit:u4": {"decision": "reject"}})
+    apply_review(study, out / "review.csv", analyst="KJ")
+    again = study.run(make_corpus(), "recovery", learn=False)
+    write_outputs(again.result, out / "again", run_id=again.id, study=study)
+    sheet = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
+    units = [s for s in sheet["suggestion_id"] if s.startswith("unit:")]
+    assert sorted(units) == ["unit:u0", "unit:u1", "unit:u3", "unit:u5"]
+    assert sum(s.startswith("code:") for s in sheet["suggestion_id"]) == 2  # the new run's codes
+    assert (sheet["decision"] == "").all()
+    # without a study (or before any decision) every unit is listed
+    assert len(review_sheet(again.result, run_id=again.id)) == 8

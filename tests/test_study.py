@@ -156,7 +156,15 @@ def test_empty_study_has_no_latest_run(tmp_path):
             s.load_run()
 
 
-def test_version_1_store_is_migrated(tmp_path, fake_stages):
+def test_a_new_store_is_created_without_migration_messages(tmp_path, caplog):
+    caplog.set_level("INFO", logger="themesift.study")
+    with Study.open(tmp_path / "new") as s:
+        assert s.schema_version == SCHEMA_VERSION
+    assert not [r for r in caplog.records if "Migrating" in r.getMessage()]
+
+
+def test_version_1_store_is_migrated(tmp_path, fake_stages, caplog):
+    caplog.set_level("INFO", logger="themesift.study")
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     for statement in study_module.MIGRATIONS[0]:
@@ -170,6 +178,8 @@ def test_version_1_store_is_migrated(tmp_path, fake_stages):
     conn.close()
     with Study.open(path) as s:
         assert s.schema_version == 3
+        assert [r.getMessage() for r in caplog.records if "Migrating" in r.getMessage()] == [
+            f"Migrating {path} to schema version {v}" for v in (2, 3)]
         assert s.framework("run-old").theme_ids == THEMES  # no copy: loaded from its source
         s.run(make_corpus())
         assert s.framework().theme_ids == THEMES

@@ -87,15 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("inputs", nargs="+", metavar="INPUT", help="transcript file or folder")
     seg.add_argument("--out", metavar="FILE.csv", help="write the meaning units to this CSV file")
     _add_reading_options(seg)
-    seg.add_argument("--min-words", type=int, default=None, metavar="N",
+    seg.add_argument("--min-words", type=_whole_number(1), default=None, metavar="N",
                      help="shorter stretches join a neighbouring sentence (default 8)")
-    seg.add_argument("--max-words", type=int, default=None, metavar="N",
-                     help="longer units are split (default 80)")
+    seg.add_argument("--max-words", type=_whole_number(2), default=None, metavar="N",
+                     help="longer units are split; at least twice --min-words (default 80)")
     seg.add_argument("--include-moderator", action="store_true",
                      help="keep the moderator's turns as units too")
     seg.add_argument("--include-backchannels", action="store_true",
                      help='keep turns that are only back-channels ("Mm.", "Yes, exactly.")')
-    seg.set_defaults(command=_segment, verb="segment")
+    seg.set_defaults(command=_segment, verb="segment", parser=seg)
 
     run = verbs.add_parser(
         "run", help="whole pipeline: units, candidate codes, theme suggestions, review sheet",
@@ -106,9 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="transcript file or folder")
     run.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
     _add_model_options(run)
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--codes", type=int, default=None, metavar="K",
-                     help="number of candidate codes (default: chosen from the data)")
+    run.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=0,
+                     help="random seed, 0 to 4294967295 (default 0)")
+    run.add_argument("--codes", type=_whole_number(2), default=None, metavar="K",
+                     help="number of candidate codes, 2 or more (default: chosen from the data)")
     run.add_argument("--study", default=None, metavar="S",
                      help="keep the run in this study store (folder or .sqlite file); the "
                      "review sheet can then be read back with 'themesift apply'")
@@ -143,8 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     sug.add_argument("--examples", default=None, metavar="CODED.csv",
                      help="analyst-coded examples to learn from (columns text, theme_id)")
     _add_model_options(sug)
-    sug.add_argument("--out", required=True, metavar="PREDS.csv", help="where to write the suggestions")
-    sug.add_argument("--chunk-rows", type=int, default=5000, metavar="N",
+    sug.add_argument("--out", required=True, metavar="PREDS.csv",
+                     help="where to write the suggestions: a .csv, or an .xlsx workbook")
+    sug.add_argument("--chunk-rows", type=_whole_number(1), default=5000, metavar="N",
                      help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
     sug.set_defaults(command=_suggest, verb="suggest")
@@ -164,13 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--units", default=None, metavar="UNITS.csv",
                      help="the machine's units (units.csv of a run): align a first table coded "
                      "as character spans (doc_id/source, start, end, or a .qdpx) to these units")
-    cmp.add_argument("--min-overlap", type=float, default=0.5, metavar="SHARE",
-                     help="with --units: share of the unit or of the span that must overlap (default 0.5)")
+    cmp.add_argument("--min-overlap", type=_share, default=0.5, metavar="SHARE",
+                     help="with --units: share of the unit or of the span that must overlap, "
+                     "above 0 and at most 1 (default 0.5)")
     cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
                      help="for a .qdpx: table with columns code and theme_id mapping human codes "
                      "(names or paths) to framework themes")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
-    cmp.set_defaults(command=_compare, verb="compare")
+    cmp.set_defaults(command=_compare, verb="compare", parser=cmp)
 
     exp = verbs.add_parser(
         "export", help="a study's coding as a QDPX project, code sheet or HTML report",
@@ -211,6 +214,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _whole_number(low: int, high: int | None = None):
+    """An argparse type for a whole number from ``low`` (to ``high``): a value outside is a
+    usage error naming the option and the range, before any work starts."""
+    allowed = f" from {low} to {high}" if high is not None else f", {low} or more"
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be a whole number{allowed}, not {text!r}")
+        return value
+
+    return whole_number
+
+
+def _share(text: str) -> float:
+    """An argparse type for a share above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most 1 (such as 0.5), "
+                                         f"not {text!r}")
+    return value
+
+
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--moderator", action="append", metavar="NAME",
@@ -249,11 +281,17 @@ def _run(args: argparse.Namespace) -> int:
 
         from .study import Study
 
+        from .review.sheet import decided_units
+
         with Study.open(args.study) as study:
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
+            decided = len(decided_units(result, study))
         print(f"themesift run: stored as {run.id} in {study.path}")
+        if decided:
+            print(f"{decided} units decided before are left out of the review sheet: their "
+                  "decisions stand (apply an earlier sheet again to change one).")
     else:
         result = run_pipeline(args.inputs, args.framework, **options)
         files = write_outputs(result, args.out)
@@ -292,39 +330,91 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from ._io import atomic_output, check_output
     from .embed import Embedder
-    from .ingest import read_table
+    from .frameworks import load_framework
     from .propose import suggest_table
 
-    examples = None
-    if args.examples:
-        examples = read_table(args.examples, text_column="text")
-        if "theme_id" not in examples.columns:
-            from .errors import InputError
+    out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
+    framework = load_framework(args.framework)
+    examples = _read_examples(args.examples, framework) if args.examples else None
+    options = {"text_column": args.text_column, "id_column": args.id_column,
+               "examples": examples, "chunk_rows": args.chunk_rows, "quiet": args.quiet,
+               "embedder": Embedder(args.model, backend=args.backend, quiet=True)}
+    if out.suffix.lower() == ".csv":
+        counts = suggest_table(args.table, out, framework, **options)
+    else:  # the suggestions as a CSV in a temporary folder beside it, then streamed into a workbook
+        import pandas as pd
 
-            raise InputError("No column 'theme_id'", path=args.examples, line=1,
-                             fix="The examples table needs the columns text and theme_id")
-    counts = suggest_table(args.table, args.out, args.framework, text_column=args.text_column,
-                           id_column=args.id_column, examples=examples,
-                           chunk_rows=args.chunk_rows, quiet=args.quiet,
-                           embedder=Embedder(args.model, backend=args.backend, quiet=True))
+        from .review.sheet import write_xlsx
+
+        with atomic_output(out, force=True) as target, \
+                tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as folder:
+            csv = Path(folder) / "suggestions.csv"
+            counts = suggest_table(args.table, csv, framework, **options)
+            text = {c: str for c in (args.id_column or "id", "theme_id", "runner_up", "rationale")}
+            with pd.read_csv(csv, dtype=text, keep_default_na=False,
+                             chunksize=args.chunk_rows) as chunks:
+                columns = list(pd.read_csv(csv, nrows=0).columns)
+                write_xlsx(target, columns, (row for chunk in chunks
+                                             for row in chunk.itertuples(index=False, name=None)),
+                           sheet_name="suggestions")
     print(f"themesift suggest: {int(counts.sum())} rows -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
     return EXIT_OK
 
 
+def _read_examples(path: str, framework):
+    """The analyst-coded examples of ``suggest --examples``, checked with messages that name
+    the file and the row: columns text and theme_id, each theme id one of the framework's."""
+    from .compare._tables import read_table_file
+    from .errors import InputError
+    from .model import NONE_THEME
+
+    table = read_table_file(path, "the examples table")
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in ("text", "theme_id") if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"The examples table has no column {' or '.join(map(repr, missing))}", path=path,
+            line=1, fix=f"Its header row needs the columns text and theme_id, one coded text per "
+            f"row (--text-column and --id-column name the columns of TABLE only). The file's "
+            f"columns: {', '.join(table.columns)}")
+    table["theme_id"] = table["theme_id"].str.strip()
+    allowed = [*framework.theme_ids, NONE_THEME]
+    for row, theme in enumerate(table["theme_id"], start=2):  # the header is row 1
+        if theme not in allowed:
+            raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
+                             "Empty theme_id cell", path=path, line=row,
+                             fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
+    return table
+
+
 def _segment(args: argparse.Namespace) -> int:
     from .ingest import read_corpus
-    from .segment import MAX_WORDS, MIN_WORDS, segment, summarize_units
+    from .segment import MAX_WORDS, MIN_WORDS, no_units_error, segment, summarize_units
 
+    min_words = MIN_WORDS if args.min_words is None else args.min_words
+    max_words = MAX_WORDS if args.max_words is None else args.max_words
+    if max_words < 2 * min_words:
+        given = {name: "" if value is not None else " by default"
+                 for name, value in (("min", args.min_words), ("max", args.max_words))}
+        args.parser.error(f"--max-words ({max_words}{given['max']}) must be at least twice "
+                          f"--min-words ({min_words}{given['min']}): give --max-words "
+                          f"{2 * min_words} or more, or a smaller --min-words")
     corpus = read_corpus(args.inputs, moderator=args.moderator, encoding=args.encoding)
     units = segment(
         corpus,
-        min_words=MIN_WORDS if args.min_words is None else args.min_words,
-        max_words=MAX_WORDS if args.max_words is None else args.max_words,
+        min_words=min_words,
+        max_words=max_words,
         include_moderator=args.include_moderator,
         include_backchannels=args.include_backchannels,
     )
+    if units.empty:  # never a silently empty result
+        raise no_units_error(corpus)
     print(_format_table(summarize_units(corpus, units)))
     if args.out:
         units.to_csv(args.out, index=False)
@@ -340,7 +430,7 @@ def _compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
     if len(args.tables) > 2:
-        raise SystemExit("themesift compare: error: give two coding tables, or one with a coder column")
+        args.parser.error("give two coding tables, or one with a coder column")
     tables = [_qdpx_coding(t, args) if t.lower().endswith(".qdpx") else t for t in args.tables]
     report = compare(*tables, units=pd.read_csv(args.units) if args.units else None,
                      min_overlap=args.min_overlap, id_column=args.id_column,

@@ -88,12 +88,13 @@ def run_pipeline(
     PipelineResult
     """
     from .discover import discover_codes
+    from .discover._input import check_n_codes
     from .embed import Embedder
     from .frameworks import load_framework
     from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
     from .propose import suggest_units_and_codes
-    from .segment import segment
+    from .segment import no_units_error, segment
 
     timings: dict[str, float] = {}
 
@@ -113,8 +114,8 @@ def run_pipeline(
     units = timed("segment", f"cutting the transcripts ({len(corpus)}) into meaning units",
                   segment, corpus)
     if units.empty:
-        raise InputError("No meaning units were found in the transcripts",
-                         fix="Check that participants' turns are labelled (see 'themesift segment')")
+        raise no_units_error(corpus)
+    check_n_codes(n_codes, units)  # before the slow embedding
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "
                     "they are new)", embedder.encode, list(units["text"]))

@@ -582,6 +582,20 @@ def _mend_brackets(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
     return mended
 
 
+def no_units_error(corpus: Corpus | Iterable[Transcript]) -> InputError:
+    """The error for transcripts that gave no meaning unit at all (every turn the moderator's
+    or a back-channel): a batch command refuses them rather than write an empty result."""
+    transcripts = list(corpus)
+    path = transcripts[0].meta.get("path") if len(transcripts) == 1 else None
+    where = "" if path else f" ({', '.join(t.id for t in transcripts[:5])}" + (
+        ", ...)" if len(transcripts) > 5 else ")")
+    return InputError(
+        f"No meaning units were found in the transcript{'' if path else 's'}{where}: every "
+        "turn is the moderator's or a back-channel", path=path,
+        fix="Check that each participant's turn starts with their own speaker label (such as "
+            "\"P3: ...\") and that --moderator (moderator= in Python) names only the moderator")
+
+
 def summarize_units(corpus: Corpus | Iterable[Transcript], units):
     """One row per transcript: format, speakers, turns, meaning units and their length.
 

@@ -296,7 +296,8 @@ class Study:
             # Another process may have migrated while this one waited for the lock.
             version = _store_version(conn, self.path)
             for number in range(version, SCHEMA_VERSION):
-                logger.info("Migrating %s to schema version %d", self.path, number + 1)
+                if version:  # a new store is created at the current version, quietly
+                    logger.info("Migrating %s to schema version %d", self.path, number + 1)
                 for statement in MIGRATIONS[number]:
                     conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

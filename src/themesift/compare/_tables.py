@@ -44,13 +44,16 @@ def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
     suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(p, dtype=str, keep_default_na=False,
-                               sep="\t" if suffix == ".tsv" else ",")
+            from ..ingest.table import read_csv_cells
+
+            return read_csv_cells(p)
         if suffix in (".xlsx", ".xlsm", ".xls"):
             return pd.read_excel(p, dtype=str, keep_default_na=False)
-    except Exception as exc:  # parser errors, bad encodings, broken zip
+    except InputError:
+        raise
+    except Exception as exc:  # parser errors, broken zip
         raise InputError(f"cannot read {what}: {exc}", path=str(p),
-                         fix="save it as UTF-8 .csv or as .xlsx") from exc
+                         fix="save it as .csv (with a header row) or as .xlsx") from exc
     raise InputError(f"cannot read {what} from a '{suffix}' file", path=str(p),
                      fix="save it as .csv or .xlsx")
 
@@ -84,7 +87,9 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
             f"{', '.join(frame.columns) or '(none)'}",
             path=path,
             fix=f"name the unit column '{id_column}' (or 'unit_id') and the theme column "
-                f"'{label_column}', or pass id_column= / label_column=")
+                f"'{label_column}' in the header row (to compare a table with other column "
+                f"names: 'themesift compare --id-column / --label-column', or id_column= / "
+                f"label_column= in Python)")
 
     if first_row is None:
         rows = [f"index {i}" for i in frame.index]

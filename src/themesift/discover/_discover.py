@@ -13,7 +13,8 @@ from ._bertopic import bertopic_quiet, representation_class
 from ._cache import cache_key, cached_codes, store_codes
 from ._geometry import silhouette
 from ._hdbscan import fit_hdbscan
-from ._input import check_params, check_units, unit_vectors, without_small_talk
+from ._input import (check_n_codes, check_params, check_units, unit_vectors,
+                     without_small_talk)
 from ._labels import phrase_labels
 from ._partition import fit_partition
 from ._tables import SEPARATOR, code_tables
@@ -113,12 +114,7 @@ def discover_codes(
     units, embeddings, n_small_talk = without_small_talk(units, embeddings)
     unit_ids, texts = check_units(units, min_code_size)
     n = len(texts)
-    if n_codes is not None and n_codes > n // 2:
-        raise InputError(
-            f"n_codes={n_codes} is too many for {n} meaning units: a code needs at least two "
-            f"units",
-            fix=f"Ask for at most {n // 2} codes, or leave n_codes=None to choose by silhouette",
-        )
+    check_n_codes(n_codes, units)
     vectors = unit_vectors(texts, embedder, embeddings)
     embedded = time.perf_counter()
     key = cache_key(units, vectors, embedder, seed, n_codes, method, min_code_size)

@@ -61,6 +61,21 @@ def check_params(seed: object, n_codes: object, method: object, min_code_size: o
         raise bad("n_codes", "None or an int in [2, inf)", n_codes)
 
 
+def check_n_codes(n_codes: int | None, units: Any) -> None:
+    """Refuse more codes than half the units that get one (small talk gets none): a code needs
+    at least two units. The pipeline calls this before embedding, so the answer comes early."""
+    if not isinstance(n_codes, int):  # None, or a bad value check_params names
+        return
+    n = len(units) - without_small_talk(units, None)[2]
+    if n_codes > n // 2:
+        raise InputError(
+            f"{n_codes} codes are too many for {n} meaning units (small talk aside): a code "
+            f"needs at least two units",
+            fix=f"Ask for at most {n // 2} codes (--codes on the command line, n_codes= in "
+                f"Python), or leave the number out to let themesift choose it",
+        )
+
+
 def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]]:
     """The unit ids and texts, after checking that codes can be found in them."""
     import pandas as pd

@@ -172,12 +172,20 @@ def _unique_ids(transcripts: list[Transcript]) -> list[Transcript]:
     for t in transcripts:
         counts[t.id] = counts.get(t.id, 0) + 1
     renamed = []
+    suffixed: dict[str, list[tuple[str, str]]] = {}
     for t in transcripts:
         if counts[t.id] > 1:
             path = Path(t.meta["path"])
             new_id = f"{t.id}_{path.suffix.lstrip('.').lower()}"
+            suffixed.setdefault(t.id, []).append((t.meta["path"], new_id))
             t = dataclasses.replace(t, id=new_id)
         renamed.append(t)
+    for name, files in suffixed.items():
+        logger.warning(
+            "%s share the name %r, so their ids get the extension: %s (a transcript stored "
+            "in a study as %r is then a new transcript, its units new ids). Keep one format "
+            "of each transcript, or rename the files.", " and ".join(p for p, _ in files),
+            name, ", ".join(new_id for _, new_id in files), name)
     ids = [t.id for t in renamed]
     clashes = sorted({i for i in ids if ids.count(i) > 1})
     if clashes:

@@ -10,6 +10,40 @@ from ..errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 _SNIFF_BYTES = 1 << 20  # how much of a big CSV tells its encoding
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_delimiter(text: str) -> str:
+    """The delimiter of a CSV from its header line: the most frequent of comma, semicolon
+    (Excel's "CSV" where the decimal mark is a comma), tab and bar; comma on a tie."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return max(_DELIMITERS, key=header.count)
+
+
+def read_csv_cells(path: str | os.PathLike[str], **options):
+    """A .csv/.tsv file as a DataFrame of strings (an empty cell is ``""``, never NaN).
+
+    Its encoding is detected as a transcript's is (UTF-8 with or without BOM, UTF-16,
+    Windows cp1252 as Excel saves "CSV"), its delimiter from the header line
+    (:func:`csv_delimiter`; always a tab for .tsv). ``options`` go to ``pandas.read_csv``.
+    """
+    import io
+
+    import pandas as pd
+
+    from ._common import decode_bytes
+
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError("The file is empty", path=path, fix="Save the table again with its "
+                         "header row")
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError("This is a workbook (.xlsx) saved under a .csv name", path=path,
+                         fix="Rename it to .xlsx, or save it from the spreadsheet program as CSV")
+    text, _ = decode_bytes(data, path)
+    sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
+    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, **options)
 
 
 def read_table(
@@ -41,20 +75,11 @@ def read_table(
         For a missing or unreadable file, a missing column, empty text cells or repeated ids
         (each naming the rows).
     """
-    import io
-
     import pandas as pd
 
     path, suffix = _checked_path(path)
     with _readable(path):
-        if suffix == ".xlsx":
-            table = pd.read_excel(path, dtype=str)
-        else:
-            from ._common import decode_bytes
-
-            text, _ = decode_bytes(path.read_bytes(), path)
-            table = pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else None,
-                                engine="python", dtype=str, keep_default_na=False)
+        table = pd.read_excel(path, dtype=str) if suffix == ".xlsx" else read_csv_cells(path)
     if not len(table):
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
     return _units(table, path, text_column, id_column, first_row=2, seen={})
@@ -92,15 +117,15 @@ def read_table_chunks(
         head = handle.read(_SNIFF_BYTES)
     if len(head) == _SNIFF_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]  # never cut a character in two
-    encoding = decode_bytes(head, path)[1]
+    text, encoding = decode_bytes(head, path)
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
     seen: dict[str, int] = {}
     first_row, rows = 2, 0  # spreadsheet numbering: the header is row 1
     with _readable(path):
-        reader = pd.read_csv(path, sep="\t" if suffix == ".tsv" else None, engine="python",
-                             dtype=str, keep_default_na=False, encoding=encoding,
-                             chunksize=chunk_rows)
+        reader = pd.read_csv(path, sep="\t" if suffix == ".tsv" else csv_delimiter(text),
+                             engine="python", dtype=str, keep_default_na=False,
+                             encoding=encoding, chunksize=chunk_rows)
         with reader:
             for chunk in reader:
                 yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
@@ -150,7 +175,8 @@ def _units(table, path: Path, text_column: str, id_column: str | None, first_row
             raise InputError(
                 f"No column {column!r}", path=path, line=1,
                 fix=f"Columns in the file: {', '.join(map(str, table.columns))}. "
-                "Name the right one with --text-column / --id-column",
+                "Name the right one with --text-column / --id-column (text_column= / "
+                "id_column= in Python)",
             )
     texts = table[text_column].fillna("").astype(str)
     empty = [first_row + i for i, t in enumerate(texts) if not t.strip()]

@@ -14,6 +14,10 @@ decisions that matter most first:
    Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
+In a study, units already decided (a decision on ``unit:<unit_id>``, in any run) are left
+out, as the review widget leaves them out: their decisions stand, and a re-run's sheet holds
+only what is left to decide (:func:`decided_units` says which).
+
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
 ``study`` and ``run_id`` (which study and run the sheet came from, so that a sheet from another
@@ -48,7 +52,8 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
-           "apply_review", "as_number", "is_formula_like", "quote_formula"]
+           "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
+           "decided_units"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -86,7 +91,7 @@ def review_sheet(
         store's ``code:<run_id>:<code_id>``; without it they are ``code:<code_id>``.
     study:
         The :class:`~themesift.Study` (or its path) the run is stored in; written into the
-        ``study`` column.
+        ``study`` column. With a Study, units it holds a decision on are left out.
 
     Returns
     -------
@@ -109,7 +114,11 @@ def review_sheet(
         "runner_up": c.runner_up, "rationale": c.rationale,
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
-    unit_rows = result.unit_suggestions.assign(_margin=_margin(result.unit_suggestions))
+    unit_rows = result.unit_suggestions
+    decided = set(decided_units(result, study))
+    if decided:
+        unit_rows = unit_rows[~unit_rows["unit_id"].isin(decided)]
+    unit_rows = unit_rows.assign(_margin=_margin(unit_rows))
     unit_rows = unit_rows.assign(
         _round=theme_rounds(unit_rows["theme_id"], unit_rows["_margin"]),
         set_aside=[small_talk.get(u, False) for u in unit_rows["unit_id"]])
@@ -131,6 +140,15 @@ def review_sheet(
     sheet["run_id"] = run_id or ""
     sheet.attrs["theme_ids"] = list(getattr(result.framework, "theme_ids", []) or [])
     return sheet
+
+
+def decided_units(result: PipelineResult, study: Study | object | None) -> list[str]:
+    """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
+    none) holds a decision on: the review sheet leaves them out."""
+    if not hasattr(study, "decided_since"):
+        return []
+    decided = set(study.decided_since(0)[0])
+    return [u for u in result.unit_suggestions["unit_id"] if f"unit:{u}" in decided]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
@@ -167,11 +185,37 @@ def write_review(sheet: pd.DataFrame, folder: str | os.PathLike[str]) -> list[Pa
 
 
 def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
-    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions.
+    """The review sheet as a spreadsheet: frozen header, wrapped text, a list for decisions."""
+    choices = ["accept", "reject", NONE_THEME]
+    for theme in sheet.attrs.get("theme_ids", []):
+        if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
+            choices.append(theme)
+    study, run = _first(sheet, "study"), _first(sheet, "run_id")
+    subject = f"themesift review sheet; study={study}; run_id={run}" if study or run else None
+    write_xlsx(path, list(sheet.columns), sheet.itertuples(index=False, name=None),
+               sheet_name="review", choices=choices, subject=subject)
 
-    Written row by row with XlsxWriter (constant memory): 20,000 suggestions take about
-    3.6 s, where openpyxl's write-only mode took 6.5 s and a styled workbook twenty. Every
-    string is written as a string, never as a formula, number or link.
+
+#: The most rows a worksheet holds, its header row included (Excel's limit).
+XLSX_MAX_ROWS = 1_048_576
+
+
+def write_xlsx(path: str | os.PathLike[str], columns: list[str], rows: Iterable[tuple], *,
+               sheet_name: str, choices: list[str] | None = None,
+               subject: str | None = None) -> int:
+    """Rows (tuples in the order of ``columns``) as a workbook of one sheet: a bold, frozen
+    header row, long-text columns wide and wrapped and, with ``choices``, a drop-down list of
+    them on a ``decision`` column (other values can be typed). Returns the rows written.
+
+    Written row by row with XlsxWriter (constant memory), so ``rows`` may be a stream: 20,000
+    suggestions take about 3.6 s, where openpyxl's write-only mode took 6.5 s and a styled
+    workbook twenty. Every string is written as a string, never as a formula, number or link,
+    and the workbook's date is fixed: the same rows give the same file.
+
+    Raises
+    ------
+    InputError
+        For more rows than a worksheet holds (:data:`XLSX_MAX_ROWS`).
     """
     import math
 
@@ -180,47 +224,46 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                            "strings_to_formulas": False, "strings_to_urls": False})
-    ws = book.add_worksheet("review")
-    ws.freeze_panes(1, 0)
-    columns = list(sheet.columns)
-    for i, name in enumerate(columns):
-        ws.set_column(i, i, _WIDTHS.get(name, 14))
-    if len(sheet) and "decision" in columns:
-        choices = ["accept", "reject", NONE_THEME]
-        for theme in sheet.attrs.get("theme_ids", []):
-            if len(",".join([*choices, theme])) <= 250:  # Excel's limit for a list is 255
-                choices.append(theme)
-        column = columns.index("decision")
-        ws.data_validation(1, column, len(sheet), column, {
-            "validate": "list", "source": choices, "ignore_blank": True, "show_error": False})
-    bold = book.add_format({"bold": True})
-    for i, name in enumerate(columns):
-        ws.write_string(0, i, str(name), bold)
-    long_text = [_WIDTHS.get(name, 14) >= 30 for name in columns]
-    wrap = {"text_wrap": True, "valign": "top"}
-    wrapped = book.add_format(wrap)
-    formats = [wrapped if long else None for long in long_text]
-    # A leading quote marks a formula-like string as text to Excel, also once edited.
-    quoted = [book.add_format({"quote_prefix": True, **(wrap if long else {})})
-              for long in long_text]
-    for r, row in enumerate(sheet.itertuples(index=False, name=None), start=1):
-        for i, value in enumerate(row):
-            if hasattr(value, "item"):  # numpy scalars
-                value = value.item()
-            if isinstance(value, str):
-                if value:  # an empty string stays an empty cell
-                    ws.write_string(r, i, value, quoted[i] if is_formula_like(value) else formats[i])
-            elif isinstance(value, (int, float)):
-                if math.isfinite(value):  # NaN: an empty cell
-                    ws.write_number(r, i, value, formats[i])
-            elif value is not None and value is not pd.NA:
-                ws.write_string(r, i, str(value), formats[i])
-    properties = {"created": _EPOCH}
-    study, run = _first(sheet, "study"), _first(sheet, "run_id")
-    if study or run:
-        properties["subject"] = f"themesift review sheet; study={study}; run_id={run}"
-    book.set_properties(properties)
-    book.close()
+    try:
+        ws = book.add_worksheet(sheet_name)
+        ws.freeze_panes(1, 0)
+        for i, name in enumerate(columns):
+            ws.set_column(i, i, _WIDTHS.get(name, 14))
+        bold = book.add_format({"bold": True})
+        for i, name in enumerate(columns):
+            ws.write_string(0, i, str(name), bold)
+        long_text = [_WIDTHS.get(name, 14) >= 30 for name in columns]
+        wrap = {"text_wrap": True, "valign": "top"}
+        wrapped = book.add_format(wrap)
+        formats = [wrapped if long else None for long in long_text]
+        # A leading quote marks a formula-like string as text to Excel, also once edited.
+        quoted = [book.add_format({"quote_prefix": True, **(wrap if long else {})})
+                  for long in long_text]
+        r = 0
+        for r, row in enumerate(rows, start=1):
+            if r >= XLSX_MAX_ROWS:
+                raise InputError(f"More than {XLSX_MAX_ROWS - 1:,} rows, the most a spreadsheet "
+                                 "holds", path=path, fix="Write a .csv file instead")
+            for i, value in enumerate(row):
+                if hasattr(value, "item"):  # numpy scalars
+                    value = value.item()
+                if isinstance(value, str):
+                    if value:  # an empty string stays an empty cell
+                        ws.write_string(r, i, value,
+                                        quoted[i] if is_formula_like(value) else formats[i])
+                elif isinstance(value, (int, float)):
+                    if math.isfinite(value):  # NaN: an empty cell
+                        ws.write_number(r, i, value, formats[i])
+                elif value is not None and value is not pd.NA:
+                    ws.write_string(r, i, str(value), formats[i])
+        if r and choices and "decision" in columns:
+            column = columns.index("decision")
+            ws.data_validation(1, column, r, column, {
+                "validate": "list", "source": choices, "ignore_blank": True, "show_error": False})
+        book.set_properties({"created": _EPOCH, **({"subject": subject} if subject else {})})
+    finally:
+        book.close()
+    return r
 
 
 def theme_rounds(themes, margins) -> list[int]:
@@ -339,7 +382,8 @@ def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]
         raise
     except Exception as exc:  # a damaged workbook, a CSV that is not one
         raise InputError(f"Cannot read the review sheet ({exc})", path=source,
-                         fix="Save it again as .xlsx or .csv from your spreadsheet program") from exc
+                         fix="Save it again from your spreadsheet program as Excel Workbook "
+                             "(.xlsx), or as CSV with its header row") from exc
     names = [_text(h).strip().lower() for h in header]
     missing = [c for c in ("suggestion_id", "decision") if c not in names]
     if missing:
@@ -370,10 +414,9 @@ def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
 
 
 def _read_csv(path: Path) -> tuple[list, list[tuple[int, list]]]:
-    import pandas as pd
+    from ..ingest.table import read_csv_cells
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                        encoding="utf-8-sig")
+    frame = read_csv_cells(path, skip_blank_lines=False)
     return list(frame.columns), [(i + 2, list(r)) for i, r in enumerate(frame.itertuples(index=False))]
 
 
