@@ -368,6 +368,18 @@ def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):
     assert "share no unit ids" in capsys.readouterr().err
 
 
+def test_compare_with_a_missing_or_broken_units_table_says_which(tmp_path, capsys):
+    a = tmp_path / "a.csv"
+    a.write_text("id,theme_id\nx1,hope\n")
+    broken = tmp_path / "units.csv"
+    broken.write_text("unit_id,text\nu1,fine\nu2,one,too,many\n")
+    for units, says in ((tmp_path / "gone.csv", "The units table was not found"),
+                        (broken, "The units table cannot be read as CSV")):
+        assert main(["compare", str(a), str(a), "--units", str(units)]) == 1
+        err = capsys.readouterr().err
+        assert says in err and str(units) in err and "Traceback" not in err
+
+
 def test_compare_aligns_hand_coded_spans_to_machine_units(tmp_path, sample_dir, capsys):
     import themesift as ts
 

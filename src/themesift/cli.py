@@ -425,14 +425,12 @@ def _segment(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    import pandas as pd
-
     from .compare import compare
 
     if len(args.tables) > 2:
         args.parser.error("give two coding tables, or one with a coder column")
     tables = [_qdpx_coding(t, args) if t.lower().endswith(".qdpx") else t for t in args.tables]
-    report = compare(*tables, units=pd.read_csv(args.units) if args.units else None,
+    report = compare(*tables, units=_read_csv(args.units, "The units table") if args.units else None,
                      min_overlap=args.min_overlap, id_column=args.id_column,
                      label_column=args.label_column)
     print(report.to_markdown())
@@ -443,10 +441,25 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _qdpx_coding(path: str, args: argparse.Namespace):
-    """The codings of a .qdpx as a span table (codes mapped to themes with --mapping)."""
+def _read_csv(path: str, what: str, **options):
+    """A CSV file an option names, with a message for people where it is missing or broken."""
+    from pathlib import Path
+
     import pandas as pd
 
+    from .errors import InputError
+
+    if not Path(path).is_file():
+        raise InputError(f"{what} was not found", path=path, fix="Check the path")
+    try:
+        return pd.read_csv(path, **options)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise InputError(f"{what} cannot be read as CSV ({str(exc).strip()})", path=path,
+                         fix="Save it as a comma-separated .csv with a header row") from exc
+
+
+def _qdpx_coding(path: str, args: argparse.Namespace):
+    """The codings of a .qdpx as a span table (codes mapped to themes with --mapping)."""
     from .errors import InputError
     from .ingest import read_qdpx
 
@@ -455,7 +468,7 @@ def _qdpx_coding(path: str, args: argparse.Namespace):
                          fix="Give the machine's units with --units units.csv so they can be aligned")
     mapping = None
     if args.mapping:
-        table = pd.read_csv(args.mapping, dtype=str)
+        table = _read_csv(args.mapping, "The mapping table", dtype=str)
         if not {"code", "theme_id"} <= set(table.columns):
             raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
                              line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
