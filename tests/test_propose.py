@@ -111,6 +111,12 @@ def test_propose_maps_codes_to_themes_with_member_quotes(fake_embedder):
         assert list(out["theme_id"]) == ["housing", "medication"]
         assert out["score"].between(0, 1).all()
         assert '"waiting list for a flat"' in out["rationale"][0]
+    # Without the units, the exemplars stand for the members, and the rationale says so.
+    alone = ts.propose(codes, FW, embedder=fake_embedder)["rationale"][1]
+    assert alone.startswith("2 of its 2 exemplar quotes are suggested medication (100%), "
+                            "standing for its 2 members: pass units= to count them all.")
+    with_units = ts.propose(codes, FW, embedder=fake_embedder, units=units)["rationale"][1]
+    assert "member units" in with_units and "exemplar" not in with_units
     examples = pd.DataFrame({"text": ["my tablets make me sleepy"], "theme_id": ["medication"]})
     both = suggest_units_and_codes(units, codes, FW, embedder=fake_embedder, examples=examples)
     pd.testing.assert_frame_equal(both[0], ts.suggest_units(
@@ -167,6 +173,35 @@ def test_a_rejected_theme_is_never_suggested_for_that_text_again(fake_embedder):
     taught = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
     assert taught["theme_id"][0] != "housing" and taught["runner_up"][0] != "housing"
     assert taught["theme_id"][1] == "housing"  # a rejection is about its own text only
+
+
+def test_a_rejected_column_read_as_text_means_what_it_says(fake_embedder):
+    # read_excel or dtype=str give "False" and "yes": a non-empty string is not a rejection.
+    units = units_of("Rent arrears and eviction again.", "Rent arrears and eviction.")
+    as_bools = pd.DataFrame({"text": ["Rent arrears and eviction again.",
+                                      "The waiting list for a flat."],
+                             "theme_id": ["housing", "housing"], "rejected": [True, False]})
+    expected = ts.suggest_units(units, FW, embedder=fake_embedder, examples=as_bools)
+    for words in (["True", "False"], ["yes", " no "], ["1", ""], [1, 0]):
+        as_text = as_bools.assign(rejected=words)
+        pd.testing.assert_frame_equal(
+            ts.suggest_units(units, FW, embedder=fake_embedder, examples=as_text), expected)
+    with pytest.raises(InputError, match=r"Cannot read 'maybe' in the rejected column, row 3"):
+        ts.suggest_units(units, FW, embedder=fake_embedder,
+                         examples=as_bools.assign(rejected=[True, "maybe"]))
+
+
+def test_an_example_without_text_is_an_error_naming_its_row(fake_embedder):
+    examples = pd.DataFrame({"text": ["Rent arrears.", np.nan], "theme_id": ["housing"] * 2})
+    with pytest.raises(InputError, match=r"Empty text in row 3 of the examples"):
+        ts.suggest_units(units_of("A flat."), FW, embedder=fake_embedder, examples=examples)
+
+
+def test_ids_come_back_as_given_and_numbers_in_text_cells_are_text(fake_embedder):
+    units = pd.DataFrame({"unit_id": [10, 11], "text": ["Rent arrears and eviction.", 1984]})
+    out = ts.suggest_units(units, FW, embedder=fake_embedder)
+    assert out["unit_id"].tolist() == [10, 11] and out["unit_id"].dtype == units["unit_id"].dtype
+    assert len(units.merge(out, on="unit_id")) == 2
 
 
 # --- "none" judged against the study, and how well the best theme fits ----------------------
@@ -487,13 +522,14 @@ def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
     assert out["theme_id"].tolist() == ["housing", "none"]
     assert out["rationale"][1].startswith("Small talk (food and drink: biscuits, chocolate): "
                                           "set aside")
-    # Set aside by a rule: the suggestion reads as the more certain one, and the runner-up
-    # keeps what the framework alone gives it.
-    assert out["score"][1] == 1.0 >= out["runner_up_score"][1] and out["runner_up"][1] != "none"
+    # Set aside by a rule, which leaves the themes no probability; the rationale says what the
+    # framework alone would suggest.
+    assert (out["score"][1], out["runner_up_score"][1]) == (1.0, 0.0)
     plain_scores = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
     top = plain_scores.iloc[1]
-    framework_alone = top["runner_up_score"] if top["theme_id"] == "none" else top["score"]
-    assert out["runner_up_score"][1] == framework_alone
-    assert f"would suggest {out['runner_up'][1]} ({framework_alone:.2f})" in out["rationale"][1]
+    theme, alone = ((top["runner_up"], top["runner_up_score"]) if top["theme_id"] == "none"
+                    else (top["theme_id"], top["score"]))
+    assert out["runner_up"][1] == theme
+    assert f"would suggest {theme} ({alone:.2f})" in out["rationale"][1]
     plain = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
     assert not plain["rationale"][1].startswith("Small talk")  # only when flagged

@@ -483,3 +483,22 @@ def test_the_next_run_learns_from_the_analysts_coding(study, fake_stages):
     assert list(passed.columns) == ["text", "theme_id", "rejected"] and len(passed) == len(examples)
     study.run(make_corpus(), learn=False)
     assert fake_stages["kwargs"]["examples"] is None
+
+
+def test_a_revised_codebook_learns_from_the_decisions_it_still_has_themes_for(
+        study, fake_stages, caplog):
+    import dataclasses
+
+    from themesift.frameworks import load_framework
+
+    study.decide("unit:u0", "reassign", theme_id="hope", analyst="KJ")
+    study.decide("unit:u1", "accept", analyst="KJ")  # relationships, which the revision drops
+    recovery = load_framework("recovery")
+    revised = dataclasses.replace(recovery, themes=tuple(
+        t for t in recovery.themes if t.id != "relationships"))
+    with caplog.at_level("WARNING", logger="themesift.study"):
+        study.run(make_corpus(), revised)
+    passed = fake_stages["kwargs"]["examples"]
+    assert passed["theme_id"].tolist() == ["hope"]
+    assert "1 decisions name themes that framework" in caplog.text and "relationships" in caplog.text
+    assert len(study.decisions) == 2  # the decisions themselves stand

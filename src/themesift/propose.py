@@ -284,7 +284,10 @@ def _unit_table(s: _Scored, units: pd.DataFrame | None = None) -> pd.DataFrame:
             "fit": float(s.fit[i]),
         })
     table = pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
-    return table if units is None else _set_small_talk_aside(table, units)
+    if units is None:
+        return table
+    table["unit_id"] = units["unit_id"].to_numpy()  # as the caller gave them (1, not "1")
+    return _set_small_talk_aside(table, units)
 
 
 def propose(
@@ -320,17 +323,18 @@ def propose(
     framework = _framework(framework)
     table = codes.table
     assignments = codes.assignments
-    if units is None:  # the exemplar quotes stand for the members
+    if units is None:  # the exemplar quotes stand for the members (codes=None says so below)
         quotes = [(code, f"{code}#{k}", quote) for code, exemplars in
                   zip(table["code_id"], table["exemplars"].astype(str))
                   for k, quote in enumerate(exemplars.split(" | ")) if quote.strip()]
         units = pd.DataFrame({"unit_id": [q[1] for q in quotes], "text": [q[2] for q in quotes]})
         assignments = pd.DataFrame({"unit_id": units["unit_id"], "code_id": [q[0] for q in quotes]})
         codes = None
+    stand_in = codes is None
     s = _score(units, framework, embedder, examples, codes, TOP_K, temperature, none_similarity,
                CONTEXT_WEIGHT, CODE_WEIGHT)
     unit_table = _unit_table(s, units)
-    return _code_table(table, assignments, _probability_frame(s), unit_table)
+    return _code_table(table, assignments, _probability_frame(s), unit_table, stand_in)
 
 
 #: A code is offered as one decision when at least this share of its members is suggested
@@ -341,9 +345,10 @@ CODE_COLUMNS = ["code_id", "label", "size", "theme_id", "score", "runner_up", "r
 
 
 def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFrame,
-                unit_table: pd.DataFrame) -> pd.DataFrame:
+                unit_table: pd.DataFrame, stand_in: bool = False) -> pd.DataFrame:
     """One suggestion per code: the theme most of its members are suggested on their own
-    (ties: the higher mean probability), with how many agree."""
+    (ties: the higher mean probability), with how many agree; ``stand_in``: the members are
+    the codes' exemplar quotes, and the rationales say so."""
     import pandas as pd
 
     labels = list(probs.columns)
@@ -368,16 +373,21 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
             "theme_id": theme, "score": round(float(p[best]), 4),
             "runner_up": labels[second], "runner_up_score": round(float(p[second]), 4),
             "agreement": round(agreement, 4), "offered": offered,
-            "rationale": _code_rationale(code, theme, count, n, offered),
+            "rationale": _code_rationale(code, theme, count, n, offered, stand_in),
         })
     return pd.DataFrame(rows, columns=CODE_COLUMNS).astype({"offered": bool})
 
 
-def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bool) -> str:
+def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bool,
+                    stand_in: bool = False) -> str:
     others = ", ".join(f"{t} {c}" for t, c in sorted(count.items(), key=lambda tc: -tc[1])
                        if c and t != theme)
     agree = count[theme]
-    if not n:
+    if stand_in and n:
+        reason = (f"{agree} of its {n} exemplar quotes are suggested {theme} ({agree / n:.0%}"
+                  f"{'; ' + others if others else ''}), standing for its {int(code.size)} "
+                  f"members: pass units= to count them all.")
+    elif not n:
         reason = "No member unit has a suggestion of its own, so the code is not offered."
     elif not offered:
         reason = (f"Its members disagree: {agree} of {n} are suggested {theme} "
@@ -397,8 +407,9 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
 
 def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
     """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``
-    with score 1 (set aside by a rule, not weighed against the themes), the framework's best
-    theme as the runner-up with its own score, and a rationale that says why."""
+    with score 1: set aside by a rule, which leaves no probability to the themes. The
+    framework's best theme is the runner-up (score 0), and the rationale says why, and what
+    the framework alone would suggest."""
     from .smalltalk import flagged_reasons, small_talk_flags
 
     flagged = small_talk_flags(units)
@@ -414,7 +425,7 @@ def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.D
         why = reasons[i]
         out.iloc[i, out.columns.get_indexer(["theme_id", "score", "runner_up", "runner_up_score",
                                              "rationale"])] = [
-            NONE_THEME, 1.0, runner, runner_score,
+            NONE_THEME, 1.0, runner, 0.0,
             f"Small talk ({why}): set aside, fits no theme of the study; the framework alone "
             f"would suggest {runner} ({float(runner_score):.2f})."]
     return out
@@ -854,7 +865,10 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
         )
     if len(units) == 0:
         raise InputError("The units table is empty", fix="Give at least one meaning unit")
-    texts = units["text"]
+    # A number in a text cell (a spreadsheet's "42") is that text; a missing one is empty.
+    texts = [str(t) if isinstance(t, (int, np.integer)) and not isinstance(t, bool)
+             or isinstance(t, (float, np.floating)) and not np.isnan(t) else t
+             for t in units["text"]]
     empty = [i + 2 for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
@@ -878,7 +892,7 @@ def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str, bool
         )
     allowed = set(theme_ids) | {NONE_THEME}
     out = []
-    rejected = (examples["rejected"].fillna(False).astype(bool) if "rejected" in examples.columns
+    rejected = (examples["rejected"] if "rejected" in examples.columns
                 else [False] * len(examples))
     for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
@@ -887,9 +901,28 @@ def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str, bool
                 f"Unknown theme {theme!r} in row {row} of the examples",
                 fix=f"Available: {', '.join(theme_ids)}, none",
             )
-        if isinstance(text, str) and text.strip():
-            out.append((text, theme, bool(no)))
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"Empty text in row {row} of the examples (counting the header as "
+                             "row 1)", fix="Remove the row or fill in the coded text")
+        out.append((text, theme, _yes_or_no(no, row)))
     return out
+
+
+_YES, _NO = {"true", "yes", "y", "1", "rejected"}, {"false", "no", "n", "0", ""}
+
+
+def _yes_or_no(value, row: int) -> bool:
+    """A ``rejected`` cell as a bool: True/False, 1/0, or such words as a spreadsheet or
+    ``dtype=str`` gives ("False", "yes"); empty is False."""
+    if value is None or isinstance(value, float) and np.isnan(value):
+        return False
+    if isinstance(value, (bool, np.bool_, int, np.integer, float)) and value in (0, 1):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise InputError(f"Cannot read {value!r} in the rejected column, row {row} of the examples",
+                     fix="Write True (the text is not that theme) or False, or leave it empty")
 
 
 def _check_params(top_k, temperature, none_similarity, context_weight, code_weight) -> None:

@@ -412,6 +412,8 @@ class Study:
         run_id = self._begin_run(config)
         logger.info("Run %s started on %d transcripts", run_id, len(corpus))
         examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
+        if examples is not None:
+            examples = _known_themes(examples, framework)
         if examples is not None and examples.empty:
             examples = None
         result = run_pipeline(corpus, framework, embedder=embedder, seed=seed, n_codes=n_codes,
@@ -681,8 +683,9 @@ class Study:
         if action == "reassign":
             available = [*self._run_theme_ids(run_id), NONE_THEME]
             if theme_id not in available:
-                what = "needs a theme_id" if theme_id is None else f"to unknown theme {theme_id!r}"
-                raise InputError(f"Cannot reassign {suggestion_id!r} {what}. "
+                what = ("needs a theme_id" if theme_id is None
+                        else f"to unknown theme {theme_id!r}")
+                raise InputError(f"Cannot reassign {suggestion_id!r}: it {what}. "
                                  f"Available: {', '.join(available)}")
         elif theme_id is not None and theme_id != suggested:
             raise InputError(f"Cannot {action} {suggestion_id!r} with theme_id={theme_id!r}: "
@@ -691,8 +694,9 @@ class Study:
         else:
             theme_id = suggested
         with self.transaction() as conn:
-            decision_id = self.insert_decision(conn, utc_now(), analyst, suggestion_id, run_id,
-                                               action, theme_id, note)
+            decision_id = self.insert_decision(conn, utc_now(), (analyst or "").strip(),
+                                               suggestion_id, run_id, action, theme_id,
+                                               note or "")
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
         return decision_id
 
@@ -859,6 +863,19 @@ def _run_config(corpus: Corpus, framework: Framework, embedder, seed: int) -> di
         "framework_source": framework.source, "theme_ids": framework.theme_ids,
         "embedding_model": model, "seed": seed,
     }
+
+
+def _known_themes(examples: pd.DataFrame, framework: Framework) -> pd.DataFrame:
+    """The decisions whose theme the framework still has (or ``none``): a codebook revised
+    between runs leaves the others out of learning, with a warning; they stay decisions."""
+    known = examples["theme_id"].isin([*framework.theme_ids, NONE_THEME])
+    if not known.all():
+        gone = sorted(set(examples.loc[~known, "theme_id"]))
+        logger.warning(
+            "%d decisions name themes that framework %r does not have (%s): the new "
+            "suggestions do not learn from them; the decisions themselves stand",
+            int((~known).sum()), framework.name, ", ".join(gone))
+    return examples[known]
 
 
 def _new_run_id() -> str:
