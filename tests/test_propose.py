@@ -191,6 +191,24 @@ def test_a_rejected_column_read_as_text_means_what_it_says(fake_embedder):
                          examples=as_bools.assign(rejected=[True, "maybe"]))
 
 
+def test_an_example_coded_with_a_subtheme_counts_for_its_theme(fake_embedder):
+    units = units_of("He forgets his tablets again.", "Her mum rings every day.")
+    as_sub = pd.DataFrame({"text": ["He forgets his tablets again."], "theme_id": ["adherence"]})
+    out = ts.suggest_units(units, FW, embedder=fake_embedder, examples=as_sub)
+    expected = ts.suggest_units(units, FW, embedder=fake_embedder,
+                                examples=as_sub.assign(theme_id="medication"))
+    pd.testing.assert_frame_equal(out, expected)
+    assert out["rationale"][0] == "Coded medication in the examples (the analyst's own coding)."
+
+
+def test_units_or_examples_that_are_not_tables_say_what_to_give(fake_embedder):
+    with pytest.raises(InputError, match="The units must be a table, not a list"):
+        ts.suggest_units(["Her mum rings."], FW, embedder=fake_embedder)
+    with pytest.raises(InputError, match="examples= takes a table, not a list"):
+        ts.suggest_units(units_of("Her mum rings."), FW, embedder=fake_embedder,
+                         examples=[("Her mum rings.", "family")])
+
+
 def test_an_example_without_text_is_an_error_naming_its_row(fake_embedder):
     examples = pd.DataFrame({"text": ["Rent arrears.", np.nan], "theme_id": ["housing"] * 2})
     with pytest.raises(InputError, match=r"Empty text in row 3 of the examples"):

@@ -477,7 +477,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     unit_ids, texts = _unit_texts(units)
     embedder = embedder if embedder is not None else _default_embedder()
     evidence = _evidence(framework, embedder)
-    coded = _check_examples(examples, evidence.theme_ids) if examples is not None else []
+    coded = _check_examples(examples, framework) if examples is not None else []
 
     unit_vectors = embedder.encode(texts)
     similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
@@ -856,6 +856,11 @@ def _default_embedder():
 
 
 def _unit_texts(units) -> tuple[list[str], list[str]]:
+    if not hasattr(units, "columns"):
+        raise InputError(f"The units must be a table, not a {type(units).__name__}",
+                         fix="Give a pandas DataFrame with columns unit_id and text, such as "
+                             "themesift.segment() returns (for a list of texts: "
+                             "pd.DataFrame({'unit_id': range(len(texts)), 'text': texts}))")
     missing = [c for c in ("unit_id", "text") if c not in units.columns]
     if missing:
         raise InputError(
@@ -881,9 +886,24 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
     return ids, [str(t) for t in texts]
 
 
-def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str, bool]]:
-    """(text, theme_id, rejected) per usable row; an optional boolean column ``rejected``
-    marks rows that say the text is *not* that theme."""
+def _check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]]:
+    """(text, theme_id, rejected) per row; an optional boolean column ``rejected`` marks rows
+    that say the text is *not* that theme. A subtheme's id counts for its top-level theme, as
+    a subtheme's texts do in scoring."""
+    if not hasattr(examples, "columns"):
+        raise InputError(f"examples= takes a table, not a {type(examples).__name__}",
+                         fix="Give a pandas DataFrame with columns text and theme_id (and "
+                             "optionally rejected)")
+    theme_ids = framework.theme_ids
+    top = {}  # every subtheme id, at any depth -> its top-level theme's id
+
+    def walk(theme: Theme, root: str) -> None:
+        for sub in theme.subthemes:
+            top[sub.id] = root
+            walk(sub, root)
+
+    for theme in framework.themes:
+        walk(theme, theme.id)
     missing = [c for c in ("text", "theme_id") if c not in examples.columns]
     if missing:
         raise InputError(
@@ -896,6 +916,7 @@ def _check_examples(examples, theme_ids: list[str]) -> list[tuple[str, str, bool
                 else [False] * len(examples))
     for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
+        theme = top.get(theme, theme)
         if theme not in allowed:
             raise InputError(
                 f"Unknown theme {theme!r} in row {row} of the examples",
