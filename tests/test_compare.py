@@ -369,10 +369,16 @@ def test_empty_labels_give_line_numbers(tmp_path):
     with pytest.raises(InputError) as info:
         compare(path, table([("u1", "x")]))
     msg = str(info.value)
-    assert "a.csv, line 3" in msg and "empty theme_id" in msg and "lines 3, 5" in msg
+    assert "a.csv, line 3: Empty theme_id in rows 3, 5. Give every row" in msg
     assert info.value.line == 3
-    with pytest.raises(InputError, match=r"empty theme_id in rows index 1"):
+    # a DataFrame's rows are counted as in the file it would be: the header is row 1
+    with pytest.raises(InputError, match=r"^Table A: Empty theme_id in row 3 \(the header is "
+                                         r"row 1, as in a spreadsheet\)"):
         compare(table([("u1", "x"), ("u2", None)]), table([("u1", "x")]))
+    with pytest.raises(InputError, match=r"^Span table human: Empty coder in rows 3, 4 \(the"):
+        align_spans(SPANS.head(3).assign(coder=["A", "", " "]), UNITS)
+    # a coder column left blank throughout (a .qdpx naming no users) is no coder column
+    assert "coder" not in align_spans(SPANS.head(3).assign(coder=""), UNITS)
 
 
 def test_no_ids_in_common():
@@ -386,7 +392,7 @@ def test_no_ids_in_common():
 def test_duplicate_rows_are_an_error_with_rows(tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text("id,theme_id\nu1,x\nu1,y\nu1,x\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"duplicate \(id, theme\) rows in lines 2, 4"):
+    with pytest.raises(InputError, match=r"line 2: Duplicate \(id, theme\) pairs in rows 2, 4"):
         compare(path, table([("u1", "x")]))
 
 
@@ -496,13 +502,26 @@ def test_comparing_spans_with_units_without_aligning_says_how_to_align():
     assert "units=units" in message and "align_spans" in message and "--units" in message
 
 
+def test_the_label_none_is_read_in_any_case():
+    human = table([("u1", "None"), ("u2", "NONE "), ("u3", "hope")])
+    machine = table([("u1", "none"), ("u2", "none"), ("u3", "hope")])
+    report = compare(human, machine, bootstrap=0)
+    assert report.summary["percent_agreement"] == 1
+    assert list(report.per_theme.index) == ["hope", "none"]
+    spans = SPANS.head(1).assign(theme_id="None")
+    assert align_spans(spans, UNITS)["theme_id"].tolist() == ["none"]
+
+
 def test_align_spans_bad_input():
     with pytest.raises(InputError, match="start < end"):
         align_spans(SPANS.assign(end=[5, 210, 300, 206, 5, 60]), UNITS)
     with pytest.raises(InputError, match="lacks the column"):
         align_spans(SPANS.drop(columns=["start"]), UNITS)
-    with pytest.raises(InputError, match="share no document"):
+    with pytest.raises(InputError, match=r"^The human spans and the units share no document: "
+                                         r"the spans name other; the units name d, e\."):
         align_spans(SPANS.assign(doc_id="other"), UNITS)
+    with pytest.raises(InputError, match="^The human coding has no coded spans"):
+        align_spans(SPANS.head(0), UNITS)
     with pytest.raises(InputError, match="min_overlap"):
         align_spans(SPANS, UNITS, min_overlap=0)
     with pytest.raises(InputError, match="units table lacks"):
