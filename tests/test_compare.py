@@ -1,6 +1,7 @@
 """Agreement statistics, proven against published reference values."""
 
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -384,8 +385,8 @@ def test_empty_labels_give_line_numbers(tmp_path):
 def test_no_ids_in_common():
     a = table([("a1", "x"), ("a2", "y")])
     b = table([("b1", "x"), ("b2", "y")])
-    with pytest.raises(InputError, match=r"share no unit ids; A .* has ids like a1, a2, "
-                                         r"B .* has ids like b1, b2"):
+    with pytest.raises(InputError, match=r"^The two tables share no unit ids: A has ids like "
+                                         r"a1, a2; B has ids like b1, b2"):
         compare(a, b)
 
 
@@ -500,6 +501,62 @@ def test_comparing_spans_with_units_without_aligning_says_how_to_align():
     message = str(info.value)
     assert "share no unit ids" in message
     assert "units=units" in message and "align_spans" in message and "--units" in message
+
+
+def write_qdpx(path, codes, selections, text="a" * 500):
+    """A REFI-QDA project with one text source 'd' (UNITS' document); ``selections`` are
+    (start, end, code guid) triples."""
+    sels = "".join(f'<PlainTextSelection guid="s{i}" startPosition="{s}" endPosition="{e}">'
+                   f'<Coding guid="k{i}"><CodeRef targetGUID="{c}"/></Coding>'
+                   "</PlainTextSelection>" for i, (s, e, c) in enumerate(selections))
+    qde = ('<?xml version="1.0" encoding="UTF-8"?><Project xmlns="urn:QDA-XML:project:1.0" '
+           f'name="p"><CodeBook><Codes>{codes}</Codes></CodeBook><Sources>'
+           f'<TextSource guid="src" name="d"><PlainTextContent>{text}</PlainTextContent>{sels}'
+           "</TextSource></Sources></Project>")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", qde)
+    return path
+
+
+# a theme with a candidate code under it, as themesift's own export files them
+THEME_CODES = ('<Code guid="h" name="Hope"><Code guid="c" name="own flat"/></Code>'
+               '<Code guid="n" name="Fits no theme"/><Code guid="o" name="Other"/>')
+
+
+def test_a_qdpx_compares_through_a_mapping_that_reaches_its_sub_codes(tmp_path, caplog):
+    path = write_qdpx(tmp_path / "p.qdpx", THEME_CODES,
+                      [(0, 100, "h"), (100, 200, "c"), (200, 400, "n"), (400, 500, "o")])
+    machine = pd.DataFrame({"id": ["u1", "u2", "u3", "u4"],
+                            "theme_id": ["hope", "hope", "none", "hope"]})
+    report = compare(path, machine, units=UNITS, mapping={"Hope": "hope", "Fits no theme": "none"},
+                     bootstrap=0)
+    assert report.summary["n"] == 4 and report.summary["percent_agreement"] == 0.75
+    assert report.disagreements["a_themes"].tolist() == ["Other"]  # unmapped: kept, and said
+    assert "1 coding(s) have a code that the mapping does not name" in caplog.text
+    assert "'Other' (1)" in caplog.text
+    with pytest.raises(InputError, match="A mapping maps the codes of a .qdpx, and neither"):
+        compare(machine, machine, mapping={"Hope": "hope"})
+
+
+def test_a_qdpx_without_codings_says_so(tmp_path):
+    path = write_qdpx(tmp_path / "empty.qdpx", THEME_CODES, [])
+    with pytest.raises(InputError, match=r"empty\.qdpx: The \.qdpx has no codings \(1 sources, "
+                                         r"4 codes\), so there is nothing to compare"):
+        compare(path, pd.DataFrame({"id": ["u1"], "theme_id": ["hope"]}), units=UNITS)
+
+
+def test_tables_that_share_no_label_are_warned_about(caplog):
+    names = table([("u1", "Hope"), ("u2", "Fits no theme")])
+    ids = table([("u1", "hope"), ("u2", "none")])
+    report = compare(names, ids, bootstrap=0)
+    assert report.summary["percent_agreement"] == 0
+    warning = report.warnings[0]
+    assert warning.startswith("The two tables share no theme label: A uses Fits no theme, Hope; "
+                              "B uses hope, none.")
+    assert "--mapping" in warning and warning in caplog.text
+    assert f"**Warning:** {warning}" in report.to_markdown()
+    assert report.to_dict()["warnings"] == [warning]
+    assert compare(ids, table([("u1", "hope"), ("u2", "hope")]), bootstrap=0).warnings == ()
 
 
 def test_the_label_none_is_read_in_any_case():
