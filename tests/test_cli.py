@@ -407,6 +407,71 @@ def test_compare_a_qdpx_without_units_says_how(tmp_path, capsys):
 
 
 
+def test_a_study_compared_with_its_own_qdpx_agrees_through_the_mapping(export_study, tmp_path,
+                                                                       capsys):
+    from themesift import Study, read_qdpx
+
+    with Study.open(export_study) as study:  # code C02's units filed under its theme
+        study.decide(f"code:{study.load_run().id}:C02", "accept", analyst="KJ")
+        study.decide("unit:u1", "reassign", theme_id="hope", analyst="KJ")  # one coder
+        study.units.to_csv(tmp_path / "units.csv", index=False)
+        study.coding()[["unit_id", "theme_id"]].to_csv(tmp_path / "coding.csv", index=False)
+    qdpx, units, coding = (str(tmp_path / n) for n in ("s.qdpx", "units.csv", "coding.csv"))
+    assert main(["export", "--study", str(export_study), "--format", "qdpx", "--out", qdpx,
+                 "--no-suggestions"]) == 0
+    assert any("/" in p for p in read_qdpx(qdpx).codings["code_path"])  # a sub-code is coded
+    (tmp_path / "map.csv").write_text("code,theme_id\nRelationships,relationships\nHope,hope\n"
+                                      "Structural tension,structural_tension\n")
+    capsys.readouterr()
+    assert main(["compare", qdpx, coding, "--units", units, "--mapping",
+                 str(tmp_path / "map.csv"), "--json", str(tmp_path / "a.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["summary"]["percent_agreement"] == 1
+    assert "warning" not in capsys.readouterr().err
+    # without the mapping, code names meet theme ids: said loudly, on stderr and in the report
+    assert main(["compare", qdpx, coding, "--units", units]) == 0
+    out, err = capsys.readouterr()
+    assert "themesift compare: warning: The two tables share no theme label" in err
+    assert "**Warning:** The two tables share no theme label" in out and "--mapping" in out
+    # a mapping that leaves a coded theme out: its codings are named
+    (tmp_path / "map.csv").write_text("code,theme_id\nRelationships,relationships\n")
+    assert main(["compare", qdpx, coding, "--units", units, "--mapping",
+                 str(tmp_path / "map.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "s.qdpx: 2 coding(s) have a code that the mapping does not name" in err
+    assert "'Hope' (1), 'Structural tension/label C02' (1)" in err
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ("code,theme_id\nHope,\n", "map.csv, line 2: Empty code or theme_id cell in the mapping"),
+    ("code,theme\nHope,hope\n", "map.csv, line 1: The mapping needs the columns code and theme_id"),
+])
+def test_compare_with_a_bad_mapping_says_where(tmp_path, capsys, mapping, message):
+    (tmp_path / "map.csv").write_text(mapping)
+    qdpx = tmp_path / "p.qdpx"
+    qdpx.write_bytes(b"")
+    a = tmp_path / "a.csv"
+    a.write_text("id,theme_id\nu1,hope\n")
+    argv = ["compare", str(qdpx), str(a), "--units", str(a), "--mapping", str(tmp_path / "map.csv")]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+    (tmp_path / "good.csv").write_text("code,theme_id\nHope,hope\n")
+    assert main(["compare", str(a), str(a), "--mapping", str(tmp_path / "good.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "A mapping maps the codes of a .qdpx, and neither table is one" in err
+
+
+def test_compare_a_qdpx_without_codings_says_so(tmp_path, capsys):
+    qdpx = Path(__file__).resolve().parents[2] / "shared" / "refi-qda" / "nvivo_sample.qdpx"
+    if not qdpx.exists():
+        pytest.skip(f"{qdpx} is not there (the shared REFI-QDA files live outside the repo)")
+    units = tmp_path / "units.csv"
+    pd.DataFrame({"unit_id": ["u1"], "doc_id": ["d"], "start": [0], "end": [5]}).to_csv(units)
+    b = tmp_path / "b.csv"
+    b.write_text("id,theme_id\nu1,hope\n")
+    assert main(["compare", str(qdpx), str(b), "--units", str(units)]) == 1
+    assert "The .qdpx has no codings (2 sources, 262 codes)" in capsys.readouterr().err
+
+
 ANSWERS = {"fg1": [("P1", "We trust each other after a long time together."),
                    ("P2", "I hope Maria Lopez gets her own flat in Leeds next year.")],
            "fg2": [("P3", "The forms and the rules take all our time."),

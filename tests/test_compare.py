@@ -1,6 +1,7 @@
 """Agreement statistics, proven against published reference values."""
 
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -369,24 +370,30 @@ def test_empty_labels_give_line_numbers(tmp_path):
     with pytest.raises(InputError) as info:
         compare(path, table([("u1", "x")]))
     msg = str(info.value)
-    assert "a.csv, line 3" in msg and "empty theme_id" in msg and "lines 3, 5" in msg
+    assert "a.csv, line 3: Empty theme_id in rows 3, 5. Give every row" in msg
     assert info.value.line == 3
-    with pytest.raises(InputError, match=r"empty theme_id in rows index 1"):
+    # a DataFrame's rows are counted as in the file it would be: the header is row 1
+    with pytest.raises(InputError, match=r"^Table A: Empty theme_id in row 3 \(the header is "
+                                         r"row 1, as in a spreadsheet\)"):
         compare(table([("u1", "x"), ("u2", None)]), table([("u1", "x")]))
+    with pytest.raises(InputError, match=r"^Span table human: Empty coder in rows 3, 4 \(the"):
+        align_spans(SPANS.head(3).assign(coder=["A", "", " "]), UNITS)
+    # a coder column left blank throughout (a .qdpx naming no users) is no coder column
+    assert "coder" not in align_spans(SPANS.head(3).assign(coder=""), UNITS)
 
 
 def test_no_ids_in_common():
     a = table([("a1", "x"), ("a2", "y")])
     b = table([("b1", "x"), ("b2", "y")])
-    with pytest.raises(InputError, match=r"share no unit ids; A .* has ids like a1, a2, "
-                                         r"B .* has ids like b1, b2"):
+    with pytest.raises(InputError, match=r"^The two tables share no unit ids: A has ids like "
+                                         r"a1, a2; B has ids like b1, b2"):
         compare(a, b)
 
 
 def test_duplicate_rows_are_an_error_with_rows(tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text("id,theme_id\nu1,x\nu1,y\nu1,x\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"duplicate \(id, theme\) rows in lines 2, 4"):
+    with pytest.raises(InputError, match=r"line 2: Duplicate \(id, theme\) pairs in rows 2, 4"):
         compare(path, table([("u1", "x")]))
 
 
@@ -496,13 +503,82 @@ def test_comparing_spans_with_units_without_aligning_says_how_to_align():
     assert "units=units" in message and "align_spans" in message and "--units" in message
 
 
+def write_qdpx(path, codes, selections, text="a" * 500):
+    """A REFI-QDA project with one text source 'd' (UNITS' document); ``selections`` are
+    (start, end, code guid) triples."""
+    sels = "".join(f'<PlainTextSelection guid="s{i}" startPosition="{s}" endPosition="{e}">'
+                   f'<Coding guid="k{i}"><CodeRef targetGUID="{c}"/></Coding>'
+                   "</PlainTextSelection>" for i, (s, e, c) in enumerate(selections))
+    qde = ('<?xml version="1.0" encoding="UTF-8"?><Project xmlns="urn:QDA-XML:project:1.0" '
+           f'name="p"><CodeBook><Codes>{codes}</Codes></CodeBook><Sources>'
+           f'<TextSource guid="src" name="d"><PlainTextContent>{text}</PlainTextContent>{sels}'
+           "</TextSource></Sources></Project>")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", qde)
+    return path
+
+
+# a theme with a candidate code under it, as themesift's own export files them
+THEME_CODES = ('<Code guid="h" name="Hope"><Code guid="c" name="own flat"/></Code>'
+               '<Code guid="n" name="Fits no theme"/><Code guid="o" name="Other"/>')
+
+
+def test_a_qdpx_compares_through_a_mapping_that_reaches_its_sub_codes(tmp_path, caplog):
+    path = write_qdpx(tmp_path / "p.qdpx", THEME_CODES,
+                      [(0, 100, "h"), (100, 200, "c"), (200, 400, "n"), (400, 500, "o")])
+    machine = pd.DataFrame({"id": ["u1", "u2", "u3", "u4"],
+                            "theme_id": ["hope", "hope", "none", "hope"]})
+    report = compare(path, machine, units=UNITS, mapping={"Hope": "hope", "Fits no theme": "none"},
+                     bootstrap=0)
+    assert report.summary["n"] == 4 and report.summary["percent_agreement"] == 0.75
+    assert report.disagreements["a_themes"].tolist() == ["Other"]  # unmapped: kept, and said
+    assert "1 coding(s) have a code that the mapping does not name" in caplog.text
+    assert "'Other' (1)" in caplog.text
+    with pytest.raises(InputError, match="A mapping maps the codes of a .qdpx, and neither"):
+        compare(machine, machine, mapping={"Hope": "hope"})
+
+
+def test_a_qdpx_without_codings_says_so(tmp_path):
+    path = write_qdpx(tmp_path / "empty.qdpx", THEME_CODES, [])
+    with pytest.raises(InputError, match=r"empty\.qdpx: The \.qdpx has no codings \(1 sources, "
+                                         r"4 codes\), so there is nothing to compare"):
+        compare(path, pd.DataFrame({"id": ["u1"], "theme_id": ["hope"]}), units=UNITS)
+
+
+def test_tables_that_share_no_label_are_warned_about(caplog):
+    names = table([("u1", "Hope"), ("u2", "Fits no theme")])
+    ids = table([("u1", "hope"), ("u2", "none")])
+    report = compare(names, ids, bootstrap=0)
+    assert report.summary["percent_agreement"] == 0
+    warning = report.warnings[0]
+    assert warning.startswith("The two tables share no theme label: A uses Fits no theme, Hope; "
+                              "B uses hope, none.")
+    assert "--mapping" in warning and warning in caplog.text
+    assert f"**Warning:** {warning}" in report.to_markdown()
+    assert report.to_dict()["warnings"] == [warning]
+    assert compare(ids, table([("u1", "hope"), ("u2", "hope")]), bootstrap=0).warnings == ()
+
+
+def test_the_label_none_is_read_in_any_case():
+    human = table([("u1", "None"), ("u2", "NONE "), ("u3", "hope")])
+    machine = table([("u1", "none"), ("u2", "none"), ("u3", "hope")])
+    report = compare(human, machine, bootstrap=0)
+    assert report.summary["percent_agreement"] == 1
+    assert list(report.per_theme.index) == ["hope", "none"]
+    spans = SPANS.head(1).assign(theme_id="None")
+    assert align_spans(spans, UNITS)["theme_id"].tolist() == ["none"]
+
+
 def test_align_spans_bad_input():
     with pytest.raises(InputError, match="start < end"):
         align_spans(SPANS.assign(end=[5, 210, 300, 206, 5, 60]), UNITS)
     with pytest.raises(InputError, match="lacks the column"):
         align_spans(SPANS.drop(columns=["start"]), UNITS)
-    with pytest.raises(InputError, match="share no document"):
+    with pytest.raises(InputError, match=r"^The human spans and the units share no document: "
+                                         r"the spans name other; the units name d, e\."):
         align_spans(SPANS.assign(doc_id="other"), UNITS)
+    with pytest.raises(InputError, match="^The human coding has no coded spans"):
+        align_spans(SPANS.head(0), UNITS)
     with pytest.raises(InputError, match="min_overlap"):
         align_spans(SPANS, UNITS, min_overlap=0)
     with pytest.raises(InputError, match="units table lacks"):

@@ -163,6 +163,30 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     assert list(table["theme_id"]) == ["t1"] * 4
 
 
+def test_sub_codes_take_the_theme_of_their_nearest_mapped_ancestor(tmp_path, caplog):
+    codes = ('<Code guid="t" name="Hope"><Code guid="c" name="Own flat">'
+             '<Code guid="g" name="Garden"/></Code><Code guid="x" name="Goals"/></Code>'
+             '<Code guid="o" name="Other"/>')
+    selections = "".join(
+        f'<PlainTextSelection guid="s{i}" startPosition="{i}" endPosition="{i + 1}">'
+        f'<Coding guid="k{i}"><CodeRef targetGUID="{code}"/></Coding></PlainTextSelection>'
+        for i, code in enumerate("tcgxoo"))
+    sources = ('<TextSource guid="d" name="Doc"><PlainTextContent>abcdef</PlainTextContent>'
+               f"{selections}</TextSource>")
+    p = read_qdpx(make_qdpx(tmp_path, project_xml(sources, codes)))
+    table = p.to_coding_table({"Hope": "hope", "Hope/Own flat": "housing"})
+    # Garden sits under Own flat (mapped) under Hope: the nearest mapped ancestor wins
+    assert list(table["theme_id"]) == ["hope", "housing", "housing", "hope", "Other", "Other"]
+    assert "2 coding(s)" in caplog.text and "'Other' (2)" in caplog.text
+    assert "keep the code name" in caplog.text
+    caplog.clear()
+    only = p.to_coding_table({"Hope": "hope"}, drop_unmapped=True)
+    assert list(only["theme_id"]) == ["hope"] * 4 and "are left out" in caplog.text
+    caplog.clear()
+    p.to_coding_table({"Hope": "hope", "Other": "none"})
+    assert caplog.text == ""  # every coding mapped: nothing to say
+
+
 def test_cases_are_read_as_the_spans_they_hold(tmp_path):
     cases = ('<Cases><Case guid="k1" name="Ann"><Description>Participant, 34</Description>'
              '<SelectionRef targetGUID="sel1"/><SelectionRef targetGUID="sel2"/></Case>'

@@ -274,6 +274,23 @@ def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
     assert table_rows(agreement, 5)["exact set agreement"][0] == "0.50"  # u0 no longer matches
 
 
+@pytest.mark.parametrize("pseudonymise", [False, True])
+def test_study_report_aligns_a_human_coding_of_character_spans(coded_study, tmp_path,
+                                                                pseudonymise):
+    # spans as NVivo codes them: u0-u3 whole, and the first 5 characters of u4, whose
+    # speaker "O'Neil" is renamed when pseudonymised (which moves the unit's offsets)
+    human = tmp_path / "spans.csv"
+    pd.DataFrame({"doc_id": ["fg_a"] * 5, "start": [28, 83, 135, 193, 251],
+                  "end": [77, 129, 187, 236, 256],
+                  "theme_id": ["relationships", "hope", "none", "structural_tension",
+                               "symptoms_barrier"]}).to_csv(human, index=False)
+    page = export_report(coded_study, tmp_path / "r.html", human=human, pseudonymise=pseudonymise,
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    agreement = section(page, "agreement")
+    assert "5 units coded by both" in agreement
+    assert table_rows(agreement, 5)["percent agreement"][0] == "0.80"
+
+
 def test_study_report_without_the_runs_model_leaves_the_map_out(coded_study, tmp_path):
     page = export_report(coded_study, tmp_path / "r.htm").read_text(encoding="utf-8")
     assert "names no embedding model, so the map is left out" in section(page, "map")

@@ -171,7 +171,8 @@ def _parser() -> argparse.ArgumentParser:
                      "above 0 and at most 1 (default 0.5)")
     cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
                      help="for a .qdpx: table with columns code and theme_id mapping human codes "
-                     "(names or paths) to framework themes")
+                     "(names or paths) to framework themes; a code not named takes the theme of "
+                     "its nearest mapped parent code")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     cmp.set_defaults(command=_compare, verb="compare", parser=cmp)
 
@@ -197,7 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--no-suggestions", action="store_true",
                      help="qdpx: leave out the pending machine suggestions (the 'suggested' codes)")
     exp.add_argument("--human", default=None, metavar="CODING.csv",
-                     help="report: also compare the machine with this human coding table")
+                     help="report: also compare the machine with this human coding table (unit "
+                     "ids, or character spans: doc_id, start, end, carried onto the units)")
     exp.set_defaults(command=_export, verb="export")
 
     fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
@@ -429,9 +431,9 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.tables) > 2:
         args.parser.error("give two coding tables, or one with a coder column")
-    tables = [_qdpx_coding(t, args) if t.lower().endswith(".qdpx") else t for t in args.tables]
-    report = compare(*tables, units=_read_csv(args.units, "The units table") if args.units else None,
-                     min_overlap=args.min_overlap, id_column=args.id_column,
+    units = _read_csv(args.units, "The units table") if args.units else None
+    report = compare(*args.tables, units=units, min_overlap=args.min_overlap,
+                     mapping=_qdpx_mapping(args), id_column=args.id_column,
                      label_column=args.label_column)
     print(report.to_markdown())
     if args.json:
@@ -458,22 +460,28 @@ def _read_csv(path: str, what: str, **options):
                          fix="Save it as a comma-separated .csv with a header row") from exc
 
 
-def _qdpx_coding(path: str, args: argparse.Namespace):
-    """The codings of a .qdpx as a span table (codes mapped to themes with --mapping)."""
+def _qdpx_mapping(args: argparse.Namespace) -> dict[str, str] | None:
+    """compare's --mapping as {code name or path: theme id}, after checking that a .qdpx comes
+    with --units."""
     from .errors import InputError
-    from .ingest import read_qdpx
 
-    if not args.units:
-        raise InputError("A .qdpx codes character spans, not meaning units", path=path,
+    qdpx = next((t for t in args.tables if t.lower().endswith(".qdpx")), None)
+    if qdpx and not args.units:
+        raise InputError("A .qdpx codes character spans, not meaning units", path=qdpx,
                          fix="Give the machine's units with --units units.csv so they can be aligned")
-    mapping = None
-    if args.mapping:
-        table = _read_csv(args.mapping, "The mapping table", dtype=str)
-        if not {"code", "theme_id"} <= set(table.columns):
-            raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
-                             line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
-        mapping = dict(zip(table["code"], table["theme_id"]))
-    return read_qdpx(path).to_coding_table(mapping)
+    if not args.mapping:
+        return None
+    table = _read_csv(args.mapping, "The mapping table", dtype=str, keep_default_na=False)
+    if not {"code", "theme_id"} <= set(table.columns):
+        raise InputError("The mapping needs the columns code and theme_id", path=args.mapping,
+                         line=1, fix=f"Columns in the file: {', '.join(table.columns)}")
+    codes, themes = table["code"].str.strip(), table["theme_id"].str.strip()
+    empty = [row for row, (c, t) in enumerate(zip(codes, themes), start=2) if not c or not t]
+    if empty:
+        raise InputError("Empty code or theme_id cell in the mapping", path=args.mapping,
+                         line=empty[0], fix="Give every row a code name (or path) and the theme "
+                         "id it maps to ('none' for codes that fit no theme)")
+    return dict(zip(codes, themes))
 
 
 def _export(args: argparse.Namespace) -> int:

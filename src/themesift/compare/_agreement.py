@@ -5,6 +5,7 @@ confusion matrix, disagreements)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -19,10 +20,11 @@ from ._coders import CoderAgreement, compare_coders
 from ._format import jsonable, md_table
 from ._spans import align_spans
 from ._stats import pair_stats
-from ._tables import first_label, label_sets, load_coding_table, read_table_file
+from ._tables import first_label, label_sets, load_coding_table, read_table_file, rows_text
 
 STATS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
 _CHUNK = 200  # bootstrap replicates drawn at a time (bounded memory)
+logger = logging.getLogger(__name__)
 
 
 def _pyplot():
@@ -63,6 +65,9 @@ class AgreementReport:
         numbers of multi-label units on each side.
     only_a_ids, only_b_ids : tuple of str
         The units coded by only one side.
+    warnings : tuple of str
+        What makes the figures doubtful, e.g. two tables that share no theme label; shown at
+        the top of :meth:`to_markdown`.
     """
 
     summary: dict[str, Any]
@@ -72,6 +77,7 @@ class AgreementReport:
     multilabel: dict[str, Any]
     only_a_ids: tuple[str, ...] = field(default=())
     only_b_ids: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     def plot_confusion(self, ax=None):
         """The confusion matrix as a heatmap (rows: table A, columns: table B).
@@ -131,6 +137,7 @@ class AgreementReport:
             "multilabel": self.multilabel,
             "only_a_ids": list(self.only_a_ids),
             "only_b_ids": list(self.only_b_ids),
+            "warnings": list(self.warnings),
         })
 
     def to_json(self, **kwargs: Any) -> str:
@@ -169,6 +176,7 @@ class AgreementReport:
         parts = [
             "# Agreement report",
             "",
+            *(f"**Warning:** {w}\n" for w in self.warnings),
             f"Statistics on {s['n']} units coded by both sides; {rule}.",
             "",
             "## Summary",
@@ -234,13 +242,18 @@ def _nanmean(values: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def _is_qdpx(table: Any) -> bool:
+    """A REFI-QDA project: a QdaProject or a path to a .qdpx file."""
+    return hasattr(table, "to_coding_table") or (
+        isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx"))
+
+
 def _is_span_table(table: Any) -> bool:
     """A coding of character spans (``start`` and ``end``, no ``unit_id``), or a REFI-QDA
     project, rather than a coding table keyed by unit ids."""
     import pandas as pd
 
-    if hasattr(table, "to_coding_table") or (
-            isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx")):
+    if _is_qdpx(table):
         return True
     if isinstance(table, (str, PathLike)):
         try:
@@ -254,17 +267,35 @@ def _is_span_table(table: Any) -> bool:
     return {"start", "end"} <= columns and "unit_id" not in columns
 
 
-def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
+def _on_units(table: Any, units: Any, min_overlap: float, mapping: Any) -> Any:
     """``table`` aligned to the meaning units when it codes character spans; else as it is."""
     if table is None or not _is_span_table(table):
         return table
-    if isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx"):
-        from .ingest import read_qdpx
+    if isinstance(table, (str, PathLike)) and _is_qdpx(table):
+        from ..ingest import read_qdpx
 
         table = read_qdpx(table)
     if hasattr(table, "to_coding_table"):
-        table = table.to_coding_table()
+        if table.codings.empty:
+            raise InputError(
+                f"The .qdpx has no codings ({len(table.sources)} sources, {len(table.codebook)} "
+                "codes), so there is nothing to compare", path=table.path,
+                fix="Export the project again from the QDA program after coding the "
+                    "transcripts (codes applied to text, not only the codebook)")
+        table = table.to_coding_table(mapping)
     return align_spans(table, units, min_overlap=min_overlap)
+
+
+def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
+    """A warning when the two tables share no theme label: every unit then disagrees."""
+    a, b = sorted(set(ta.frame["theme"])), sorted(set(tb.frame["theme"]))
+    if set(a) & set(b):
+        return ()
+    return (f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
+            f"{tb} uses {rows_text(b, 5)}. Every unit counts as a disagreement, so "
+            "the figures say nothing. If the tables name the same themes differently (code "
+            "names against theme ids), give a .qdpx a mapping of its codes to theme ids "
+            "(--mapping MAP.csv, or mapping= in Python), or rename one table's labels.",)
 
 
 def compare(
@@ -273,6 +304,7 @@ def compare(
     *,
     units: Any = None,
     min_overlap: float = 0.5,
+    mapping: Any = None,
     id_column: str = "id",
     label_column: str = "theme_id",
     coder_column: str = "coder",
@@ -297,6 +329,11 @@ def compare(
         of the units (the command line's ``--units``).
     min_overlap : float
         With ``units``: the overlap rule of :func:`align_spans`.
+    mapping : mapping, optional
+        With ``units``, for a ``.qdpx`` or :class:`~themesift.QdaProject`: code names or paths
+        to theme ids, as :meth:`QdaProject.to_coding_table` takes it. A code the mapping does
+        not name takes the theme of its nearest mapped ancestor (a candidate code filed under
+        a theme counts as that theme); codes left unmapped keep their names, with a warning.
     id_column, label_column, coder_column : str
         Column names.
     bootstrap : int
@@ -338,8 +375,12 @@ def compare(
     """
     import pandas as pd
 
+    if mapping and not (_is_qdpx(human) or _is_qdpx(machine)):
+        raise InputError("A mapping maps the codes of a .qdpx, and neither table is one",
+                         fix="Leave the mapping out, or rename the labels in the table itself")
     if units is not None:
-        aligned = (_on_units(human, units, min_overlap), _on_units(machine, units, min_overlap))
+        aligned = (_on_units(human, units, min_overlap, mapping),
+                   _on_units(machine, units, min_overlap, mapping))
         if aligned[0] is not human or aligned[1] is not machine:
             id_column = "id"  # align_spans keys its rows by the machine's unit ids
         human, machine = aligned
@@ -355,8 +396,11 @@ def compare(
                 raise InputError(
                     f"{t.name} holds {len(coders)} coders ({', '.join(coders[:5])}); compare() "
                     "takes one coder per table", path=t.path,
-                    fix="split the table by coder, or call compare_coders(table) for all of "
+                    fix="Split the table by coder, or call compare_coders(table) for all of "
                         "them at once")
+    warnings = _label_warnings(ta, tb)
+    for warning in warnings:
+        logger.warning("%s", warning)
     sets_a = label_sets(ta.frame)
     sets_b = label_sets(tb.frame)
     common = [u for u in sets_a if u in sets_b]
@@ -364,10 +408,10 @@ def compare(
     only_b = [u for u in sets_b if u not in sets_a]
     if not common:
         raise InputError(
-            f"the two tables share no unit ids; A ({ta.name}) has ids like "
-            f"{', '.join(list(sets_a)[:3])}, B ({tb.name}) has ids like "
+            f"The two tables share no unit ids: {ta} has ids like "
+            f"{', '.join(list(sets_a)[:3])}; {tb} has ids like "
             f"{', '.join(list(sets_b)[:3])}",
-            fix="check that both tables code the same units with the same ids (and the "
+            fix="Check that both tables code the same units with the same ids (and the "
                 "id_column). If one side coded character spans (doc_id, start, end, as NVivo "
                 "or a .qdpx does) and the other meaning units, carry the spans onto the units "
                 "first: compare(human, machine, units=units) or align_spans(human, units) in "
@@ -473,4 +517,5 @@ def compare(
     }
     return AgreementReport(summary=summary, per_theme=per_theme, confusion=confusion,
                            disagreements=disagreements, multilabel=multilabel,
-                           only_a_ids=tuple(only_a), only_b_ids=tuple(only_b))
+                           only_a_ids=tuple(only_a), only_b_ids=tuple(only_b),
+                           warnings=warnings)

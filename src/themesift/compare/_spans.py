@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 from ..errors import InputError
 from ..model import NONE_THEME
 from ._stats import is_missing
-from ._tables import norm_id, read_table_file, rows_text
+from ._tables import norm_id, norm_theme, read_table_file, row_numbers, rows_error, rows_text
 
 ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", "overlap_chars",
                  "unit_coverage", "span_coverage", "n_spans", "span_ids"]
@@ -34,15 +34,13 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
     if isinstance(table, (str, PathLike)):
         path = str(table)
         frame = read_table_file(table, f"span table {side}")
-        first_row: int | None = 2
     elif isinstance(table, pd.DataFrame):
         frame = table.copy()
-        first_row = None
     else:
-        raise InputError(f"span table {side} must be a pandas DataFrame or a path to a .csv or "
+        raise InputError(f"Span table {side} must be a pandas DataFrame or a path to a .csv or "
                          f".xlsx file, not {type(table).__name__}")
     frame.columns = [str(c).strip() for c in frame.columns]
-    label = path or f"table {side}"
+    label = path or f"Span table {side}"
     if units is not None and not {"start", "end"} <= set(frame.columns):
         idc = "unit_id" if "unit_id" in frame.columns else "id"
         if idc not in frame.columns:
@@ -73,8 +71,7 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
                          f"{', '.join(frame.columns) or '(none)'}", path=path,
                          fix=f"a span table needs {doc_column} (or source), start, end and "
                              "theme_id, e.g. QdaProject.to_coding_table()")
-    rows = ([f"index {i}" for i in frame.index] if first_row is None
-            else [str(first_row + i) for i in range(len(frame))])
+    rows = row_numbers(len(frame))
     out = pd.DataFrame({"_row": rows})
     out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
     starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)
@@ -83,22 +80,25 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
         starts != np.floor(starts)) | (ends != np.floor(ends))
     bad |= (out["doc"] == "").to_numpy()
     if bad.any():
-        bad_rows = [r for r, b in zip(rows, bad) if b]
-        raise InputError(f"{label}: empty {doc} or bad character span (need whole numbers "
-                         f"0 <= start < end) in rows {rows_text(bad_rows)}", path=path,
-                         line=int(bad_rows[0]) if first_row is not None else None,
-                         fix="give every row its document and a non-empty span")
+        raise rows_error(label, path, f"Empty {doc} or bad character span (need whole "
+                         "numbers 0 <= start < end)", [r for r, b in zip(rows, bad) if b],
+                         "Give every row its document and a non-empty span")
     out["start"] = starts.astype(int)
     out["end"] = ends.astype(int)
     if need_theme:
-        out["theme"] = ["" if is_missing(v) else str(v).strip()
-                        for v in frame["theme_id"].tolist()]
+        out["theme"] = [norm_theme(v) for v in frame["theme_id"].tolist()]
         if (out["theme"] == "").any():
-            bad_rows = out.loc[out["theme"] == "", "_row"].tolist()
-            raise InputError(f"{label}: empty theme_id in rows {rows_text(bad_rows)}",
-                             path=path, fix=f"give every span a theme (or '{NONE_THEME}')")
-    if "coder" in frame.columns:
-        out["coder"] = ["" if is_missing(v) else str(v).strip() for v in frame["coder"]]
+            raise rows_error(label, path, "Empty theme_id",
+                             out.loc[out["theme"] == "", "_row"].tolist(),
+                             f"Give every span a theme (or '{NONE_THEME}')")
+    coders = (["" if is_missing(v) else str(v).strip() for v in frame["coder"]]
+              if "coder" in frame.columns else [])
+    if any(coders):  # a coder column left blank (a .qdpx naming no users) names no coder
+        out["coder"] = coders
+        if (out["coder"] == "").any():
+            raise rows_error(label, path, "Empty coder",
+                             out.loc[out["coder"] == "", "_row"].tolist(),
+                             "Name the coder on every row")
     if "id" in frame.columns:
         out["span_id"] = [norm_id(v) for v in frame["id"]]
     else:
@@ -208,17 +208,19 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     spans = _span_frame(human, "human", doc_column)
     u = _units_frame(units)
     has_coder = "coder" in spans
-    if has_coder and (spans["coder"] == "").any():
-        bad_rows = spans.loc[spans["coder"] == "", "_row"].tolist()
-        raise InputError(f"human: empty coder in rows {rows_text(bad_rows)}",
-                         fix="name the coder on every row")
+    if spans.empty:
+        raise InputError("The human coding has no coded spans",
+                         path=str(human) if isinstance(human, (str, PathLike)) else None,
+                         fix="Give one row per coded span: doc_id (or source), start, end, "
+                             "theme_id")
     human_docs = set(spans["doc"])
     unit_docs = set(u["doc_id"])
     if not human_docs & unit_docs:
         raise InputError(
-            f"the human spans and the units share no document; spans name "
-            f"{', '.join(sorted(human_docs)[:3])}, units name {', '.join(sorted(unit_docs)[:3])}",
-            fix=f"make the human '{doc_column}'/'source' values the transcript ids (doc_id)")
+            f"The human spans and the units share no document: the spans name "
+            f"{rows_text(sorted(human_docs), 3)}; the units name {rows_text(sorted(unit_docs), 3)}",
+            fix=f"Make the human '{doc_column}' (or 'source') values the transcript ids, the "
+                "units' doc_id")
 
     by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
     hits: dict[tuple, dict[str, Any]] = {}

@@ -18,9 +18,14 @@ from ._stats import is_missing
 
 @dataclass
 class _Table:
-    frame: pd.DataFrame  # columns: id, theme, [coder], [text], _row (1-based row/line label)
-    name: str  # "A" / "B" / file path, for messages
+    frame: pd.DataFrame  # columns: id, theme, [coder], [text], _row (row number, header = 1)
+    name: str  # "Table A" / "Table B" / file path, for messages
     path: str | None
+    side: str = ""  # "A" / "B"
+
+    def __str__(self) -> str:
+        """"A (path)" or "A", for messages about both tables."""
+        return f"{self.side} ({self.path})" if self.path else self.side
 
 
 def norm_id(v: Any) -> str:
@@ -29,9 +34,30 @@ def norm_id(v: Any) -> str:
     return str(v).strip()
 
 
+def norm_theme(v: Any) -> str:
+    """A theme label trimmed, with the reserved label 'none' in any case ('None') as 'none'."""
+    text = "" if is_missing(v) else str(v).strip()
+    return NONE_THEME if text.lower() == NONE_THEME else text
+
+
 def rows_text(rows: list[str], limit: int = 10) -> str:
     shown = ", ".join(rows[:limit])
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def row_numbers(n: int) -> list[str]:
+    """The numbers of a table's n data rows as a spreadsheet shows them: the header is row 1."""
+    return [str(i + 2) for i in range(n)]
+
+
+def rows_error(label: str, path: str | None, what: str, rows: list[str], fix: str) -> InputError:
+    """An error about the rows ``rows`` (from :func:`row_numbers`) of a table: a file's is
+    placed at the first of them; a DataFrame's says how its rows are counted."""
+    where = f"row {rows[0]}" if len(rows) == 1 else f"rows {rows_text(rows)}"
+    if path is None:
+        return InputError(f"{label}: {what} in {where} (the header is row 1, as in a "
+                          "spreadsheet)", fix=fix)
+    return InputError(f"{what} in {where}", path=path, line=int(rows[0]), fix=fix)
 
 
 def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
@@ -66,14 +92,12 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
     if isinstance(table, (str, PathLike)):
         path = str(table)
         frame = read_table_file(table, f"coding table {side}")
-        first_row = 2  # file line / spreadsheet row of the first data row (header = 1)
         label = path
     elif isinstance(table, pd.DataFrame):
         frame = table.copy()
-        first_row = None
-        label = f"table {side}"
+        label = f"Table {side}"
     else:
-        raise InputError(f"coding table {side} must be a pandas DataFrame or a path to a .csv "
+        raise InputError(f"Coding table {side} must be a pandas DataFrame or a path to a .csv "
                          f"or .xlsx file, not {type(table).__name__}")
 
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -83,23 +107,17 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
     missing = [c for c in (id_col, label_column) if c not in frame.columns]
     if missing:
         raise InputError(
-            f"coding table {side} lacks the column(s) {', '.join(missing)}; its columns are: "
+            f"Coding table {side} lacks the column(s) {', '.join(missing)}; its columns are: "
             f"{', '.join(frame.columns) or '(none)'}",
             path=path,
-            fix=f"name the unit column '{id_column}' (or 'unit_id') and the theme column "
+            fix=f"Name the unit column '{id_column}' (or 'unit_id') and the theme column "
                 f"'{label_column}' in the header row (to compare a table with other column "
                 f"names: 'themesift compare --id-column / --label-column', or id_column= / "
                 f"label_column= in Python)")
 
-    if first_row is None:
-        rows = [f"index {i}" for i in frame.index]
-        where = "rows"
-    else:
-        rows = [str(first_row + i) for i in range(len(frame))]
-        where = "lines"
-    out = pd.DataFrame({"_row": rows})
+    out = pd.DataFrame({"_row": row_numbers(len(frame))})
     out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
-    out["theme"] = ["" if is_missing(v) else str(v).strip() for v in frame[label_column].tolist()]
+    out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
     if coder_column in frame.columns:
         out["coder"] = ["" if is_missing(v) else str(v).strip()
                         for v in frame[coder_column].tolist()]
@@ -107,28 +125,25 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         out["text"] = [None if is_missing(v) else str(v) for v in frame["text"].tolist()]
 
     def fail(what: str, bad: pd.Series, fix: str) -> None:
-        bad_rows = out.loc[bad, "_row"].tolist()
-        line = int(bad_rows[0]) if first_row is not None else None
-        raise InputError(f"{label}: {what} in {where} {rows_text(bad_rows)}", path=path,
-                         line=line, fix=fix)
+        raise rows_error(label, path, what, out.loc[bad, "_row"].tolist(), fix)
 
     if len(out) == 0:
-        raise InputError(f"{label}: the coding table has no rows", path=path,
-                         fix="add one row per (unit id, theme)")
+        raise InputError("The coding table has no rows" if path else f"{label} has no rows",
+                         path=path, fix="Add one row per (unit id, theme)")
     if (out["id"] == "").any():
-        fail(f"empty {id_col}", out["id"] == "", "give every row the id of the unit it codes")
+        fail(f"Empty {id_col}", out["id"] == "", "Give every row the id of the unit it codes")
     if (out["theme"] == "").any():
-        fail(f"empty {label_column}", out["theme"] == "",
-             f"give every row a theme id (use '{NONE_THEME}' for a unit that fits no theme)")
+        fail(f"Empty {label_column}", out["theme"] == "",
+             f"Give every row a theme id (use '{NONE_THEME}' for a unit that fits no theme)")
     if "coder" in out and (out["coder"] == "").any():
-        fail(f"empty {coder_column}", out["coder"] == "", "name the coder on every row")
+        fail(f"Empty {coder_column}", out["coder"] == "", "Name the coder on every row")
     keys = ["coder", "id", "theme"] if "coder" in out else ["id", "theme"]
     dup = out.duplicated(keys, keep=False)
     if dup.any():
-        fail(f"duplicate ({', '.join(keys)}) rows", dup,
-             "keep one row per unit and theme (several rows per unit are fine when their "
+        fail(f"Duplicate ({', '.join(keys)}) pairs", dup,
+             "Keep one row per unit and theme (several rows per unit are fine when their "
              "themes differ)")
-    return _Table(out, label, path)
+    return _Table(out, label, path, side)
 
 
 def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:

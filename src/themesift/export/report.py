@@ -323,8 +323,9 @@ def _ordering_band(present: np.ndarray, orderings: int, seed: int) -> tuple[np.n
 
 # -- agreement ---------------------------------------------------------------------------------
 
-def _agreements(data: _ReportData, view: StudyView, human: Any) -> tuple:
-    """Machine vs the analyst's coding (when there is one) and vs an external coding."""
+def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFrame) -> tuple:
+    """Machine vs the analyst's coding (when there is one) and vs an external coding, which
+    may code character spans: they are carried onto ``units`` (with unpseudonymised offsets)."""
     from ..compare import compare
 
     machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
@@ -336,7 +337,7 @@ def _agreements(data: _ReportData, view: StudyView, human: Any) -> tuple:
                       compare(coding[["unit_id", "theme_id"]], machine, bootstrap=200)))
     if human is not None:
         found.append(("The external human coding (reference) vs the machine's unit "
-                      "suggestions", compare(human, machine, bootstrap=200)))
+                      "suggestions", compare(human, machine, units=units, bootstrap=200)))
     return tuple(found)
 
 
@@ -643,6 +644,7 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
     return (f"<h3>{_e(label)}</h3><p class='muted'>{s['n']} units coded by both; {s['only_a']} "
             f"only by the reference, {s['only_b']} only by the machine. 95% bootstrap "
             f"intervals.{_e(rule)}</p>"
+            + "".join(f"<p><strong>Warning:</strong> {_e(w)}</p>" for w in report.warnings)
             + _table(["statistic", "value", "95% interval"], stats, numeric=(1,), sortable=False)
             + _table(["theme", "precision", "recall", "F1", "support"], per, numeric=(1, 2, 3, 4))
             + "<p class='muted'>Confusion: rows the reference, columns the machine.</p>"
@@ -780,7 +782,9 @@ def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike
         The run to report; the latest complete run by default.
     human:
         An external human coding to compare the machine with, as :func:`themesift.compare`
-        takes it (a coding table as DataFrame or .csv/.xlsx path: ``id``, ``theme_id``).
+        takes it: a coding table as DataFrame or .csv/.xlsx path (``id``, ``theme_id``), or
+        one of character spans (``doc_id``, ``start``, ``end``, ``theme_id``, as NVivo codes),
+        which is carried onto the study's meaning units first (:func:`themesift.align_spans`).
     pseudonymise:
         Replace names of people and places first (:func:`themesift.pseudonymise`).
     force:
@@ -809,10 +813,12 @@ def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike
     """
     check_output(path, force=force, suffixes=(".html", ".htm"))
     view = study_view(study, run_id=run_id, pseudonymise=pseudonymise)
+    # a human coding of character spans counts the characters of the stored transcripts
+    plain = view if human is None or view.pseudonyms is None else study_view(study, run_id=run_id)
     data = _from_view(view)
     unit_coords, note = _study_unit_map(data, embedder)
     data = dataclasses.replace(data, unit_map=unit_coords, map_note=note,
-                               agreement=_agreements(data, view, human))
+                               agreement=_agreements(data, view, human, plain.units))
     page = _render(data)
     with atomic_output(path, force=force, suffixes=(".html", ".htm"),
                        pseudonyms=view.pseudonyms) as temp:

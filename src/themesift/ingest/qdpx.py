@@ -43,7 +43,7 @@ from __future__ import annotations
 import codecs
 import os
 import posixpath
-import warnings
+import logging
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +57,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["QdaProject", "read_qdpx"]
+
+logger = logging.getLogger(__name__)
 
 SOURCE_COLUMNS = ["guid", "name", "text", "path", "format"]
 CODEBOOK_COLUMNS = [
@@ -107,36 +109,52 @@ class QdaProject:
 
         ``id`` is ``"<source>:<start>-<end>"``, so several codes on the same span become several
         rows of one id (multi-label). ``mapping`` maps code names or code paths
-        ("Parent/Child"; a path wins over a bare name) to framework theme ids; codes it does not
-        cover keep their code name as theme_id, or are left out with ``drop_unmapped=True``.
-        Rows that become identical after mapping are kept once.
+        ("Parent/Child"; a path wins over a bare name) to framework theme ids. A code the
+        mapping does not name takes the theme of its nearest mapped ancestor, so mapping a
+        theme's code also maps its sub-codes. Codes with no mapped ancestor keep their code
+        name as theme_id, or are left out with ``drop_unmapped=True``; either way a warning
+        names them. Rows that become identical after mapping are kept once.
         """
         import pandas as pd
 
         mapping = dict(mapping or {})
+        book = {row.guid: row for row in self.codebook.itertuples(index=False)}
         if mapping:
             known = set(self.codebook["name"]) | set(self.codebook["path"])
             unknown = sorted(k for k in mapping if k not in known)
             if unknown:
-                warnings.warn(
-                    f"{self.path}: mapping keys that match no code name or path: "
-                    + ", ".join(map(repr, unknown)),
-                    stacklevel=2,
-                )
-        rows = []
+                logger.warning("%s: mapping keys that match no code name or path: %s",
+                               self.path, ", ".join(map(repr, unknown)))
+
+        def theme_of(rec: Any) -> str | None:
+            keys = [rec.code_path, rec.code]
+            code = book.get(rec.code_guid)
+            while code is not None:  # the code, then the codes above it, nearest first
+                keys += [code.path, code.name]
+                code = book.get(code.parent_guid)
+            return next((mapping[key] for key in keys if key in mapping), None)
+
+        rows, unmapped = [], {}
         for rec in self.codings.itertuples(index=False):
-            if rec.code_path in mapping:
-                theme = mapping[rec.code_path]
-            elif rec.code in mapping:
-                theme = mapping[rec.code]
-            elif drop_unmapped:
-                continue
-            else:
+            theme = theme_of(rec) if mapping else rec.code
+            if theme is None:
+                unmapped[rec.code_path] = unmapped.get(rec.code_path, 0) + 1
+                if drop_unmapped:
+                    continue
                 theme = rec.code
             rows.append(
                 (f"{rec.source}:{rec.start}-{rec.end}", str(theme), rec.coder, rec.source,
                  rec.start, rec.end, rec.text)
             )
+        if unmapped:
+            named = [f"{path!r} ({n})" for path, n in sorted(unmapped.items())]
+            more = f" and {len(named) - 10} more codes" if len(named) > 10 else ""
+            logger.warning(
+                "%s: %d coding(s) have a code that the mapping does not name, nor any code "
+                "above it, so they %s: %s%s. Map those codes or a code above them (the theme id "
+                "'none' for codes that fit no theme).", self.path, sum(unmapped.values()),
+                "are left out" if drop_unmapped else "keep the code name as their theme",
+                ", ".join(named[:10]), more)
         table = pd.DataFrame(rows, columns=CODING_TABLE_COLUMNS)
         table = table.drop_duplicates(subset=["id", "theme_id", "coder"]).reset_index(drop=True)
         return table.astype({"start": "int64", "end": "int64"})
