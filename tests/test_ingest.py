@@ -350,3 +350,93 @@ def test_table_reader_bad_input(tmp_path, content, kwargs, message):
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         ts.read_table(path, **kwargs)
+
+
+# --- speakers the readers used to miss ------------------------------------------------------
+
+def _read(tmp_path, name, content, **kwargs):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    t = ts.read_transcript(path, **kwargs)
+    _assert_offsets(t)
+    return t
+
+
+def test_a_named_speaker_who_speaks_once_starts_a_turn(tmp_path):
+    t = _read(tmp_path, "g.txt",
+              "Title: Ward staff group\nTranscriber: J. Patel\n\n"
+              "Moderator: What gets in the way?\n"
+              "Siobhan: Staffing, mostly. We're always two down on nights.\n"
+              "Tomasz: And the paperwork.\n"
+              "Note: the fire alarm went off here.\n"
+              "Siobhan: The risk forms have doubled.\n"
+              "Moderator: Anyone else?\n"
+              "Aoife: For me it's the culture. Some staff think recovery is a fad.\n"
+              "Tomasz: I'd agree with that.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "Siobhan", "Tomasz", "Siobhan",
+                                            "Moderator", "Aoife", "Tomasz"]
+    assert t.turns[5].text == "For me it's the culture. Some staff think recovery is a fad."
+    assert t.turns[2].text == "And the paperwork.\nNote: the fire alarm went off here."
+    assert t.meta["header"] == "Title: Ward staff group\nTranscriber: J. Patel"
+
+
+def test_a_one_off_word_is_no_speaker_where_the_labels_are_roles(tmp_path):
+    t = _read(tmp_path, "g.txt", "Moderator: What helps?\nP1: Time.\nHonestly: the time.\n"
+                                 "P2: Yes.\nP1: Right.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "P1", "P2", "P1"]
+
+
+
+def test_otter_speaker_heard_once_starts_a_turn(tmp_path):
+    t = _read(tmp_path, "o.txt",
+              "Carers group 3\n\nSpeaker 1  0:03\nWhat has helped?\n\n"
+              "Speaker 2  0:15\nThe peer group.\n\nUnknown Speaker  0:31\n(laughs) Same for us.\n\n"
+              "Speaker 1  0:35\nThank you.\n")
+    assert [(x.speaker, x.time_start) for x in t.turns] == [
+        ("Speaker 1", 3.0), ("Speaker 2", 15.0), ("Unknown Speaker", 31.0), ("Speaker 1", 35.0)]
+    assert t.turns[2].text == "(laughs) Same for us."
+
+
+def test_labels_with_a_role_in_parentheses_or_surname_first(tmp_path):
+    t = _read(tmp_path, "c.txt",
+              "INTERVIEWER: Tell me about the first contact.\n"
+              "PARTICIPANT 4 (carer): It was a nightmare.\n"
+              "Anna (Moderator): And after that?\n"
+              "PARTICIPANT 4 (carer): A nurse came.\n"
+              "Zoë: Can I add something?\n"
+              "Yes, exactly: that nurse.\n")
+    assert _speakers_and_roles(t) == [
+        ("INTERVIEWER", "moderator"), ("PARTICIPANT 4 (carer)", "participant"),
+        ("Anna (Moderator)", "moderator"), ("PARTICIPANT 4 (carer)", "participant"),
+        ("Zoë", "participant")]
+    assert t.turns[-1].text == "Can I add something?\nYes, exactly: that nurse."
+
+
+
+def test_bracketed_annotations_at_the_start_of_a_line_are_not_speakers(tmp_path):
+    t = _read(tmp_path, "o.txt",
+              "Speaker 1  0:03\nWhat helped?\n\n"
+              "Speaker 2  0:15\nThe peer group. [inaudible 00:00:19] nobody judged us.\n"
+              "[inaudible 00:00:24] and then the coordinator came.\n\n"
+              "Speaker 3  0:35\nThe crisis line.\n[crosstalk 00:00:52]\n[Phone rings] Sorry.\n\n"
+              "Speaker 1  0:55\nThanks.\n")
+    assert [x.speaker for x in t.turns] == ["Speaker 1", "Speaker 2", "Speaker 3", "Speaker 1"]
+    assert t.turns[1].text.endswith("[inaudible 00:00:24] and then the coordinator came.")
+    assert t.turns[2].text.endswith("[crosstalk 00:00:52]\n[Phone rings] Sorry.")
+
+
+def test_a_title_line_with_a_colon_is_header(tmp_path):
+    t = _read(tmp_path, "h.txt",
+              "Focus Group 2: Carers of people with psychosis, Leeds site\nTranscriber: J. Patel\n\n"
+              "Moderator: Welcome everyone.\nP1: Thanks for having us.\nModerator: What has helped?\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "P1", "Moderator"]
+    assert t.meta["header"].startswith("Focus Group 2: Carers")
+
+
+def test_names_typed_with_combining_accents_are_labels(tmp_path):
+    nfd = "Jose\u0301"
+    t = _read(tmp_path, "n.txt", f"Moderator: What helped?\n{nfd}: The nurse.\nRene\u0301e: Me too.\n"
+                                 f"{nfd}: Every week.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "José", "Renée", "José"]
+    assert t.text.count(nfd) == 2  # the text keeps its own spelling
+
