@@ -386,6 +386,15 @@ def test_a_one_off_word_is_no_speaker_where_the_labels_are_roles(tmp_path):
     assert [x.speaker for x in t.turns] == ["Moderator", "P1", "P2", "P1"]
 
 
+def test_a_single_voice_tag_cue_is_a_turn(tmp_path):
+    t = _read(tmp_path, "g.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Facilitator>What helped?</v>\n\n"
+              "00:00:04.500 --> 00:00:12.000\n<v Liam Byrne>She told me her own story.</v>\n\n"
+              "00:00:12.500 --> 00:00:19.000\n<v Chioma Eze>Mine helped me with the forms.</v>\n\n"
+              "00:00:19.500 --> 00:00:22.000\n<v Liam Byrne>Yes, the forms.</v>\n")
+    assert [(x.speaker, x.text) for x in t.turns][1:3] == [
+        ("Liam Byrne", "She told me her own story."), ("Chioma Eze", "Mine helped me with the forms.")]
+
 
 def test_otter_speaker_heard_once_starts_a_turn(tmp_path):
     t = _read(tmp_path, "o.txt",
@@ -411,6 +420,40 @@ def test_labels_with_a_role_in_parentheses_or_surname_first(tmp_path):
         ("Zoë", "participant")]
     assert t.turns[-1].text == "Can I add something?\nYes, exactly: that nurse."
 
+
+def test_caption_labels_with_a_role_in_parentheses_or_surname_first(tmp_path):
+    cue = "{n}\n00:00:0{n}.000 --> 00:00:0{n}.900\n{words}\n\n"
+    zoom = "WEBVTT\n\n" + "".join(cue.format(n=n, words=w) for n, w in enumerate([
+        "Anna Lindqvist (Host): Hi everyone.", "Sam Okafor (he/him): Hello.",
+        "Lindqvist, Anna: Let me ask.", "Anna Lindqvist (Host): What helps?",
+        "Sam Okafor (he/him): The tenancy.", "Lindqvist, Anna: Thanks."], start=1))
+    t = _read(tmp_path, "z.vtt", zoom)
+    assert _speakers_and_roles(t) == [
+        ("Anna Lindqvist (Host)", "moderator"), ("Sam Okafor (he/him)", "participant"),
+        ("Lindqvist, Anna", "participant"), ("Anna Lindqvist (Host)", "moderator"),
+        ("Sam Okafor (he/him)", "participant"), ("Lindqvist, Anna", "participant")]
+    named = ts.read_transcript(tmp_path / "z.vtt", moderator=["Anna Lindqvist", "Lindqvist, Anna"])
+    assert {x.role for x in named.turns if "Anna" in x.speaker} == {"moderator"}
+
+    t = _read(tmp_path, "t.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Dr. Siobhán O'Connor (Facilitator)>Hello.</v>\n\n"
+              "00:00:02.000 --> 00:00:03.000\n<v Jürgen Müller>Hi.</v>\n")
+    assert _speakers_and_roles(t) == [("Dr. Siobhán O'Connor (Facilitator)", "moderator"),
+                                      ("Jürgen Müller", "participant")]
+
+
+def test_a_cue_with_two_voices_is_two_turns(tmp_path):
+    t = _read(tmp_path, "m.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n"
+              "<v Facilitator>Did the team involve you?</v>\n<v Priya Raman>No, not at all.</v>\n\n"
+              "00:00:04.500 --> 00:00:12.000\n<v Priya Raman>They phoned the day before.</v>\n\n"
+              "00:00:12.500 --> 00:00:14.000\n<v Facilitator>That must have been hard.</v> "
+              "<v Priya Raman>It was.</v>\n")
+    assert [(x.speaker, x.text) for x in t.turns] == [
+        ("Facilitator", "Did the team involve you?"),
+        ("Priya Raman", "No, not at all. They phoned the day before."),
+        ("Facilitator", "That must have been hard."), ("Priya Raman", "It was.")]
+    assert (t.turns[1].time_start, t.turns[1].time_end) == (1.0, 12.0)
 
 
 def test_bracketed_annotations_at_the_start_of_a_line_are_not_speakers(tmp_path):
