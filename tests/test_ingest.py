@@ -483,3 +483,31 @@ def test_names_typed_with_combining_accents_are_labels(tmp_path):
     assert [x.speaker for x in t.turns] == ["Moderator", "José", "Renée", "José"]
     assert t.text.count(nfd) == 2  # the text keeps its own spelling
 
+
+def test_docx_bold_emphasis_headings_and_quotes_are_not_speakers(tmp_path):
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading("Focus group 4: inpatient nurses", 1)
+    doc.add_paragraph("Date: 12/06/2024")
+
+    def para(*runs):
+        p = doc.add_paragraph()
+        for words, bold in runs:
+            p.add_run(words).bold = bold
+
+    para(("Facilitator:", True), (" What does a good shift look like?", False))
+    para(("Nurse 2", True), (" One where I talk to people.", False))
+    para(("Never", True), (" did anyone ask us what we needed.", False))
+    para(("Facilitator:", True), (" Why is that?", False))
+    para(("Nurse 2:", True), (" A patient said to me last week:", False))
+    para(('Patient: "You lot only come when something\'s gone wrong."', False))
+    para(("And she was right.", False))
+    doc.save(tmp_path / "g.docx")
+    t = ts.read_transcript(tmp_path / "g.docx")
+    _assert_offsets(t)
+    assert [x.speaker for x in t.turns] == ["Facilitator", "Nurse 2", "Facilitator", "Nurse 2"]
+    assert t.turns[1].text == "One where I talk to people.\nNever did anyone ask us what we needed."
+    assert t.turns[3].text.endswith('Patient: "You lot only come when something\'s gone wrong."\n'
+                                    "And she was right.")
+    assert t.meta["header"] == "Focus group 4: inpatient nurses\nDate: 12/06/2024"
