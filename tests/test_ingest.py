@@ -466,6 +466,10 @@ def test_bracketed_annotations_at_the_start_of_a_line_are_not_speakers(tmp_path)
     assert [x.speaker for x in t.turns] == ["Speaker 1", "Speaker 2", "Speaker 3", "Speaker 1"]
     assert t.turns[1].text.endswith("[inaudible 00:00:24] and then the coordinator came.")
     assert t.turns[2].text.endswith("[crosstalk 00:00:52]\n[Phone rings] Sorry.")
+    t = _read(tmp_path, "b.txt", "[Moderator] What helps?\n[Music Therapist] Songs.\n"
+                                 "[Crosstalk 00:00:52]\n[Moderator] Thanks.\n[Music Therapist] Yes.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "Music Therapist"] * 2
+    assert t.turns[1].text == "Songs.\n[Crosstalk 00:00:52]"
 
 
 def test_a_title_line_with_a_colon_is_header(tmp_path):

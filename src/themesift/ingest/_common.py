@@ -76,7 +76,7 @@ _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORE
 # not speaker labels.
 _NON_SPEECH = re.compile(
     r"^(laugh\w*|chuckl\w*|sigh\w*|cough\w*|pause\w*|silence|inaudible|unclear|crosstalk|"
-    r"overlapping|applause|music|noise|background|long pause|laughter)\b", re.IGNORECASE)
+    r"overlapping|applause|music|noise|background\b.*|long pause|laughter)$", re.IGNORECASE)
 
 
 def clean_label(label: str) -> str:
