@@ -350,3 +350,168 @@ def test_table_reader_bad_input(tmp_path, content, kwargs, message):
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         ts.read_table(path, **kwargs)
+
+
+# --- speakers the readers used to miss ------------------------------------------------------
+
+def _read(tmp_path, name, content, **kwargs):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    t = ts.read_transcript(path, **kwargs)
+    _assert_offsets(t)
+    return t
+
+
+def test_a_named_speaker_who_speaks_once_starts_a_turn(tmp_path):
+    t = _read(tmp_path, "g.txt",
+              "Title: Ward staff group\nTranscriber: J. Patel\n\n"
+              "Moderator: What gets in the way?\n"
+              "Siobhan: Staffing, mostly. We're always two down on nights.\n"
+              "Tomasz: And the paperwork.\n"
+              "Note: the fire alarm went off here.\n"
+              "Siobhan: The risk forms have doubled.\n"
+              "Moderator: Anyone else?\n"
+              "Aoife: For me it's the culture. Some staff think recovery is a fad.\n"
+              "Tomasz: I'd agree with that.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "Siobhan", "Tomasz", "Siobhan",
+                                            "Moderator", "Aoife", "Tomasz"]
+    assert t.turns[5].text == "For me it's the culture. Some staff think recovery is a fad."
+    assert t.turns[2].text == "And the paperwork.\nNote: the fire alarm went off here."
+    assert t.meta["header"] == "Title: Ward staff group\nTranscriber: J. Patel"
+
+
+def test_a_one_off_word_is_no_speaker_where_the_labels_are_roles(tmp_path):
+    t = _read(tmp_path, "g.txt", "Moderator: What helps?\nP1: Time.\nHonestly: the time.\n"
+                                 "P2: Yes.\nP1: Right.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "P1", "P2", "P1"]
+
+
+def test_a_single_voice_tag_cue_is_a_turn(tmp_path):
+    t = _read(tmp_path, "g.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Facilitator>What helped?</v>\n\n"
+              "00:00:04.500 --> 00:00:12.000\n<v Liam Byrne>She told me her own story.</v>\n\n"
+              "00:00:12.500 --> 00:00:19.000\n<v Chioma Eze>Mine helped me with the forms.</v>\n\n"
+              "00:00:19.500 --> 00:00:22.000\n<v Liam Byrne>Yes, the forms.</v>\n")
+    assert [(x.speaker, x.text) for x in t.turns][1:3] == [
+        ("Liam Byrne", "She told me her own story."), ("Chioma Eze", "Mine helped me with the forms.")]
+
+
+def test_otter_speaker_heard_once_starts_a_turn(tmp_path):
+    t = _read(tmp_path, "o.txt",
+              "Carers group 3\n\nSpeaker 1  0:03\nWhat has helped?\n\n"
+              "Speaker 2  0:15\nThe peer group.\n\nUnknown Speaker  0:31\n(laughs) Same for us.\n\n"
+              "Speaker 1  0:35\nThank you.\n")
+    assert [(x.speaker, x.time_start) for x in t.turns] == [
+        ("Speaker 1", 3.0), ("Speaker 2", 15.0), ("Unknown Speaker", 31.0), ("Speaker 1", 35.0)]
+    assert t.turns[2].text == "(laughs) Same for us."
+
+
+def test_labels_with_a_role_in_parentheses_or_surname_first(tmp_path):
+    t = _read(tmp_path, "c.txt",
+              "INTERVIEWER: Tell me about the first contact.\n"
+              "PARTICIPANT 4 (carer): It was a nightmare.\n"
+              "Anna (Moderator): And after that?\n"
+              "PARTICIPANT 4 (carer): A nurse came.\n"
+              "Zoë: Can I add something?\n"
+              "Yes, exactly: that nurse.\n")
+    assert _speakers_and_roles(t) == [
+        ("INTERVIEWER", "moderator"), ("PARTICIPANT 4 (carer)", "participant"),
+        ("Anna (Moderator)", "moderator"), ("PARTICIPANT 4 (carer)", "participant"),
+        ("Zoë", "participant")]
+    assert t.turns[-1].text == "Can I add something?\nYes, exactly: that nurse."
+
+
+def test_caption_labels_with_a_role_in_parentheses_or_surname_first(tmp_path):
+    cue = "{n}\n00:00:0{n}.000 --> 00:00:0{n}.900\n{words}\n\n"
+    zoom = "WEBVTT\n\n" + "".join(cue.format(n=n, words=w) for n, w in enumerate([
+        "Anna Lindqvist (Host): Hi everyone.", "Sam Okafor (he/him): Hello.",
+        "Lindqvist, Anna: Let me ask.", "Anna Lindqvist (Host): What helps?",
+        "Sam Okafor (he/him): The tenancy.", "Lindqvist, Anna: Thanks."], start=1))
+    t = _read(tmp_path, "z.vtt", zoom)
+    assert _speakers_and_roles(t) == [
+        ("Anna Lindqvist (Host)", "moderator"), ("Sam Okafor (he/him)", "participant"),
+        ("Lindqvist, Anna", "participant"), ("Anna Lindqvist (Host)", "moderator"),
+        ("Sam Okafor (he/him)", "participant"), ("Lindqvist, Anna", "participant")]
+    named = ts.read_transcript(tmp_path / "z.vtt", moderator=["Anna Lindqvist", "Lindqvist, Anna"])
+    assert {x.role for x in named.turns if "Anna" in x.speaker} == {"moderator"}
+
+    t = _read(tmp_path, "t.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Dr. Siobhán O'Connor (Facilitator)>Hello.</v>\n\n"
+              "00:00:02.000 --> 00:00:03.000\n<v Jürgen Müller>Hi.</v>\n")
+    assert _speakers_and_roles(t) == [("Dr. Siobhán O'Connor (Facilitator)", "moderator"),
+                                      ("Jürgen Müller", "participant")]
+
+
+def test_a_cue_with_two_voices_is_two_turns(tmp_path):
+    t = _read(tmp_path, "m.vtt",
+              "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n"
+              "<v Facilitator>Did the team involve you?</v>\n<v Priya Raman>No, not at all.</v>\n\n"
+              "00:00:04.500 --> 00:00:12.000\n<v Priya Raman>They phoned the day before.</v>\n\n"
+              "00:00:12.500 --> 00:00:14.000\n<v Facilitator>That must have been hard.</v> "
+              "<v Priya Raman>It was.</v>\n")
+    assert [(x.speaker, x.text) for x in t.turns] == [
+        ("Facilitator", "Did the team involve you?"),
+        ("Priya Raman", "No, not at all. They phoned the day before."),
+        ("Facilitator", "That must have been hard."), ("Priya Raman", "It was.")]
+    assert (t.turns[1].time_start, t.turns[1].time_end) == (1.0, 12.0)
+
+
+def test_bracketed_annotations_at_the_start_of_a_line_are_not_speakers(tmp_path):
+    t = _read(tmp_path, "o.txt",
+              "Speaker 1  0:03\nWhat helped?\n\n"
+              "Speaker 2  0:15\nThe peer group. [inaudible 00:00:19] nobody judged us.\n"
+              "[inaudible 00:00:24] and then the coordinator came.\n\n"
+              "Speaker 3  0:35\nThe crisis line.\n[crosstalk 00:00:52]\n[Phone rings] Sorry.\n\n"
+              "Speaker 1  0:55\nThanks.\n")
+    assert [x.speaker for x in t.turns] == ["Speaker 1", "Speaker 2", "Speaker 3", "Speaker 1"]
+    assert t.turns[1].text.endswith("[inaudible 00:00:24] and then the coordinator came.")
+    assert t.turns[2].text.endswith("[crosstalk 00:00:52]\n[Phone rings] Sorry.")
+    t = _read(tmp_path, "b.txt", "[Moderator] What helps?\n[Music Therapist] Songs.\n"
+                                 "[Crosstalk 00:00:52]\n[Moderator] Thanks.\n[Music Therapist] Yes.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "Music Therapist"] * 2
+    assert t.turns[1].text == "Songs.\n[Crosstalk 00:00:52]"
+
+
+def test_a_title_line_with_a_colon_is_header(tmp_path):
+    t = _read(tmp_path, "h.txt",
+              "Focus Group 2: Carers of people with psychosis, Leeds site\nTranscriber: J. Patel\n\n"
+              "Moderator: Welcome everyone.\nP1: Thanks for having us.\nModerator: What has helped?\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "P1", "Moderator"]
+    assert t.meta["header"].startswith("Focus Group 2: Carers")
+
+
+def test_names_typed_with_combining_accents_are_labels(tmp_path):
+    nfd = "Jose\u0301"
+    t = _read(tmp_path, "n.txt", f"Moderator: What helped?\n{nfd}: The nurse.\nRene\u0301e: Me too.\n"
+                                 f"{nfd}: Every week.\n")
+    assert [x.speaker for x in t.turns] == ["Moderator", "José", "Renée", "José"]
+    assert t.text.count(nfd) == 2  # the text keeps its own spelling
+
+
+def test_docx_bold_emphasis_headings_and_quotes_are_not_speakers(tmp_path):
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading("Focus group 4: inpatient nurses", 1)
+    doc.add_paragraph("Date: 12/06/2024")
+
+    def para(*runs):
+        p = doc.add_paragraph()
+        for words, bold in runs:
+            p.add_run(words).bold = bold
+
+    para(("Facilitator:", True), (" What does a good shift look like?", False))
+    para(("Nurse 2", True), (" One where I talk to people.", False))
+    para(("Never", True), (" did anyone ask us what we needed.", False))
+    para(("Facilitator:", True), (" Why is that?", False))
+    para(("Nurse 2:", True), (" A patient said to me last week:", False))
+    para(('Patient: "You lot only come when something\'s gone wrong."', False))
+    para(("And she was right.", False))
+    doc.save(tmp_path / "g.docx")
+    t = ts.read_transcript(tmp_path / "g.docx")
+    _assert_offsets(t)
+    assert [x.speaker for x in t.turns] == ["Facilitator", "Nurse 2", "Facilitator", "Nurse 2"]
+    assert t.turns[1].text == "One where I talk to people.\nNever did anyone ask us what we needed."
+    assert t.turns[3].text.endswith('Patient: "You lot only come when something\'s gone wrong."\n'
+                                    "And she was right.")
+    assert t.meta["header"] == "Focus group 4: inpatient nurses\nDate: 12/06/2024"

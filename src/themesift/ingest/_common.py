@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -25,23 +26,41 @@ MODERATOR_NAMES = frozenset(
 
 # Labels that are plainly speakers even when they speak only once.
 _SPEAKERISH = re.compile(
-    r"^(p|r|fg|participant|respondent|interviewee|speaker|person|member|staff|nurse|doctor|"
+    r"^(p|r|fg|participant|respondent|resp|interviewee|speaker|person|member|staff|nurse|doctor|"
     r"dr|psychiatrist|psychologist|therapist|social worker|peer worker|support worker|"
     r"worker|manager|user|client|patient|carer)\b|\d$",
     re.IGNORECASE,
 )
+# Words that open a title, header or note line ("Focus group 2: ...", "Transcriber: ..."), never
+# a speaker's label, however often they occur.
+_NOT_A_SPEAKER = re.compile(
+    r"^(note|notes|nb|date|time|duration|location|venue|site|title|subject|topic|transcriber|"
+    r"transcribed by|transcript|transcription|recording|recorded|audio|file|project|study|"
+    r"focus group|interview|session|meeting|present|attendees|participants|summary|keywords|"
+    r"page|part|section)\b",
+    re.IGNORECASE,
+)
+# Lowercase particles inside a person's name ("Ruud van Dijk", "Maria da Silva").
+_PARTICLES = frozenset(
+    "van von de da di del der den la le al el bin ibn ter ten du dos das".split())
+_NAME_WORD = re.compile(r"[^\W\d_][\w'’.\u0300-\u036f-]*,?$")
+# A note in parentheses after a label: a role ("Anna (Host)"), pronouns ("Sam (he/him)").
+_NOTE = re.compile(r"^(?P<name>.*?)[ \t]*\((?P<note>[^()]*)\)$")
+_QUOTES = ('"', "“", "„", "«", "'", "‘")
 
 _TIMESTAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 # A speaker label at the start of a line, in the forms transcribers use:
 #   "P3: text", "Nurse 2: text", "INTERVIEWER: text", "**P3:** text", "[00:01:02] P3: text",
-#   "P3 (00:01:02): text", "P3 [00:01:02]: text", "[Moderator] text", "[Moderator]: text".
+#   "P3 (00:01:02): text", "P3 [00:01:02]: text", "[Moderator] text", "[Moderator]: text",
+#   "Anna Lindqvist (Host): text", "Lindqvist, Anna: text".
 _LABEL_LINE = re.compile(
     rf"""^[ \t]*
     (?:[\[(]?(?P<ts1>{_TIMESTAMP})[\])]?[ \t]+)?            # optional leading timestamp
     (?:
         \[(?P<blabel>[^\]\n]{{1,40}})\][ \t]*:?              # [Label]
-      | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .'’&/-]{{0,38}}?)(?P=md)?   # Label / **Label**
-        [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])])?[ \t]*     # optional (timestamp)
+      | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .,'’&/\u0300-\u036f-]{{0,38}}?)(?P=md)?  # Label, **Label**
+        [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])]              # optional (timestamp)
+                | \((?P<note>[^()\[\]:\n]{{1,30}})\))?[ \t]*   # or (Host), (carer), (he/him)
         (?:\*\*|__)?:(?:\*\*|__)?                           # the colon, maybe inside bold
     )
     (?=[ \t]|$)[ \t]*""",
@@ -50,29 +69,69 @@ _LABEL_LINE = re.compile(
 # A line that is only a label and a timestamp, with the words on the next lines
 # (Otter.ai and Teams .docx exports): "Speaker 1  0:03", "Nurse 2   00:01:12".
 _LABEL_ONLY_LINE = re.compile(
-    rf"^[ \t]*(?P<label>[^\W\d_][\w .'’&/-]{{0,38}}?)[ \t]+(?P<ts1>{_TIMESTAMP})[ \t]*$"
+    rf"^[ \t]*(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{{0,38}}?)[ \t]+(?P<ts1>{_TIMESTAMP})[ \t]*$"
 )
 _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORECASE)
-# Transcribers' notes in brackets ("[laughs] Honestly, ..."): sounds, not speaker labels.
+# Transcribers' notes in brackets ("[laughs] Honestly, ...", "[inaudible 00:00:24]"): sounds,
+# not speaker labels.
 _NON_SPEECH = re.compile(
     r"^(laugh\w*|chuckl\w*|sigh\w*|cough\w*|pause\w*|silence|inaudible|unclear|crosstalk|"
     r"overlapping|applause|music|noise|background\b.*|long pause|laughter)$", re.IGNORECASE)
 
 
 def clean_label(label: str) -> str:
-    """A speaker label without surrounding markup and whitespace, inner spaces collapsed."""
-    label = re.sub(r"[*_\[\]]", "", label)
+    """A speaker label without surrounding markup and whitespace, inner spaces collapsed.
+
+    Accents are composed (Unicode NFC), so "José" typed either way is one speaker; the label
+    is a name, the transcript text keeps its own spelling.
+    """
+    label = re.sub(r"[*_\[\]]", "", unicodedata.normalize("NFC", label))
     return re.sub(r"\s+", " ", label).strip(" \t:-")
 
 
+def split_note(label: str) -> tuple[str, str]:
+    """A label's name and its note in parentheses: "Anna (Host)" -> ("Anna", "Host")."""
+    m = _NOTE.match(label)
+    return (m["name"], m["note"]) if m else (label, "")
+
+
 def is_moderator(speaker: str, moderator: Collection[str] | None = None) -> bool:
-    """Whether a speaker label names the moderator (by the given names, else by role words)."""
-    key = speaker.casefold()
+    """Whether a speaker label names the moderator (by the given names, else by role words).
+
+    A role in parentheses counts: "Anna Lindqvist (Host)", "Dr. O'Connor (Facilitator)"; a
+    given name matches with or without it.
+    """
+    name, note = split_note(speaker)
     if moderator:
-        return key in {m.casefold().strip() for m in moderator}
-    words = re.sub(r"[^a-z ]+", " ", key).split()
+        given = {unicodedata.normalize("NFC", m).casefold().strip() for m in moderator}
+        return speaker.casefold() in given or name.casefold() in given
+    return _names_moderator(name) or _names_moderator(note)
+
+
+def _names_moderator(label: str) -> bool:
+    words = re.sub(r"[^a-z ]+", " ", label.casefold()).split()
     return " ".join(words) in MODERATOR_NAMES or (bool(words) and words[0] in MODERATOR_NAMES
                                                   and len(words) <= 2 and words[0] != "i")
+
+
+def name_shape(label: str) -> str | None:
+    """"Title" for a person's name ("Aoife", "Anna Lindqvist (Host)", "Lindqvist, Anna"),
+    "UPPER" for one in capitals ("AOIFE"), None for anything else ("So basically", "P3")."""
+    name = split_note(label)[0]
+    words = name.split()
+    if not 1 <= len(words) <= 4 or name.count(",") > 1 or not all(map(_NAME_WORD.match, words)):
+        return None
+    if name.isupper():
+        return "UPPER"
+    if all(w[0].isupper() or w in _PARTICLES for w in words[1:]) and words[0][0].isupper():
+        return "Title"
+    return None
+
+
+def _is_role(label: str) -> bool:
+    """A label that names a role ("P3", "Nurse 2", "Moderator"), not a person."""
+    name = split_note(label)[0]
+    return bool(_SPEAKERISH.search(name)) or is_moderator(name)
 
 
 def parse_timestamp(value: str) -> float:
@@ -199,11 +258,15 @@ def check_turn_lengths(turns: Sequence[Turn], path: Path | str) -> None:
 
 @dataclass
 class LabelledLine:
-    """A source line that starts a new turn: its speaker and where the words begin."""
+    """A source line that may start a new turn: its speaker and where the words begin."""
 
     label: str
     speech_start: int  # offset within the line where the spoken words begin
     time: float | None
+    #: "colon" ("Aoife: ..."), "only" (Otter's "Aoife  0:31" alone on a line) or "bold" (a
+    #: bold run without a colon in a .docx)
+    form: str = "colon"
+    opens: str = ""  # the first character of the words: a quotation mark in 'Patient: "You lot..."'
 
 
 def match_label(line: str) -> LabelledLine | None:
@@ -211,33 +274,67 @@ def match_label(line: str) -> LabelledLine | None:
     m = _LABEL_LINE.match(line)
     if m:
         label = clean_label(m["blabel"] or m["label"] or "")
+        if m["note"]:
+            label = f"{label} ({clean_label(m['note'])})"
         ts = m["ts1"] or m["ts2"]
         if not label or _SENTENCE_LIKE.search(label) and len(label.split()) > 2:
             return None
-        if m["blabel"] and _NON_SPEECH.match(label):
+        if m["blabel"] and _is_annotation(label):
             return None
-        return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None)
+        if "," in label and name_shape(label) is None:  # "Yes, exactly: ..." is speech
+            return None
+        return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None, opens=line[m.end():][:1])
     m = _LABEL_ONLY_LINE.match(line)
     if m:
         label = clean_label(m["label"])
         if label and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2):
-            return LabelledLine(label, len(line), parse_timestamp(m["ts1"]))
+            return LabelledLine(label, len(line), parse_timestamp(m["ts1"]), form="only")
     return None
 
 
-def accepted_labels(candidates: Sequence[str]) -> set[str]:
-    """Which candidate labels are speakers.
+def _is_annotation(bracketed: str) -> bool:
+    """A transcriber's note in brackets: "[laughs]", "[inaudible 00:00:24]", "[phone rings]"."""
+    words = re.sub(_TIMESTAMP, " ", bracketed).strip()
+    return not words or words[0].islower() or bool(_NON_SPEECH.match(words))
+
+
+def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = True) -> set[str]:
+    """Which candidate labels, in the order they occur, are speakers.
 
     A label is a speaker if it occurs at least twice, or looks like one ("P3", "Nurse 2",
-    "Moderator") even when that person spoke once. One-off labels such as "Date:" or
-    "Note:" in a header are not speakers.
+    "Moderator", "Anna (Host)") even when that person spoke once. A one-off label is also
+    a speaker when it has the form of the file's other speakers: a person's name
+    ("Aoife:") where others are labelled with names of the same form ("Siobhan:"), an
+    Otter-style "Name  0:31" line where others are. One-off labels that are not names
+    ("Date:", "So basically:"), words that open a title or a note ("Focus group 2:",
+    "Transcriber:", "Note:", however often) and, with ``header``, any one-off before the first
+    speaker's turn are not speakers. A one-off whose words open with a quotation mark is
+    someone being quoted ('Patient: "You lot only come when..."'); a one-off name whose words
+    open in lowercase is a list item or a phrase ("Training: nobody has had any").
     """
-    counts = Counter(c.casefold() for c in candidates)
-    return {
-        c
-        for c in candidates
-        if counts[c.casefold()] >= 2 or _SPEAKERISH.search(c) or is_moderator(c)
-    }
+    cands = [LabelledLine(c, 0, None) if isinstance(c, str) else c for c in candidates]
+    counts = Counter(c.label.casefold() for c in cands)
+
+    def plain(c: LabelledLine) -> bool:
+        if _NOT_A_SPEAKER.match(c.label):
+            return False
+        return counts[c.label.casefold()] >= 2 or c.opens not in _QUOTES and (
+            bool(_SPEAKERISH.search(split_note(c.label)[0])) or is_moderator(c.label))
+
+    sure = [plain(c) for c in cands]
+    forms = {(c.form, name_shape(c.label)) for c, ok in zip(cands, sure) if ok and not _is_role(c.label)}
+    otter = any(ok and c.form == "only" for c, ok in zip(cands, sure))
+    first = sure.index(True) if header and True in sure else 0
+
+    def alike(i: int, c: LabelledLine) -> bool:  # a one-off of the form of the file's speakers
+        if _NOT_A_SPEAKER.match(c.label) or c.opens in _QUOTES or c.opens.islower():
+            return False
+        if c.form == "only":
+            return otter
+        shape = name_shape(c.label)
+        return i >= first and shape is not None and (c.form, shape) in forms
+
+    return {c.label for i, c in enumerate(cands) if sure[i] or alike(i, c)}
 
 
 def build_turns(

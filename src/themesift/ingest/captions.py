@@ -10,13 +10,13 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript, Turn
-from ._common import (accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes, is_moderator,
-                      match_label, parse_timestamp)
+from ._common import (LabelledLine, accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes,
+                      is_moderator, match_label, parse_timestamp)
 
 _TIMING = re.compile(
     r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
 )
-_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+(?P<name>[^>]+)>")
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]+)>")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
 _SPEAKER_SEPARATOR = ": "
 
@@ -28,6 +28,7 @@ class _Cue:
     end: float
     speaker: str | None
     words: str
+    voiced: bool = False  # the speaker comes from a voice tag, which is always a speaker
 
 
 def read_captions(
@@ -39,8 +40,8 @@ def read_captions(
     """Read a .vtt or .srt caption file as a transcript.
 
     The speaker of a cue comes from a WebVTT voice tag (``<v Nurse 2>``, as Teams and Zoom
-    export) or a label at the start of the cue ("INTERVIEWER: ..."); a cue without either
-    continues the previous speaker. Consecutive cues of one speaker become one turn with the
+    export; a cue with several voices is one piece per voice) or a label at the start of the
+    cue ("INTERVIEWER: ..."); a cue without either continues the previous speaker. Consecutive cues of one speaker become one turn with the
     first cue's start time and the last cue's end time. The transcript text is rendered as
     "Speaker: words" per turn, turns separated by a blank line.
 
@@ -61,10 +62,11 @@ def read_captions(
             fix='A cue is a timing line such as "00:00:01.000 --> 00:00:04.000" followed by its '
             "text; check that this is a caption file",
         )
-    speakers = accepted_labels([c.speaker for c in cues if c.speaker])
+    speakers = accepted_labels([LabelledLine(c.speaker, 0, None, opens=c.words[:1])
+                                for c in cues if c.speaker and not c.voiced], header=False)
     current: str | None = None
     for cue in cues:
-        if cue.speaker in speakers:
+        if cue.voiced or cue.speaker in speakers:
             current = cue.speaker
         elif cue.speaker:  # a one-off "label" such as "NOTE:" is part of the words
             cue.words = f"{cue.speaker}: {cue.words}"
@@ -133,8 +135,8 @@ def _parse_cues(text: str, path: Path) -> list[_Cue]:
         # An SRT cue number or VTT cue id just before the next timing line is not speech.
         if body and i < len(lines) and _TIMING.match(lines[i]):
             body.pop()
-        speaker, words = _cue_speaker_and_words(body)
-        cues.append(_Cue(line_no, start, end, speaker, words))
+        for speaker, words, voiced in _cue_voices(body):
+            cues.append(_Cue(line_no, start, end, speaker, words, voiced))
     return cues
 
 
@@ -149,18 +151,20 @@ def _cue_time(value: str, line: str, path: Path, line_no: int) -> float:
     return parse_timestamp(value)
 
 
-def _cue_speaker_and_words(body: list[str]) -> tuple[str | None, str]:
+def _cue_voices(body: list[str]) -> list[tuple[str | None, str, bool]]:
+    """A cue's ``(speaker, words, voiced)`` pieces: one per voice tag, and the words before
+    the first (with the speaker of a "NAME: " label at their start, if any)."""
+    before, *voices = _VOICE.split("\n".join(body))
+    lines = [html.unescape(_TAG.sub("", raw)).strip() for raw in before.split("\n")]
+    lines = [line for line in lines if line]
     speaker = None
-    pieces = []
-    for raw in body:
-        voice = _VOICE.search(raw)
-        if voice and speaker is None:
-            speaker = clean_label(voice["name"])
-        line = html.unescape(_TAG.sub("", raw)).strip()
-        if speaker is None and not pieces:
-            found = match_label(line)
-            if found is not None:
-                speaker, line = found.label, line[found.speech_start:].strip()
-        if line:
-            pieces.append(line)
-    return speaker, re.sub(r"\s+", " ", " ".join(pieces)).strip()
+    if lines and (found := match_label(lines[0])) is not None:
+        speaker, lines[0] = found.label, lines[0][found.speech_start:]
+    pieces = [(speaker, _words(" ".join(lines)), False)] if lines else []
+    for name, words in zip(voices[::2], voices[1::2]):
+        pieces.append((clean_label(name), _words(html.unescape(_TAG.sub("", words))), True))
+    return pieces
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

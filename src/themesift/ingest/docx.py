@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
-from ._common import clean_label, content_hash, match_label
+from ._common import LabelledLine, clean_label, content_hash, match_label
 from .text import parse_labelled_text
 
 _MAX_LABEL = 40
+_HEADING = "heading"  # a heading or title paragraph: never a turn
 _TABLE_HEADERS = {"text", "utterance", "transcript", "speech", "content", "what was said"}
 
 
@@ -23,9 +24,11 @@ def read_docx(
     """Read a .docx transcript.
 
     Speaker labels are recognised as a "Name:" prefix or as a bold run at the start of a
-    paragraph (with or without a colon). A two-column table of speaker and words (as some
-    transcription services deliver) works too. The transcript text is the document's
-    paragraphs joined by newlines, with ": " after bold labels that had no colon.
+    paragraph (with or without a colon; without one, the bold run is a label where the
+    document labels speakers that way, not a word in bold for emphasis). Headings are never
+    turns. A two-column table of speaker and words (as some transcription services deliver)
+    works too. The transcript text is the document's paragraphs joined by newlines, a table
+    row as "speaker: words".
 
     Raises
     ------
@@ -39,52 +42,67 @@ def read_docx(
         raise InputError("The file is empty", path=path,
                          fix="Check that the transcript was saved, or remove it")
     try:
-        text = "\n".join(_document_lines(Document(str(path))))
+        lines = _document_lines(Document(str(path)))
     except Exception as exc:  # noqa: BLE001 - a damaged .docx makes zipfile, lxml or python-docx fail in many ways
         raise InputError(
             f"This is not a readable Word .docx file ({exc.__class__.__name__})",
             path=path,
             fix='Open it in Word and use "Save as" .docx, or export the transcript as .txt',
         ) from None
+    labels: dict[int, LabelledLine | None] = {}  # by line number: what the text does not show
+    line_no = 1
+    for text, label in lines:
+        count = text.count("\n") + 1
+        if label == _HEADING:
+            labels.update(dict.fromkeys(range(line_no, line_no + count)))
+        elif label is not None:
+            labels[line_no] = label
+        line_no += count
     return parse_labelled_text(
-        text,
+        "\n".join(text for text, _ in lines),
         doc_id=path.stem,
         path=path,
         moderator=moderator,
         meta={"format": "docx", "encoding": None, "sha256": content_hash(data)},
+        labels=labels,
     )
 
 
-def _document_lines(document) -> list[str]:
-    lines: list[str] = []
+def _document_lines(document) -> list[tuple[str, LabelledLine | str | None]]:
+    """The document's paragraphs and table rows as text, each with a bold label the text does
+    not show, _HEADING, or None (the label, if any, is in the text)."""
+    lines: list[tuple[str, LabelledLine | str | None]] = []
     for block in document.iter_inner_content():
         if hasattr(block, "rows"):  # a table
-            lines.extend(_table_lines(block))
+            lines.extend((line, None) for line in _table_lines(block))
+        elif block.style is not None and block.style.name.startswith(("Heading", "Title")):
+            lines.append((block.text, _HEADING))
         else:
-            lines.append(_paragraph_line(block))
+            lines.append((block.text, _bold_label(block)))
     return lines
 
 
-def _paragraph_line(paragraph) -> str:
-    """The paragraph's text, with a colon after a bold speaker label that lacks one."""
-    text = paragraph.text
+def _bold_label(paragraph) -> LabelledLine | None:
+    """A bold run without a colon at the start of the paragraph, as a label of the "bold" form
+    (the document's other labels decide whether it is one: see ``accepted_labels``)."""
     bold = ""
     for run in paragraph.runs:
         if not run.bold:
             break
         bold += run.text
     label = clean_label(bold)
-    rest = text[len(bold):]
+    rest = paragraph.text[len(bold):]
     if (
         label
         and len(label) <= _MAX_LABEL
         and rest.strip()
         and not bold.rstrip().endswith(":")
         and not rest.lstrip().startswith(":")
-        and match_label(label + ":") is not None
+        and paragraph.text.startswith(bold)
+        and (found := match_label(label + ":")) is not None
     ):
-        return f"{label}: {rest.lstrip()}"
-    return text
+        return LabelledLine(found.label, len(bold), None, form="bold")
+    return None
 
 
 def _table_lines(table) -> list[str]:

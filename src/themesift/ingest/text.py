@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
-from ._common import accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes, match_label
+from ._common import (LabelledLine, accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes,
+                      match_label)
 
 EXPECTED_FORMAT = (
     'Start each turn on a new line with the speaker\'s label and a colon, e.g. "P3: I think..." '
@@ -52,17 +53,25 @@ def parse_labelled_text(
     path: Path,
     moderator: Collection[str] | None = None,
     meta: dict | None = None,
+    labels: Mapping[int, LabelledLine | None] | None = None,
 ) -> Transcript:
-    """Turns from text whose lines start with speaker labels (shared by the .txt and .docx readers)."""
+    """Turns from text whose lines start with speaker labels (shared by the .txt and .docx readers).
+
+    ``labels`` gives, by line number, what the text alone does not show: a label the .docx
+    reader saw in bold, or None for a line that is never a turn (a heading).
+    """
+    labels = labels or {}
     candidates: list[tuple[int, int, str, int, float | None]] = []  # (line_start, speech, label, line_no, time)
+    found_labels: list[LabelledLine] = []
     offset = 0
     for line_no, line in enumerate(text.split("\n"), start=1):
-        found = match_label(line)
+        found = labels[line_no] if line_no in labels else match_label(line)
         if found is not None:
             candidates.append((offset, offset + found.speech_start, found.label, line_no, found.time))
+            found_labels.append(found)
         offset += len(line) + 1
 
-    speakers = accepted_labels([c[2] for c in candidates])
+    speakers = accepted_labels(found_labels)
     starts = [c for c in candidates if c[2] in speakers]
     if not starts:
         raise InputError("No speaker turns found", path=path, fix=EXPECTED_FORMAT)
