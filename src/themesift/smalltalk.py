@@ -79,8 +79,8 @@ from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
-           "CONTEXT_MAX_WORDS",
-           "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons", "small_talk_flags"]
+           "CONTEXT_MAX_WORDS", "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons",
+           "small_talk_flags"]
 
 #: Longer units always carry some content for the study.
 MAX_WORDS = 25
