@@ -6,19 +6,47 @@ from themesift.smalltalk import SMALL_TALK_KINDS, is_small_talk, small_talk_reas
 
 SMALL_TALK = {
     "greeting": ["Good morning, everyone, and thanks for coming in on your day off.",
-                 "Hiya! Welcome, welcome."],
+                 "Hiya! Welcome, welcome.", "See you all next week.",
+                 "Thanks for joining us this evening, everyone.", "Have a lovely weekend, all.",
+                 "Same time next week?", "Hiya, sorry, how are you all?"],
     "logistics": ["Friday, everyone. Don't forget.",
                   "We've only got the room until two, then the pharmacy team have it.",
-                  "The parking's round the back, by the toilets."],
+                  "The parking's round the back, by the toilets.",
+                  # the meeting's own business: breaks, starting, joining, the chat, being late
+                  "Let's take a five-minute break.", "Shall we get started?",
+                  "I'll put the link in the chat.", "Sorry I'm late, the traffic was awful.",
+                  "Could you repeat the question?", "Let's wait another minute for people to join.",
+                  "Right, shall we make a start?", "We'll have a quick break after this one.",
+                  "Is everyone back from the break?",
+                  "I've popped the link in the chat for anyone who needs it.",
+                  "Sorry we're late, the bus was cancelled.",
+                  "We're nearly out of time, so one last question.", "Let's wrap up there.",
+                  "We've got ten minutes left.",
+                  "Let's give it two more minutes, a few people are still joining.",
+                  "Sorry, what was the question?", "Sorry, say that again?",
+                  "There's a fire drill at eleven, just so you know.",
+                  "We've got it till half past, tell him half past.", "Half past, mate!"],
     "food and drink": ["The good biscuits.", "Is there any more tea in that pot? And milk?",
                        "Toast and bacon this morning.",
-                       "Somebody's brought doughnuts. Chocolate ones."],
-    "weather": ["It's absolutely chucking it down out there.", "Lovely sunshine today."],
+                       "Somebody's brought doughnuts. Chocolate ones.",
+                       "Lovely, I'll grab a coffee.", "Anyone want a tea before we start?",
+                       "I'll put the kettle on.", "Help yourselves to sandwiches, there's loads."],
+    "weather": ["It's absolutely chucking it down out there.", "Lovely sunshine today.",
+                "It's been raining all morning.", "Absolutely tipping it down out there."],
     "audio and video": ["Can you hear me? Hello?", "We can hear you. You're a bit quiet though.",
                         "I can hear you fine now. The dog might bark, sorry.",
-                        "Sorry, you were on mute, go again.", "I think my camera's frozen."],
+                        "Sorry, you were on mute, go again.", "I think my camera's frozen.",
+                        "Sorry, you froze for a second.", "Your connection is unstable.",
+                        "I didn't catch that.", "You've frozen again, I think.",
+                        "Sorry, I was on mute the whole time.",
+                        "Could you speak up a bit? It's very faint.",
+                        "My internet connection keeps dropping, sorry.",
+                        "Can everyone see my screen?",
+                        "Sorry, can you hear me now? My mic was playing up."],
     "recording": ["Is it recording? Is the red light on?",
-                  "I'm the housing officer, for the recording. [laughs]"],
+                  "I'm the housing officer, for the recording. [laughs]",
+                  "I'll stop the recording now.", "Can you stop the recording for a sec?",
+                  "Are we still recording?", "Is that the red light? Are we recording?"],
     "back-channel": ["Mm, yeah, yeah, it is, isn't it.", "Oh, go on then."],
 }
 
@@ -36,6 +64,49 @@ CONTENT = [
     "Hearing voices all night, he couldn't sleep, so the meds went up again.",
     "He relapses every weekend when his benefits come in.",
     "She can hear voices all night, so she won't come out of her room.",
+    # A cue (the weather, a time, "froze", "on mute") next to an account: the rest of the unit
+    # carries content, or it tells someone's own experience ("I felt", "for years").
+    "The weather makes my depression worse.",
+    "I just froze.",
+    "I learned to speak up in ward rounds.",
+    "Nobody ever asked me how are you, not once in two years.",
+    "They wake you at 7am for meds, no choice.",
+    "When I rang at 2am, somebody picked up and stayed on with me for an hour.",
+    "By 3 o'clock on a Friday there is simply nobody to refer to.",
+    "Don't forget he had been sectioned twice.",
+    "He set off the fire alarm on the ward.",
+    "Nobody listened to me, I felt on mute for years.",
+    "I felt on mute.",
+    "I rang the surgery at 9am like they said, and the GP had no letter, so I went home and "
+    "waited another month.",  # 25 words
+    "The rain and the cold make the rough sleepers' winter a nightmare.",
+    "In the winter the dark mornings are when I struggle most.",
+    "She froze when the police came through the door.",
+    "I couldn't hear what the psychiatrist was saying, the meds made me so slow.",
+    "Nobody can hear you scream in seclusion.",
+    "You're very quiet in the groups, they write that in your notes.",
+    "You're on mute in there, nobody listens to you.",
+    "We have to wrap up his discharge plan before Friday.",
+    "When I was breaking up with my partner I stopped taking my meds.",
+    "They started recording everything I said in the assessment.",
+    "The chat with my care coordinator on a Monday keeps me going.",
+    "My sister is always late for visits, and I sit there waiting.",
+    "I was late for my depot once and they threatened to recall me.",
+    "The tea trolley is the only time anyone talks to you on that ward.",
+    "Half past nine every night the meds come round, no matter what.",
+    "He never got a letter, so the appointment on Tuesday was missed.",
+    "The snow meant the crisis team couldn't get out to her for three days.",
+    "Can you see how that would make a young mum give up?",
+    "I can hear them talking about me through the wall.",
+    "Don't forget to ask about their sleep, it's the first thing to go.",
+    "By the afternoon she's exhausted from the voices.",
+    "We used to get a coffee together after groups, that's how we got close.",
+    "On a Sunday there's no staff, so I sit in my room all day.",
+    "The weather was the least of it; I had nowhere to sleep.",
+    "I didn't hear that he had died until a week later.",
+    "Let's just say the link between the drugs and the voices was obvious.",
+    "She needs a break from caring, she's exhausted.",
+    "They said let's start you on clozapine and see.",
 ]
 
 
@@ -62,7 +133,23 @@ def test_long_units_are_never_small_talk():
 
 def test_the_reason_names_the_words_that_gave_it_away():
     assert small_talk_reason("The good biscuits.") == "food and drink: biscuits"
-    assert small_talk_reason("Don't forget, Friday.") == "logistics: don't forget"
+    assert small_talk_reason("Don't forget, Friday.") == "logistics: don't forget, friday"
+    assert small_talk_reason("Shall we get started?") == "logistics: shall we get started"
+
+
+def test_a_cue_counts_only_when_the_rest_of_the_unit_is_an_aside():
+    # a cue that accounts use too needs to outnumber the content words beyond it
+    assert small_talk_reason("The weather today!") == "weather: the weather"  # ties: first
+    assert small_talk_reason("The weather gets to me in winter.") is None  # 1 cue, 2 beyond
+    # a phrase said only to the meeting takes a unit with an aside beyond it, not more
+    assert small_talk_reason("Sorry, can you hear me? The baby's asleep.") == (
+        "audio and video: can you hear")
+    assert small_talk_reason("Sorry, can you hear me? The baby's asleep and my partner's on "
+                             "nights, so the house is quiet.") is None
+    # negations that make a claim count as content; an account of one's own experience is
+    # never small talk
+    assert small_talk_reason("Friday, no choice.") is None
+    assert small_talk_reason("I felt on mute.") is None and small_talk_reason("On mute.")
 
 
 def test_a_group_of_short_asides():
@@ -95,10 +182,15 @@ EXCHANGES = [
     (["Hang on a second.", "I think my camera's frozen."], {0: "audio and video"}),
     (["Is it recording? Is the red light on?", "Smile, everyone.", "Don't make me famous."],
      {1: "recording"}),
+    # the same words are an account on their own ("I just froze." - at the panel) and a reply
+    # in an audio check
+    (["Can everyone hear me?", "I just froze."], {1: "audio and video"}),
+    (["Shall we get started?", "Yep, ready."], {1: "logistics"}),
 ]
 
 CONTENTFUL_SHORT = ["Trust takes months.", "The council sets the goals.",
-                    "Urine tests every week, no trust.", "Paranoia makes the visits hard."]
+                    "Urine tests every week, no trust.", "Paranoia makes the visits hard.",
+                    "I felt so alone.", "Nobody ever came, never."]
 
 
 @pytest.mark.parametrize("talk,expected", EXCHANGES)

@@ -11,14 +11,34 @@ themes, and are suggested ``none`` with a rationale that says why.
 The rule
 --------
 A unit's *content words* are its words less stop words, spoken fillers and transcriber notes
-("[laughs]"). A unit is small talk when it is short (at most ``MAX_WORDS`` words) and
+("[laughs]"). Its *cues* are the phrases and words of small talk it uses, of two sorts:
 
-* it has no content word at all (a back-channel: "Oh, go on then."), or
-* it matches a phrase that only small talk uses ("can you hear me", "you're on mute", "for
-  the recording", "don't forget", "half past", "chucking it down"), or
-* more than half of its content words (numbers aside) come from the small-talk vocabulary
-  below: words of greetings, meeting logistics and times, food and drink, weather, audio and
-  video, and recording.
+* phrases said to the meeting itself, which only small talk uses: audio and video checks
+  ("can you hear me", "you're on mute", "your connection is unstable", "I didn't catch
+  that"), the recording ("for the recording", "I'll stop the recording"), the meeting's own
+  business (breaks, starting, waiting for people to join, the link in the chat, being late,
+  repeating the question, running out of time), greetings and goodbyes ("good morning", "see
+  you all next week"), offers of tea and coffee and weather idioms ("chucking it down");
+* cues that accounts of the work use too: the small-talk vocabulary below (words of
+  greetings, times and days, food and drink, weather, audio and video, recording) and
+  phrases such as times ("7am", "half past", "o'clock"), "don't forget", "how are you",
+  "the weather", "on mute", "fire alarm".
+
+A cue counts only when the rest of the unit carries no content: what a unit says *beyond*
+its cues is its content words that are not cues (numbers aside), plus the negations that make
+a claim though they are stop words ("nobody", "never", "not once", "no choice"). A unit is
+small talk when it is short (at most ``MAX_WORDS`` words), tells no one's own experience
+("I felt", "I learned", "for years": an account, whatever its cue words), and
+
+* it has no content word and no cue at all (a back-channel: "Oh, go on then."), or
+* what it says beyond its cues is an aside at most (``MAX_CONTENT_BEYOND``: two content
+  words), and either one of its cues is a phrase only small talk uses, or its cues outnumber
+  the content words beyond them.
+
+So "Lovely, I'll grab a coffee." and "Sorry I'm late, the traffic was awful." are small
+talk, and "The weather makes my depression worse." (one cue, three content words beyond it),
+"By 3 o'clock on a Friday there is simply nobody to refer to." and "I just froze." (frozen is
+a cue only when a screen, a camera or "you" froze) are not.
 
 Long units are never small talk: a participant who mentions the tea in a long account of
 home visits ("the first months are mostly drinking tea together") is talking about the work.
@@ -29,7 +49,8 @@ Small talk comes in runs: the replies in an audio check ("Sorry, you're breaking
 the signal in this building.") or a joke about the tea say little on their own,
 and read as small talk only next to it. :func:`small_talk_reasons` takes the talk of a
 transcript in order, and flags a unit that is *short with little content* (at most
-``CONTEXT_MAX_WORDS`` words and at most ``CONTEXT_CONTENT_WORDS`` distinct content words) when
+``CONTEXT_MAX_WORDS`` words, at most ``CONTEXT_CONTENT_WORDS`` distinct content words, claims
+counted, and no account of one's own experience: "I felt so alone." stays content) when
 the stretch of talk just before or just after it, in the same transcript, is small talk by the
 rule above: "in a small-talk exchange: audio and video".
 
@@ -57,57 +78,136 @@ import re
 from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
-           "SMALL_TALK_KINDS", "MAX_WORDS", "ASIDE_CONTENT_WORDS", "CONTEXT_MAX_WORDS",
-           "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons", "small_talk_flags"]
+           "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
+           "CONTEXT_MAX_WORDS", "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons",
+           "small_talk_flags"]
 
 #: Longer units always carry some content for the study.
 MAX_WORDS = 25
-#: A short unit is small talk when more than this share of its content words (numbers aside)
-#: come from the small-talk vocabulary.
-MIN_SHARE = 0.5
+#: A cue counts only when the rest of the unit is an aside at most: this many content words
+#: beyond the cues (the measure of an aside, :data:`ASIDE_CONTENT_WORDS`).
+MAX_CONTENT_BEYOND = 2
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 # Kind of small talk -> its words (lower case), each in one kind only. Words that also name
-# the work ("key worker", "drink" for alcohol, "signs of relapse", "a connection") are left
-# out: a unit is flagged by what only small talk says.
+# the work ("key worker", "drink" for alcohol, "signs of relapse", "a connection", "froze")
+# are left out: a unit is flagged by what only small talk says.
 _VOCABULARY: dict[str, str] = {
     "greeting": "hello hi hiya hey welcome thanks thank bye goodbye cheers morning evening "
                 "everyone everybody",
-    "logistics": f"{DAYS} {MONTHS} clock room rooms booked booking lunch lunchtime parking "
-                 "toilet toilets loo forget remind reminder slides laptop email calendar diary "
-                 "timetable chair chairs seat seats",
-    "food and drink": "tea coffee biscuit biscuits cake cakes sandwich sandwiches pizza milk "
-                      "sugar cup cups mug mugs kettle snack snacks cookie cookies chocolate "
+    "logistics": f"{DAYS} {MONTHS} afternoon clock room rooms booked booking lunch lunchtime "
+                 "parking toilet toilets loo forget remind reminder slides laptop email calendar "
+                 "diary timetable chair chairs seat seats traffic",
+    "food and drink": "tea coffee cuppa biscuit biscuits cake cakes sandwich sandwiches pizza "
+                      "milk sugar cup cups mug mugs kettle snack snacks cookie cookies chocolate "
                       "chocolates doughnut doughnuts donut donuts fruit juice crisps sweets "
                       "custard bourbons digestives bread toast bacon breakfast soup pastries "
                       "croissants muffins scones",
     "weather": "weather rain raining rained rainy sunny sunshine sun snow snowing snowed "
                "freezing umbrella soaked forecast heatwave pouring storm windy",
     "audio and video": "mute muted unmute microphone mic mics audio volume louder echo camera "
-                       "cameras video frozen froze lag lagging internet wifi zoom headphones "
-                       "headset",
+                       "cameras video lag lagging internet wifi zoom headphones headset",
     "recording": "recording recorded recorder tape transcript transcriber transcription "
                  "dictaphone",
 }
 
-# Phrases that only small talk uses, whatever else the unit says.
-_PHRASES: dict[str, re.Pattern[str]] = {
+_HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|\\d{1,2}"
+_FOOD = "tea|coffee|cuppa|brew|biscuits?|cake|sandwich(?:es)?|snack|water"
+
+# Phrases said to the meeting itself, which only small talk uses: a unit with one is small
+# talk when what else it says is an aside at most (MAX_CONTENT_BEYOND).
+_ONLY_SMALL_TALK: dict[str, re.Pattern[str]] = {
     "audio and video": re.compile(
-        r"\bcan (?:you|everyone|everybody) (?:hear|see)\b|\bcan hear (?:you|me)\b|"
-        r"\b(?:on|off) mute\b|"
-        r"\byou'?re (?:a bit )?(?:quiet|breaking up|frozen)\b|\bbreaking up\b|"
-        r"\b(?:speak|talk) up\b|\bshare (?:my|your) screen\b"),
-    "recording": re.compile(r"\bfor the (?:recording|tape|transcript|record)\b|"
-                            r"\b(?:is|are) (?:we|it|this) recording\b"),
-    "logistics": re.compile(r"\bdon'?t forget\b|\bhalf past\b|\bquarter (?:past|to)\b|"
-                            r"\bo'?clock\b|\b(?:got|have|booked|need) the room\b|\b\d{1,2}(?::\d{2})? ?(?:am|pm)\b|\bfire alarm\b"),
-    "greeting": re.compile(r"\bgood (?:morning|afternoon|evening)\b|\bhow are you\b|"
-                           r"\bthanks? (?:you )?for (?:coming|having)\b|\bnice to (?:meet|see)\b"),
-    "weather": re.compile(r"\bchucking it down\b|\braining cats\b|\bpouring down\b|"
-                          r"\bthe weather\b"),
+        r"\bcan (?:you|everyone|everybody|you all) hear\b|\b(?:i|we) can(?:'?t)? hear you\b|"
+        r"\bcan (?:you|everyone|everybody|you all) see (?:me|us|my screen|the screen|the slides)\b|"
+        r"\b(?:i|we) (?:can'?t|cannot|couldn'?t|didn'?t|did not) (?:quite )?(?:hear|catch) "
+        r"(?:you|that|what you said|the question|the last bit)(?=[.,!?]|$| again| there)|"
+        r"\b(?:you'?re|you are|you were|i'?m|i am|i was|we'?re|still|gone|go|went) on mute"
+        r"(?=[.,!?]|$| again| still| the whole| sorry)|"
+        r"\b(?:un)?mute (?:yourself|yourselves|your mic)\b|\boff mute\b|"
+        r"\byou'?re (?:a bit |very |really )?(?:quiet|breaking up|frozen|cutting out|dropping out)"
+        r"(?=[.,!?]|$| though| there| now| again| a bit)|"
+        r"\byou (?:dropped|cut) out\b|"
+        r"\b(?:could|can|would) you (?:please )?(?:speak|talk) (?:up|louder|a bit louder)\b|"
+        r"\bspeak up a bit\b|\bshare (?:my|your) screen\b|"
+        r"\b(?:you|it|screen|camera|video|picture|zoom|laptop|computer)(?:'s|'ve)?"
+        r"(?: (?:just|has|have|was|were|is|are|keeps|kept|gone|went|a bit|completely))* "
+        r"(?:froze|frozen)\b|\bkeeps? freezing\b|"
+        r"\b(?:internet|wifi|network) (?:connection|signal)\b|"
+        r"\bconnection(?:'s| is| was| keeps| kept)(?: \w+)? (?:unstable|dropping|cutting out|"
+        r"playing up|bad|poor|terrible)\b|"
+        r"\b(?:unstable|dodgy|patchy) (?:connection|signal|wifi)\b"),
+    "recording": re.compile(
+        r"\bfor the (?:recording|tape|transcript|record)\b|"
+        r"\b(?:is|are) (?:we|it|this|you) (?:still )?recording\b|"
+        r"\b(?:stop|start|pause|end|turn off|switch off|turn on|switch on) the record(?:ing|er)\b|"
+        r"\b(?:stop|start|pause|press|hit) record(?:ing)?(?=[.,!?]|$| now| then| there)"),
+    "logistics": re.compile(
+        r"\b(?:let'?s|we'?ll|we will|shall we|we can|we could) (?:just )?(?:take|have) (?:a|an) "
+        r"(?:\w+[- ]minutes? |quick |short |comfort )?break\b|"
+        r"\b(?:\w+[- ]minutes?|comfort|tea|coffee) break\b|"
+        r"\b(?:after|before|back from) the break\b|"
+        r"\b(?:(?:shall|should|can|could) we|let'?s) (?:get )?(?:start|started|begin|get going|"
+        r"kick off|make a start)(?=[.,!?]|$| then| now| shall| with (?:you|introductions))|"
+        r"\bbefore we (?:start|begin|get going)(?=[.,!?]|$)|"
+        r"\b(?:let'?s|we'?ll|shall we|we can) (?:just )?(?:wait|give it) (?:another|a|one more|"
+        r"a few|a couple of|two|five) (?:more )?(?:minutes?|mins?|moments?)\b|"
+        r"\bfor (?:people|others|everyone|everybody|the others|a few more) to (?:join|arrive|"
+        r"come in|get here|log on)\b|\bjoining us\b|\bpeople (?:are )?(?:still )?joining\b|"
+        r"\b(?:wrap|wind) (?:things |it )?up(?=[.,!?]|$| there| now| soon)|"
+        r"\bwe(?:'re| are)(?: \w+)? (?:out of|running out of|short of) time\b|"
+        r"\b(?:we'?ve|we have) (?:got )?(?:\w+ )?(?:minutes|mins) left\b|"
+        r"\b(?:in|into|on) the chat\b|\bchat box\b|"
+        r"\b(?:put|post(?:ed)?|drop(?:ped)?|sen[dt]|share[d]?|paste[d]?|pop(?:ped)?) "
+        r"(?:the|a|that) link\b|"
+        r"\bsorry (?:i'?m|i am|we'?re|to be|for being|i was|we were) (?:a bit |so |a little )?"
+        r"late\b|\bstuck in traffic\b|"
+        r"\b(?:could|can|would) you (?:please |just )?(?:repeat|say) (?:that|the question|it|"
+        r"the last bit)\b|\brepeat the question\b|\bsay that again\b|"
+        r"\bwhat was the question\b|\bcome again\s*\?|"
+        r"\b(?:we'?ve|we have|we) (?:only |just )?(?:got|have|booked) (?:the|this) room\b|"
+        r"\bfire (?:alarm )?(?:test|drill)\b"),
+    "greeting": re.compile(
+        r"\bgood (?:morning|afternoon|evening)\b|"
+        r"\bthanks? (?:you )?(?:all |everyone )?for (?:coming|having|joining|your time)\b|"
+        r"\bnice to (?:meet|see) (?:you|everyone)\b|"
+        r"\bsee you (?:all|everyone|everybody|soon|later|next (?:week|time|month)|tomorrow)\b|"
+        r"\bsame time next week\b|\bhave a (?:good|nice|lovely) (?:weekend|evening|day)\b"),
+    "food and drink": re.compile(
+        rf"\b(?:i'?ll|i will|let me|shall i|i'?m (?:just )?going to|i'?m gonna) (?:just )?"
+        rf"(?:go and )?(?:grab|get|fetch|make|pour)(?: me| myself| you| us)? "
+        rf"(?:a|an|some|another|the)? ?(?:cup of |mug of )?(?:{_FOOD})\b|"
+        rf"\b(?:anyone|does anyone|who) (?:want|wants|fancy|fancies|for) (?:a |an |some )?"
+        rf"(?:more )?(?:{_FOOD})\b|\bput the kettle on\b|\bhelp yourselves\b"),
+    "weather": re.compile(r"\bchucking it down\b|\braining cats\b|\btipping it down\b"),
 }
+
+# Cues that small talk uses but accounts of the work use too ("the weather makes my
+# depression worse", "they wake you at 7am", "don't forget he'd been sectioned"): each counts
+# as one word of the small-talk vocabulary.
+_CUES: dict[str, re.Pattern[str]] = {
+    "audio and video": re.compile(r"\b(?:on|off) mute\b|\bbreaking up\b|\b(?:speak|talk) up\b"),
+    "logistics": re.compile(
+        rf"\bdon'?t forget\b|\bhalf past\b|\bquarter (?:past|to)\b|\bo'?clock\b|"
+        rf"\b(?:got|have|booked|need) the room\b|\b\d{{1,2}}(?::\d{{2}})? ?(?:am|pm)\b|"
+        rf"\b(?:until|till|til) (?:{_HOURS})\b|\bfire alarm\b|\brunning late\b"),
+    "greeting": re.compile(r"\bhow are you\b"),
+    "weather": re.compile(r"\bthe weather\b|\bpouring down\b"),
+}
+
+# What marks an account, whatever the topic: one's own experience ("I felt", "I learned"),
+# and time on the scale of a life ("for years", "in two years").
+_ACCOUNT = re.compile(
+    r"\b(?:i|we)(?:'ve|'d| have| had)?(?: (?:just|really|always|still|never|often|finally|"
+    r"slowly|actually))? (?:felt|feel|feeling|learned|learnt|realised|realized|"
+    r"struggled?|coped?|panicked|cried|suffered|hated?|dreaded?)\b|"
+    r"\bfor (?:years|months|weeks|decades)\b|"
+    r"\b(?:in|after|over|within) (?:\w+ )?(?:years|months)\b")
+# Words that make a claim though spaCy calls them stop words ("nobody to refer to", "never",
+# "no choice"): each counts as a content word beyond the cues.
+_CLAIM = re.compile(r"\bnobody\b|\bno[- ]one\b|\bnever\b(?! mind)|\bnot once\b|\bno choice\b")
 
 #: The kinds of small talk a rationale can name.
 SMALL_TALK_KINDS = (*_VOCABULARY, "back-channel")
@@ -119,8 +219,10 @@ def _kind_of() -> dict[str, str]:
 
 
 # Spoken words that say nothing about a topic, on top of text.stop_words().
+# ("till", "til": "until"; "mate", "guys", "folks": whoever is spoken to.)
 _SPOKEN = frozenset("oh ah eh aw ooh good great nice lovely fine right sure sorry round "
-                    "anyway honestly literally ones somebody someone".split())
+                    "anyway honestly literally ones somebody someone till til mate guys "
+                    "folks".split())
 
 
 @functools.cache
@@ -134,16 +236,39 @@ def _plain(text: str) -> str:
     return _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
 
 
-def _words(text: str) -> list[str]:
-    """Lower-case words without transcriber notes; "parking's" -> "parking", and
-    contractions ("isn't", "I'd") are left out."""
-    plain = _ANNOTATION.sub(" ", text)
+def _spans(text: str) -> list[tuple[str, int]]:
+    """Lower-case words with where they start; "parking's" -> "parking", and contractions
+    ("isn't", "I'd") are left out."""
     out = []
-    for word in _WORD.findall(plain):
-        stem, _, suffix = word.partition("'")
+    for found in _WORD.finditer(_ANNOTATION.sub(" ", text)):
+        stem, _, suffix = found.group(0).partition("'")
         if suffix in ("", "s"):
-            out.append(stem)
+            out.append((stem, found.start()))
     return out
+
+
+def _words(text: str) -> list[str]:
+    return [word for word, _ in _spans(text)]
+
+
+def _read(plain: str):
+    """A unit's cues, in order, as (position, kind, what was said, only small talk says it);
+    and its content words beyond them (each claim counted as one)."""
+    cues = [(m.start(), kind, m.group(0), strong, m.end())
+            for strong, table in ((True, _ONLY_SMALL_TALK), (False, _CUES))
+            for kind, pattern in table.items() for m in pattern.finditer(plain)]
+    covered = [(start, end) for start, _, _, _, end in cues]
+    stop, kind_of = _stop_words(), _kind_of()
+    beyond = []
+    for word, at in _spans(plain):
+        if word in stop or any(start <= at < end for start, end in covered):
+            continue
+        if word in kind_of:
+            cues.append((at, kind_of[word], word, False, at + len(word)))
+        elif not word.isdigit() and word not in NUMBERS:
+            beyond.append(word)
+    beyond += _CLAIM.findall(plain)
+    return sorted(c[:4] for c in cues), beyond
 
 
 def small_talk_reason(text: str) -> str | None:
@@ -161,29 +286,27 @@ def small_talk_reason(text: str) -> str | None:
     'audio and video: can everyone hear'
     >>> small_talk_reason("Trust takes months; we sit in their kitchen and listen.") is None
     True
+    >>> small_talk_reason("The weather makes my depression worse.") is None
+    True
     """
     plain = _plain(text)
-    words = _words(plain)
-    if len(_WORD.findall(plain)) > MAX_WORDS:
+    if len(_WORD.findall(plain)) > MAX_WORDS or _ACCOUNT.search(plain):
         return None
-    for kind, pattern in _PHRASES.items():
-        found = pattern.search(plain)
-        if found:
-            return f"{kind}: {found.group(0)}"
-    stop = _stop_words()
-    content = [w for w in words if w not in stop]
-    if not content:
-        return "back-channel"
-    content = [w for w in content if not w.isdigit() and w not in NUMBERS]
-    kind_of = _kind_of()
-    hits = [w for w in content if w in kind_of]
-    if not hits or len(hits) <= MIN_SHARE * len(content):
+    cues, beyond = _read(plain)
+    if not cues:
+        return None if beyond or content_words(plain) else "back-channel"
+    if len(beyond) > MAX_CONTENT_BEYOND:
+        return None
+    strong = [c for c in cues if c[3]]
+    if strong:
+        return f"{strong[0][1]}: {strong[0][2]}"
+    if len(cues) <= len(beyond):
         return None
     counts: dict[str, int] = {}
-    for word in hits:
-        counts[kind_of[word]] = counts.get(kind_of[word], 0) + 1
+    for _, kind, _, _ in cues:
+        counts[kind] = counts.get(kind, 0) + 1
     kind = max(counts, key=counts.__getitem__)  # ties: the first kind met
-    return f"{kind}: " + ", ".join(dict.fromkeys(w for w in hits if kind_of[w] == kind))
+    return f"{kind}: " + ", ".join(dict.fromkeys(said for _, k, said, _ in cues if k == kind))
 
 
 #: A code whose members hold a median of at most this many distinct content words is made of
@@ -227,8 +350,10 @@ IN_EXCHANGE = "in a small-talk exchange"
 
 def _little_content(text: str) -> bool:
     """Short, with little content: what reads as small talk next to small talk."""
-    return (len(_WORD.findall(_plain(text))) <= CONTEXT_MAX_WORDS
-            and len(set(content_words(text))) <= CONTEXT_CONTENT_WORDS)
+    plain = _plain(text)
+    return (len(_WORD.findall(plain)) <= CONTEXT_MAX_WORDS and not _ACCOUNT.search(plain)
+            and len(set(content_words(plain))) + len(_CLAIM.findall(plain))
+            <= CONTEXT_CONTENT_WORDS)
 
 
 def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]:
