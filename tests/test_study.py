@@ -321,6 +321,8 @@ def test_decisions_cannot_be_updated_or_deleted(study):
     (("unit:u0", "reassign"), {"theme_id": "hopes"}, "unknown theme 'hopes'. Available: "
                                                      "relationships, hope"),
     (("unit:u0", "accept"), {"theme_id": "hope"}, "suggested theme is 'relationships'.*reassign"),
+    (("unit:u0", "reassign"), {"theme_id": "trust_over_time"},
+     "'trust_over_time': it is a subtheme of 'relationships'.*Reassign it to 'relationships'"),
 ])
 def test_bad_decisions_are_refused_with_messages(study, args, kwargs, message):
     with pytest.raises(ts.InputError, match=message):

@@ -683,8 +683,13 @@ class Study:
         if action == "reassign":
             available = [*self._run_theme_ids(run_id), NONE_THEME]
             if theme_id not in available:
+                parent = self._top_theme(run_id, theme_id)
+                if parent:
+                    raise InputError(f"Cannot reassign {suggestion_id!r} to {theme_id!r}: it is "
+                                     f"a subtheme of {parent!r}, and decisions are on themes",
+                                     fix=f"Reassign it to {parent!r}")
                 what = ("needs a theme_id" if theme_id is None
-                        else f"to unknown theme {theme_id!r}")
+                        else f"names an unknown theme {theme_id!r}")
                 raise InputError(f"Cannot reassign {suggestion_id!r}: it {what}. "
                                  f"Available: {', '.join(available)}")
         elif theme_id is not None and theme_id != suggested:
@@ -711,6 +716,24 @@ class Study:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (time, str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
         return cursor.lastrowid
+
+    def _top_theme(self, run_id: str, theme_id: str | None) -> str | None:
+        """The top-level theme of subtheme ``theme_id`` in the run's framework, else None."""
+        def walk(themes, root):
+            for theme in themes:
+                if theme.id == theme_id and root is not None:
+                    return root
+                found = walk(theme.subthemes, root or theme.id)
+                if found:
+                    return found
+            return None
+
+        if theme_id is None:
+            return None
+        try:
+            return walk(self.framework(run_id).themes, None)
+        except Exception:  # noqa: BLE001 - only a hint for an error message
+            return None
 
     def _run_theme_ids(self, run_id: str) -> list[str]:
         if run_id not in self._theme_ids:
