@@ -515,3 +515,20 @@ def test_docx_bold_emphasis_headings_and_quotes_are_not_speakers(tmp_path):
     assert t.turns[3].text.endswith('Patient: "You lot only come when something\'s gone wrong."\n'
                                     "And she was right.")
     assert t.meta["header"] == "Focus group 4: inpatient nurses\nDate: 12/06/2024"
+
+
+def test_a_moderator_name_that_is_nobody_warns_with_the_speakers(tmp_path, caplog):
+    # Names given replace the role words, so a name that is nobody's makes the moderator's
+    # questions participants' talk: say so, with the speakers there are.
+    path = tmp_path / "fg.txt"
+    path.write_text("Moderator: What helps?\nP1: Being listened to.\nModerator: Anyone else?\n"
+                    "P2: Time.\n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="themesift.ingest"):
+        t = ts.read_transcript(path, moderator="Nobody")
+    assert {turn.role for turn in t.turns} == {"participant"}
+    assert "no speaker is named 'Nobody'" in caplog.text and "Moderator, P1, P2" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="themesift.ingest"):
+        ts.read_transcript(path, moderator="Moderator")
+        ts.read_transcript(path)
+    assert "no speaker is named" not in caplog.text

@@ -65,7 +65,18 @@ def read_transcript(
             path=path,
             fix=f"Save the transcript as one of {_SUPPORTED}",
         )
-    return reader(path, moderator=_names(moderator), encoding=encoding)
+    names = _names(moderator)
+    transcript = reader(path, moderator=names, encoding=encoding)
+    if names and not any(turn.role == "moderator" for turn in transcript.turns):
+        # Given names replace the role words ("Moderator", "Interviewer"): a name that is
+        # nobody's turns every question into participants' talk.
+        speakers = list(dict.fromkeys(turn.speaker for turn in transcript.turns))
+        logger.warning(
+            "%s: no speaker is named %s, so every turn counts as a participant's (names given "
+            "with moderator= / --moderator replace the role words such as 'Moderator'); its "
+            "speakers: %s", path, " or ".join(map(repr, names)),
+            ", ".join(speakers[:12]) + (" ..." if len(speakers) > 12 else ""))
+    return transcript
 
 
 def read_corpus(
