@@ -253,3 +253,22 @@ def test_a_rerun_sheet_leaves_out_the_units_already_decided(reviewed):
     assert (sheet["decision"] == "").all()
     # without a study (or before any decision) every unit is listed
     assert len(review_sheet(again.result, run_id=again.id)) == 8
+
+
+def rerun(study, monkeypatch, themes):
+    """A later run of the same transcript in which unit i is suggested ``themes[i]``."""
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=SCORES, codes=CODES,
+                                          unit_theme=lambda i: themes[i]))
+    return study.run(make_corpus(), "recovery", learn=False)
+
+
+def test_an_old_sheet_rejects_the_theme_it_showed_after_a_rerun(reviewed, monkeypatch):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u2": {"decision": "reject", "analyst": "KJ"}})
+    rerun(study, monkeypatch, ["relationships"] * 6)  # the sheet showed u2 structural_tension
+    applied = apply_review(study, out / "review.csv")
+    assert applied[["action", "theme_id"]].values.tolist() == [["reject", "structural_tension"]]
+    assert study.examples()[["unit_id", "theme_id", "rejected"]].values.tolist() == [
+        ["u2", "structural_tension", True]]
+

@@ -434,8 +434,9 @@ def apply_review(
     are reported together, each with its spreadsheet row number (the header is row 1), and
     then nothing is written. Otherwise all decisions are written in one transaction.
 
-    ``accept`` means the theme the sheet showed: if a later run has changed the suggestion,
-    it is recorded as a reassignment to the theme shown. A theme id equal to the suggested
+    ``accept`` and ``reject`` mean the theme the sheet showed: if a later run has changed the
+    suggestion, an accept is recorded as a reassignment to the theme shown, and a reject
+    rejects the theme shown. A theme id equal to the suggested
     theme is recorded as ``accept``. Rows whose decision (action, theme and note) equals the
     latest decision already stored for that suggestion are skipped, so applying the same
     sheet twice adds nothing.
@@ -529,12 +530,14 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
         available = [*runs.get(run_id, []), NONE_THEME]
         raw = row["decision"]
         value = raw.strip().lower()
-        shown = row.get("suggested_theme", "").strip() or stored_theme
+        # accept and reject are about the theme the sheet showed, which a later run may
+        # have changed in the store
+        shown = row.get("suggested_theme", "").strip()
+        shown = shown if shown in available else stored_theme
         if value == "accept":
-            theme = shown if shown in available else stored_theme
-            action = "accept" if theme == stored_theme else "reassign"
+            action, theme = ("accept" if shown == stored_theme else "reassign"), shown
         elif value == "reject":
-            action, theme = "reject", stored_theme
+            action, theme = "reject", shown
         elif value in available:
             action, theme = ("accept", value) if value == stored_theme else ("reassign", value)
         else:
