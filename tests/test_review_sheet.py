@@ -272,3 +272,23 @@ def test_an_old_sheet_rejects_the_theme_it_showed_after_a_rerun(reviewed, monkey
     assert study.examples()[["unit_id", "theme_id", "rejected"]].values.tolist() == [
         ["u2", "structural_tension", True]]
 
+
+def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"},   # relationships
+                                  "unit:u1": {"decision": "hope"},     # = suggested: accept
+                                  "unit:u2": {"decision": "reject"},   # structural_tension
+                                  "unit:u3": {"decision": "none"}})
+    assert len(apply_review(study, out / "review.csv", analyst="KJ")) == 4
+    rerun(study, monkeypatch, ["hope", "relationships", "hope", "none", "hope", "hope"])
+    study.decide("unit:u1", "reject", analyst="MB")  # a colleague's later decision stands
+    again = apply_review(study, out / "review.csv", analyst="KJ")
+    assert again.empty and again.attrs["skipped"] == 4 and len(study.decisions) == 5
+    # a changed mind is recorded, and so is changing it back
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "reject"}})
+    assert apply_review(study, out / "review.csv", analyst="KJ")["action"].tolist() == ["reject"]
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"}})
+    back = apply_review(study, out / "review.csv", analyst="KJ")
+    assert back[["action", "theme_id"]].values.tolist() == [["reassign", "relationships"]]
+    assert study.coding().set_index("unit_id")["theme_id"].to_dict() == {
+        "u0": "relationships", "u3": "none"}

@@ -437,9 +437,11 @@ def apply_review(
     ``accept`` and ``reject`` mean the theme the sheet showed: if a later run has changed the
     suggestion, an accept is recorded as a reassignment to the theme shown, and a reject
     rejects the theme shown. A theme id equal to the suggested
-    theme is recorded as ``accept``. Rows whose decision (action, theme and note) equals the
-    latest decision already stored for that suggestion are skipped, so applying the same
-    sheet twice adds nothing.
+    theme is recorded as ``accept``. A row whose decision (reject, or code with a theme, and
+    its note) is what its analyst's latest decision on that suggestion already says, in any
+    run, is skipped, so applying the same sheet twice adds nothing, also after a re-run, and
+    leaves a colleague's later decision standing (a row naming no analyst is compared with
+    the latest decision by anyone).
 
     Parameters
     ----------
@@ -511,7 +513,6 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
     planned: list[dict[str, Any]] = []
     unnamed: list[int] = []
     seen: dict[str, tuple[int, tuple]] = {}
-    latest: dict[str, tuple] = {}
     skipped = 0
     for number, row in rows:
         if number in foreign_rows:
@@ -553,15 +554,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
                                          f"in row {first} of this sheet"))
             continue
         seen[sid] = (number, key)
-        if sid not in latest:
-            last = conn.execute("SELECT action, theme_id, note FROM decisions "
-                                "WHERE suggestion_id = ? ORDER BY id DESC LIMIT 1",
-                                (sid,)).fetchone()
-            latest[sid] = tuple(last) if last else None
-        if latest[sid] == key:
+        who = row.get("analyst", "").strip() or (analyst or "").strip()
+        if _recorded(conn, sid, who) == _said(action, theme, note):
             skipped += 1
             continue
-        who = row.get("analyst", "").strip() or (analyst or "").strip()
         if not who:
             unnamed.append(number)
         planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
@@ -578,6 +574,20 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             "so nothing was applied. Correct these rows (or clear their decision cell) and "
             f"apply the sheet again:\n{listing}", path=path)
     return planned, skipped
+
+
+def _said(action: str, theme: str | None, note: str) -> tuple:
+    """What a decision says, whichever run it was made on: accept and reassign both code the
+    item with ``theme`` (which of them depends on that run's suggestion)."""
+    return ("reject" if action == "reject" else "code", theme, note)
+
+
+def _recorded(conn: sqlite3.Connection, sid: str, analyst: str) -> tuple | None:
+    """What the latest decision on ``sid`` by ``analyst`` (by anyone when blank) says."""
+    row = conn.execute("SELECT action, theme_id, note FROM decisions WHERE suggestion_id = ? "
+                       "AND (? = '' OR analyst = ?) ORDER BY id DESC LIMIT 1",
+                       (sid, analyst, analyst)).fetchone()
+    return _said(*row) if row else None
 
 
 def _rows(numbers: Iterable[int]) -> str:
