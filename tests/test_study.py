@@ -504,3 +504,15 @@ def test_a_revised_codebook_learns_from_the_decisions_it_still_has_themes_for(
     assert passed["theme_id"].tolist() == ["hope"]
     assert "1 decisions name themes that framework" in caplog.text and "relationships" in caplog.text
     assert len(study.decisions) == 2  # the decisions themselves stand
+
+
+def test_reassigning_to_the_suggested_theme_is_an_accept(study):
+    """As in the review sheet, where writing the suggested theme's id is an accept: both code
+    the same units (a code's agreeing members only)."""
+    run_id = study.runs["run_id"][0]
+    code = f"code:{run_id}:C02"  # hope; u5 is suggested relationships on its own
+    study.decide(code, "reassign", theme_id="hope", analyst="KJ")
+    study.decide("unit:u0", "reassign", theme_id="relationships", analyst="KJ")
+    assert study.decisions[["action", "theme_id"]].values.tolist() == [
+        ["accept", "hope"], ["accept", "relationships"]]
+    assert study.coding()["unit_id"].tolist() == ["u0", "u3", "u4"]

@@ -217,3 +217,11 @@ def test_review_order_puts_small_talk_last():
             {"suggestion_id": "code:C01", "level": "code", "score": 0.8, "runner_up_score": 0.1,
              "theme_id": "hope", "size": 3}]
     assert review_order(rows) == ["code:C01", "unit:a", "unit:chat"]
+
+
+def test_reassigning_to_the_suggested_theme_is_an_accept(study):
+    w = review(study, analyst="KJ")
+    w.reassign_dropdown.value = w.current["theme_id"]  # C02's own theme, hope
+    w.reassign_button.click()
+    assert study.decisions[["action", "theme_id"]].values.tolist() == [["accept", "hope"]]
+    assert "Coded 0 of the code&#x27;s 3 units" in w.message.value

@@ -642,7 +642,9 @@ class Study:
             ``unit:<unit_id>`` or ``code:<run_id>:<code_id>``, as in ``run.suggestions``.
         action:
             ``"accept"`` (the suggested theme), ``"reject"`` (the unit is not coded with it) or
-            ``"reassign"`` (to ``theme_id`` instead).
+            ``"reassign"`` (to ``theme_id`` instead). Reassigning to the suggested theme is
+            recorded as ``accept`` (for a code, it codes the members whose own suggestion
+            agrees), as writing that theme's id in the review sheet is.
         theme_id:
             For ``reassign``: a theme id of the run's framework, or ``"none"`` for "fits no
             theme". Not needed for accept and reject.
@@ -692,6 +694,8 @@ class Study:
                         else f"names an unknown theme {theme_id!r}")
                 raise InputError(f"Cannot reassign {suggestion_id!r}: it {what}. "
                                  f"Available: {', '.join(available)}")
+            if theme_id == suggested:  # as the review sheet records it: the same units coded
+                action = "accept"
         elif theme_id is not None and theme_id != suggested:
             raise InputError(f"Cannot {action} {suggestion_id!r} with theme_id={theme_id!r}: "
                              f"its suggested theme is {suggested!r}",

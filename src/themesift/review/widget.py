@@ -234,6 +234,8 @@ class ReviewWidget:
             raise InputError("Every suggestion in this review is decided already",
                              fix="Open a new review after the next run")
         suggestion_id = self._current
+        if theme_id == self._items[suggestion_id]["theme_id"]:
+            action = "accept"  # as Study.decide records it
         decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
                                         analyst=self.analyst.value.strip(),
                                         note=self._note.value.strip())
