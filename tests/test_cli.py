@@ -316,10 +316,29 @@ def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
     sheet.to_csv(out / "review.csv", index=False)
     assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
     with Study.open(store) as study:
-        coded, members = study.code_reach(code)
-    assert (f"Accepted codes coded {coded} units whose own suggestion agrees; "
-            f"{members - coded} other members stay to be decided one by one."
+        reach = study.code_reach(code)
+        assert (study.coding()["source"] == "code").sum() == reach.coded
+    units = "unit" if reach.coded == 1 else "units"
+    assert (f"Accepted codes coded {reach.coded} {units} whose own suggestion agrees; "
+            f"{reach.pending} other members stay to be decided one by one."
             ) in capsys.readouterr().out
+
+
+def test_apply_counts_members_decided_one_by_one_apart(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    codes = sheet["suggestion_id"].str.startswith("code:")
+    sheet.loc[codes, "decision"] = "accept"  # C01 (u0 agrees, u1 not), C02 (u5 agrees)
+    sheet.loc[sheet["suggestion_id"] == "unit:u0", "decision"] = "reject"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert ("Accepted codes coded 1 unit whose own suggestion agrees; 4 other members stay to "
+            "be decided one by one; 1 decided one by one keeps its own decision."
+            ) in capsys.readouterr().out
+    with Study.open(store) as study:
+        assert study.coding()[["unit_id", "source"]].values.tolist() == [["u5", "code"]]
 
 
 def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path):

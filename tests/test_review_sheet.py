@@ -139,7 +139,7 @@ def test_xlsx_round_trip(reviewed):
     # C02 = u2..u5 accepted as hope: u5, the one member suggested hope on its own (u3 is
     # decided on its own; u2 and u4, suggested other themes, stay pending); u0 rejected
     assert coding == {"u1": "none", "u3": "relationships", "u5": "hope"}
-    assert applied.attrs["code_units"] == {"coded": 1, "pending": 3}
+    assert applied.attrs["code_units"] == {"coded": 1, "pending": 2, "decided": 1}
 
 
 def test_csv_round_trip_and_reapplying_is_idempotent(reviewed):
@@ -292,3 +292,14 @@ def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
     assert back[["action", "theme_id"]].values.tolist() == [["reassign", "relationships"]]
     assert study.coding().set_index("unit_id")["theme_id"].to_dict() == {
         "u0": "relationships", "u3": "none"}
+
+
+def test_accepted_codes_count_what_the_coding_then_holds(reviewed):
+    study, run, out = reviewed
+    code = f"code:{run.id}:C02"  # hope: of its members u2..u5 only u5 is suggested hope
+    fill_csv(out / "review.csv", {code: {"decision": "accept"},
+                                  "unit:u5": {"decision": "reject"},  # decided one by one
+                                  "unit:u2": {"decision": "hope"}})
+    applied = apply_review(study, out / "review.csv", analyst="KJ")
+    assert applied.attrs["code_units"] == {"coded": 0, "pending": 2, "decided": 2}
+    assert study.coding().query("source == 'code'").empty

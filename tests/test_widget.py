@@ -225,3 +225,19 @@ def test_reassigning_to_the_suggested_theme_is_an_accept(study):
     w.reassign_button.click()
     assert study.decisions[["action", "theme_id"]].values.tolist() == [["accept", "hope"]]
     assert "Coded 0 of the code&#x27;s 3 units" in w.message.value
+
+
+def test_a_code_counts_its_members_decided_one_by_one_apart(study, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=UNIT_SCORES, codes=CODES,
+                                          unit_theme=fakes.agreeing(CODES)))
+    run = study.run(fakes.make_corpus())  # C02 (u2-u4) hope, as each member on its own
+    study.decide("unit:u2", "reject", analyst="KJ")
+    w = review(study, run_id=run.id, analyst="KJ")
+    assert ("Accepting codes 2 of its 3 units, those suggested this theme on their own; "
+            "1 decided one by one keeps its own decision.") in w.suggestion.value
+    w.accept()
+    assert ("Coded 2 of the code&#x27;s 3 units (those suggested its theme on their own); "
+            "0 stay to be decided one by one; 1 decided one by one keeps its own decision."
+            ) in w.message.value
+    assert len(study.coding().query("source == 'code'")) == 2

@@ -321,13 +321,18 @@ def _apply(args: argparse.Namespace) -> int:
     counts = applied["action"].value_counts().to_dict()
     summary = ", ".join(f"{counts[a]} {a}" for a in ("accept", "reject", "reassign") if a in counts)
     skipped = applied.attrs.get("skipped", 0)
-    print(f"themesift apply: {len(applied)} decisions applied to {study.path}"
+    print(f"themesift apply: {len(applied)} decision{'' if len(applied) == 1 else 's'} "
+          f"applied to {study.path}"
           + (f" ({summary})" if summary else "")
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
     reach = applied.attrs.get("code_units", {})
-    if reach.get("coded") or reach.get("pending"):
-        print(f"Accepted codes coded {reach['coded']} units whose own suggestion agrees; "
-              f"{reach['pending']} other members stay to be decided one by one.")
+    if any(reach.values()):
+        from .review.sheet import kept_text
+
+        kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
+        units = "unit" if reach["coded"] == 1 else "units"
+        print(f"Accepted codes coded {reach['coded']} {units} whose own suggestion agrees; "
+              f"{reach['pending']} other members stay to be decided one by one{kept}.")
     return EXIT_OK
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._io import utc_now
 from .errors import InputError, StoreError
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from .pipeline import PipelineResult
 
-__all__ = ["Study", "Run", "ACTIONS", "SCHEMA_VERSION"]
+__all__ = ["Study", "Run", "CodeReach", "ACTIONS", "SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +178,39 @@ SELECT c.unit_id, u.doc_id, c.theme_id, c.id AS decision_id, c.analyst, c.source
 FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
 ORDER BY u.doc_id, u.start, c.unit_id
 """
+
+# A code's members: which agree with its theme, which are decided one by one (what
+# _CODING_SQL does with them when the code is accepted).
+_REACH_SQL = """
+WITH m AS (
+    SELECT (m.theme_id IS NULL OR m.theme_id = s.theme_id) AS agrees,
+           EXISTS (SELECT 1 FROM decisions AS d WHERE d.suggestion_id = 'unit:' || m.unit_id)
+           AS own
+    FROM suggestions AS s
+    JOIN code_members AS m ON m.run_id = s.run_id AND m.code_id = s.item_id
+    WHERE s.suggestion_id = ? AND s.level = 'code'
+)
+SELECT (SELECT COUNT(*) FROM suggestions WHERE suggestion_id = ? AND level = 'code'),
+       COUNT(*), COALESCE(SUM(agrees AND NOT own), 0), COALESCE(SUM(own), 0)
+FROM m
+"""
+
+
+class CodeReach(NamedTuple):
+    """What accepting a code codes (:meth:`Study.code_reach`)."""
+
+    #: Members an accept codes: suggested the code's theme on their own, not decided one by one.
+    coded: int
+    #: All the code's members.
+    members: int
+    #: Members decided one by one: their own decisions stand.
+    decided: int
+
+    @property
+    def pending(self) -> int:
+        """Members suggested another theme on their own and not yet decided: left to decide
+        one by one."""
+        return self.members - self.coded - self.decided
 
 
 @dataclass(frozen=True)
@@ -766,11 +799,13 @@ class Study:
                 (decision_id,)).fetchall()
         return [s for _, s in rows], (rows[-1][0] if rows else decision_id)
 
-    def code_reach(self, suggestion_id: str) -> tuple[int, int]:
-        """How many members of a code accepting its suggestion would code, and how many it has.
+    def code_reach(self, suggestion_id: str) -> CodeReach:
+        """What accepting a code's suggestion codes: how many of its members, of how many.
 
-        The members whose own suggestion (in the code's run) is the code's theme are coded by
-        an ``accept``; the others stay to be decided one by one.
+        An ``accept`` codes the members whose own suggestion (in the code's run) is the code's
+        theme and that have no decision of their own; members decided one by one keep their
+        decisions (``decided``), and the others stay to be decided one by one (``pending``).
+        After an accept, ``coded`` is how many units :meth:`coding` holds through it.
 
         Raises
         ------
@@ -780,21 +815,16 @@ class Study:
         Examples
         --------
         >>> study.code_reach("code:run-20260101T000000Z-abc123:C01")   # doctest: +SKIP
-        (12, 17)
+        CodeReach(coded=12, members=17, decided=0)
         """
         with self._lock:
-            row = self._connection().execute(
-                "SELECT COUNT(m.unit_id), COALESCE(SUM(m.theme_id IS NULL OR m.theme_id = "
-                "s.theme_id), 0) FROM suggestions AS s LEFT JOIN code_members AS m "
-                "ON m.run_id = s.run_id AND m.code_id = s.item_id "
-                "WHERE s.suggestion_id = ? AND s.level = 'code' GROUP BY s.suggestion_id",
-                (suggestion_id,)).fetchone()
-        if row is None:
+            known, total, coded, decided = self._connection().execute(
+                _REACH_SQL, (suggestion_id, suggestion_id)).fetchone()
+        if not known:
             raise InputError(f"Unknown code suggestion {suggestion_id!r}",
                              fix="Code suggestion ids look like 'code:<run_id>:<code_id>'; take "
                                  "them from run.suggestions")
-        total, agree = row
-        return int(agree), int(total)
+        return CodeReach(int(coded), int(total), int(decided))
 
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.
@@ -803,7 +833,7 @@ class Study:
         theme, reassign with the new theme, reject leaves it uncoded. Accepting a code-level
         suggestion codes the units of that code whose own suggestion (in that run) is the
         code's theme and that have no unit-level decision of their own; the other members
-        stay to be decided one by one (:meth:`code_reach` counts them). Reassigning a code
+        stay to be decided one by one (:meth:`code_reach` counts them all). Reassigning a code
         codes all its undecided members with the analyst's theme. Where a unit belongs to
         codes decided on in several runs, the latest such decision counts. Rejecting a code
         codes nothing.

@@ -458,9 +458,10 @@ def apply_review(
     pandas.DataFrame
         The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
         note``. ``attrs["skipped"]`` counts rows skipped as already decided;
-        ``attrs["code_units"]`` (``{"coded": n, "pending": m}``) counts the members of the
-        accepted codes: those whose own suggestion agrees are coded, the others stay to be
-        decided one by one.
+        ``attrs["code_units"]`` (``{"coded": n, "pending": m, "decided": k}``) counts the
+        members of the accepted codes as :meth:`~themesift.Study.code_reach` does: those
+        coded (their own suggestion agrees), those left to decide one by one, and those
+        decided one by one (before or in this sheet), whose decisions stand.
 
     Raises
     ------
@@ -488,9 +489,17 @@ def apply_review(
     frame.attrs["skipped"] = skipped
     reach = [store.code_reach(item["suggestion_id"]) for item in planned
              if item["action"] == "accept" and item["suggestion_id"].startswith("code:")]
-    frame.attrs["code_units"] = {"coded": sum(a for a, _ in reach),
-                                 "pending": sum(n - a for a, n in reach)}
+    frame.attrs["code_units"] = {"coded": sum(r.coded for r in reach),
+                                 "pending": sum(r.pending for r in reach),
+                                 "decided": sum(r.decided for r in reach)}
     return frame
+
+
+def kept_text(decided: int) -> str:
+    """How many members of accepted codes keep the decisions made on them one by one."""
+    if decided == 1:
+        return "1 decided one by one keeps its own decision"
+    return f"{decided} decided one by one keep their own decisions"
 
 
 def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path) -> tuple[list, int]:
