@@ -529,3 +529,20 @@ def test_code_reach_counts_what_accepting_then_codes(study):
     assert reach.pending == 0
     study.decide(code, "accept", analyst="KJ")
     assert study.coding().query("source == 'code'")["unit_id"].tolist() == ["u0"]
+
+
+def test_a_decision_without_an_analyst_is_the_os_users_or_refused(study, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "kjones")
+    study.decide("unit:u0", "accept")
+    study.decide("unit:u1", "accept", analyst="  ")
+    assert study.decisions["analyst"].tolist() == ["kjones", "kjones"]
+
+    def unknown():
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", unknown)
+    with pytest.raises(ts.InputError, match="no analyst.*analyst='KJ'"):
+        study.decide("unit:u2", "accept")
+    assert len(study.decisions) == 2

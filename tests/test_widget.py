@@ -241,3 +241,19 @@ def test_a_code_counts_its_members_decided_one_by_one_apart(study, monkeypatch):
             "0 stay to be decided one by one; 1 decided one by one keeps its own decision."
             ) in w.message.value
     assert len(study.coding().query("source == 'code'")) == 2
+
+
+def test_the_analyst_is_the_os_user_unless_named(study, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "kjones")
+    w = review(study)
+    assert w.analyst.value == "kjones"
+    w.accept()
+    assert review(study, analyst="KJ").analyst.value == "KJ"
+    monkeypatch.setattr(getpass, "getuser", lambda: (_ for _ in ()).throw(OSError("no user")))
+    w = review(study)
+    assert w.analyst.value == ""
+    w.accept_button.click()
+    assert "no analyst" in w.message.value
+    assert study.decisions["analyst"].tolist() == ["kjones"]

@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import logging
 import os
@@ -682,7 +683,9 @@ class Study:
             For ``reassign``: a theme id of the run's framework, or ``"none"`` for "fits no
             theme". Not needed for accept and reject.
         analyst:
-            Who decided, e.g. initials.
+            Who decided, e.g. initials; by default the operating-system user name (as the
+            review widget's Analyst field starts with). Every decision says who made it:
+            where the system does not say who you are, a decision without one is refused.
         note:
             Free text kept with the decision.
 
@@ -694,7 +697,7 @@ class Study:
         Raises
         ------
         InputError
-            For an unknown action, suggestion id or theme.
+            For an unknown action, suggestion id or theme, or no analyst at all.
 
         Examples
         --------
@@ -735,8 +738,14 @@ class Study:
                              fix=f"Use action='reassign' to code it as {theme_id!r}")
         else:
             theme_id = suggested
+        analyst = (analyst or "").strip() or os_user()
+        if not analyst:
+            raise InputError(f"Cannot decide {suggestion_id!r} with no analyst: the operating "
+                             "system does not say who you are",
+                             fix="Name who decides: analyst='KJ' (in the review widget, the "
+                                 "Analyst field)")
         with self.transaction() as conn:
-            decision_id = self.insert_decision(conn, utc_now(), (analyst or "").strip(),
+            decision_id = self.insert_decision(conn, utc_now(), analyst,
                                                suggestion_id, run_id, action, theme_id,
                                                note or "")
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
@@ -887,6 +896,15 @@ def store_file(path: str | os.PathLike[str]) -> Path:
     if target.is_dir() or (not target.exists() and target.suffix.lower() not in _SUFFIXES):
         return target / STORE_FILE
     return target
+
+
+def os_user() -> str:
+    """The operating-system user name, who decides when no analyst is named; blank where the
+    system does not say (no LOGNAME or USER, no password-database entry)."""
+    try:
+        return getpass.getuser().strip()
+    except Exception:  # noqa: BLE001 - OSError, KeyError or ImportError, by platform and version
+        return ""
 
 
 def _store_version(conn: sqlite3.Connection, path: Path) -> int:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
+from ..study import os_user
 from .sheet import as_number, kept_text, review_order
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def review(study: Study, *, run_id: str | None = None, analyst: str = "",
         The run to review; by default the latest complete run.
     analyst:
         Who is deciding (e.g. initials); kept with every decision and editable in the widget.
+        By default the operating-system user name; where there is none, the field starts
+        blank and a decision asks for a name.
     queue:
         Optional review order: suggestion ids (a list, a Series, or a DataFrame with a
         ``suggestion_id`` column, such as a review sheet). Only these are shown, in this order.
@@ -184,7 +187,7 @@ class ReviewWidget:
     def _build(self, widgets, analyst: str) -> None:
         w = widgets
         self.progress = w.Label()
-        self.analyst = w.Text(value=str(analyst), description="Analyst",
+        self.analyst = w.Text(value=str(analyst).strip() or os_user(), description="Analyst",
                               placeholder="your initials",
                               tooltip="Kept with every decision you make here")
         self.quote = w.HTML()
