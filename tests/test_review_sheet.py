@@ -303,3 +303,15 @@ def test_accepted_codes_count_what_the_coding_then_holds(reviewed):
     applied = apply_review(study, out / "review.csv", analyst="KJ")
     assert applied.attrs["code_units"] == {"coded": 0, "pending": 2, "decided": 2}
     assert study.coding().query("source == 'code'").empty
+
+
+def test_a_rerun_sheet_leaves_out_units_coded_through_codes_and_codes_fully_decided(reviewed):
+    study, run, out = reviewed
+    # C01 (relationships) codes u0, whose own suggestion agrees; u1 stays to decide.
+    # C02's members u2..u5 are all decided one by one.
+    fill_csv(out / "review.csv", {f"code:{run.id}:C01": {"decision": "accept"},
+                                  **{f"unit:u{i}": {"decision": "accept"} for i in range(2, 6)}})
+    apply_review(study, out / "review.csv", analyst="KJ")
+    again = study.run(make_corpus(), "recovery", learn=False)
+    sheet = review_sheet(again.result, run_id=again.id, study=study)
+    assert sheet["suggestion_id"].tolist() == [f"code:{again.id}:C01", "unit:u1"]

@@ -444,7 +444,8 @@ class Study:
                   else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
-        logger.info("Run %s started on %d transcripts", run_id, len(corpus))
+        logger.info("Run %s started on %d transcript%s", run_id, len(corpus),
+                    "" if len(corpus) == 1 else "s")
         examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
         if examples is not None:
             examples = _known_themes(examples, framework)

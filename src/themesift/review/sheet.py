@@ -14,9 +14,11 @@ decisions that matter most first:
    Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
-In a study, units already decided (a decision on ``unit:<unit_id>``, in any run) are left
-out, as the review widget leaves them out: their decisions stand, and a re-run's sheet holds
-only what is left to decide (:func:`decided_units` says which).
+In a study, units already decided (a decision on ``unit:<unit_id>``, in any run, or coded
+through a code decision) are left out, and so are codes with nothing left to decide (their
+suggestion decided, or every member decided): their decisions stand, and a re-run's sheet
+holds only what is left to decide (:func:`decided_units` and :func:`decided_codes` say
+which).
 
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
            "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
-           "decided_units"]
+           "decided_units", "decided_codes"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -105,6 +107,8 @@ def review_sheet(
     codes = result.suggestions.assign(_margin=_margin(result.suggestions))
     if "offered" in codes:  # a code whose members disagree: its units are reviewed instead
         codes = codes[codes["offered"].astype(bool)]
+    decided = decided_units(result, study)
+    codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
         "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
@@ -115,7 +119,6 @@ def review_sheet(
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
-    decided = set(decided_units(result, study))
     if decided:
         unit_rows = unit_rows[~unit_rows["unit_id"].isin(decided)]
     unit_rows = unit_rows.assign(_margin=_margin(unit_rows))
@@ -142,13 +145,31 @@ def review_sheet(
     return sheet
 
 
-def decided_units(result: PipelineResult, study: Study | object | None) -> list[str]:
+def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
     """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
-    none) holds a decision on: the review sheet leaves them out."""
+    none) already decides, each with how: ``"unit"`` (a decision on the unit itself) or
+    ``"code"`` (coded through a code decision). The review sheet leaves them out."""
+    if not hasattr(study, "decided_since"):
+        return {}
+    how = {sid.removeprefix("unit:"): "unit" for sid in study.decided_since(0)[0]}
+    coding = study.coding()
+    for unit_id in coding.loc[coding["source"] == "code", "unit_id"]:
+        how.setdefault(unit_id, "code")
+    return {u: how[u] for u in result.unit_suggestions["unit_id"] if u in how}
+
+
+def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,
+                  units: dict[str, str] | None = None) -> list[str]:
+    """The codes of ``result`` (stored as run ``run_id`` in ``study``) with nothing left to
+    decide: their suggestion is decided, or every member is (``units``: what
+    :func:`decided_units` gives). The review sheet leaves them out."""
     if not hasattr(study, "decided_since"):
         return []
-    decided = set(study.decided_since(0)[0])
-    return [u for u in result.unit_suggestions["unit_id"] if f"unit:{u}" in decided]
+    units = decided_units(result, study) if units is None else units
+    suggestions = set(study.decided_since(0)[0])
+    members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
+    return [code for code, ids in members.items()
+            if f"code:{run_id}:{code}" in suggestions or all(u in units for u in ids)]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
