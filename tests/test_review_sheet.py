@@ -315,3 +315,13 @@ def test_a_rerun_sheet_leaves_out_units_coded_through_codes_and_codes_fully_deci
     again = study.run(make_corpus(), "recovery", learn=False)
     sheet = review_sheet(again.result, run_id=again.id, study=study)
     assert sheet["suggestion_id"].tolist() == [f"code:{again.id}:C01", "unit:u1"]
+
+
+def test_a_subtheme_id_is_refused_naming_its_theme(reviewed):
+    study, run, out = reviewed
+    rows = fill_csv(out / "review.csv", {"unit:u2": {"decision": "Keeping_hope", "analyst": "KJ"}})
+    with pytest.raises(ts.InputError) as caught:
+        apply_review(study, out / "review.csv")
+    assert (f"row {rows['unit:u2']}: 'Keeping_hope' is a subtheme of 'hope', and decisions are "
+            "on themes: write hope") in str(caught.value)
+    assert study.decisions.empty

@@ -255,7 +255,8 @@ class Study:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
-        self._lock = threading.Lock()
+        # Reentrant: a method reading the store may run inside transaction() (apply_review)
+        self._lock = threading.RLock()
         self._theme_ids: dict[str, list[str]] = {}
 
     # -- opening -------------------------------------------------------------------------------

@@ -571,6 +571,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             action, theme = "reject", shown
         elif value in available:
             action, theme = ("accept", value) if value == stored_theme else ("reassign", value)
+        elif parent := store._top_theme(run_id, value):
+            problems.append((number, f"row {number}: {raw!r} is a subtheme of {parent!r}, and "
+                                     f"decisions are on themes: write {parent} for {sid}"))
+            continue
         else:
             problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}: use "
                                      f"accept, reject or a theme id: {', '.join(available)}"))
