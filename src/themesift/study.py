@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import datetime
-import getpass
 import json
 import logging
 import os
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._io import utc_now
+from ._io import os_user, utc_now
 from .errors import InputError, StoreError
 from .model import NONE_THEME, Corpus, Framework
 
@@ -898,15 +897,6 @@ def store_file(path: str | os.PathLike[str]) -> Path:
     if target.is_dir() or (not target.exists() and target.suffix.lower() not in _SUFFIXES):
         return target / STORE_FILE
     return target
-
-
-def os_user() -> str:
-    """The operating-system user name, who decides when no analyst is named; blank where the
-    system does not say (no LOGNAME or USER, no password-database entry)."""
-    try:
-        return getpass.getuser().strip()
-    except Exception:  # noqa: BLE001 - OSError, KeyError or ImportError, by platform and version
-        return ""
 
 
 def _store_version(conn: sqlite3.Connection, path: Path) -> int:

@@ -27,9 +27,9 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from ..study import os_user
 from .sheet import as_number, kept_text, review_order
 
 if TYPE_CHECKING:
