@@ -147,7 +147,7 @@ def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_termi
                         "the program that made the PDF, or move it out of the folder.")
     stages = [line.split(":")[1].strip() for line in lines if "warning:" not in line]
     assert stages == ["framework", "read", "segment", "embed", "discover", "suggest", "write"]
-    assert "1 transcripts, 71 units" in captured.out and "1 skipped files" in captured.out
+    assert "1 transcript, 71 units" in captured.out and "1 skipped file in" in captured.out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["skipped_files"] == [str(folder / "notes.pdf")]
     # --quiet: no stage lines, but the skipped file is still named
@@ -295,15 +295,20 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
 def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
     out, store = study_run
     sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
-    sheet.loc[sheet["suggestion_id"].isin(["unit:u1", "unit:u2"]), "decision"] = "accept"
+    # C01 (relationships): u0 agrees and is coded through it; u1 is decided one by one
+    code = sheet["suggestion_id"][sheet["suggestion_id"].str.endswith(":C01")].iloc[0]
+    sheet.loc[sheet["suggestion_id"].isin([code, "unit:u1", "unit:u2"]), "decision"] = "accept"
     sheet.to_csv(out / "review.csv", index=False)
     assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
     assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "again"), "--study",
                  str(store), "--quiet"]) == 0
-    assert ("2 units decided before are left out of the review sheet: their decisions stand"
+    assert ("Left out of the review sheet: 3 units decided before (2 one by one, 1 through code "
+            "decisions) and 1 code with nothing left to decide. Their decisions stand"
             in capsys.readouterr().out)
     again = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
-    assert not {"unit:u1", "unit:u2"} & set(again["suggestion_id"])
+    assert not {"unit:u0", "unit:u1", "unit:u2"} & set(again["suggestion_id"])
+    assert [s.rsplit(":", 1)[1] for s in again["suggestion_id"] if s.startswith("code:")] == [
+        "C02"]
 
 
 def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
@@ -316,10 +321,29 @@ def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
     sheet.to_csv(out / "review.csv", index=False)
     assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
     with Study.open(store) as study:
-        coded, members = study.code_reach(code)
-    assert (f"Accepted codes coded {coded} units whose own suggestion agrees; "
-            f"{members - coded} other members stay to be decided one by one."
+        reach = study.code_reach(code)
+        assert (study.coding()["source"] == "code").sum() == reach.coded
+    units = "unit" if reach.coded == 1 else "units"
+    assert (f"Accepted codes coded {reach.coded} {units} whose own suggestion agrees; "
+            f"{reach.pending} other members stay to be decided one by one."
             ) in capsys.readouterr().out
+
+
+def test_apply_counts_members_decided_one_by_one_apart(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    codes = sheet["suggestion_id"].str.startswith("code:")
+    sheet.loc[codes, "decision"] = "accept"  # C01 (u0 agrees, u1 not), C02 (u5 agrees)
+    sheet.loc[sheet["suggestion_id"] == "unit:u0", "decision"] = "reject"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert ("Accepted codes coded 1 unit whose own suggestion agrees; 4 other members stay to "
+            "be decided one by one; 1 decided one by one keeps its own decision."
+            ) in capsys.readouterr().out
+    with Study.open(store) as study:
+        assert study.coding()[["unit_id", "source"]].values.tolist() == [["u5", "code"]]
 
 
 def test_apply_with_bad_rows_exits_1_naming_the_rows(study_run, capsys, tmp_path):

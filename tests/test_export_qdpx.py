@@ -77,7 +77,9 @@ def study(tmp_path, fake_stages):
     with Study.open(tmp_path / "study") as s:
         run = s.run(make_corpus())
         s.decide(f"code:{run.id}:C01", "accept", analyst="KJ", note="Clear talk of trust")
-        s.decide("unit:u1", "reassign", theme_id="hope")
+        with s.transaction() as conn:  # as decide recorded it before it named the OS user
+            s.insert_decision(conn, "2026-01-01T00:00:00+00:00", "", "unit:u1", run.id,
+                              "reassign", "hope", "")
         s.decide("unit:u3", "reassign", theme_id="none", analyst="AB")
         s.decide("unit:u4", "reject", analyst="AB")
         yield s

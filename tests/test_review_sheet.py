@@ -139,7 +139,7 @@ def test_xlsx_round_trip(reviewed):
     # C02 = u2..u5 accepted as hope: u5, the one member suggested hope on its own (u3 is
     # decided on its own; u2 and u4, suggested other themes, stay pending); u0 rejected
     assert coding == {"u1": "none", "u3": "relationships", "u5": "hope"}
-    assert applied.attrs["code_units"] == {"coded": 1, "pending": 3}
+    assert applied.attrs["code_units"] == {"coded": 1, "pending": 2, "decided": 1}
 
 
 def test_csv_round_trip_and_reapplying_is_idempotent(reviewed):
@@ -253,3 +253,75 @@ def test_a_rerun_sheet_leaves_out_the_units_already_decided(reviewed):
     assert (sheet["decision"] == "").all()
     # without a study (or before any decision) every unit is listed
     assert len(review_sheet(again.result, run_id=again.id)) == 8
+
+
+def rerun(study, monkeypatch, themes):
+    """A later run of the same transcript in which unit i is suggested ``themes[i]``."""
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=SCORES, codes=CODES,
+                                          unit_theme=lambda i: themes[i]))
+    return study.run(make_corpus(), "recovery", learn=False)
+
+
+def test_an_old_sheet_rejects_the_theme_it_showed_after_a_rerun(reviewed, monkeypatch):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u2": {"decision": "reject", "analyst": "KJ"}})
+    rerun(study, monkeypatch, ["relationships"] * 6)  # the sheet showed u2 structural_tension
+    applied = apply_review(study, out / "review.csv")
+    assert applied[["action", "theme_id"]].values.tolist() == [["reject", "structural_tension"]]
+    assert study.examples()[["unit_id", "theme_id", "rejected"]].values.tolist() == [
+        ["u2", "structural_tension", True]]
+
+
+def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"},   # relationships
+                                  "unit:u1": {"decision": "hope"},     # = suggested: accept
+                                  "unit:u2": {"decision": "reject"},   # structural_tension
+                                  "unit:u3": {"decision": "none"}})
+    assert len(apply_review(study, out / "review.csv", analyst="KJ")) == 4
+    rerun(study, monkeypatch, ["hope", "relationships", "hope", "none", "hope", "hope"])
+    study.decide("unit:u1", "reject", analyst="MB")  # a colleague's later decision stands
+    again = apply_review(study, out / "review.csv", analyst="KJ")
+    assert again.empty and again.attrs["skipped"] == 4 and len(study.decisions) == 5
+    # a changed mind is recorded, and so is changing it back
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "reject"}})
+    assert apply_review(study, out / "review.csv", analyst="KJ")["action"].tolist() == ["reject"]
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"}})
+    back = apply_review(study, out / "review.csv", analyst="KJ")
+    assert back[["action", "theme_id"]].values.tolist() == [["reassign", "relationships"]]
+    assert study.coding().set_index("unit_id")["theme_id"].to_dict() == {
+        "u0": "relationships", "u3": "none"}
+
+
+def test_accepted_codes_count_what_the_coding_then_holds(reviewed):
+    study, run, out = reviewed
+    code = f"code:{run.id}:C02"  # hope: of its members u2..u5 only u5 is suggested hope
+    fill_csv(out / "review.csv", {code: {"decision": "accept"},
+                                  "unit:u5": {"decision": "reject"},  # decided one by one
+                                  "unit:u2": {"decision": "hope"}})
+    applied = apply_review(study, out / "review.csv", analyst="KJ")
+    assert applied.attrs["code_units"] == {"coded": 0, "pending": 2, "decided": 2}
+    assert study.coding().query("source == 'code'").empty
+
+
+def test_a_rerun_sheet_leaves_out_units_coded_through_codes_and_codes_fully_decided(reviewed):
+    study, run, out = reviewed
+    # C01 (relationships) codes u0, whose own suggestion agrees; u1 stays to decide.
+    # C02's members u2..u5 are all decided one by one.
+    fill_csv(out / "review.csv", {f"code:{run.id}:C01": {"decision": "accept"},
+                                  **{f"unit:u{i}": {"decision": "accept"} for i in range(2, 6)}})
+    apply_review(study, out / "review.csv", analyst="KJ")
+    again = study.run(make_corpus(), "recovery", learn=False)
+    sheet = review_sheet(again.result, run_id=again.id, study=study)
+    assert sheet["suggestion_id"].tolist() == [f"code:{again.id}:C01", "unit:u1"]
+
+
+def test_a_subtheme_id_is_refused_naming_its_theme(reviewed):
+    study, run, out = reviewed
+    rows = fill_csv(out / "review.csv", {"unit:u2": {"decision": "Keeping_hope", "analyst": "KJ"}})
+    with pytest.raises(ts.InputError) as caught:
+        apply_review(study, out / "review.csv")
+    assert (f"row {rows['unit:u2']}: 'Keeping_hope' is a subtheme of 'hope', and decisions are "
+            "on themes: write hope") in str(caught.value)
+    assert study.decisions.empty

@@ -277,7 +277,7 @@ def test_code_decision_latest_wins(study):
 def test_accepting_a_code_never_codes_a_member_against_its_own_suggestion(study):
     run_id = study.runs["run_id"][0]
     code = f"code:{run_id}:C02"  # hope; u3 and u4 are suggested hope, u5 relationships
-    assert study.code_reach(code) == (2, 3)
+    assert study.code_reach(code) == (2, 3, 0)
     study.decide(code, "accept")
     coding = study.coding()
     assert coding[["unit_id", "theme_id", "source"]].values.tolist() == [
@@ -297,7 +297,7 @@ def test_a_code_of_a_run_stored_before_version_3_codes_all_its_members(study):
     with conn:  # what migrating a version 2 store leaves: no member's own suggestion
         conn.execute("UPDATE code_members SET theme_id = NULL")
     conn.close()
-    assert study.code_reach(f"code:{run_id}:C02") == (3, 3)
+    assert study.code_reach(f"code:{run_id}:C02") == (3, 3, 0)
     study.decide(f"code:{run_id}:C02", "accept")
     assert study.coding()["unit_id"].tolist() == ["u3", "u4", "u5"]
 
@@ -504,3 +504,45 @@ def test_a_revised_codebook_learns_from_the_decisions_it_still_has_themes_for(
     assert passed["theme_id"].tolist() == ["hope"]
     assert "1 decisions name themes that framework" in caplog.text and "relationships" in caplog.text
     assert len(study.decisions) == 2  # the decisions themselves stand
+
+
+def test_reassigning_to_the_suggested_theme_is_an_accept(study):
+    """As in the review sheet, where writing the suggested theme's id is an accept: both code
+    the same units (a code's agreeing members only)."""
+    run_id = study.runs["run_id"][0]
+    code = f"code:{run_id}:C02"  # hope; u5 is suggested relationships on its own
+    study.decide(code, "reassign", theme_id="hope", analyst="KJ")
+    study.decide("unit:u0", "reassign", theme_id="relationships", analyst="KJ")
+    assert study.decisions[["action", "theme_id"]].values.tolist() == [
+        ["accept", "hope"], ["accept", "relationships"]]
+    assert study.coding()["unit_id"].tolist() == ["u0", "u3", "u4"]
+
+
+def test_code_reach_counts_what_accepting_then_codes(study):
+    """Members decided one by one keep their decisions: an accept does not code them."""
+    run_id = study.runs["run_id"][0]
+    code = f"code:{run_id}:C01"  # relationships, as u0, u1 and u2 are on their own
+    study.decide("unit:u1", "reject", analyst="KJ")
+    study.decide("unit:u2", "reassign", theme_id="hope", analyst="KJ")
+    reach = study.code_reach(code)
+    assert reach == (1, 3, 2) and (reach.coded, reach.members, reach.decided) == (1, 3, 2)
+    assert reach.pending == 0
+    study.decide(code, "accept", analyst="KJ")
+    assert study.coding().query("source == 'code'")["unit_id"].tolist() == ["u0"]
+
+
+def test_a_decision_without_an_analyst_is_the_os_users_or_refused(study, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "kjones")
+    study.decide("unit:u0", "accept")
+    study.decide("unit:u1", "accept", analyst="  ")
+    assert study.decisions["analyst"].tolist() == ["kjones", "kjones"]
+
+    def unknown():
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", unknown)
+    with pytest.raises(ts.InputError, match="no analyst.*analyst='KJ'"):
+        study.decide("unit:u2", "accept")
+    assert len(study.decisions) == 2

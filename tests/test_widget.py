@@ -217,3 +217,43 @@ def test_review_order_puts_small_talk_last():
             {"suggestion_id": "code:C01", "level": "code", "score": 0.8, "runner_up_score": 0.1,
              "theme_id": "hope", "size": 3}]
     assert review_order(rows) == ["code:C01", "unit:a", "unit:chat"]
+
+
+def test_reassigning_to_the_suggested_theme_is_an_accept(study):
+    w = review(study, analyst="KJ")
+    w.reassign_dropdown.value = w.current["theme_id"]  # C02's own theme, hope
+    w.reassign_button.click()
+    assert study.decisions[["action", "theme_id"]].values.tolist() == [["accept", "hope"]]
+    assert "Coded 0 of the code&#x27;s 3 units" in w.message.value
+
+
+def test_a_code_counts_its_members_decided_one_by_one_apart(study, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=UNIT_SCORES, codes=CODES,
+                                          unit_theme=fakes.agreeing(CODES)))
+    run = study.run(fakes.make_corpus())  # C02 (u2-u4) hope, as each member on its own
+    study.decide("unit:u2", "reject", analyst="KJ")
+    w = review(study, run_id=run.id, analyst="KJ")
+    assert ("Accepting codes 2 of its 3 units, those suggested this theme on their own; "
+            "1 decided one by one keeps its own decision.") in w.suggestion.value
+    w.accept()
+    assert ("Coded 2 of the code&#x27;s 3 units (those suggested its theme on their own); "
+            "0 stay to be decided one by one; 1 decided one by one keeps its own decision."
+            ) in w.message.value
+    assert len(study.coding().query("source == 'code'")) == 2
+
+
+def test_the_analyst_is_the_os_user_unless_named(study, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "kjones")
+    w = review(study)
+    assert w.analyst.value == "kjones"
+    w.accept()
+    assert review(study, analyst="KJ").analyst.value == "KJ"
+    monkeypatch.setattr(getpass, "getuser", lambda: (_ for _ in ()).throw(OSError("no user")))
+    w = review(study)
+    assert w.analyst.value == ""
+    w.accept_button.click()
+    assert "no analyst" in w.message.value
+    assert study.decisions["analyst"].tolist() == ["kjones"]

@@ -1,9 +1,11 @@
 """Files, caches and progress: how themesift writes a user's file (all or nothing) and its
-CSVs, where it keeps its caches, when it draws a progress bar, and the time it stamps."""
+CSVs, where it keeps its caches, when it draws a progress bar, and the time and user name it
+stamps."""
 
 from __future__ import annotations
 
 import datetime
+import getpass
 import os
 import sys
 import tempfile
@@ -15,7 +17,7 @@ from typing import Any
 from .errors import InputError
 
 __all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "user_cache_root",
-           "cache_db", "progress_shown", "CSV_OPTIONS", "utc_now"]
+           "cache_db", "progress_shown", "CSV_OPTIONS", "utc_now", "os_user"]
 
 #: How every CSV themesift writes is formatted: same data, same bytes on every platform.
 CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
@@ -24,6 +26,15 @@ CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
 def utc_now() -> str:
     """The time now in UTC, as the store records it (ISO 8601, microseconds)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def os_user() -> str:
+    """The operating-system user name, who decides when no analyst is named; blank where the
+    system does not say (no LOGNAME or USER, no password-database entry)."""
+    try:
+        return getpass.getuser().strip()
+    except Exception:  # noqa: BLE001 - OSError, KeyError or ImportError, by platform and version
+        return ""
 
 
 def progress_shown(quiet: bool | None) -> bool:

@@ -283,28 +283,39 @@ def _run(args: argparse.Namespace) -> int:
 
         from .study import Study
 
-        from .review.sheet import decided_units
+        from .review.sheet import decided_codes, decided_units
 
         with Study.open(args.study) as study:
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
-            decided = len(decided_units(result, study))
+            units = decided_units(result, study)
+            codes = decided_codes(result, study, run.id, units)
         print(f"themesift run: stored as {run.id} in {study.path}")
-        if decided:
-            print(f"{decided} units decided before are left out of the review sheet: their "
-                  "decisions stand (apply an earlier sheet again to change one).")
+        if units or codes:
+            by_code = sum(how == "code" for how in units.values())
+            parts = [f"{_count(len(units), 'unit')} decided before ({len(units) - by_code} one "
+                     f"by one, {by_code} through code decisions)"] if units else []
+            if codes:
+                parts.append(f"{_count(len(codes), 'code')} with nothing left to decide")
+            print(f"Left out of the review sheet: {' and '.join(parts)}. Their decisions "
+                  "stand (apply an earlier sheet again to change one).")
     else:
         result = run_pipeline(args.inputs, args.framework, **options)
         files = write_outputs(result, args.out)
     m = result.manifest
-    counts = ", ".join(f"{v} {k}" for k, v in m["counts"].items())
+    counts = ", ".join(_count(v, k.removesuffix("s")) for k, v in m["counts"].items())
     seconds = sum(m["timings_s"].values())
     print(f"themesift run: {counts} in {seconds:.1f} s. Files in {args.out}:")
     for path in files:
         print(f"  {path}")
     print("Review the suggestions in review.xlsx (or open report.html).")
     return EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    """'1 unit', '2 units'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -321,13 +332,18 @@ def _apply(args: argparse.Namespace) -> int:
     counts = applied["action"].value_counts().to_dict()
     summary = ", ".join(f"{counts[a]} {a}" for a in ("accept", "reject", "reassign") if a in counts)
     skipped = applied.attrs.get("skipped", 0)
-    print(f"themesift apply: {len(applied)} decisions applied to {study.path}"
+    print(f"themesift apply: {len(applied)} decision{'' if len(applied) == 1 else 's'} "
+          f"applied to {study.path}"
           + (f" ({summary})" if summary else "")
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
     reach = applied.attrs.get("code_units", {})
-    if reach.get("coded") or reach.get("pending"):
-        print(f"Accepted codes coded {reach['coded']} units whose own suggestion agrees; "
-              f"{reach['pending']} other members stay to be decided one by one.")
+    if any(reach.values()):
+        from .review.sheet import kept_text
+
+        kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
+        units = "unit" if reach["coded"] == 1 else "units"
+        print(f"Accepted codes coded {reach['coded']} {units} whose own suggestion agrees; "
+              f"{reach['pending']} other members stay to be decided one by one{kept}.")
     return EXIT_OK
 
 

@@ -31,9 +31,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._io import utc_now
+from ._io import os_user, utc_now
 from .errors import InputError, StoreError
 from .model import NONE_THEME, Corpus, Framework
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from .pipeline import PipelineResult
 
-__all__ = ["Study", "Run", "ACTIONS", "SCHEMA_VERSION"]
+__all__ = ["Study", "Run", "CodeReach", "ACTIONS", "SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,39 @@ FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
 ORDER BY u.doc_id, u.start, c.unit_id
 """
 
+# A code's members: which agree with its theme, which are decided one by one (what
+# _CODING_SQL does with them when the code is accepted).
+_REACH_SQL = """
+WITH m AS (
+    SELECT (m.theme_id IS NULL OR m.theme_id = s.theme_id) AS agrees,
+           EXISTS (SELECT 1 FROM decisions AS d WHERE d.suggestion_id = 'unit:' || m.unit_id)
+           AS own
+    FROM suggestions AS s
+    JOIN code_members AS m ON m.run_id = s.run_id AND m.code_id = s.item_id
+    WHERE s.suggestion_id = ? AND s.level = 'code'
+)
+SELECT (SELECT COUNT(*) FROM suggestions WHERE suggestion_id = ? AND level = 'code'),
+       COUNT(*), COALESCE(SUM(agrees AND NOT own), 0), COALESCE(SUM(own), 0)
+FROM m
+"""
+
+
+class CodeReach(NamedTuple):
+    """What accepting a code codes (:meth:`Study.code_reach`)."""
+
+    #: Members an accept codes: suggested the code's theme on their own, not decided one by one.
+    coded: int
+    #: All the code's members.
+    members: int
+    #: Members decided one by one: their own decisions stand.
+    decided: int
+
+    @property
+    def pending(self) -> int:
+        """Members suggested another theme on their own and not yet decided: left to decide
+        one by one."""
+        return self.members - self.coded - self.decided
+
 
 @dataclass(frozen=True)
 class Run:
@@ -221,7 +254,8 @@ class Study:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
-        self._lock = threading.Lock()
+        # Reentrant: a method reading the store may run inside transaction() (apply_review)
+        self._lock = threading.RLock()
         self._theme_ids: dict[str, list[str]] = {}
 
     # -- opening -------------------------------------------------------------------------------
@@ -410,7 +444,8 @@ class Study:
                   else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
-        logger.info("Run %s started on %d transcripts", run_id, len(corpus))
+        logger.info("Run %s started on %d transcript%s", run_id, len(corpus),
+                    "" if len(corpus) == 1 else "s")
         examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
         if examples is not None:
             examples = _known_themes(examples, framework)
@@ -642,12 +677,16 @@ class Study:
             ``unit:<unit_id>`` or ``code:<run_id>:<code_id>``, as in ``run.suggestions``.
         action:
             ``"accept"`` (the suggested theme), ``"reject"`` (the unit is not coded with it) or
-            ``"reassign"`` (to ``theme_id`` instead).
+            ``"reassign"`` (to ``theme_id`` instead). Reassigning to the suggested theme is
+            recorded as ``accept`` (for a code, it codes the members whose own suggestion
+            agrees), as writing that theme's id in the review sheet is.
         theme_id:
             For ``reassign``: a theme id of the run's framework, or ``"none"`` for "fits no
             theme". Not needed for accept and reject.
         analyst:
-            Who decided, e.g. initials.
+            Who decided, e.g. initials; by default the operating-system user name (as the
+            review widget's Analyst field starts with). Every decision says who made it:
+            where the system does not say who you are, a decision without one is refused.
         note:
             Free text kept with the decision.
 
@@ -659,7 +698,7 @@ class Study:
         Raises
         ------
         InputError
-            For an unknown action, suggestion id or theme.
+            For an unknown action, suggestion id or theme, or no analyst at all.
 
         Examples
         --------
@@ -692,14 +731,22 @@ class Study:
                         else f"names an unknown theme {theme_id!r}")
                 raise InputError(f"Cannot reassign {suggestion_id!r}: it {what}. "
                                  f"Available: {', '.join(available)}")
+            if theme_id == suggested:  # as the review sheet records it: the same units coded
+                action = "accept"
         elif theme_id is not None and theme_id != suggested:
             raise InputError(f"Cannot {action} {suggestion_id!r} with theme_id={theme_id!r}: "
                              f"its suggested theme is {suggested!r}",
                              fix=f"Use action='reassign' to code it as {theme_id!r}")
         else:
             theme_id = suggested
+        analyst = (analyst or "").strip() or os_user()
+        if not analyst:
+            raise InputError(f"Cannot decide {suggestion_id!r} with no analyst: the operating "
+                             "system does not say who you are",
+                             fix="Name who decides: analyst='KJ' (in the review widget, the "
+                                 "Analyst field)")
         with self.transaction() as conn:
-            decision_id = self.insert_decision(conn, utc_now(), (analyst or "").strip(),
+            decision_id = self.insert_decision(conn, utc_now(), analyst,
                                                suggestion_id, run_id, action, theme_id,
                                                note or "")
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
@@ -762,11 +809,13 @@ class Study:
                 (decision_id,)).fetchall()
         return [s for _, s in rows], (rows[-1][0] if rows else decision_id)
 
-    def code_reach(self, suggestion_id: str) -> tuple[int, int]:
-        """How many members of a code accepting its suggestion would code, and how many it has.
+    def code_reach(self, suggestion_id: str) -> CodeReach:
+        """What accepting a code's suggestion codes: how many of its members, of how many.
 
-        The members whose own suggestion (in the code's run) is the code's theme are coded by
-        an ``accept``; the others stay to be decided one by one.
+        An ``accept`` codes the members whose own suggestion (in the code's run) is the code's
+        theme and that have no decision of their own; members decided one by one keep their
+        decisions (``decided``), and the others stay to be decided one by one (``pending``).
+        After an accept, ``coded`` is how many units :meth:`coding` holds through it.
 
         Raises
         ------
@@ -776,21 +825,16 @@ class Study:
         Examples
         --------
         >>> study.code_reach("code:run-20260101T000000Z-abc123:C01")   # doctest: +SKIP
-        (12, 17)
+        CodeReach(coded=12, members=17, decided=0)
         """
         with self._lock:
-            row = self._connection().execute(
-                "SELECT COUNT(m.unit_id), COALESCE(SUM(m.theme_id IS NULL OR m.theme_id = "
-                "s.theme_id), 0) FROM suggestions AS s LEFT JOIN code_members AS m "
-                "ON m.run_id = s.run_id AND m.code_id = s.item_id "
-                "WHERE s.suggestion_id = ? AND s.level = 'code' GROUP BY s.suggestion_id",
-                (suggestion_id,)).fetchone()
-        if row is None:
+            known, total, coded, decided = self._connection().execute(
+                _REACH_SQL, (suggestion_id, suggestion_id)).fetchone()
+        if not known:
             raise InputError(f"Unknown code suggestion {suggestion_id!r}",
                              fix="Code suggestion ids look like 'code:<run_id>:<code_id>'; take "
                                  "them from run.suggestions")
-        total, agree = row
-        return int(agree), int(total)
+        return CodeReach(int(coded), int(total), int(decided))
 
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.
@@ -799,7 +843,7 @@ class Study:
         theme, reassign with the new theme, reject leaves it uncoded. Accepting a code-level
         suggestion codes the units of that code whose own suggestion (in that run) is the
         code's theme and that have no unit-level decision of their own; the other members
-        stay to be decided one by one (:meth:`code_reach` counts them). Reassigning a code
+        stay to be decided one by one (:meth:`code_reach` counts them all). Reassigning a code
         codes all its undecided members with the analyst's theme. Where a unit belongs to
         codes decided on in several runs, the latest such decision counts. Rejecting a code
         codes nothing.

@@ -14,9 +14,11 @@ decisions that matter most first:
    Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
-In a study, units already decided (a decision on ``unit:<unit_id>``, in any run) are left
-out, as the review widget leaves them out: their decisions stand, and a re-run's sheet holds
-only what is left to decide (:func:`decided_units` says which).
+In a study, units already decided (a decision on ``unit:<unit_id>``, in any run, or coded
+through a code decision) are left out, and so are codes with nothing left to decide (their
+suggestion decided, or every member decided): their decisions stand, and a re-run's sheet
+holds only what is left to decide (:func:`decided_units` and :func:`decided_codes` say
+which).
 
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
            "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
-           "decided_units"]
+           "decided_units", "decided_codes"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -105,6 +107,8 @@ def review_sheet(
     codes = result.suggestions.assign(_margin=_margin(result.suggestions))
     if "offered" in codes:  # a code whose members disagree: its units are reviewed instead
         codes = codes[codes["offered"].astype(bool)]
+    decided = decided_units(result, study)
+    codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
         "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
@@ -115,7 +119,6 @@ def review_sheet(
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
-    decided = set(decided_units(result, study))
     if decided:
         unit_rows = unit_rows[~unit_rows["unit_id"].isin(decided)]
     unit_rows = unit_rows.assign(_margin=_margin(unit_rows))
@@ -142,13 +145,31 @@ def review_sheet(
     return sheet
 
 
-def decided_units(result: PipelineResult, study: Study | object | None) -> list[str]:
+def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
     """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
-    none) holds a decision on: the review sheet leaves them out."""
+    none) already decides, each with how: ``"unit"`` (a decision on the unit itself) or
+    ``"code"`` (coded through a code decision). The review sheet leaves them out."""
+    if not hasattr(study, "decided_since"):
+        return {}
+    how = {sid.removeprefix("unit:"): "unit" for sid in study.decided_since(0)[0]}
+    coding = study.coding()
+    for unit_id in coding.loc[coding["source"] == "code", "unit_id"]:
+        how.setdefault(unit_id, "code")
+    return {u: how[u] for u in result.unit_suggestions["unit_id"] if u in how}
+
+
+def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,
+                  units: dict[str, str] | None = None) -> list[str]:
+    """The codes of ``result`` (stored as run ``run_id`` in ``study``) with nothing left to
+    decide: their suggestion is decided, or every member is (``units``: what
+    :func:`decided_units` gives). The review sheet leaves them out."""
     if not hasattr(study, "decided_since"):
         return []
-    decided = set(study.decided_since(0)[0])
-    return [u for u in result.unit_suggestions["unit_id"] if f"unit:{u}" in decided]
+    units = decided_units(result, study) if units is None else units
+    suggestions = set(study.decided_since(0)[0])
+    members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
+    return [code for code, ids in members.items()
+            if f"code:{run_id}:{code}" in suggestions or all(u in units for u in ids)]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
@@ -434,11 +455,14 @@ def apply_review(
     are reported together, each with its spreadsheet row number (the header is row 1), and
     then nothing is written. Otherwise all decisions are written in one transaction.
 
-    ``accept`` means the theme the sheet showed: if a later run has changed the suggestion,
-    it is recorded as a reassignment to the theme shown. A theme id equal to the suggested
-    theme is recorded as ``accept``. Rows whose decision (action, theme and note) equals the
-    latest decision already stored for that suggestion are skipped, so applying the same
-    sheet twice adds nothing.
+    ``accept`` and ``reject`` mean the theme the sheet showed: if a later run has changed the
+    suggestion, an accept is recorded as a reassignment to the theme shown, and a reject
+    rejects the theme shown. A theme id equal to the suggested
+    theme is recorded as ``accept``. A row whose decision (reject, or code with a theme, and
+    its note) is what its analyst's latest decision on that suggestion already says, in any
+    run, is skipped, so applying the same sheet twice adds nothing, also after a re-run, and
+    leaves a colleague's later decision standing (a row naming no analyst is compared with
+    the latest decision by anyone).
 
     Parameters
     ----------
@@ -455,9 +479,10 @@ def apply_review(
     pandas.DataFrame
         The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
         note``. ``attrs["skipped"]`` counts rows skipped as already decided;
-        ``attrs["code_units"]`` (``{"coded": n, "pending": m}``) counts the members of the
-        accepted codes: those whose own suggestion agrees are coded, the others stay to be
-        decided one by one.
+        ``attrs["code_units"]`` (``{"coded": n, "pending": m, "decided": k}``) counts the
+        members of the accepted codes as :meth:`~themesift.Study.code_reach` does: those
+        coded (their own suggestion agrees), those left to decide one by one, and those
+        decided one by one (before or in this sheet), whose decisions stand.
 
     Raises
     ------
@@ -485,9 +510,17 @@ def apply_review(
     frame.attrs["skipped"] = skipped
     reach = [store.code_reach(item["suggestion_id"]) for item in planned
              if item["action"] == "accept" and item["suggestion_id"].startswith("code:")]
-    frame.attrs["code_units"] = {"coded": sum(a for a, _ in reach),
-                                 "pending": sum(n - a for a, n in reach)}
+    frame.attrs["code_units"] = {"coded": sum(r.coded for r in reach),
+                                 "pending": sum(r.pending for r in reach),
+                                 "decided": sum(r.decided for r in reach)}
     return frame
+
+
+def kept_text(decided: int) -> str:
+    """How many members of accepted codes keep the decisions made on them one by one."""
+    if decided == 1:
+        return "1 decided one by one keeps its own decision"
+    return f"{decided} decided one by one keep their own decisions"
 
 
 def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path) -> tuple[list, int]:
@@ -510,7 +543,6 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
     planned: list[dict[str, Any]] = []
     unnamed: list[int] = []
     seen: dict[str, tuple[int, tuple]] = {}
-    latest: dict[str, tuple] = {}
     skipped = 0
     for number, row in rows:
         if number in foreign_rows:
@@ -529,14 +561,20 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
         available = [*runs.get(run_id, []), NONE_THEME]
         raw = row["decision"]
         value = raw.strip().lower()
-        shown = row.get("suggested_theme", "").strip() or stored_theme
+        # accept and reject are about the theme the sheet showed, which a later run may
+        # have changed in the store
+        shown = row.get("suggested_theme", "").strip()
+        shown = shown if shown in available else stored_theme
         if value == "accept":
-            theme = shown if shown in available else stored_theme
-            action = "accept" if theme == stored_theme else "reassign"
+            action, theme = ("accept" if shown == stored_theme else "reassign"), shown
         elif value == "reject":
-            action, theme = "reject", stored_theme
+            action, theme = "reject", shown
         elif value in available:
             action, theme = ("accept", value) if value == stored_theme else ("reassign", value)
+        elif parent := store._top_theme(run_id, value):
+            problems.append((number, f"row {number}: {raw!r} is a subtheme of {parent!r}, and "
+                                     f"decisions are on themes: write {parent} for {sid}"))
+            continue
         else:
             problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}: use "
                                      f"accept, reject or a theme id: {', '.join(available)}"))
@@ -550,15 +588,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
                                          f"in row {first} of this sheet"))
             continue
         seen[sid] = (number, key)
-        if sid not in latest:
-            last = conn.execute("SELECT action, theme_id, note FROM decisions "
-                                "WHERE suggestion_id = ? ORDER BY id DESC LIMIT 1",
-                                (sid,)).fetchone()
-            latest[sid] = tuple(last) if last else None
-        if latest[sid] == key:
+        who = row.get("analyst", "").strip() or (analyst or "").strip()
+        if _recorded(conn, sid, who) == _said(action, theme, note):
             skipped += 1
             continue
-        who = row.get("analyst", "").strip() or (analyst or "").strip()
         if not who:
             unnamed.append(number)
         planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
@@ -575,6 +608,20 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             "so nothing was applied. Correct these rows (or clear their decision cell) and "
             f"apply the sheet again:\n{listing}", path=path)
     return planned, skipped
+
+
+def _said(action: str, theme: str | None, note: str) -> tuple:
+    """What a decision says, whichever run it was made on: accept and reassign both code the
+    item with ``theme`` (which of them depends on that run's suggestion)."""
+    return ("reject" if action == "reject" else "code", theme, note)
+
+
+def _recorded(conn: sqlite3.Connection, sid: str, analyst: str) -> tuple | None:
+    """What the latest decision on ``sid`` by ``analyst`` (by anyone when blank) says."""
+    row = conn.execute("SELECT action, theme_id, note FROM decisions WHERE suggestion_id = ? "
+                       "AND (? = '' OR analyst = ?) ORDER BY id DESC LIMIT 1",
+                       (sid, analyst, analyst)).fetchone()
+    return _said(*row) if row else None
 
 
 def _rows(numbers: Iterable[int]) -> str:

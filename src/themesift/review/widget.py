@@ -27,12 +27,13 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from .sheet import as_number, review_order
+from .sheet import as_number, kept_text, review_order
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..study import CodeReach, Study
 
 __all__ = ["review", "ReviewWidget", "review_order"]
 
@@ -60,6 +61,8 @@ def review(study: Study, *, run_id: str | None = None, analyst: str = "",
         The run to review; by default the latest complete run.
     analyst:
         Who is deciding (e.g. initials); kept with every decision and editable in the widget.
+        By default the operating-system user name; where there is none, the field starts
+        blank and a decision asks for a name.
     queue:
         Optional review order: suggestion ids (a list, a Series, or a DataFrame with a
         ``suggestion_id`` column, such as a review sheet). Only these are shown, in this order.
@@ -184,7 +187,7 @@ class ReviewWidget:
     def _build(self, widgets, analyst: str) -> None:
         w = widgets
         self.progress = w.Label()
-        self.analyst = w.Text(value=str(analyst), description="Analyst",
+        self.analyst = w.Text(value=str(analyst).strip() or os_user(), description="Analyst",
                               placeholder="your initials",
                               tooltip="Kept with every decision you make here")
         self.quote = w.HTML()
@@ -234,6 +237,8 @@ class ReviewWidget:
             raise InputError("Every suggestion in this review is decided already",
                              fix="Open a new review after the next run")
         suggestion_id = self._current
+        if theme_id == self._items[suggestion_id]["theme_id"]:
+            action = "accept"  # as Study.decide records it
         decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
                                         analyst=self.analyst.value.strip(),
                                         note=self._note.value.strip())
@@ -241,8 +246,8 @@ class ReviewWidget:
         self._note.value = ""
         self._advance()
         if action == "accept" and suggestion_id.startswith("code:"):
-            coded, members = self.study.code_reach(suggestion_id)
-            self.message.value = f"<p>{html.escape(_reach_text(coded, members, past=True))}</p>"
+            reach = self.study.code_reach(suggestion_id)
+            self.message.value = f"<p>{html.escape(_reach_text(reach, past=True))}</p>"
         return decision_id
 
     def _refresh_decided(self) -> None:
@@ -311,8 +316,7 @@ class ReviewWidget:
         if item.get("rationale"):
             parts.append(f"<p><i>Why:</i> {e(str(item['rationale']))}</p>")
         if item["level"] == "code":
-            coded, members = self.study.code_reach(item["suggestion_id"])
-            parts.append(f"<p>{e(_reach_text(coded, members))}</p>")
+            parts.append(f"<p>{e(_reach_text(self.study.code_reach(item['suggestion_id'])))}</p>")
         return "".join(parts)
 
 
@@ -399,16 +403,19 @@ def _quote_html(item: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _reach_text(coded: int, members: int, past: bool = False) -> str:
-    """What accepting a code does: it codes only the members whose own suggestion agrees."""
-    pending = members - coded
+def _reach_text(reach: CodeReach, past: bool = False) -> str:
+    """What accepting a code does: it codes only the members whose own suggestion agrees and
+    that were not decided one by one."""
+    kept = f"; {kept_text(reach.decided)}" if reach.decided else ""
     if past:
-        return (f"Coded {coded} of the code's {members} units (those suggested its theme on "
-                f"their own); {pending} stay to be decided one by one.")
-    if not pending:
-        return f"Accepting codes all {members} of its units."
-    return (f"Accepting codes {coded} of its {members} units, those suggested this theme on "
-            f"their own; the other {pending} stay to be decided one by one.")
+        return (f"Coded {reach.coded} of the code's {reach.members} units (those suggested its "
+                f"theme on their own); {reach.pending} stay to be decided one by one{kept}.")
+    if reach.coded == reach.members:
+        return f"Accepting codes all {reach.members} of its units."
+    pending = (f"; the other {reach.pending} stay to be decided one by one"
+               if reach.pending else "")
+    return (f"Accepting codes {reach.coded} of its {reach.members} units, those suggested this "
+            f"theme on their own{pending}{kept}.")
 
 
 def _fmt(value: Any) -> str:
