@@ -239,6 +239,9 @@ BAD_FILES = {
                  "indent line 4 by 2 spaces"]),
     "tab_indentation": (
         "name: x\nthemes:\n\t- id: a\n", 3, ["not valid YAML", "spaces, not tabs"]),
+    "non_breaking_space_indentation": (
+        "name: x\nthemes:\n  - id: a\n\u00a0\u00a0\u00a0 name: A\n    description: d\n", 4,
+        ["indented with a non-breaking space", "type it again with spaces"]),
     "two_documents": (
         "name: x\n---\nname: y\n", 2, ["another document", "one framework per file"]),
     "empty_file": (

@@ -38,7 +38,7 @@ def test_one_suggestion_per_unit_with_score_runner_up_and_reason(fake_embedder):
     assert (out["score"] >= out["runner_up_score"]).all()
     assert (out["theme_id"] != out["runner_up"]).all()
     assert 'Closest indicator of housing: "waiting list for a flat"' in out["rationale"][0]
-    shared = out["rationale"][0].split("shared words: ")[1].split(";")[0].split(", ")
+    shared = out["rationale"][0].split("words shared with the theme's texts: ")[1].split(";")[0].split(", ")
     assert set(shared) == {"waiting", "list", "flat"}
 
 
@@ -207,6 +207,15 @@ def test_units_or_examples_that_are_not_tables_say_what_to_give(fake_embedder):
     with pytest.raises(InputError, match="examples= takes a table, not a list"):
         ts.suggest_units(units_of("Her mum rings."), FW, embedder=fake_embedder,
                          examples=[("Her mum rings.", "family")])
+
+
+def test_a_text_without_letters_fits_no_theme(fake_embedder):
+    units = units_of("100", "\U0001F621\U0001F621", "Rent arrears and eviction.", "Das Warten.")
+    out = ts.suggest_units(units, FW, embedder=fake_embedder)
+    assert out["theme_id"].tolist()[:3] == ["none", "none", "housing"]
+    assert out["score"][0] == 1.0 and out["rationale"][0].startswith(
+        "Fits no theme: it has no words to compare with the framework")
+    assert out["theme_id"][3] != "none" or "no words" not in out["rationale"][3]  # letters
 
 
 def test_an_example_without_text_is_an_error_naming_its_row(fake_embedder):

@@ -141,6 +141,17 @@ def test_batch_report_has_every_section_and_one_dot_per_unit():
     assert "No human coding yet" in section(page, "agreement")
 
 
+def test_counts_read_in_the_singular_and_a_framework_without_version_shows_none():
+    import dataclasses
+
+    result = hand_made_result()
+    result = dataclasses.replace(result, framework=dataclasses.replace(result.framework,
+                                                                       version=""))
+    page = render_report(result)
+    assert "(version )" not in page and "1 codes" not in page and "1 meaning units" not in page
+    assert re.search(r"\b1 code\.", page) or re.search(r"\b1 meaning unit,", page)
+
+
 def test_batch_report_without_coordinates_says_the_map_is_left_out():
     page = render_report(hand_made_result())
     assert "no unit coordinates, so the map is left out" in section(page, "map")

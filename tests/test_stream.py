@@ -25,7 +25,8 @@ def table(tmp_path):
     return path
 
 
-def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder):
+def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder, monkeypatch):
+    monkeypatch.setattr(propose_module(), "REFERENCE_ROWS", 2)  # so that later rows are chunked
     out = tmp_path / "preds.csv"
     counts = suggest_table(table, out, "recovery", id_column="ref", embedder=fake_embedder,
                            chunk_rows=2, quiet=True)
@@ -44,10 +45,36 @@ def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv", "preds.csv"]
 
 
-def test_the_first_chunk_decides_what_a_typical_fit_is(tmp_path, fake_embedder):
-    # Chunk 1: varied comments; chunk 2: one of them, eight times. Judged on its own, chunk 2
-    # would call every row typical (fit 0.5); judged as part of the table, its rows fit as
-    # that comment did in chunk 1.
+def propose_module():
+    import importlib
+
+    return importlib.import_module("themesift.propose")
+
+
+@pytest.mark.parametrize("reference_rows", [5000, 10])
+def test_the_chunk_size_changes_no_suggestion(tmp_path, fake_embedder, monkeypatch,
+                                              reference_rows):
+    # The first REFERENCE_ROWS rows are judged together whatever the chunk size (here also
+    # across a chunk boundary: 10 rows in chunks of 3 and 7).
+    monkeypatch.setattr(propose_module(), "REFERENCE_ROWS", reference_rows)
+    texts = TEXTS * 3 + ["Peer support and hope for the future."]
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"ref": [f"c{i}" for i in range(len(texts))], "text": texts}).to_csv(path, index=False)
+    outputs = []
+    for rows in (3, 7, 5000):
+        out = tmp_path / f"preds{rows}.csv"
+        suggest_table(path, out, "recovery", id_column="ref", embedder=fake_embedder,
+                      chunk_rows=rows, quiet=True)
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert pd.read_csv(tmp_path / "preds3.csv")["fit"].notna().all()
+
+
+def test_the_first_chunk_decides_what_a_typical_fit_is(tmp_path, fake_embedder, monkeypatch):
+    # The first 8 rows: varied comments; then one of them, eight times. Judged on its own,
+    # the second chunk would call every row typical (fit 0.5); judged as part of the table,
+    # its rows fit as that comment did in the first.
+    monkeypatch.setattr(propose_module(), "REFERENCE_ROWS", 8)
     texts = TEXTS + ["Peer support and hope for the future."] + [TEXTS[1]] * 8
     path = tmp_path / "comments.csv"
     pd.DataFrame({"ref": [f"c{i}" for i in range(len(texts))], "text": texts}).to_csv(path, index=False)
@@ -97,9 +124,8 @@ def test_an_xlsx_table_gives_the_same_rows_as_its_csv(tmp_path, table, fake_embe
 
 def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_from(
         tmp_path, fake_embedder, monkeypatch):
-    import importlib
-
-    propose = importlib.import_module("themesift.propose")
+    propose = propose_module()
+    monkeypatch.setattr(propose, "REFERENCE_ROWS", 9)
     chosen = []
     clearest = propose._clearest_units
     monkeypatch.setattr(propose, "_clearest_units",

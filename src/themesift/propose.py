@@ -117,6 +117,7 @@ DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
 CLEAREST_UNITS = 5
 
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 
 
 @dataclass(frozen=True)
@@ -517,6 +518,10 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
                 stay |= best < none_similarity
             logits = np.where(stay[:, None], logits, learner.logits(logits, unit_vectors))
     probs = _softmax(logits)
+    # A text with no letters (a number, emoji, a code such as "Q001"'s digits alone) has no
+    # words to compare: whatever its vector is close to, it fits no theme.
+    wordless = np.array([not _LETTER.search(t) for t in texts])
+    probs[wordless] = np.eye(probs.shape[1])[-1]
     known = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
@@ -797,6 +802,9 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     closest = f"{ids[j]}, similarity {s.similarity[i, j]:.2f}"
     fit = s.fit[i]
     if best == n:  # none
+        if not _LETTER.search(s.texts[i]):
+            return ("Fits no theme: it has no words to compare with the framework (only "
+                    "numbers or symbols); check that this is the text column.")
         if fit < _ndtr(np.array(NONE_Z)):
             why = (f"its closest theme ({closest}) fits it worse than {1 - fit:.0%} of the "
                    "study's units fit theirs")
@@ -815,7 +823,7 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     reason = f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" ({s.closest_similarity[i, best]:.2f})'
     shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
-        reason += f"; shared words: {', '.join(shared)}"
+        reason += f"; words shared with the theme's texts: {', '.join(shared)}"
     if fit < WEAK_FIT:
         reason += f"; a weak fit (worse than {1 - fit:.0%} of the study's units)"
     runner = ids[second] if second < n else NONE_THEME
@@ -966,6 +974,8 @@ def _check_params(top_k, temperature, none_similarity, context_weight, code_weig
 
 #: Rows suggested at a time by :func:`suggest_table`: bounds its memory.
 CHUNK_ROWS = 5000
+#: suggest_table judges what fits typically (and learns, where it does) on this many first rows.
+REFERENCE_ROWS = 5000
 
 
 def suggest_table(
@@ -987,7 +997,9 @@ def suggest_table(
     :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
     replaces ``out`` only when every row is done. Rows are independent (a table has no turns
     or codes) except for what counts as a typical fit and, with a codebook of descriptions
-    only, which rows the learner takes as examples: the first chunk decides both for all.
+    only, which rows the learner takes as examples: the table's first ``REFERENCE_ROWS``
+    rows decide both for all, whatever ``chunk_rows`` is (they are read as one chunk), so a
+    row's suggestion does not depend on the chunk size.
 
     Parameters
     ----------
@@ -1005,7 +1017,8 @@ def suggest_table(
     embedder, examples:
         As for :func:`suggest_units`.
     chunk_rows:
-        Rows per chunk: memory grows with it, not with the table.
+        Rows per chunk after the first ``REFERENCE_ROWS``: memory grows with it (and with
+        those), not with the table; the suggestions are the same for any value.
     quiet:
         ``True`` hides the progress bar; ``None`` shows it on a terminal; ``False`` always.
 
@@ -1044,8 +1057,9 @@ def suggest_table(
     id_name = id_column or "id"
     counts: dict[str, int] = {}
     with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
-        chunks = read_table_chunks(table, text_column=text_column, id_column=id_column,
-                                   chunk_rows=chunk_rows)
+        chunks = _first_rows_together(read_table_chunks(
+            table, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows),
+            REFERENCE_ROWS)
         # What fits typically, the units learned from where the codebook has only
         # descriptions, and what was learned: judged on the first chunk, kept for the rest.
         reference = clearest = learner = None
@@ -1064,6 +1078,30 @@ def suggest_table(
             bar.update(len(units))
     return pd.Series(counts, name="count", dtype=int).rename_axis("theme_id").sort_values(
         ascending=False, kind="stable")
+
+
+def _first_rows_together(chunks, rows: int):
+    """The chunks, with the first ``rows`` rows of the table as one: what fits typically and
+    what is learned are judged on them whatever the chunk size, so every row gets the
+    suggestion it would get with any other ``chunk_rows``."""
+    import pandas as pd
+
+    held: list[pd.DataFrame] | None = []
+    count = 0
+    for chunk in chunks:
+        if held is None:
+            yield chunk
+            continue
+        take = rows - count
+        held.append(chunk.iloc[:take])
+        count += len(held[-1])
+        if count >= rows:
+            yield pd.concat(held, ignore_index=True)
+            held = None
+            if len(chunk) > take:
+                yield chunk.iloc[take:].reset_index(drop=True)
+    if held:
+        yield pd.concat(held, ignore_index=True)
 
 
 @contextlib.contextmanager

@@ -541,8 +541,8 @@ def _themes_section(data: _ReportData, names, colours) -> str:
     for theme in data.framework.themes:
         codes = data.codes[data.codes["theme_id"] == theme.id].sort_values("size", ascending=False)
         parts.append(f"<h3>{_badge(theme.id, names, colours)}</h3><p>{_e(theme.description)} "
-                     f"<span class='muted'>{int(per_theme.get(theme.id, 0))} meaning units, "
-                     f"{len(codes)} codes.</span></p>")
+                     f"<span class='muted'>{_count(int(per_theme.get(theme.id, 0)), 'meaning unit')}"
+                     f", {_count(len(codes), 'code')}.</span></p>")
         parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of), numeric=(1, 2, 3))
                      if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
     return "".join(parts)
@@ -676,7 +676,7 @@ def _summary(data: _ReportData) -> str:
     model = (m.get("embedding_model") or {}).get("model_id", "")
     counts = data.units["theme_id"].value_counts()
     themed = sum(int(counts.get(t, 0)) for t in fw.theme_ids)
-    rows = [("Framework", f"{fw.name} (version {fw.version})"),
+    rows = [("Framework", f"{fw.name} (version {fw.version})" if fw.version else fw.name),
             ("Transcripts", ", ".join(data.transcripts)),
             ("Meaning units", f"{len(data.units)} ({themed} with a framework theme, "
                               f"{int(counts.get(NONE_THEME, 0))} fitting no theme)"),
@@ -824,3 +824,8 @@ def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike
                        pseudonyms=view.pseudonyms) as temp:
         temp.write_text(page, encoding="utf-8")
     return Path(path)
+
+
+def _count(n: int, word: str) -> str:
+    """"1 code", "2 codes"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -425,6 +425,13 @@ class _FrameworkReader:
     def read(self, text: str, source: str) -> Framework:
         import yaml
 
+        for number, line in enumerate(text.splitlines(), start=1):
+            indent = line[:len(line) - len(line.lstrip())]
+            if "\u00a0" in indent:  # YAML reads it as text, and the indentation advice misleads
+                raise self.error(
+                    "The line is indented with a non-breaking space (as text pasted from Word "
+                    "or a web page often is), which YAML does not read as indentation", number,
+                    fix="Delete the indentation of this line and type it again with spaces")
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
