@@ -248,11 +248,25 @@ def test_a_rerun_sheet_leaves_out_the_units_already_decided(reviewed):
     write_outputs(again.result, out / "again", run_id=again.id, study=study)
     sheet = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
     units = [s for s in sheet["suggestion_id"] if s.startswith("unit:")]
+    # u4's theme was rejected and is suggested again (learn=False): left out as well
     assert sorted(units) == ["unit:u0", "unit:u1", "unit:u3", "unit:u5"]
     assert sum(s.startswith("code:") for s in sheet["suggestion_id"]) == 2  # the new run's codes
     assert (sheet["decision"] == "").all()
     # without a study (or before any decision) every unit is listed
     assert len(review_sheet(again.result, run_id=again.id)) == 8
+
+
+def test_a_rerun_sheet_offers_again_a_unit_whose_rejected_theme_is_not_suggested(
+        reviewed, monkeypatch):
+    # A rejection says what a unit is not; suggested another theme, it still needs coding.
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u4": {"decision": "reject"}})
+    apply_review(study, out / "review.csv", analyst="KJ")
+    rejected = study.decisions["theme_id"].iloc[-1]
+    again = rerun(study, monkeypatch, ["hope" if rejected != "hope" else "relationships"] * 8)
+    write_outputs(again.result, out / "again", run_id=again.id, study=study)
+    sheet = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
+    assert "unit:u4" in set(sheet["suggestion_id"])
 
 
 def rerun(study, monkeypatch, themes):

@@ -147,15 +147,22 @@ def review_sheet(
 
 def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
     """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
-    none) already decides, each with how: ``"unit"`` (a decision on the unit itself) or
-    ``"code"`` (coded through a code decision). The review sheet leaves them out."""
-    if not hasattr(study, "decided_since"):
+    none) already codes (:meth:`~themesift.Study.coding`), each with how: ``"unit"`` (a
+    decision on the unit itself) or ``"code"`` (through a code decision). The review sheet
+    leaves them out, and a unit whose latest decision rejected the very theme the new run
+    suggests (as ``"unit"``). A unit whose theme was rejected is not coded: suggested another
+    theme, it stays."""
+    if not hasattr(study, "coding"):
         return {}
-    how = {sid.removeprefix("unit:"): "unit" for sid in study.decided_since(0)[0]}
     coding = study.coding()
-    for unit_id in coding.loc[coding["source"] == "code", "unit_id"]:
-        how.setdefault(unit_id, "code")
-    return {u: how[u] for u in result.unit_suggestions["unit_id"] if u in how}
+    how = dict(zip(coding["unit_id"], coding["source"]))
+    latest = study.decisions.drop_duplicates("suggestion_id", keep="last")
+    rejected = {(sid.removeprefix("unit:"), theme) for sid, action, theme in
+                zip(latest["suggestion_id"], latest["action"], latest["theme_id"])
+                if action == "reject" and sid.startswith("unit:")}
+    suggested = zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])
+    return {u: how.get(u, "unit") for u, theme in suggested
+            if u in how or (u, theme) in rejected}
 
 
 def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,
