@@ -183,6 +183,33 @@ def test_cycles_are_found_and_shown_as_a_chain():
     assert cycles({"a": {"b": ""}, "b": {}}) == []
 
 
+def private_module_imports() -> list[str]:
+    """``path:line: imports pkg._module`` for every import of a package's private module from
+    outside that package (a package's ``_io``/``_version`` beside it are shared by its
+    siblings: ``themesift._io`` is the package's own)."""
+    modules = _modules()
+    found = []
+    for name, path in modules.items():
+        for line, target, _ in _imports(name, path, modules, runtime_only=False):
+            parts = target.split(".")
+            private = [i for i, part in enumerate(parts) if part.startswith("_")
+                       and not part.startswith("__")]
+            if not private:
+                continue
+            owner = ".".join(parts[:private[0]])  # the package the private module is inside
+            if owner != PACKAGE and not (name == owner or name.startswith(owner + ".")):
+                where = path.relative_to(PACKAGE_DIR.parent)
+                found.append(f"{where}:{line}: imports {target}")
+    return found
+
+
+def test_no_module_imports_another_packages_private_modules():
+    found = private_module_imports()
+    if found:
+        pytest.fail("Private modules of another package imported (import the name from the "
+                    "package, which re-exports it):\n" + "\n".join(found))
+
+
 def test_no_module_imports_one_that_imports_it_back():
     graph = import_graph()
     found = [describe(cycle, graph) for cycle in cycles(graph)]

@@ -148,3 +148,10 @@ def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_
     themed = rationale[~rationale.str.startswith("Fits no theme")]
     assert len(themed) > 9 and themed.str.contains(
         f"weighed against the {len(chosen[0])} units of the study").all()
+
+
+def test_cells_such_as_na_or_none_are_text_in_a_workbook_as_in_a_csv(tmp_path):
+    workbook = tmp_path / "t.xlsx"
+    pd.DataFrame({"id": ["NA", "b"], "text": ["None", "NA"]}).to_excel(workbook, index=False)
+    units = ts.read_table(workbook, id_column="id")
+    assert units["unit_id"].tolist() == ["NA", "b"] and units["text"].tolist() == ["None", "NA"]

@@ -388,7 +388,7 @@ def _suggest(args: argparse.Namespace) -> int:
 def _read_examples(path: str, framework):
     """The analyst-coded examples of ``suggest --examples``, checked with messages that name
     the file and the row: columns text and theme_id, each theme id one of the framework's."""
-    from .compare._tables import read_table_file
+    from .compare import read_table_file
     from .errors import InputError
     from .model import NONE_THEME
 
@@ -404,7 +404,7 @@ def _read_examples(path: str, framework):
     table["theme_id"] = table["theme_id"].str.strip()
     allowed = [*framework.theme_ids, NONE_THEME]
     for row, theme in enumerate(table["theme_id"], start=2):  # the header is row 1
-        if theme not in allowed:
+        if theme not in allowed and not framework.top_theme_id(theme):  # subthemes count
             raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
                              "Empty theme_id cell", path=path, line=row,
                              fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
@@ -503,7 +503,7 @@ def _qdpx_mapping(args: argparse.Namespace) -> dict[str, str] | None:
 def _export(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .export import export_codesheet, export_qdc, export_qdpx, export_report
-    from .export._common import key_path, opened_study
+    from .export import key_path, opened_study
 
     if args.no_suggestions and args.format != "qdpx":
         raise InputError("--no-suggestions is for --format qdpx only",

@@ -214,6 +214,18 @@ class Framework:
                 return t
         raise KeyError(f"Unknown theme {theme_id!r}. Available: {', '.join(self.theme_ids)}.")
 
+    def top_theme_id(self, theme_id: str | None) -> str | None:
+        """The id of the top-level theme that ``theme_id`` is or belongs to (a subtheme at any
+        depth counts for its top-level theme); None for an id of no theme."""
+        for top in self.themes:
+            stack = [top]
+            while stack:
+                theme = stack.pop()
+                if theme.id == theme_id:
+                    return top.id
+                stack.extend(theme.subthemes)
+        return None
+
     def all_themes(self) -> Iterator[Theme]:
         """Every theme and subtheme, depth first."""
         stack = list(reversed(self.themes))

@@ -88,7 +88,7 @@ def run_pipeline(
     PipelineResult
     """
     from .discover import discover_codes
-    from .discover._input import check_n_codes
+    from .discover import check_n_codes
     from .embed import Embedder
     from .frameworks import load_framework
     from .frameworks.framework import framework_to_yaml

@@ -903,15 +903,6 @@ def _check_examples(examples, framework: Framework) -> list[tuple[str, str, bool
                          fix="Give a pandas DataFrame with columns text and theme_id (and "
                              "optionally rejected)")
     theme_ids = framework.theme_ids
-    top = {}  # every subtheme id, at any depth -> its top-level theme's id
-
-    def walk(theme: Theme, root: str) -> None:
-        for sub in theme.subthemes:
-            top[sub.id] = root
-            walk(sub, root)
-
-    for theme in framework.themes:
-        walk(theme, theme.id)
     missing = [c for c in ("text", "theme_id") if c not in examples.columns]
     if missing:
         raise InputError(
@@ -924,7 +915,7 @@ def _check_examples(examples, framework: Framework) -> list[tuple[str, str, bool
                 else [False] * len(examples))
     for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
-        theme = top.get(theme, theme)
+        theme = framework.top_theme_id(theme) or theme
         if theme not in allowed:
             raise InputError(
                 f"Unknown theme {theme!r} in row {row} of the examples",

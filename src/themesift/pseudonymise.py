@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError, MissingDependencyError
-from .ingest._common import accepted_labels, match_label
+from .ingest import accepted_labels, match_label
 from .model import Corpus, StudyView, Transcript
 
 if TYPE_CHECKING:

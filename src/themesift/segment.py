@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .errors import InputError, MissingDependencyError
-from .ingest._common import check_turn_lengths
+from .ingest import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
 from .smalltalk import small_talk_reasons
 from .text import WORD, content_stems

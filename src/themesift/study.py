@@ -368,6 +368,9 @@ class Study:
         a whole sheet in."""
         with self._lock:
             conn = self._connection()
+            if conn.in_transaction:  # the lock is reentrant (reads may run inside), writes not
+                raise StoreError("A write to the study store was started inside another one "
+                                 "(a bug: please report it)")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -766,21 +769,8 @@ class Study:
 
     def _top_theme(self, run_id: str, theme_id: str | None) -> str | None:
         """The top-level theme of subtheme ``theme_id`` in the run's framework, else None."""
-        def walk(themes, root):
-            for theme in themes:
-                if theme.id == theme_id and root is not None:
-                    return root
-                found = walk(theme.subthemes, root or theme.id)
-                if found:
-                    return found
-            return None
-
-        if theme_id is None:
-            return None
-        try:
-            return walk(self.framework(run_id).themes, None)
-        except Exception:  # noqa: BLE001 - only a hint for an error message
-            return None
+        top = self.framework(run_id).top_theme_id(theme_id) if theme_id else None
+        return top if top != theme_id else None
 
     def _run_theme_ids(self, run_id: str) -> list[str]:
         if run_id not in self._theme_ids:

@@ -63,7 +63,7 @@ from __future__ import annotations
 #   _tables     the code and assignment tables
 #   _discover   discover_codes
 from ._discover import discover_codes
-from ._input import METHODS
+from ._input import METHODS, check_n_codes
 from ._tables import ASSIGNMENT_COLUMNS, TABLE_COLUMNS
 
 __all__ = ["discover_codes", "METHODS", "TABLE_COLUMNS", "ASSIGNMENT_COLUMNS"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Corpus, Transcript
+from ._common import accepted_labels, check_turn_lengths, match_label  # not in __all__
 from .captions import read_captions
 from .docx import read_docx
 from .qdpx import QdaProject, read_qdpx

@@ -79,7 +79,8 @@ def read_table(
 
     path, suffix = _checked_path(path)
     with _readable(path):
-        table = pd.read_excel(path, dtype=str) if suffix == ".xlsx" else read_csv_cells(path)
+        table = (pd.read_excel(path, dtype=str, keep_default_na=False) if suffix == ".xlsx"
+                 else read_csv_cells(path))  # "NA", "none" are text, not missing
     if not len(table):
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
     return _units(table, path, text_column, id_column, first_row=2, seen={})
