@@ -155,3 +155,9 @@ def test_cells_such_as_na_or_none_are_text_in_a_workbook_as_in_a_csv(tmp_path):
     pd.DataFrame({"id": ["NA", "b"], "text": ["None", "NA"]}).to_excel(workbook, index=False)
     units = ts.read_table(workbook, id_column="id")
     assert units["unit_id"].tolist() == ["NA", "b"] and units["text"].tolist() == ["None", "NA"]
+
+
+def test_the_library_refuses_to_write_csv_text_under_another_name(tmp_path, table, fake_embedder):
+    with pytest.raises(InputError, match="should end with .csv"):
+        suggest_table(table, tmp_path / "preds.xlsx", "recovery", embedder=fake_embedder)
+    assert not (tmp_path / "preds.xlsx").exists()

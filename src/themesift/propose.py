@@ -997,7 +997,8 @@ def suggest_table(
     table:
         A .csv (any common delimiter and encoding), .tsv or .xlsx file, one unit per row.
     out:
-        The .csv to write: ``id`` (or ``id_column``), ``theme_id``, ``score``, ``runner_up``,
+        The .csv to write (another extension is refused; ``themesift suggest --out X.xlsx``
+        makes a workbook of it): ``id`` (or ``id_column``), ``theme_id``, ``score``, ``runner_up``,
         ``rationale``, ``fit``, one row per input row, in input order. An existing file is replaced;
         its folder must exist.
     framework:
@@ -1047,7 +1048,8 @@ def suggest_table(
         embedder = Embedder(quiet=True)
     id_name = id_column or "id"
     counts: dict[str, int] = {}
-    with atomic_output(out, force=True) as temp, _rows_bar(quiet) as bar:
+    # A CSV only (themesift suggest turns it into a workbook for an .xlsx name).
+    with atomic_output(out, force=True, suffixes=(".csv",)) as temp, _rows_bar(quiet) as bar:
         chunks = _first_rows_together(read_table_chunks(
             table, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows),
             REFERENCE_ROWS)

@@ -38,7 +38,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,7 +231,7 @@ def _entity_name(entity) -> tuple[str, str] | None:
     return doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
 
 
-def _spoken_parts(text: str, speakers: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+def _spoken_parts(text: str, speakers: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """The turns (or paragraphs) of ``text`` as a reader reads them, and their speakers' labels.
 
     A line that starts with a speaker label and a timestamp, as the transcript readers
@@ -247,13 +247,14 @@ def _spoken_parts(text: str, speakers: Iterable[str] = ()) -> tuple[list[str], l
     """
     lines = text.split("\n")
     found = [match_label(line) for line in lines]
-    accepted = accepted_labels([f.label for f in found if f]) | set(speakers)
+    accepted = accepted_labels([f.label for f in found if f])
+    speakers = speakers if isinstance(speakers, (set, frozenset)) else set(speakers)
     clean, labels = [], []
     for line, label in zip(lines, found):
         if label is None:
             clean.append(line)
             continue
-        if label.label in accepted:
+        if label.label in accepted or label.label in speakers:
             labels.append(label.label)
         else:
             clean += ["", label.label]
@@ -312,10 +313,12 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     """
     texts, speakers = _texts_and_speakers(data)
     parts: list[str] = []
+    known = set(speakers)
     for text in texts:
-        spoken, labels = _spoken_parts(text, speakers)
+        spoken, labels = _spoken_parts(text, known)
         parts += spoken
         speakers += labels  # a text's own labels ("Maria: ...") name people too
+        known.update(labels)
     found = [(name, "PERSON") for name in map(speaker_name, dict.fromkeys(speakers)) if name]
     for doc in _load_ner(model).pipe(parts):
         found += filter(None, map(_entity_name, doc.ents))

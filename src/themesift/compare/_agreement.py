@@ -294,8 +294,9 @@ def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
     return (f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
             f"{tb} uses {rows_text(b, 5)}. Every unit counts as a disagreement, so "
             "the figures say nothing. If the tables name the same themes differently (code "
-            "names against theme ids), give a .qdpx a mapping of its codes to theme ids "
-            "(--mapping MAP.csv, or mapping= in Python), or rename one table's labels.",)
+            "names against theme ids), rename one table's labels to the other's, or compare a "
+            ".qdpx through a mapping of its codes to theme ids (themesift compare --mapping "
+            "MAP.csv, or ts.compare(..., mapping=)).",)
 
 
 def compare(
