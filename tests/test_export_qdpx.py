@@ -151,12 +151,12 @@ def test_every_speaker_of_a_transcript_is_a_case_holding_their_coded_selections(
     assert list(cases) == ["P1 (t1)", "P2 (t1)", "P3 (t2)", "P4 (t2)"]  # P1 of t1 is not P3 of t2
     said = {name: [selections[r.get("targetGUID")] for r in case.iterfind("q:SelectionRef", NS)]
             for name, case in cases.items()}
-    # u0 and u2 are each coded by KJ and suggested by themesift: two selections each
-    assert said["P1 (t1)"] == [span("u0")[3]] * 2 + [span("u2")[3]] * 2
+    # u0 and u2 are coded by KJ through their code: settled, so no longer suggested too
+    assert said["P1 (t1)"] == [span("u0")[3], span("u2")[3]]
     assert said["P3 (t2)"] == [span("u3")[3], span("u5")[3]]
     assert said["P4 (t2)"] == []  # u4 was rejected: nothing of P4's is coded
     assert cases["P1 (t1)"].findtext("q:Description", namespaces=NS) == (
-        "Speaker P1 (participant) in transcript t1: 2 turns, 4 coded selections.")
+        "Speaker P1 (participant) in transcript t1: 2 turns, 2 coded selections.")
     assert cases["P4 (t2)"].findtext("q:Description", namespaces=NS) == (
         "Speaker P4 (participant) in transcript t2: 1 turn, 0 coded selections.")
     # read_qdpx gives them back as spans.
@@ -192,7 +192,7 @@ def test_a_reader_that_takes_the_coder_and_memo_from_the_selection_reads_them_ri
     # every coding arrives with its own coder, pending suggestions as themesift's
     assert all(coder == own for _, _, coder, _, own in codings)
     assert sorted(coder for _, _, coder, _, _ in codings) == sorted(
-        ["KJ", "KJ", "unnamed analyst", "AB", "themesift", "themesift", "themesift"])
+        ["KJ", "KJ", "unnamed analyst", "AB", "themesift"])
     # the decision's note arrives as the memo of the codings it belongs to, and only there
     assert {(coder, memo) for _, _, coder, memo, _ in codings} == {
         ("KJ", "Clear talk of trust"), ("unnamed analyst", ""), ("AB", ""), ("themesift", "")}
@@ -221,16 +221,13 @@ def test_round_trip_keeps_sources_codebook_users_and_every_coding(study, tmp_pat
         (*span("u1"), "Hope", "unnamed analyst"),  # the unit decision wins over its code
         (*span("u3"), "Fits no theme", "AB"),
     }
-    pending = {
-        (*span("u0"), "Suggested by themesift/Relationships (suggested)", "themesift"),
-        (*span("u2"), "Suggested by themesift/Relationships (suggested)", "themesift"),
+    pending = {  # only what is left to decide: u0 and u2 are coded through their code
         (*span("u5"), "Suggested by themesift/Hope (suggested)", "themesift"),
     }
     assert codings == decided | pending
     assert len(project.codings) == len(codings)
     assert len(study.coding()) == len(decided)
-    # A span coded by the analyst and suggested by themesift is two selections, one per user.
-    assert project.codings["selection_guid"].nunique() == 7
+    assert project.codings["selection_guid"].nunique() == 5
     assert project.codings.groupby("selection_guid")["coder"].nunique().max() == 1
 
 

@@ -98,8 +98,11 @@ def test_skip_decides_nothing_and_comes_back_last(study):
     w.skip_button.click()
     assert study.decisions.empty
     assert w.progress.value == "0 of 7 decided"
-    for _ in range(6):
+    accepted = 0
+    while w.current["suggestion_id"] != first:
         w.accept()
+        accepted += 1
+    assert accepted == 5  # one member of an accepted code was coded by it: not asked again
     assert w.current["suggestion_id"] == first  # the skipped one comes back at the end
     w.reject()
     assert w.done
@@ -138,7 +141,7 @@ def test_a_click_reads_only_the_decisions_made_since_the_last(study, monkeypatch
     first = w.accept()
     w.accept()
     assert seen == [0, first]  # each look starts after the last decision it took in
-    assert w.n_decided == 3
+    assert w.n_decided == 4  # two codes, u4 decided elsewhere, and a member the code coded
 
 
 def test_done_state_and_message(study):
@@ -148,7 +151,7 @@ def test_done_state_and_message(study):
     assert w.current is None
     assert w.progress.value == "7 of 7 decided"
     assert "All 7 suggestions decided" in w.message.value
-    assert len(study.decisions) == 7
+    assert len(study.decisions) == 6  # a member an accepted code coded needs no decision
     with pytest.raises(ts.InputError, match="decided already"):
         w.accept()
     assert "All 7 suggestions decided" in review(study).message.value
@@ -257,3 +260,21 @@ def test_the_analyst_is_the_os_user_unless_named(study, monkeypatch):
     w.accept_button.click()
     assert "no analyst" in w.message.value
     assert study.decisions["analyst"].tolist() == ["kjones"]
+
+
+def test_a_new_widget_leaves_out_units_coded_through_a_code(study):
+    # As the review sheet does: a unit an accepted code coded needs no decision of its own.
+    w = review(study, analyst="KJ")
+    while w.current["suggestion_id"].startswith("code:"):  # codes come first
+        w.accept()
+    coded = set(study.coding()["unit_id"])
+    assert coded
+    again = review(study)
+    assert again.n_decided == 2 + len(coded)  # the two codes and what they coded
+    seen = []
+    while not again.done:
+        seen.append(again.current["suggestion_id"])
+        again.skip()
+        if seen.count(seen[-1]) > 1:
+            break
+    assert not {f"unit:{u}" for u in coded} & set(seen)

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -766,6 +766,22 @@ class Study:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (time, str(analyst), suggestion_id, run_id, action, theme_id, str(note)))
         return cursor.lastrowid
+
+    def settled_units(self, suggested: Mapping[str, str]) -> dict[str, str]:
+        """Which of these units (unit id -> the theme a run suggests it) need no review, and
+        why: ``"unit"`` or ``"code"`` when :meth:`coding` codes them (a decision on the unit
+        itself, or through a code decision), ``"unit"`` too when the unit's latest decision
+        rejected the very theme suggested now. A unit whose theme was rejected is not coded:
+        suggested another theme, it needs review again. The review sheet, the widget and the
+        report's pending units all go by this."""
+        coding = self.coding()
+        how = dict(zip(coding["unit_id"], coding["source"]))
+        latest = self.decisions.drop_duplicates("suggestion_id", keep="last")
+        rejected = {(sid.removeprefix("unit:"), theme) for sid, action, theme in
+                    zip(latest["suggestion_id"], latest["action"], latest["theme_id"])
+                    if action == "reject" and sid.startswith("unit:")}
+        return {u: how.get(u, "unit") for u, theme in suggested.items()
+                if u in how or (u, theme) in rejected}
 
     def _top_theme(self, run_id: str, theme_id: str | None) -> str | None:
         """The top-level theme of subtheme ``theme_id`` in the run's framework, else None."""

@@ -65,9 +65,10 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         units = opened.units
         coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
         decisions = opened.decisions
-    decided = set(decisions["suggestion_id"])
-    pending = run.suggestions[(run.suggestions["level"] == "unit")
-                              & ~run.suggestions["suggestion_id"].isin(decided)]
+        units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
+        settled = opened.settled_units(dict(zip(units_suggested["item_id"],
+                                                units_suggested["theme_id"])))
+    pending = units_suggested[~units_suggested["item_id"].isin(settled)]
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,

@@ -147,22 +147,13 @@ def review_sheet(
 
 def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
     """The units of ``result`` that ``study`` (a :class:`~themesift.Study`; anything else has
-    none) already codes (:meth:`~themesift.Study.coding`), each with how: ``"unit"`` (a
-    decision on the unit itself) or ``"code"`` (through a code decision). The review sheet
-    leaves them out, and a unit whose latest decision rejected the very theme the new run
-    suggests (as ``"unit"``). A unit whose theme was rejected is not coded: suggested another
-    theme, it stays."""
-    if not hasattr(study, "coding"):
+    none) has settled, each with how (:meth:`~themesift.Study.settled_units`: coded by a
+    decision on the unit or through a code, or its suggested theme rejected already). The
+    review sheet leaves them out."""
+    if not hasattr(study, "settled_units"):
         return {}
-    coding = study.coding()
-    how = dict(zip(coding["unit_id"], coding["source"]))
-    latest = study.decisions.drop_duplicates("suggestion_id", keep="last")
-    rejected = {(sid.removeprefix("unit:"), theme) for sid, action, theme in
-                zip(latest["suggestion_id"], latest["action"], latest["theme_id"])
-                if action == "reject" and sid.startswith("unit:")}
-    suggested = zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])
-    return {u: how.get(u, "unit") for u, theme in suggested
-            if u in how or (u, theme) in rejected}
+    table = result.unit_suggestions
+    return study.settled_units(dict(zip(table["unit_id"], table["theme_id"])))
 
 
 def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,

@@ -107,6 +107,10 @@ class ReviewWidget:
         self.run_id = run_id or study.latest_run_id()
         self._themes = _run_themes(study, self.run_id)
         self._items = _load_suggestions(study, self.run_id)
+        assignments = study.load_run(self.run_id).assignments
+        self._members = {sid: list(assignments.loc[assignments["code_id"] == item["item_id"],
+                                                   "unit_id"])
+                         for sid, item in self._items.items() if item["level"] == "code"}
         order = review_order(list(self._items.values()))
         if queue is not None:
             order = _queue_ids(queue, self._items)
@@ -118,6 +122,12 @@ class ReviewWidget:
         self._current: str | None = None
         self._build(widgets, analyst)
         self._refresh_decided()
+        # What the study settles already (units coded through a code or in an earlier run, a
+        # rejected theme suggested again, codes with no member left): left out, as the review
+        # sheet leaves them out (Study.settled_units).
+        self._settle(study.settled_units({
+            sid.removeprefix("unit:"): item["theme_id"] for sid, item in self._items.items()
+            if item["level"] == "unit"}))
         self._advance()
 
     # -- public --------------------------------------------------------------------------------
@@ -243,6 +253,12 @@ class ReviewWidget:
                                         analyst=self.analyst.value.strip(),
                                         note=self._note.value.strip())
         self._decided.add(suggestion_id)
+        if action != "reject" and suggestion_id.startswith("code:"):
+            # the members it coded need no decision of their own: on an accept, those whose
+            # own suggestion agrees; on a reassign, all of them (Study.coding)
+            theme = self._items[suggestion_id]["theme_id"]
+            self._settle(u for u in self._members.get(suggestion_id, []) if action != "accept"
+                         or self._items.get(f"unit:{u}", {}).get("theme_id") == theme)
         self._note.value = ""
         self._advance()
         if action == "accept" and suggestion_id.startswith("code:"):
@@ -252,9 +268,16 @@ class ReviewWidget:
 
     def _refresh_decided(self) -> None:
         """Take in decisions made since the last look, here or elsewhere (another notebook,
-        the review sheet)."""
+        the review sheet): only those, so a click costs the same in a big study."""
         decided, self._last_decision = self.study.decided_since(self._last_decision)
         self._decided.update(decided)
+
+    def _settle(self, settled: Iterable[str]) -> None:
+        """Count these units (ids) as decided, and the codes with no member left."""
+        self._decided.update(f"unit:{u}" for u in settled)
+        for sid, members in self._members.items():
+            if members and all(f"unit:{u}" in self._decided for u in members):
+                self._decided.add(sid)
 
     def _advance(self) -> None:
         self._refresh_decided()
