@@ -117,6 +117,14 @@ def test_a_name_inside_a_unit_is_replaced_in_unit_and_transcript(maria_study):
         assert all(doc[u.start:u.end] == u.text for u in table.itertuples())
 
 
+def test_an_analyst_who_shares_a_name_with_someone_in_the_transcripts_is_not_named(
+        maria_study):
+    maria_study.decide("unit:u1", "reassign", theme_id="hope", analyst="Maria")
+    view = study_view(maria_study, pseudonymise=True)
+    analysts = {*view.decisions["analyst"], *view.coding["analyst"]}
+    assert "Maria" not in analysts and "[PERSON 1]" in analysts
+
+
 def test_count_is_the_number_of_mentions_in_the_transcripts(view, sample_corpus):
     for name, count in zip(view.pseudonyms.table["original"], view.pseudonyms.table["count"]):
         assert count == sum(len(re.findall(rf"\b{name}\b", t.text)) for t in sample_corpus)

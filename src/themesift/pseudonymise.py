@@ -438,12 +438,14 @@ def _pseudonymise_view(view: StudyView, pseudonyms: Pseudonyms) -> StudyView:
         view,
         transcripts=transcripts,
         units=_with_spans(view.units, texts, pseudonyms),
-        coding=_with_spans(view.coding, texts, pseudonyms),
+        # an analyst who shares a name with someone in the transcripts is not named either
+        coding=_replace_columns(_with_spans(view.coding, texts, pseudonyms), pseudonyms,
+                                ("analyst",)),
         codes=_replace_columns(view.codes, pseudonyms, ("label", "keywords", "exemplars"),
                                ignore_case=True),
         suggestions=_replace_columns(view.suggestions, pseudonyms, text_columns, ignore_case=True),
         pending=_replace_columns(view.pending, pseudonyms, text_columns),
-        decisions=_replace_columns(view.decisions, pseudonyms, ("note",)),
+        decisions=_replace_columns(view.decisions, pseudonyms, ("note", "analyst")),
         pseudonyms=pseudonyms,
     )
 
