@@ -821,7 +821,9 @@ class Study:
         An ``accept`` codes the members whose own suggestion (in the code's run) is the code's
         theme and that have no decision of their own; members decided one by one keep their
         decisions (``decided``), and the others stay to be decided one by one (``pending``).
-        After an accept, ``coded`` is how many units :meth:`coding` holds through it.
+        After an accept, ``coded`` is how many units :meth:`coding` holds through it. It
+        counts for an accept only: reassigning the code to another theme codes every member
+        without a decision of its own (``members - decided``).
 
         Raises
         ------
