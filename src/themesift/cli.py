@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .errors import ThemesiftError  # noqa: E402
+from .text import counted  # noqa: E402
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 EXPORT_FORMATS = ("qdpx", "qdc", "codesheet", "report")
@@ -294,28 +295,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"themesift run: stored as {run.id} in {study.path}")
         if units or codes:
             by_code = sum(how == "code" for how in units.values())
-            parts = [f"{_count(len(units), 'unit')} decided before ({len(units) - by_code} one "
+            parts = [f"{counted(len(units), 'unit')} decided before ({len(units) - by_code} one "
                      f"by one, {by_code} through code decisions)"] if units else []
             if codes:
-                parts.append(f"{_count(len(codes), 'code')} with nothing left to decide")
+                parts.append(f"{counted(len(codes), 'code')} with nothing left to decide")
             print(f"Left out of the review sheet: {' and '.join(parts)}. Their decisions "
                   "stand (apply an earlier sheet again to change one).")
     else:
         result = run_pipeline(args.inputs, args.framework, **options)
         files = write_outputs(result, args.out)
     m = result.manifest
-    counts = ", ".join(_count(v, k.removesuffix("s")) for k, v in m["counts"].items())
+    counts = ", ".join(counted(v, k.removesuffix("s")) for k, v in m["counts"].items())
     seconds = sum(m["timings_s"].values())
     print(f"themesift run: {counts} in {seconds:.1f} s. Files in {args.out}:")
     for path in files:
         print(f"  {path}")
     print("Review the suggestions in review.xlsx (or open report.html).")
     return EXIT_OK
-
-
-def _count(n: int, word: str) -> str:
-    """'1 unit', '2 units'."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -332,8 +328,7 @@ def _apply(args: argparse.Namespace) -> int:
     counts = applied["action"].value_counts().to_dict()
     summary = ", ".join(f"{counts[a]} {a}" for a in ("accept", "reject", "reassign") if a in counts)
     skipped = applied.attrs.get("skipped", 0)
-    print(f"themesift apply: {len(applied)} decision{'' if len(applied) == 1 else 's'} "
-          f"applied to {study.path}"
+    print(f"themesift apply: {counted(len(applied), 'decision')} applied to {study.path}"
           + (f" ({summary})" if summary else "")
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
     reach = applied.attrs.get("code_units", {})
@@ -341,9 +336,8 @@ def _apply(args: argparse.Namespace) -> int:
         from .review.sheet import kept_text
 
         kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
-        units = "unit" if reach["coded"] == 1 else "units"
-        print(f"Accepted codes coded {reach['coded']} {units} whose own suggestion agrees; "
-              f"{reach['pending']} other members stay to be decided one by one{kept}.")
+        print(f"Accepted codes coded {counted(reach['coded'], 'unit')} whose own suggestion "
+              f"agrees; {reach['pending']} other members stay to be decided one by one{kept}.")
     return EXIT_OK
 
 

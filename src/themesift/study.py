@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ._io import os_user, utc_now
 from .errors import InputError, StoreError
 from .model import NONE_THEME, Corpus, Framework
+from .text import counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -447,8 +448,7 @@ class Study:
                   else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
-        logger.info("Run %s started on %d transcript%s", run_id, len(corpus),
-                    "" if len(corpus) == 1 else "s")
+        logger.info("Run %s started on %s", run_id, counted(len(corpus), "transcript"))
         examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
         if examples is not None:
             examples = _known_themes(examples, framework)

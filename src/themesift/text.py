@@ -2,7 +2,8 @@
 the dates and numbers that say nothing about a topic.
 
 Shared by segment (where a new idea starts), smalltalk, discover (keywords and labels), propose
-(the words a unit shares with a theme) and the code sheet (exemplar sentences).
+(the words a unit shares with a theme) and the code sheet (exemplar sentences); and how a count
+is written ("1 code", "2 codes").
 """
 
 from __future__ import annotations
@@ -10,7 +11,12 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["WORD", "stop_words", "content_stems", "DAYS", "MONTHS", "NUMBERS"]
+__all__ = ["WORD", "stop_words", "content_stems", "counted", "DAYS", "MONTHS", "NUMBERS"]
+
+def counted(n: int, word: str) -> str:
+    """"1 code", "2 codes": a count and its noun, in the plural where it needs one."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
 
 #: A word: letters or digits, with an apostrophe inside ("don't", "mum's").
 WORD = re.compile(r"\w+(?:['’]\w+)*")

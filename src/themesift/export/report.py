@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import InputError, ThemesiftError
 from ..model import NONE_THEME, Framework
 from ..pipeline import PipelineResult, unit_map
+from ..text import counted
 from ._common import StudyView, atomic_output, check_output, study_view
 
 if TYPE_CHECKING:
@@ -541,8 +542,9 @@ def _themes_section(data: _ReportData, names, colours) -> str:
     for theme in data.framework.themes:
         codes = data.codes[data.codes["theme_id"] == theme.id].sort_values("size", ascending=False)
         parts.append(f"<h3>{_badge(theme.id, names, colours)}</h3><p>{_e(theme.description)} "
-                     f"<span class='muted'>{_count(int(per_theme.get(theme.id, 0)), 'meaning unit')}"
-                     f", {_count(len(codes), 'code')}.</span></p>")
+                     f"<span class='muted'>"
+                     f"{counted(int(per_theme.get(theme.id, 0)), 'meaning unit')}, "
+                     f"{counted(len(codes), 'code')}.</span></p>")
         parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of), numeric=(1, 2, 3))
                      if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
     return "".join(parts)
@@ -825,7 +827,3 @@ def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike
         temp.write_text(page, encoding="utf-8")
     return Path(path)
 
-
-def _count(n: int, word: str) -> str:
-    """"1 code", "2 codes"."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

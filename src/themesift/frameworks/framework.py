@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FrameworkError
 from ..model import NONE_THEME, Framework, Theme
+from ..text import counted
 
 if TYPE_CHECKING:  # yaml and pandas are imported where they are used, to keep imports fast
     import pandas as pd
@@ -224,7 +225,7 @@ def describe_framework(framework: Framework) -> str:
     if framework.source:
         lines += [f"Source: {framework.source}", ""]
     lines += [
-        f"{n_top} {_plural(n_top, 'theme')}, {n_all - n_top} {_plural(n_all - n_top, 'subtheme')}."
+        f"{counted(n_top, 'theme')}, {counted(n_all - n_top, 'subtheme')}."
         f" Text that fits none of them is suggested as `{NONE_THEME}`.",
         "",
     ]
@@ -786,15 +787,11 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
-
-
 def _counts(theme: Theme, *, skip_zero: bool = False) -> str:
     """'12 indicators, 5 examples, 4 subthemes' (zero counts left out if ``skip_zero``)."""
     counts = [(len(theme.indicators), "indicator"), (len(theme.examples), "example"),
               (len(theme.subthemes), "subtheme")]
-    return ", ".join(f"{n} {_plural(n, word)}" for n, word in counts if n or not skip_zero)
+    return ", ".join(counted(n, word) for n, word in counts if n or not skip_zero)
 
 
 def _walk(themes: tuple[Theme, ...], depth: int):
