@@ -725,7 +725,7 @@ class Study:
         if action == "reassign":
             available = [*self._run_theme_ids(run_id), NONE_THEME]
             if theme_id not in available:
-                parent = self._top_theme(run_id, theme_id)
+                parent = theme_id and self.framework(run_id).top_theme_id(theme_id)
                 if parent:
                     raise InputError(f"Cannot reassign {suggestion_id!r} to {theme_id!r}: it is "
                                      f"a subtheme of {parent!r}, and decisions are on themes",
@@ -782,11 +782,6 @@ class Study:
                     if action == "reject" and sid.startswith("unit:")}
         return {u: how.get(u, "unit") for u, theme in suggested.items()
                 if u in how or (u, theme) in rejected}
-
-    def _top_theme(self, run_id: str, theme_id: str | None) -> str | None:
-        """The top-level theme of subtheme ``theme_id`` in the run's framework, else None."""
-        top = self.framework(run_id).top_theme_id(theme_id) if theme_id else None
-        return top if top != theme_id else None
 
     def _run_theme_ids(self, run_id: str) -> list[str]:
         if run_id not in self._theme_ids:

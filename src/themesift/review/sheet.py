@@ -14,11 +14,11 @@ decisions that matter most first:
    Units flagged as small talk (``small_talk`` = yes; suggested ``none``) come last.
    bench/learning.py measures how agreement grows along this order.
 
-In a study, units already decided (a decision on ``unit:<unit_id>``, in any run, or coded
-through a code decision) are left out, and so are codes with nothing left to decide (their
-suggestion decided, or every member decided): their decisions stand, and a re-run's sheet
-holds only what is left to decide (:func:`decided_units` and :func:`decided_codes` say
-which).
+In a study, settled units (:meth:`~themesift.Study.settled_units`: coded one by one or
+through a code, in any run, or their suggested theme rejected already) are left out, and so
+are codes with nothing left to decide (their suggestion decided, or every member settled):
+their decisions stand, and a re-run's sheet holds only what is left to decide
+(:func:`decided_units` and :func:`decided_codes` say which).
 
 Columns: ``suggestion_id, level, item_id, doc_id, speaker, text, small_talk, suggested_theme, score,
 runner_up, rationale`` and the analyst's columns ``decision, analyst, note`` (left empty), then
@@ -93,7 +93,7 @@ def review_sheet(
         store's ``code:<run_id>:<code_id>``; without it they are ``code:<code_id>``.
     study:
         The :class:`~themesift.Study` (or its path) the run is stored in; written into the
-        ``study`` column. With a Study, units it holds a decision on are left out.
+        ``study`` column. With a Study, the units it has settled are left out.
 
     Returns
     -------
@@ -569,7 +569,7 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             action, theme = "reject", shown
         elif value in available:
             action, theme = ("accept", value) if value == stored_theme else ("reassign", value)
-        elif parent := store._top_theme(run_id, value):
+        elif parent := store.framework(run_id).top_theme_id(value):  # a subtheme's
             problems.append((number, f"row {number}: {raw!r} is a subtheme of {parent!r}, and "
                                      f"decisions are on themes: write {parent} for {sid}"))
             continue
