@@ -33,7 +33,7 @@ from ..model import NONE_THEME
 from .sheet import as_number, kept_text, review_order
 
 if TYPE_CHECKING:
-    from ..study import CodeReach, Study
+    from ..study import CodeReach, Run, Study
 
 __all__ = ["review", "ReviewWidget", "review_order"]
 
@@ -106,10 +106,10 @@ class ReviewWidget:
         self.study = study
         self.run_id = run_id or study.latest_run_id()
         self._themes = _run_themes(study, self.run_id)
-        self._items = _load_suggestions(study, self.run_id)
-        assignments = study.load_run(self.run_id).assignments
-        self._members = {sid: list(assignments.loc[assignments["code_id"] == item["item_id"],
-                                                   "unit_id"])
+        run = study.load_run(self.run_id)
+        self._items = _load_suggestions(run)
+        members = run.assignments.groupby("code_id")["unit_id"].agg(list)
+        self._members = {sid: members.get(item["item_id"], [])
                          for sid, item in self._items.items() if item["level"] == "code"}
         order = review_order(list(self._items.values()))
         if queue is not None:
@@ -350,9 +350,8 @@ def _run_themes(study: Study, run_id: str) -> dict[str, str]:
     return {theme.id: theme.name for theme in study.framework(run_id).themes}
 
 
-def _load_suggestions(study: Study, run_id: str) -> dict[str, dict[str, Any]]:
+def _load_suggestions(run: Run) -> dict[str, dict[str, Any]]:
     """The run's suggestions with their quotes, keyed by suggestion id, codes first."""
-    run = study.load_run(run_id)
     units = {u["unit_id"]: u for u in run.units.to_dict("records")}
     codes = {c["code_id"]: c for c in run.codes.to_dict("records")}
     items: dict[str, dict[str, Any]] = {}
