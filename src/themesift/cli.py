@@ -465,7 +465,7 @@ def _read_csv(path: str, what: str, **options):
         raise InputError(f"{what} was not found", path=path, fix="Check the path")
     try:
         return pd.read_csv(path, **options)
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+    except ValueError as exc:  # pandas' parser errors, and UnicodeDecodeError, are ValueErrors
         raise InputError(f"{what} cannot be read as CSV ({str(exc).strip()})", path=path,
                          fix="Save it as a comma-separated .csv with a header row") from exc
 
