@@ -2,6 +2,7 @@
 
 import time
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -282,6 +283,26 @@ def test_a_reply_to_the_moderators_audio_check_is_small_talk_in_context():
     assert units["small_talk"].tolist() == [True, False, False]
     reasons = segment_module.small_talk_in_transcripts(units, [t])
     assert reasons[0] == "in a small-talk exchange: audio and video"
+
+
+def test_the_last_words_of_a_point_are_not_read_as_a_reply_to_the_closing():
+    t = transcript(
+        ("P3", "Just that the people we work with know a lot. About their own illness, about "
+               "what works for them and what doesn't. Someone will tell you the tablet made "
+               "them feel like a zombie, that's why they stopped, and it goes in the notes as "
+               "non-compliance. And actually they were telling you something really important. "
+               "So I'd just want people to listen. That's it, really."),
+        ("Moderator", "Lovely, thanks everyone, we'll stop the recording there."),
+    )
+    # Units marked by hand (as a coded project's are): the turn's last sentences apart.
+    text = t.turns[0].text
+    cut = text.index("So I'd")
+    units = pd.DataFrame({"doc_id": ["t", "t"], "turn": [0, 0],
+                          "start": [t.turns[0].start, t.turns[0].start + cut],
+                          "text": [text[:cut - 1], text[cut:]]})
+    assert segment_module.small_talk_in_transcripts(units, [t]) == [None, None]
+    # Without its turn, the tail reads as a reply to the closing.
+    assert segment_module.small_talk_in_transcripts(units.drop(columns="turn"), [t])[1]
 
 
 def test_small_talk_in_one_transcript_is_not_read_into_the_next():

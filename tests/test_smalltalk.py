@@ -260,6 +260,17 @@ def test_context_only_talk_is_read_but_never_flagged_by_its_context():
         "audio and video: can you hear", None]
 
 
+def test_the_end_of_a_point_is_no_reply_to_the_small_talk_after_it():
+    talk = ["They were telling you something really important.",
+            "So I'd just want people to listen. That's it, really.",  # the same turn goes on
+            "Lovely, thanks everyone, we'll stop the recording there."]
+    assert small_talk_reasons(talk, turns=[7, 7, 8])[1] is None
+    assert small_talk_reasons(talk)[1] == f"{IN_EXCHANGE}: recording"  # each its own turn
+    # Going on from small talk in the same turn, it is small talk still.
+    talk = ["Sorry, my camera's frozen again.", "Typical Manchester.", "Anyway."]
+    assert small_talk_reasons(talk, turns=[1, 1, 2])[1] == f"{IN_EXCHANGE}: audio and video"
+
+
 def test_the_talk_and_its_documents_must_line_up():
     with pytest.raises(ValueError, match="got 2 texts, 1 documents"):
         small_talk_reasons(["Hello.", "Hi."], ["fg1"])

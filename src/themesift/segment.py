@@ -259,7 +259,9 @@ def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[
     Parameters
     ----------
     units:
-        DataFrame with ``doc_id``, ``start`` and ``text`` (offsets into the transcripts' text).
+        DataFrame with ``doc_id``, ``start`` and ``text`` (offsets into the transcripts' text),
+        and ``turn`` where known (a unit that goes on from the one before it in its turn is
+        no reply to the talk around it).
     transcripts:
         The transcripts the units come from; units of others are read on their own.
 
@@ -271,11 +273,14 @@ def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[
     import bisect
 
     by_id = {t.id: t for t in transcripts}
-    # (document, start, text, row of the unit or None for context)
-    stretches: list[tuple[str, int, str, int | None]] = []
+    # (document, start, text, row of the unit or None for context, turn)
+    stretches: list[tuple[str, int, str, int | None, int]] = []
     starts: dict[str, list[int]] = {}
-    for row, (doc, start, text) in enumerate(zip(units["doc_id"], units["start"], units["text"])):
-        stretches.append((str(doc), int(start), str(text), row))
+    # Without a turn column each unit is a turn of its own (-1, -2, ...: no transcript's).
+    turns = units["turn"] if "turn" in units else range(-1, -len(units) - 1, -1)
+    for row, (doc, start, text, turn) in enumerate(zip(units["doc_id"], units["start"],
+                                                       units["text"], turns)):
+        stretches.append((str(doc), int(start), str(text), row, int(turn)))
         starts.setdefault(str(doc), []).append(int(start))
     for doc, unit_starts in starts.items():
         if doc not in by_id:
@@ -287,13 +292,14 @@ def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[
                 continue  # a unit comes from this turn
             sentences = [x for x in _SENTENCE_END.split(turn.text.strip()) if x]
             if sentences:
-                stretches.append((doc, turn.start, sentences[0], None))
+                stretches.append((doc, turn.start, sentences[0], None, turn.index))
             if len(sentences) > 1:
-                stretches.append((doc, turn.end, sentences[-1], None))
+                stretches.append((doc, turn.end, sentences[-1], None, turn.index))
     order = sorted(range(len(stretches)), key=lambda i: stretches[i][:2])
     reasons = small_talk_reasons([stretches[i][2] for i in order],
                                  [stretches[i][0] for i in order],
-                                 units=[stretches[i][3] is not None for i in order])
+                                 units=[stretches[i][3] is not None for i in order],
+                                 turns=[stretches[i][4] for i in order])
     out: list[str | None] = [None] * len(units)
     for i, reason in zip(order, reasons):
         if stretches[i][3] is not None:

@@ -356,12 +356,15 @@ def _little_content(text: str) -> bool:
             <= CONTEXT_CONTENT_WORDS)
 
 
-def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]:
+def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list[str | None]:
     """Why each stretch of talk of a conversation is small talk, in context; None where not.
 
     A stretch is small talk by :func:`small_talk_reason`, or, when it is short with little
     content (see the module docstring), because the nearest stretch before or after it in the
-    same document (back-channels skipped) is small talk of a kind.
+    same document (back-channels skipped) is small talk of a kind: it is a reply in a
+    small-talk exchange. A stretch that goes on from the one before it in the same turn is no
+    reply: it is small talk in context only where that stretch is ("So I'd just want people
+    to listen. That's it, really." ends a point, whatever the moderator says next).
 
     Parameters
     ----------
@@ -374,6 +377,10 @@ def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]
     units:
         Which stretches may be flagged by their context (True) and which are context only
         (their own reason is still returned). None: all.
+    turns:
+        Each stretch's turn (any value that two stretches of one turn share), so that a
+        stretch that goes on from the one before it in its turn is told from a reply. None:
+        each stretch is a turn of its own.
 
     Returns
     -------
@@ -391,9 +398,11 @@ def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]
     n = len(texts)
     documents = [None] * n if documents is None else list(documents)
     units = [True] * n if units is None else [bool(u) for u in units]
-    if not len(documents) == len(units) == n:
-        raise ValueError(f"small_talk_reasons() got {n} texts, {len(documents)} documents and "
-                         f"{len(units)} unit flags; give one of each per stretch.")
+    turns = list(range(n)) if turns is None else list(turns)
+    if not len(documents) == len(units) == len(turns) == n:
+        raise ValueError(f"small_talk_reasons() got {n} texts, {len(documents)} documents, "
+                         f"{len(units)} unit flags and {len(turns)} turns; give one of each "
+                         "per stretch.")
     own = [small_talk_reason(t) for t in texts]
     # Back-channels are transparent: a neighbour is the nearest stretch that is not one.
     kind = [None if r is None or r == "back-channel" else r.split(":")[0] for r in own]
@@ -409,7 +418,8 @@ def small_talk_reasons(texts, documents=None, *, units=None) -> list[str | None]
     out = list(own)
     for i in range(n):
         if own[i] is None and units[i] and _little_content(texts[i]):
-            found = neighbour(i, -1) or neighbour(i, +1)
+            goes_on = i > 0 and (documents[i - 1], turns[i - 1]) == (documents[i], turns[i])
+            found = kind[i - 1] if goes_on else neighbour(i, -1) or neighbour(i, +1)
             if found:
                 out[i] = f"{IN_EXCHANGE}: {found}"
     return out
@@ -436,7 +446,8 @@ def flagged_reasons(units, flagged) -> list[str]:
     """
     texts = [str(t) for t in units["text"]]
     documents = list(units["doc_id"]) if "doc_id" in units else None
-    reasons = small_talk_reasons(texts, documents)
+    turns = list(units["turn"]) if "turn" in units else None
+    reasons = small_talk_reasons(texts, documents, turns=turns)
     out = []
     for text, reason, flag in zip(texts, reasons, flagged):
         if not flag:
