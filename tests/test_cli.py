@@ -209,8 +209,9 @@ def test_suggest_writes_one_row_per_input_row(table, tmp_path, capsys):
     assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
                  "--out", str(out), "--quiet"]) == 0
     preds = pd.read_csv(out)
-    assert list(preds.columns) == ["quote_id", "theme_id", "score", "runner_up", "rationale", "fit"]
-    assert list(preds["quote_id"]) == ["q1", "q2", "q3"]
+    # DESIGN: "id, theme_id, score, runner_up, rationale", whatever --id-column names
+    assert list(preds.columns) == ["id", "theme_id", "score", "runner_up", "rationale", "fit"]
+    assert list(preds["id"]) == ["q1", "q2", "q3"]
     assert preds.loc[0, "theme_id"] == "relationships"
     assert preds.loc[1, "theme_id"] == "structural_tension"
 
@@ -382,6 +383,29 @@ def test_compare_prints_agreement_and_writes_json(tmp_path, capsys):
     assert "cohen_kappa" in printed or "Cohen" in printed
     figures = json.loads(out.read_text())
     assert figures["summary"]["percent_agreement"] == 0.75 and figures["summary"]["n"] == 4
+
+
+@pytest.mark.parametrize("where", ["no_such_folder/agreement.json", "."])
+def test_compare_json_to_a_bad_place_says_so_before_the_work(tmp_path, capsys, where):
+    human = tmp_path / "human.csv"
+    human.write_text("id,theme_id\nu1,hope\nu2,none\n")
+    assert main(["compare", str(human), str(human), "--json", str(tmp_path / where)]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and ("does not exist" in err or "is a folder" in err)
+
+
+def test_segment_out_to_a_missing_folder_says_so(tmp_path, fixtures, capsys):
+    out = tmp_path / "no_such_folder" / "units.csv"
+    assert main(["segment", str(fixtures / "basic.txt"), "--out", str(out)]) == 1
+    assert "The folder for the output file does not exist" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    process = subprocess.Popen([sys.executable, "-m", "themesift", "frameworks"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.close()  # `themesift frameworks | head -0`
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0 and "Traceback" not in err, err
 
 
 def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):

@@ -3,6 +3,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import themesift as ts
@@ -32,6 +33,22 @@ def test_text_reader_finds_turns_roles_and_header(fixtures):
     assert "Date: 3 March" in t.meta["header"]  # one-off labels in a header are not speakers
     assert t.turns[1].line == 7
     _assert_offsets(t)
+
+
+@pytest.mark.parametrize("given, message", [
+    (pd.DataFrame({"unit_id": ["u1"], "text": ["Trust takes months."]}), "given a table"),
+    (123, "123 \\(int\\) is not a path"),
+    (None, "None \\(NoneType\\) is not a path"),
+    (["data/sample", 7], "7 \\(int\\) is not a path"),
+])
+def test_what_is_not_a_path_is_refused_with_what_to_give(given, message):
+    with pytest.raises(ts.InputError, match=message):
+        ts.read_corpus(given)
+
+
+def test_paths_may_come_from_a_generator():
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    assert len(ts.read_corpus(p for p in [sample])) == 4
 
 
 def test_unlabelled_paragraph_continues_the_previous_turn(fixtures):

@@ -217,6 +217,24 @@ def test_bad_parameters_say_what_is_allowed(params, message):
         ts.segment(transcript(("P1", "Words.")), **params)
 
 
+@pytest.mark.parametrize("given, message", [
+    (pd.DataFrame({"unit_id": ["u1"], "text": ["Trust takes months."]}), "already cut"),
+    (pd.DataFrame({"quote": ["Trust takes months."]}), "read_table"),
+    (123, "not int"),
+    (["data/sample/fg1_act_team.txt"], "not str"),
+    ([], "no transcripts"),
+])
+def test_what_is_not_transcripts_is_refused_with_what_to_give(given, message):
+    with pytest.raises(ts.InputError, match=message):
+        ts.segment(given)
+
+
+def test_transcripts_that_give_no_unit_say_so(caplog):
+    t = transcript(("Moderator", "Hello everyone, can you all hear me?"), ("P1", "Mm."))
+    assert ts.segment(t).empty
+    assert "No meaning units were found" in caplog.text
+
+
 def test_unknown_spacy_model_names_the_install_command():
     with pytest.raises(ts.MissingDependencyError, match="not installed. Install it with"):
         ts.segment(transcript(("P1", "Words.")), spacy_model="xx_no_such_pipeline")

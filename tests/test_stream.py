@@ -32,12 +32,12 @@ def test_chunks_give_the_same_rows_as_one_pass(tmp_path, table, fake_embedder, m
                            chunk_rows=2, quiet=True)
     streamed = pd.read_csv(out, dtype=str, keep_default_na=False)
     units = ts.read_table(table, id_column="ref")[["unit_id", "text"]]
-    whole = suggest_units(units, "recovery", embedder=fake_embedder).rename(columns={"unit_id": "ref"})
+    whole = suggest_units(units, "recovery", embedder=fake_embedder).rename(columns={"unit_id": "id"})
     # Fewer than 8 rows: no typical fit, an empty cell.
-    whole = whole[["ref", "theme_id", "score", "runner_up", "rationale", "fit"]].astype(object)
+    whole = whole[["id", "theme_id", "score", "runner_up", "rationale", "fit"]].astype(object)
     whole = whole.fillna("").astype(str)
     assert fake_embedder.calls > 4  # really chunked: at least one encode per chunk of 2 rows
-    assert list(streamed.columns) == ["ref", "theme_id", "score", "runner_up", "rationale", "fit"]
+    assert list(streamed.columns) == ["id", "theme_id", "score", "runner_up", "rationale", "fit"]
     pd.testing.assert_frame_equal(streamed.drop(columns="score"), whole.drop(columns="score"))
     assert streamed["score"].astype(float).round(4).tolist() == whole["score"].astype(float).tolist()
     assert counts.sum() == len(TEXTS)

@@ -32,13 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         with _messages_on_stderr(args):
-            return args.command(args)
+            status = args.command(args)
+        sys.stdout.flush()  # inside the try: a reader that left early is caught below
+        return status
     except ThemesiftError as exc:
         print(f"themesift {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("themesift: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `themesift ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_OK
 
 
 @contextlib.contextmanager
@@ -367,7 +372,7 @@ def _suggest(args: argparse.Namespace) -> int:
                 tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as folder:
             csv = Path(folder) / "suggestions.csv"
             counts = suggest_table(args.table, csv, framework, **options)
-            text = {c: str for c in (args.id_column or "id", "theme_id", "runner_up", "rationale")}
+            text = {c: str for c in ("id", "theme_id", "runner_up", "rationale")}
             with pd.read_csv(csv, dtype=text, keep_default_na=False,
                              chunksize=args.chunk_rows) as chunks:
                 columns = list(pd.read_csv(csv, nrows=0).columns)
@@ -406,9 +411,12 @@ def _read_examples(path: str, framework):
 
 
 def _segment(args: argparse.Namespace) -> int:
+    from ._io import atomic_output, check_output
     from .ingest import read_corpus
     from .segment import MAX_WORDS, MIN_WORDS, no_units_error, segment, summarize_units
 
+    if args.out:
+        check_output(args.out, force=True)  # before the work
     min_words = MIN_WORDS if args.min_words is None else args.min_words
     max_words = MAX_WORDS if args.max_words is None else args.max_words
     if max_words < 2 * min_words:
@@ -429,7 +437,8 @@ def _segment(args: argparse.Namespace) -> int:
         raise no_units_error(corpus)
     print(_format_table(summarize_units(corpus, units)))
     if args.out:
-        units.to_csv(args.out, index=False)
+        with atomic_output(args.out, force=True) as temp:
+            units.to_csv(temp, index=False)
         print(f"\n{len(units)} meaning units written to {args.out}")
     return EXIT_OK
 
@@ -437,19 +446,22 @@ def _segment(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
+    from ._io import atomic_output, check_output
     from .compare import compare
 
     if len(args.tables) > 2:
         args.parser.error("give two coding tables, or one with a coder column")
+    if args.json:
+        check_output(args.json, force=True)  # before the work
     units = _read_csv(args.units, "The units table") if args.units else None
     report = compare(*args.tables, units=units, min_overlap=args.min_overlap,
                      mapping=_qdpx_mapping(args), id_column=args.id_column,
                      label_column=args.label_column)
     print(report.to_markdown())
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report.to_dict(), handle, indent=2, allow_nan=False)
-            handle.write("\n")
+        with atomic_output(args.json, force=True) as temp:
+            temp.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n",
+                            encoding="utf-8")
     return EXIT_OK
 
 

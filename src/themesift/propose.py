@@ -998,8 +998,9 @@ def suggest_table(
         A .csv (any common delimiter and encoding), .tsv or .xlsx file, one unit per row.
     out:
         The .csv to write (another extension is refused; ``themesift suggest --out X.xlsx``
-        makes a workbook of it): ``id`` (or ``id_column``), ``theme_id``, ``score``, ``runner_up``,
-        ``rationale``, ``fit``, one row per input row, in input order. An existing file is replaced;
+        makes a workbook of it): ``id`` (the ``id_column``'s values, or row numbers),
+        ``theme_id``, ``score``, ``runner_up``, ``rationale``, ``fit``, one row per input row,
+        in input order. An existing file is replaced;
         its folder must exist.
     framework:
         A :class:`Framework` or a built-in name / YAML path.
@@ -1046,7 +1047,6 @@ def suggest_table(
         from .embed import Embedder
 
         embedder = Embedder(quiet=True)
-    id_name = id_column or "id"
     counts: dict[str, int] = {}
     # A CSV only (themesift suggest turns it into a workbook for an .xlsx name).
     with atomic_output(out, force=True, suffixes=(".csv",)) as temp, _rows_bar(quiet) as bar:
@@ -1063,8 +1063,8 @@ def suggest_table(
             reference = reference or _Reference.of(s.similarity.max(axis=1))
             if clearest is None and reference is not None:
                 clearest, learner = s.clearest, s.learner
-            rows = _unit_table(s).rename(columns={"unit_id": id_name})
-            rows = rows[[id_name, "theme_id", "score", "runner_up", "rationale", "fit"]]
+            rows = _unit_table(s).rename(columns={"unit_id": "id"})
+            rows = rows[["id", "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
             for theme, n in rows["theme_id"].value_counts().items():
                 counts[theme] = counts.get(theme, 0) + int(n)

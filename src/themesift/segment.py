@@ -195,7 +195,7 @@ def segment(
     _check_params(min_words, max_words, shift_threshold)
     if isinstance(corpus, Transcript):
         corpus = [corpus]
-    transcripts = list(corpus)
+    transcripts = _transcripts(corpus)
     for t in transcripts:  # hand-made transcripts skip the readers' check
         check_turn_lengths(t.turns, t.meta.get("path") or f"transcript {t.id!r}")
     # A named pipeline must load (and names its language); the default loads only if a
@@ -236,6 +236,8 @@ def segment(
                 "end": turn.start + end,
                 "text": text,
             })
+    if not rows:  # never a silently empty result (a batch command refuses it: no_units_error)
+        logger.warning("%s", no_units_error(transcripts))
     units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
@@ -586,6 +588,35 @@ def _mend_brackets(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
                 continue
         mended.append((start, end))
     return mended
+
+
+def _transcripts(corpus) -> list[Transcript]:
+    """The transcripts given to :func:`segment`, or an InputError saying what it takes."""
+    import reprlib
+
+    import pandas as pd
+
+    if isinstance(corpus, pd.DataFrame):
+        segmented = {"unit_id", "text"} <= set(corpus.columns)
+        raise InputError(
+            "segment() cuts transcripts into meaning units; it was given a table"
+            + (" of units that are already cut" if segmented else ""),
+            fix=("Give the table to discover_codes, suggest_units or propose as it is"
+                 if segmented else "Read transcripts with themesift.read_corpus(path), or a "
+                 "table of segmented text with themesift.read_table(path)"))
+    try:
+        transcripts = list(corpus)
+    except TypeError:
+        transcripts = [corpus]
+    wrong = next((t for t in transcripts if not isinstance(t, Transcript)), None)
+    if wrong is not None:
+        raise InputError(f"segment() takes transcripts, not {type(wrong).__name__} "
+                         f"({reprlib.repr(wrong)})",
+                         fix="Read them with themesift.read_corpus(path) and give its result")
+    if not transcripts:
+        raise InputError("segment() was given no transcripts",
+                         fix="Give a corpus from themesift.read_corpus(path)")
+    return transcripts
 
 
 def no_units_error(corpus: Corpus | Iterable[Transcript]) -> InputError:

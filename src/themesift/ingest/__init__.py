@@ -80,6 +80,26 @@ def read_transcript(
     return transcript
 
 
+def _paths(paths) -> list:
+    """``paths`` as a list, or an InputError where it is not paths (a table is a slip)."""
+    import reprlib
+
+    fix = ("Give a file or folder path, or a list of them; a table of segmented text is read "
+           "with themesift.read_table(path), and a table of units goes to discover_codes, "
+           "suggest_units or propose as it is")
+    if hasattr(paths, "columns"):  # a DataFrame: iterating it gives its column names
+        raise InputError("read_corpus() reads transcript files; it was given a table", fix=fix)
+    try:
+        items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    except TypeError:
+        items = [paths]
+    wrong = [p for p in items if not isinstance(p, (str, os.PathLike))]
+    if wrong:
+        raise InputError(f"read_corpus() reads files, and {reprlib.repr(wrong[0])} "
+                         f"({type(wrong[0]).__name__}) is not a path", fix=fix)
+    return items
+
+
 def read_corpus(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -124,8 +144,7 @@ def read_corpus(
     >>> corpus["fg1_act_team"].turns[0].speaker        # doctest: +SKIP
     'Moderator'
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
+    paths = _paths(paths)
     files: list[Path] = []
     skipped: list[Path] = []
     for given in map(Path, paths):
