@@ -29,8 +29,10 @@ demo: $(STAMP)
 	$(VENV)/bin/themesift run data/sample --framework recovery --out out/demo --study out/demo
 
 # JupyterLab on notebooks/, with the themesift of this checkout (the kernel is .venv's Python).
+# The kernel talks to JupyterLab over local socket files rather than unencrypted TCP on
+# 127.0.0.1, which ipykernel warns about.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks --KernelManager.transport=ipc
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q

@@ -330,6 +330,34 @@ def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
             ) in capsys.readouterr().out
 
 
+def test_apply_says_one_member_left_to_decide_in_the_singular(study_run, capsys):
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].str.endswith(":C01"), "decision"] = "accept"  # u0 agrees
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert ("Accepted codes coded 1 unit whose own suggestion agrees; 1 other member stays to "
+            "be decided one by one.\n") in capsys.readouterr().out
+
+
+def test_apply_says_how_many_units_a_reassigned_code_coded(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].str.endswith(":C02"), "decision"] = "relationships"
+    sheet.loc[sheet["suggestion_id"] == "unit:u5", "decision"] = "reject"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    printed = capsys.readouterr().out
+    assert ("Reassigned codes coded 3 units with the theme they were reassigned to; 1 decided "
+            "one by one keeps its own decision.") in printed
+    assert "Accepted codes" not in printed
+    with Study.open(store) as study:
+        coded = study.coding().query("source == 'code'")
+        assert sorted(coded["unit_id"]) == ["u2", "u3", "u4"]
+
+
 def test_apply_counts_members_decided_one_by_one_apart(study_run, capsys):
     from themesift.study import Study
 

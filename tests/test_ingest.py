@@ -549,3 +549,16 @@ def test_a_moderator_name_that_is_nobody_warns_with_the_speakers(tmp_path, caplo
         ts.read_transcript(path, moderator="Moderator")
         ts.read_transcript(path)
     assert "no speaker is named" not in caplog.text
+
+
+def test_the_readme_shows_the_turn_the_sample_really_has():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text().splitlines()
+    at = next(i for i, line in enumerate(readme) if line.startswith('corpus["fg1_act_team"].turns[1]'))
+    shown = []
+    for line in readme[at + 1:]:
+        if not line.startswith("#"):
+            break
+        shown.append(line.lstrip("# "))
+    turn = ts.read_corpus(root / "data" / "sample")["fg1_act_team"].turns[1]
+    assert " ".join(shown) == repr(turn)

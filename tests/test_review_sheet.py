@@ -319,6 +319,17 @@ def test_accepted_codes_count_what_the_coding_then_holds(reviewed):
     assert study.coding().query("source == 'code'").empty
 
 
+def test_reassigned_codes_count_what_the_coding_then_holds(reviewed):
+    study, run, out = reviewed
+    code = f"code:{run.id}:C02"  # hope, members u2..u5: all but u5 coded relationships
+    fill_csv(out / "review.csv", {code: {"decision": "relationships"},
+                                  "unit:u5": {"decision": "reject"}})
+    applied = apply_review(study, out / "review.csv", analyst="KJ")
+    assert applied.attrs["reassigned_code_units"] == {"coded": 3, "decided": 1}
+    assert applied.attrs["code_units"] == {"coded": 0, "pending": 0, "decided": 0}
+    assert len(study.coding().query("source == 'code' and theme_id == 'relationships'")) == 3
+
+
 def test_a_rerun_sheet_leaves_out_units_coded_through_codes_and_codes_fully_decided(reviewed):
     study, run, out = reviewed
     # C01 (relationships) codes u0, whose own suggestion agrees; u1 stays to decide.

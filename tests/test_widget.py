@@ -63,7 +63,7 @@ def test_shows_quotes_speaker_transcript_theme_score_runner_up_rationale(study):
     assert "Accepting codes 0 of its 3 units" in w.suggestion.value
     w.accept()
     assert "Coded 0 of the code&#x27;s 3 units" in w.message.value
-    assert "3 stay to be decided one by one" in w.message.value
+    assert "3 other members stay to be decided one by one" in w.message.value
     w.accept()
     assert w.current["suggestion_id"] == "unit:u3"
     assert "unit 3 text" in w.quote.value and "P3" in w.quote.value
@@ -240,10 +240,32 @@ def test_a_code_counts_its_members_decided_one_by_one_apart(study, monkeypatch):
     assert ("Accepting codes 2 of its 3 units, those suggested this theme on their own; "
             "1 decided one by one keeps its own decision.") in w.suggestion.value
     w.accept()
+    # nothing is left to decide one by one, so the message does not say "0 stay"
     assert ("Coded 2 of the code&#x27;s 3 units (those suggested its theme on their own); "
-            "0 stay to be decided one by one; 1 decided one by one keeps its own decision."
-            ) in w.message.value
+            "1 decided one by one keeps its own decision.") == w.message.value[3:-4]
     assert len(study.coding().query("source == 'code'")) == 2
+
+
+def test_one_member_left_to_decide_is_said_in_the_singular(study):
+    w = review(study)
+    w.skip()  # C02; next C01 (relationships): u0 agrees, u1 (hope) is left to decide
+    assert "the other 1 stay" not in w.suggestion.value
+    assert "; 1 other member stays to be decided one by one." in w.suggestion.value
+    w.accept()
+    assert ("Coded 1 of the code&#x27;s 2 units (those suggested its theme on their own); "
+            "1 other member stays to be decided one by one.") == w.message.value[3:-4]
+
+
+def test_reassigning_a_code_says_how_many_units_it_coded(study):
+    study.decide("unit:u2", "reject", analyst="KJ")
+    w = review(study, analyst="KJ")  # C02 (hope): u2, u3, u4
+    w.reassign_dropdown.value = "relationships"
+    w.reassign_button.click()
+    assert ("Coded 2 of the code&#x27;s 3 units as Relationships (relationships); "
+            "1 decided one by one keeps its own decision.") == w.message.value[3:-4]
+    coded = study.coding().query("source == 'code'")
+    assert sorted(coded["unit_id"]) == ["u3", "u4"] and set(coded["theme_id"]) == {
+        "relationships"}
 
 
 def test_the_analyst_is_the_os_user_unless_named(study, monkeypatch):

@@ -321,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     from .errors import InputError
-    from .review.sheet import apply_review
+    from .review.sheet import apply_review, kept_text, pending_text
     from .study import Study, store_file
 
     if not store_file(args.study).exists():
@@ -338,11 +338,15 @@ def _apply(args: argparse.Namespace) -> int:
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
     reach = applied.attrs.get("code_units", {})
     if any(reach.values()):
-        from .review.sheet import kept_text
-
+        pending = f"; {pending_text(reach['pending'])}" if reach["pending"] else ""
         kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
         print(f"Accepted codes coded {counted(reach['coded'], 'unit')} whose own suggestion "
-              f"agrees; {reach['pending']} other members stay to be decided one by one{kept}.")
+              f"agrees{pending}{kept}.")
+    reach = applied.attrs.get("reassigned_code_units", {})
+    if any(reach.values()):
+        kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
+        print(f"Reassigned codes coded {counted(reach['coded'], 'unit')} with the theme they "
+              f"were reassigned to{kept}.")
     return EXIT_OK
 
 

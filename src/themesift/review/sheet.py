@@ -46,6 +46,7 @@ from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
 from ..model import NONE_THEME
 from ..smalltalk import small_talk_flags
+from ..text import counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -480,7 +481,10 @@ def apply_review(
         ``attrs["code_units"]`` (``{"coded": n, "pending": m, "decided": k}``) counts the
         members of the accepted codes as :meth:`~themesift.Study.code_reach` does: those
         coded (their own suggestion agrees), those left to decide one by one, and those
-        decided one by one (before or in this sheet), whose decisions stand.
+        decided one by one (before or in this sheet), whose decisions stand;
+        ``attrs["reassigned_code_units"]`` (``{"coded": n, "decided": k}``) counts the members
+        of the codes reassigned to another theme: those it coded (every member without a
+        decision of its own) and those decided one by one.
 
     Raises
     ------
@@ -506,19 +510,30 @@ def apply_review(
         ]
     frame = pd.DataFrame(written, columns=columns)
     frame.attrs["skipped"] = skipped
-    reach = [store.code_reach(item["suggestion_id"]) for item in planned
-             if item["action"] == "accept" and item["suggestion_id"].startswith("code:")]
-    frame.attrs["code_units"] = {"coded": sum(r.coded for r in reach),
-                                 "pending": sum(r.pending for r in reach),
-                                 "decided": sum(r.decided for r in reach)}
+    reach = {action: [store.code_reach(item["suggestion_id"]) for item in planned
+                      if item["action"] == action and item["suggestion_id"].startswith("code:")]
+             for action in ("accept", "reassign")}
+    frame.attrs["code_units"] = {"coded": sum(r.coded for r in reach["accept"]),
+                                 "pending": sum(r.pending for r in reach["accept"]),
+                                 "decided": sum(r.decided for r in reach["accept"])}
+    frame.attrs["reassigned_code_units"] = {
+        "coded": sum(r.members - r.decided for r in reach["reassign"]),
+        "decided": sum(r.decided for r in reach["reassign"])}
     return frame
 
 
 def kept_text(decided: int) -> str:
-    """How many members of accepted codes keep the decisions made on them one by one."""
+    """How many members of decided codes keep the decisions made on them one by one."""
     if decided == 1:
         return "1 decided one by one keeps its own decision"
     return f"{decided} decided one by one keep their own decisions"
+
+
+def pending_text(pending: int) -> str:
+    """How many members of accepted codes are left to decide one by one (their own suggestion
+    is another theme): "1 other member stays ...", "3 other members stay ..."."""
+    verb = "stays" if pending == 1 else "stay"
+    return f"{counted(pending, 'other member')} {verb} to be decided one by one"
 
 
 def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path) -> tuple[list, int]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from .sheet import as_number, kept_text, review_order
+from .sheet import as_number, kept_text, pending_text, review_order
 
 if TYPE_CHECKING:
     from ..study import CodeReach, Run, Study
@@ -261,9 +261,11 @@ class ReviewWidget:
                          or self._items.get(f"unit:{u}", {}).get("theme_id") == theme)
         self._note.value = ""
         self._advance()
-        if action == "accept" and suggestion_id.startswith("code:"):
+        if action != "reject" and suggestion_id.startswith("code:"):
             reach = self.study.code_reach(suggestion_id)
-            self.message.value = f"<p>{html.escape(_reach_text(reach, past=True))}</p>"
+            said = (_reach_text(reach, past=True) if action == "accept"
+                    else _reassigned_text(reach, self._theme_label(theme_id)))
+            self.message.value = f"<p>{html.escape(said)}</p>"
         return decision_id
 
     def _refresh_decided(self) -> None:
@@ -429,15 +431,21 @@ def _reach_text(reach: CodeReach, past: bool = False) -> str:
     """What accepting a code does: it codes only the members whose own suggestion agrees and
     that were not decided one by one."""
     kept = f"; {kept_text(reach.decided)}" if reach.decided else ""
+    pending = f"; {pending_text(reach.pending)}" if reach.pending else ""
     if past:
         return (f"Coded {reach.coded} of the code's {reach.members} units (those suggested its "
-                f"theme on their own); {reach.pending} stay to be decided one by one{kept}.")
+                f"theme on their own){pending}{kept}.")
     if reach.coded == reach.members:
         return f"Accepting codes all {reach.members} of its units."
-    pending = (f"; the other {reach.pending} stay to be decided one by one"
-               if reach.pending else "")
     return (f"Accepting codes {reach.coded} of its {reach.members} units, those suggested this "
             f"theme on their own{pending}{kept}.")
+
+
+def _reassigned_text(reach: CodeReach, theme: str) -> str:
+    """What reassigning a code did: it coded every member not decided one by one."""
+    kept = f"; {kept_text(reach.decided)}" if reach.decided else ""
+    return (f"Coded {reach.members - reach.decided} of the code's {reach.members} units "
+            f"as {theme}{kept}.")
 
 
 def _fmt(value: Any) -> str:
