@@ -483,6 +483,38 @@ def test_compare_a_qdpx_without_units_says_how(tmp_path, capsys):
 
 
 
+def test_compare_one_qdpx_compares_its_coders(tmp_path, capsys):
+    from test_compare import write_two_coder_qdpx
+
+    qdpx = write_two_coder_qdpx(tmp_path / "two.qdpx")
+    assert main(["compare", str(qdpx)]) == 0
+    printed = capsys.readouterr().out
+    assert "# Agreement among coders" in printed and "| AB | 1.000 |" in printed
+
+
+def test_compare_coder_picks_one_coder_of_the_first_table(tmp_path, capsys):
+    from test_compare import UNITS, write_two_coder_qdpx
+
+    qdpx = write_two_coder_qdpx(tmp_path / "two.qdpx")
+    units, machine = tmp_path / "units.csv", tmp_path / "machine.csv"
+    UNITS.to_csv(units, index=False)
+    machine.write_text("id,theme_id\nu1,Hope\nu2,Hope\nu4,Hope\n")
+    argv = ["compare", str(qdpx), str(machine), "--units", str(units)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"Table A ({qdpx}) holds 2 coders (AB, KJ)" in err and "--coder NAME" in err
+    out = tmp_path / "ab.json"
+    assert main(argv + ["--coder", "KJ", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["summary"]["percent_agreement"] == pytest.approx(1 / 3)
+
+
+def test_compare_help_says_two_coders_are_enough(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "3+" not in text and "2 or more coders" in text and "--coder NAME" in text
+
+
 def test_a_study_compared_with_its_own_qdpx_agrees_through_the_mapping(export_study, tmp_path,
                                                                        capsys):
     from themesift import Study, read_qdpx
@@ -659,6 +691,7 @@ def test_export_pseudonymised_writes_the_key_apart(export_study, capsys, tmp_pat
     (["suggest", "missing.csv", "--out", "p.csv", "--chunk-rows", "0"], "argument --chunk-rows: must be a whole number, 1 or more"),
     (["compare", "a.csv", "b.csv", "--min-overlap", "0"], "argument --min-overlap: must be a number above 0 and at most 1"),
     (["compare", "a.csv", "b.csv", "c.csv"], "give two coding tables, or one with a coder column"),
+    (["compare", "a.csv", "--coder", "AB"], "--coder picks a coder of the first table to compare with a second table"),
 ])
 def test_bad_option_values_are_usage_errors_naming_the_option(capsys, args, message):
     with pytest.raises(SystemExit) as caught:  # before the (missing) input is even looked at

@@ -1,5 +1,6 @@
 """Agreement statistics, proven against published reference values."""
 
+import io
 import json
 import zipfile
 
@@ -185,10 +186,13 @@ def test_multilabel_uses_mean_of_per_theme_statistics():
     assert r.per_theme.loc["x", "kappa"] == pytest.approx(
         cohen_kappa_score([1, 0, 0, 1], [1, 1, 0, 1]))
     assert r.summary["cohen_kappa"] == pytest.approx(r.per_theme["kappa"].mean())
-    assert r.summary["percent_agreement"] == pytest.approx(r.per_theme["agreement"].mean())
     assert r.summary["cohen_kappa"] == pytest.approx(r.multilabel["macro_cohen_kappa"])
-    # confusion uses the first label in sorted order: u1 -> x / x, u2 -> y / x
-    assert r.confusion.loc["y", "x"] == 1
+    # the headline percent agreement is the strict one: the whole set of themes alike
+    assert r.summary["percent_agreement"] == pytest.approx(0.25)
+    assert r.multilabel["macro_percent_agreement"] == pytest.approx(r.per_theme["agreement"].mean())
+    # the confusion matrix holds the units with one theme on each side (u3), and says so
+    assert r.confusion.to_numpy().sum() == 1 and r.confusion.loc["none", "none"] == 1
+    assert any("leaves out the 3 given several themes" in w for w in r.warnings)
     assert set(r.per_theme.index) == {"none", "x", "y"}
 
 
@@ -239,19 +243,32 @@ def test_multilabel_bootstrap_interval():
     assert lo <= r.summary["cohen_kappa"] <= hi
 
 
-def test_multilabel_headline_is_shown_beside_exact_set_agreement_with_its_rule():
+def test_multilabel_headline_percent_agreement_is_exact_set_agreement_with_its_rule():
     a, b = multilabel_tables()
     r = compare(a, b, bootstrap=0)
-    assert r.summary["rule"] == "multi-label: mean over themes of the present/absent statistic"
-    assert r.summary["exact_set_agreement"] == pytest.approx(0.25)
-    assert r.summary["percent_agreement"] > 0.5  # the mean over themes is far more lenient
+    assert r.summary["rule"].startswith("multi-label: percent agreement is the share of units "
+                                        "with the same set of themes")
+    assert r.summary["exact_set_agreement"] == r.summary["percent_agreement"] == pytest.approx(0.25)
     md = r.to_markdown()
     summary = md.split("## Summary")[1].split("##")[0]
     rows = [line for line in summary.splitlines() if line.startswith("| ")][1:]
-    assert rows[0].startswith("| percent_agreement") and "mean over themes, present/absent" in rows[0]
-    assert rows[1].startswith("| exact_set_agreement") and "0.25" in rows[1]
-    assert "whole set of themes identical" in rows[1]
-    assert "multi-label coding: each statistic is the mean over themes" in md
+    assert rows[0].startswith("| percent_agreement | 0.250") and "whole set of themes" in rows[0]
+    assert rows[1].startswith("| cohen_kappa") and "mean over themes, present/absent" in rows[1]
+    assert "multi-label coding: percent_agreement counts a unit when its whole set" in md
+
+
+def test_percent_agreement_is_not_inflated_by_a_large_codebook():
+    """200 codes, each unit one or two of them: the mean over codes of present/absent
+    agreement is near 1 whatever the coders do; the headline counts identical sets."""
+    rng = np.random.default_rng(0)
+    rows_a, rows_b = [], []
+    for i in range(50):
+        codes = [f"c{j:03d}" for j in rng.choice(200, size=2, replace=False)]
+        rows_a += [(f"u{i}", c) for c in codes]
+        rows_b += [(f"u{i}", c) for c in (codes if i % 2 else codes[:1] + ["c999"])]
+    r = compare(table(rows_a), table(rows_b), bootstrap=0)
+    assert r.summary["percent_agreement"] == pytest.approx(0.5)
+    assert r.multilabel["macro_percent_agreement"] > 0.98
 
 
 def test_markdown_and_dict():
@@ -270,9 +287,11 @@ def test_markdown_and_dict():
     assert set(r.summary) == {
         "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "n",
         "percent_agreement_ci", "cohen_kappa_ci", "krippendorff_alpha_ci", "gwet_ac1_ci",
-        "only_a", "only_b", "exact_set_agreement", "rule"}
+        "only_a", "only_b", "left_out_a", "left_out_b", "unaligned_spans_a",
+        "unaligned_spans_b", "exact_set_agreement", "rule"}
     assert r.summary["rule"] == "single-label"
     assert "exact_set_agreement" not in md.split("## Summary")[1].split("##")[0]
+    assert "left_out_a" not in md  # counts that are 0 stay out of the markdown
 
 
 def test_undefined_statistics_are_nan_and_json_null():
@@ -418,7 +437,7 @@ def test_unreadable_or_missing_file(tmp_path):
     odd.write_text("{}", encoding="utf-8")
     with pytest.raises(InputError, match=r"'\.json' file"):
         compare(odd, table([("u1", "x")]))
-    with pytest.raises(InputError, match="DataFrame or a path"):
+    with pytest.raises(InputError, match="DataFrame, a path to a .csv, .xlsx or .qdpx file"):
         compare(42, table([("u1", "x")]))
 
 
@@ -503,14 +522,20 @@ def test_comparing_spans_with_units_without_aligning_says_how_to_align():
     assert "units=units" in message and "align_spans" in message and "--units" in message
 
 
-def write_qdpx(path, codes, selections, text="a" * 500):
+def write_qdpx(path, codes, selections, text="a" * 500, users=None):
     """A REFI-QDA project with one text source 'd' (UNITS' document); ``selections`` are
-    (start, end, code guid) triples."""
+    (start, end, code guid) triples, or with ``users`` ({guid: name}) (start, end, {user guid:
+    code guid}): each user's coding of the selection."""
+    def codings(i, c):
+        by_user = c if isinstance(c, dict) else {"": c}
+        return "".join(f'<Coding guid="k{i}{u}"' + (f' creatingUser="{u}"' if u else "")
+                       + f'><CodeRef targetGUID="{code}"/></Coding>' for u, code in by_user.items())
+
     sels = "".join(f'<PlainTextSelection guid="s{i}" startPosition="{s}" endPosition="{e}">'
-                   f'<Coding guid="k{i}"><CodeRef targetGUID="{c}"/></Coding>'
-                   "</PlainTextSelection>" for i, (s, e, c) in enumerate(selections))
+                   f'{codings(i, c)}</PlainTextSelection>' for i, (s, e, c) in enumerate(selections))
+    people = "".join(f'<User guid="{g}" name="{n}"/>' for g, n in (users or {}).items())
     qde = ('<?xml version="1.0" encoding="UTF-8"?><Project xmlns="urn:QDA-XML:project:1.0" '
-           f'name="p"><CodeBook><Codes>{codes}</Codes></CodeBook><Sources>'
+           f'name="p"><Users>{people}</Users><CodeBook><Codes>{codes}</Codes></CodeBook><Sources>'
            f'<TextSource guid="src" name="d"><PlainTextContent>{text}</PlainTextContent>{sels}'
            "</TextSource></Sources></Project>")
     with zipfile.ZipFile(path, "w") as zf:
@@ -763,3 +788,135 @@ def test_coding_table_saved_by_excel_with_semicolons_and_cp1252(tmp_path):
     path.write_bytes("id;theme_id;note\r\nu1;x;“café”\r\nu2;y;a, b\r\n".encode("cp1252"))
     report = compare(path, table([("u1", "x"), ("u2", "y")]))
     assert report.summary["n"] == 2 and report.summary["percent_agreement"] == 1.0
+
+
+# ---------------------------------------------------------------- what a comparison leaves out
+
+
+def test_a_coded_span_that_reaches_no_unit_is_counted_and_warned_about(caplog):
+    machine = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"], "theme_id": ["x"] * 4})
+    report = compare(SPANS, machine, units=UNITS, bootstrap=0)
+    assert report.summary["unaligned_spans_a"] == 1 and report.summary["unaligned_spans_b"] == 0
+    warning = next(w for w in report.warnings if "reach" in w)
+    assert warning.startswith("1 coded span of A reaches no meaning unit") and "zz:0-5" not in warning
+    assert "s5" in warning and "--min-overlap" in warning and warning in caplog.text
+    assert "| unaligned_spans_a | 1 |" in report.to_markdown()
+
+
+def test_units_of_documents_one_side_did_not_code_are_left_out_and_counted():
+    # the human coded document d only; the machine also coded v1, in document e
+    machine = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4", "v1"], "theme_id": ["x"] * 5})
+    spans = SPANS[SPANS["doc_id"] == "d"]
+    report = compare(spans, machine, units=UNITS, bootstrap=0)
+    assert report.summary["left_out_b"] == 1 and report.summary["left_out_a"] == 0
+    assert report.only_b_ids == ("u4",)  # in document d, which the human coded
+    warning = next(w for w in report.warnings if "left out" in w)
+    assert warning.startswith("1 unit of B in documents that A did not code at all (e)")
+    assert "| left_out_b | 1 |" in report.to_markdown()
+    # tables keyed by unit ids that carry doc_id need no units table
+    human = pd.DataFrame({"id": ["u1", "u2"], "doc_id": ["d", "d"], "theme_id": ["x", "y"]})
+    keyed = machine.assign(doc_id=["d", "d", "d", "d", "e"])
+    assert compare(human, keyed, bootstrap=0).summary["left_out_b"] == 1
+    assert compare(human, keyed, bootstrap=0).summary["only_b"] == 2  # u3, u4 of document d
+    # without a way to know the documents, every unit counts
+    assert compare(human.drop(columns="doc_id"), machine, bootstrap=0).summary["only_b"] == 3
+    with pytest.raises(InputError, match="code no document in common"):
+        compare(human, keyed[keyed["doc_id"] == "e"], bootstrap=0)
+
+
+# ---------------------------------------------------------------- one table or two, same figures
+
+
+def test_several_coders_agree_the_same_whatever_the_themes_are_called():
+    rows = [("u1", "hope", "A"), ("u1", "relationships", "A"), ("u1", "hope", "B"),
+            ("u2", "none", "A"), ("u2", "none", "B"), ("u2", "hope", "C"),
+            ("u3", "relationships", "A"), ("u3", "relationships", "B"),
+            ("u3", "relationships", "C"), ("u3", "hope", "C"), ("u4", "hope", "A"),
+            ("u4", "relationships", "B"), ("u4", "hope", "C"), ("u1", "hope", "C")]
+    t = pd.DataFrame(rows, columns=["id", "theme_id", "coder"])
+    renamed = t.assign(theme_id=t["theme_id"].replace({"hope": "z_hope", "relationships": "a"}))
+    r, r2 = compare_coders(t), compare_coders(renamed)
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
+                 "fleiss_kappa"):
+        assert r.summary[name] == pytest.approx(r2.summary[name])
+    assert r.summary["rule"].startswith("multi-label")
+    assert r.ratings.loc["u1", "A"] == "hope; relationships"
+
+
+def test_two_coders_in_one_table_or_two_tables_get_the_same_figures():
+    a = table([("u1", "x"), ("u1", "y"), ("u2", "y"), ("u3", "x"), ("u4", "none"),
+               ("u5", "y"), ("u6", "x"), ("u6", "y")])
+    b = table([("u1", "x"), ("u2", "y"), ("u3", "y"), ("u4", "none"), ("u5", "y"),
+               ("u6", "x"), ("u6", "y")])
+    two = compare(a, b, bootstrap=0).summary
+    one = compare_coders(pd.concat([a.assign(coder="A"), b.assign(coder="B")])).summary
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "n"):
+        assert one[name] == pytest.approx(two[name]), name
+    pairs = compare_coders(pd.concat([a.assign(coder="A"), b.assign(coder="B")]))
+    assert pairs.pairwise_agreement.loc["A", "B"] == pytest.approx(two["percent_agreement"])
+    assert pairs.pairwise_kappa.loc["A", "B"] == pytest.approx(two["cohen_kappa"])
+    assert one["rule"] == two["rule"]
+
+
+def test_coder_markdown_prints_counts_as_whole_numbers():
+    md = compare_coders(long_table(KRIPP)).to_markdown()
+    assert "| n | 11 |" in md and "| n_coders | 4 |" in md and "11.000" not in md
+
+
+def test_a_single_coder_file_is_named_once(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("id,theme_id,coder\nu1,x,A\nu2,y,A\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        compare(path)
+    assert str(info.value).count("one.csv") == 1 and "has 1 coder (A)" in str(info.value)
+
+
+# ---------------------------------------------------------------- a .qdpx of several coders
+
+
+def write_two_coder_qdpx(path):
+    """A REFI-QDA project whose users AB and KJ coded the same three selections of 'd'."""
+    return write_qdpx(path, '<Code guid="h" name="Hope"/><Code guid="n" name="Fits no theme"/>',
+                      [(0, 100, {"ua": "h", "ub": "h"}), (100, 200, {"ua": "h", "ub": "n"}),
+                       (400, 500, {"ua": "n", "ub": "n"})], users={"ua": "AB", "ub": "KJ"})
+
+
+def test_a_qdpx_of_two_coders_compares_its_coders(tmp_path):
+    import themesift as ts
+
+    path = write_two_coder_qdpx(tmp_path / "two.qdpx")
+    for given in (path, str(path), ts.read_qdpx(path)):
+        result = compare(given)
+        assert isinstance(result, CoderAgreement) and result.coders == ("AB", "KJ")
+        assert result.summary["n"] == 3
+        assert result.summary["percent_agreement"] == pytest.approx(2 / 3)
+    assert compare_coders(path).summary == compare(path).summary
+    # on meaning units: the spans are carried onto them first
+    on_units = compare(path, units=UNITS, mapping={"Hope": "hope", "Fits no theme": "none"})
+    assert on_units.summary["n"] == 3 and set(on_units.ratings.index) == {"u1", "u2", "u4"}
+
+
+def test_coder_picks_one_coder_of_table_a(tmp_path):
+    path = write_two_coder_qdpx(tmp_path / "two.qdpx")
+    machine = pd.DataFrame({"id": ["u1", "u2", "u4"], "theme_id": ["Hope", "Hope", "Hope"]})
+    with pytest.raises(InputError) as info:
+        compare(path, machine, units=UNITS)
+    message = str(info.value)
+    assert f"Table A ({path}) holds 2 coders (AB, KJ)" in message and "--coder NAME" in message
+    assert compare(path, machine, units=UNITS, coder="AB", bootstrap=0
+                   ).summary["percent_agreement"] == pytest.approx(2 / 3)
+    assert compare(path, machine, units=UNITS, coder="KJ", bootstrap=0
+                   ).summary["percent_agreement"] == pytest.approx(1 / 3)
+    with pytest.raises(InputError, match=r"no codings by the coder 'XX'.*AB, KJ"):
+        compare(path, machine, units=UNITS, coder="XX")
+    with pytest.raises(InputError, match="there is no table B"):
+        compare(path, coder="AB")
+
+
+def test_labels_pandas_read_as_missing_get_a_hint():
+    b = pd.read_csv(io.StringIO("id,theme_id\nu1,None\nu2,x\n"))
+    with pytest.raises(InputError) as info:
+        compare(table([("u1", "none"), ("u2", "x")]), b)
+    assert "keep_default_na=False" in str(info.value) and "None" in str(info.value)
+    with pytest.raises(InputError, match="keep_default_na=False"):
+        align_spans(SPANS.assign(theme_id=np.nan), UNITS)

@@ -157,6 +157,12 @@ def test_batch_report_without_coordinates_says_the_map_is_left_out():
     assert "no unit coordinates, so the map is left out" in section(page, "map")
 
 
+def test_wide_tables_scroll_inside_the_page():
+    page = render_report(hand_made_result())
+    assert ".wide{overflow-x:auto" in page
+    assert page.count("<table") == page.count("<div class='wide'><table") > 0
+
+
 def test_page_asks_for_nothing_from_the_network():
     page = render_report(with_map(hand_made_result()))
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", page, re.I)
@@ -274,15 +280,31 @@ def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
     assert "4 units coded by both" in agreement
     assert table_rows(agreement, 5)["percent agreement"][0] == "0.75"
     assert "exact set agreement" not in agreement
-    # multi-label: the strict figure stands beside the headline, with the rule said
+    # multi-label: the headline is the strict figure (the whole set of themes), rule said
     pd.DataFrame({"id": ["u0", "u0", "u1", "u2", "u3"],
                   "theme_id": ["relationships", "hope", "hope", "none", "structural_tension"]}
                  ).to_csv(human, index=False)
     page = export_report(coded_study, tmp_path / "r2.html", human=human,
                          embedder=FakeEmbedder()).read_text(encoding="utf-8")
     agreement = section(page, "agreement")
-    assert "Multi-label coding: each statistic is the mean over themes" in agreement
-    assert table_rows(agreement, 5)["exact set agreement"][0] == "0.50"  # u0 no longer matches
+    assert "Multi-label coding: percent agreement counts a unit only when its whole set" in agreement
+    assert table_rows(agreement, 5)["percent agreement"][0] == "0.50"  # u0 no longer matches
+
+
+def test_study_report_bootstraps_as_often_as_compare(coded_study, tmp_path, monkeypatch):
+    import inspect
+    import sys
+
+    compare_module = sys.modules["themesift.compare"]  # themesift.compare is also the function
+
+    calls = []
+    real = compare_module.compare
+    monkeypatch.setattr(compare_module, "compare",
+                        lambda *args, **kwargs: calls.append(kwargs) or real(*args, **kwargs))
+    export_report(coded_study, tmp_path / "r.html", embedder=FakeEmbedder())
+    default = inspect.signature(real).parameters["bootstrap"].default
+    assert default == compare_module.BOOTSTRAP
+    assert calls and all(c.get("bootstrap", default) == default for c in calls)
 
 
 @pytest.mark.parametrize("pseudonymise", [False, True])
@@ -291,15 +313,20 @@ def test_study_report_aligns_a_human_coding_of_character_spans(coded_study, tmp_
     # spans as NVivo codes them: u0-u3 whole, and the first 5 characters of u4, whose
     # speaker "O'Neil" is renamed when pseudonymised (which moves the unit's offsets)
     human = tmp_path / "spans.csv"
-    pd.DataFrame({"doc_id": ["fg_a"] * 5, "start": [28, 83, 135, 193, 251],
-                  "end": [77, 129, 187, 236, 256],
+    # and one span in a transcript the study does not have: it reaches no unit
+    pd.DataFrame({"doc_id": ["fg_a"] * 5 + ["fg_z"], "start": [28, 83, 135, 193, 251, 0],
+                  "end": [77, 129, 187, 236, 256, 10],
                   "theme_id": ["relationships", "hope", "none", "structural_tension",
-                               "symptoms_barrier"]}).to_csv(human, index=False)
+                               "symptoms_barrier", "hope"]}).to_csv(human, index=False)
     page = export_report(coded_study, tmp_path / "r.html", human=human, pseudonymise=pseudonymise,
                          embedder=FakeEmbedder()).read_text(encoding="utf-8")
     agreement = section(page, "agreement")
     assert "5 units coded by both" in agreement
     assert table_rows(agreement, 5)["percent agreement"][0] == "0.80"
+    # what the figures leave out is said: the span, and the transcripts the human did not code
+    assert re.search(r"1 coded span of A \(\S*spans.csv\) reaches no meaning unit\b.*fg_z:0-10",
+                     agreement)
+    assert "7 units of transcripts the reference did not code are left out" in agreement
 
 
 def test_study_report_without_the_runs_model_leaves_the_map_out(coded_study, tmp_path):

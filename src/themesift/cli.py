@@ -160,12 +160,14 @@ def _parser() -> argparse.ArgumentParser:
     cmp = verbs.add_parser(
         "compare", help="agreement between two codings (e.g. human and machine)",
         description="Agreement between two coding tables (columns id and theme_id; several rows "
-        "per id = multi-label; a coder column with 3+ coders in one table compares them all): "
-        "percent agreement, Cohen's kappa, Krippendorff's alpha, Gwet's AC1 with bootstrap 95% "
-        "intervals, per-theme precision/recall/F1 and the confusion matrix, as markdown.",
+        "per id = multi-label), or among the 2 or more coders of one table (a coder column) or "
+        "of one .qdpx: percent agreement (units whose whole set of themes matches), Cohen's "
+        "kappa, Krippendorff's alpha, Gwet's AC1 with bootstrap 95% intervals, per-theme "
+        "precision/recall/F1 and the confusion matrix, as markdown.",
     )
     cmp.add_argument("tables", nargs="+", metavar="TABLE.csv",
-                     help="two coding tables (.csv/.xlsx), or one table with a coder column")
+                     help="two coding tables (.csv/.xlsx/.qdpx), or one table or .qdpx whose "
+                     "coders are compared with each other")
     cmp.add_argument("--id-column", default="id", metavar="NAME", help="unit id column (default: id)")
     cmp.add_argument("--label-column", default="theme_id", metavar="NAME",
                      help="theme column (default: theme_id)")
@@ -179,6 +181,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="for a .qdpx: table with columns code and theme_id mapping human codes "
                      "(names or paths) to framework themes; a code not named takes the theme of "
                      "its nearest mapped parent code")
+    cmp.add_argument("--coder", default=None, metavar="NAME",
+                     help="compare only this coder's codings of the first table (a table or "
+                     ".qdpx holding several coders) with the second table")
     cmp.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     cmp.set_defaults(command=_compare, verb="compare", parser=cmp)
 
@@ -455,12 +460,16 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.tables) > 2:
         args.parser.error("give two coding tables, or one with a coder column")
+    if args.coder is not None and len(args.tables) < 2:
+        args.parser.error("--coder picks a coder of the first table to compare with a second "
+                          "table: give two tables, or leave --coder out to compare all the "
+                          "coders of one table")
     if args.json:
         check_output(args.json, force=True)  # before the work
     units = _read_csv(args.units, "The units table") if args.units else None
     report = compare(*args.tables, units=units, min_overlap=args.min_overlap,
                      mapping=_qdpx_mapping(args), id_column=args.id_column,
-                     label_column=args.label_column)
+                     label_column=args.label_column, coder=args.coder)
     print(report.to_markdown())
     if args.json:
         with atomic_output(args.json, force=True) as temp:
@@ -487,12 +496,12 @@ def _read_csv(path: str, what: str, **options):
 
 
 def _qdpx_mapping(args: argparse.Namespace) -> dict[str, str] | None:
-    """compare's --mapping as {code name or path: theme id}, after checking that a .qdpx comes
-    with --units."""
+    """compare's --mapping as {code name or path: theme id}, after checking that a .qdpx
+    compared with another table comes with --units."""
     from .errors import InputError
 
     qdpx = next((t for t in args.tables if t.lower().endswith(".qdpx")), None)
-    if qdpx and not args.units:
+    if qdpx and not args.units and len(args.tables) == 2:
         raise InputError("A .qdpx codes character spans, not meaning units", path=qdpx,
                          fix="Give the machine's units with --units units.csv so they can be aligned")
     if not args.mapping:

@@ -7,19 +7,31 @@ columns ``id`` and ``theme_id``; several rows for one id mean the unit carries s
 
 Rules this module follows (a method section can cite them):
 
-* **Which units.** Chance-corrected statistics are computed on the units coded by *both* sides.
-  Units coded by only one side are counted (``only_a`` / ``only_b``) and listed in
-  :attr:`AgreementReport.disagreements`; they are never silently dropped.
-* **Single-label vs multi-label.** When every shared unit carries exactly one theme on both
-  sides, the summary statistics (percent agreement, Cohen's kappa, Krippendorff's alpha
-  (nominal), Gwet's AC1) are the ordinary single-label statistics over the themes. When any
-  shared unit carries two or more themes on either side, each theme is scored as
-  present/absent per unit and the summary statistics are the *unweighted mean over themes*
-  of the per-theme binary statistics (the per-theme values are in
-  :attr:`AgreementReport.per_theme`); set-level figures (exact-set agreement, mean Jaccard)
-  are in :attr:`AgreementReport.multilabel`.
-* **Confusion matrix.** A single-label view: each unit's label set is reduced to its first
-  label in sorted (string) order.
+* **Which units.** Statistics are computed on the units coded by *both* sides. Units coded by
+  only one side are counted (``only_a`` / ``only_b``) and listed in
+  :attr:`AgreementReport.disagreements`; they are never silently dropped. Where each unit's
+  document is known (a ``units`` table, a ``doc_id`` column, or spans carried onto units),
+  only the documents both sides coded are compared: the units of a transcript one side did
+  not code at all are counted apart (``left_out_a`` / ``left_out_b``) and a warning names
+  the transcripts. Coded spans that reach no meaning unit are counted
+  (``unaligned_spans_a`` / ``_b``) and named in a warning.
+* **Single-label vs multi-label.** ``percent_agreement`` is the share of units whose whole set
+  of themes is the same on both sides (for single-label coding, the ordinary percent
+  agreement); averaging present/absent agreement over themes instead would be inflated by the
+  many themes every unit lacks (0.99 with a codebook of hundreds of codes, where barely half
+  the units have the same codes). When every shared unit carries exactly one theme on both
+  sides, Cohen's kappa, Krippendorff's alpha (nominal) and Gwet's AC1 are the ordinary
+  single-label statistics over the themes. When any shared unit carries two or more themes on
+  either side, each theme is scored as present/absent per unit and these are the *unweighted
+  mean over themes* of the per-theme binary statistics (the per-theme values are in
+  :attr:`AgreementReport.per_theme`; the mean present/absent agreement is
+  ``multilabel["macro_percent_agreement"]``). No figure depends on how the themes are spelled.
+* **Several coders.** :func:`compare_coders` follows the same rules, so two coders get the
+  same percent agreement, Cohen's kappa and alpha whether they share one table or each has
+  their own (each pair's figures are :func:`compare`'s); over all coders, Fleiss' kappa and
+  AC1 count a unit that only one coder coded in the theme shares, as Gwet (2014) does.
+* **Confusion matrix.** A single-label view of the units with one theme on each side; the
+  units with several themes on either side are left out of it, and a warning counts them.
 * **Undefined statistics.** When expected agreement is 1 (e.g. both sides used one theme for
   every unit) kappa, alpha and AC1 are undefined and reported as NaN (``None`` in
   :meth:`AgreementReport.to_dict`); precision/recall/F1 with a zero denominator are NaN too.
@@ -27,7 +39,8 @@ Rules this module follows (a method section can cite them):
   coding table it is almost always a copy-paste slip, and silently collapsing it would hide
   that.
 * **Confidence intervals.** Percentile bootstrap (95%) resampling units with replacement,
-  ``bootstrap`` replicates, deterministic for a given ``seed``.
+  ``bootstrap`` replicates (:data:`BOOTSTRAP`, 1000, by default, as on the command line and
+  in the HTML report), deterministic for a given ``seed``.
 """
 
 from __future__ import annotations
@@ -40,7 +53,7 @@ from __future__ import annotations
 #   _coders     several coders in one table: compare_coders, CoderAgreement
 #   _agreement  two tables: compare, AgreementReport
 #   _codes      candidate codes vs human themes: compare_codes, CodeMatchReport
-from ._agreement import STATS, AgreementReport, compare
+from ._agreement import BOOTSTRAP, STATS, AgreementReport, compare
 from ._codes import CodeMatchReport, compare_codes
 from ._coders import CoderAgreement, compare_coders
 from ._spans import ALIGN_COLUMNS, align_spans, character_agreement

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +16,27 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
     import pandas as pd
 
 from ..errors import InputError, MissingDependencyError
-from ._coders import CoderAgreement, compare_coders
+from ..text import counted
+from ._coders import CoderAgreement, coder_agreement
 from ._format import jsonable, md_table
 from ._spans import align_spans
-from ._stats import pair_stats
-from ._tables import first_label, label_sets, load_coding_table, read_table_file, rows_text
+from ._stats import STATS, SetPairs, nanmean
+from ._tables import (
+    CodingTable,
+    is_qdpx,
+    label_sets,
+    load_coding_table,
+    norm_id,
+    project_codings,
+    read_table_file,
+    rows_text,
+    set_text,
+    source_of,
+)
 
-STATS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
+#: Bootstrap replicates for the 95% intervals, wherever themesift compares codings (compare's
+#: default, the command line, the HTML report), so that one comparison gets one interval.
+BOOTSTRAP = 1000
 _CHUNK = 200  # bootstrap replicates drawn at a time (bounded memory)
 logger = logging.getLogger(__name__)
 
@@ -42,32 +56,39 @@ class AgreementReport:
     Attributes
     ----------
     summary : dict
-        ``percent_agreement``, ``cohen_kappa``, ``krippendorff_alpha``, ``gwet_ac1``, ``n``
-        (units coded by both sides), each statistic's 95% bootstrap interval as
-        ``<name>_ci = (lo, hi)`` (``None`` when ``bootstrap=0``), ``only_a`` / ``only_b``
-        (numbers of units coded by one side only), ``rule`` (``"single-label"``, or for
-        multi-label coding the mean over themes of the present/absent statistic) and
-        ``exact_set_agreement`` (share of units whose whole set of themes is the same on
-        both sides: the strict figure to read beside a multi-label ``percent_agreement``).
+        ``percent_agreement`` (share of the shared units whose whole set of themes is the same
+        on both sides), ``cohen_kappa``, ``krippendorff_alpha``, ``gwet_ac1`` (single-label:
+        the ordinary statistics; multi-label: the mean over themes of the present/absent
+        statistic), ``n`` (units coded by both sides), each statistic's 95% bootstrap interval
+        as ``<name>_ci = (lo, hi)`` (``None`` when ``bootstrap=0``), ``only_a`` / ``only_b``
+        (units coded by one side only), ``left_out_a`` / ``left_out_b`` (units in documents
+        the other side did not code at all, left out of every figure), ``unaligned_spans_a``
+        / ``unaligned_spans_b`` (coded spans that reached no meaning unit), ``rule`` (which
+        rule the statistics follow) and ``exact_set_agreement`` (the same as
+        ``percent_agreement``; kept for older code).
     per_theme : pandas.DataFrame
         Indexed by theme: ``precision``, ``recall``, ``f1``, ``support`` (``a`` is the
         reference), ``kappa``, ``alpha``, ``ac1``, ``agreement`` (present/absent per theme over
         the shared units), ``n_a``, ``n_b`` (units given the theme by each side).
     confusion : pandas.DataFrame
-        Single-label view, rows ``a``'s label, columns ``b``'s label; a multi-label unit counts
-        under the first of its labels in sorted order.
+        Single-label view, rows ``a``'s label, columns ``b``'s label, of the units with one
+        theme on each side (units with several themes on either side are left out, and a
+        warning counts them).
     disagreements : pandas.DataFrame
         ``id``, ``kind`` (``"disagree"``, ``"only_a"``, ``"only_b"``), ``a_themes``,
         ``b_themes`` (themes joined by ``"; "``) and ``text`` when either input had one.
     multilabel : dict
         ``mode`` (``"single-label"`` or ``"multi-label"``: which rule the summary used),
-        ``exact_set_agreement``, ``mean_jaccard``, the per-theme means ``macro_*`` and the
-        numbers of multi-label units on each side.
+        ``exact_set_agreement``, ``mean_jaccard``, the per-theme means ``macro_*``
+        (``macro_percent_agreement``: the present/absent agreement averaged over themes, which
+        the many themes a unit lacks inflate) and the numbers of multi-label units on each
+        side.
     only_a_ids, only_b_ids : tuple of str
         The units coded by only one side.
     warnings : tuple of str
-        What makes the figures doubtful, e.g. two tables that share no theme label; shown at
-        the top of :meth:`to_markdown`.
+        What makes the figures doubtful or what they leave out, e.g. two tables that share no
+        theme label, coded spans that reached no unit, documents only one side coded; shown
+        at the top of :meth:`to_markdown` (and logged).
     """
 
     summary: dict[str, Any]
@@ -159,20 +180,23 @@ class AgreementReport:
         s = self.summary
         multi = self.multilabel.get("mode") == "multi-label"
         how = "mean over themes, present/absent" if multi else "single label per unit"
-        rows = [(name, s[name], s.get(f"{name}_ci"), how) for name in STATS]
-        if multi:  # the stricter figure beside the headline, so neither is read alone
-            rows.insert(1, ("exact_set_agreement", s["exact_set_agreement"], None,
-                            "the whole set of themes identical"))
+        rows = [(name, s[name], s.get(f"{name}_ci"),
+                 "the whole set of themes identical" if multi and name == "percent_agreement"
+                 else how)
+                for name in STATS]
         summ = pd.DataFrame(rows, columns=["statistic", "value", "95% CI", "rule"]
                             ).set_index("statistic")
-        counts = pd.DataFrame({"value": [s["n"], s["only_a"], s["only_b"]]},
-                              index=pd.Index(["n", "only_a", "only_b"], name="count"))
+        shown = ["n", "only_a", "only_b"] + [k for k in ("left_out_a", "left_out_b",
+                                                         "unaligned_spans_a",
+                                                         "unaligned_spans_b") if s.get(k)]
+        counts = pd.DataFrame({"value": [s[k] for k in shown]},
+                              index=pd.Index(shown, name="count"))
         rule = ("single-label coding: each statistic compares the one theme of each unit"
                 if not multi else
-                "multi-label coding: each statistic is the mean over themes of the "
+                "multi-label coding: percent_agreement counts a unit when its whole set of "
+                "themes matches; kappa, alpha and AC1 are each the mean over themes of the "
                 "present/absent statistic of that theme (a unit coded hope and relationships "
-                "by one side and hope by the other agrees on every theme but relationships); "
-                "exact_set_agreement counts a unit only when its whole set of themes matches")
+                "by one side and hope by the other agrees on every theme but relationships)")
         parts = [
             "# Agreement report",
             "",
@@ -194,7 +218,7 @@ class AgreementReport:
             "",
             md_table(self.per_theme, "theme"),
             "",
-            "## Confusion (rows: a, columns: b; first label in sorted order per unit)",
+            "## Confusion (rows: a, columns: b; units with one theme on each side)",
             "",
             md_table(self.confusion, "a \\ b"),
             "",
@@ -211,50 +235,11 @@ class AgreementReport:
         return "\n".join(parts)
 
 
-def _binary_confusions(wa: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(R, T, 2, 2) present/absent confusions per theme; ``wa`` is (R, n) unit weights."""
-    a = a.astype(float)
-    b = b.astype(float)
-    n11 = wa @ (a * b)
-    n10 = wa @ (a * (1 - b))
-    n01 = wa @ ((1 - a) * b)
-    n00 = wa @ ((1 - a) * (1 - b))
-    return np.stack([np.stack([n00, n01], -1), np.stack([n10, n11], -1)], -2)
-
-
-def _summary_stats(weights: np.ndarray, multi: bool, pair_index: np.ndarray, k: int,
-                   ind_a: np.ndarray, ind_b: np.ndarray) -> dict[str, np.ndarray]:
-    """Summary statistics for each row of unit weights ``weights`` (R, n)."""
-    if not multi:
-        conf = np.stack([np.bincount(pair_index, weights=w, minlength=k * k) for w in weights])
-        return pair_stats(conf.reshape(-1, k, k))
-    per = pair_stats(_binary_confusions(weights, ind_a, ind_b))
-    return {name: _nanmean(v) for name, v in per.items()}
-
-
-def _nanmean(values: np.ndarray) -> np.ndarray:
-    """Mean over the last axis ignoring NaN (NaN, without a warning, when all are NaN)."""
-    values = np.asarray(values, dtype=float)
-    ok = np.isfinite(values)
-    count = ok.sum(axis=-1)
-    total = np.where(ok, values, 0.0).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def _is_qdpx(table: Any) -> bool:
-    """A REFI-QDA project: a QdaProject or a path to a .qdpx file."""
-    return hasattr(table, "to_coding_table") or (
-        isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx"))
-
-
 def _is_span_table(table: Any) -> bool:
-    """A coding of character spans (``start`` and ``end``, no ``unit_id``), or a REFI-QDA
-    project, rather than a coding table keyed by unit ids."""
+    """A coding of character spans (``start`` and ``end``, no ``unit_id``) rather than a
+    coding table keyed by unit ids."""
     import pandas as pd
 
-    if _is_qdpx(table):
-        return True
     if isinstance(table, (str, PathLike)):
         try:
             columns = set(read_table_file(table, "coding table").columns)
@@ -267,22 +252,10 @@ def _is_span_table(table: Any) -> bool:
     return {"start", "end"} <= columns and "unit_id" not in columns
 
 
-def _on_units(table: Any, units: Any, min_overlap: float, mapping: Any) -> Any:
+def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
     """``table`` aligned to the meaning units when it codes character spans; else as it is."""
     if table is None or not _is_span_table(table):
         return table
-    if isinstance(table, (str, PathLike)) and _is_qdpx(table):
-        from ..ingest import read_qdpx
-
-        table = read_qdpx(table)
-    if hasattr(table, "to_coding_table"):
-        if table.codings.empty:
-            raise InputError(
-                f"The .qdpx has no codings ({len(table.sources)} sources, {len(table.codebook)} "
-                "codes), so there is nothing to compare", path=table.path,
-                fix="Export the project again from the QDA program after coding the "
-                    "transcripts (codes applied to text, not only the codebook)")
-        table = table.to_coding_table(mapping)
     return align_spans(table, units, min_overlap=min_overlap)
 
 
@@ -299,6 +272,109 @@ def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
             "MAP.csv, or ts.compare(..., mapping=)).",)
 
 
+def _alignment(table: Any, coder: str | None) -> dict[str, list[str]]:
+    """What :func:`align_spans` noted about ``table`` (of ``coder`` alone, when one is picked):
+    ``documents`` (those coded) and ``unaligned_spans``; empty for a table not aligned."""
+    attrs = getattr(table, "attrs", {})
+    return attrs.get("by_coder", {}).get(coder, attrs) if coder is not None else attrs
+
+
+def _unaligned_warning(spans: list[str], side: str) -> tuple[str, ...]:
+    """A warning about the coded spans of one side that reached no meaning unit, so that
+    they count nowhere in the figures."""
+    if not spans:
+        return ()
+    return (f"{counted(len(spans), 'coded span')} of {side} "
+            f"{'reaches' if len(spans) == 1 else 'reach'} no meaning unit (the overlap "
+            "with every unit is below the min_overlap share of the unit and of the span), so "
+            f"they count nowhere in the figures: {rows_text(list(spans), 5)}. Lower "
+            "min_overlap (--min-overlap), or check that the spans' offsets refer to the "
+            "transcript text the units were cut from.",)
+
+
+def _documents_of(units: Any, tables: tuple[CodingTable, CodingTable]) -> dict[str, str]:
+    """Each unit id's document, from the units table and the tables' doc_id columns."""
+    doc_of: dict[str, str] = {}
+    for t in tables:
+        if "doc" in t.frame:
+            doc_of.update((u, d) for u, d in zip(t.frame["id"], t.frame["doc"]) if d)
+    if units is not None and {"unit_id", "doc_id"} <= set(units.columns):
+        doc_of.update((norm_id(u), str(d).strip()) for u, d in zip(units["unit_id"],
+                                                                   units["doc_id"]))
+    return doc_of
+
+
+def _in_shared_documents(sets: tuple[dict, dict], coded: tuple[set, set],
+                         tables: tuple[CodingTable, CodingTable], doc_of: dict[str, str]
+                         ) -> tuple[tuple[dict, dict], tuple[int, int], tuple[str, ...]]:
+    """Each side's units without those in documents the other side coded nothing of.
+
+    ``coded``: the documents each side coded (known from align_spans, or from the documents of
+    its units). Returns the kept label sets, the numbers left out and the warnings."""
+    docs = [c | {doc_of[u] for u in s if u in doc_of} for s, c in zip(sets, coded)]
+    if not (docs[0] and docs[1]):  # a side whose documents are unknown: keep everything
+        return sets, (0, 0), ()
+    shared = docs[0] & docs[1]
+    if not shared:
+        raise InputError(
+            f"The two tables code no document in common: {tables[0]} codes "
+            f"{rows_text(sorted(docs[0]), 3)}; {tables[1]} codes {rows_text(sorted(docs[1]), 3)}",
+            fix="Compare codings of the same transcripts (the doc_id values must be the "
+                "transcript ids)")
+    kept = tuple({u: v for u, v in s.items() if u not in doc_of or doc_of[u] in shared}
+                 for s in sets)
+    left_out = (len(sets[0]) - len(kept[0]), len(sets[1]) - len(kept[1]))
+    warnings = tuple(
+        f"{counted(n, 'unit')} of {t} in documents that {other} did not code at all "
+        f"({rows_text(sorted(d - shared), 5)}) are left out of every figure (left_out_{t.side.lower()}); "
+        f"the comparison covers the documents both coded: {rows_text(sorted(shared), 5)}."
+        for n, t, other, d in ((left_out[0], tables[0], tables[1].side, docs[0]),
+                               (left_out[1], tables[1], tables[0].side, docs[1])) if n)
+    return kept, left_out, warnings
+
+
+def _one_coder(t: CodingTable, coder: str | None) -> CodingTable:
+    """``t`` with the codings of ``coder`` only (``coder=`` / ``--coder``); an error naming
+    the file and the option when ``t`` holds several coders and none is picked."""
+    coders = sorted(set(t.frame["coder"])) if "coder" in t.frame else []
+    where = f"Table {t.side}" + (f" ({t.source})" if t.source else "")
+    if coder is not None and t.side == "A":
+        if coder not in coders:
+            raise InputError(f"{where} has no codings by the coder {coder!r}",
+                             fix=f"Pick one of its coders: {', '.join(coders) or '(none named)'}")
+        return replace(t, frame=t.frame[t.frame["coder"] == coder])
+    if len(coders) > 1:
+        pick = ("pick one with --coder NAME on the command line (coder='NAME' in Python), "
+                if t.side == "A" else "make it table A and pick one with --coder NAME "
+                "(coder='NAME' in Python), split it by coder, ")
+        raise InputError(
+            f"{where} holds {len(coders)} coders ({rows_text(coders, 5)}); compare() takes one "
+            "coder per table", fix=f"To compare one of them, {pick}or compare all of them "
+            f"with each other: themesift compare {t.source or 'TABLE'} (compare_coders(table) "
+            "in Python)")
+    return t
+
+
+def _bootstrap(pairs: SetPairs, n: int, bootstrap: int, seed: int) -> dict[str, Any]:
+    """The 95% percentile interval of each statistic (None when switched off or undefined)."""
+    if not bootstrap or bootstrap <= 0:
+        return {f"{name}_ci": None for name in STATS}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in STATS}
+    for done in range(0, bootstrap, _CHUNK):
+        size = min(_CHUNK, bootstrap - done)
+        res = pairs.stats(rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float))
+        for name in STATS:
+            draws[name].append(res[name])
+    out = {}
+    for name in STATS:
+        vals = np.concatenate(draws[name])
+        vals = vals[np.isfinite(vals)]
+        out[f"{name}_ci"] = ((float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))
+                             if len(vals) else None)
+    return out
+
+
 def compare(
     human: Any,
     machine: Any = None,
@@ -309,37 +385,47 @@ def compare(
     id_column: str = "id",
     label_column: str = "theme_id",
     coder_column: str = "coder",
-    bootstrap: int = 1000,
+    coder: str | None = None,
+    bootstrap: int = BOOTSTRAP,
     seed: int = 0,
 ) -> AgreementReport | CoderAgreement:
     """Agreement between two coding tables (human vs machine, or two humans).
 
     Parameters
     ----------
-    human, machine : pandas.DataFrame or path
+    human, machine : pandas.DataFrame, path or QdaProject
         Coding tables ``a`` and ``b`` (.csv or .xlsx paths are read with pandas): columns
         ``id`` (``unit_id`` is used when ``id`` is absent) and ``theme_id``; several rows per
         id mean several themes; ``none`` is a legal theme. ``a`` (the first) is the reference
-        for precision and recall. With ``machine`` left out, ``human`` must be one table with
-        a ``coder`` column and the result is :func:`compare_coders`'s.
+        for precision and recall. A :class:`~themesift.QdaProject` or ``.qdpx`` path stands
+        for its coding table (:meth:`QdaProject.to_coding_table`, one id per coded span).
+        With ``machine`` left out, ``human`` must hold two or more coders (a ``coder``
+        column, or a ``.qdpx`` coded by several users) and the result is
+        :func:`compare_coders`'s.
     units : pandas.DataFrame, optional
         The machine's meaning units (``unit_id, doc_id, start, end``; units.csv of a run).
         A table that codes character spans (``doc_id`` or ``source``, ``start``, ``end``, as
         NVivo exports them, or a :class:`~themesift.QdaProject` / ``.qdpx``) is first carried
         onto these units with :func:`align_spans`, so that it can be compared with a coding
-        of the units (the command line's ``--units``).
+        of the units (the command line's ``--units``). Units also tell each unit's document:
+        units of documents one side did not code at all are left out (``left_out_a`` /
+        ``left_out_b``), as they are when the tables carry a ``doc_id`` column.
     min_overlap : float
         With ``units``: the overlap rule of :func:`align_spans`.
     mapping : mapping, optional
-        With ``units``, for a ``.qdpx`` or :class:`~themesift.QdaProject`: code names or paths
+        For a ``.qdpx`` or :class:`~themesift.QdaProject`: code names or paths
         to theme ids, as :meth:`QdaProject.to_coding_table` takes it. A code the mapping does
         not name takes the theme of its nearest mapped ancestor (a candidate code filed under
         a theme counts as that theme); codes left unmapped keep their names, with a warning.
     id_column, label_column, coder_column : str
         Column names.
+    coder : str, optional
+        Compare only this coder's codings of table ``a`` (for a table or ``.qdpx`` holding
+        several coders; the command line's ``--coder``).
     bootstrap : int
         Bootstrap replicates (units resampled with replacement) for the 95% percentile
-        intervals; 0 switches them off.
+        intervals; 0 switches them off. The default, :data:`BOOTSTRAP`, is what the command
+        line and the HTML report use.
     seed : int
         Seed of the bootstrap; the same seed gives the same intervals.
 
@@ -351,15 +437,20 @@ def compare(
     ------
     themesift.errors.InputError
         Missing columns (the message lists the columns present), empty ids or themes, duplicate
-        (id, theme) rows (with their row numbers), a table holding several coders, or no unit
-        id shared by the two tables.
+        (id, theme) rows (with their row numbers), a table holding several coders (unless
+        ``coder`` picks one of table ``a``'s), no unit id or no document shared by the two
+        tables.
 
     Notes
     -----
-    Statistics are on the units both sides coded. Single-label data: ordinary percent
-    agreement, Cohen's kappa, Krippendorff's alpha (nominal) and Gwet's AC1. Multi-label data
-    (any shared unit with 2+ themes on either side): each is the mean over themes of the
-    present/absent statistic per theme. See the docstring of :mod:`themesift.compare` for all rules.
+    Statistics are on the units both sides coded. ``percent_agreement`` is the share of those
+    units whose whole set of themes is the same on both sides (with one theme per unit: the
+    ordinary percent agreement), so it is not inflated by the many themes a unit lacks. Kappa,
+    alpha and AC1: single-label data, the ordinary Cohen's kappa, Krippendorff's alpha
+    (nominal) and Gwet's AC1; multi-label data (any shared unit with 2+ themes on either
+    side), the mean over themes of the present/absent statistic of each theme. Nothing
+    depends on how the themes are spelled. :func:`compare_coders` gives each pair of coders
+    the same figures. See the docstring of :mod:`themesift.compare` for all rules.
 
     Examples
     --------
@@ -376,34 +467,40 @@ def compare(
     """
     import pandas as pd
 
-    if mapping and not (_is_qdpx(human) or _is_qdpx(machine)):
+    if mapping and not (is_qdpx(human) or is_qdpx(machine)):
         raise InputError("A mapping maps the codes of a .qdpx, and neither table is one",
                          fix="Leave the mapping out, or rename the labels in the table itself")
+    if coder is not None and machine is None:
+        raise InputError(f"coder={coder!r} picks one coder of table A to compare with table B, "
+                         "and there is no table B", fix="Give a second table, or leave coder "
+                         "(--coder) out to compare all the coders of one table")
+    sources = (source_of(human), source_of(machine))
+    human, machine = project_codings(human, mapping), project_codings(machine, mapping)
     if units is not None:
-        aligned = (_on_units(human, units, min_overlap, mapping),
-                   _on_units(machine, units, min_overlap, mapping))
+        aligned = (_on_units(human, units, min_overlap), _on_units(machine, units, min_overlap))
         if aligned[0] is not human or aligned[1] is not machine:
             id_column = "id"  # align_spans keys its rows by the machine's unit ids
         human, machine = aligned
+    alignment = (_alignment(human, coder), _alignment(machine, None))
+    unaligned = [list(a.get("unaligned_spans", ())) for a in alignment]
+    warnings = sum((_unaligned_warning(spans, f"{side} ({source})" if source else side)
+                    for spans, side, source in zip(unaligned, "AB", sources)), ())
     if machine is None:
-        return compare_coders(human, id_column=id_column, label_column=label_column,
-                              coder_column=coder_column)
-    ta = load_coding_table(human, "A", id_column, label_column, coder_column)
-    tb = load_coding_table(machine, "B", id_column, label_column, coder_column)
-    for t in (ta, tb):
-        if "coder" in t.frame:
-            coders = sorted(set(t.frame["coder"]))
-            if len(coders) > 1:
-                raise InputError(
-                    f"{t.name} holds {len(coders)} coders ({', '.join(coders[:5])}); compare() "
-                    "takes one coder per table", path=t.path,
-                    fix="Split the table by coder, or call compare_coders(table) for all of "
-                        "them at once")
-    warnings = _label_warnings(ta, tb)
-    for warning in warnings:
-        logger.warning("%s", warning)
-    sets_a = label_sets(ta.frame)
-    sets_b = label_sets(tb.frame)
+        for warning in warnings:
+            logger.warning("%s", warning)
+        return replace(coder_agreement(load_coding_table(
+            human, "A", id_column, label_column, coder_column, sources[0]), coder_column),
+            warnings=warnings)
+    tables = (
+        _one_coder(load_coding_table(human, "A", id_column, label_column, coder_column,
+                                     sources[0]), coder),
+        _one_coder(load_coding_table(machine, "B", id_column, label_column, coder_column,
+                                     sources[1]), None))
+    ta, tb = tables
+    coded = tuple(set(a.get("documents", ())) for a in alignment)
+    (sets_a, sets_b), left_out, left_warnings = _in_shared_documents(
+        (label_sets(ta.frame), label_sets(tb.frame)), coded, tables,
+        _documents_of(units, tables))
     common = [u for u in sets_a if u in sets_b]
     only_a = [u for u in sets_a if u not in sets_b]
     only_b = [u for u in sets_b if u not in sets_a]
@@ -419,55 +516,26 @@ def compare(
                 "Python, --units units.csv on the command line")
 
     n = len(common)
-    themes = sorted(set().union(*(sets_a[u] | sets_b[u] for u in common)))
-    tix = {t: i for i, t in enumerate(themes)}
-    ind_a = np.zeros((n, len(themes)), dtype=bool)
-    ind_b = np.zeros((n, len(themes)), dtype=bool)
-    for i, u in enumerate(common):
-        ind_a[i, [tix[t] for t in sets_a[u]]] = True
-        ind_b[i, [tix[t] for t in sets_b[u]]] = True
+    pairs = SetPairs([sets_a[u] for u in common], [sets_b[u] for u in common])
+    themes = pairs.themes
     multi_a = sum(len(sets_a[u]) > 1 for u in common)
     multi_b = sum(len(sets_b[u]) > 1 for u in common)
-    multi = bool(multi_a or multi_b)
+    warnings += _label_warnings(ta, tb) + left_warnings
 
-    first_a = [first_label(sets_a[u]) for u in common]
-    first_b = [first_label(sets_b[u]) for u in common]
-    cats = sorted(set(first_a) | set(first_b))
-    cix = {c: i for i, c in enumerate(cats)}
-    k = len(cats)
-    pair_index = np.array([cix[x] * k + cix[y] for x, y in zip(first_a, first_b)], dtype=int)
-
-    point = _summary_stats(np.ones((1, n)), multi, pair_index, k, ind_a, ind_b)
+    point = pairs.stats(np.ones((1, n)))
     summary: dict[str, Any] = {name: float(point[name][0]) for name in STATS}
     summary["n"] = n
-    if bootstrap and bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        draws: dict[str, list[np.ndarray]] = {name: [] for name in STATS}
-        done = 0
-        while done < bootstrap:
-            size = min(_CHUNK, bootstrap - done)
-            w = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
-            res = _summary_stats(w, multi, pair_index, k, ind_a, ind_b)
-            for name in STATS:
-                draws[name].append(res[name])
-            done += size
-        for name in STATS:
-            vals = np.concatenate(draws[name])
-            vals = vals[np.isfinite(vals)]
-            summary[f"{name}_ci"] = (
-                (float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))
-                if len(vals) else None)
-    else:
-        for name in STATS:
-            summary[f"{name}_ci"] = None
+    summary.update(_bootstrap(pairs, n, bootstrap, seed))
     summary["only_a"] = len(only_a)
     summary["only_b"] = len(only_b)
-    summary["exact_set_agreement"] = float(np.mean([sets_a[u] == sets_b[u] for u in common]))
-    summary["rule"] = ("multi-label: mean over themes of the present/absent statistic" if multi
-                       else "single-label")
+    summary["left_out_a"], summary["left_out_b"] = left_out
+    summary["unaligned_spans_a"], summary["unaligned_spans_b"] = map(len, unaligned)
+    summary["exact_set_agreement"] = float(pairs.same.mean())
+    summary["rule"] = pairs.rule
 
     # per theme, present/absent over the shared units
-    per = pair_stats(_binary_confusions(np.ones((1, n)), ind_a, ind_b))
+    per = pairs.per_theme(np.ones((1, n)))
+    ind_a, ind_b = pairs.present_a, pairs.present_b
     tp = (ind_a & ind_b).sum(axis=0).astype(float)
     n_a = ind_a.sum(axis=0).astype(float)
     n_b = ind_b.sum(axis=0).astype(float)
@@ -482,9 +550,18 @@ def compare(
         "n_a": n_a.astype(int), "n_b": n_b.astype(int),
     }, index=pd.Index(themes, name="theme"))
 
-    conf = np.bincount(pair_index, minlength=k * k).reshape(k, k)
-    confusion = pd.DataFrame(conf, index=pd.Index(cats, name="a"),
-                             columns=pd.Index(cats, name="b"))
+    # the confusion matrix is a single-label view: units with several themes stay out of it
+    single = [u for u in common if len(sets_a[u]) == 1 and len(sets_b[u]) == 1]
+    if len(single) < n:
+        warnings += (f"The confusion matrix shows the {counted(len(single), 'unit')} with one "
+                     f"theme on each side; it leaves out the {n - len(single)} given several "
+                     "themes by either side (the per-theme figures and the statistics count "
+                     "them).",)
+    cells = np.zeros((len(themes), len(themes)), dtype=int)
+    for u in single:
+        cells[themes.index(*sets_a[u]), themes.index(*sets_b[u])] += 1
+    confusion = pd.DataFrame(cells, index=pd.Index(themes, name="a"),
+                             columns=pd.Index(themes, name="b"))
 
     texts: dict[str, str] = {}
     has_text = False
@@ -494,28 +571,27 @@ def compare(
             for uid, txt in zip(t.frame["id"], t.frame["text"]):
                 if txt is not None and uid not in texts:
                     texts[uid] = txt
-    records = []
-    for u in common:
-        if sets_a[u] != sets_b[u]:
-            records.append((u, "disagree", "; ".join(sorted(sets_a[u])),
-                            "; ".join(sorted(sets_b[u]))))
-    records += [(u, "only_a", "; ".join(sorted(sets_a[u])), "") for u in only_a]
-    records += [(u, "only_b", "", "; ".join(sorted(sets_b[u]))) for u in only_b]
+    records = [(u, "disagree", set_text(sets_a[u]), set_text(sets_b[u]))
+               for u in common if sets_a[u] != sets_b[u]]
+    records += [(u, "only_a", set_text(sets_a[u]), "") for u in only_a]
+    records += [(u, "only_b", "", set_text(sets_b[u])) for u in only_b]
     disagreements = pd.DataFrame(records, columns=["id", "kind", "a_themes", "b_themes"])
     if has_text:
         disagreements["text"] = [texts.get(u) for u in disagreements["id"]]
 
     inter = (ind_a & ind_b).sum(axis=1)
     union = (ind_a | ind_b).sum(axis=1)
-    macro = {f"macro_{name}": float(_nanmean(per[name][0])) for name in STATS}
+    macro = {f"macro_{name}": float(nanmean(per[name][0])) for name in STATS}
     multilabel = {
-        "mode": "multi-label" if multi else "single-label",
+        "mode": "multi-label" if pairs.multi else "single-label",
         "exact_set_agreement": summary["exact_set_agreement"],
         "mean_jaccard": float(np.mean(inter / union)),
         **macro,
         "multi_label_units_a": int(multi_a),
         "multi_label_units_b": int(multi_b),
     }
+    for warning in warnings:
+        logger.warning("%s", warning)
     return AgreementReport(summary=summary, per_theme=per_theme, confusion=confusion,
                            disagreements=disagreements, multilabel=multilabel,
                            only_a_ids=tuple(only_a), only_b_ids=tuple(only_b),

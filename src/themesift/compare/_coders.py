@@ -4,7 +4,7 @@ coders)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,15 +15,16 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 from ..errors import InputError
 from ._format import jsonable, md_table
 from ._stats import (
-    confusion_matrix,
+    MULTI_LABEL_RULE,
+    SetPairs,
     fleiss_kappa,
     gwet_ac1,
     krippendorff_alpha,
     multi_parts,
-    pair_stats,
+    nanmean,
     rating_counts,
 )
-from ._tables import first_label, label_sets, load_coding_table
+from ._tables import CodingTable, label_sets, load_coding_table, set_text
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,15 +36,22 @@ class CoderAgreement:
     coders : tuple of str
     pairwise_kappa, pairwise_agreement : pandas.DataFrame
         Coder x coder matrices of Cohen's kappa and percent agreement on the units both coders
-        coded (diagonal 1.0; NaN where a pair shares no unit or kappa is undefined).
+        coded, exactly as :func:`compare` gives them for the two coders' tables (diagonal 1.0;
+        NaN where a pair shares no unit or kappa is undefined).
     pairwise_n : pandas.DataFrame
         Number of units each pair shares.
     summary : dict
-        ``fleiss_kappa``, ``krippendorff_alpha``, ``gwet_ac1`` (over all coders, missing
-        codings allowed), ``percent_agreement`` (mean pairwise agreement within units),
-        ``n`` (units rated by two or more coders), ``n_coders``, ``multi_label_codings``.
+        Over all coders (missing codings allowed): ``percent_agreement`` (the share of agreeing
+        coder pairs within a unit, a unit's coders agreeing when their whole sets of themes are
+        the same, averaged over units), ``cohen_kappa`` (mean of the pairwise kappas, Light's
+        kappa), ``krippendorff_alpha``, ``gwet_ac1``, ``fleiss_kappa``, ``n`` (units coded by
+        two or more coders), ``n_coders``, ``multi_label_codings`` (a coder's units with
+        several themes), ``rule`` (as in :func:`compare`).
     ratings : pandas.DataFrame
-        Units x coders single labels used (NaN where a coder did not code a unit).
+        Units x coders: each coder's themes of each unit, sorted and joined by ``"; "`` (NaN
+        where a coder did not code a unit).
+    warnings : tuple of str
+        What the figures leave out (e.g. coded spans that reached no unit).
     """
 
     coders: tuple[str, ...]
@@ -52,6 +60,7 @@ class CoderAgreement:
     pairwise_n: pd.DataFrame
     summary: dict[str, Any]
     ratings: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable values (NaN becomes ``None``)."""
@@ -61,16 +70,18 @@ class CoderAgreement:
             "pairwise_kappa": self.pairwise_kappa.to_dict(),
             "pairwise_agreement": self.pairwise_agreement.to_dict(),
             "pairwise_n": self.pairwise_n.to_dict(),
+            "warnings": list(self.warnings),
         })
 
     def to_markdown(self) -> str:
         """A readable report: summary and the pairwise matrices."""
         import pandas as pd
 
-        summ = pd.DataFrame({"value": list(self.summary.values())},
-                            index=pd.Index(list(self.summary), name="statistic"))
+        summ = pd.DataFrame({"value": pd.Series(list(self.summary.values()), dtype=object)}
+                            ).set_axis(pd.Index(list(self.summary), name="statistic"))
         return "\n".join([
-            "# Agreement among coders", "", "## Summary", "", md_table(summ), "",
+            "# Agreement among coders", "", *(f"**Warning:** {w}\n" for w in self.warnings),
+            "## Summary", "", md_table(summ), "",
             "## Pairwise Cohen's kappa", "", md_table(self.pairwise_kappa, "coder"), "",
             "## Pairwise percent agreement", "", md_table(self.pairwise_agreement, "coder"),
             "", "## Units shared by each pair", "", md_table(self.pairwise_n, "coder"), "",
@@ -88,8 +99,11 @@ def compare_coders(
 
     Parameters
     ----------
-    table : pandas.DataFrame or path
-        Coding table with columns ``id`` (or ``unit_id``), ``theme_id`` and ``coder``.
+    table : pandas.DataFrame, path or QdaProject
+        Coding table with columns ``id`` (or ``unit_id``), ``theme_id`` and ``coder``; or a
+        :class:`~themesift.QdaProject` / ``.qdpx`` coded by several users, whose coded spans
+        are the units (:meth:`QdaProject.to_coding_table`; :func:`compare` with ``units=``
+        carries them onto meaning units first).
     id_column, label_column, coder_column : str
         Column names.
 
@@ -107,8 +121,16 @@ def compare_coders(
 
     Notes
     -----
-    These statistics need one label per coder and unit: a coder's multi-label unit counts
-    under its first theme in sorted order (the count is ``summary["multi_label_codings"]``).
+    The rules of :func:`compare`, so that two coders get the same figures whether they share
+    one table or each has their own: percent agreement counts a unit's coders as agreeing when
+    their whole sets of themes are the same; when any unit coded by two or more coders has
+    several themes from one of them (multi-label), Fleiss' kappa, alpha and AC1 are the means
+    over themes of the present/absent statistic of each theme (its counts: the coders who gave
+    the unit the theme, and those who did not), else the ordinary single-label statistics.
+    Nothing depends on how the themes are spelled. Missing codings follow Gwet (2014) and
+    Krippendorff (2011): a unit one coder alone coded counts in Fleiss' and AC1's theme
+    shares, so with skipped units these two can differ a little from :func:`compare`'s
+    (which uses the shared units only); alpha and the pairwise figures are the same.
 
     Examples
     --------
@@ -122,24 +144,54 @@ def compare_coders(
     >>> float(result.pairwise_kappa.loc["A", "B"])
     1.0
     """
+    return coder_agreement(load_coding_table(table, "A", id_column, label_column, coder_column),
+                           coder_column)
+
+
+def _all_coders(sets: dict[str, dict[str, frozenset[str]]], units: list[str]
+                ) -> dict[str, Any]:
+    """The statistics over all coders of ``units`` (each coded by two or more of them)."""
+    coded = [[sets[c].get(u) for u in units] for c in sets]
+    exact = rating_counts([[None if s is None else set_text(s) for s in row] for row in coded])
+    _, _, agreement = multi_parts(exact)
+    raters = exact.to_numpy().sum(axis=1)
+    paired = raters >= 2
+    multi = any(len(s) > 1 for row in coded for s, p in zip(row, paired) if p and s)
+    if multi:  # per theme, the coders who gave each unit the theme and those who did not
+        themes = sorted({t for row in coded for s, p in zip(row, paired) if p and s for t in s})
+        per = []
+        for theme in themes:
+            present = np.array([sum(s is not None and theme in s for s in column)
+                                for column in zip(*coded)])
+            counts = np.stack([present, raters - present], axis=1)
+            per.append([fleiss_kappa(counts), krippendorff_alpha(counts), gwet_ac1(counts)])
+        fleiss, alpha, ac1 = (float(v) for v in nanmean(np.array(per).T))
+    else:
+        fleiss, alpha, ac1 = fleiss_kappa(exact), krippendorff_alpha(exact), gwet_ac1(exact)
+    return {"percent_agreement": agreement, "krippendorff_alpha": alpha, "gwet_ac1": ac1,
+            "fleiss_kappa": fleiss, "n": int(paired.sum()),
+            "rule": MULTI_LABEL_RULE if multi else "single-label"}
+
+
+def coder_agreement(t: CodingTable, coder_column: str = "coder") -> CoderAgreement:
+    """:func:`compare_coders` of a loaded table."""
     import pandas as pd
 
-    t = load_coding_table(table, "A", id_column, label_column, coder_column)
+    where = "The table" if t.path else t.name
     if "coder" not in t.frame:
         raise InputError(
-            f"{t.name} has no '{coder_column}' column, so there are fewer than 2 coders to "
+            f"{where} has no '{coder_column}' column, so there are fewer than 2 coders to "
             "compare", path=t.path,
-            fix=f"add a '{coder_column}' column, or pass a second table: compare(a, b)")
+            fix=f"Add a '{coder_column}' column, or pass a second table: compare(a, b)")
     coders = tuple(sorted(set(t.frame["coder"])))
     if len(coders) < 2:
         raise InputError(
-            f"{t.name} has {len(coders)} coder ({', '.join(coders)}); agreement needs at "
-            "least 2 coders", path=t.path, fix="add the codings of a second coder")
+            f"{where} has {len(coders)} coder ({', '.join(coders)}); agreement needs at "
+            "least 2 coders", path=t.path, fix="Add the codings of a second coder")
     sets = {c: label_sets(t.frame[t.frame["coder"] == c]) for c in coders}
     units: list[str] = list(dict.fromkeys(t.frame["id"]))
-    multi = sum(len(s) > 1 for c in coders for s in sets[c].values())
     ratings = pd.DataFrame(
-        {c: [first_label(sets[c][u]) if u in sets[c] else np.nan for u in units] for c in coders},
+        {c: [set_text(sets[c][u]) if u in sets[c] else np.nan for u in units] for c in coders},
         index=pd.Index(units, name="id"), dtype=object)
 
     kap = pd.DataFrame(np.nan, index=list(coders), columns=list(coders))
@@ -151,29 +203,26 @@ def compare_coders(
             pn.loc[c1, c2] = pn.loc[c2, c1] = len(both)
             if not both:
                 continue
-            conf, _ = confusion_matrix([first_label(sets[c1][u]) for u in both],
-                                 [first_label(sets[c2][u]) for u in both])
-            st = pair_stats(conf)
-            kv = 1.0 if c1 == c2 else float(st["cohen_kappa"])
-            kap.loc[c1, c2] = kap.loc[c2, c1] = kv
-            agr.loc[c1, c2] = agr.loc[c2, c1] = float(st["percent_agreement"])
+            st = SetPairs([sets[c1][u] for u in both], [sets[c2][u] for u in both]
+                          ).stats(np.ones((1, len(both))))
+            kap.loc[c1, c2] = kap.loc[c2, c1] = 1.0 if c1 == c2 else float(st["cohen_kappa"][0])
+            agr.loc[c1, c2] = agr.loc[c2, c1] = float(st["percent_agreement"][0])
     for m in (kap, agr, pn):
         m.index.name = "coder"
 
-    counts = rating_counts(ratings.T)
-    paired = int((counts.sum(axis=1) >= 2).sum())
-    if paired == 0:
-        raise InputError(f"{t.name}: no unit was coded by two or more coders", path=t.path,
-                         fix="have the coders code some of the same units")
-    _, _, pa = multi_parts(counts)
+    paired = [u for u in units if sum(u in sets[c] for c in coders) >= 2]
+    if not paired:
+        raise InputError(f"{where}: no unit was coded by two or more coders", path=t.path,
+                         fix="Have the coders code some of the same units")
+    overall = _all_coders(sets, units)
+    pairs = kap.to_numpy()[np.triu_indices(len(coders), 1)]
     summary = {
-        "fleiss_kappa": fleiss_kappa(counts),
-        "krippendorff_alpha": krippendorff_alpha(counts),
-        "gwet_ac1": gwet_ac1(counts),
-        "percent_agreement": pa,
-        "n": paired,
+        "percent_agreement": overall["percent_agreement"],
+        "cohen_kappa": float(nanmean(pairs)),
+        **{k: overall[k] for k in ("krippendorff_alpha", "gwet_ac1", "fleiss_kappa", "n")},
         "n_coders": len(coders),
-        "multi_label_codings": int(multi),
+        "multi_label_codings": sum(len(s) > 1 for c in coders for s in sets[c].values()),
+        "rule": overall["rule"],
     }
     return CoderAgreement(coders=coders, pairwise_kappa=kap, pairwise_agreement=agr,
                           pairwise_n=pn, summary=summary, ratings=ratings)

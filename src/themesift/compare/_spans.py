@@ -15,7 +15,15 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 from ..errors import InputError
 from ..model import NONE_THEME
 from ._stats import is_missing
-from ._tables import norm_id, norm_theme, read_table_file, row_numbers, rows_error, rows_text
+from ._tables import (
+    NA_HINT,
+    norm_id,
+    norm_theme,
+    read_table_file,
+    row_numbers,
+    rows_error,
+    rows_text,
+)
 
 ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", "overlap_chars",
                  "unit_coverage", "span_coverage", "n_spans", "span_ids"]
@@ -90,7 +98,8 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
         if (out["theme"] == "").any():
             raise rows_error(label, path, "Empty theme_id",
                              out.loc[out["theme"] == "", "_row"].tolist(),
-                             f"Give every span a theme (or '{NONE_THEME}')")
+                             f"Give every span a theme (or '{NONE_THEME}')"
+                             + ("" if path else f"; {NA_HINT}"))
     coders = (["" if is_missing(v) else str(v).strip() for v in frame["coder"]]
               if "coder" in frame.columns else [])
     if any(coders):  # a coder column left blank (a .qdpx naming no users) names no coder
@@ -177,8 +186,9 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         documents the human coded that no qualifying span reached: they are **left out** of the
         table, no theme is invented for them, and ``compare`` lists them as coded by one side
         only), ``"unaligned_spans"`` (span ids that coded no unit, e.g. a very short span
-        straddling two long units, or a document not in ``units``) and ``"summary"`` (counts
-        and the rule).
+        straddling two long units, or a document not in ``units``), ``"documents"`` (the
+        documents the human coded), with a coder column ``"by_coder"`` (these two for each
+        coder) and ``"summary"`` (counts and the rule).
 
     Notes
     -----
@@ -225,8 +235,11 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
     hits: dict[tuple, dict[str, Any]] = {}
     span_used: dict[str, bool] = {}
+    by_coder: dict[str, dict[str, str]] = {}  # coder -> {span id: document}
     for sp in spans.itertuples(index=False):
         span_used.setdefault(sp.span_id, False)
+        if has_coder:
+            by_coder.setdefault(sp.coder, {})[sp.span_id] = sp.doc
         g = by_doc.get(sp.doc)
         if g is None:
             continue
@@ -270,6 +283,12 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     unaligned = [s for s, used in span_used.items() if not used]
     out.attrs["uncoded_units"] = uncoded
     out.attrs["unaligned_spans"] = unaligned
+    out.attrs["documents"] = sorted(human_docs)
+    if has_coder:
+        out.attrs["by_coder"] = {
+            c: {"documents": sorted(set(docs.values())),
+                "unaligned_spans": [s for s in docs if not span_used[s]]}
+            for c, docs in sorted(by_coder.items())}
     out.attrs["summary"] = {
         "rule": (f"a span codes a unit when the overlap covers >= {min_overlap:g} of the "
                  f"unit's characters or >= {min_overlap:g} of the span's characters"),

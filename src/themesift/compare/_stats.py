@@ -197,3 +197,76 @@ def krippendorff_alpha(counts: Any) -> float:
     if np.isclose(den, 0.0):
         return float("nan")
     return float(((big_n - 1.0) * diag - s) / den)
+
+
+#: The summary statistics of a comparison, in the order reports show them.
+STATS = ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")
+
+
+def nanmean(values: Any) -> np.ndarray:
+    """Mean over the last axis ignoring NaN (NaN, without a warning, when all are NaN)."""
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values)
+    count = ok.sum(axis=-1)
+    total = np.where(ok, values, 0.0).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+MULTI_LABEL_RULE = ("multi-label: percent agreement is the share of units with the same set of "
+                    "themes; kappa, alpha and AC1 are means over themes of the present/absent "
+                    "statistic")
+
+
+class SetPairs:
+    """Two coders' sets of themes on the same units, and the agreement statistics of
+    :func:`themesift.compare` on them (also each coder pair's in :func:`compare_coders`).
+
+    The rule: ``percent_agreement`` is the share of units whose whole set of themes is the
+    same on both sides (with one theme per unit, the ordinary percent agreement). Kappa, alpha
+    and AC1 are the ordinary single-label statistics when every unit has one theme on both
+    sides; otherwise (multi-label) the unweighted mean over the themes either side used of the
+    present/absent statistic of each theme. Nothing depends on how the themes are spelled.
+    """
+
+    def __init__(self, sets_a: Sequence[frozenset[str]], sets_b: Sequence[frozenset[str]]):
+        self.themes = sorted(set().union(*sets_a, *sets_b))
+        index = {t: i for i, t in enumerate(self.themes)}
+        n, k = len(sets_a), len(self.themes)
+        self.present_a = np.zeros((n, k), dtype=bool)
+        self.present_b = np.zeros((n, k), dtype=bool)
+        for i, (a, b) in enumerate(zip(sets_a, sets_b)):
+            self.present_a[i, [index[t] for t in a]] = True
+            self.present_b[i, [index[t] for t in b]] = True
+        self.same = np.array([a == b for a, b in zip(sets_a, sets_b)], dtype=float)
+        self.multi = bool((self.present_a.sum(1) > 1).any() or (self.present_b.sum(1) > 1).any())
+        # single-label: the index of each unit's (theme of a, theme of b) cell in a k x k table
+        self._cells = self.present_a.argmax(1) * k + self.present_b.argmax(1)
+
+    @property
+    def rule(self) -> str:
+        """Which rule the statistics follow, in words (``summary["rule"]``)."""
+        return MULTI_LABEL_RULE if self.multi else "single-label"
+
+    def per_theme(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Each theme's present/absent statistics, shape (R, themes), for unit weights (R, n)."""
+        a = self.present_a.astype(float)
+        b = self.present_b.astype(float)
+        n11, n10 = weights @ (a * b), weights @ (a * (1 - b))
+        n01, n00 = weights @ ((1 - a) * b), weights @ ((1 - a) * (1 - b))
+        conf = np.stack([np.stack([n00, n01], -1), np.stack([n10, n11], -1)], -2)
+        return pair_stats(conf)
+
+    def stats(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The :data:`STATS`, each of shape (R,), for unit weights (R, n) (bootstrap draws)."""
+        weights = np.atleast_2d(np.asarray(weights, dtype=float))
+        if self.multi:
+            out = {name: nanmean(v) for name, v in self.per_theme(weights).items()}
+        else:
+            k = len(self.themes)
+            conf = np.stack([np.bincount(self._cells, weights=w, minlength=k * k)
+                             for w in weights])
+            out = pair_stats(conf.reshape(-1, k, k))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["percent_agreement"] = weights @ self.same / weights.sum(axis=1)
+        return out

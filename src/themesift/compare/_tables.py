@@ -16,16 +16,53 @@ from ..model import NONE_THEME
 from ._stats import is_missing
 
 
+#: What to tell someone whose DataFrame has empty label cells where the file had "None".
+NA_HINT = ("pandas reads the cells None, NA, NaN and N/A as missing values: read the file "
+           "with pd.read_csv(path, keep_default_na=False), or pass the path itself")
+
+
 @dataclass
-class _Table:
-    frame: pd.DataFrame  # columns: id, theme, [coder], [text], _row (row number, header = 1)
+class CodingTable:
+    frame: pd.DataFrame  # columns: id, theme, [coder], [doc], [text], _row (header = row 1)
     name: str  # "Table A" / "Table B" / file path, for messages
     path: str | None
     side: str = ""  # "A" / "B"
+    source: str | None = None  # the file the table came from (its path, or a .qdpx's)
 
     def __str__(self) -> str:
         """"A (path)" or "A", for messages about both tables."""
-        return f"{self.side} ({self.path})" if self.path else self.side
+        return f"{self.side} ({self.source})" if self.source else self.side
+
+
+def is_qdpx(table: Any) -> bool:
+    """A REFI-QDA project: a QdaProject or a path to a .qdpx file."""
+    return hasattr(table, "to_coding_table") or (
+        isinstance(table, (str, PathLike)) and str(table).lower().endswith(".qdpx"))
+
+
+def source_of(table: Any) -> str | None:
+    """The file a table is read from (a path, or a QdaProject's .qdpx), for messages."""
+    if isinstance(table, (str, PathLike)):
+        return str(table)
+    return str(table.path) if is_qdpx(table) and getattr(table, "path", None) else None
+
+
+def project_codings(table: Any, mapping: Any = None) -> Any:
+    """A QdaProject or .qdpx path as its coding table (:meth:`QdaProject.to_coding_table`:
+    id ``source:start-end``, theme_id, coder, source, start, end, text); others as they are."""
+    if not is_qdpx(table):
+        return table
+    if isinstance(table, (str, PathLike)):
+        from ..ingest import read_qdpx
+
+        table = read_qdpx(table)
+    if table.codings.empty:
+        raise InputError(
+            f"The .qdpx has no codings ({len(table.sources)} sources, {len(table.codebook)} "
+            "codes), so there is nothing to compare", path=table.path,
+            fix="Export the project again from the QDA program after coding the "
+                "transcripts (codes applied to text, not only the codebook)")
+    return table.to_coding_table(mapping)
 
 
 def norm_id(v: Any) -> str:
@@ -85,20 +122,24 @@ def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
 
 
 def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
-          coder_column: str) -> _Table:
+                      coder_column: str, source: str | None = None) -> CodingTable:
+    """A coding table (DataFrame, .csv/.xlsx path, QdaProject or .qdpx path) checked, as a
+    :class:`CodingTable`; ``source`` names the file a DataFrame came from, for messages."""
     import pandas as pd
 
     path: str | None = None
+    source = source_of(table) or source
+    table = project_codings(table)
     if isinstance(table, (str, PathLike)):
         path = str(table)
         frame = read_table_file(table, f"coding table {side}")
         label = path
     elif isinstance(table, pd.DataFrame):
         frame = table.copy()
-        label = f"Table {side}"
+        label = f"Table {side}" + (f" ({source})" if source else "")
     else:
-        raise InputError(f"Coding table {side} must be a pandas DataFrame or a path to a .csv "
-                         f"or .xlsx file, not {type(table).__name__}")
+        raise InputError(f"Coding table {side} must be a pandas DataFrame, a path to a .csv, "
+                         f".xlsx or .qdpx file, or a QdaProject, not {type(table).__name__}")
 
     frame.columns = [str(c).strip() for c in frame.columns]
     id_col = id_column
@@ -118,9 +159,12 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
     out = pd.DataFrame({"_row": row_numbers(len(frame))})
     out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
     out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
-    if coder_column in frame.columns:
-        out["coder"] = ["" if is_missing(v) else str(v).strip()
-                        for v in frame[coder_column].tolist()]
+    coders = (["" if is_missing(v) else str(v).strip() for v in frame[coder_column].tolist()]
+              if coder_column in frame.columns else [])
+    if any(coders):  # a coder column left blank (a .qdpx naming no users) names no coder
+        out["coder"] = coders
+    if "doc_id" in frame.columns:
+        out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame["doc_id"].tolist()]
     if "text" in frame.columns:
         out["text"] = [None if is_missing(v) else str(v) for v in frame["text"].tolist()]
 
@@ -134,7 +178,8 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         fail(f"Empty {id_col}", out["id"] == "", "Give every row the id of the unit it codes")
     if (out["theme"] == "").any():
         fail(f"Empty {label_column}", out["theme"] == "",
-             f"Give every row a theme id (use '{NONE_THEME}' for a unit that fits no theme)")
+             f"Give every row a theme id (use '{NONE_THEME}' for a unit that fits no theme)"
+             + ("" if path else f"; {NA_HINT}"))
     if "coder" in out and (out["coder"] == "").any():
         fail(f"Empty {coder_column}", out["coder"] == "", "Name the coder on every row")
     keys = ["coder", "id", "theme"] if "coder" in out else ["id", "theme"]
@@ -143,7 +188,7 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         fail(f"Duplicate ({', '.join(keys)}) pairs", dup,
              "Keep one row per unit and theme (several rows per unit are fine when their "
              "themes differ)")
-    return _Table(out, label, path, side)
+    return CodingTable(out, label, path, side, source)
 
 
 def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
@@ -155,3 +200,8 @@ def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
 
 def first_label(labels: frozenset[str]) -> str:
     return sorted(labels)[0]
+
+
+def set_text(labels: frozenset[str]) -> str:
+    """A unit's set of themes as one string, sorted: ``"hope; relationships"``."""
+    return "; ".join(sorted(labels))

@@ -63,6 +63,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.6rem 0}
 th,td{border-bottom:1px solid #e4e4e4;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num,th.num{text-align:right;white-space:nowrap}
 table.sortable th{cursor:pointer}
+.wide{overflow-x:auto;max-width:100%}
 .theme{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff}
 .quote{color:#444;font-style:italic;margin:.15rem 0}.muted{color:#666;font-size:.85rem}
 .note{background:#fff8e5;border-left:4px solid #E69F00;padding:.4rem .7rem}
@@ -327,7 +328,7 @@ def _ordering_band(present: np.ndarray, orderings: int, seed: int) -> tuple[np.n
 def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFrame) -> tuple:
     """Machine vs the analyst's coding (when there is one) and vs an external coding, which
     may code character spans: they are carried onto ``units`` (with unpseudonymised offsets)."""
-    from ..compare import compare
+    from ..compare import BOOTSTRAP, compare
 
     machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
     coding = view.coding[view.coding["unit_id"].isin(data.units["unit_id"])]
@@ -335,10 +336,10 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
     if len(coding):
         found.append(("The analyst's coding in the study (reference) vs the machine's "
                       "unit suggestions",
-                      compare(coding[["unit_id", "theme_id"]], machine, bootstrap=200)))
+                      compare(coding[["unit_id", "theme_id"]], machine, bootstrap=BOOTSTRAP)))
     if human is not None:
         found.append(("The external human coding (reference) vs the machine's unit "
-                      "suggestions", compare(human, machine, units=units, bootstrap=200)))
+                      "suggestions", compare(human, machine, units=units, bootstrap=BOOTSTRAP)))
     return tuple(found)
 
 
@@ -383,7 +384,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Seque
     th = f"<thead><tr>{th}</tr></thead>" if head else ""
     body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table{cls}>{th}<tbody>{body}</tbody></table>"
+    return f"<div class='wide'><table{cls}>{th}<tbody>{body}</tbody></table></div>"
 
 
 def _legend(themes: Sequence[str], names: dict[str, str], colours: dict[str, str]) -> str:
@@ -634,18 +635,21 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
              for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")]
     rule = ""
     if s.get("rule", "").startswith("multi"):
-        stats.insert(1, ["exact set agreement", _num(s["exact_set_agreement"]), "–"])
-        rule = (" Multi-label coding: each statistic is the mean over themes of that theme's "
-                "present/absent agreement; exact set agreement counts a unit only when its "
-                "whole set of themes matches.")
+        rule = (" Multi-label coding: percent agreement counts a unit only when its whole set "
+                "of themes matches; kappa, alpha and AC1 are each the mean over themes of that "
+                "theme's present/absent statistic.")
+    left_out = "".join(
+        f" {s[key]} units of transcripts {who} did not code are left out."
+        for key, who in (("left_out_a", "the machine"), ("left_out_b", "the reference"))
+        if s.get(key))
     per = [[_e(names.get(r.Index, r.Index)), _num(r.precision), _num(r.recall), _num(r.f1),
             str(int(r.support))] for r in _in_order(report.per_theme, order).itertuples()]
     conf = _in_order(_in_order(report.confusion, order).T, order).T
     confusion = [[_e(names.get(a, a))] + [str(int(v)) for v in row]
                  for a, row in zip(conf.index, conf.to_numpy())]
     return (f"<h3>{_e(label)}</h3><p class='muted'>{s['n']} units coded by both; {s['only_a']} "
-            f"only by the reference, {s['only_b']} only by the machine. 95% bootstrap "
-            f"intervals.{_e(rule)}</p>"
+            f"only by the reference, {s['only_b']} only by the machine.{_e(left_out)} 95% "
+            f"bootstrap intervals.{_e(rule)}</p>"
             + "".join(f"<p><strong>Warning:</strong> {_e(w)}</p>" for w in report.warnings)
             + _table(["statistic", "value", "95% interval"], stats, numeric=(1,), sortable=False)
             + _table(["theme", "precision", "recall", "F1", "support"], per, numeric=(1, 2, 3, 4))
