@@ -262,6 +262,33 @@ def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_pat
     assert table_rows(section(page, "themes"))["C01 label C01a, b"][3] == "accepted"
 
 
+def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
+        coded_study, tmp_path, monkeypatch):
+    def echo(corpus=None, framework=None, **_):  # a re-run repeats the analyst's coding back
+        result = hand_made_result(corpus, framework)
+        coded = coded_study.coding().set_index("unit_id")["theme_id"]
+        result.unit_suggestions["theme_id"] = [coded.get(u, t) for u, t in zip(
+            result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])]
+        return result
+
+    first = coded_study.latest_run_id()
+    monkeypatch.setattr(pipeline_module, "run_pipeline", echo)
+    second = coded_study.run(fakes.make_corpus_of(ANSWERS)).id
+    pages = {run: section(export_report(coded_study, tmp_path / f"{run}.html", run_id=run,
+                                        embedder=FakeEmbedder()).read_text(encoding="utf-8"),
+                          "agreement") for run in (first, second)}
+    for agreement in pages.values():  # the same figures, whichever run is reported
+        assert table_rows(agreement, 2)["percent agreement"][0] == "0.83"  # not 1.00
+        assert "6 units coded by both" in agreement
+        assert "the suggestion of the run in which the analyst first decided on it" in agreement
+        # per suggested theme: what the run decided on suggested, not the echo
+        assert table_rows(agreement, 0)["Fits no theme"] == ["0", "1", "0", "2", "0%"]
+        assert "The analyst coded 6 of this run's 12 meaning units (2 decided one by one, " \
+               "4 through a decision on a code)" in agreement
+    assert "4 made on this run's suggestions, 0 on earlier runs'" in pages[first]
+    assert "0 made on this run's suggestions, 4 on earlier runs'" in pages[second]
+
+
 def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
     human = tmp_path / "coder_b.csv"
     pd.DataFrame({"id": ["u0", "u1", "u2", "u3"],

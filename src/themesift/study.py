@@ -198,6 +198,29 @@ FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
 ORDER BY u.doc_id, u.start, c.unit_id
 """
 
+# Every decision with the units it is about (a unit decision: its unit; a code decision: the
+# code's members) and what the run it was made on suggested for each (NULL where that run's
+# unit suggestions were not kept: runs stored before schema 4 that a later run followed).
+_DECIDED_SQL = """
+WITH touched AS (
+    SELECT d.id, substr(d.suggestion_id, 6) AS unit_id, 'unit' AS level
+    FROM decisions AS d WHERE substr(d.suggestion_id, 1, 5) = 'unit:'
+    UNION ALL
+    SELECT d.id, m.unit_id, 'code'
+    FROM decisions AS d
+    JOIN suggestions AS s ON s.suggestion_id = d.suggestion_id AND s.level = 'code'
+    JOIN code_members AS m ON m.run_id = s.run_id AND m.code_id = s.item_id
+)
+SELECT t.id, d.suggestion_id, d.run_id, t.unit_id, t.level, d.action, d.theme_id,
+       us.theme_id, us.score
+FROM touched AS t
+JOIN decisions AS d ON d.id = t.id
+LEFT JOIN unit_suggestions AS us ON us.run_id = d.run_id AND us.unit_id = t.unit_id
+ORDER BY t.id, t.unit_id
+"""
+_DECIDED_COLUMNS = ["decision_id", "suggestion_id", "run_id", "unit_id", "level", "action",
+                    "theme_id", "suggested", "score"]
+
 # A code's members: which agree with its theme, which are decided one by one (what
 # _CODING_SQL does with them when the code is accepted).
 _REACH_SQL = """
@@ -895,6 +918,30 @@ class Study:
                              fix="Code suggestion ids look like 'code:<run_id>:<code_id>'; take "
                                  "them from run.suggestions")
         return CodeReach(int(coded), int(total), int(decided))
+
+    def decided_suggestions(self) -> pd.DataFrame:
+        """What the machine had suggested for each unit when the analyst decided on it.
+
+        One row per decision and unit it is about: a decision on a unit's suggestion is about
+        that unit, one on a code's suggestion about each of the code's members. ``suggested``
+        and ``score`` are that unit's suggestion in the run the decision was made on (each run
+        keeps its own), so the first decision on a unit shows what the machine proposed
+        before the analyst's coding could teach it anything: what agreement with the machine
+        is measured against (the report). Empty where that run's unit suggestions were not
+        kept (runs stored before schema 4 that a later run followed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``decision_id, suggestion_id, run_id, unit_id, level`` (``unit`` or ``code``:
+            what was decided),
+            ``action, theme_id`` (the decision's), ``suggested, score``; oldest decision first.
+
+        Examples
+        --------
+        >>> first = study.decided_suggestions().drop_duplicates("unit_id")  # doctest: +SKIP
+        """
+        return self._frame(_DECIDED_SQL, columns=_DECIDED_COLUMNS)
 
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.

@@ -65,6 +65,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         units = opened.units
         coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
         decisions = opened.decisions
+        decided_suggestions = opened.decided_suggestions()
         units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
         settled = opened.settled_units(dict(zip(units_suggested["item_id"],
                                                 units_suggested["theme_id"])))
@@ -72,7 +73,8 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
-                     pending.reset_index(drop=True), run.manifest)
+                     pending.reset_index(drop=True), run.manifest,
+                     decided_suggestions=decided_suggestions)
     if pseudonymise:
         from ..pseudonymise import pseudonymise as make_pseudonyms
 
