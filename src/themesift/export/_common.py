@@ -56,6 +56,8 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     InputError
         If the study has no complete run (an empty study has nothing to export).
     """
+    import pandas as pd
+
     if isinstance(study, StudyView):
         return study
     with opened_study(study) as opened:
@@ -66,6 +68,11 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
         decisions = opened.decisions
         decided_suggestions = opened.decided_suggestions()
+        # a code decided in another run is shown with that run's label and keywords
+        code_runs = sorted({sid.split(":")[1] for sid in decisions["suggestion_id"]
+                            if sid.startswith("code:")} - {run.id})
+        decided_codes = pd.concat([run.codes.assign(run_id=run.id)] + [
+            opened.load_run(r).codes.assign(run_id=r) for r in code_runs], ignore_index=True)
         units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
         settled = opened.settled_units(dict(zip(units_suggested["item_id"],
                                                 units_suggested["theme_id"])))
@@ -74,7 +81,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
                      pending.reset_index(drop=True), run.manifest,
-                     decided_suggestions=decided_suggestions)
+                     decided_suggestions=decided_suggestions, decided_codes=decided_codes)
     if pseudonymise:
         from ..pseudonymise import pseudonymise as make_pseudonyms
 
