@@ -83,7 +83,23 @@ def test_one_row_per_coded_unit_grouped_in_framework_theme_order(coded_study):
     assert list(sheet["decided by"]) == ["code decision", "unit decision", "code decision",
                                          "unit decision"]
     assert list(sheet["analyst"]) == ["KJ", "AB", "KJ", "AB"]
-    assert list(sheet["code"]) == ["label C01", "label C02", "label C01", "label C02"]
+    # nobody decided on C02 (u3, u4): the analyst placed it under no theme, so no code
+    assert list(sheet["code"]) == ["label C01", "", "label C01", ""]
+
+
+def test_a_code_shows_only_under_the_theme_the_analysts_decisions_gave_it(uncoded_study):
+    study, run_id = uncoded_study, uncoded_study.latest_run_id()
+    study.decide(f"code:{run_id}:C01", "reassign", theme_id="hope", analyst="KJ")  # u0-u2
+    study.decide("unit:u1", "reassign", theme_id="relationships", analyst="KJ")
+    study.decide(f"code:{run_id}:C02", "reject", analyst="KJ")  # u3 u4, suggested hope
+    study.decide("unit:u3", "accept", analyst="KJ")  # hope, one by one
+    study.decide("unit:u4", "reassign", theme_id="relationships", analyst="KJ")
+    sheet = codesheet(study_view(study)).set_index("unit_id")
+    assert sheet.loc[["u0", "u2"], ["theme", "code", "decided by"]].values.tolist() == [
+        ["Hope", "label C01", "code decision"]] * 2
+    # a member moved away from its code's theme, and the members of a rejected code: no code
+    assert sheet.loc[["u1", "u3", "u4"], ["theme", "code"]].values.tolist() == [
+        ["Relationships", ""], ["Hope", ""], ["Relationships", ""]]
 
 
 def test_positions_point_into_the_transcript(coded_study):

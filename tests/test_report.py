@@ -257,6 +257,9 @@ def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_pat
     assert stats["percent agreement"][0] == "0.83"
     assert "6 units coded by both" in agreement
     assert "6 units" in section(page, "summary")
+    # the parts add up: u3's suggestion was rejected, so it has no theme
+    assert ("12 (9 with a framework theme, 2 fitting no theme, 1 with no theme: the analyst "
+            "rejected the suggested one)") in section(page, "summary")
     # the rejected unit has no theme; the analyst's theme shows in the units table
     assert "No theme (suggestion rejected)" in section(page, "prevalence")
     assert table_rows(section(page, "themes"))["C01 label C01a, b"][3] == "accepted"
@@ -287,6 +290,21 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
                "4 through a decision on a code)" in agreement
     assert "4 made on this run's suggestions, 0 on earlier runs'" in pages[first]
     assert "0 made on this run's suggestions, 4 on earlier runs'" in pages[second]
+
+
+def test_a_rejected_code_sits_under_no_theme_but_among_the_candidate_new_themes(
+        coded_study, tmp_path):
+    run_id = coded_study.latest_run_id()
+    coded_study.decide(f"code:{run_id}:C02", "reject", analyst="KJ")  # structural_tension
+    coded_study.decide(f"code:{run_id}:C03", "reassign", theme_id="hope", analyst="KJ")
+    page = export_report(coded_study, tmp_path / "r.html",
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    themes = section(page, "themes")
+    structural = themes[themes.index(">Structural"):themes.index(">Symptoms")]
+    assert "0 codes" in structural and "No code is mapped to this theme" in structural
+    assert "C02" not in themes and "C03" not in themes[themes.index(">Symptoms"):]
+    assert "C03" in themes[themes.index(">Hope<"):themes.index(">Structural")]
+    assert table_rows(section(page, "new-themes"))["C02 label C02a, b"][3] == "rejected"
 
 
 def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["StudyView", "study_view", "atomic_output", "opened_study", "key_path",
-           "check_output"]
+           "check_output", "code_decisions"]
 
 
 @contextmanager
@@ -87,3 +87,20 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 
         view = make_pseudonyms(view)
     return view
+
+
+def code_decisions(view: StudyView) -> dict[str, tuple[str, str]]:
+    """This run's candidate codes: code id -> (the analyst's latest action on it, or "" while
+    undecided; the theme it sits under). An accepted code sits under its suggested theme, a
+    reassigned one under the analyst's theme, an undecided one under its suggested theme (the
+    machine's, like every pending suggestion), and a rejected one under none ("")."""
+    decisions = view.decisions[view.decisions["run_id"] == view.run_id]
+    latest = decisions.drop_duplicates("suggestion_id", keep="last")
+    latest = dict(zip(latest["suggestion_id"], zip(latest["action"], latest["theme_id"])))
+    codes = view.suggestions[view.suggestions["level"] == "code"]
+    placed = {}
+    for sid, code_id, suggested in zip(codes["suggestion_id"], codes["item_id"],
+                                       codes["theme_id"]):
+        action, theme = latest.get(sid, ("", suggested))
+        placed[code_id] = (action, "" if action == "reject" else theme)
+    return placed

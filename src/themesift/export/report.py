@@ -33,7 +33,7 @@ from ..errors import InputError, ThemesiftError
 from ..model import NONE_THEME, Framework
 from ..pipeline import PipelineResult, unit_map
 from ..text import counted
-from ._common import StudyView, atomic_output, check_output, study_view
+from ._common import StudyView, atomic_output, check_output, code_decisions, study_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,13 +159,10 @@ def _from_view(view: StudyView) -> _ReportData:
     decisions = view.decisions[view.decisions["run_id"] == view.run_id]
     decisions = decisions.drop_duplicates("suggestion_id", keep="last")
     code_sugg = sugg[sugg["level"] == "code"]
-    latest = dict(zip(decisions["suggestion_id"], zip(decisions["action"], decisions["theme_id"])))
-    code_theme, code_decision = [], []
-    for sid, theme in zip(code_sugg["suggestion_id"], code_sugg["theme_id"]):
-        action, decided = latest.get(sid, ("", theme))
-        code_theme.append(theme if action in ("", "reject") else decided)
-        code_decision.append(action)
-    themes = code_sugg.assign(theme_id=code_theme, decision=code_decision)
+    # a rejected code sits under no theme (it is among the candidate new themes)
+    placed = code_decisions(view)
+    themes = code_sugg.assign(theme_id=[placed[c][1] for c in code_sugg["item_id"]],
+                              decision=[placed[c][0] for c in code_sugg["item_id"]])
     codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision"]].rename(
         columns={"item_id": "code_id"}), on="code_id", how="left")
     order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
@@ -754,16 +751,28 @@ def _decided_text(data: _ReportData) -> str:
     return text + ".</p>"
 
 
+def _unit_counts(total: int, themed: int, none: int, rejected: int) -> str:
+    """The units by kind of theme; the parts add up to the total."""
+    parts = [f"{themed} with a framework theme", f"{none} fitting no theme"]
+    if rejected:
+        parts.append(f"{rejected} with no theme: the analyst rejected the suggested one")
+    other = total - themed - none - rejected  # a theme an earlier framework had
+    if other:
+        parts.append(f"{other} with a theme the framework no longer has")
+    return f"{total} ({', '.join(parts)})"
+
+
 def _summary(data: _ReportData) -> str:
     m = data.manifest
     fw = data.framework
     model = (m.get("embedding_model") or {}).get("model_id", "")
     counts = data.units["theme_id"].value_counts()
-    themed = sum(int(counts.get(t, 0)) for t in fw.theme_ids)
+    themed = sum(int(counts.get(t.id, 0)) for t in fw.all_themes())
     rows = [("Framework", f"{fw.name} (version {fw.version})" if fw.version else fw.name),
             ("Transcripts", ", ".join(data.transcripts)),
-            ("Meaning units", f"{len(data.units)} ({themed} with a framework theme, "
-                              f"{int(counts.get(NONE_THEME, 0))} fitting no theme)"),
+            ("Meaning units", _unit_counts(len(data.units), themed,
+                                           int(counts.get(NONE_THEME, 0)),
+                                           int(counts.get(_NO_THEME, 0)))),
             ("Candidate codes", str(len(data.codes))),
             ("Coded by the analyst", f"{data.coded} units" if data.decisions is not None
              else "not yet (suggestions only)"),
