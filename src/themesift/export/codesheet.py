@@ -54,10 +54,18 @@ _FALSE_START = re.compile(r"\b([\w']+)-\s+(?=\1\b)", re.IGNORECASE)
 _REPEAT = re.compile(r"\b([\w']+),\s+(?=\1\b)|"
                      r"\b(i|a|the|we|they|it|it's|you|he|she|and|but|so|to|my)\s+(?=\2\b)",
                      re.IGNORECASE)
+# Hesitations are never words of the sentence: they go wherever they are.
+_HESITATION = re.compile(r"(?<![\w'])(?:u+m+|u+h+|e+r+m*|a+h+|m+m+|h+m+)(?![\w'])",
+                         re.IGNORECASE)
+# These are fillers only when set off: at the start of the text or after a comma or sentence
+# mark, and followed by one (", you know," / "You know, ..." / "..., I suppose."). Elsewhere
+# they are the sentence's own words: "if you know the person", "I mean the world to her",
+# "I told her you know the way home", "a sort of shed".
 _FILLER = re.compile(
-    r"(?<![\w'])(?:u+m+|u+h+|e+r+m*|a+h+|m+m+|h+m+|you know|i mean|sort of|you see|"
-    r"i suppose|i guess|basically|honestly|to be honest|obviously|literally|or something|"
-    r"and stuff|i think(?=,)|i don't know(?=,)|(?:^|(?<=[,.?!]\s))like(?=,))(?![\w'])",
+    r"(?P<before>^\s*|[,;:.!?][\"”’)\]]?\s*)"
+    r"(?:you know|i mean|sort of|you see|i suppose|i guess|basically|honestly|to be honest|"
+    r"obviously|literally|or something|and stuff|i think|i don't know|like)"
+    r"(?=\s*(?:[,;:.!?]|$))",
     re.IGNORECASE)
 _LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
                       re.IGNORECASE)
@@ -69,8 +77,11 @@ _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+-+\s+")
 def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     """An extractive condensation of a meaning unit: its key sentences, fillers removed.
 
-    Transcription notes ("[laughs]"), fillers and hedges ("um", "you know", "I mean",
-    "sort of", ", like,"), false starts ("it's- it's") and repeated words go; sentences with
+    Transcription notes ("[laughs]"), hesitations ("um", "er"), fillers and hedges set off
+    by commas or starting a sentence ("..., you know, ...", "I mean, ...", "..., I suppose.",
+    ", like,"; where such words are the sentence's own, as in "if you know the person" or
+    "I mean the world to her", they stay), false starts ("it's- it's") and repeated words
+    go; sentences with
     fewer than two content words ("I can start, I suppose.") go; of the rest, the sentences
     richest in content words are kept in their spoken order up to about ``max_words``. A single
     long sentence is cut to its richest clauses, with "[...]" where words were left out. The
@@ -83,7 +94,8 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     ...          "the diagnosis and more about getting my life back.")
     "For me it's less about the diagnosis and more about getting my life back."
     """
-    text = _tidy(_FILLER.sub("", _NOTES.sub("", str(text))))
+    text = _HESITATION.sub("", _NOTES.sub("", str(text)))
+    text = _tidy(_FILLER.sub(r"\g<before>", text))
     text = _REPEAT.sub("", _FALSE_START.sub("", text))
     sentences = [_tidy(s) for s in _SENTENCE.split(text)]
     sentences = [s for s in sentences if _LETTER.search(s)]
