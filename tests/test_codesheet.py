@@ -83,7 +83,23 @@ def test_one_row_per_coded_unit_grouped_in_framework_theme_order(coded_study):
     assert list(sheet["decided by"]) == ["code decision", "unit decision", "code decision",
                                          "unit decision"]
     assert list(sheet["analyst"]) == ["KJ", "AB", "KJ", "AB"]
-    assert list(sheet["code"]) == ["label C01", "label C02", "label C01", "label C02"]
+    # nobody decided on C02 (u3, u4): the analyst placed it under no theme, so no code
+    assert list(sheet["code"]) == ["label C01", "", "label C01", ""]
+
+
+def test_a_code_shows_only_under_the_theme_the_analysts_decisions_gave_it(uncoded_study):
+    study, run_id = uncoded_study, uncoded_study.latest_run_id()
+    study.decide(f"code:{run_id}:C01", "reassign", theme_id="hope", analyst="KJ")  # u0-u2
+    study.decide("unit:u1", "reassign", theme_id="relationships", analyst="KJ")
+    study.decide(f"code:{run_id}:C02", "reject", analyst="KJ")  # u3 u4, suggested hope
+    study.decide("unit:u3", "accept", analyst="KJ")  # hope, one by one
+    study.decide("unit:u4", "reassign", theme_id="relationships", analyst="KJ")
+    sheet = codesheet(study_view(study)).set_index("unit_id")
+    assert sheet.loc[["u0", "u2"], ["theme", "code", "decided by"]].values.tolist() == [
+        ["Hope", "label C01", "code decision"]] * 2
+    # a member moved away from its code's theme, and the members of a rejected code: no code
+    assert sheet.loc[["u1", "u3", "u4"], ["theme", "code"]].values.tolist() == [
+        ["Relationships", ""], ["Hope", ""], ["Relationships", ""]]
 
 
 def test_positions_point_into_the_transcript(coded_study):
@@ -132,7 +148,8 @@ def test_a_coded_subtheme_is_shown_and_an_unknown_theme_comes_last(coded_study):
      "Then the groups don't get cancelled."),
     ("Sometimes I literally leave the folder in the car. [laughs] Which my manager would not "
      "love to hear.",
-     "Sometimes I leave the folder in the car. Which my manager would not love to hear."),
+     "Sometimes I literally leave the folder in the car. Which my manager would not love to "
+     "hear."),
     ("More peer workers. [laughs] Biased, I know. But people believe you differently when "
      "you've been there.",
      "More peer workers. People believe you differently when you've been there."),
@@ -155,6 +172,34 @@ def test_a_coded_subtheme_is_shown_and_an_unknown_theme_comes_last(coded_study):
     ("--something lovely and stupid.", "Something lovely and stupid."),
 ])
 def test_condense_removes_fillers_and_keeps_the_speakers_words(unit, condensed):
+    assert condense(unit) == condensed
+
+
+@pytest.mark.parametrize("unit, condensed", [
+    # the words of the sentence stay
+    ("Weight creeping up by a kilo a week isn't alarming on one visit, you only see it if you "
+     "know the person.",
+     "Weight creeping up by a kilo a week isn't alarming on one visit, you only see it if you "
+     "know the person."),
+    ("I mean the world to her, she said.", "I mean the world to her, she said."),
+    ("I told her you know the way home", "I told her you know the way home."),
+    ("You see the change in his breathing before anyone else does.",
+     "You see the change in his breathing before anyone else does."),
+    ("We built a sort of shed for the garden tools.",
+     "We built a sort of shed for the garden tools."),
+    # the same words set off by commas, or starting a sentence before one, are fillers
+    ("You know, the ankles swell first and the family notices it.",
+     "The ankles swell first and the family notices it."),
+    ("I mean, the world changes for her when he comes home.",
+     "The world changes for her when he comes home."),
+    ("I told her, you know, the way home from the surgery.",
+     "I told her, the way home from the surgery."),
+    ("The carers get tired, you see. Nobody visits them at night.",
+     "The carers get tired. Nobody visits them at night."),
+    ("It was, sort of, a relief when the hospital bed arrived, I suppose.",
+     "It was, a relief when the hospital bed arrived."),
+])
+def test_condense_removes_fillers_only_where_they_are_fillers(unit, condensed):
     assert condense(unit) == condensed
 
 

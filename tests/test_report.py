@@ -263,9 +263,54 @@ def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_pat
     assert stats["percent agreement"][0] == "0.83"
     assert "6 units coded by both" in agreement
     assert "6 units" in section(page, "summary")
+    # the parts add up: u3's suggestion was rejected, so it has no theme
+    assert ("12 (9 with a framework theme, 2 fitting no theme, 1 with no theme: the analyst "
+            "rejected the suggested one)") in section(page, "summary")
     # the rejected unit has no theme; the analyst's theme shows in the units table
     assert "No theme (suggestion rejected)" in section(page, "prevalence")
     assert table_rows(section(page, "themes"))["C01 label C01a, b"][3] == "accepted"
+
+
+def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
+        coded_study, tmp_path, monkeypatch):
+    def echo(corpus=None, framework=None, **_):  # a re-run repeats the analyst's coding back
+        result = hand_made_result(corpus, framework)
+        coded = coded_study.coding().set_index("unit_id")["theme_id"]
+        result.unit_suggestions["theme_id"] = [coded.get(u, t) for u, t in zip(
+            result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])]
+        return result
+
+    first = coded_study.latest_run_id()
+    monkeypatch.setattr(pipeline_module, "run_pipeline", echo)
+    second = coded_study.run(fakes.make_corpus_of(ANSWERS)).id
+    pages = {run: section(export_report(coded_study, tmp_path / f"{run}.html", run_id=run,
+                                        embedder=FakeEmbedder()).read_text(encoding="utf-8"),
+                          "agreement") for run in (first, second)}
+    for agreement in pages.values():  # the same figures, whichever run is reported
+        assert table_rows(agreement, 2)["percent agreement"][0] == "0.83"  # not 1.00
+        assert "6 units coded by both" in agreement
+        assert "the suggestion of the run in which the analyst first decided on it" in agreement
+        # per suggested theme: what the run decided on suggested, not the echo
+        assert table_rows(agreement, 0)["Fits no theme"] == ["0", "1", "0", "2", "0%"]
+        assert "The analyst coded 6 of this run's 12 meaning units (2 decided one by one, " \
+               "4 through a decision on a code)" in agreement
+    assert "4 made on this run's suggestions, 0 on earlier runs'" in pages[first]
+    assert "0 made on this run's suggestions, 4 on earlier runs'" in pages[second]
+
+
+def test_a_rejected_code_sits_under_no_theme_but_among_the_candidate_new_themes(
+        coded_study, tmp_path):
+    run_id = coded_study.latest_run_id()
+    coded_study.decide(f"code:{run_id}:C02", "reject", analyst="KJ")  # structural_tension
+    coded_study.decide(f"code:{run_id}:C03", "reassign", theme_id="hope", analyst="KJ")
+    page = export_report(coded_study, tmp_path / "r.html",
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    themes = section(page, "themes")
+    structural = themes[themes.index(">Structural"):themes.index(">Symptoms")]
+    assert "0 codes" in structural and "No code is mapped to this theme" in structural
+    assert "C02" not in themes and "C03" not in themes[themes.index(">Symptoms"):]
+    assert "C03" in themes[themes.index(">Hope<"):themes.index(">Structural")]
+    assert table_rows(section(page, "new-themes"))["C02 label C02a, b"][3] == "rejected"
 
 
 def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):

@@ -303,7 +303,9 @@ def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
     assert apply_review(study, out / "review.csv", analyst="KJ")["action"].tolist() == ["reject"]
     fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"}})
     back = apply_review(study, out / "review.csv", analyst="KJ")
-    assert back[["action", "theme_id"]].values.tolist() == [["reassign", "relationships"]]
+    # an accept of the suggestion the sheet's run made (each run keeps its own)
+    assert back[["action", "theme_id", "run_id"]].values.tolist() == [
+        ["accept", "relationships", run.id]]
     assert study.coding().set_index("unit_id")["theme_id"].to_dict() == {
         "u0": "relationships", "u3": "none"}
 

@@ -59,15 +59,15 @@ def test_open_creates_store_in_folder_and_reopens(tmp_path):
     s = Study.open(tmp_path / "my-study")
     assert s.path == tmp_path / "my-study" / "study.sqlite"
     assert s.path.exists()
-    assert s.schema_version == SCHEMA_VERSION == 3
+    assert s.schema_version == SCHEMA_VERSION == 4
     s.close()
     again = Study.open(tmp_path / "my-study")
-    assert again.schema_version == 3
+    assert again.schema_version == 4
     conn = sqlite3.connect(again.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"transcripts", "units", "runs", "codes", "code_members", "suggestions",
-            "decisions"} <= tables
+            "unit_suggestions", "decisions"} <= tables
     conn.close()
     again.close()
 
@@ -177,9 +177,9 @@ def test_version_1_store_is_migrated(tmp_path, fake_stages, caplog):
     conn.commit()
     conn.close()
     with Study.open(path) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == 4
         assert [r.getMessage() for r in caplog.records if "Migrating" in r.getMessage()] == [
-            f"Migrating {path} to schema version {v}" for v in (2, 3)]
+            f"Migrating {path} to schema version {v}" for v in (2, 3, 4)]
         assert s.framework("run-old").theme_ids == THEMES  # no copy: loaded from its source
         s.run(make_corpus())
         assert s.framework().theme_ids == THEMES
@@ -208,6 +208,52 @@ def test_rerun_keeps_decisions_and_suggestion_ids(study):
     coding = study.coding().set_index("unit_id")
     assert coding.loc["u1", "theme_id"] == "relationships"
     assert coding.loc["u3", "source"] == "code"
+
+
+def test_every_run_keeps_its_own_unit_suggestions(study, monkeypatch):
+    first = study.runs["run_id"][0]
+    before = study.load_run(first).suggestions
+
+    def again(corpus, framework, **kwargs):  # the next run suggests otherwise
+        result = fake_result(corpus, framework)
+        result.unit_suggestions["theme_id"] = "symptoms_barrier"
+        result.unit_suggestions["rationale"] = "second look"
+        return result
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", again)
+    second = study.run(make_corpus()).id
+    kept = study.load_run(first).suggestions
+    assert kept.equals(before)  # the first run's unit suggestions are still its own
+    assert kept["level"].value_counts().to_dict() == {"unit": 6, "code": 2}
+    now = study.load_run(second).suggestions
+    assert set(now.loc[now["level"] == "unit", "theme_id"]) == {"symptoms_barrier"}
+    assert now["suggestion_id"].tolist()[2:] == [f"unit:u{i}" for i in range(6)]
+    conn = sqlite3.connect(study.path)
+    counts = conn.execute("SELECT run_id, count(*) FROM unit_suggestions GROUP BY run_id "
+                          "ORDER BY run_id").fetchall()
+    conn.close()
+    assert sorted(counts) == sorted([(first, 6), (second, 6)])
+    # a decision is on the latest run's suggestion, or on the run the analyst reviewed
+    study.decide("unit:u0", "accept", analyst="KJ")
+    study.decide("unit:u1", "accept", analyst="KJ", run_id=first)
+    assert study.decisions[["run_id", "theme_id"]].values.tolist() == [
+        [second, "symptoms_barrier"], [first, "relationships"]]
+    with pytest.raises(ts.InputError, match="Unknown suggestion 'unit:u1' in run 'run-nope'"):
+        study.decide("unit:u1", "accept", analyst="KJ", run_id="run-nope")
+
+
+def test_version_3_store_is_migrated_keeping_its_unit_suggestions(study):
+    run_id = study.runs["run_id"][0]
+    before = study.load_run(run_id).suggestions
+    study.close()
+    conn = sqlite3.connect(study.path)
+    with conn:  # a store as version 3 wrote it: unit suggestions only in suggestions
+        conn.execute("DROP TABLE unit_suggestions")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    with Study.open(study.path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.load_run(run_id).suggestions.equals(before)
 
 
 def test_real_run_on_a_sample_transcript(tmp_path, sample_dir, embedder):

@@ -300,3 +300,22 @@ def test_a_new_widget_leaves_out_units_coded_through_a_code(study):
         if seen.count(seen[-1]) > 1:
             break
     assert not {f"unit:{u}" for u in coded} & set(seen)
+
+
+def test_reviewing_an_earlier_run_decides_on_that_runs_suggestions(study, monkeypatch):
+    first = study.latest_run_id()
+
+    def later(corpus, framework, **kw):  # the next run suggests every unit otherwise
+        result = fake_result(corpus, framework)
+        result.unit_suggestions["theme_id"] = "symptoms_barrier"
+        return result
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", later)
+    study.run(Corpus([Transcript("t1", "P1: hello there", (), {
+        "sha256": hashlib.sha256(b"P1: hello there").hexdigest(), "path": "t1.txt",
+        "format": "txt"})]), learn=False)
+    w = review(study, run_id=first, queue=["unit:u0"])
+    assert w.current["theme_id"] == "relationships"  # what the reviewed run suggested
+    w.accept()
+    assert study.decisions[["run_id", "action", "theme_id"]].values.tolist() == [
+        [first, "accept", "relationships"]]

@@ -270,6 +270,10 @@ class StudyView:
     ``speaker, role, turn, start, end, text``. ``decisions``: every decision. ``pending``:
     the run's unit-level suggestions that no decision has touched yet. ``pseudonyms``: the
     :class:`~themesift.pseudonymise.Pseudonyms` applied to all of the above, or None.
+    ``decided_suggestions``: what the machine had suggested for each unit when the analyst
+    decided on it (:meth:`Study.decided_suggestions`), or None. ``decided_codes``: the
+    candidate codes of every run that has a decision on one of them (``run_id`` and the
+    code-table columns, as that run stored them), or None.
     """
 
     study_path: str
@@ -285,3 +289,5 @@ class StudyView:
     pending: pd.DataFrame
     manifest: dict[str, Any]
     pseudonyms: Any = None
+    decided_suggestions: pd.DataFrame | None = None
+    decided_codes: pd.DataFrame | None = None

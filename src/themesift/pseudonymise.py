@@ -443,6 +443,8 @@ def _pseudonymise_view(view: StudyView, pseudonyms: Pseudonyms) -> StudyView:
                                 ("analyst",)),
         codes=_replace_columns(view.codes, pseudonyms, ("label", "keywords", "exemplars"),
                                ignore_case=True),
+        decided_codes=None if view.decided_codes is None else _replace_columns(
+            view.decided_codes, pseudonyms, ("label", "keywords", "exemplars"), ignore_case=True),
         suggestions=_replace_columns(view.suggestions, pseudonyms, text_columns, ignore_case=True),
         pending=_replace_columns(view.pending, pseudonyms, text_columns),
         decisions=_replace_columns(view.decisions, pseudonyms, ("note", "analyst")),

@@ -135,6 +135,24 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE units ADD COLUMN small_talk INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE code_members ADD COLUMN theme_id TEXT",
     ),
+    (  # version 4: every run keeps its own unit suggestions. The suggestions table holds one
+       # row per suggestion id (what decisions reference), and a unit's id 'unit:<unit_id>' is
+       # the same in every run, so its row there is the latest run's; here each run's stay.
+       # Runs stored before keep only what the suggestions table still had (the latest run's).
+        """CREATE TABLE unit_suggestions (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            unit_id TEXT NOT NULL,
+            theme_id TEXT,
+            score REAL,
+            runner_up TEXT,
+            runner_up_score REAL,
+            rationale TEXT,
+            PRIMARY KEY (run_id, unit_id))""",
+        """INSERT INTO unit_suggestions (run_id, unit_id, theme_id, score, runner_up,
+               runner_up_score, rationale)
+           SELECT run_id, item_id, theme_id, score, runner_up, runner_up_score, rationale
+           FROM suggestions WHERE level = 'unit'""",
+    ),
 ]
 #: The schema version this themesift writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -180,6 +198,29 @@ FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
 ORDER BY u.doc_id, u.start, c.unit_id
 """
 
+# Every decision with the units it is about (a unit decision: its unit; a code decision: the
+# code's members) and what the run it was made on suggested for each (NULL where that run's
+# unit suggestions were not kept: runs stored before schema 4 that a later run followed).
+_DECIDED_SQL = """
+WITH touched AS (
+    SELECT d.id, substr(d.suggestion_id, 6) AS unit_id, 'unit' AS level
+    FROM decisions AS d WHERE substr(d.suggestion_id, 1, 5) = 'unit:'
+    UNION ALL
+    SELECT d.id, m.unit_id, 'code'
+    FROM decisions AS d
+    JOIN suggestions AS s ON s.suggestion_id = d.suggestion_id AND s.level = 'code'
+    JOIN code_members AS m ON m.run_id = s.run_id AND m.code_id = s.item_id
+)
+SELECT t.id, d.suggestion_id, d.run_id, t.unit_id, t.level, d.action, d.theme_id,
+       us.theme_id, us.score
+FROM touched AS t
+JOIN decisions AS d ON d.id = t.id
+LEFT JOIN unit_suggestions AS us ON us.run_id = d.run_id AND us.unit_id = t.unit_id
+ORDER BY t.id, t.unit_id
+"""
+_DECIDED_COLUMNS = ["decision_id", "suggestion_id", "run_id", "unit_id", "level", "action",
+                    "theme_id", "suggested", "score"]
+
 # A code's members: which agree with its theme, which are decided one by one (what
 # _CODING_SQL does with them when the code is accepted).
 _REACH_SQL = """
@@ -221,7 +262,9 @@ class Run:
     ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
     ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
     (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
-    A ``suggestion_id`` is what :meth:`Study.decide` takes. ``assignments`` has one row per
+    A ``suggestion_id`` is what :meth:`Study.decide` takes; a unit's (``unit:<unit_id>``) is
+    the same in every run, and each run keeps its own unit suggestions, so the unit rows are
+    what this run suggested, whatever later runs did. ``assignments`` has one row per
     unit and code it belongs to (``unit_id, code_id``); ``manifest`` is the run's manifest
     (versions, config, input hashes, seed, timings). ``result`` is the pipeline's full
     output (for writing the files of a batch run; not stored, so None for a run read back
@@ -501,6 +544,7 @@ class Study:
             # A resumed run may have been finished by another process meanwhile: replace it.
             conn.execute("DELETE FROM suggestions WHERE run_id = ? AND level = 'code' AND "
                          "suggestion_id NOT IN (SELECT suggestion_id FROM decisions)", (run_id,))
+            conn.execute("DELETE FROM unit_suggestions WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM code_members WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM codes WHERE run_id = ?", (run_id,))
             conn.executemany(
@@ -541,6 +585,14 @@ class Study:
                 [(row["suggestion_id"], run_id,
                   *(_plain(row[c]) for c in _SUGGESTION_COLUMNS[1:] if c != "text"))
                  for row in sheet.to_dict("records")])
+            # what this run suggested for each unit, kept when a later run suggests again
+            conn.executemany(
+                "INSERT INTO unit_suggestions (run_id, unit_id, theme_id, score, runner_up, "
+                "runner_up_score, rationale) VALUES (?,?,?,?,?,?,?)",
+                [(run_id, row["item_id"],
+                  *(_plain(row[c]) for c in ("theme_id", "score", "runner_up", "runner_up_score",
+                                             "rationale")))
+                 for row in sheet.to_dict("records") if row["level"] == "unit"])
             conn.execute("UPDATE runs SET status = 'complete', config = ?, manifest = ?, "
                          "framework = ? WHERE run_id = ?",
                          (_json(config), _json(manifest), framework_to_yaml(result.framework),
@@ -613,14 +665,21 @@ class Study:
         codes = pd.concat([raw, extra], axis=1)
         assignments = self._frame("SELECT unit_id, code_id FROM code_members WHERE run_id = ? "
                                   "ORDER BY rowid", (run_id,), columns=["unit_id", "code_id"])
+        # code suggestions have ids of their own run; unit ones are kept per run apart
         suggestions = self._frame(
-            "SELECT s.suggestion_id, s.level, s.item_id, "
-            "COALESCE(u.text, c.label || ' (' || c.size || ' units)') AS text, s.theme_id, "
-            "s.score, s.runner_up, s.runner_up_score, s.rationale FROM suggestions AS s "
-            "LEFT JOIN units AS u ON s.level = 'unit' AND u.unit_id = s.item_id "
-            "LEFT JOIN codes AS c ON s.level = 'code' AND c.run_id = s.run_id "
-            "AND c.code_id = s.item_id WHERE s.run_id = ? "
-            "ORDER BY s.level = 'unit', s.rowid", (run_id,), columns=_SUGGESTION_COLUMNS)
+            "SELECT suggestion_id, level, item_id, text, theme_id, score, runner_up, "
+            "runner_up_score, rationale FROM ("
+            "SELECT s.suggestion_id, s.level, s.item_id, c.label || ' (' || c.size || ' units)' "
+            "AS text, s.theme_id, s.score, s.runner_up, s.runner_up_score, s.rationale, "
+            "s.rowid AS written FROM suggestions AS s LEFT JOIN codes AS c "
+            "ON c.run_id = s.run_id AND c.code_id = s.item_id "
+            "WHERE s.run_id = ? AND s.level = 'code' "
+            "UNION ALL "
+            "SELECT 'unit:' || s.unit_id, 'unit', s.unit_id, u.text, s.theme_id, s.score, "
+            "s.runner_up, s.runner_up_score, s.rationale, s.rowid FROM unit_suggestions AS s "
+            "LEFT JOIN units AS u ON u.unit_id = s.unit_id WHERE s.run_id = ?"
+            ") ORDER BY level = 'unit', written",
+            (run_id, run_id), columns=_SUGGESTION_COLUMNS)
         return Run(run_id, units, codes, suggestions, assignments=assignments,
                    manifest=json.loads(manifest or "{}"))
 
@@ -668,6 +727,8 @@ class Study:
         theme_id: str | None = None,
         analyst: str = "",
         note: str = "",
+        *,
+        run_id: str | None = None,
     ) -> int:
         """Record an analyst's decision on one suggestion; decisions are never changed later.
 
@@ -692,6 +753,11 @@ class Study:
             where the system does not say who you are, a decision without one is refused.
         note:
             Free text kept with the decision.
+        run_id:
+            The run whose suggestion the analyst decided on (a review of an older run): the
+            decision records it, and ``accept``/``reject`` are about that run's suggested
+            theme. By default the latest run that suggested it (a unit's ``unit:<unit_id>``
+            is the same id in every run; a code's id names its run).
 
         Returns
         -------
@@ -713,12 +779,10 @@ class Study:
             raise InputError(f"Unknown action {action!r}. Available: {', '.join(ACTIONS)}",
                              fix="Use 'reassign' with theme_id= to move a suggestion to "
                                  "another theme")
-        with self._lock:
-            row = self._connection().execute(
-                "SELECT run_id, theme_id FROM suggestions WHERE suggestion_id = ?",
-                (suggestion_id,)).fetchone()
+        row = self.suggested(suggestion_id, run_id)
         if row is None:
-            raise InputError(f"Unknown suggestion {suggestion_id!r}",
+            of_run = f" in run {run_id!r}" if run_id is not None else ""
+            raise InputError(f"Unknown suggestion {suggestion_id!r}{of_run}",
                              fix="Suggestion ids look like 'unit:<unit_id>' or "
                                  "'code:<run_id>:<code_id>'; take them from run.suggestions")
         run_id, suggested = row
@@ -754,6 +818,22 @@ class Study:
                                                note or "")
         logger.debug("Decision %d: %s %s -> %s", decision_id, action, suggestion_id, theme_id)
         return decision_id
+
+    def suggested(self, suggestion_id: str, run_id: str | None = None,
+                  conn: sqlite3.Connection | None = None) -> tuple[str, str | None] | None:
+        """The run and suggested theme of a suggestion: of run ``run_id`` (None when that run
+        did not make it), else of the latest run that made it; None for an unknown id.
+        ``conn``: read inside the caller's transaction on the store."""
+        if run_id is not None and suggestion_id.startswith("unit:"):
+            sql, params = ("SELECT run_id, theme_id FROM unit_suggestions "
+                           "WHERE run_id = ? AND unit_id = ?",
+                           (run_id, suggestion_id.removeprefix("unit:")))
+        else:
+            sql, params = ("SELECT run_id, theme_id FROM suggestions WHERE suggestion_id = ? "
+                           "AND (? IS NULL OR run_id = ?)", (suggestion_id, run_id, run_id))
+        with self._lock:
+            row = (conn or self._connection()).execute(sql, params).fetchone()
+        return None if row is None else (str(row[0]), row[1])
 
     @staticmethod
     def insert_decision(conn: sqlite3.Connection, time: str, analyst: str, suggestion_id: str,
@@ -838,6 +918,30 @@ class Study:
                              fix="Code suggestion ids look like 'code:<run_id>:<code_id>'; take "
                                  "them from run.suggestions")
         return CodeReach(int(coded), int(total), int(decided))
+
+    def decided_suggestions(self) -> pd.DataFrame:
+        """What the machine had suggested for each unit when the analyst decided on it.
+
+        One row per decision and unit it is about: a decision on a unit's suggestion is about
+        that unit, one on a code's suggestion about each of the code's members. ``suggested``
+        and ``score`` are that unit's suggestion in the run the decision was made on (each run
+        keeps its own), so the first decision on a unit shows what the machine proposed
+        before the analyst's coding could teach it anything: what agreement with the machine
+        is measured against (the report). Empty where that run's unit suggestions were not
+        kept (runs stored before schema 4 that a later run followed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``decision_id, suggestion_id, run_id, unit_id, level`` (``unit`` or ``code``:
+            what was decided),
+            ``action, theme_id`` (the decision's), ``suggested, score``; oldest decision first.
+
+        Examples
+        --------
+        >>> first = study.decided_suggestions().drop_duplicates("unit_id")  # doctest: +SKIP
+        """
+        return self._frame(_DECIDED_SQL, columns=_DECIDED_COLUMNS)
 
     def coding(self) -> pd.DataFrame:
         """The current coding of meaning units, derived from the decisions.

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..study import Study
 
 __all__ = ["StudyView", "study_view", "atomic_output", "opened_study", "key_path",
-           "check_output"]
+           "check_output", "code_decisions"]
 
 
 @contextmanager
@@ -56,6 +56,8 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     InputError
         If the study has no complete run (an empty study has nothing to export).
     """
+    import pandas as pd
+
     if isinstance(study, StudyView):
         return study
     with opened_study(study) as opened:
@@ -65,6 +67,12 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         units = opened.units
         coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
         decisions = opened.decisions
+        decided_suggestions = opened.decided_suggestions()
+        # a code decided in another run is shown with that run's label and keywords
+        code_runs = sorted({sid.split(":")[1] for sid in decisions["suggestion_id"]
+                            if sid.startswith("code:")} - {run.id})
+        decided_codes = pd.concat([run.codes.assign(run_id=run.id)] + [
+            opened.load_run(r).codes.assign(run_id=r) for r in code_runs], ignore_index=True)
         units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
         settled = opened.settled_units(dict(zip(units_suggested["item_id"],
                                                 units_suggested["theme_id"])))
@@ -72,9 +80,27 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
-                     pending.reset_index(drop=True), run.manifest)
+                     pending.reset_index(drop=True), run.manifest,
+                     decided_suggestions=decided_suggestions, decided_codes=decided_codes)
     if pseudonymise:
         from ..pseudonymise import pseudonymise as make_pseudonyms
 
         view = make_pseudonyms(view)
     return view
+
+
+def code_decisions(view: StudyView) -> dict[str, tuple[str, str]]:
+    """This run's candidate codes: code id -> (the analyst's latest action on it, or "" while
+    undecided; the theme it sits under). An accepted code sits under its suggested theme, a
+    reassigned one under the analyst's theme, an undecided one under its suggested theme (the
+    machine's, like every pending suggestion), and a rejected one under none ("")."""
+    decisions = view.decisions[view.decisions["run_id"] == view.run_id]
+    latest = decisions.drop_duplicates("suggestion_id", keep="last")
+    latest = dict(zip(latest["suggestion_id"], zip(latest["action"], latest["theme_id"])))
+    codes = view.suggestions[view.suggestions["level"] == "code"]
+    placed = {}
+    for sid, code_id, suggested in zip(codes["suggestion_id"], codes["item_id"],
+                                       codes["theme_id"]):
+        action, theme = latest.get(sid, ("", suggested))
+        placed[code_id] = (action, "" if action == "reject" else theme)
+    return placed

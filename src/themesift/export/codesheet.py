@@ -54,10 +54,18 @@ _FALSE_START = re.compile(r"\b([\w']+)-\s+(?=\1\b)", re.IGNORECASE)
 _REPEAT = re.compile(r"\b([\w']+),\s+(?=\1\b)|"
                      r"\b(i|a|the|we|they|it|it's|you|he|she|and|but|so|to|my)\s+(?=\2\b)",
                      re.IGNORECASE)
+# Hesitations are never words of the sentence: they go wherever they are.
+_HESITATION = re.compile(r"(?<![\w'])(?:u+m+|u+h+|e+r+m*|a+h+|m+m+|h+m+)(?![\w'])",
+                         re.IGNORECASE)
+# These are fillers only when set off: at the start of the text or after a comma or sentence
+# mark, and followed by one (", you know," / "You know, ..." / "..., I suppose."). Elsewhere
+# they are the sentence's own words: "if you know the person", "I mean the world to her",
+# "I told her you know the way home", "a sort of shed".
 _FILLER = re.compile(
-    r"(?<![\w'])(?:u+m+|u+h+|e+r+m*|a+h+|m+m+|h+m+|you know|i mean|sort of|you see|"
-    r"i suppose|i guess|basically|honestly|to be honest|obviously|literally|or something|"
-    r"and stuff|i think(?=,)|i don't know(?=,)|(?:^|(?<=[,.?!]\s))like(?=,))(?![\w'])",
+    r"(?P<before>^\s*|[,;:.!?][\"”’)\]]?\s*)"
+    r"(?:you know|i mean|sort of|you see|i suppose|i guess|basically|honestly|to be honest|"
+    r"obviously|literally|or something|and stuff|i think|i don't know|like)"
+    r"(?=\s*(?:[,;:.!?]|$))",
     re.IGNORECASE)
 _LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
                       re.IGNORECASE)
@@ -69,8 +77,11 @@ _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+-+\s+")
 def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     """An extractive condensation of a meaning unit: its key sentences, fillers removed.
 
-    Transcription notes ("[laughs]"), fillers and hedges ("um", "you know", "I mean",
-    "sort of", ", like,"), false starts ("it's- it's") and repeated words go; sentences with
+    Transcription notes ("[laughs]"), hesitations ("um", "er"), fillers and hedges set off
+    by commas or starting a sentence ("..., you know, ...", "I mean, ...", "..., I suppose.",
+    ", like,"; where such words are the sentence's own, as in "if you know the person" or
+    "I mean the world to her", they stay), false starts ("it's- it's") and repeated words
+    go; sentences with
     fewer than two content words ("I can start, I suppose.") go; of the rest, the sentences
     richest in content words are kept in their spoken order up to about ``max_words``. A single
     long sentence is cut to its richest clauses, with "[...]" where words were left out. The
@@ -83,7 +94,8 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     ...          "the diagnosis and more about getting my life back.")
     "For me it's less about the diagnosis and more about getting my life back."
     """
-    text = _tidy(_FILLER.sub("", _NOTES.sub("", str(text))))
+    text = _HESITATION.sub("", _NOTES.sub("", str(text)))
+    text = _tidy(_FILLER.sub(r"\g<before>", text))
     text = _REPEAT.sub("", _FALSE_START.sub("", text))
     sentences = [_tidy(s) for s in _SENTENCE.split(text)]
     sentences = [s for s in sentences if _LETTER.search(s)]
@@ -154,11 +166,19 @@ def codesheet(view: StudyView) -> pd.DataFrame:
     """The code sheet of a study view: one row per coded meaning unit, grouped by theme.
 
     Columns (:data:`COLUMNS`): ``theme`` (name), the subtheme, ``code`` (the label of the run's
-    candidate code the unit belongs to; blank for an outlier), ``meaning unit``, the condensed
-    meaning unit, ``document``, ``speaker``, ``turn``, ``characters`` ("start-end" in the
-    transcript), ``unit_id``, ``analyst`` and ``decided by`` ("unit decision" or "code
-    decision"). Rows are in the framework's theme order, then subtheme, code, document and
-    position. Units the analyst coded "none" (fits no theme) are not listed.
+    candidate code the unit belongs to, under the unit's theme; see below), ``meaning unit``,
+    the condensed meaning unit, ``document``, ``speaker``, ``turn``, ``characters``
+    ("start-end" in the transcript), ``unit_id``, ``analyst`` and ``decided by`` ("unit
+    decision" or "code decision"). Rows are in the framework's theme order, then subtheme,
+    code, document and position. Units the analyst coded "none" (fits no theme) are not
+    listed.
+
+    The code: a candidate code sits under the theme the analyst's latest decision on it gave
+    it (accepted into its suggested theme, or reassigned), in whichever run it was decided;
+    a unit shows the code it belongs to that sits under the unit's own theme. A code with
+    mixed members, some decided one by one into other themes, so shows only beside its
+    members of its own theme; the others, the members of a rejected code or of a code nobody
+    decided on, and outliers show no code.
 
     The subtheme: the framework's subthemes belong to a theme, but the analyst codes units
     with themes. Where the analyst coded a subtheme, it is shown; otherwise the subtheme of
@@ -185,15 +205,13 @@ def codesheet(view: StudyView) -> pd.DataFrame:
                          "sheet would be empty",
                          fix="Review the suggestions first (themesift review, then themesift "
                              "apply with the filled sheet, or the review widget), then export")
-    labels = dict(zip(view.codes["code_id"], view.codes["label"]))
-    code_of = {u: labels.get(c, "") for u, c in zip(view.assignments["unit_id"],
-                                                  view.assignments["code_id"])}
+    code_of = _placed_codes(view)
     order = {t.id: i for i, t in enumerate(view.framework.all_themes())}
     documents = {d: i for i, d in enumerate(view.transcripts["doc_id"])}
     rows = []
     for unit in coding.to_dict("records"):
         theme, subtheme = _theme_and_subtheme(view.framework, unit["theme_id"], unit["text"])
-        code = code_of.get(unit["unit_id"], "")
+        code = code_of.get((unit["unit_id"], unit["theme_id"]), "")
         rows.append({
             "theme": theme.name, SUBTHEME: subtheme.name if subtheme else "", "code": code,
             "meaning unit": unit["text"], CONDENSED: condense(unit["text"]),
@@ -206,6 +224,25 @@ def codesheet(view: StudyView) -> pd.DataFrame:
                      code, documents.get(unit["doc_id"], 0), int(unit["start"]))})
     rows.sort(key=lambda row: row.pop("_key"))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _placed_codes(view: StudyView) -> dict[tuple[str, str], str]:
+    """(unit id, theme id) -> the label of the candidate code (of any run) that the analyst's
+    latest decision on it accepted or reassigned into that theme and that the unit belongs
+    to; the most recently decided such code where there are several."""
+    decided = view.decided_suggestions
+    if decided is None:
+        return {}
+    codes = view.decided_codes if view.decided_codes is not None else view.codes.assign(
+        run_id=view.run_id)
+    labels = {f"code:{r}:{c}": label
+              for r, c, label in zip(codes["run_id"], codes["code_id"], codes["label"])}
+    on_codes = decided[decided["level"] == "code"]
+    latest = on_codes.groupby("suggestion_id")["decision_id"].transform("max")
+    placed = on_codes[(on_codes["decision_id"] == latest) & (on_codes["action"] != "reject")]
+    return {(u, theme): str(labels.get(sid) or sid.split(":")[-1])
+            for u, theme, sid in zip(placed["unit_id"], placed["theme_id"],
+                                     placed["suggestion_id"])}  # in decision order: latest wins
 
 
 def _theme_and_subtheme(framework: Framework, theme_id: str,

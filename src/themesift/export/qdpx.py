@@ -281,14 +281,18 @@ class _Project:
         latest = decisions.drop_duplicates("suggestion_id", keep="last")
         latest = latest[latest["suggestion_id"].str.startswith("code:")
                         & (latest["action"] != "reject")]
-        codes = self.view.codes.set_index("code_id")
+        # each code as its own run stored it (a code decided in an earlier run included)
+        codes = self.view.decided_codes
+        if codes is None:
+            codes = self.view.codes.assign(run_id=self.view.run_id)
+        stored = {(r, c): (label, keywords) for r, c, label, keywords in zip(
+            codes["run_id"], codes["code_id"], codes["label"], codes["keywords"])}
         found = {}
         for d in latest.sort_values("suggestion_id").itertuples():
             _, run_id, code_id = d.suggestion_id.split(":", 2)
-            here = run_id == self.view.run_id and code_id in codes.index
-            name = str(codes.at[code_id, "label"]) if here else f"{code_id} ({run_id})"
-            keywords = (f"; keywords: {str(codes.at[code_id, 'keywords']).replace(' | ', ', ')}"
-                        if here else "")
+            label, keywords = stored.get((run_id, code_id), (None, None))
+            name = str(label) if label else f"{code_id} ({run_id})"
+            keywords = (f"; keywords: {str(keywords).replace(' | ', ', ')}" if keywords else "")
             theme = self._theme_code(d.theme_id)
             found[d.suggestion_id] = theme.add(_Code(
                 _guid("code", run_id, code_id), name,

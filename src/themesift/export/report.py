@@ -33,7 +33,7 @@ from ..errors import InputError, ThemesiftError
 from ..model import NONE_THEME, Framework
 from ..pipeline import PipelineResult, unit_map
 from ..text import counted
-from ._common import StudyView, atomic_output, check_output, study_view
+from ._common import StudyView, atomic_output, check_output, code_decisions, study_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,6 +119,9 @@ class _ReportData:
     decisions: pd.DataFrame | None = None  # this run's decisions, latest per suggestion
     suggestions: pd.DataFrame | None = None  # suggestion_id, level, theme_id (for decisions)
     coded: int = 0  # units with an analyst's theme
+    decided: pd.DataFrame | None = None  # each decision's units, with the run's suggestion
+    run_id: str = ""
+    coding: pd.DataFrame | None = None  # the analyst's coding of this run's units
     agreement: tuple[tuple[str, AgreementReport], ...] = ()
     unit_map: pd.DataFrame | None = None
     map_note: str = ""
@@ -157,13 +160,10 @@ def _from_view(view: StudyView) -> _ReportData:
     decisions = view.decisions[view.decisions["run_id"] == view.run_id]
     decisions = decisions.drop_duplicates("suggestion_id", keep="last")
     code_sugg = sugg[sugg["level"] == "code"]
-    latest = dict(zip(decisions["suggestion_id"], zip(decisions["action"], decisions["theme_id"])))
-    code_theme, code_decision = [], []
-    for sid, theme in zip(code_sugg["suggestion_id"], code_sugg["theme_id"]):
-        action, decided = latest.get(sid, ("", theme))
-        code_theme.append(theme if action in ("", "reject") else decided)
-        code_decision.append(action)
-    themes = code_sugg.assign(theme_id=code_theme, decision=code_decision)
+    # a rejected code sits under no theme (it is among the candidate new themes)
+    placed = code_decisions(view)
+    themes = code_sugg.assign(theme_id=[placed[c][1] for c in code_sugg["item_id"]],
+                              decision=[placed[c][0] for c in code_sugg["item_id"]])
     codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision"]].rename(
         columns={"item_id": "code_id"}), on="code_id", how="left")
     order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
@@ -172,7 +172,26 @@ def _from_view(view: StudyView) -> _ReportData:
     return _ReportData(title, view.framework, dict(view.manifest), order, units, codes,
                        view.assignments, decisions=decisions,
                        suggestions=sugg[["suggestion_id", "level", "theme_id"]],
-                       coded=int(units["unit_id"].isin(coded.index).sum()))
+                       coded=int(units["unit_id"].isin(coded.index).sum()),
+                       decided=_decided_here(view, units), run_id=view.run_id,
+                       coding=view.coding[view.coding["unit_id"].isin(units["unit_id"])])
+
+
+def _decided_here(view: StudyView, units: pd.DataFrame) -> pd.DataFrame:
+    """The decisions on this run's units (in any run), with what the run they were made on
+    suggested: :meth:`Study.decided_suggestions` (rebuilt from the decisions for a view
+    without it, where each run's suggestion is not known)."""
+    import pandas as pd
+
+    decided = view.decided_suggestions
+    if decided is None:
+        d = view.decisions[view.decisions["suggestion_id"].str.startswith("unit:")]
+        decided = pd.DataFrame({"decision_id": d["id"], "suggestion_id": d["suggestion_id"],
+                                "run_id": d["run_id"],
+                                "unit_id": d["suggestion_id"].str[len("unit:"):],
+                                "level": "unit", "action": d["action"],
+                                "theme_id": d["theme_id"], "suggested": None, "score": None})
+    return decided[decided["unit_id"].isin(units["unit_id"])].reset_index(drop=True)
 
 
 def _data_of(source: Any) -> _ReportData:
@@ -334,13 +353,42 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
     coding = view.coding[view.coding["unit_id"].isin(data.units["unit_id"])]
     found = []
     if len(coding):
-        found.append(("The analyst's coding in the study (reference) vs the machine's "
-                      "unit suggestions",
-                      compare(coding[["unit_id", "theme_id"]], machine, bootstrap=BOOTSTRAP)))
+        # not this run's suggestions: a later run learns the coded units and repeats them back
+        before = _suggested_before(data)
+        found.append(("The analyst's coding in the study (reference) vs what the machine "
+                      "suggested before the analyst decided",
+                      compare(coding[["unit_id", "theme_id"]], before, bootstrap=BOOTSTRAP)))
     if human is not None:
         found.append(("The external human coding (reference) vs the machine's unit "
                       "suggestions", compare(human, machine, units=units, bootstrap=BOOTSTRAP)))
     return tuple(found)
+
+
+def _suggested_before(data: _ReportData) -> pd.DataFrame:
+    """Each decided unit's suggestion in the run of the first decision on it (on the unit, or
+    on a code it belongs to): what the machine proposed before any of the analyst's coding
+    of that unit could teach it. Units whose run did not keep it are left out."""
+    first = data.decided.drop_duplicates("unit_id")
+    first = first[first["suggested"].notna()]
+    return first[["unit_id", "suggested"]].rename(columns={"suggested": "theme_id"})
+
+
+def _before_note(data: _ReportData) -> str:
+    """What the analyst's coding is compared with, and which coded units are left out."""
+    if data.decided is None or data.coding is None or not len(data.coding):
+        return ""
+    coded = set(data.coding["unit_id"])
+    known = set(_suggested_before(data)["unit_id"])
+    missing = len(coded - known)
+    note = ("<p class='muted'>The machine's side of the analyst's coding is, for each coded "
+            "unit, the suggestion of the run in which the analyst first decided on it (on the "
+            "unit itself or on a code it belongs to), not this run's: a run made after a "
+            "decision learns from it and suggests the analyst's own coding back.")
+    if missing:
+        note += (f" {counted(missing, 'decided unit')} {'is' if missing == 1 else 'are'} left "
+                 "out: the run decided on did not keep its unit suggestions (stores written "
+                 "before schema 4 keep the latest run's only).")
+    return note + "</p>"
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -603,9 +651,25 @@ def _saturation_section(curve: pd.DataFrame) -> str:
 
 
 def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> str:
+    """Per suggested theme, what the analyst did with the suggestions. Codes: this run's.
+    Units: this run's units, each by its latest decision in any run, under the theme the run
+    decided on had suggested; the undecided ones under this run's suggestion."""
+    import pandas as pd
+
     sugg = data.suggestions[data.suggestions["level"] == level]
-    decided = sugg.merge(data.decisions[["suggestion_id", "action"]], on="suggestion_id",
-                         how="left")
+    if level == "unit" and data.decided is not None:
+        latest = data.decided[data.decided["level"] == "unit"].drop_duplicates(
+            "unit_id", keep="last")
+        machine = dict(zip(data.units["unit_id"], data.units["machine_theme"]))
+        shown = [s if isinstance(s, str) else (t if a != "reassign" else machine.get(u))
+                 for s, a, t, u in zip(latest["suggested"], latest["action"],
+                                       latest["theme_id"], latest["unit_id"])]
+        undecided = sugg[~sugg["suggestion_id"].str[len("unit:"):].isin(latest["unit_id"])]
+        decided = pd.concat([pd.DataFrame({"theme_id": shown, "action": latest["action"]}),
+                             undecided[["theme_id"]].assign(action=None)], ignore_index=True)
+    else:
+        decided = sugg.merge(data.decisions[["suggestion_id", "action"]], on="suggestion_id",
+                             how="left")
     rows = []
     for theme in [*data.framework.theme_ids, NONE_THEME]:
         actions = decided.loc[decided["theme_id"] == theme, "action"]
@@ -661,12 +725,11 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
 def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
     parts = []
     if data.decisions is not None:
-        n_decisions = len(data.decisions)
-        parts.append(f"<p>{n_decisions} suggestions of this run have an analyst's decision "
-                     f"(the latest counts); {data.coded} meaning units are coded.</p>")
+        parts.append(_decided_text(data))
         for level in ("unit", "code"):
             parts.append(f"<h3>Decisions on {level} suggestions, per suggested theme</h3>")
             parts.append(_decisions_table(data, level, names))
+    parts.append(_before_note(data))
     order = [*data.framework.theme_ids, NONE_THEME]
     parts += [_agreement_html(label, report, names, order) for label, report in data.agreement]
     if not data.agreement:
@@ -676,16 +739,44 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
     return "".join(parts)
 
 
+def _decided_text(data: _ReportData) -> str:
+    """How many of this run's units the analyst coded, and on which runs' suggestions."""
+    coding = data.coding if data.coding is not None else data.units.iloc[:0].assign(source="")
+    by = coding["source"].value_counts()
+    text = (f"<p>The analyst coded {data.coded} of this run's {counted(len(data.units), 'meaning unit')} "
+            f"({int(by.get('unit', 0))} decided one by one, {int(by.get('code', 0))} through a "
+            "decision on a code)")
+    if data.decided is not None and len(data.decided):
+        latest = data.decided.drop_duplicates("suggestion_id", keep="last")
+        here = int((latest["run_id"] == data.run_id).sum())
+        text += (f", through the latest decisions on {counted(len(latest), 'suggestion')}: "
+                 f"{here} made on this run's suggestions, {len(latest) - here} on earlier "
+                 "runs' (a decision on a unit holds in every later run)")
+    return text + ".</p>"
+
+
+def _unit_counts(total: int, themed: int, none: int, rejected: int) -> str:
+    """The units by kind of theme; the parts add up to the total."""
+    parts = [f"{themed} with a framework theme", f"{none} fitting no theme"]
+    if rejected:
+        parts.append(f"{rejected} with no theme: the analyst rejected the suggested one")
+    other = total - themed - none - rejected  # a theme an earlier framework had
+    if other:
+        parts.append(f"{other} with a theme the framework no longer has")
+    return f"{total} ({', '.join(parts)})"
+
+
 def _summary(data: _ReportData) -> str:
     m = data.manifest
     fw = data.framework
     model = (m.get("embedding_model") or {}).get("model_id", "")
     counts = data.units["theme_id"].value_counts()
-    themed = sum(int(counts.get(t, 0)) for t in fw.theme_ids)
+    themed = sum(int(counts.get(t.id, 0)) for t in fw.all_themes())
     rows = [("Framework", f"{fw.name} (version {fw.version})" if fw.version else fw.name),
             ("Transcripts", ", ".join(data.transcripts)),
-            ("Meaning units", f"{len(data.units)} ({themed} with a framework theme, "
-                              f"{int(counts.get(NONE_THEME, 0))} fitting no theme)"),
+            ("Meaning units", _unit_counts(len(data.units), themed,
+                                           int(counts.get(NONE_THEME, 0)),
+                                           int(counts.get(_NO_THEME, 0)))),
             ("Candidate codes", str(len(data.codes))),
             ("Coded by the analyst", f"{data.coded} units" if data.decisions is not None
              else "not yet (suggestions only)"),

@@ -561,8 +561,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
         if number in foreign_rows:
             continue
         sid = row.get("suggestion_id", "")
-        found = conn.execute("SELECT run_id, theme_id FROM suggestions WHERE suggestion_id = ?",
-                             (sid,)).fetchone() if sid else None
+        # the decision is on the suggestion of the sheet's run (kept per run), where it has one
+        found = sid and (store.suggested(sid, row.get("run_id") or None, conn)
+                         or store.suggested(sid, None, conn))
+        found = found or None
         if found is None:
             hint = ""
             if sid.startswith("code:") and sid.count(":") == 1:

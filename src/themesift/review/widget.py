@@ -251,7 +251,7 @@ class ReviewWidget:
             action = "accept"  # as Study.decide records it
         decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
                                         analyst=self.analyst.value.strip(),
-                                        note=self._note.value.strip())
+                                        note=self._note.value.strip(), run_id=self.run_id)
         self._decided.add(suggestion_id)
         if action != "reject" and suggestion_id.startswith("code:"):
             # the members it coded need no decision of their own: on an accept, those whose
