@@ -575,13 +575,31 @@ def test_tables_that_share_no_label_are_warned_about(caplog):
     ids = table([("u1", "hope"), ("u2", "none")])
     report = compare(names, ids, bootstrap=0)
     assert report.summary["percent_agreement"] == 0
-    warning = report.warnings[0]
+    case, warning = report.warnings
+    assert case.startswith("Labels that differ only in case or spacing count as different "
+                           "themes: Hope / hope.")
     assert warning.startswith("The two tables share no theme label: A uses Fits no theme, Hope; "
                               "B uses hope, none.")
     assert "--mapping" in warning and warning in caplog.text
     assert f"**Warning:** {warning}" in report.to_markdown()
-    assert report.to_dict()["warnings"] == [warning]
+    assert report.to_dict()["warnings"] == [case, warning]
     assert compare(ids, table([("u1", "hope"), ("u2", "hope")]), bootstrap=0).warnings == ()
+
+
+def test_markdown_without_disagreement_rows_has_no_empty_table():
+    human, machine = table([("u1", "hope"), ("u2", "none")]), table([("u1", "none"), ("u2", "hope")])
+    text = compare(human, machine, bootstrap=0).to_markdown(max_disagreements=0)
+    assert text.rstrip().endswith("## Disagreements (2)") and "more." not in text
+
+
+def test_labels_that_differ_only_in_case_are_warned_about():
+    human = table([("u1", "HOPE"), ("u2", "Hope"), ("u3", "none"), ("u4", "Structural tension")])
+    machine = table([("u1", "hope"), ("u2", "hope"), ("u3", "none"),
+                     ("u4", "structural_tension")])
+    (warning,) = compare(human, machine, bootstrap=0).warnings
+    assert warning == ("Labels that differ only in case or spacing count as different themes: "
+                       "HOPE / Hope / hope, Structural tension / structural_tension. Write each "
+                       "theme the same way in both tables.")
 
 
 def test_the_label_none_is_read_in_any_case():

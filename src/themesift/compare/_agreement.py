@@ -226,10 +226,11 @@ class AgreementReport:
         d = self.disagreements
         parts += [f"## Disagreements ({len(d)})", ""]
         if len(d):
-            shown = d.head(max_disagreements).set_index("id")
-            parts += [md_table(shown, "id"), ""]
-            if len(d) > max_disagreements:
-                parts += [f"... and {len(d) - max_disagreements} more.", ""]
+            shown = d.head(max(max_disagreements, 0)).set_index("id")
+            if len(shown):  # none asked for: the heading's count says it
+                parts += [md_table(shown, "id"), ""]
+                if len(d) > len(shown):
+                    parts += [f"... and {len(d) - len(shown)} more.", ""]
         else:
             parts += ["None.", ""]
         return "\n".join(parts)
@@ -260,16 +261,27 @@ def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
 
 
 def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
-    """A warning when the two tables share no theme label: every unit then disagrees."""
+    """A warning naming labels that differ only in case or spacing ("Hope" and "hope" are two
+    themes to the figures), and one when the two tables share no theme label (every unit then
+    disagrees)."""
     a, b = sorted(set(ta.frame["theme"])), sorted(set(tb.frame["theme"]))
-    if set(a) & set(b):
-        return ()
-    return (f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
+    loose: dict[str, list[str]] = {}
+    for label in {*a, *b}:
+        loose.setdefault(" ".join(label.casefold().replace("_", " ").split()), []).append(label)
+    alike = sorted(" / ".join(sorted(labels)) for labels in loose.values() if len(labels) > 1)
+    warnings = []
+    if alike:
+        warnings.append(f"Labels that differ only in case or spacing count as different themes: "
+                        f"{rows_text(alike, 5)}. Write each theme the same way in both tables.")
+    if not set(a) & set(b):
+        warnings.append(
+            f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
             f"{tb} uses {rows_text(b, 5)}. Every unit counts as a disagreement, so "
             "the figures say nothing. If the tables name the same themes differently (code "
             "names against theme ids), rename one table's labels to the other's, or compare a "
             ".qdpx through a mapping of its codes to theme ids (themesift compare --mapping "
-            "MAP.csv, or ts.compare(..., mapping=)).",)
+            "MAP.csv, or ts.compare(..., mapping=)).")
+    return tuple(warnings)
 
 
 def _alignment(table: Any, coder: str | None) -> dict[str, list[str]]:
