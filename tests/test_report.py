@@ -296,6 +296,15 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
                "4 through a decision on a code)" in agreement
     assert "4 made on this run's suggestions, 0 on earlier runs'" in pages[first]
     assert "0 made on this run's suggestions, 4 on earlier runs'" in pages[second]
+    # An external coding (here: the analyst's own) is compared the same way: for the units
+    # the analyst decided, with what the machine suggested before the decision.
+    human = coded_study.coding()[["unit_id", "theme_id"]].rename(columns={"unit_id": "id"})
+    external = [table_rows(section(export_report(
+        coded_study, tmp_path / f"h-{run}.html", run_id=run, human=human,
+        embedder=FakeEmbedder()).read_text(encoding="utf-8"), "agreement"), 5)  # its figures
+        for run in (first, second)]
+    assert external[0] == external[1]
+    assert external[1]["percent agreement"][0] == "0.83"
 
 
 def test_a_rejected_code_sits_under_no_theme_but_among_the_candidate_new_themes(

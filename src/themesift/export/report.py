@@ -347,6 +347,8 @@ def _ordering_band(present: np.ndarray, orderings: int, seed: int) -> tuple[np.n
 def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFrame) -> tuple:
     """Machine vs the analyst's coding (when there is one) and vs an external coding, which
     may code character spans: they are carried onto ``units`` (with unpseudonymised offsets)."""
+    import pandas as pd
+
     from ..compare import BOOTSTRAP, compare
 
     machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
@@ -359,8 +361,13 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
                       "suggested before the analyst decided",
                       compare(coding[["unit_id", "theme_id"]], before, bootstrap=BOOTSTRAP)))
     if human is not None:
-        found.append(("The external human coding (reference) vs the machine's unit "
-                      "suggestions", compare(human, machine, units=units, bootstrap=BOOTSTRAP)))
+        what = "the machine's unit suggestions"
+        if data.decided is not None and len(data.decided):  # as above, for the decided units
+            before = _suggested_before(data)
+            machine = pd.concat([before, machine[~machine["unit_id"].isin(before["unit_id"])]])
+            what += " (for units the analyst decided, those made before the decision)"
+        found.append((f"The external human coding (reference) vs {what}",
+                      compare(human, machine, units=units, bootstrap=BOOTSTRAP)))
     return tuple(found)
 
 
