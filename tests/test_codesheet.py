@@ -142,7 +142,7 @@ def test_a_coded_subtheme_is_shown_and_an_unknown_theme_comes_last(coded_study):
 @pytest.mark.parametrize("unit, condensed", [
     ("Um, I can start, I suppose. For me it's- it's less about a model and more about, like, "
      "who you are when you walk through someone's door.",
-     "For me it's less about a model and more about, who you are when you walk through "
+     "For me it's less about a model and more about who you are when you walk through "
      "someone's door."),
     ("Staff. Honestly, more staff. Then the groups don't get cancelled.",
      "Then the groups don't get cancelled."),
@@ -193,11 +193,13 @@ def test_condense_removes_fillers_and_keeps_the_speakers_words(unit, condensed):
     ("I mean, the world changes for her when he comes home.",
      "The world changes for her when he comes home."),
     ("I told her, you know, the way home from the surgery.",
-     "I told her, the way home from the surgery."),
+     "I told her the way home from the surgery."),  # its commas go with it
+    ("She's, you know, she's thrown things.", "She's thrown things."),
+    ("I was, um, there all day with them.", "I was there all day with them."),
     ("The carers get tired, you see. Nobody visits them at night.",
      "The carers get tired. Nobody visits them at night."),
     ("It was, sort of, a relief when the hospital bed arrived, I suppose.",
-     "It was, a relief when the hospital bed arrived."),
+     "It was a relief when the hospital bed arrived."),
 ])
 def test_condense_removes_fillers_only_where_they_are_fillers(unit, condensed):
     assert condense(unit) == condensed

@@ -4,6 +4,8 @@ import re
 from html.parser import HTMLParser
 
 import pandas as pd
+import sqlite3
+
 import pytest
 
 import fakes
@@ -305,6 +307,19 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
         for run in (first, second)]
     assert external[0] == external[1]
     assert external[1]["percent agreement"][0] == "0.83"
+
+
+def test_a_reassign_on_a_run_that_kept_no_unit_suggestions_is_counted_apart(
+        coded_study, tmp_path, monkeypatch):
+    first = coded_study.latest_run_id()
+    coded_study.run(fakes.make_corpus_of(ANSWERS))
+    with sqlite3.connect(coded_study.path) as conn:  # as a store before schema 4 left it
+        conn.execute("DELETE FROM unit_suggestions WHERE run_id = ?", (first,))
+    page = export_report(coded_study, tmp_path / "r.html", embedder=FakeEmbedder())
+    units = table_rows(section(page.read_text(encoding="utf-8"), "agreement"), 0)
+    # u9's reassign to hope: what run 1 suggested is unknown, not this run's suggestion
+    assert units["(not kept: a run stored before schema 4)"] == ["0", "1", "0", "0", "0%"]
+    assert units.get("Hope", ["0", "0"])[1] == "0"  # not counted under this run's theme
 
 
 def test_a_rejected_code_sits_under_no_theme_but_among_the_candidate_new_themes(

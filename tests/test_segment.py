@@ -222,6 +222,9 @@ def test_bad_parameters_say_what_is_allowed(params, message):
     (pd.DataFrame({"quote": ["Trust takes months."]}), "read_table"),
     (123, "not int"),
     (["data/sample/fg1_act_team.txt"], "not str"),
+    ("data/sample", r"not str \('data/sample'\)"),  # a path, named whole
+    (None, "not NoneType"),
+    ([None], "not NoneType"),
     ([], "no transcripts"),
 ])
 def test_what_is_not_transcripts_is_refused_with_what_to_give(given, message):

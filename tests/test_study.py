@@ -238,7 +238,7 @@ def test_every_run_keeps_its_own_unit_suggestions(study, monkeypatch):
     study.decide("unit:u1", "accept", analyst="KJ", run_id=first)
     assert study.decisions[["run_id", "theme_id"]].values.tolist() == [
         [second, "symptoms_barrier"], [first, "relationships"]]
-    with pytest.raises(ts.InputError, match="Unknown suggestion 'unit:u1' in run 'run-nope'"):
+    with pytest.raises(ts.InputError, match="The study has no run 'run-nope'.*study.runs"):
         study.decide("unit:u1", "accept", analyst="KJ", run_id="run-nope")
 
 

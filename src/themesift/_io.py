@@ -95,7 +95,7 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False,
                          fix="Give a file name, e.g. " + str(target / ("study" + (suffixes or ("",))[0])))
     if not target.parent.is_dir():
         raise InputError("The folder for the output file does not exist", path=target.parent,
-                         fix="Create the folder first, or choose another --out")
+                         fix="Create the folder first, or choose another output file")
     if target.exists() and not force:
         raise InputError("The output file already exists", path=target,
                          fix="Choose another name, or pass --force (force=True) to replace it")

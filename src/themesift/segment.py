@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -605,13 +606,13 @@ def _transcripts(corpus) -> list[Transcript]:
                  if segmented else "Read transcripts with themesift.read_corpus(path), or a "
                  "table of segmented text with themesift.read_table(path)"))
     try:
-        transcripts = list(corpus)
+        transcripts = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
     except TypeError:
         transcripts = [corpus]
-    wrong = next((t for t in transcripts if not isinstance(t, Transcript)), None)
-    if wrong is not None:
-        raise InputError(f"segment() takes transcripts, not {type(wrong).__name__} "
-                         f"({reprlib.repr(wrong)})",
+    wrong = [t for t in transcripts if not isinstance(t, Transcript)]
+    if wrong:
+        raise InputError(f"segment() takes transcripts, not {type(wrong[0]).__name__} "
+                         f"({reprlib.repr(wrong[0])})",
                          fix="Read them with themesift.read_corpus(path) and give its result")
     if not transcripts:
         raise InputError("segment() was given no transcripts",

@@ -779,6 +779,10 @@ class Study:
             raise InputError(f"Unknown action {action!r}. Available: {', '.join(ACTIONS)}",
                              fix="Use 'reassign' with theme_id= to move a suggestion to "
                                  "another theme")
+        if run_id is not None and run_id not in set(self.runs["run_id"]):
+            raise InputError(f"The study has no run {run_id!r}",
+                             fix="Take a run id from study.runs (or leave run_id out: the "
+                                 "latest run)")
         row = self.suggested(suggestion_id, run_id)
         if row is None:
             of_run = f" in run {run_id!r}" if run_id is not None else ""

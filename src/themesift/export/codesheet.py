@@ -67,6 +67,16 @@ _FILLER = re.compile(
     r"obviously|literally|or something|and stuff|i think|i don't know|like)"
     r"(?=\s*(?:[,;:.!?]|$))",
     re.IGNORECASE)
+# What a filler or hesitation set off by commas leaves ("The team, , listens"): its commas go
+# with it ("The team listens"), but "She's, , she's" keeps one, so that the repeat is seen.
+_EMPTIED_COMMAS = re.compile(r"([\w']+)\s*,(?:\s*,)+\s*(?=([\w']*))")
+
+
+def _join_emptied(match: re.Match) -> str:
+    word, following = match.group(1), match.group(2)
+    return word + (", " if word.lower() == following.lower() else " ")
+
+
 _LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
                       re.IGNORECASE)
 _LETTER = re.compile(r"[^\W\d_]")
@@ -136,6 +146,7 @@ def _tidy(text: str) -> str:
     """Punctuation left by removed words, a leading "and"/"so"/"but" or dash of an
     interrupted turn, a capital to start."""
     text = re.sub(r"\s+", " ", text)
+    text = _EMPTIED_COMMAS.sub(_join_emptied, text)
     text = re.sub(r"([,.;:!?])(?:\s*,)+", r"\1", text)
     # a mark left alone by a removed filler: "patient. You know?" -> "patient. ?"
     text = re.sub(r"([.!?][\"”’)\]]?)(?:\s+[.!?;:]+)+(?=\s|$)", r"\1", text)

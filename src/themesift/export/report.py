@@ -354,16 +354,15 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
     machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
     coding = view.coding[view.coding["unit_id"].isin(data.units["unit_id"])]
     found = []
-    if len(coding):
+    before = _suggested_before(data) if data.decided is not None else None
+    if len(coding) and before is not None and len(before):
         # not this run's suggestions: a later run learns the coded units and repeats them back
-        before = _suggested_before(data)
         found.append(("The analyst's coding in the study (reference) vs what the machine "
                       "suggested before the analyst decided",
                       compare(coding[["unit_id", "theme_id"]], before, bootstrap=BOOTSTRAP)))
     if human is not None:
         what = "the machine's unit suggestions"
-        if data.decided is not None and len(data.decided):  # as above, for the decided units
-            before = _suggested_before(data)
+        if before is not None and len(before):  # as above, for the decided units
             machine = pd.concat([before, machine[~machine["unit_id"].isin(before["unit_id"])]])
             what += " (for units the analyst decided, those made before the decision)"
         found.append((f"The external human coding (reference) vs {what}",
@@ -657,6 +656,9 @@ def _saturation_section(curve: pd.DataFrame) -> str:
         numeric=(0, 2, 3, 4, 5, 6, 7))
 
 
+_NOT_KEPT = "\0not kept"  # no theme id: [a-z0-9_]+
+
+
 def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> str:
     """Per suggested theme, what the analyst did with the suggestions. Codes: this run's.
     Units: this run's units, each by its latest decision in any run, under the theme the run
@@ -667,10 +669,10 @@ def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> st
     if level == "unit" and data.decided is not None:
         latest = data.decided[data.decided["level"] == "unit"].drop_duplicates(
             "unit_id", keep="last")
-        machine = dict(zip(data.units["unit_id"], data.units["machine_theme"]))
-        shown = [s if isinstance(s, str) else (t if a != "reassign" else machine.get(u))
-                 for s, a, t, u in zip(latest["suggested"], latest["action"],
-                                       latest["theme_id"], latest["unit_id"])]
+        # What a run that did not keep its unit suggestions (a store before schema 4) had
+        # suggested: the theme accepted or rejected; for a reassign, unknown.
+        shown = [s if isinstance(s, str) else (t if a != "reassign" else _NOT_KEPT)
+                 for s, a, t in zip(latest["suggested"], latest["action"], latest["theme_id"])]
         undecided = sugg[~sugg["suggestion_id"].str[len("unit:"):].isin(latest["unit_id"])]
         decided = pd.concat([pd.DataFrame({"theme_id": shown, "action": latest["action"]}),
                              undecided[["theme_id"]].assign(action=None)], ignore_index=True)
@@ -678,7 +680,8 @@ def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> st
         decided = sugg.merge(data.decisions[["suggestion_id", "action"]], on="suggestion_id",
                              how="left")
     rows = []
-    for theme in [*data.framework.theme_ids, NONE_THEME]:
+    names = {**names, _NOT_KEPT: "(not kept: a run stored before schema 4)"}
+    for theme in [*data.framework.theme_ids, NONE_THEME, _NOT_KEPT]:
         actions = decided.loc[decided["theme_id"] == theme, "action"]
         if not len(actions):
             continue
