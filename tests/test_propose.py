@@ -542,6 +542,31 @@ def test_a_code_takes_the_theme_most_of_its_members_are_suggested(fake_embedder)
     assert out.loc["C02", "offered"] and out.loc["C02", "agreement"] == 0.75
 
 
+def test_a_codes_score_is_the_share_of_members_that_chose_its_theme():
+    # Two weak votes for "a" and one near-certain unit of "b": the members' mean probability
+    # ranks b first (0.56 against 0.27), but the code's theme is its members' majority, and
+    # its score must not say otherwise (the tester's C15: 0.35 against a runner-up's 0.47).
+    from themesift.propose import _code_table
+
+    probs = pd.DataFrame([[0.40, 0.35, 0.25, 0.0], [0.40, 0.35, 0.25, 0.0],
+                          [0.02, 0.97, 0.01, 0.0], [0.1, 0.1, 0.1, 0.7]],
+                         index=pd.Index(["u0", "u1", "u2", "u3"], name="unit_id"),
+                         columns=["a", "b", "c", "none"])
+    own = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"], "theme_id": ["a", "a", "b", "none"]})
+    table = pd.DataFrame({"code_id": ["C01", "C02"], "label": ["x", "y"], "size": [3, 1],
+                          "keywords": ["k", "k"], "exemplars": ["q", "r"]})
+    members = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"],
+                            "code_id": ["C01", "C01", "C01", "C02"]})
+    out = _code_table(table, members, probs, own).set_index("code_id")
+    assert out.loc["C01", ["theme_id", "score", "runner_up", "runner_up_score", "agreement"]
+                   ].tolist() == ["a", 0.6667, "b", 0.3333, 0.6667]
+    assert out.loc["C01", "rationale"].startswith("2 of 3 member units are suggested a (67%; b 1)")
+    # No member votes for a runner-up: it is the next by mean probability, with no share.
+    assert out.loc["C02", ["theme_id", "score", "runner_up", "runner_up_score"]].tolist() == [
+        "none", 1.0, "a", 0.0]
+    assert (out["score"] >= out["runner_up_score"]).all()
+
+
 def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
     units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
                      small_talk=[False, True])

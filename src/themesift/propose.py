@@ -314,9 +314,11 @@ def propose(
     Returns
     -------
     pandas.DataFrame
-        One row per code: ``code_id, label, size, theme_id, score`` (the members' mean
-        probability of the theme), ``runner_up, runner_up_score, agreement`` (the share of
-        members suggested ``theme_id``), ``offered`` and ``rationale`` (how many members
+        One row per code: ``code_id, label, size, theme_id, score`` (the share of its members
+        suggested ``theme_id`` on their own, the measure the theme is chosen by),
+        ``runner_up, runner_up_score`` (the theme with the next most members, ties by the
+        members' mean probability, and its share), ``agreement`` (the same share as
+        ``score``, kept for earlier readers), ``offered`` and ``rationale`` (how many members
         agree, the keywords and member quotes).
     """
     import pandas as pd
@@ -367,12 +369,15 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
         ranked = sorted(range(len(labels)), key=lambda j: (-count[labels[j]], -p[j], j))
         best, second = ranked[0], ranked[1]
         theme, n = labels[best], len(suggested)
-        agreement = count[theme] / n if n else 0.0
+        # The score is the measure the theme is chosen by: the share of members suggested it
+        # (their mean probability can rank another theme first, and read as a contradiction).
+        share = {t: count[t] / n if n else 0.0 for t in labels}
+        agreement = share[theme]
         offered = n > 0 and agreement >= MIN_AGREEMENT
         rows.append({
             "code_id": code.code_id, "label": code.label, "size": int(code.size),
-            "theme_id": theme, "score": round(float(p[best]), 4),
-            "runner_up": labels[second], "runner_up_score": round(float(p[second]), 4),
+            "theme_id": theme, "score": round(agreement, 4),
+            "runner_up": labels[second], "runner_up_score": round(share[labels[second]], 4),
             "agreement": round(agreement, 4), "offered": offered,
             "rationale": _code_rationale(code, theme, count, n, offered, stand_in),
         })
