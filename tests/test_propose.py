@@ -42,6 +42,30 @@ def test_one_suggestion_per_unit_with_score_runner_up_and_reason(fake_embedder):
     assert set(shared) == {"waiting", "list", "flat"}
 
 
+def test_shared_words_are_content_words_not_contractions_of_stop_words(fake_embedder):
+    # "it's" and "that's" are stop words with an 's: no evidence of a theme (the demo's
+    # commonest "shared words"). A possessive keeps its noun.
+    codebook = Framework(name="c", version="1", description="", themes=(
+        Theme("housing", "Housing", "It's about the flat: that's where the tenant's rent goes.",
+              indicators=("I've been waiting for a flat and it's taking ages",
+                          "it's the gas bill")),
+        Theme("family", "Family", "Parents and children.")))
+    out = ts.suggest_units(units_of("It's the flat, that's what it's about, I've said.",
+                                    "It's that, isn't it. I've been waiting.",
+                                    "Paying the tenant’s rent."), codebook, embedder=fake_embedder)
+    assert out["theme_id"].tolist() == ["housing"] * 3
+    assert "words shared with the theme's texts: flat;" in out["rationale"][0]
+    assert "words shared with the theme's texts: waiting;" in out["rationale"][1]
+    assert "words shared with the theme's texts: tenant, rent;" in out["rationale"][2]
+    # Close to the theme, but by no content word of its texts ("gas" is too short to count):
+    # the rationale says so, instead of offering "it's" as the evidence.
+    lone = ts.suggest_units(units_of("It's the gas, that's it.", "Waiting, waiting."), codebook,
+                            embedder=fake_embedder)
+    assert lone["theme_id"][0] == "housing"
+    assert "; no content word in common with the theme's texts" in lone["rationale"][0]
+    assert "it's" not in lone["rationale"][0].split(")", 1)[1]
+
+
 def test_subtheme_text_counts_for_its_parent_theme(fake_embedder):
     out = ts.suggest_units(units_of("He forgets his tablets."), FW, embedder=fake_embedder)
     assert out["theme_id"][0] == "medication"

@@ -116,7 +116,6 @@ DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
 #: in the study that the learner takes as its examples (see the module docstring).
 CLEAREST_UNITS = 5
 
-_WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 
 
@@ -132,10 +131,13 @@ class _Evidence:
 
     @functools.cached_property
     def words(self) -> list[list[str]]:
-        """Per theme, its texts' words of more than three letters, lower-cased, in order."""
+        """Per theme, its texts' content words (:func:`themesift.text.content_words`) of more
+        than three letters, in order."""
+        from .text import content_words
+
         out: list[dict[str, None]] = [{} for _ in self.theme_ids]
         for text, j in zip(self.texts, self.owner):
-            out[j].update((w.lower(), None) for w in _WORD.findall(text) if len(w) > 3)
+            out[j].update((w, None) for w in content_words(text) if len(w) > 3)
         return [list(words) for words in out]
 
 
@@ -829,6 +831,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
         reason += f"; words shared with the theme's texts: {', '.join(shared)}"
+    else:
+        reason += "; no content word in common with the theme's texts (close in meaning only)"
     if fit < WEAK_FIT:
         reason += f"; a weak fit (worse than {1 - fit:.0%} of the study's units)"
     runner = ids[second] if second < n else NONE_THEME
@@ -841,9 +845,11 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
 
 
 def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
-    from .text import stop_words
+    """The theme's content words that are in ``text`` too, in the theme's order: no stop
+    words, nor their contractions ("it's", "that's"), which say nothing of a topic."""
+    from .text import content_words
 
-    unit_words = {w.lower() for w in _WORD.findall(text)} - stop_words()
+    unit_words = set(content_words(text))
     return [w for w in theme_words if w in unit_words][:most]
 
 
