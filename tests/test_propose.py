@@ -305,6 +305,14 @@ def test_a_weak_fit_is_said_in_the_rationale(fake_embedder):
     assert last["fit"] < 0.1
     if last["theme_id"] != "none":
         assert "a weak fit (worse than" in last["rationale"]
+    # A unit suggested a theme with a high score and a weak fit: the rationale says what the
+    # score means, so "0.91" beside "a weak fit" is no contradiction.
+    out = ts.suggest_units(units_of(*STUDY, "Sorting the biscuits, lovely weather."), TABLE,
+                           embedder=fake_embedder)
+    last = out.iloc[-1]
+    assert last["theme_id"] == "sorting" and last["score"] > 0.8 and last["fit"] < 0.1
+    assert ("a weak fit (worse than 97% of the study's units fit theirs): the score says it is "
+            "nearer this theme than the others, not that it fits well") in last["rationale"]
 
 
 def test_none_similarity_is_the_analysts_own_level(fake_embedder):

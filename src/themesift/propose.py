@@ -834,7 +834,9 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     else:
         reason += "; no content word in common with the theme's texts (close in meaning only)"
     if fit < WEAK_FIT:
-        reason += f"; a weak fit (worse than {1 - fit:.0%} of the study's units)"
+        reason += (f"; a weak fit (worse than {1 - fit:.0%} of the study's units fit theirs): "
+                   "the score says it is nearer this theme than the others, not that it fits "
+                   "well")
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {s.n_examples} coded examples"
