@@ -143,7 +143,8 @@ def code_quality(result, embedder) -> dict:
     - label retrieval: the labels are embedded, and for each unit with a code, is the label
       closest to the unit its own code's? (chance: 1 / codes)
     - cohesion: mean cosine of a unit to its code's centre
-    - single-speaker share: codes flagged single_speaker (one person said >70% of it)
+    - single-speaker share: codes flagged single_speaker (one person said >70% of it, more
+      than their share of the study's units explains; see discover/_tables.py)
     - code/unit agreement: units whose own suggestion is their code's suggested theme
     - offered: codes offered as one decision (>= 60% of members agree), and the weakest
       agreement among them

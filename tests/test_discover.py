@@ -369,6 +369,34 @@ def test_a_code_dominated_by_one_speaker_is_flagged(units, codes):
             assert row.n_speakers == 1 and row.top_speaker_share == 1.0
 
 
+def _flags(speakers: list[str], topics: list[int]) -> dict[int, bool]:
+    """Each code's single_speaker flag, by the code's size."""
+    from themesift.discover._tables import code_tables
+
+    n = len(speakers)
+    units = pd.DataFrame({"unit_id": range(n), "doc_id": "fg", "speaker": speakers,
+                          "text": [f"unit {i}" for i in range(n)]})
+    vectors = np.eye(n, dtype="float32")
+    table, _ = code_tables(units, list(range(n)), list(units["text"]), vectors, topics,
+                           np.zeros(n, dtype=bool), {})
+    return dict(zip(table["size"], table["single_speaker"]))
+
+
+def test_one_speakers_code_is_judged_against_how_much_they_talk():
+    # Two nurses, one saying 8 of the 13 units: a code 6 of 8 from her (75%) is how she
+    # talks, not "one talkative participant" (a tester's study, flagged at a fixed 70%).
+    two = ["N2"] * 6 + ["N1"] * 2 + ["N2"] * 2 + ["N1"] * 3
+    assert _flags(two, [0] * 8 + [1] * 5) == {8: False, 5: False}
+    # Five speakers who talk alike: a code of 8 all from one of them is that person's.
+    five = ["P1"] * 8 + [f"P{k}" for k in range(2, 6) for _ in range(8)]
+    assert _flags(five, [0] * 8 + [1] * 32) == {8: True, 32: False}
+    # ... but three units of one speaker are too few to tell (the minimum code size), and a
+    # code 70% from one speaker is not more than 70%.
+    assert _flags(five, [0] * 3 + [1] * 37) == {3: False, 37: False}
+    mixed = ["P1"] * 7 + ["P2"] * 3 + [f"P{k}" for k in range(2, 6) for _ in range(8)]
+    assert _flags(mixed, [0] * 10 + [1] * 32) == {10: False, 32: False}
+
+
 def test_without_speaker_or_transcript_columns(units, embedder):
     bare = units[["unit_id", "text"]]
     found = discover_codes(bare, embedder=embedder)

@@ -163,9 +163,35 @@ def test_describe_framework_mentions_every_theme_id_and_counts():
 def test_describe_framework_notes_themes_with_nothing_but_a_description(tmp_path):
     text = describe_framework(load_framework(_write(tmp_path, NESTED)))
     assert "## Notes" in text
-    assert "`beta` has no indicators or examples" in text
+    assert "`beta` has no indicators or examples; suggestions for it rest on its description" in text
     assert "    - `alpha_one_deep`: Deep" not in text  # depth 2 is indented by two levels
     assert "  - `alpha_one_deep`: Deep" in text
+
+
+def test_describe_framework_says_what_a_run_does_with_names_and_descriptions_only(
+        tmp_path, fake_embedder):
+    # Not "rest on its description alone": a run learns from the study's clearest units, and
+    # says so in every rationale; the note must say what the run does.
+    import pandas as pd
+
+    import themesift as ts
+
+    fw = load_framework(_write(tmp_path,
+        "name: c\nversion: 1\nthemes:\n"
+        "  - {id: sorting, name: Sorting, description: Sorting the columns of the table.}\n"
+        "  - {id: searching, name: Searching, description: Searching the table for a value.}\n"))
+    text = describe_framework(fw)
+    assert "description alone" not in text
+    assert ("learns how its participants talk from the units the descriptions suggest most "
+            "clearly") in text
+    texts = ["Sorting the columns.", "Sorting by date.", "Sorting works.", "Sorting again.",
+             "Searching for a value.", "Searching found it.", "Searching again.",
+             "Searching the table."]
+    out = ts.suggest_units(pd.DataFrame({"unit_id": range(8), "text": texts}), fw,
+                           embedder=fake_embedder)
+    themed = out[out["theme_id"] != "none"]
+    assert len(themed) >= 6
+    assert themed["rationale"].str.contains("that the descriptions suggest most clearly").all()
 
 
 # --- names and paths that do not lead to a framework ----------------------------------------

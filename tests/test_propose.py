@@ -42,6 +42,30 @@ def test_one_suggestion_per_unit_with_score_runner_up_and_reason(fake_embedder):
     assert set(shared) == {"waiting", "list", "flat"}
 
 
+def test_shared_words_are_content_words_not_contractions_of_stop_words(fake_embedder):
+    # "it's" and "that's" are stop words with an 's: no evidence of a theme (the demo's
+    # commonest "shared words"). A possessive keeps its noun.
+    codebook = Framework(name="c", version="1", description="", themes=(
+        Theme("housing", "Housing", "It's about the flat: that's where the tenant's rent goes.",
+              indicators=("I've been waiting for a flat and it's taking ages",
+                          "it's the gas bill")),
+        Theme("family", "Family", "Parents and children.")))
+    out = ts.suggest_units(units_of("It's the flat, that's what it's about, I've said.",
+                                    "It's that, isn't it. I've been waiting.",
+                                    "Paying the tenant’s rent."), codebook, embedder=fake_embedder)
+    assert out["theme_id"].tolist() == ["housing"] * 3
+    assert "words shared with the theme's texts: flat;" in out["rationale"][0]
+    assert "words shared with the theme's texts: waiting;" in out["rationale"][1]
+    assert "words shared with the theme's texts: tenant, rent;" in out["rationale"][2]
+    # Close to the theme, but by no content word of its texts ("gas" is too short to count):
+    # the rationale says so, instead of offering "it's" as the evidence.
+    lone = ts.suggest_units(units_of("It's the gas, that's it.", "Waiting, waiting."), codebook,
+                            embedder=fake_embedder)
+    assert lone["theme_id"][0] == "housing"
+    assert "; no content word in common with the theme's texts" in lone["rationale"][0]
+    assert "it's" not in lone["rationale"][0].split(")", 1)[1]
+
+
 def test_subtheme_text_counts_for_its_parent_theme(fake_embedder):
     out = ts.suggest_units(units_of("He forgets his tablets."), FW, embedder=fake_embedder)
     assert out["theme_id"][0] == "medication"
@@ -281,6 +305,14 @@ def test_a_weak_fit_is_said_in_the_rationale(fake_embedder):
     assert last["fit"] < 0.1
     if last["theme_id"] != "none":
         assert "a weak fit (worse than" in last["rationale"]
+    # A unit suggested a theme with a high score and a weak fit: the rationale says what the
+    # score means, so "0.91" beside "a weak fit" is no contradiction.
+    out = ts.suggest_units(units_of(*STUDY, "Sorting the biscuits, lovely weather."), TABLE,
+                           embedder=fake_embedder)
+    last = out.iloc[-1]
+    assert last["theme_id"] == "sorting" and last["score"] > 0.8 and last["fit"] < 0.1
+    assert ("a weak fit (worse than 97% of the study's units fit theirs): the score says it is "
+            "nearer this theme than the others, not that it fits well") in last["rationale"]
 
 
 def test_none_similarity_is_the_analysts_own_level(fake_embedder):
@@ -540,6 +572,31 @@ def test_a_code_takes_the_theme_most_of_its_members_are_suggested(fake_embedder)
     assert "Its members disagree: 1 of 3 are suggested" in out.loc["C01", "rationale"]
     assert "review its units one by one" in out.loc["C01", "rationale"]
     assert out.loc["C02", "offered"] and out.loc["C02", "agreement"] == 0.75
+
+
+def test_a_codes_score_is_the_share_of_members_that_chose_its_theme():
+    # Two weak votes for "a" and one near-certain unit of "b": the members' mean probability
+    # ranks b first (0.56 against 0.27), but the code's theme is its members' majority, and
+    # its score must not say otherwise (the tester's C15: 0.35 against a runner-up's 0.47).
+    from themesift.propose import _code_table
+
+    probs = pd.DataFrame([[0.40, 0.35, 0.25, 0.0], [0.40, 0.35, 0.25, 0.0],
+                          [0.02, 0.97, 0.01, 0.0], [0.1, 0.1, 0.1, 0.7]],
+                         index=pd.Index(["u0", "u1", "u2", "u3"], name="unit_id"),
+                         columns=["a", "b", "c", "none"])
+    own = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"], "theme_id": ["a", "a", "b", "none"]})
+    table = pd.DataFrame({"code_id": ["C01", "C02"], "label": ["x", "y"], "size": [3, 1],
+                          "keywords": ["k", "k"], "exemplars": ["q", "r"]})
+    members = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"],
+                            "code_id": ["C01", "C01", "C01", "C02"]})
+    out = _code_table(table, members, probs, own).set_index("code_id")
+    assert out.loc["C01", ["theme_id", "score", "runner_up", "runner_up_score", "agreement"]
+                   ].tolist() == ["a", 0.6667, "b", 0.3333, 0.6667]
+    assert out.loc["C01", "rationale"].startswith("2 of 3 member units are suggested a (67%; b 1)")
+    # No member votes for a runner-up: it is the next by mean probability, with no share.
+    assert out.loc["C02", ["theme_id", "score", "runner_up", "runner_up_score"]].tolist() == [
+        "none", 1.0, "a", 0.0]
+    assert (out["score"] >= out["runner_up_score"]).all()
 
 
 def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):

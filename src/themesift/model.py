@@ -242,7 +242,8 @@ class CandidateCodes:
     ``table`` has one row per code: ``code_id, label, keywords, size, n_speakers,
     n_transcripts, exemplar_ids, exemplars`` (keywords, exemplar ids and exemplar texts are
     " | "-joined strings so the table round-trips through CSV), plus ``cohesion``,
-    ``single_speaker`` (one speaker said more than 70% of it), ``top_speaker_share`` and
+    ``single_speaker`` (one speaker said more than 70% of it, more than their share of the
+    study's units explains), ``top_speaker_share`` and
     ``n_outliers``. ``assignments`` has one row per unit (units flagged ``small_talk`` have
     none): ``unit_id, code_id, distance, outlier`` (``outlier`` is True where a unit fitted
     no cluster well and was assigned to its nearest code). ``params`` records how the codes

@@ -116,7 +116,6 @@ DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
 #: in the study that the learner takes as its examples (see the module docstring).
 CLEAREST_UNITS = 5
 
-_WORD = re.compile(r"[a-zA-Z][a-zA-Z'’-]+")
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 
 
@@ -132,10 +131,13 @@ class _Evidence:
 
     @functools.cached_property
     def words(self) -> list[list[str]]:
-        """Per theme, its texts' words of more than three letters, lower-cased, in order."""
+        """Per theme, its texts' content words (:func:`themesift.text.content_words`) of more
+        than three letters, in order."""
+        from .text import content_words
+
         out: list[dict[str, None]] = [{} for _ in self.theme_ids]
         for text, j in zip(self.texts, self.owner):
-            out[j].update((w.lower(), None) for w in _WORD.findall(text) if len(w) > 3)
+            out[j].update((w, None) for w in content_words(text) if len(w) > 3)
         return [list(words) for words in out]
 
 
@@ -314,9 +316,11 @@ def propose(
     Returns
     -------
     pandas.DataFrame
-        One row per code: ``code_id, label, size, theme_id, score`` (the members' mean
-        probability of the theme), ``runner_up, runner_up_score, agreement`` (the share of
-        members suggested ``theme_id``), ``offered`` and ``rationale`` (how many members
+        One row per code: ``code_id, label, size, theme_id, score`` (the share of its members
+        suggested ``theme_id`` on their own, the measure the theme is chosen by),
+        ``runner_up, runner_up_score`` (the theme with the next most members, ties by the
+        members' mean probability, and its share), ``agreement`` (the same share as
+        ``score``, kept for earlier readers), ``offered`` and ``rationale`` (how many members
         agree, the keywords and member quotes).
     """
     import pandas as pd
@@ -367,12 +371,15 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
         ranked = sorted(range(len(labels)), key=lambda j: (-count[labels[j]], -p[j], j))
         best, second = ranked[0], ranked[1]
         theme, n = labels[best], len(suggested)
-        agreement = count[theme] / n if n else 0.0
+        # The score is the measure the theme is chosen by: the share of members suggested it
+        # (their mean probability can rank another theme first, and read as a contradiction).
+        share = {t: count[t] / n if n else 0.0 for t in labels}
+        agreement = share[theme]
         offered = n > 0 and agreement >= MIN_AGREEMENT
         rows.append({
             "code_id": code.code_id, "label": code.label, "size": int(code.size),
-            "theme_id": theme, "score": round(float(p[best]), 4),
-            "runner_up": labels[second], "runner_up_score": round(float(p[second]), 4),
+            "theme_id": theme, "score": round(agreement, 4),
+            "runner_up": labels[second], "runner_up_score": round(share[labels[second]], 4),
             "agreement": round(agreement, 4), "offered": offered,
             "rationale": _code_rationale(code, theme, count, n, offered, stand_in),
         })
@@ -824,8 +831,12 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
         reason += f"; words shared with the theme's texts: {', '.join(shared)}"
+    else:
+        reason += "; no content word in common with the theme's texts (close in meaning only)"
     if fit < WEAK_FIT:
-        reason += f"; a weak fit (worse than {1 - fit:.0%} of the study's units)"
+        reason += (f"; a weak fit (worse than {1 - fit:.0%} of the study's units fit theirs): "
+                   "the score says it is nearer this theme than the others, not that it fits "
+                   "well")
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {s.n_examples} coded examples"
@@ -836,9 +847,11 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
 
 
 def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
-    from .text import stop_words
+    """The theme's content words that are in ``text`` too, in the theme's order: no stop
+    words, nor their contractions ("it's", "that's"), which say nothing of a topic."""
+    from .text import content_words
 
-    unit_words = {w.lower() for w in _WORD.findall(text)} - stop_words()
+    unit_words = set(content_words(text))
     return [w for w in theme_words if w in unit_words][:most]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["WORD", "stop_words", "content_stems", "counted", "DAYS", "MONTHS", "NUMBERS"]
+__all__ = ["WORD", "stop_words", "content_words", "content_stems", "counted", "DAYS", "MONTHS", "NUMBERS"]
 
 def counted(n: int, word: str) -> str:
     """"1 code", "2 codes": a count and its noun, in the plural where it needs one."""
@@ -45,17 +45,27 @@ def stop_words() -> frozenset[str]:
     return frozenset(STOP_WORDS) | _FILLERS
 
 
-def content_stems(text: str) -> set[str]:
-    """Content words reduced to a crude stem ("meetings", "meeting" -> "meet", "days" -> "day")."""
+def content_words(text: str) -> list[str]:
+    """The content words of a text, lower-cased, in order: no stop words or fillers, no words
+    of one or two letters or digits; a possessive keeps its noun ("mum's" -> "mum"), and a
+    contraction goes ("i'd", "don't"), as does a stop word's "'s" ("it's", "that's")."""
     stop = stop_words()
-    out = set()
+    out = []
     for word in WORD.findall(text.casefold().replace("’", "'")):
-        if "'" in word:  # a possessive keeps its noun ("mum's"); a contraction ("i'd") goes
+        if "'" in word:
             word, _, suffix = word.partition("'")
             if suffix != "s":
                 continue
         if word in stop or len(word) < 3 or word.isdigit():
             continue
+        out.append(word)
+    return out
+
+
+def content_stems(text: str) -> set[str]:
+    """Content words reduced to a crude stem ("meetings", "meeting" -> "meet", "days" -> "day")."""
+    out = set()
+    for word in content_words(text):
         if word.endswith("s") and not word.endswith("ss") and len(word) >= 4:
             word = word[:-1]
         for suffix in ("ing", "ed", "ly"):

@@ -83,8 +83,9 @@ def discover_codes(
         transcript-speaker pairs; 0 without a ``speaker`` column), ``n_transcripts`` (1
         without a ``doc_id`` column), ``exemplar_ids`` and ``exemplars`` (the members nearest
         the code's centre, " | "-joined), ``cohesion`` (mean cosine similarity of members to
-        the centre), ``single_speaker`` (one speaker said more than 70% of it: "one talkative
-        participant is not a theme"), ``top_speaker_share`` and ``n_outliers``.
+        the centre), ``single_speaker`` (one speaker said more than 70% of it, and more than
+        their share of the study's units explains, in a code of 4 units or more:
+        "one talkative participant is not a theme"), ``top_speaker_share`` and ``n_outliers``.
         ``assignments``: one row per unit in input order (small talk aside) with ``unit_id,
         code_id, distance`` (cosine distance to the code's centre) and ``outlier``.
         ``params``: method, k, the silhouette of every k tried, seed, number of units,

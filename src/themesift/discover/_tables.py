@@ -21,8 +21,15 @@ TABLE_COLUMNS = [
 ]
 #: Columns of ``CandidateCodes.assignments``, in order.
 ASSIGNMENT_COLUMNS = ["unit_id", "code_id", "distance", "outlier"]
-#: A code is flagged ``single_speaker`` when one speaker said more than this share of it.
+#: A code is flagged ``single_speaker`` when one speaker said more than this share of it, and
+#: more of it than their share of the study's units explains: the chance that a speaker who
+#: says that share of all units says so many of the code's is below SINGLE_SPEAKER_CHANCE
+#: (binomial), and the code has at least SINGLE_SPEAKER_MIN_UNITS units. A code 75% from the
+#: nurse who says 8 of a study's 13 units is how that nurse talks, not one talkative person's
+#: topic; a code of 10 units all from one of five equal speakers is.
 SINGLE_SPEAKER_SHARE = 0.7
+SINGLE_SPEAKER_CHANCE = 0.05
+SINGLE_SPEAKER_MIN_UNITS = 4
 N_EXEMPLARS = 5
 #: How the keywords, exemplar ids and exemplars of a code are joined in one cell.
 SEPARATOR = " | "
@@ -51,6 +58,8 @@ def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vect
         speakers = np.array([s if s is None else f"{d} / {s}" for d, s in zip(doc_ids, speakers)],
                             dtype=object)
 
+    # How much each speaker talks in the study: the share of the units with a speaker.
+    talk = Counter() if speakers is None else Counter(s for s in speakers if s is not None)
     rows = []
     for t in order:
         member = np.flatnonzero(topics == t)
@@ -58,7 +67,8 @@ def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vect
         exemplars = sorted(member, key=lambda i: (bool(outlier[i]), distance[i], i))[:N_EXEMPLARS]
         said_by = Counter() if speakers is None else Counter(
             s for s in speakers[member] if s is not None)
-        top_share = max(said_by.values(), default=0) / len(member)
+        top, most = max(said_by.items(), key=lambda sn: sn[1], default=(None, 0))
+        top_share = most / len(member)
         n_transcripts = 1 if doc_ids is None else len({d for d in doc_ids[member] if d is not None})
         words = keywords.get(int(t), [])
         rows.append({
@@ -71,7 +81,8 @@ def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vect
             "exemplar_ids": SEPARATOR.join(str(unit_ids[i]) for i in exemplars),
             "exemplars": SEPARATOR.join(texts[i].replace(SEPARATOR, " / ") for i in exemplars),
             "cohesion": round(float(similarity[member].mean()), 6),
-            "single_speaker": top_share > SINGLE_SPEAKER_SHARE,
+            "single_speaker": _one_speakers(most, len(member), talk[top] / talk.total()
+                                            if top is not None else 1.0),
             "top_speaker_share": round(top_share, 4),
             "n_outliers": int(outlier[member].sum()),
         })
@@ -86,6 +97,17 @@ def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vect
         "outlier": outlier,
     }, columns=ASSIGNMENT_COLUMNS)
     return table, assignments
+
+
+def _one_speakers(said: int, size: int, share_of_all: float) -> bool:
+    """Whether a code of ``size`` units, ``said`` of them by one speaker who says
+    ``share_of_all`` of the study's units, is that speaker's more than the study's (see
+    ``SINGLE_SPEAKER_SHARE``)."""
+    if size < SINGLE_SPEAKER_MIN_UNITS or said <= SINGLE_SPEAKER_SHARE * size:
+        return False
+    from scipy.stats import binom
+
+    return float(binom.sf(said - 1, size, share_of_all)) < SINGLE_SPEAKER_CHANCE
 
 
 def _column(units: pd.DataFrame, name: str) -> np.ndarray | None:

@@ -208,7 +208,9 @@ def describe_framework(framework: Framework) -> str:
         Markdown: the framework's name, version and description, then one section per
         top-level theme (id, name, description, number of indicators, examples and
         subthemes) with its subthemes listed below it, and notes on themes that give a
-        classifier little to go on.
+        classifier little to go on: what their suggestions rest on, and for a codebook of
+        names and descriptions only, what a run learns from instead (the study's clearest
+        units, see :mod:`themesift.propose`).
 
     Examples
     --------
@@ -238,12 +240,24 @@ def describe_framework(framework: Framework) -> str:
                 + (f" ({counts})" if counts else "")
             )
         lines.append("")
-    notes = [
-        f"- `{t.id}` has no indicators or examples; suggestions for it rest on its "
-        f"description alone."
-        for t in framework.all_themes()
-        if not t.indicators and not t.examples
-    ]
+    if not any(t.indicators or t.examples or t.subthemes for t in framework.themes):
+        # What themesift.propose does with such a codebook (its module docstring).
+        notes = [
+            "- No theme has indicators, examples or subthemes: a run starts from the names and "
+            "descriptions, then (in a study of 8 units or more) learns how its participants "
+            "talk from the units the descriptions suggest most clearly, a few a theme; the "
+            "rationales say \"weighed against the N units of the study that the descriptions "
+            "suggest most clearly\". Once the analyst has coded units, it learns from those "
+            "instead. Indicators or examples in the participants' words give it more to go on."
+        ]
+    else:
+        notes = [
+            f"- `{t.id}` has no indicators or examples; suggestions for it rest on its "
+            f"description{' and its subthemes' if t.subthemes else ''} (and on coded "
+            f"examples, once the analyst has coded some units)."
+            for t in framework.all_themes()
+            if not t.indicators and not t.examples
+        ]
     if notes:
         lines += ["## Notes", "", *notes, ""]
     return "\n".join(lines).rstrip() + "\n"
