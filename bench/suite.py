@@ -27,6 +27,8 @@ For each set, methods are compared on the same embeddings:
   with examples from other documents (a one-document set is split by passage). Baselines: the
   nearest centroid of the examples and the description, and scikit-learn's
   LogisticRegression on the embeddings;
+- k = 8 of one theme: 8 passages of one theme (drawn per seed and half), the first thing an
+  analyst coding theme by theme gives; baseline: the nearest centroid;
 - the review loop: an analyst answers suggestions of one half in themesift's review order
   (least certain first, themes taking turns, small talk last), 0, 25, 50, 100 and 200 decisions, and the other
   half is scored with the decisions as examples (the baselines learn from the same decisions).
@@ -68,6 +70,8 @@ from themesift.segment import small_talk_in_transcripts  # noqa: E402
 
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 KS = (1, 5, 10, 20)
+ONE_THEME_K = 8  # "one theme": this many passages of a single theme, as an analyst working
+ONE_THEME = f"k = {ONE_THEME_K} of one theme"  # theme by theme codes them first
 STEPS = (0, 25, 50, 100, 200)
 BOOTSTRAP = 1000
 
@@ -265,8 +269,27 @@ def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[l
                 put(setting, "logistic regression", seed, test,
                     logistic(data, test, vectors, embedder, examples))
                 put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+            examples = one_theme_examples(data, pool, rng)
+            if examples is not None:
+                put(ONE_THEME, "centroid", seed, test,
+                    centroid(data, test, vectors, embedder, examples))
+                put(ONE_THEME, "themesift", seed, test, themesift(data, test, examples, embedder))
             review_loop(data, pool, test, vectors, embedder, seed, put)
     return out
+
+
+def one_theme_examples(data: Dataset, pool, rng) -> pd.DataFrame | None:
+    """``ONE_THEME_K`` passages of the pool coded with one theme (drawn among those with that
+    many), as examples of that theme alone: what an analyst coding theme by theme has first.
+    (No logistic regression: it needs two themes.)"""
+    themes = [t for t in data.framework.theme_ids
+              if sum(t in data.gold[i] for i in pool) >= ONE_THEME_K]
+    if not themes:
+        return None
+    theme = themes[int(rng.integers(len(themes)))]
+    having = [i for i in pool if theme in data.gold[i]]
+    rows = rng.permutation(having)[:ONE_THEME_K]
+    return pd.DataFrame({"text": data.units["text"].iloc[rows].to_numpy(), "theme_id": theme})
 
 
 def review_loop(data, pool, test, vectors, embedder, seed, put) -> None:
@@ -416,7 +439,7 @@ def main() -> int:
         rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
                 for (s, m), runs in predictions.items()]
         order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
-                 *[f"review, {s} decisions" for s in STEPS]]
+                 ONE_THEME, *[f"review, {s} decisions" for s in STEPS]]
         rows.sort(key=lambda r: order.index(r["setting"]))
         title = (f"{data.name}: {len(data.units)} passages, {len(data.framework.theme_ids)} themes"
                  f"{' + none' if 'none' in data.labels else ''}, "

@@ -389,8 +389,8 @@ def test_examples_are_judged_against_the_study_as_its_units_are(fake_embedder, m
     examples = pd.DataFrame({"text": [*STUDY[:4], "The biscuits are nice."],
                              "theme_id": ["sorting"] * 5})
     ts.suggest_units(units_of(*STUDY), TABLE, embedder=fake_embedder, examples=examples)
-    none_logit = seen["zero"][:, -1]
-    assert none_logit[-1] > 0 > none_logit[:4].max()
+    none_logit = seen["zero"][:, -1]  # the examples first (then the other themes' stand-ins)
+    assert none_logit[4] > 0 > none_logit[:4].max()
 
 
 def test_one_example_a_theme_is_not_cross_validated(monkeypatch):
@@ -487,10 +487,13 @@ def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake
     taught.clear()
     ts.suggest_units(units_of(*study), FW, embedder=fake_embedder)
     assert taught == []
-    # Nor with coded examples, or with too few units to judge which fit best.
+    # With coded examples they teach; where they name fewer than 3 themes, each theme they
+    # do not name gets as many of its clearest units as a named theme has examples (here 1).
     ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder,
                      examples=pd.DataFrame({"text": [study[0]], "theme_id": ["sorting"]}))
-    assert len(taught) == 1 and taught[0] == [(study[0], "sorting", False)]
+    assert len(taught) == 1 and taught[0][0] == (study[0], "sorting", False)
+    assert sorted(theme for _, theme, _ in taught[0][1:]) == ["exporting", "searching"]
+    # Nothing of this with too few units to judge which fit best.
     few = ts.suggest_units(units_of(*study[:5]), TABLE, embedder=fake_embedder)
     assert len(taught) == 1 and not few["rationale"].str.contains("weighed").any()
 
@@ -617,3 +620,20 @@ def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
     assert f"would suggest {theme} ({alone:.2f})" in out["rationale"][1]
     plain = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
     assert not plain["rationale"][1].startswith("Small talk")  # only when flagged
+
+
+def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
+    # An analyst who reassigns eight units to hope, theme by theme as analysts work: the
+    # learner used to learn "participants' words" against the other themes' descriptions and
+    # suggested hope for 230 of 249 units.
+    before = ts.suggest_units(sample_units, "recovery", embedder=embedder)
+    moved = before[before["theme_id"] == "relationships"].head(8)
+    text = sample_units.set_index("unit_id")["text"]
+    examples = pd.DataFrame({"text": text[moved["unit_id"]].to_numpy(), "theme_id": "hope"})
+    after = ts.suggest_units(sample_units, "recovery", embedder=embedder, examples=examples)
+    shares = after["theme_id"].value_counts(normalize=True)
+    assert shares["hope"] < 0.5 and shares.get("relationships", 0) > 0.15
+    assert (after.set_index("unit_id").loc[moved["unit_id"], "theme_id"] == "hope").all()
+    assert "units of the study that the framework suggests most clearly for the 3 themes" in \
+        after.loc[~after["rationale"].str.startswith(("Small talk", "Coded", "Fits")),
+                  "rationale"].iloc[0]
