@@ -563,16 +563,18 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
         return []
     rejected = {(text, theme) for text, theme, no in themed if no}
     per_theme = min(CLEAREST_UNITS, max(1, round(float(np.median(list(named.values()))))))
+    coded = {text for text, _, _ in themed}  # an example is no stand-in for another theme
     return [row for row in _clearest_units(texts, probs, evidence, units, rejected,
                                            per_theme=per_theme, any_codebook=True)
-            if row[1] not in named]
+            if row[1] not in named and row[0] not in coded]
 
 
 def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
                     rejected: set[tuple[str, str]], per_theme: int = CLEAREST_UNITS,
                     any_codebook: bool = False) -> list[tuple[str, str, bool]]:
-    """With a codebook that gives each theme only its description: per theme, the
-    ``CLEAREST_UNITS`` distinct texts suggested it with the highest scores, as examples
+    """With a codebook that gives each theme only its description (or any codebook, with
+    ``any_codebook``): per theme, the ``per_theme`` distinct texts suggested it with the
+    highest scores, as examples
     ``(text, theme_id, False)`` (not small talk, nor a text the analyst rejected that theme
     for); else none. They teach the learner how this study's participants talk about each
     theme, which a description written by an analyst does not."""
