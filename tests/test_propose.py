@@ -464,7 +464,7 @@ def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake
     taught = []
     learn = propose._learn
     monkeypatch.setattr(propose, "_learn",
-                        lambda coded, *a: taught.append(list(coded)) or learn(coded, *a))
+                        lambda coded, *a, **k: taught.append(list(coded)) or learn(coded, *a, **k))
     study = [*STUDY, "Sorting columns again.", "Sorting by name.", "Sorting the date column."]
     units = units_of(*study, small_talk=[False] * (len(study) - 1) + [True])
     out = ts.suggest_units(units, TABLE, embedder=fake_embedder)
@@ -520,7 +520,7 @@ def test_the_clearest_units_keep_to_the_analysts_rejections_none_level_and_repea
     taught = []
     learn = propose._learn
     monkeypatch.setattr(propose, "_learn",
-                        lambda coded, *a: taught.append(list(coded)) or learn(coded, *a))
+                        lambda coded, *a, **k: taught.append(list(coded)) or learn(coded, *a, **k))
     study = [*STUDY, "Sorting is fine."]  # a repeat: one text, one example
     rejected = pd.DataFrame({"text": ["Columns sorting works."], "theme_id": ["sorting"],
                              "rejected": [True]})

@@ -45,9 +45,10 @@ framework lacks); learning them as a class took suggestions from themes on the s
 one example a theme there is nothing to cross-validate on (see ``_cross_validate``) and the
 learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. Where the examples name fewer than
 ``MIN_THEMES_CODED`` themes (an analyst working theme by theme), the themes they do not name
-learn from their clearest units in the study beside them (``_stand_ins``): shown one theme in
-the participants' words and the others only in an analyst's descriptions, the learner learned
-the words and took every unit for that theme. A unit
+learn from their clearest units in the study beside them (``_stand_ins``), and the framework
+weighs as much as the cross-validation ever lets it: shown one theme in the participants'
+words and the others only in an analyst's descriptions, the learner learned the words and took
+every unit for that theme. A unit
 that is itself an example gets its coded theme; a theme rejected for a text is never
 suggested for it again. bench/suite.py measures this against the plain baselines (nearest
 centroid, logistic regression) on every human-coded set we have.
@@ -518,8 +519,11 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     if any(not rejected for _, _, rejected in themed):
         if clearest is None:
             clearest = _stand_ins(themed, texts, _softmax(logits), evidence, units, reference)
+        # Examples of one or two themes say little about how the themes differ: the framework
+        # then counts as much as the cross-validation ever lets it (see _stand_ins).
+        few = len({theme for _, theme, no in themed if not no}) < MIN_THEMES_CODED
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
-                                    reference)
+                                    reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None)
         logits = learner.logits(logits, unit_vectors)
     else:
         if clearest is None:
@@ -554,7 +558,7 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
 
     A classifier shown one or two themes in the participants' words and the others only in an
     analyst's description learns the words, not the themes: eight units reassigned to hope made
-    229 of a study's 249 units hope. The framework's clearest units give the other themes the
+    230 of a study's 249 units hope. The framework's clearest units give the other themes the
     participants' words too. With more themes named (as in every setting of bench/suite.py)
     they are not added: there they lowered accuracy where the framework is weak (serdif's
     review loop after 25 and 50 decisions, README "Quality")."""
@@ -651,7 +655,8 @@ class _Learner:
 
 
 def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, top_k: int,
-           temperature: float, reference: _Reference | None) -> _Learner:
+           temperature: float, reference: _Reference | None,
+           weights: Sequence[float] | None = None) -> _Learner:
     """A classifier trained on the coded examples, whose logits are added to ``weight`` times
     the framework's zero-shot logits; its regularisation and the weight are chosen by
     cross-validation on the examples themselves (see the module docstring)."""
@@ -694,12 +699,15 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
         out[:, present] = raw
         return out
 
-    c, weight = _cross_validate(gold, example_zero, fit, scores, vectors)
+    c, weight = _cross_validate(gold, example_zero, fit, scores, vectors,
+                                weights or ZERO_SHOT_WEIGHTS)
     return _Learner(functools.partial(scores, fit(np.arange(len(texts)), c)), weight)
 
 
-def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
-    """The (C, weight) under which held-out examples' coded themes are most probable.
+def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_SHOT_WEIGHTS
+                    ) -> tuple[float, float]:
+    """The (C, weight) under which held-out examples' coded themes are most probable, the
+    weight among ``weights``.
 
     A theme's only example, held out, says nothing about how examples carry over to new
     text (its theme is then learned from the description alone), so cross-validation runs
@@ -708,7 +716,7 @@ def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
     counts = gold.sum(axis=0)
     shared = (gold & (counts >= 2)).any(axis=1)
     if shared.sum() < MIN_CV_EXAMPLES or (counts >= 2).sum() < (counts >= 1).sum() / 2:
-        return DEFAULT_C, DEFAULT_WEIGHT
+        return DEFAULT_C, min(weights, key=lambda w: abs(w - DEFAULT_WEIGHT))
     folds = np.random.default_rng(0).permutation(n) % min(CV_FOLDS, n)
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
     for f in range(folds.max() + 1):
@@ -719,7 +727,7 @@ def _cross_validate(gold, zero, fit, scores, x) -> tuple[float, float]:
             held_out[c][test] = scores(model, x[test])
     best, choice = -np.inf, (1.0, 1.0)
     for c, raw in held_out.items():
-        for weight in ZERO_SHOT_WEIGHTS:
+        for weight in weights:
             p = _softmax(raw + weight * zero)
             likelihood = np.log((p * gold).sum(axis=1) + 1e-12).mean()
             if likelihood > best + 1e-9:
