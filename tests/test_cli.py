@@ -436,6 +436,16 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     assert process.wait(timeout=60) == 0 and "Traceback" not in err, err
 
 
+def test_run_into_a_file_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    from themesift import pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda *a, **k: pytest.fail("ran"))
+    (tmp_path / "afile").write_text("hi")
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(tmp_path / "afile"),
+                 "--quiet"]) == 1
+    assert "The output path is a file, not a folder" in capsys.readouterr().err
+
+
 def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text("id,theme_id\nx1,hope\n")
@@ -748,6 +758,7 @@ def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
      "The examples table has no column 'text' or 'theme_id'", 1),
     ("text,theme_id\nIt took months.,relationships\nNo funding.,Trust\n",
      "Unknown theme 'Trust' in the theme_id column", 3),
+    ('text,theme_id\nIt took months.,None\n" ",hope\n', "Empty text cell", 3),  # None: none
 ])
 def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsys, content,
                                                           message, line):
@@ -759,7 +770,8 @@ def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsy
     err = capsys.readouterr().err
     assert f"themesift suggest: error: {examples}, line {line}: {message}" in err
     assert "Name the right one with --text-column" not in err and not out.exists()
-    assert ("columns text and theme_id" in err) if line == 1 else ("relationships, hope" in err)
+    assert ("columns text and theme_id" in err) if line == 1 else (
+        "relationships, hope" in err or "Write the coded text" in err)
 
 
 def test_export_report_with_a_bad_human_table_says_how_to_shape_it(export_study, capsys,

@@ -354,5 +354,46 @@ def test_units_not_at_their_offsets_are_refused(tmp_path, monkeypatch):
         s.run(fakes.make_corpus("P1: hello there"))
         s.decide("unit:u0", "accept", analyst="KJ")
         assert_refused(lambda: export_qdpx(s, tmp_path / "s.qdpx"),
-                       r"Meaning unit u0 is not at characters 0\.\.1 of transcript 't1'",
+                       r"Meaning unit u\d is not at characters \d\.\.\d of transcript 't1'",
                        tmp_path)
+
+
+def test_a_coded_unit_whose_words_were_edited_is_left_out_of_every_export(
+        tmp_path, embedder, caplog):
+    # Accept a unit, fix a typo in it, re-run: the study must stay exportable, and the
+    # exports must agree on what they leave out.
+    from themesift.export.codesheet import export_codesheet
+    from themesift.export.report import export_report
+    from themesift.ingest import read_corpus
+
+    folder = tmp_path / "tr"
+    folder.mkdir()
+    words = ("P1: We cooked together every Thursday, and that is how trust grew between us.\n\n"
+             + "".join(f"P{2 + i % 3}: {line}\n\n" for i, line in enumerate([
+                 "The council only funds twelve weeks, then he has to be discharged again.",
+                 "I started hoping again when my sister came back into my life last year.",
+                 "The voices get louder when I stop the tablets, and then nothing works.",
+                 "Staff knock before they come in now, which makes a real difference to me.",
+                 "Housing keeps moving people on before they are ready for it at all.",
+                 "Going to the allotment every week gave me something to look forward to.",
+                 "The paperwork takes longer than the visit itself, most days of the week.",
+                 "When I'm paranoid I can't trust anyone, not even the people who help.",
+                 "My keyworker remembered my dog's name, and that meant a lot to me.",
+                 "Targets decide how long we can stay, not what the person actually needs."])))
+    (folder / "fg.txt").write_text(words, encoding="utf-8")
+    with Study.open(tmp_path / "s") as s:
+        run = s.run(read_corpus(folder), embedder=embedder)
+        edited = run.units.iloc[0]
+        s.decide(f"unit:{edited.unit_id}", "accept", analyst="KJ")
+        s.decide(f"unit:{run.units.iloc[1].unit_id}", "accept", analyst="KJ")
+        (folder / "fg.txt").write_text(words.replace("every Thursday", "each Thursday"),
+                                       encoding="utf-8")
+        s.run(read_corpus(folder), embedder=embedder)
+        path = export_qdpx(s, tmp_path / "s.qdpx")
+        assert "1 unit coded in the study is no longer in the transcripts" in caplog.text
+        project = read_qdpx(path)
+        analyst = project.codings[project.codings["coder"] == "KJ"]
+        assert len(analyst) == 1  # the unchanged unit only
+        sheet = pd.read_csv(export_codesheet(s, tmp_path / "codes.csv"))
+        assert edited.text not in set(sheet["meaning unit"])
+        export_report(s, tmp_path / "r.html", embedder=embedder)

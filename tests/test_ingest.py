@@ -562,3 +562,19 @@ def test_the_readme_shows_the_turn_the_sample_really_has():
         shown.append(line.lstrip("# "))
     turn = ts.read_corpus(root / "data" / "sample")["fg1_act_team"].turns[1]
     assert " ".join(shown) == repr(turn)
+
+
+@pytest.mark.parametrize("reader", ["read_table", "chunks"])
+def test_a_text_with_an_unquoted_comma_is_refused_at_its_line(tmp_path, reader):
+    # Every row one field too long: pandas took the id as the row's index and the first half
+    # of the text as its id, without a word.
+    path = tmp_path / "quotes.csv"
+    path.write_text("id,text\nq1,The staff were kind, and they listened to me\n"
+                    "q2,The ward was clean, but noisy at night\n", encoding="utf-8")
+    from themesift.ingest.table import read_table_chunks
+
+    read = (lambda: ts.read_table(path, id_column="id")) if reader == "read_table" else (
+        lambda: list(read_table_chunks(path, id_column="id")))
+    with pytest.raises(InputError, match=r"quotes\.csv, line 2: This row has 3 fields where "
+                                         r"the header has 2: a text with a comma"):
+        read()

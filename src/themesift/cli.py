@@ -282,8 +282,10 @@ def _add_quiet(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from .embed import Embedder
-    from .outputs import write_outputs
+    from .outputs import check_out_dir, write_outputs
     from .pipeline import run_pipeline
+
+    check_out_dir(args.out)  # before the work
 
     options = {"embedder": Embedder(args.model, backend=args.backend, quiet=args.quiet),
                "seed": args.seed,
@@ -409,9 +411,13 @@ def _read_examples(path: str, framework):
             line=1, fix=f"Its header row needs the columns text and theme_id, one coded text per "
             f"row (--text-column and --id-column name the columns of TABLE only). The file's "
             f"columns: {', '.join(table.columns)}")
-    table["theme_id"] = table["theme_id"].str.strip()
+    table["theme_id"] = [NONE_THEME if t.casefold() == NONE_THEME else t  # "None", as compare
+                         for t in table["theme_id"].str.strip()]
     allowed = [*framework.theme_ids, NONE_THEME]
-    for row, theme in enumerate(table["theme_id"], start=2):  # the header is row 1
+    for row, (text, theme) in enumerate(zip(table["text"], table["theme_id"]), start=2):
+        if not str(text).strip():  # the header is row 1
+            raise InputError("Empty text cell", path=path, line=row,
+                             fix="Write the coded text, or delete the row")
         if theme not in allowed and not framework.top_theme_id(theme):  # subthemes count
             raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
                              "Empty theme_id cell", path=path, line=row,

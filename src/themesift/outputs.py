@@ -26,12 +26,21 @@ if TYPE_CHECKING:
     from .pipeline import PipelineResult
     from .study import Study
 
-__all__ = ["write_outputs", "OUTPUT_FILES"]
+__all__ = ["write_outputs", "check_out_dir", "OUTPUT_FILES"]
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("units.csv", "codes.csv", "suggestions.csv", "unit_suggestions.csv",
                 "review.xlsx", "review.csv", "report.html", "manifest.json")
+
+
+def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """The output folder, or an InputError where the path is a file (check before slow work)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("The output path is a file, not a folder", path=out,
+                         fix="Give a folder name for --out")
+    return out
 
 
 def write_outputs(
@@ -54,10 +63,7 @@ def write_outputs(
     list of Path
         The files written.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("The output path is a file, not a folder", path=out,
-                         fix="Give a folder name for --out")
+    out = check_out_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     logger.info("write: writing the files into %s", out)
     _remove_abandoned_staging(out.parent)

@@ -8,17 +8,23 @@ asked, write a temporary file beside the target, and move it into place only whe
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output, check_output, key_path
 from ..errors import InputError
 from ..model import StudyView
+from ..text import counted
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..study import Study
 
 __all__ = ["StudyView", "study_view", "atomic_output", "opened_study", "key_path",
@@ -66,6 +72,10 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         transcripts = opened.transcripts[["doc_id", "path", "format", "text"]]
         units = opened.units
         coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
+        # The run's transcripts, as they are now: a coded unit whose words changed, or whose
+        # transcript the run did not read, has no place in them.
+        transcripts = transcripts[transcripts["doc_id"].isin(set(run.units["doc_id"]))]
+        coding = _in_place(coding, transcripts, opened.path)
         decisions = opened.decisions
         decided_suggestions = opened.decided_suggestions()
         # a code decided in another run is shown with that run's label and keywords
@@ -87,6 +97,24 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 
         view = make_pseudonyms(view)
     return view
+
+
+def _in_place(coding: pd.DataFrame, transcripts: pd.DataFrame, path: Any) -> pd.DataFrame:
+    """The codings of units that stand where they stood in the transcripts as they are now;
+    a warning counts the others (their decisions stay in the store)."""
+    text = dict(zip(transcripts["doc_id"], transcripts["text"]))
+    placed = [doc in text and text[doc][int(start):int(end)] == words
+              for doc, start, end, words in zip(coding["doc_id"], coding["start"].fillna(0),
+                                                coding["end"].fillna(0), coding["text"])]
+    gone = coding.loc[[not p for p in placed], "unit_id"].unique()
+    if len(gone):
+        logger.warning(
+            "%s: %s coded in the study %s no longer in the transcripts of this run (their "
+            "words were edited, or their transcript was removed): left out of this export. "
+            "Their decisions stay in the store; code the new text in the run's review sheet. "
+            "First: %s", path, counted(len(gone), "unit"), "is" if len(gone) == 1 else "are",
+            ", ".join(map(str, gone[:3])))
+    return coding.iloc[[i for i, here in enumerate(placed) if here]]
 
 
 def code_decisions(view: StudyView) -> dict[str, tuple[str, str]]:

@@ -43,7 +43,27 @@ def read_csv_cells(path: str | os.PathLike[str], **options):
                          fix="Rename it to .xlsx, or save it from the spreadsheet program as CSV")
     text, _ = decode_bytes(data, path)
     sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, **options)
+    _check_field_counts(io.StringIO(text), sep, path)
+    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                       index_col=False, **options)
+
+
+def _check_field_counts(handle, sep: str, path: Path) -> None:
+    """An InputError at the first row with more fields than the header: a text holding the
+    delimiter without quotes. (pandas would make the extra first field the row's index, or
+    drop the last ones, without a word.)"""
+    import csv
+
+    reader = csv.reader(handle, delimiter=sep)
+    header = next(reader, [])
+    for row in reader:
+        if len(row) > len(header):
+            shown = {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
+            raise InputError(
+                f"This row has {len(row)} fields where the header has {len(header)}: a text "
+                f"with a {shown} in it that is not in quotes", path=path, line=reader.line_num,
+                fix='Put such texts in double quotes ("..."), as a spreadsheet program does '
+                    "when it saves a CSV")
 
 
 def read_table(
@@ -123,10 +143,12 @@ def read_table_chunks(
         encoding = "utf-8-sig"
     seen: dict[str, int] = {}
     first_row, rows = 2, 0  # spreadsheet numbering: the header is row 1
+    sep = "\t" if suffix == ".tsv" else csv_delimiter(text)
     with _readable(path):
-        reader = pd.read_csv(path, sep="\t" if suffix == ".tsv" else csv_delimiter(text),
-                             engine="python", dtype=str, keep_default_na=False,
-                             encoding=encoding, chunksize=chunk_rows)
+        with open(path, encoding=encoding, newline="") as handle:
+            _check_field_counts(handle, sep, path)
+        reader = pd.read_csv(path, sep=sep, engine="python", dtype=str, keep_default_na=False,
+                             encoding=encoding, chunksize=chunk_rows, index_col=False)
         with reader:
             for chunk in reader:
                 yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
