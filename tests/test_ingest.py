@@ -578,3 +578,20 @@ def test_a_text_with_an_unquoted_comma_is_refused_at_its_line(tmp_path, reader):
     with pytest.raises(InputError, match=r"quotes\.csv, line 2: This row has 3 fields where "
                                          r"the header has 2: a text with a comma"):
         read()
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_a_table_past_the_sniffed_head_is_read_in_its_encoding(tmp_path, monkeypatch, encoding):
+    # The encoding is told from the head of the file: a cp1252 character only after it, or a
+    # UTF-16 head cut inside a two-byte newline, made a readable table unreadable.
+    import importlib
+
+    from themesift.ingest.table import read_table_chunks
+
+    monkeypatch.setattr(importlib.import_module("themesift.ingest.table"), "_SNIFF_BYTES", 64)
+    path = tmp_path / "big.csv"
+    rows = [f"r{i},Plain words about the ward, row {i}" for i in range(30)]
+    text = "id,text\n" + "\n".join(f'{r.split(",", 1)[0]},"{r.split(",", 1)[1]}"' for r in rows)
+    path.write_bytes((text + '\nlast,"Staff were très helpful"\n').encode(encoding))
+    table = pd.concat(read_table_chunks(path, id_column="id", chunk_rows=7))
+    assert len(table) == 31 and table["text"].iloc[-1] == "Staff were très helpful"

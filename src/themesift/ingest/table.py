@@ -136,7 +136,9 @@ def read_table_chunks(
 
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
-    if len(head) == _SNIFF_BYTES and b"\n" in head:
+    if len(head) == _SNIFF_BYTES and head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16
+        head = head[: len(head) - len(head) % 2]  # whole two-byte characters
+    elif len(head) == _SNIFF_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]  # never cut a character in two
     text, encoding = decode_bytes(head, path)
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
@@ -145,8 +147,17 @@ def read_table_chunks(
     first_row, rows = 2, 0  # spreadsheet numbering: the header is row 1
     sep = "\t" if suffix == ".tsv" else csv_delimiter(text)
     with _readable(path):
-        with open(path, encoding=encoding, newline="") as handle:
-            _check_field_counts(handle, sep, path)
+        try:
+            with open(path, encoding=encoding, newline="") as handle:
+                _check_field_counts(handle, sep, path)  # reads the whole file once
+        except UnicodeDecodeError:
+            if encoding != "utf-8-sig":
+                raise
+            # UTF-8 in the first megabyte only: read it as decode_bytes reads what is not
+            # UTF-8, Windows cp1252 (Excel's "CSV").
+            encoding = "cp1252"
+            with open(path, encoding=encoding, newline="") as handle:
+                _check_field_counts(handle, sep, path)
         reader = pd.read_csv(path, sep=sep, engine="python", dtype=str, keep_default_na=False,
                              encoding=encoding, chunksize=chunk_rows, index_col=False)
         with reader:
