@@ -122,8 +122,8 @@ DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
 #: With a codebook of descriptions only and no coded examples: each theme's clearest units
 #: in the study that the learner takes as its examples (see the module docstring).
 CLEAREST_UNITS = 5
-#: ... and where coded examples name fewer themes than this, the themes they do not name learn
-#: from their clearest units beside them (see ``_stand_ins``).
+#: ... and where coded examples name fewer themes than this (or than half the framework's), the
+#: themes they do not name learn from their clearest units beside them (see ``_stand_ins``).
 MIN_THEMES_CODED = 3
 
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
@@ -519,9 +519,9 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     if any(not rejected for _, _, rejected in themed):
         if clearest is None:
             clearest = _stand_ins(themed, texts, _softmax(logits), evidence, units, reference)
-        # Examples of one or two themes say little about how the themes differ: the framework
-        # then counts as much as the cross-validation ever lets it (see _stand_ins).
-        few = len({theme for _, theme, no in themed if not no}) < MIN_THEMES_CODED
+        # Examples of a few themes say little about how the themes differ: the framework then
+        # counts as much as the cross-validation ever lets it (see _stand_ins).
+        few = _few_themes_named(themed, len(evidence.theme_ids))
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
                                     reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None)
         logits = learner.logits(logits, unit_vectors)
@@ -550,9 +550,16 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
                    sum(not rejected for _, _, rejected in themed), known, clearest, learner)
 
 
+def _few_themes_named(themed, n_themes: int) -> bool:
+    """Whether the coded examples name fewer than ``MIN_THEMES_CODED`` themes, or fewer than
+    half of the framework's."""
+    named = {theme for _, theme, rejected in themed if not rejected}
+    return len(named) < max(MIN_THEMES_CODED, n_themes / 2)
+
+
 def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
                reference: _Reference | None) -> list[tuple[str, str, bool]]:
-    """Where the coded examples name fewer than ``MIN_THEMES_CODED`` themes: for each theme
+    """Where the coded examples name few themes (:func:`_few_themes_named`): for each theme
     they do not name, as many of its clearest units in the study (see :func:`_clearest_units`)
     as a named theme has examples (the median, at most ``CLEAREST_UNITS``); else none.
 
@@ -563,7 +570,7 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
     they are not added: there they lowered accuracy where the framework is weak (serdif's
     review loop after 25 and 50 decisions, README "Quality")."""
     named = Counter(theme for _, theme, rejected in themed if not rejected)
-    if reference is None or len(named) >= MIN_THEMES_CODED:
+    if reference is None or not _few_themes_named(themed, len(evidence.theme_ids)):
         return []
     rejected = {(text, theme) for text, theme, no in themed if no}
     per_theme = min(CLEAREST_UNITS, max(1, round(float(np.median(list(named.values()))))))
