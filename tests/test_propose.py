@@ -637,3 +637,15 @@ def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
     assert "units of the study that the framework suggests most clearly for the 3 themes" in \
         after.loc[~after["rationale"].str.startswith(("Small talk", "Coded", "Fits")),
                   "rationale"].iloc[0]
+
+
+def test_examples_of_fewer_than_half_the_themes_bring_stand_ins_for_the_others():
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    few = propose._few_themes_named
+    named = lambda *themes: [(f"text {t}", t, False) for t in themes]  # noqa: E731
+    assert few(named("a"), 4) and few(named("a", "b"), 4)  # under 3 themes
+    assert not few(named("a", "b", "c"), 4) and not few(named("a", "b", "c"), 6)
+    assert few(named("a", "b", "c", "d"), 22) and not few(named(*"abcdefghijk"), 22)
+    assert few(named("a") + [("x", "b", True), ("y", "c", True)], 4)  # rejections name none

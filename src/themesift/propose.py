@@ -44,7 +44,8 @@ framework lacks); learning them as a class took suggestions from themes on the s
 (README, "Quality"). They are known units all the same. With
 one example a theme there is nothing to cross-validate on (see ``_cross_validate``) and the
 learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. Where the examples name fewer than
-``MIN_THEMES_CODED`` themes (an analyst working theme by theme), the themes they do not name
+``MIN_THEMES_CODED`` themes or than half the framework's (an analyst working theme by
+theme), the themes they do not name
 learn from their clearest units in the study beside them (``_stand_ins``), and the framework
 weighs as much as the cross-validation ever lets it: shown one theme in the participants'
 words and the others only in an analyst's descriptions, the learner learned the words and took
@@ -563,12 +564,12 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
     they do not name, as many of its clearest units in the study (see :func:`_clearest_units`)
     as a named theme has examples (the median, at most ``CLEAREST_UNITS``); else none.
 
-    A classifier shown one or two themes in the participants' words and the others only in an
+    A classifier shown a few themes in the participants' words and the others only in an
     analyst's description learns the words, not the themes: eight units reassigned to hope made
     230 of a study's 249 units hope. The framework's clearest units give the other themes the
-    participants' words too. With more themes named (as in every setting of bench/suite.py)
-    they are not added: there they lowered accuracy where the framework is weak (serdif's
-    review loop after 25 and 50 decisions, README "Quality")."""
+    participants' words too. With more themes named they are not added: there they lowered
+    accuracy where the framework is weak (serdif's review loop after 25 and 50 decisions,
+    README "Quality")."""
     named = Counter(theme for _, theme, rejected in themed if not rejected)
     if reference is None or not _few_themes_named(themed, len(evidence.theme_ids)):
         return []
