@@ -312,6 +312,32 @@ def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys)
         "C02"]
 
 
+def test_a_rerun_names_coded_units_no_longer_in_the_transcripts(study_run, capsys,
+                                                                 monkeypatch):
+    from dataclasses import replace
+
+    from themesift import pipeline
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].isin(["unit:u1", "unit:u2"]), "decision"] = "accept"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    stages = pipeline.run_pipeline
+
+    def edited(corpus, framework, **kwargs):  # u2's words were edited away
+        result = stages(corpus, framework, **kwargs)
+        return replace(result, units=result.units[result.units["unit_id"] != "u2"],
+                       unit_suggestions=result.unit_suggestions[
+                           result.unit_suggestions["unit_id"] != "u2"])
+
+    monkeypatch.setattr(pipeline, "run_pipeline", edited)
+    capsys.readouterr()
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "again"), "--study",
+                 str(store), "--quiet"]) == 0
+    assert "1 coded unit of the study is not in these transcripts" in capsys.readouterr().out
+
+
 def test_apply_says_how_many_units_an_accepted_code_coded(study_run, capsys):
     from themesift.study import Study
 

@@ -304,7 +304,13 @@ def _run(args: argparse.Namespace) -> int:
             files = write_outputs(result, args.out, run_id=run.id, study=study)
             units = decided_units(result, study)
             codes = decided_codes(result, study, run.id, units)
+            gone = set(study.coding()["unit_id"]) - set(result.units["unit_id"])
         print(f"themesift run: stored as {run.id} in {study.path}")
+        if gone:
+            print(f"{counted(len(gone), 'coded unit')} of the study {'is' if len(gone) == 1 else 'are'}"
+                  " not in these transcripts (their words were edited, or their transcript was "
+                  "not read this time): their decisions stay in the store, and the exports of "
+                  "this run leave them out. Code their new text in this run's review sheet.")
         if units or codes:
             by_code = sum(how == "code" for how in units.values())
             parts = [f"{counted(len(units), 'unit')} decided before ({len(units) - by_code} one "
