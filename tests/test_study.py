@@ -210,6 +210,23 @@ def test_rerun_keeps_decisions_and_suggestion_ids(study):
     assert coding.loc["u3", "source"] == "code"
 
 
+def test_a_run_loads_its_own_units(study, monkeypatch):
+    from dataclasses import replace
+
+    first = study.runs["run_id"][0]
+
+    def edited(corpus, framework, **kwargs):  # u5's words were edited away
+        result = fake_result(corpus, framework)
+        return replace(result, units=result.units[result.units["unit_id"] != "u5"],
+                       unit_suggestions=result.unit_suggestions[
+                           result.unit_suggestions["unit_id"] != "u5"])
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", edited)
+    second = study.run(make_corpus()).id
+    assert "u5" in set(study.load_run(first).units["unit_id"])
+    assert "u5" not in set(study.load_run(second).units["unit_id"])  # it had them all
+
+
 def test_every_run_keeps_its_own_unit_suggestions(study, monkeypatch):
     first = study.runs["run_id"][0]
     before = study.load_run(first).suggestions

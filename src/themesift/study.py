@@ -656,9 +656,11 @@ class Study:
         import pandas as pd
 
         run_id, config, _, manifest = self._run_row(run_id)
-        docs = [str(i["doc_id"]) for i in config.get("inputs", [])]
-        marks = ",".join("?" * len(docs))
-        units = self._units(f"WHERE doc_id IN ({marks})", docs)
+        units = self._units("WHERE unit_id IN (SELECT unit_id FROM unit_suggestions WHERE "
+                            "run_id = ?)", [run_id])
+        if units.empty:  # a run stored before schema 4: the units of its transcripts
+            docs = [str(i["doc_id"]) for i in config.get("inputs", [])]
+            units = self._units(f"WHERE doc_id IN ({','.join('?' * len(docs))})", docs)
         raw = self._frame("SELECT code_id, label, keywords, size, exemplar_ids, exemplars, extra "
                           "FROM codes WHERE run_id = ? ORDER BY rowid", (run_id,))
         extra = pd.DataFrame([json.loads(e or "{}") for e in raw.pop("extra")], index=raw.index)
