@@ -770,6 +770,7 @@ def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
                  ["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]):
         assert main(args) == 1
         err = capsys.readouterr().err
+        assert "warning:" not in err  # said once, as the error
         messages.append(err.split(": error: ", 1)[1])
     assert messages[0] == messages[1]
     assert messages[0].startswith(f"{path}: No meaning units were found in the transcript")

@@ -236,6 +236,10 @@ def test_transcripts_that_give_no_unit_say_so(caplog):
     t = transcript(("Moderator", "Hello everyone, can you all hear me?"), ("P1", "Mm."))
     assert ts.segment(t).empty
     assert "No meaning units were found" in caplog.text
+    caplog.clear()
+    with pytest.raises(ts.InputError, match="No meaning units were found"):
+        ts.segment(t, refuse_empty=True)  # as segment and run refuse it: an error, no warning
+    assert "No meaning units" not in caplog.text
 
 
 def test_unknown_spacy_model_names_the_install_command():

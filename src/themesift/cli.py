@@ -434,7 +434,7 @@ def _read_examples(path: str, framework):
 def _segment(args: argparse.Namespace) -> int:
     from ._io import atomic_output, check_output
     from .ingest import read_corpus
-    from .segment import MAX_WORDS, MIN_WORDS, no_units_error, segment, summarize_units
+    from .segment import MAX_WORDS, MIN_WORDS, segment, summarize_units
 
     if args.out:
         check_output(args.out, force=True)  # before the work
@@ -453,9 +453,8 @@ def _segment(args: argparse.Namespace) -> int:
         max_words=max_words,
         include_moderator=args.include_moderator,
         include_backchannels=args.include_backchannels,
+        refuse_empty=True,
     )
-    if units.empty:  # never a silently empty result
-        raise no_units_error(corpus)
     print(_format_table(summarize_units(corpus, units)))
     if args.out:
         with atomic_output(args.out, force=True) as temp:

@@ -94,7 +94,7 @@ def run_pipeline(
     from .frameworks.framework import framework_to_yaml
     from .ingest import read_corpus
     from .propose import suggest_units_and_codes
-    from .segment import no_units_error, segment
+    from .segment import segment
 
     timings: dict[str, float] = {}
 
@@ -112,9 +112,7 @@ def run_pipeline(
         "read", "reading the transcripts", read_corpus, inputs, moderator=moderator,
         encoding=encoding)
     units = timed("segment", f"cutting the transcripts ({len(corpus)}) into meaning units",
-                  segment, corpus)
-    if units.empty:
-        raise no_units_error(corpus)
+                  segment, corpus, refuse_empty=True)
     check_n_codes(n_codes, units)  # before the slow embedding
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "

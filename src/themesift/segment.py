@@ -147,6 +147,7 @@ def segment(
     include_moderator: bool = False,
     include_backchannels: bool = False,
     spacy_model: str | None = None,
+    refuse_empty: bool = False,
 ):
     """Cut the transcripts' turns into meaning units.
 
@@ -168,6 +169,10 @@ def segment(
         Keep turns that are only back-channels ("Mm.", "Yes, exactly.").
     spacy_model:
         spaCy pipeline name or folder; see :func:`load_spacy`.
+    refuse_empty:
+        Where no meaning unit comes out (every turn the moderator's or a back-channel), raise
+        :func:`no_units_error`'s InputError, as ``themesift segment`` and ``run`` do, instead
+        of returning an empty table with that message as a warning.
 
     Returns
     -------
@@ -184,7 +189,8 @@ def segment(
     InputError
         If a parameter is out of range, or a turn is longer than 100,000 characters (the
         readers' limit: such a "turn" is a transcript whose speaker labels were not
-        recognised, and cutting it would take minutes).
+        recognised, and cutting it would take minutes); with ``refuse_empty``, if no meaning
+        unit comes out.
 
     Examples
     --------
@@ -237,7 +243,9 @@ def segment(
                 "end": turn.start + end,
                 "text": text,
             })
-    if not rows:  # never a silently empty result (a batch command refuses it: no_units_error)
+    if not rows:  # never a silently empty result
+        if refuse_empty:
+            raise no_units_error(transcripts)
         logger.warning("%s", no_units_error(transcripts))
     units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
