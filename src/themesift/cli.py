@@ -404,7 +404,7 @@ def _suggest(args: argparse.Namespace) -> int:
 def _read_examples(path: str, framework):
     """The analyst-coded examples of ``suggest --examples``, checked with messages that name
     the file and the row: columns text and theme_id, each theme id one of the framework's."""
-    from .compare import read_table_file
+    from .compare import norm_theme, read_table_file
     from .errors import InputError
     from .model import NONE_THEME
 
@@ -417,8 +417,7 @@ def _read_examples(path: str, framework):
             line=1, fix=f"Its header row needs the columns text and theme_id, one coded text per "
             f"row (--text-column and --id-column name the columns of TABLE only). The file's "
             f"columns: {', '.join(table.columns)}")
-    table["theme_id"] = [NONE_THEME if t.casefold() == NONE_THEME else t  # "None", as compare
-                         for t in table["theme_id"].str.strip()]
+    table["theme_id"] = table["theme_id"].map(norm_theme)  # "None" is none, as in compare
     allowed = [*framework.theme_ids, NONE_THEME]
     for row, (text, theme) in enumerate(zip(table["text"], table["theme_id"]), start=2):
         if not str(text).strip():  # the header is row 1

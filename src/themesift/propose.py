@@ -518,11 +518,13 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     # the units an analyst coded none, which share nothing but that (they stay known units).
     themed = [row for row in coded if row[1] != NONE_THEME]
     if any(not rejected for _, _, rejected in themed):
-        if clearest is None:
-            clearest = _stand_ins(themed, texts, _softmax(logits), evidence, units, reference)
-        # Examples of a few themes say little about how the themes differ: the framework then
-        # counts as much as the cross-validation ever lets it (see _stand_ins).
+        # Examples of a few themes say little about how the themes differ: the themes they do
+        # not name get stand-ins, and the framework counts as much as the cross-validation
+        # ever lets it (see _stand_ins).
         few = _few_themes_named(themed, len(evidence.theme_ids))
+        if clearest is None:
+            clearest = (_stand_ins(themed, texts, _softmax(logits), evidence, units)
+                        if few and reference is not None else [])
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
                                     reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None)
         logits = learner.logits(logits, unit_vectors)
@@ -558,11 +560,11 @@ def _few_themes_named(themed, n_themes: int) -> bool:
     return len(named) < max(MIN_THEMES_CODED, n_themes / 2)
 
 
-def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
-               reference: _Reference | None) -> list[tuple[str, str, bool]]:
-    """Where the coded examples name few themes (:func:`_few_themes_named`): for each theme
+def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence, units
+               ) -> list[tuple[str, str, bool]]:
+    """For coded examples that name few themes (:func:`_few_themes_named`): for each theme
     they do not name, as many of its clearest units in the study (see :func:`_clearest_units`)
-    as a named theme has examples (the median, at most ``CLEAREST_UNITS``); else none.
+    as a named theme has examples (the median, at most ``CLEAREST_UNITS``).
 
     A classifier shown a few themes in the participants' words and the others only in an
     analyst's description learns the words, not the themes: eight units reassigned to hope made
@@ -571,8 +573,6 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
     accuracy where the framework is weak (serdif's review loop after 25 and 50 decisions,
     README "Quality")."""
     named = Counter(theme for _, theme, rejected in themed if not rejected)
-    if reference is None or not _few_themes_named(themed, len(evidence.theme_ids)):
-        return []
     rejected = {(text, theme) for text, theme, no in themed if no}
     per_theme = min(CLEAREST_UNITS, max(1, round(float(np.median(list(named.values()))))))
     coded = {text for text, _, _ in themed}  # an example is no stand-in for another theme

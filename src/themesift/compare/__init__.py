@@ -57,7 +57,7 @@ from ._agreement import BOOTSTRAP, STATS, AgreementReport, compare
 from ._codes import CodeMatchReport, compare_codes
 from ._coders import CoderAgreement, compare_coders
 from ._spans import ALIGN_COLUMNS, align_spans, character_agreement
-from ._tables import read_table_file  # for the CLI; not in __all__
+from ._tables import norm_theme, read_table_file  # for the CLI; not in __all__
 from ._stats import (
     cohen_kappa,
     fleiss_kappa,
