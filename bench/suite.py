@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -237,8 +238,11 @@ def examples_of(data: Dataset, rows) -> pd.DataFrame:
                          for i in rows for t in data.gold[i]], columns=["text", "theme_id"])
 
 
-def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[list[str]]]:
-    """Predictions per (setting, method), one list of labels per seed, in unit order."""
+def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] = ()
+            ) -> dict[tuple[str, str], list[list[str]]]:
+    """Predictions per (setting, method), one list of labels per seed, in unit order; with
+    ``fine_tune_ks``, also themesift on a model fine-tuned on those settings' examples
+    (``ts.fine_tune``; its seconds under the key ``("fine-tune", "seconds")``)."""
     vectors = embedder.encode(list(data.units["text"]))
     n = len(data.units)
     out: dict[tuple[str, str], list[list[str]]] = {}
@@ -269,6 +273,13 @@ def run_set(data: Dataset, embedder, seeds: int) -> dict[tuple[str, str], list[l
                 put(setting, "logistic regression", seed, test,
                     logistic(data, test, vectors, embedder, examples))
                 put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+                if k in fine_tune_ks:
+                    tuned = ts.fine_tune(examples, data.framework, embedder=embedder, seed=seed)
+                    tuned.cache_dir = False  # one model per draw: nothing to reuse
+                    out.setdefault(("fine-tune", "seconds"), []).append(tuned.fine_tuning.seconds)
+                    put(setting, "themesift, fine-tuned", seed, test,
+                        themesift(data, test, examples, tuned))
+                    shutil.rmtree(tuned.fine_tuning.path)
             examples = one_theme_examples(data, pool, rng)
             if examples is not None:
                 put(ONE_THEME, "centroid", seed, test,
@@ -419,6 +430,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sets", default=None, help="comma-separated set names (default: all)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--fine-tune", default="", metavar="KS",
+                        help="also fine-tune the model on the examples of these k (e.g. 5,10; "
+                             "a minute or so per draw on a CPU)")
     parser.add_argument("--from-json", default=None, metavar="FILE",
                         help="print the tables of an earlier run's JSON instead of running")
     args = parser.parse_args()
@@ -434,7 +448,12 @@ def main() -> int:
                "seeds": args.seeds, "sets": {}}
     for data in datasets(wanted):
         started = time.perf_counter()
-        predictions = run_set(data, embedder, args.seeds)
+        predictions = run_set(data, embedder, args.seeds,
+                              tuple(int(k) for k in args.fine_tune.split(",") if k))
+        seconds = predictions.pop(("fine-tune", "seconds"), None)
+        if seconds:
+            print(f"(fine-tuning took {np.mean(seconds):.0f} s a draw on average, "
+                  f"{min(seconds):.0f}-{max(seconds):.0f} s)", file=sys.stderr)
         rng = np.random.default_rng(0)
         rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
                 for (s, m), runs in predictions.items()]
@@ -446,7 +465,8 @@ def main() -> int:
                  f"{len(pd.unique(data.documents))} documents (or turns)")
         print(markdown(title, rows) + "\n", flush=True)
         print(f"({data.name} took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        results["sets"][data.name] = {"title": title, "rows": rows}
+        results["sets"][data.name] = {"title": title, "rows": rows,
+                                      **({"fine_tune_seconds": seconds} if seconds else {})}
     print(summary(results))
     write_results(results, "suite", args.model, args.json)
     return 0

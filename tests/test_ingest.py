@@ -595,3 +595,18 @@ def test_a_table_past_the_sniffed_head_is_read_in_its_encoding(tmp_path, monkeyp
     path.write_bytes((text + '\nlast,"Staff were très helpful"\n').encode(encoding))
     table = pd.concat(read_table_chunks(path, id_column="id", chunk_rows=7))
     assert len(table) == 31 and table["text"].iloc[-1] == "Staff were très helpful"
+
+
+@pytest.mark.parametrize("content, columns", [
+    # A semicolon "CSV" whose column name holds commas (in quotes, as Excel writes it).
+    ('id;"text, as said";theme_id\nq1;"Yes, well, no";hope\n', ["id", "text, as said", "theme_id"]),
+    ("id;text\nq1;Hello, there, you\n", ["id", "text"]),
+    ("text\nhello; there\n", ["text"]),  # one column: a semicolon inside a text is no delimiter
+    ("id\ttext\nq1\tx, y\n", ["id", "text"]),
+])
+def test_a_csv_delimiter_is_the_one_that_splits_the_header_into_columns(tmp_path, content,
+                                                                         columns):
+    path = tmp_path / "table.csv"
+    path.write_text(content, encoding="utf-8")
+    table = ts.read_table(path, text_column=columns[-2] if len(columns) > 2 else columns[-1])
+    assert set(columns) <= set(table.columns) and len(table) == 1

@@ -167,6 +167,17 @@ def test_examples_with_an_unknown_theme_name_the_row_and_the_choices(fake_embedd
         ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=examples)
 
 
+def test_examples_read_none_in_any_case_and_themes_with_stray_spaces(fake_embedder):
+    """As the CLI reads an examples file (a spreadsheet's "None", "housing ")."""
+    texts = ["a", "b", "c"]
+    spelled = pd.DataFrame({"text": texts, "theme_id": ["None", " housing ", "NONE"]})
+    plain = pd.DataFrame({"text": texts, "theme_id": ["none", "housing", "none"]})
+    got, want = (ts.suggest_units(units_of(*texts), FW, embedder=fake_embedder, examples=e)
+                 for e in (spelled, plain))
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got["theme_id"]) == ["none", "housing", "none"]
+
+
 def test_bad_parameter(fake_embedder):
     with pytest.raises(InputError, match=r"'temperature' parameter must be a number in \(0, 1\]"):
         ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, temperature=0)

@@ -22,6 +22,8 @@ from .compare import (
 )
 from .discover import discover_codes
 from .embed import Embedder
+from .embed import FineTuning
+from .finetune import fine_tune
 from .export import codesheet, export_codesheet, export_qdc, export_qdpx, export_report, saturation
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
 from .ingest import QdaProject, read_corpus, read_qdpx, read_table, read_transcript
@@ -51,6 +53,8 @@ __all__ = [
     "suggest_units",
     "propose",
     "score_themes",
+    "fine_tune",
+    "FineTuning",
     # the whole pipeline
     "run_pipeline",
     "write_outputs",

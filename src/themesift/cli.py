@@ -149,13 +149,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="column with row ids (default: row numbers)")
     sug.add_argument("--examples", default=None, metavar="CODED.csv",
                      help="analyst-coded examples to learn from (columns text, theme_id)")
+    sug.add_argument("--fine-tune", action="store_true",
+                     help="first fine-tune the embedding model on the examples (minutes on a "
+                          "CPU; kept for the same examples; prints how long it took)")
     _add_model_options(sug)
     sug.add_argument("--out", required=True, metavar="PREDS.csv",
                      help="where to write the suggestions: a .csv, or an .xlsx workbook")
     sug.add_argument("--chunk-rows", type=_whole_number(1), default=5000, metavar="N",
                      help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
-    sug.set_defaults(command=_suggest, verb="suggest")
+    sug.set_defaults(command=_suggest, verb="suggest", parser=sug)
 
     cmp = verbs.add_parser(
         "compare", help="agreement between two codings (e.g. human and machine)",
@@ -372,12 +375,20 @@ def _suggest(args: argparse.Namespace) -> int:
     from .frameworks import load_framework
     from .propose import suggest_table
 
+    if args.fine_tune and not args.examples:
+        args.parser.error("--fine-tune learns from coded examples: give them with --examples")
     out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
     framework = load_framework(args.framework)
     examples = _read_examples(args.examples, framework) if args.examples else None
+    embedder = Embedder(args.model, backend=args.backend, quiet=True)
+    if args.fine_tune:
+        from .finetune import fine_tune
+
+        embedder = fine_tune(examples, framework, embedder=embedder)
+        print(f"themesift suggest: {embedder.fine_tuning.describe()}", file=sys.stderr)
     options = {"text_column": args.text_column, "id_column": args.id_column,
                "examples": examples, "chunk_rows": args.chunk_rows, "quiet": args.quiet,
-               "embedder": Embedder(args.model, backend=args.backend, quiet=True)}
+               "embedder": embedder}
     if out.suffix.lower() == ".csv":
         counts = suggest_table(args.table, out, framework, **options)
     else:  # the suggestions as a CSV in a temporary folder beside it, then streamed into a workbook

@@ -496,7 +496,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     unit_ids, texts = _unit_texts(units)
     embedder = embedder if embedder is not None else _default_embedder()
     evidence = _evidence(framework, embedder)
-    coded = _check_examples(examples, framework) if examples is not None else []
+    coded = check_examples(examples, framework) if examples is not None else []
 
     unit_vectors = embedder.encode(texts)
     similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
@@ -785,7 +785,12 @@ def _theme_similarity(sim_all: np.ndarray, evidence: _Evidence, top_k: int):
 
 
 def _evidence(framework: Framework, embedder) -> _Evidence:
-    theme_ids = framework.theme_ids
+    texts, kinds, owner = framework_texts(framework)
+    return _Evidence(framework.theme_ids, texts, kinds, np.array(owner), embedder.encode(texts))
+
+
+def framework_texts(framework: Framework) -> tuple[list[str], list[str], list[int]]:
+    """Every text the framework gives, its kind and its theme's index."""
     texts, kinds, owner = [], [], []
 
     def add(text: str, kind: str, j: int) -> None:
@@ -806,7 +811,7 @@ def _evidence(framework: Framework, embedder) -> _Evidence:
 
     for j, theme in enumerate(framework.themes):
         add_theme(theme, j, top=True)
-    return _Evidence(theme_ids, texts, kinds, np.array(owner), embedder.encode(texts))
+    return texts, kinds, owner
 
 
 def _smooth(similarity: np.ndarray, groups: list[list[int]], weight: float) -> np.ndarray:
@@ -963,7 +968,7 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
     return ids, [str(t) for t in texts]
 
 
-def _check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]]:
+def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]]:
     """(text, theme_id, rejected) per row; an optional boolean column ``rejected`` marks rows
     that say the text is *not* that theme. A subtheme's id counts for its top-level theme, as
     a subtheme's texts do in scoring."""
@@ -984,6 +989,8 @@ def _check_examples(examples, framework: Framework) -> list[tuple[str, str, bool
                 else [False] * len(examples))
     for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
+        if isinstance(theme, str):  # a spreadsheet's " hope" or "None", as the CLI reads them
+            theme = NONE_THEME if theme.strip().lower() == NONE_THEME else theme.strip()
         theme = framework.top_theme_id(theme) or theme
         if theme not in allowed:
             raise InputError(

@@ -79,8 +79,9 @@ from .._io import default_cache_dir  # noqa: E402
 from ._accurate import ACCURATE_INSTALL  # noqa: E402
 from ._embedder import Embedder  # noqa: E402
 from ._files import models_dir  # noqa: E402
+from ._finetune import FineTuning, fine_tuned  # noqa: E402
 from ._profiles import BACKENDS, DEFAULT_BACKENDS, PROFILES  # noqa: E402
 from ._spans import sentence_spans  # noqa: E402
 
-__all__ = ["Embedder", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir",
+__all__ = ["Embedder", "FineTuning", "fine_tuned", "PROFILES", "BACKENDS", "DEFAULT_BACKENDS", "ACCURATE_INSTALL", "models_dir",
            "default_cache_dir", "sentence_spans"]

@@ -110,6 +110,12 @@ class Embedder:
         ``True`` never shows a progress bar; ``None`` shows one for long work (over 500 new
         texts) on a terminal; ``False`` shows it for long work anywhere (e.g. in Jupyter).
 
+    Attributes
+    ----------
+    fine_tuning:
+        ``None``, or where :func:`themesift.fine_tune` made this Embedder, what it did (a
+        :class:`FineTuning`: seconds, pairs, examples, path, reused).
+
     Examples
     --------
     >>> emb = Embedder()                                   # doctest: +SKIP
@@ -136,6 +142,7 @@ class Embedder:
         self.device = device
         self.quiet = quiet
         self.backend = backend
+        self.fine_tuning = None  # a FineTuning where themesift.fine_tune made this Embedder
         self._spec: ModelSpec | None = None
         self._spec_for: tuple[Any, ...] | None = None
         self._states_kept: dict[str, States] = {}  # text hash -> states, oldest first
@@ -153,7 +160,9 @@ class Embedder:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        fine_tuning = state.pop("fine_tuning", None)
         self.__init__(**state)
+        self.fine_tuning = fine_tuning
 
     # -- properties ------------------------------------------------------------------------
 

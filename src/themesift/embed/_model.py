@@ -34,7 +34,7 @@ def load_sentence_transformer(path: str, device: str):
         ) from exc
     _check_device(device)
     started = time.perf_counter()
-    with _library_progress_bars_off():
+    with library_progress_bars_off():
         try:
             model = SentenceTransformer(path, device=device, local_files_only=True)
         except Exception as exc:  # whatever the library raises, the user sees one message
@@ -73,7 +73,7 @@ def _check_device(device: str) -> None:
 
 
 @contextlib.contextmanager
-def _library_progress_bars_off() -> Iterator[None]:
+def library_progress_bars_off() -> Iterator[None]:
     """Hide transformers' 'Loading weights' bar while loading, then restore its setting."""
     try:
         from transformers.utils import logging as transformers_logging
