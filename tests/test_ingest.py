@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import themesift as ts
+from themesift.ingest.table import read_table_chunks
 from themesift import InputError
 
 
@@ -610,3 +611,11 @@ def test_a_csv_delimiter_is_the_one_that_splits_the_header_into_columns(tmp_path
     path.write_text(content, encoding="utf-8")
     table = ts.read_table(path, text_column=columns[-2] if len(columns) > 2 else columns[-1])
     assert set(columns) <= set(table.columns) and len(table) == 1
+
+
+def test_a_csv_cell_longer_than_the_csv_modules_limit_is_an_input_error(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text('id,text\nq1,"' + "a" * 200_000 + '"\n', encoding="utf-8")
+    for read in (ts.read_table, lambda p: next(iter(read_table_chunks(p)))):
+        with pytest.raises(InputError):
+            read(path)

@@ -16,7 +16,7 @@ import sys  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .errors import ThemesiftError  # noqa: E402
+from .errors import InputError, ThemesiftError  # noqa: E402
 from .text import counted  # noqa: E402
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -336,7 +336,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from .errors import InputError
     from .review.sheet import apply_review, kept_text, pending_text
     from .study import Study, store_file
 
@@ -384,7 +383,16 @@ def _suggest(args: argparse.Namespace) -> int:
     if args.fine_tune:
         from .finetune import fine_tune
 
-        embedder = fine_tune(examples, framework, embedder=embedder)
+        if not args.quiet:
+            print("themesift suggest: fine-tuning the embedding model on the examples first "
+                  "(about a minute on a CPU; kept, so the same examples train once)",
+                  file=sys.stderr)
+        try:
+            embedder = fine_tune(examples, framework, embedder=embedder)
+        except InputError as exc:  # about the examples: name their file
+            if exc.path is not None:
+                raise
+            raise InputError(exc.problem, path=args.examples, fix=exc.fix) from exc
         print(f"themesift suggest: {embedder.fine_tuning.describe()}", file=sys.stderr)
     options = {"text_column": args.text_column, "id_column": args.id_column,
                "examples": examples, "chunk_rows": args.chunk_rows, "quiet": args.quiet,

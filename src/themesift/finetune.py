@@ -11,14 +11,15 @@ the learner then uses as usual::
 
 How: contrastive pairs as in SetFit (Tunstall et al., 2022). The texts are the coded examples
 and every text of the framework (each "name: description", indicator, example and subtheme,
-as scoring uses them, so they move with the examples). Each text in turn is paired with one
-of the same theme (target cosine 1) and one of another theme (0), ``PAIRS_PER_TEXT`` pairs
-a text and at most ``max_pairs`` in all; a text rejected for a theme is paired with that
-theme's description (0). One pass of the cosine-similarity loss (``themesift.embed``'s
+as scoring uses them, so they move with the examples). A text rejected for a theme is paired
+with that theme's description (target cosine 0; at most a quarter of the pairs); then each
+text in turn, round after round with the coded examples first in each round, is paired with
+one of its theme (1) and one of another theme (0), ``PAIRS_PER_TEXT`` pairs a text and at
+most ``max_pairs`` in all. One pass of the cosine-similarity loss (``themesift.embed``'s
 ``fine_tuned``: texts cut to 64 tokens while training, the model kept in the models folder
-under a hash of the base model, the pairs' inputs and the settings, so the same examples never
-train twice; its vectors get a cache file of their own). About 20 pairs a second on two CPU
-cores, so the default 1,024 pairs take about a minute.
+under a hash of the base model, the pairs' inputs and the settings, so the same examples
+never train twice; its vectors get a cache file of their own). About 20 pairs a second on
+two quiet CPU cores, so the default 1,024 pairs take about a minute.
 
 Measured on the benchmark suite it does not beat the learner on the base model (README,
 "Quality"), so it is opt-in.
@@ -75,8 +76,12 @@ def fine_tune(examples, framework: Framework | str = "recovery", *, embedder=Non
     if isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) \
             or max_pairs < 1:
         raise InputError(f"max_pairs must be a whole number of 1 or more; got {max_pairs!r}")
+    max_pairs = int(max_pairs)
     framework = framework if isinstance(framework, Framework) else load_framework(framework)
     coded = check_examples(examples, framework)
+    if not coded:
+        raise InputError("The examples table has no rows", fix="Give units an analyst has coded "
+                         "(columns text and theme_id), one row per unit and theme")
     themed = sorted({(text, theme) for text, theme, no in coded if not no and theme != "none"})
     if not themed:
         raise InputError("Fine-tuning needs at least one example coded with a theme; these "
@@ -86,31 +91,38 @@ def fine_tune(examples, framework: Framework | str = "recovery", *, embedder=Non
     texts, kinds, owner = framework_texts(framework)
     own = [(text, framework.theme_ids[j]) for text, j in zip(texts, owner)]
     descriptions = {theme: text for (text, theme), kind in zip(own, kinds) if kind == "description"}
-    pairs = _pairs(themed + own, rejected, descriptions, max_pairs, np.random.default_rng(seed))
+    pairs = _pairs(themed, own, rejected, descriptions, max_pairs, np.random.default_rng(seed))
     return fine_tuned(embedder if embedder is not None else Embedder(), pairs,
                       examples=len({text for text, _ in themed}), seed=seed,
                       key=[themed, own, rejected, PAIRS_PER_TEXT, max_pairs])
 
 
-def _pairs(texts: list[tuple[str, str]], rejected: list[tuple[str, str]],
-           descriptions: dict[str, str], max_pairs: int, rng) -> list[tuple[str, str, float]]:
-    """SetFit's pairs: each text in turn (in a shuffled order, round after round) with one of
-    its theme (1.0) and one of another theme (0.0); then each rejection against its theme's
-    description (0.0), within ``max_pairs``."""
+def _pairs(examples: list[tuple[str, str]], framework: list[tuple[str, str]],
+           rejected: list[tuple[str, str]], descriptions: dict[str, str], max_pairs: int, rng
+           ) -> list[tuple[str, str, float]]:
+    """SetFit's pairs: each rejection against its theme's description (0.0), at most a
+    quarter of ``max_pairs``; then each text in turn, round after round (the coded examples
+    first in each round, so they always have pairs), with one text of its theme (1.0) and one
+    of another theme (0.0), ``PAIRS_PER_TEXT`` a text, within ``max_pairs`` in all."""
+    out = [(text, descriptions[theme], 0.0) for text, theme in rejected
+           if theme in descriptions][:max_pairs // 4]
     themes: dict[str, set[str]] = {}
-    for text, theme in texts:
+    for text, theme in examples + framework:
         themes.setdefault(text, set()).add(theme)
     names = list(themes)
-    anchors = [names[i] for i in rng.permutation(len(names))]
+    coded = list(dict.fromkeys(text for text, _ in examples))
+    known = set(coded)
+    others = [t for t in names if t not in known]
+    anchors = ([coded[i] for i in rng.permutation(len(coded))]
+               + [others[i] for i in rng.permutation(len(others))])
     same = {a: [t for t in names if t != a and themes[t] & themes[a]] for a in names}
     other = {a: [t for t in names if not themes[t] & themes[a]] for a in names}
-    out: list[tuple[str, str, float]] = []
-    for i in range(min(max_pairs, PAIRS_PER_TEXT * len(anchors))):
+    budget = min(max_pairs - len(out), PAIRS_PER_TEXT * len(anchors))
+    for i in range(budget):
+        # Each round gives every anchor a pair of its theme, then one of another.
         anchor = anchors[(i // 2) % len(anchors)]
         positive = (i % 2 == 0 and bool(same[anchor])) or not other[anchor]
         pool = same[anchor] if positive else other[anchor]
         if pool:
             out.append((anchor, pool[rng.integers(len(pool))], 1.0 if positive else 0.0))
-    negatives = [(text, descriptions[theme], 0.0) for text, theme in rejected
-                 if theme in descriptions]
-    return out + negatives[:max(0, max_pairs - len(out))]
+    return out

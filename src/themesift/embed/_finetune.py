@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ._files import dist_version, models_dir, remove_stale_temporaries
-from ._model import library_progress_bars_off
+from ..errors import InputError
+from ..text import counted
+from ._model import check_device, library_progress_bars_off
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,9 @@ class FineTuning:
     def describe(self) -> str:
         """One line for a person."""
         if self.reused:
-            return (f"Reused the model fine-tuned on these {self.examples} coded examples "
+            return (f"Reused the model fine-tuned on these {counted(self.examples, 'coded example')} "
                     f"({self.pairs} pairs; training took {self.seconds:.1f} s) from {self.path}")
-        return (f"Fine-tuned the embedding model on {self.examples} coded examples "
+        return (f"Fine-tuned the embedding model on {counted(self.examples, 'coded example')} "
                 f"({self.pairs} pairs) in {self.seconds:.1f} s; kept in {self.path} for these "
                 "examples")
 
@@ -68,31 +70,45 @@ def fine_tuned(base: Any, pairs: list[tuple[str, str, float]], *, examples: int,
         made = json.loads((target / _MARKER).read_text(encoding="utf-8"))
         done = FineTuning(made["seconds"], made["pairs"], examples, target, reused=True)
     else:
-        logger.info("Fine-tuning the embedding model on %d coded examples (%d pairs)", examples,
-                    len(pairs))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(target)
-        with tempfile.TemporaryDirectory(prefix=f".{target.name}-", dir=target.parent) as tmp:
-            started = time.perf_counter()
-            model = _train(str(base._resolve().path), base.device or "cpu", pairs, seed)
-            seconds = round(time.perf_counter() - started, 1)
-            built = Path(tmp) / "model"
-            with library_progress_bars_off():
-                model.save(str(built))
-            (built / _MARKER).write_text(json.dumps(
-                {"seconds": seconds, "pairs": len(pairs), "examples": examples,
-                 "base": info["model_id"], **settings}, indent=1) + "\n", encoding="utf-8")
-            try:
-                os.rename(built, target)
-            except OSError:
-                if not (target / _MARKER).is_file():  # else another process finished first
-                    raise
+        logger.info("Fine-tuning the embedding model on %s (%d pairs)",
+                    counted(examples, "coded example"), len(pairs))
+        check_device(base.device or "cpu")
+        try:
+            seconds = _build(base, pairs, seed, target, {
+                "pairs": len(pairs), "examples": examples, "base": info["model_id"], **settings})
+        except OSError as exc:
+            raise InputError(f"Could not write the fine-tuned model ({exc.strerror or exc})",
+                             path=target.parent, fix="Set THEMESIFT_MODELS_DIR to a folder you "
+                             "can write to") from exc
         done = FineTuning(seconds, len(pairs), examples, target, reused=False)
     logger.info("%s", done.describe())
     tuned = Embedder(target, cache_dir=base.cache_dir, batch_size=base.batch_size,
                      device=base.device, quiet=base.quiet, backend="torch")
     tuned.fine_tuning = done
     return tuned
+
+
+def _build(base: Any, pairs: list[tuple[str, str, float]], seed: int, target: Path,
+           marker: dict[str, Any]) -> float:
+    """Train and save into ``target`` (built in a temporary folder and renamed, so a crash
+    never leaves half a model); the seconds training took."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}-", dir=target.parent) as tmp:
+        started = time.perf_counter()
+        model = _train(str(base._resolve().path), base.device or "cpu", pairs, seed)
+        seconds = round(time.perf_counter() - started, 1)
+        built = Path(tmp) / "model"
+        with library_progress_bars_off():
+            model.save(str(built))
+        (built / _MARKER).write_text(json.dumps({"seconds": seconds, **marker}, indent=1) + "\n",
+                                     encoding="utf-8")
+        try:
+            os.rename(built, target)
+        except OSError:
+            if not (target / _MARKER).is_file():  # else another process finished first
+                raise
+    return seconds
 
 
 def _train(path: str, device: str, pairs: list[tuple[str, str, float]], seed: int) -> Any:

@@ -32,7 +32,7 @@ def load_sentence_transformer(path: str, device: str):
         raise MissingDependencyError(
             "sentence-transformers", "pip install sentence-transformers"
         ) from exc
-    _check_device(device)
+    check_device(device)
     started = time.perf_counter()
     with library_progress_bars_off():
         try:
@@ -49,7 +49,7 @@ def load_sentence_transformer(path: str, device: str):
     return model
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     import torch
 
     try:

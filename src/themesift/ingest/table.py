@@ -23,7 +23,10 @@ def csv_delimiter(text: str) -> str:
     lines = text.lstrip("\ufeff").split("\n", 21)[:21]
 
     def fit(sep: str) -> tuple[int, int]:
-        rows = [row for row in csv.reader(lines, delimiter=sep) if row]
+        try:
+            rows = [row for row in csv.reader(lines, delimiter=sep) if row]
+        except csv.Error:  # a cell over the csv module's size limit: reading it will say so
+            return (0, 0)
         if not rows:
             return (0, 0)
         return (len(rows[0]), sum(len(row) == len(rows[0]) for row in rows[1:]))
