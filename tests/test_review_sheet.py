@@ -352,3 +352,34 @@ def test_a_subtheme_id_is_refused_naming_its_theme(reviewed):
     assert (f"row {rows['unit:u2']}: 'Keeping_hope' is a subtheme of 'hope', and decisions are "
             "on themes: write hope") in str(caught.value)
     assert study.decisions.empty
+
+
+def test_apply_counts_units_a_later_code_decision_recodes(tmp_path, monkeypatch, capsys):
+    """Run 1's code C01 (u0-u2, relationships) is accepted; run 2's code C02 (u1, u2, u4, hope)
+    too: u1 and u2 change theme, and apply says so."""
+    from themesift.cli import main
+
+    def stages(codes):
+        def fake(corpus, framework, **kwargs):
+            return fakes.fake_result(corpus, framework, scores=SCORES, codes=codes,
+                                     unit_theme=fakes.agreeing(codes))
+        return fake
+
+    with Study.open(tmp_path / "study") as study:
+        sheets = []
+        for n, codes in enumerate(({"C01": [0, 1, 2]}, {"C01": [3], "C02": [1, 2, 4]})):
+            monkeypatch.setattr(pipeline_module, "run_pipeline", stages(codes))
+            run = study.run(make_corpus(), "recovery")
+            write_outputs(run.result, tmp_path / f"out{n}", run_id=run.id, study=study)
+            sheets.append((tmp_path / f"out{n}" / "review.xlsx", run.id))
+        first, second = sheets
+        fill_xlsx(first[0], {f"code:{first[1]}:C01": {"decision": "accept", "analyst": "KJ"}})
+        assert apply_review(study, first[0]).attrs["recoded_units"] == 0
+        fill_xlsx(second[0], {f"code:{second[1]}:C02": {"decision": "accept", "analyst": "KJ"}})
+    assert main(["apply", str(second[0]), "--study", str(tmp_path / "study")]) == 0
+    out = capsys.readouterr().out
+    assert "2 units that a code decision made before had coded with another theme now take " \
+           "this sheet's" in out
+    with Study.open(tmp_path / "study") as study:
+        coding = study.coding().set_index("unit_id")["theme_id"]
+    assert coding[["u0", "u1", "u2", "u4"]].tolist() == ["relationships", "hope", "hope", "hope"]

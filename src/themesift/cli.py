@@ -362,6 +362,11 @@ def _apply(args: argparse.Namespace) -> int:
         kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
         print(f"Reassigned codes coded {counted(reach['coded'], 'unit')} with the theme they "
               f"were reassigned to{kept}.")
+    recoded = applied.attrs.get("recoded_units", 0)
+    if recoded:
+        print(f"{counted(recoded, 'unit')} that a code decision made before had coded with "
+              f"another theme now take this sheet's (the latest code decision counts; decide "
+              f"such a unit on its own to keep its theme).")
     return EXIT_OK
 
 

@@ -484,7 +484,9 @@ def apply_review(
         decided one by one (before or in this sheet), whose decisions stand;
         ``attrs["reassigned_code_units"]`` (``{"coded": n, "decided": k}``) counts the members
         of the codes reassigned to another theme: those it coded (every member without a
-        decision of its own) and those decided one by one.
+        decision of its own) and those decided one by one; ``attrs["recoded_units"]`` counts
+        units that a code decision made before had coded and that this sheet's code decisions
+        now code with another theme (the latest code decision counts).
 
     Raises
     ------
@@ -497,6 +499,7 @@ def apply_review(
 
     store = study if isinstance(study, Study) else Study.open(study)
     rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
+    before = store.coding()
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
     with store.transaction() as conn:  # checks and inserts in one transaction: all or nothing
         planned, skipped = _plan(conn, store, rows, analyst, path)
@@ -519,7 +522,18 @@ def apply_review(
     frame.attrs["reassigned_code_units"] = {
         "coded": sum(r.members - r.decided for r in reach["reassign"]),
         "decided": sum(r.decided for r in reach["reassign"])}
+    frame.attrs["recoded_units"] = _recoded(before, store.coding(), set(frame["id"]))
     return frame
+
+
+def _recoded(before, after, decisions: set) -> int:
+    """Units that a code decision of an earlier sheet or run had coded and that this sheet's
+    code decisions code with another theme (where a unit is in codes decided on in several
+    runs, the latest decision counts: :meth:`~themesift.Study.coding`)."""
+    both = before.merge(after, on="unit_id", suffixes=("_before", ""))
+    return int(((both["source_before"] == "code") & (both["source"] == "code")
+                & both["decision_id"].isin(decisions)
+                & (both["theme_id"] != both["theme_id_before"])).sum())
 
 
 def kept_text(decided: int) -> str:
