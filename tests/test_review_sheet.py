@@ -378,8 +378,8 @@ def test_apply_counts_units_a_later_code_decision_recodes(tmp_path, monkeypatch,
         fill_xlsx(second[0], {f"code:{second[1]}:C02": {"decision": "accept", "analyst": "KJ"}})
     assert main(["apply", str(second[0]), "--study", str(tmp_path / "study")]) == 0
     out = capsys.readouterr().out
-    assert "2 units that a code decision made before had coded with another theme now take " \
-           "this sheet's" in out
+    assert "2 units that a code decision made before had coded with another theme now have " \
+           "the new decision's theme (the latest code decision counts" in out
     with Study.open(tmp_path / "study") as study:
         coding = study.coding().set_index("unit_id")["theme_id"]
     assert coding[["u0", "u1", "u2", "u4"]].tolist() == ["relationships", "hope", "hope", "hope"]

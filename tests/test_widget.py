@@ -319,3 +319,30 @@ def test_reviewing_an_earlier_run_decides_on_that_runs_suggestions(study, monkey
     w.accept()
     assert study.decisions[["run_id", "action", "theme_id"]].values.tolist() == [
         [first, "accept", "relationships"]]
+
+
+def test_a_code_decision_says_how_many_units_an_earlier_code_decision_had_coded(
+        study, monkeypatch):
+    w = review(study, analyst="KJ")  # run 1's C02 (hope): u2, u3, u4
+    w.reassign_dropdown.value = "relationships"
+    w.reassign_button.click()
+    assert "code decision made before" not in w.message.value
+    codes = {"X0": [1], "X1": [0, 2, 3]}  # run 2: X1 (hope) holds u2 and u3, and u0
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=UNIT_SCORES, codes=codes))
+    text = "P1: hello there"
+    study.run(Corpus([Transcript("t1", text, (), {
+        "sha256": hashlib.sha256(text.encode()).hexdigest(), "path": "t1.txt",
+        "format": "txt"})]))
+    w = review(study, analyst="KJ")
+    for _ in range(10):
+        if w._current.endswith(":X1"):
+            break
+        w.skip_button.click()
+    w.reassign_dropdown.value = "symptoms_barrier"
+    w.reassign_button.click()
+    assert ("2 units that a code decision made before had coded with another theme now have "
+            "the new decision&#x27;s theme") in w.message.value
+    coding = study.coding().set_index("unit_id")["theme_id"]
+    assert coding[["u0", "u2", "u3", "u4"]].tolist() == [
+        "symptoms_barrier", "symptoms_barrier", "symptoms_barrier", "relationships"]

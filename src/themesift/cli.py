@@ -336,7 +336,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from .review.sheet import apply_review, kept_text, pending_text
+    from .review.sheet import apply_review, kept_text, pending_text, recoded_text
     from .study import Study, store_file
 
     if not store_file(args.study).exists():
@@ -362,11 +362,8 @@ def _apply(args: argparse.Namespace) -> int:
         kept = f"; {kept_text(reach['decided'])}" if reach["decided"] else ""
         print(f"Reassigned codes coded {counted(reach['coded'], 'unit')} with the theme they "
               f"were reassigned to{kept}.")
-    recoded = applied.attrs.get("recoded_units", 0)
-    if recoded:
-        print(f"{counted(recoded, 'unit')} that a code decision made before had coded with "
-              f"another theme now take this sheet's (the latest code decision counts; decide "
-              f"such a unit on its own to keep its theme).")
+    if applied.attrs.get("recoded_units"):
+        print(f"{recoded_text(applied.attrs['recoded_units'])}.")
     return EXIT_OK
 
 

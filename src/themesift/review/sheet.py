@@ -522,11 +522,11 @@ def apply_review(
     frame.attrs["reassigned_code_units"] = {
         "coded": sum(r.members - r.decided for r in reach["reassign"]),
         "decided": sum(r.decided for r in reach["reassign"])}
-    frame.attrs["recoded_units"] = _recoded(before, store.coding(), set(frame["id"]))
+    frame.attrs["recoded_units"] = recoded_units(before, store.coding(), set(frame["id"]))
     return frame
 
 
-def _recoded(before, after, decisions: set) -> int:
+def recoded_units(before, after, decisions: set) -> int:
     """Units that a code decision of an earlier sheet or run had coded and that this sheet's
     code decisions code with another theme (where a unit is in codes decided on in several
     runs, the latest decision counts: :meth:`~themesift.Study.coding`)."""
@@ -534,6 +534,13 @@ def _recoded(before, after, decisions: set) -> int:
     return int(((both["source_before"] == "code") & (both["source"] == "code")
                 & both["decision_id"].isin(decisions)
                 & (both["theme_id"] != both["theme_id_before"])).sum())
+
+
+def recoded_text(recoded: int) -> str:
+    """What re-coding units coded by an earlier code decision did, for a person."""
+    return (f"{counted(recoded, 'unit')} that a code decision made before had coded with "
+            "another theme now have the new decision's theme (the latest code decision counts; "
+            "decide such a unit on its own to keep its theme)")
 
 
 def kept_text(decided: int) -> str:

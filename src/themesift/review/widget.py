@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from .sheet import as_number, kept_text, pending_text, review_order
+from .sheet import as_number, kept_text, pending_text, recoded_text, recoded_units, review_order
 
 if TYPE_CHECKING:
     from ..study import CodeReach, Run, Study
@@ -249,11 +249,13 @@ class ReviewWidget:
         suggestion_id = self._current
         if theme_id == self._items[suggestion_id]["theme_id"]:
             action = "accept"  # as Study.decide records it
+        codes = action != "reject" and suggestion_id.startswith("code:")
+        before = self.study.coding() if codes else None
         decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
                                         analyst=self.analyst.value.strip(),
                                         note=self._note.value.strip(), run_id=self.run_id)
         self._decided.add(suggestion_id)
-        if action != "reject" and suggestion_id.startswith("code:"):
+        if codes:
             # the members it coded need no decision of their own: on an accept, those whose
             # own suggestion agrees; on a reassign, all of them (Study.coding)
             theme = self._items[suggestion_id]["theme_id"]
@@ -261,10 +263,13 @@ class ReviewWidget:
                          or self._items.get(f"unit:{u}", {}).get("theme_id") == theme)
         self._note.value = ""
         self._advance()
-        if action != "reject" and suggestion_id.startswith("code:"):
+        if codes:
             reach = self.study.code_reach(suggestion_id)
             said = (_reach_text(reach, past=True) if action == "accept"
                     else _reassigned_text(reach, self._theme_label(theme_id)))
+            recoded = recoded_units(before, self.study.coding(), {decision_id})
+            if recoded:
+                said += f" {recoded_text(recoded)}."
             self.message.value = f"<p>{html.escape(said)}</p>"
         return decision_id
 
