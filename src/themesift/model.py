@@ -164,6 +164,13 @@ class MeaningUnit:
 NONE_THEME = "none"
 
 
+def theme_label(text: str) -> str:
+    """A theme label as a person typed it, trimmed, with the reserved label 'none' in any case
+    ('None') as 'none'."""
+    text = text.strip()
+    return NONE_THEME if text.lower() == NONE_THEME else text
+
+
 @dataclass(frozen=True)
 class Theme:
     """One theme (or subtheme) of a framework, as an analyst writes it in a codebook.

@@ -80,7 +80,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InputError
-from .model import NONE_THEME, CandidateCodes, Framework, Theme
+from .model import NONE_THEME, CandidateCodes, Framework, Theme, theme_label
 from .text import counted
 
 if TYPE_CHECKING:
@@ -990,7 +990,7 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
     for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
         if isinstance(theme, str):  # a spreadsheet's " hope" or "None", as the CLI reads them
-            theme = NONE_THEME if theme.strip().lower() == NONE_THEME else theme.strip()
+            theme = theme_label(theme)
         theme = framework.top_theme_id(theme) or theme
         if theme not in allowed:
             raise InputError(

@@ -13,6 +13,7 @@ import re
 
 __all__ = ["WORD", "stop_words", "content_words", "content_stems", "counted", "DAYS", "MONTHS", "NUMBERS"]
 
+
 def counted(n: int, word: str) -> str:
     """"1 code", "2 codes": a count and its noun, in the plural where it needs one."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
     import pandas as pd
 
 from ..errors import InputError
-from ..model import NONE_THEME
+from ..model import NONE_THEME, theme_label
 from ._stats import is_missing
 
 
@@ -73,8 +73,7 @@ def norm_id(v: Any) -> str:
 
 def norm_theme(v: Any) -> str:
     """A theme label trimmed, with the reserved label 'none' in any case ('None') as 'none'."""
-    text = "" if is_missing(v) else str(v).strip()
-    return NONE_THEME if text.lower() == NONE_THEME else text
+    return "" if is_missing(v) else theme_label(str(v))
 
 
 def rows_text(rows: list[str], limit: int = 10) -> str:

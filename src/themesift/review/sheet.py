@@ -583,9 +583,8 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             continue
         sid = row.get("suggestion_id", "")
         # the decision is on the suggestion of the sheet's run (kept per run), where it has one
-        found = sid and (store.suggested(sid, row.get("run_id") or None, conn)
-                         or store.suggested(sid, None, conn))
-        found = found or None
+        found = (store.suggested(sid, row.get("run_id") or None, conn)
+                 or store.suggested(sid, None, conn)) if sid else None
         if found is None:
             hint = ""
             if sid.startswith("code:") and sid.count(":") == 1:
