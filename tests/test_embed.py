@@ -584,6 +584,38 @@ def test_onnx_int8_vectors_do_not_depend_on_batch_mates(onnx_embedder):
     np.testing.assert_array_equal(mixed[2], alone)
 
 
+def test_onnx_int8_short_texts_run_together_with_the_bits_they_get_alone(onnx_embedder):
+    words = ["hope", "care", "staff", "trust", "ward", "nurse", "family", "waiting"]
+    phrases = ["the care plan", "my key worker", "a safe place", "peer support group"]
+    model = onnx_embedder._load()
+    assert model._rows is not None  # the batching model was built and passed its check
+    together = onnx_embedder.encode(words + phrases)
+    alone = np.vstack([onnx_embedder.encode([text]) for text in words + phrases])
+    np.testing.assert_array_equal(together, alone)
+    # And as the one-at-a-time path computes them (no batching model at all).
+    rows, model._rows = model._rows, None
+    try:
+        np.testing.assert_array_equal(model.encode(words + phrases), together)
+    finally:
+        model._rows = rows
+
+
+def test_onnx_rows_model_is_not_made_from_a_graph_it_does_not_know(onnx_embedder):
+    import onnx
+    from onnx import numpy_helper
+
+    from themesift.embed._files import models_dir
+    from themesift.embed._onnx import _ONNX_FILE, _rows_model
+
+    path = next(models_dir().glob(f"onnx-int8/*/{_ONNX_FILE}"))
+    model = onnx.load(str(path))
+    assert _rows_model(onnx.load(str(path))) is not None
+    matmul = next(n for n in model.graph.node if n.op_type == "MatMulInteger")
+    zero = next(w for w in model.graph.initializer if w.name == matmul.input[3])
+    zero.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(zero) + 1, zero.name))
+    assert _rows_model(model) is None  # asymmetric weights: texts run one at a time
+
+
 def test_backends_never_share_cache_entries(onnx_embedder, tmp_path):
     torch_vectors = Embedder(cache_dir=tmp_path).encode(TEXTS)
     onnx_vectors = Embedder(backend="onnx-int8", cache_dir=tmp_path).encode(TEXTS)

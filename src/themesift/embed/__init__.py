@@ -55,7 +55,9 @@ that length (dropped from the result), which also keeps a lone text from running
 other CPU kernels. Each vector is then the same bits whatever else is embedded with it and
 whatever is already cached, on a given machine and library version; the cache stores exactly
 the float32 values the model returned. Grouping costs one forward pass per length group
-(about ten for sentence-length texts) on top of one per ``batch_size`` texts.
+(about ten for sentence-length texts) on top of one per ``batch_size`` texts. The int8 ONNX
+backend pads nothing: it runs each text alone, or short texts with texts of their exact
+token length through a model that quantises each text by its own range (same bits).
 """
 
 from __future__ import annotations

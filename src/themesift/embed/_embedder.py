@@ -34,6 +34,7 @@ from ._spans import States, pool_sentences, sentence_spans
 logger = logging.getLogger(__name__)
 
 _PROGRESS_MIN_TEXTS = 500
+_ONNX_BATCH = 1024  # texts a call of OnnxModel (which groups them itself)
 #: Token states of the texts an Embedder embedded last are kept up to this many bytes, so
 #: that stretches of them (Embedder.encode_spans) need no second forward pass.
 _STATES_KEPT_BYTES = 128 * 2**20  # about 2,200 sentence-long texts
@@ -300,12 +301,14 @@ class Embedder:
         if cache is not None:
             cache.check_dimension(model_dimension(model))
         texts = [unique[h] for h in missing]
-        lengths = token_lengths(model, texts)
+        # ONNX runs texts alone or with texts of their exact length, whatever the batch: so
+        # large batches, which keep its cores busy, in input order.
+        onnx = isinstance(model, OnnxModel)
+        lengths = None if onnx else token_lengths(model, texts)
         if lengths is None:  # cannot pad alike: plain batches in input order
-            batches = [
-                (0, list(range(start, min(start + self.batch_size, len(texts)))))
-                for start in range(0, len(texts), self.batch_size)
-            ]
+            size = _ONNX_BATCH if onnx else self.batch_size
+            batches = [(0, list(range(start, min(start + size, len(texts)))))
+                       for start in range(0, len(texts), size)]
         else:
             batches = padded_batches(lengths, self.batch_size, getattr(model, "max_seq_length", None))
         computed: dict[str, np.ndarray] = {}
