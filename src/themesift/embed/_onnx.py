@@ -4,6 +4,7 @@ the SentenceTransformer interface that the Embedder uses."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
@@ -163,8 +164,13 @@ def _write_rows_model(source: Path, target: Path) -> None:
         return
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}-",
                                      delete=False) as handle:
-        handle.write(rows.SerializeToString())
-    os.replace(handle.name, target)
+        try:
+            handle.write(rows.SerializeToString())
+            handle.close()
+            os.replace(handle.name, target)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)  # gone already where it was renamed into place
 
 
 def _rows_model(model: Any) -> Any:
