@@ -293,6 +293,68 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
 
 
+def test_apply_to_a_study_another_program_keeps_locked_exits_1_saying_so(study_run, capsys,
+                                                                         monkeypatch):
+    import sqlite3
+
+    from themesift import study as study_module
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u1", "decision"] = "accept"
+    sheet.to_csv(out / "review.csv", index=False)
+    monkeypatch.setattr(study_module, "_BUSY_TIMEOUT_MS", 200)
+    other = sqlite3.connect(store / "study.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a notebook in the middle of a write
+    try:
+        assert main(["apply", str(out / "review.csv"), "--study", str(store),
+                     "--analyst", "KJ"]) == 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    err = capsys.readouterr().err
+    assert "in use by another program" in err and "try again" in err
+    assert "Traceback" not in err
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+
+
+def test_a_rerun_never_writes_over_a_filled_in_sheet_not_yet_applied(study_run, capsys):
+    out, store = study_run
+    rerun = ["run", "tests/fixtures/basic.txt", "--out", str(out), "--study", str(store),
+             "--quiet"]
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u1", ["decision", "analyst"]] = ["accept", "KJ"]
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(rerun) == 1
+    err = capsys.readouterr().err
+    assert "review.csv" in err and "1 filled-in decision not yet applied" in err
+    assert "themesift apply" in err and "--force" in err
+    assert "unit:u1" in (out / "review.csv").read_text()  # untouched: refused before the work
+    assert main(["apply", str(out / "review.csv"), "--study", str(store)]) == 0
+    assert main(rerun) == 0  # applied: nothing is lost by writing the new sheet
+
+
+def test_a_run_without_a_study_writes_over_a_filled_in_sheet_only_when_forced(
+        study_run, capsys, monkeypatch):
+    from themesift import load_framework, pipeline
+    from themesift.ingest import read_corpus
+
+    out, _ = study_run
+    stages = pipeline.run_pipeline  # the fixture's, which wants the corpus read
+    monkeypatch.setattr(pipeline, "run_pipeline",
+                        lambda inputs, framework, **kw: stages(read_corpus(inputs),
+                                                                  load_framework(framework)))
+    again = ["run", "tests/fixtures/basic.txt", "--out", str(out), "--quiet"]
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u2", "decision"] = "hope"
+    sheet.to_csv(out / "review.csv", index=False)
+    assert main(again) == 1
+    assert "holds 1 filled-in decision, and this run would write" in capsys.readouterr().err
+    assert main([*again, "--force"]) == 0
+    assert not pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)[
+        "decision"].str.strip().any()
+
+
 def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
     out, store = study_run
     sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)

@@ -358,6 +358,20 @@ def test_units_not_at_their_offsets_are_refused(tmp_path, monkeypatch):
                        tmp_path)
 
 
+_EDITED_WORDS = ("P1: We cooked together every Thursday, and that is how trust grew between us.\n\n"
+    + "".join(f"P{2 + i % 3}: {line}\n\n" for i, line in enumerate([
+        "The council only funds twelve weeks, then he has to be discharged again.",
+        "I started hoping again when my sister came back into my life last year.",
+        "The voices get louder when I stop the tablets, and then nothing works.",
+        "Staff knock before they come in now, which makes a real difference to me.",
+        "Housing keeps moving people on before they are ready for it at all.",
+        "Going to the allotment every week gave me something to look forward to.",
+        "The paperwork takes longer than the visit itself, most days of the week.",
+        "When I'm paranoid I can't trust anyone, not even the people who help.",
+        "My keyworker remembered my dog's name, and that meant a lot to me.",
+        "Targets decide how long we can stay, not what the person actually needs."])))
+
+
 def test_a_coded_unit_whose_words_were_edited_is_left_out_of_every_export(
         tmp_path, embedder, caplog):
     # Accept a unit, fix a typo in it, re-run: the study must stay exportable, and the
@@ -368,18 +382,7 @@ def test_a_coded_unit_whose_words_were_edited_is_left_out_of_every_export(
 
     folder = tmp_path / "tr"
     folder.mkdir()
-    words = ("P1: We cooked together every Thursday, and that is how trust grew between us.\n\n"
-             + "".join(f"P{2 + i % 3}: {line}\n\n" for i, line in enumerate([
-                 "The council only funds twelve weeks, then he has to be discharged again.",
-                 "I started hoping again when my sister came back into my life last year.",
-                 "The voices get louder when I stop the tablets, and then nothing works.",
-                 "Staff knock before they come in now, which makes a real difference to me.",
-                 "Housing keeps moving people on before they are ready for it at all.",
-                 "Going to the allotment every week gave me something to look forward to.",
-                 "The paperwork takes longer than the visit itself, most days of the week.",
-                 "When I'm paranoid I can't trust anyone, not even the people who help.",
-                 "My keyworker remembered my dog's name, and that meant a lot to me.",
-                 "Targets decide how long we can stay, not what the person actually needs."])))
+    words = _EDITED_WORDS
     (folder / "fg.txt").write_text(words, encoding="utf-8")
     with Study.open(tmp_path / "s") as s:
         run = s.run(read_corpus(folder), embedder=embedder)
@@ -397,3 +400,24 @@ def test_a_coded_unit_whose_words_were_edited_is_left_out_of_every_export(
         sheet = pd.read_csv(export_codesheet(s, tmp_path / "codes.csv"))
         assert edited.text not in set(sheet["meaning unit"])
         export_report(s, tmp_path / "r.html", embedder=embedder)
+
+
+def test_an_earlier_run_exports_without_its_pending_units_whose_words_were_edited(
+        tmp_path, embedder, caplog):
+    from themesift.ingest import read_corpus
+
+    folder = tmp_path / "tr"
+    folder.mkdir()
+    (folder / "fg.txt").write_text(_EDITED_WORDS, encoding="utf-8")
+    with Study.open(tmp_path / "s") as s:
+        first = s.run(read_corpus(folder), embedder=embedder)
+        s.decide(f"unit:{first.units.iloc[1].unit_id}", "accept", analyst="KJ")
+        (folder / "fg.txt").write_text(_EDITED_WORDS.replace("every Thursday", "each Thursday"),
+                                       encoding="utf-8")
+        s.run(read_corpus(folder), embedder=embedder)
+        project = read_qdpx(export_qdpx(s, tmp_path / "old.qdpx", run_id=first.id))
+    assert "1 unit with a pending suggestion in this run is no longer in the transcripts" \
+        in caplog.text
+    assert len(project.codings[project.codings["coder"] == "KJ"]) == 1
+    machine = project.codings[project.codings["coder"] != "KJ"]
+    assert len(machine) and first.units.iloc[0].text not in set(machine["text"])

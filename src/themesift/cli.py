@@ -12,6 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import logging  # noqa: E402
+import sqlite3  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 
@@ -37,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except ThemesiftError as exc:
         print(f"themesift {args.verb}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except sqlite3.Error as exc:  # the study store, locked or unwritable mid-command
+        from .study import in_use
+
+        print(f"themesift {args.verb}: error: "
+              f"{in_use(getattr(args, 'study', None) or 'the study store', exc)}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("themesift: interrupted", file=sys.stderr)
@@ -119,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--study", default=None, metavar="S",
                      help="keep the run in this study store (folder or .sqlite file); the "
                      "review sheet can then be read back with 'themesift apply'")
+    run.add_argument("--force", action="store_true",
+                     help="write over a review sheet in --out that holds decisions not yet "
+                     "applied (by default the run stops before the work)")
     _add_reading_options(run)
     _add_quiet(run)
     run.set_defaults(command=_run, verb="run")
@@ -278,6 +288,32 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="how vectors are computed (default: the profile's own; see README)")
 
 
+def _keep_filled_sheets(args: argparse.Namespace, study) -> None:
+    """Stop before the work where the review sheet in --out holds decisions that are not in
+    the study yet (any, without a study): the run would write its own sheet over them."""
+    from pathlib import Path
+
+    from .review.sheet import unapplied_decisions
+
+    if args.force:
+        return
+    for name in ("review.xlsx", "review.csv"):
+        sheet = Path(args.out) / name
+        if sheet.is_file() and (n := unapplied_decisions(sheet, study)):
+            decisions = counted(n, "filled-in decision")
+            if study is None:
+                raise InputError(
+                    f"The review sheet holds {decisions}, and this run would write its own "
+                    "sheet over it", path=sheet,
+                    fix="Keep it: write this run elsewhere (--out) or move the sheet; or pass "
+                        "--force to write over it")
+            raise InputError(
+                f"The review sheet holds {decisions} not yet applied to the study, and this "
+                "run would write its own sheet over it", path=sheet,
+                fix=f"Apply it first (themesift apply {sheet} --study {args.study}), or write "
+                    "this run elsewhere (--out); or pass --force to write over it")
+
+
 def _add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", default=None,
                         help="no progress bars (they are off anyway when output is not a terminal)")
@@ -302,6 +338,7 @@ def _run(args: argparse.Namespace) -> int:
         from .review.sheet import decided_codes, decided_units
 
         with Study.open(args.study) as study:
+            _keep_filled_sheets(args, study)
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
@@ -323,6 +360,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"Left out of the review sheet: {' and '.join(parts)}. Their decisions "
                   "stand (apply an earlier sheet again to change one).")
     else:
+        _keep_filled_sheets(args, None)
         result = run_pipeline(args.inputs, args.framework, **options)
         files = write_outputs(result, args.out)
     m = result.manifest

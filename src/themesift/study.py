@@ -415,7 +415,10 @@ class Study:
             if conn.in_transaction:  # the lock is reentrant (reads may run inside), writes not
                 raise StoreError("A write to the study store was started inside another one "
                                  "(a bug: please report it)")
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(in_use(self.path, exc)) from exc
             try:
                 yield conn
             except BaseException:
@@ -1002,6 +1005,16 @@ class Study:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def in_use(path: str | os.PathLike[str], exc: Exception) -> str:
+    """What to tell someone whose write to the study store at ``path`` failed with ``exc``."""
+    if "locked" in str(exc).lower():
+        return (f"{path}: the study store is in use by another program (a notebook, the review "
+                f"widget, another themesift command) that kept it locked for "
+                f"{_BUSY_TIMEOUT_MS // 1000} s. Let that finish or close it, then try again.")
+    return (f"{path}: the study store could not be written ({exc}). Check that the disk has "
+            "room and that you may write to the file and its folder, then try again.")
+
 
 def store_file(path: str | os.PathLike[str]) -> Path:
     """The SQLite file of the study at ``path``: ``study.sqlite`` in a folder, or the

@@ -68,6 +68,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         return study
     with opened_study(study) as opened:
         run = opened.load_run(run_id)
+        latest = opened.latest_run_id()
         framework = opened.framework(run.id)
         transcripts = opened.transcripts[["doc_id", "path", "format", "text"]]
         units = opened.units
@@ -88,6 +89,11 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
                                                 units_suggested["theme_id"])))
     pending = units_suggested[~units_suggested["item_id"].isin(settled)]
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
+    if run.id != latest:  # an earlier run's units may have been edited since
+        where = units[["unit_id", *(c for c in ("doc_id", "start", "end", "text")
+                                    if c not in pending.columns)]]
+        pending = _in_place(pending.merge(where, on="unit_id", how="left"), transcripts,
+                            opened.path, coded=False)[pending.columns]
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
                      pending.reset_index(drop=True), run.manifest,
@@ -99,21 +105,29 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     return view
 
 
-def _in_place(coding: pd.DataFrame, transcripts: pd.DataFrame, path: Any) -> pd.DataFrame:
-    """The codings of units that stand where they stood in the transcripts as they are now;
-    a warning counts the others (their decisions stay in the store)."""
+def _in_place(coding: pd.DataFrame, transcripts: pd.DataFrame, path: Any, coded: bool = True
+              ) -> pd.DataFrame:
+    """The rows (codings, or with ``coded=False`` pending suggestions) of units that stand
+    where they stood in the transcripts as they are now; a warning counts the others (their
+    decisions stay in the store)."""
     text = dict(zip(transcripts["doc_id"], transcripts["text"]))
     placed = [doc in text and text[doc][int(start):int(end)] == words
               for doc, start, end, words in zip(coding["doc_id"], coding["start"].fillna(0),
                                                 coding["end"].fillna(0), coding["text"])]
     gone = coding.loc[[not p for p in placed], "unit_id"].unique()
-    if len(gone):
+    if len(gone) and coded:
         logger.warning(
             "%s: %s coded in the study %s no longer in the transcripts of this run (their "
             "words were edited, or their transcript was removed): left out of this export. "
             "Their decisions stay in the store; code the new text in the run's review sheet. "
             "First: %s", path, counted(len(gone), "unit"), "is" if len(gone) == 1 else "are",
             ", ".join(map(str, gone[:3])))
+    elif len(gone):
+        logger.warning(
+            "%s: %s with a pending suggestion in this run %s no longer in the transcripts "
+            "(their words were edited since): left out of this export. A later run suggests "
+            "for their new text. First: %s", path, counted(len(gone), "unit"),
+            "is" if len(gone) == 1 else "are", ", ".join(map(str, gone[:3])))
     return coding.iloc[[i for i, here in enumerate(placed) if here]]
 
 

@@ -526,6 +526,25 @@ def apply_review(
     return frame
 
 
+def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None) -> int:
+    """How many filled-in decisions of the review sheet at ``path`` are not in ``study`` yet,
+    as :func:`apply_review` would see them (every one of a sheet it would refuse; every one
+    without a study); 0 where there is no readable sheet. What a new run would lose by
+    writing its own sheet over it."""
+    try:
+        rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
+    except InputError:
+        return 0
+    if not rows or study is None:
+        return len(rows)
+    try:
+        with study.transaction() as conn:  # reads only
+            planned, _ = _plan(conn, study, rows, None, path)
+    except InputError:
+        return len(rows)
+    return len(planned)
+
+
 def recoded_units(before, after, decisions: set) -> int:
     """Units that a code decision of an earlier sheet or run had coded and that this sheet's
     code decisions code with another theme (where a unit is in codes decided on in several
