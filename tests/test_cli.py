@@ -216,6 +216,18 @@ def test_suggest_writes_one_row_per_input_row(table, tmp_path, capsys):
     assert preds.loc[1, "theme_id"] == "structural_tension"
 
 
+def test_suggest_refuses_to_write_over_its_own_table_or_examples(table, tmp_path, capsys):
+    before = table.read_bytes()
+    assert main(["suggest", str(table), "--text-column", "quote", "--out", str(table)]) == 1
+    assert "--out is the table file itself" in capsys.readouterr().err
+    examples = tmp_path / "coded.csv"
+    examples.write_text("text,theme_id\nWe cooked together.,relationships\n")
+    assert main(["suggest", str(table), "--text-column", "quote", "--examples", str(examples),
+                 "--out", str(tmp_path / "." / "coded.csv")]) == 1
+    assert "--out is the examples file itself" in capsys.readouterr().err
+    assert table.read_bytes() == before and "cooked" in examples.read_text()
+
+
 def test_suggest_without_the_text_column_lists_the_columns(table, tmp_path, capsys):
     out = tmp_path / "preds.csv"
     assert main(["suggest", str(table), "--out", str(out)]) == 1
@@ -861,6 +873,24 @@ def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsy
     assert "Name the right one with --text-column" not in err and not out.exists()
     assert ("columns text and theme_id" in err) if line == 1 else (
         "relationships, hope" in err or "Write the coded text" in err)
+
+
+def test_suggest_with_an_examples_file_of_no_rows_says_so(table, tmp_path, capsys):
+    examples = tmp_path / "ex.csv"
+    examples.write_text("text,theme_id\n")
+    assert main(["suggest", str(table), "--text-column", "quote", "--examples", str(examples),
+                 "--out", str(tmp_path / "p.csv")]) == 1
+    assert f"{examples}: The examples file has a header row but no coded texts" in \
+        capsys.readouterr().err
+
+
+def test_suggest_examples_with_a_bad_rejected_cell_name_the_file(table, tmp_path, capsys):
+    examples = tmp_path / "ex.csv"
+    examples.write_text("text,theme_id,rejected\nIt took months.,relationships,maybe\n")
+    assert main(["suggest", str(table), "--text-column", "quote", "--examples", str(examples),
+                 "--out", str(tmp_path / "p.csv")]) == 1
+    err = capsys.readouterr().err
+    assert str(examples) in err and "'maybe'" in err and "Traceback" not in err
 
 
 def test_export_report_with_a_bad_human_table_says_how_to_shape_it(export_study, capsys,

@@ -264,6 +264,9 @@ def test_ids_come_back_as_given_and_numbers_in_text_cells_are_text(fake_embedder
     out = ts.suggest_units(units, FW, embedder=fake_embedder)
     assert out["unit_id"].tolist() == [10, 11] and out["unit_id"].dtype == units["unit_id"].dtype
     assert len(units.merge(out, on="unit_id")) == 2
+    scores = ts.score_themes(units, FW, embedder=fake_embedder)
+    assert scores.index.tolist() == [10, 11]
+    assert len(out.merge(scores, left_on="unit_id", right_index=True)) == 2
 
 
 # --- "none" judged against the study, and how well the best theme fits ----------------------
@@ -322,7 +325,7 @@ def test_a_weak_fit_is_said_in_the_rationale(fake_embedder):
                            embedder=fake_embedder)
     last = out.iloc[-1]
     assert last["theme_id"] == "sorting" and last["score"] > 0.8 and last["fit"] < 0.1
-    assert ("a weak fit (worse than 97% of the study's units fit theirs): the score says it is "
+    assert ("a weak fit (worse than 96% of the study's units fit theirs): the score says it is "
             "nearer this theme than the others, not that it fits well") in last["rationale"]
 
 
@@ -354,7 +357,7 @@ def test_a_single_example_is_learned_from_without_failing(fake_embedder):
     out = ts.suggest_units(units_of("Her mum rings again.", "Side effects of the tablets."), FW,
                            embedder=fake_embedder, examples=one)
     assert list(out["theme_id"]) == ["family", "medication"]
-    assert "weighed against 1 coded examples" in out["rationale"][0]
+    assert "weighed against 1 coded example;" in out["rationale"][0]
 
 
 def test_a_unit_that_is_an_example_gets_its_coded_themes(fake_embedder):
@@ -631,6 +634,70 @@ def test_small_talk_is_suggested_none_with_the_reason(fake_embedder):
     assert f"would suggest {theme} ({alone:.2f})" in out["rationale"][1]
     plain = ts.suggest_units(units.drop(columns="small_talk"), FW, embedder=fake_embedder)
     assert not plain["rationale"][1].startswith("Small talk")  # only when flagged
+
+
+def test_learning_from_few_units_of_many_themes_says_nothing_on_stderr(fake_embedder):
+    import warnings
+
+    many = Framework(name="many", version="1", description="", themes=tuple(
+        Theme(f"t{i}", f"Theme {i}", f"Talk about topic number {i} and nothing else.")
+        for i in range(20)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's "unique classes" warning included
+        # names and descriptions only: the clearest units are learned from
+        ts.suggest_units(units_of(*(f"Topic number {i % 20} today, really." for i in range(41))),
+                         many, embedder=fake_embedder)
+
+
+def test_examples_name_themes_by_id_or_name_in_any_case_and_match_texts_trimmed(
+        fake_embedder):
+    units = units_of("waiting list for a flat", "Rent arrears and eviction.")
+    examples = pd.DataFrame({"text": ["  Rent arrears and eviction. "],
+                             "theme_id": ["FAMILY"]})
+    out = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
+    assert out["theme_id"][1] == "family" and "Coded family in the examples" in out["rationale"][1]
+    by_name = examples.assign(theme_id=[" medication "])
+    assert ts.suggest_units(units, FW, embedder=fake_embedder,
+                            examples=by_name)["theme_id"][1] == "medication"
+    assert ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples.assign(
+        theme_id=["Adherence"]))["theme_id"][1] == "medication"  # a subtheme's name
+
+
+def test_a_text_coded_both_none_and_a_theme_gets_the_theme(fake_embedder):
+    # a unit that two of the analyst's codings overlap, one of them none
+    examples = pd.DataFrame({"text": ["Rent arrears.", "A flat.", "Rent arrears. "],
+                             "theme_id": ["housing", "housing", "none"]})
+    out = ts.suggest_units(units_of("Rent arrears."), FW, embedder=fake_embedder,
+                           examples=examples)
+    assert out["theme_id"][0] == "housing"
+    assert out["rationale"][0] == "Coded housing in the examples (the analyst's own coding)."
+
+
+def test_small_talk_the_analyst_coded_keeps_its_coding(fake_embedder):
+    units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
+                     small_talk=[False, True])
+    examples = pd.DataFrame({"text": ["The good biscuits, the chocolate ones."],
+                             "theme_id": ["family"]})
+    out = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
+    assert out["theme_id"].tolist() == ["housing", "family"]
+    assert "Coded family in the examples" in out["rationale"][1]
+    assert not out["rationale"][1].startswith("Small talk")
+
+
+def test_a_small_talk_column_read_as_text_flags_only_its_true_cells(fake_embedder):
+    units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
+                     "Rent arrears and eviction.", small_talk=["False", "True", ""])
+    out = ts.suggest_units(units, FW, embedder=fake_embedder)
+    assert out["rationale"].str.startswith("Small talk").tolist() == [False, True, False]
+
+
+def test_suggestions_keep_the_index_of_the_units_given(fake_embedder):
+    units = units_of("waiting list for a flat", "Rent arrears and eviction.",
+                     "Her mum rings every day.").set_index(pd.Index([7, 3, 5]))
+    out = ts.suggest_units(units.iloc[1:], FW, embedder=fake_embedder)
+    assert out.index.tolist() == [3, 5]
+    units["theme"] = out["theme_id"]  # a column goes back onto the caller's rows
+    assert units["theme"].tolist()[1:] == ["housing", "family"]
 
 
 def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):

@@ -417,6 +417,11 @@ def _suggest(args: argparse.Namespace) -> int:
     if args.fine_tune and not args.examples:
         args.parser.error("--fine-tune learns from coded examples: give them with --examples")
     out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
+    for what, given in (("table", args.table), ("examples", args.examples)):
+        if given and out.exists() and Path(given).exists() and out.samefile(given):
+            raise InputError(f"--out is the {what} file itself, which the suggestions would "
+                             "replace", path=out, fix="Write the suggestions to another file "
+                             "(--out suggestions.csv)")
     framework = load_framework(args.framework)
     examples = _read_examples(args.examples, framework) if args.examples else None
     embedder = Embedder(args.model, backend=args.backend, quiet=True)
@@ -463,9 +468,10 @@ def _suggest(args: argparse.Namespace) -> int:
 def _read_examples(path: str, framework):
     """The analyst-coded examples of ``suggest --examples``, checked with messages that name
     the file and the row: columns text and theme_id, each theme id one of the framework's."""
-    from .compare import norm_theme, read_table_file
+    from .compare import read_table_file
     from .errors import InputError
     from .model import NONE_THEME
+    from .propose import check_examples, example_theme
 
     table = read_table_file(path, "the examples table")
     table.columns = [str(c).strip() for c in table.columns]
@@ -476,16 +482,23 @@ def _read_examples(path: str, framework):
             line=1, fix=f"Its header row needs the columns text and theme_id, one coded text per "
             f"row (--text-column and --id-column name the columns of TABLE only). The file's "
             f"columns: {', '.join(table.columns)}")
-    table["theme_id"] = table["theme_id"].map(norm_theme)  # "None" is none, as in compare
+    if table.empty:
+        raise InputError("The examples file has a header row but no coded texts", path=path,
+                         fix="Add one row per coded text (text, theme_id), or leave out "
+                             "--examples")
     allowed = [*framework.theme_ids, NONE_THEME]
     for row, (text, theme) in enumerate(zip(table["text"], table["theme_id"]), start=2):
         if not str(text).strip():  # the header is row 1
             raise InputError("Empty text cell", path=path, line=row,
                              fix="Write the coded text, or delete the row")
-        if theme not in allowed and not framework.top_theme_id(theme):  # subthemes count
+        if example_theme(framework, theme) is None:  # ids, subthemes, names, any case
             raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
                              "Empty theme_id cell", path=path, line=row,
                              fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
+    try:
+        check_examples(table, framework)  # the rejected column, a text coded none and a theme
+    except InputError as exc:
+        raise InputError(exc.problem, path=path, fix=exc.fix) from exc
     return table
 
 

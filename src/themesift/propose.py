@@ -72,6 +72,7 @@ import functools
 import logging
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -175,13 +176,16 @@ def score_themes(
         Indexed by ``unit_id``; one column per top-level theme id plus ``none``; rows sum to 1.
     """
     return _probability_frame(_score(units, framework, embedder, examples, codes, top_k,
-                                     temperature, none_similarity, context_weight, code_weight))
+                                     temperature, none_similarity, context_weight, code_weight),
+                              units)
 
 
-def _probability_frame(s: _Scored) -> pd.DataFrame:
+def _probability_frame(s: _Scored, units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The probabilities, indexed by unit id: as ``units`` gives them (1, not "1"), where given."""
     import pandas as pd
 
-    return pd.DataFrame(s.probs, index=pd.Index(s.unit_ids, name="unit_id"),
+    ids = s.unit_ids if units is None else units["unit_id"].to_numpy()
+    return pd.DataFrame(s.probs, index=pd.Index(ids, name="unit_id"),
                         columns=[*s.evidence.theme_ids, NONE_THEME])
 
 
@@ -301,7 +305,8 @@ def _unit_table(s: _Scored, units: pd.DataFrame | None = None) -> pd.DataFrame:
     if units is None:
         return table
     table["unit_id"] = units["unit_id"].to_numpy()  # as the caller gave them (1, not "1")
-    return _set_small_talk_aside(table, units)
+    table.index = units.index  # so that a column of it goes back onto the caller's table
+    return _set_small_talk_aside(table, units, set(s.coded or ()))
 
 
 def propose(
@@ -424,14 +429,17 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
             + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
 
 
-def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame,
+                          coded: set[int] = frozenset()) -> pd.DataFrame:
     """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``
     with score 1: set aside by a rule, which leaves no probability to the themes. The
     framework's best theme is the runner-up (score 0), and the rationale says why, and what
-    the framework alone would suggest."""
+    the framework alone would suggest. Not the units the analyst coded (``coded``, by
+    position): their coding stands."""
     from .smalltalk import flagged_reasons, small_talk_flags
 
     flagged = small_talk_flags(units)
+    flagged[list(coded)] = False
     if not flagged.any():
         return unit_table
     reasons = flagged_reasons(units, flagged)
@@ -694,7 +702,9 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
         from sklearn.linear_model import LogisticRegression
 
         model = model or LogisticRegression(max_iter=1000, warm_start=True)
-        return model.set_params(C=c).fit(x, y)
+        with warnings.catch_warnings():  # few examples of many themes is the usual case here
+            warnings.filterwarnings("ignore", message="The number of unique classes")
+            return model.set_params(C=c).fit(x, y)
 
     def scores(model, x: np.ndarray) -> np.ndarray:
         out = np.zeros((len(x), len(labels)))
@@ -750,16 +760,19 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
     labels = [*theme_ids, NONE_THEME]
     themes: dict[str, list[str]] = {}
     rejected: dict[str, list[str]] = {}
-    for text, theme, no in coded:
-        (rejected if no else themes).setdefault(text, []).append(theme)
+    for text, theme, no in coded:  # a space before or after the words does not count
+        (rejected if no else themes).setdefault(text.strip(), []).append(theme)
     known = {}
-    for i, text in enumerate(texts):
+    for i, text in enumerate(t.strip() for t in texts):
         if text not in themes and text not in rejected:  # most units: nothing to do
             continue
         for theme in rejected.get(text, ()):
             probs[i, labels.index(theme)] = 0.0
         if text in themes:
+            # coded none and a theme (a unit that two codings overlap): the theme
             known[i] = list(dict.fromkeys(themes[text]))
+            if len(known[i]) > 1 and NONE_THEME in known[i]:
+                known[i].remove(NONE_THEME)
             probs[i] = 0.0
             for rank, theme in enumerate(known[i]):
                 probs[i, labels.index(theme)] = 1.0 / (rank + 1)
@@ -870,8 +883,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
             return ("Fits no theme: it has no words to compare with the framework (only "
                     "numbers or symbols); check that this is the text column.")
         if fit < _ndtr(np.array(NONE_Z)):
-            why = (f"its closest theme ({closest}) fits it worse than {1 - fit:.0%} of the "
-                   "study's units fit theirs")
+            why = (f"its closest theme ({closest}) fits it worse than {_share_better(fit)} of "
+                   "the study's units fit theirs")
         elif s.similarity[i, j] <= 0:
             why = f"no theme text is closer to it than to an empty text (closest: {closest})"
         elif s.n_examples:
@@ -891,20 +904,28 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     else:
         reason += "; no content word in common with the theme's texts (close in meaning only)"
     if fit < WEAK_FIT:
-        reason += (f"; a weak fit (worse than {1 - fit:.0%} of the study's units fit theirs): "
+        reason += (f"; a weak fit (worse than {_share_better(fit)} of the study's units fit "
+                   "theirs): "
                    "the score says it is nearer this theme than the others, not that it fits "
                    "well")
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
-        reason += f"; weighed against {s.n_examples} coded examples"
+        reason += f"; weighed against {counted(s.n_examples, 'coded example')}"
         if s.clearest:
             stood_in = len({theme for _, theme, _ in s.clearest})
-            reason += (f" and {len(s.clearest)} units of the study that the framework suggests "
-                       f"most clearly for the {counted(stood_in, 'theme')} they do not name")
+            reason += (f" and {counted(len(s.clearest), 'unit')} of the study that the framework "
+                       f"suggests most clearly for the {counted(stood_in, 'theme')} they do not "
+                       "name")
     elif s.clearest:
-        reason += (f"; weighed against the {len(s.clearest)} units of the study that the "
-                   "descriptions suggest most clearly")
+        reason += (f"; weighed against the {counted(len(s.clearest), 'unit')} of the study that "
+                   "the descriptions suggest most clearly")
     return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
+
+
+def _share_better(fit: float) -> str:
+    """The share of the study's units that fit their theme better, as a whole percentage
+    that never says "100%" (the unit itself is one of them)."""
+    return f"{min(99, int((1 - fit) * 100))}%"
 
 
 def _shared_words(text: str, theme_words: list[str], most: int = 5) -> list[str]:
@@ -983,25 +1004,39 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
             f"The examples table has no {' or '.join(repr(c) for c in missing)} column",
             fix="Give examples as a DataFrame with columns text and theme_id",
         )
-    allowed = set(theme_ids) | {NONE_THEME}
     out = []
     rejected = (examples["rejected"] if "rejected" in examples.columns
                 else [False] * len(examples))
-    for row, (text, theme, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
+    for row, (text, given, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
-        if isinstance(theme, str):  # a spreadsheet's " hope" or "None", as the CLI reads them
-            theme = theme_label(theme)
-        theme = framework.top_theme_id(theme) or theme
-        if theme not in allowed:
+        theme = example_theme(framework, given)
+        if theme is None:
             raise InputError(
-                f"Unknown theme {theme!r} in row {row} of the examples",
+                f"Unknown theme {given!r} in row {row} of the examples",
                 fix=f"Available: {', '.join(theme_ids)}, none",
             )
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"Empty text in row {row} of the examples (counting the header as "
                              "row 1)", fix="Remove the row or fill in the coded text")
-        out.append((text, theme, _yes_or_no(no, row)))
+        # a space before or after the words: the same text
+        out.append((text.strip(), theme, _yes_or_no(no, row)))
     return out
+
+
+def example_theme(framework: Framework, given) -> str | None:
+    """The top-level theme id (or ``none``) a coded example's theme cell names, or None: an
+    id or a subtheme's id, or a theme's name, in any letter case, spaces around ignored."""
+    if not isinstance(given, str):
+        return None
+    theme = theme_label(given)  # a spreadsheet's " hope" or "None"
+    if theme == NONE_THEME:
+        return theme
+    if found := framework.top_theme_id(theme):
+        return found
+    folded = theme.casefold()
+    matches = {framework.top_theme_id(t.id) for t in framework.all_themes()
+               if folded in (t.id.casefold(), t.name.strip().casefold())}
+    return matches.pop() if len(matches) == 1 else None
 
 
 _YES, _NO = {"true", "yes", "y", "1", "rejected"}, {"false", "no", "n", "0", ""}

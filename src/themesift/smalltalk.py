@@ -427,12 +427,21 @@ def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list
 
 def small_talk_flags(units):
     """Which units of a units table are flagged small talk: its ``small_talk`` column as a
-    boolean array (empty cells false), all false where the table has no such column."""
+    new boolean array (empty cells false; read from a file as text, "true", "yes", "1" and
+    the like true), all false where the table has no such column."""
     import numpy as np
 
     if "small_talk" not in units.columns:
         return np.zeros(len(units), dtype=bool)
-    return units["small_talk"].fillna(False).astype(bool).to_numpy()
+    import pandas as pd
+
+    column = units["small_talk"]
+    if not pd.api.types.is_bool_dtype(column):  # as read from a file: "True", "no", 1, ""
+        column = column.map(lambda v: str(v).strip().lower() in _TRUE)
+    return np.array(column.fillna(False).astype(bool), dtype=bool)
+
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "x"})
 
 
 def flagged_reasons(units, flagged) -> list[str]:
