@@ -367,6 +367,12 @@ def test_a_run_without_a_study_writes_over_a_filled_in_sheet_only_when_forced(
         "decision"].str.strip().any()
 
 
+def test_apply_given_the_output_folder_asks_for_the_sheet_in_it(study_run, capsys):
+    out, store = study_run
+    assert main(["apply", str(out), "--study", str(store)]) == 1
+    assert "This is a folder, not a review sheet" in capsys.readouterr().err
+
+
 def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
     out, store = study_run
     sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)

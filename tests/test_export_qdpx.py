@@ -421,3 +421,24 @@ def test_an_earlier_run_exports_without_its_pending_units_whose_words_were_edite
     assert len(project.codings[project.codings["coder"] == "KJ"]) == 1
     machine = project.codings[project.codings["coder"] != "KJ"]
     assert len(machine) and first.units.iloc[0].text not in set(machine["text"])
+
+
+def test_apply_says_which_decided_units_were_edited_since_the_sheets_run(tmp_path, embedder):
+    from themesift.ingest import read_corpus
+    from themesift.review.sheet import apply_review
+
+    folder = tmp_path / "tr"
+    folder.mkdir()
+    (folder / "fg.txt").write_text(_EDITED_WORDS, encoding="utf-8")
+    with Study.open(tmp_path / "s") as s:
+        first = s.run(read_corpus(folder), embedder=embedder)
+        edited, kept = first.units["unit_id"].iloc[0], first.units["unit_id"].iloc[1]
+        (folder / "fg.txt").write_text(_EDITED_WORDS.replace("every Thursday", "each Thursday"),
+                                       encoding="utf-8")
+        s.run(read_corpus(folder), embedder=embedder)
+        sheet = tmp_path / "old.csv"
+        pd.DataFrame({"suggestion_id": [f"unit:{edited}", f"unit:{kept}"],
+                      "decision": ["accept", "accept"], "analyst": "KJ",
+                      "run_id": first.id}).to_csv(sheet, index=False)
+        applied = apply_review(s, sheet)
+    assert len(applied) == 2 and applied.attrs["gone_units"] == [edited]

@@ -271,6 +271,8 @@ def test_folder_read_skips_readme_hidden_and_other_files(tmp_path, fixtures):
     (tmp_path / ".hidden.txt").write_text("P1: x\n")
     (tmp_path / "~$basic.docx").write_bytes(b"lock")
     (tmp_path / "table.csv").write_text("a\n")
+    for name in ("study.sqlite", "study.sqlite-wal", "study.sqlite-shm"):  # a study kept here
+        (tmp_path / name).write_bytes(b"SQLite format 3\x00")
     corpus = ts.read_corpus(tmp_path)
     assert corpus.ids == ["basic", "labelled", "teams"]
     assert corpus["teams"].meta["format"] == "vtt"

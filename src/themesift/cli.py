@@ -402,6 +402,12 @@ def _apply(args: argparse.Namespace) -> int:
               f"were reassigned to{kept}.")
     if applied.attrs.get("recoded_units"):
         print(f"{recoded_text(applied.attrs['recoded_units'])}.")
+    if gone := applied.attrs.get("gone_units"):
+        print(f"warning: {counted(len(gone), 'unit')} decided in this sheet "
+              f"{'is' if len(gone) == 1 else 'are'} no longer in the transcripts (their words "
+              "were edited after the sheet's run): the decisions are recorded, but the exports "
+              "leave them out. Review their new text in the latest run's sheet. First: "
+              f"{', '.join(gone[:3])}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -101,8 +101,12 @@ def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
     import pandas as pd
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"This is a folder; {what} is a file", path=str(p),
+                         fix="Give the .csv or .xlsx file itself")
     if not p.is_file():
-        raise InputError(f"{what} not found", path=str(p), fix="check the path (a .csv or .xlsx file)")
+        raise InputError(f"No such file: {what} was not found", path=str(p),
+                         fix="Check the path and the spelling (a .csv or .xlsx file)")
     suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".tsv", ".txt"):

@@ -214,8 +214,9 @@ def codesheet(view: StudyView) -> pd.DataFrame:
     if coding.empty:
         raise InputError(f"Nothing in the study {view.study_path} is coded yet, so the code "
                          "sheet would be empty",
-                         fix="Review the suggestions first (themesift review, then themesift "
-                             "apply with the filled sheet, or the review widget), then export")
+                         fix="Review the suggestions first (fill in the run's review.xlsx and "
+                             "read it back with themesift apply, or use the review widget in "
+                             "Jupyter), then export")
     code_of = _placed_codes(view)
     order = {t.id: i for i, t in enumerate(view.framework.all_themes())}
     documents = {d: i for i, d in enumerate(view.transcripts["doc_id"])}

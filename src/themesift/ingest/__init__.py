@@ -186,9 +186,12 @@ def _is_other_file(path: Path) -> bool:
 
 
 def _is_housekeeping(path: Path) -> bool:
-    """README and licence files, hidden files and Word lock files: never transcripts."""
+    """README and licence files, hidden files, Word lock files and themesift's own study store
+    (kept beside the transcripts, say): never transcripts."""
     return (path.name.startswith((".", "~$"))
-            or path.stem.upper().startswith(("README", "LICENSE", "LICENCE")))
+            or path.stem.upper().startswith(("README", "LICENSE", "LICENCE"))
+            or path.name.lower().endswith((".sqlite", ".sqlite-wal", ".sqlite-shm",
+                                           ".sqlite-journal")))
 
 
 def _names(moderator: Collection[str] | str | None) -> list[str] | None:

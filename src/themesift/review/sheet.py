@@ -386,6 +386,10 @@ def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]
         column.
     """
     source = Path(path)
+    if source.is_dir():
+        raise InputError("This is a folder, not a review sheet", path=source,
+                         fix="Give the review.xlsx or review.csv in it that 'themesift run' "
+                             "wrote")
     if not source.is_file():
         raise InputError("The review sheet does not exist", path=source,
                          fix="Give the review.xlsx or review.csv that 'themesift run' wrote")
@@ -486,7 +490,9 @@ def apply_review(
         of the codes reassigned to another theme: those it coded (every member without a
         decision of its own) and those decided one by one; ``attrs["recoded_units"]`` counts
         units that a code decision made before had coded and that this sheet's code decisions
-        now code with another theme (the latest code decision counts).
+        now code with another theme (the latest code decision counts); ``attrs["gone_units"]``
+        lists the units decided here whose words have been edited in their transcript since
+        (recorded all the same; the exports leave their coding out).
 
     Raises
     ------
@@ -523,7 +529,27 @@ def apply_review(
         "coded": sum(r.members - r.decided for r in reach["reassign"]),
         "decided": sum(r.decided for r in reach["reassign"])}
     frame.attrs["recoded_units"] = recoded_units(before, store.coding(), set(frame["id"]))
+    frame.attrs["gone_units"] = _gone_units(store, [
+        sid.removeprefix("unit:") for sid in frame["suggestion_id"] if sid.startswith("unit:")])
     return frame
+
+
+def _gone_units(store: Study, unit_ids: list[str]) -> list[str]:
+    """Those of ``unit_ids`` whose words no longer stand where they stood in their transcript
+    as the study now has it (edited since the sheet's run): exports leave their coding out."""
+    if not unit_ids:
+        return []
+    units = store.units.set_index("unit_id")
+    text = dict(zip(store.transcripts["doc_id"], store.transcripts["text"]))
+    gone = []
+    for unit_id in dict.fromkeys(unit_ids):
+        if unit_id not in units.index:
+            continue
+        unit = units.loc[unit_id]
+        words = text.get(unit["doc_id"], "")
+        if words[int(unit["start"]):int(unit["end"])] != unit["text"]:
+            gone.append(unit_id)
+    return gone
 
 
 def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None) -> int:
