@@ -367,6 +367,23 @@ def test_a_run_without_a_study_writes_over_a_filled_in_sheet_only_when_forced(
         "decision"].str.strip().any()
 
 
+def test_a_run_that_fails_leaves_no_new_empty_study_behind(tmp_path, capsys):
+    store = tmp_path / "new-study"
+    assert main(["run", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "o"),
+                 "--study", str(store)]) == 1
+    assert "No such file or folder" in capsys.readouterr().err
+    assert not store.exists()
+
+
+def test_an_empty_file_is_no_study_store(tmp_path, capsys):
+    empty = tmp_path / "notes.txt"
+    empty.touch()
+    assert main(["export", "--study", str(empty), "--format", "codesheet",
+                 "--out", str(tmp_path / "c.csv")]) == 1
+    assert "is an empty file, not a themesift study store" in capsys.readouterr().err
+    assert empty.read_bytes() == b""
+
+
 def test_apply_given_the_output_folder_asks_for_the_sheet_in_it(study_run, capsys):
     out, store = study_run
     assert main(["apply", str(out), "--study", str(store)]) == 1

@@ -288,6 +288,31 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="how vectors are computed (default: the profile's own; see README)")
 
 
+@contextlib.contextmanager
+def _new_study_kept_only_if_used(path: str):
+    """The study at ``path``, opened; where this command made it and fails before a run is
+    stored (a wrong input path, an unknown framework), it is removed again, folder and all,
+    so that a typo leaves no empty study behind."""
+    from pathlib import Path
+
+    from .study import Study, store_file
+
+    target = store_file(path)
+    made = [p for p in (target.parent, target) if not p.exists()]
+    with Study.open(path) as study:
+        try:
+            yield study
+        except BaseException:
+            if made and study.runs.empty:
+                study.close()
+                for leftover in [target, *(Path(f"{target}{end}") for end in ("-wal", "-shm"))]:
+                    leftover.unlink(missing_ok=True)
+                if target.parent in made:
+                    with contextlib.suppress(OSError):
+                        target.parent.rmdir()  # only if nothing else is in it
+            raise
+
+
 def _keep_filled_sheets(args: argparse.Namespace, study) -> None:
     """Stop before the work where the review sheet in --out holds decisions that are not in
     the study yet (any, without a study): the run would write its own sheet over them."""
@@ -333,11 +358,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.study:
         from dataclasses import replace
 
-        from .study import Study
-
         from .review.sheet import decided_codes, decided_units
 
-        with Study.open(args.study) as study:
+        with _new_study_kept_only_if_used(args.study) as study:
             _keep_filled_sheets(args, study)
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id

@@ -330,6 +330,10 @@ class Study:
         PosixPath('my-study/study.sqlite')
         """
         target = store_file(path)
+        if (target.is_file() and target.suffix.lower() not in _SUFFIXES
+                and target.stat().st_size == 0):
+            raise StoreError(f"{target} is an empty file, not a themesift study store. Give a "
+                             "study folder (made if new) or a .sqlite file.")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
