@@ -673,6 +673,19 @@ def test_a_text_coded_both_none_and_a_theme_gets_the_theme(fake_embedder):
     assert out["rationale"][0] == "Coded housing in the examples (the analyst's own coding)."
 
 
+def test_texts_that_do_not_read_as_english_get_a_warning(fake_embedder, caplog):
+    german = units_of("Die Pflegerin war unhöflich und hat mich lange warten lassen.",
+                      "Ich habe vier Stunden auf den Arzt gewartet, das war zu lang.",
+                      "我等了四个小时才看到医生，太久了。", "Ja.")
+    ts.suggest_units(german, FW, embedder=fake_embedder)
+    assert "3 of the 3 texts long enough to tell do not read as English" in caplog.text
+    caplog.clear()
+    ts.suggest_units(units_of("He has been on the waiting list for a flat for two years now.",
+                              "The side effects of the tablets are bad."), FW,
+                     embedder=fake_embedder)
+    assert "English" not in caplog.text
+
+
 def test_small_talk_the_analyst_coded_keeps_its_coding(fake_embedder):
     units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
                      small_talk=[False, True])

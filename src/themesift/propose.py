@@ -506,6 +506,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     evidence = _evidence(framework, embedder)
     coded = check_examples(examples, framework) if examples is not None else []
 
+    if reference is None:  # once a table: later chunks come with the first one's reference
+        _say_if_not_english(texts)
     unit_vectors = embedder.encode(texts)
     similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
                                                         top_k)
@@ -559,6 +561,20 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
                    sum(not rejected for _, _, rejected in themed), known, clearest, learner)
+
+
+def _say_if_not_english(texts: list[str]) -> None:
+    """A warning where most texts that can be told do not read as English: the models are
+    English, and suggest for any words with the same confidence."""
+    from .text import reads_as_english
+
+    told = [english for english in map(reads_as_english, texts) if english is not None]
+    other = told.count(False)
+    if other > len(told) / 2:
+        logger.warning("%d of the %d texts long enough to tell do not read as English. The "
+                       "embedding models are English: their suggestions for other languages "
+                       "mean little, however high their scores (translate the texts first).",
+                       other, len(told))
 
 
 def _few_themes_named(themed, n_themes: int) -> bool:

@@ -46,6 +46,22 @@ def stop_words() -> frozenset[str]:
     return frozenset(STOP_WORDS) | _FILLERS
 
 
+def reads_as_english(text: str) -> bool | None:
+    """Whether ``text`` reads as English, roughly: most of its letters Latin and at least one
+    word in six an English stop word (English prose has two in five); None for a text too
+    short to tell (under 12 letters or 6 words)."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 12:
+        return None
+    if sum(c > "\u024f" for c in letters) > len(letters) / 2:  # another script
+        return False
+    words = WORD.findall(text.casefold().replace("’", "'"))
+    if len(words) < 6:
+        return None
+    stop = stop_words()
+    return sum(w in stop for w in words) >= len(words) / 6
+
+
 def content_words(text: str) -> list[str]:
     """The content words of a text, lower-cased, in order: no stop words or fillers, no words
     of one or two letters or digits; a possessive keeps its noun ("mum's" -> "mum"), and a

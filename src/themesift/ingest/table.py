@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,9 @@ def csv_delimiter(text: str) -> str:
 
     def fit(sep: str) -> tuple[int, int]:
         try:
-            rows = [row for row in csv.reader(lines, delimiter=sep) if row]
-        except csv.Error:  # a cell over the csv module's size limit: reading it will say so
+            with _long_cells():
+                rows = [row for row in csv.reader(lines, delimiter=sep) if row]
+        except csv.Error:
             return (0, 0)
         if not rows:
             return (0, 0)
@@ -68,16 +70,32 @@ def _check_field_counts(handle, sep: str, path: Path) -> None:
     drop the last ones, without a word.)"""
     import csv
 
-    reader = csv.reader(handle, delimiter=sep)
-    header = next(reader, [])
-    for row in reader:
-        if len(row) > len(header):
-            shown = {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
-            raise InputError(
-                f"This row has {len(row)} fields where the header has {len(header)}: a text "
-                f"with a {shown} in it that is not in quotes", path=path, line=reader.line_num,
-                fix='Put such texts in double quotes ("..."), as a spreadsheet program does '
-                    "when it saves a CSV")
+    with _long_cells():
+        reader = csv.reader(handle, delimiter=sep)
+        header = next(reader, [])
+        for row in reader:
+            if len(row) > len(header):
+                shown = {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
+                raise InputError(
+                    f"This row has {len(row)} fields where the header has {len(header)}: a "
+                    f"text with a {shown} in it that is not in quotes", path=path,
+                    line=reader.line_num,
+                    fix='Put such texts in double quotes ("..."), as a spreadsheet program '
+                        "does when it saves a CSV")
+
+
+@contextlib.contextmanager
+def _long_cells() -> Iterator[None]:
+    """The csv module's limit on a cell (128 KiB) lifted while a table is checked: a whole
+    document in one cell is a table pandas reads, and the model reads its start."""
+    import csv
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
 
 
 def read_table(
