@@ -192,7 +192,7 @@ def read_table_chunks(
                 _check_field_counts(handle, sep, path)
         reader = pd.read_csv(path, sep=sep, engine="python", dtype=str, keep_default_na=False,
                              encoding=encoding, chunksize=chunk_rows, index_col=False)
-        with reader:
+        with reader, _long_cells():  # the python engine reads with the csv module
             for chunk in reader:
                 yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
                              first_row, seen)
