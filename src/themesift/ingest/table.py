@@ -190,14 +190,16 @@ def read_table_chunks(
             encoding = "cp1252"
             with open(path, encoding=encoding, newline="") as handle:
                 _check_field_counts(handle, sep, path)
-        reader = pd.read_csv(path, sep=sep, engine="python", dtype=str, keep_default_na=False,
-                             encoding=encoding, chunksize=chunk_rows, index_col=False)
-        with reader, _long_cells():  # the python engine reads with the csv module
-            for chunk in reader:
-                yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
-                             first_row, seen)
-                first_row += len(chunk)
-                rows += len(chunk)
+        with _long_cells():  # the python engine reads with the csv module
+            reader = pd.read_csv(path, sep=sep, engine="python", dtype=str,
+                                 keep_default_na=False, encoding=encoding, chunksize=chunk_rows,
+                                 index_col=False)
+            with reader:
+                for chunk in reader:
+                    yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
+                                 first_row, seen)
+                    first_row += len(chunk)
+                    rows += len(chunk)
     if not rows:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
 
