@@ -168,6 +168,13 @@ def test_describe_framework_notes_themes_with_nothing_but_a_description(tmp_path
     assert "  - `alpha_one_deep`: Deep" in text
 
 
+def test_describe_framework_says_how_none_goes_with_fewer_than_three_themes():
+    fw = load_framework("recovery")
+    assert "Fewer than three themes" not in describe_framework(fw)
+    two = Framework(name="two", version="1", description="", themes=fw.themes[:2])
+    assert "- Fewer than three themes: a unit is suggested `none` where" in describe_framework(two)
+
+
 def test_describe_framework_says_what_a_run_does_with_names_and_descriptions_only(
         tmp_path, fake_embedder):
     # Not "rest on its description alone": a run learns from the study's clearest units, and

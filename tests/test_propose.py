@@ -686,6 +686,17 @@ def test_texts_that_do_not_read_as_english_get_a_warning(fake_embedder, caplog):
     assert "English" not in caplog.text
 
 
+def test_a_codebook_of_one_or_two_themes_is_told_how_none_is_decided(fake_embedder, caplog):
+    two = Framework(name="two", version="1", description="", themes=FW.themes[:2])
+    ts.suggest_units(units_of("waiting list for a flat"), two, embedder=fake_embedder)
+    assert "two: Fewer than three themes" in caplog.text and "add the study's other" in caplog.text
+    caplog.clear()
+    ts.suggest_units(units_of("waiting list for a flat"), FW, embedder=fake_embedder)
+    ts.suggest_units(units_of("waiting list for a flat"), two, embedder=fake_embedder,
+                     none_similarity=0.5)  # a level of the analyst's own: nothing to say
+    assert "Fewer than three themes" not in caplog.text
+
+
 def test_small_talk_the_analyst_coded_keeps_its_coding(fake_embedder):
     units = units_of("waiting list for a flat", "The good biscuits, the chocolate ones.",
                      small_talk=[False, True])

@@ -508,6 +508,10 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
 
     if reference is None:  # once a table: later chunks come with the first one's reference
         _say_if_not_english(texts)
+        if len(framework.themes) < 3 and none_similarity is None:
+            from .frameworks.framework import FEW_THEMES_NOTE
+
+            logger.warning("%s: %s", framework.name, FEW_THEMES_NOTE.replace("`", ""))
     unit_vectors = embedder.encode(texts)
     similarity, closest, closest_sim = _text_similarity(embedder, texts, unit_vectors, evidence,
                                                         top_k)

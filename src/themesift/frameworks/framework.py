@@ -258,9 +258,20 @@ def describe_framework(framework: Framework) -> str:
             for t in framework.all_themes()
             if not t.indicators and not t.examples
         ]
+    if len(framework.themes) < 3:
+        notes.append(f"- {FEW_THEMES_NOTE}")
     if notes:
         lines += ["## Notes", "", *notes, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+#: What a codebook of one or two themes should know (check-framework, and suggestions' warning).
+FEW_THEMES_NOTE = (
+    "Fewer than three themes: a unit is suggested `none` where its best theme fits it much "
+    "worse than the study's units fit theirs, so a study mostly about other things gets few "
+    "`none` and most units a theme. To code one theme at a time, add the study's other "
+    "topics as themes (their suggestions can be ignored), or set a level of your own "
+    "(none_similarity= in Python).")
 
 
 def framework_to_yaml(framework: Framework) -> str:
