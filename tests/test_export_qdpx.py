@@ -279,16 +279,17 @@ def test_same_study_gives_a_byte_identical_file_even_when_copied(study, tmp_path
 
 def test_themes_and_codes_of_an_earlier_run_keep_their_codings(study, tmp_path):
     """A later run with another framework still shows what was decided in the first one,
-    and a code accepted in that run by its own label and keywords."""
+    under the theme's name in the framework of that run, and a code accepted in that run by
+    its own label and keywords."""
     first = study.latest_run_id()
     other = Framework("other", "1", "Another framework.",
                       (Theme("hope", "Hope again", "Hope, as this framework says it."),))
     study.run(make_corpus(), other)
     project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
     coded = set(zip(project.codings["code_path"], project.codings["coder"]))
-    assert coded == {("relationships/label C01", "KJ"), ("Hope again", "unnamed analyst"),
+    assert coded == {("Relationships/label C01", "KJ"), ("Hope again", "unnamed analyst"),
                      ("Fits no theme", "AB")}
-    code = project.codebook.set_index("path").loc["relationships/label C01"]
+    code = project.codebook.set_index("path").loc["Relationships/label C01"]
     assert f"Candidate code C01 of run {first}; keywords: " in code["description"]
 
 

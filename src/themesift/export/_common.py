@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output, check_output, key_path
 from ..errors import InputError
-from ..model import StudyView
+from ..model import NONE_THEME, Framework, StudyView
 from ..text import counted
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         # transcript the run did not read, has no place in them.
         transcripts = transcripts[transcripts["doc_id"].isin(set(run.units["doc_id"]))]
         coding = _in_place(coding, transcripts, opened.path)
+        framework = _with_earlier_themes(opened, framework, set(coding["theme_id"]))
         decisions = opened.decisions
         decided_suggestions = opened.decided_suggestions()
         # a code decided in another run is shown with that run's label and keywords
@@ -103,6 +104,28 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 
         view = make_pseudonyms(view)
     return view
+
+
+def _with_earlier_themes(study: Study, framework: Framework, coded: set[str]) -> Framework:
+    """``framework`` with, after its own themes, the themes of earlier versions of it (other
+    runs' copies, newest first) that the coding uses and it no longer has: an analyst's
+    coding keeps its theme's name after a revision of the framework."""
+    from dataclasses import replace
+
+    missing = coded - set(framework.theme_ids) - {NONE_THEME}
+    extra = []
+    for run_id in reversed(study.runs["run_id"].tolist()):
+        if not missing:
+            break
+        try:
+            earlier = study.framework(run_id)
+        except Exception:  # noqa: BLE001 - a run's framework no longer to be found: ids stay
+            continue
+        for theme in earlier.themes:
+            if theme.id in missing:
+                extra.append(theme)
+                missing.discard(theme.id)
+    return replace(framework, themes=(*framework.themes, *extra)) if extra else framework
 
 
 def _in_place(coding: pd.DataFrame, transcripts: pd.DataFrame, path: Any, coded: bool = True
