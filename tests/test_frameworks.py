@@ -518,6 +518,13 @@ BAD_FILES = {
             Name: A
             description: d
         """, 4, ["Unknown key 'Name' in theme 'a'", "Did you mean 'name'?"]),
+    "comma_in_an_unquoted_text_inside_braces": (
+        """\
+        name: x
+        themes:
+          - {id: cost, name: Cost, description: Paying for care, prescriptions or parking.}
+        """, 3, ["Unknown key 'prescriptions or parking.' in theme 'cost'",
+                 "Inside { } a comma ends a value: put a text with a comma in quotes"]),
     "unknown_top_level_key": (
         """\
         name: x

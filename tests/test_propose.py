@@ -208,6 +208,11 @@ def test_a_rejected_theme_is_never_suggested_for_that_text_again(fake_embedder):
     taught = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
     assert taught["theme_id"][0] != "housing" and taught["runner_up"][0] != "housing"
     assert taught["theme_id"][1] == "housing"  # a rejection is about its own text only
+    # The rationale says so, and never names the rejected theme as the closest.
+    why = taught["rationale"][0]
+    assert ("the analyst rejected housing for it" in why
+            or "housing rejected for it in the examples" in why), why
+    assert "closest: housing" not in why
 
 
 def test_a_rejected_column_read_as_text_means_what_it_says(fake_embedder):

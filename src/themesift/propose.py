@@ -474,6 +474,7 @@ class _Scored:
     coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
     clearest: list[tuple[str, str, bool]] | None = None  # the study's units learned from instead
     learner: _Learner | None = None  # what learned from the examples or the clearest units
+    rejected: dict[int, list[str]] | None = None  # units with themes rejected for their text
 
 
 @dataclass(frozen=True)
@@ -561,10 +562,11 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     # words to compare: whatever its vector is close to, it fits no theme.
     wordless = np.array([not _LETTER.search(t) for t in texts])
     probs[wordless] = np.eye(probs.shape[1])[-1]
-    known = _known_units(texts, coded, evidence.theme_ids, probs)
+    known, rejected = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
-                   sum(not rejected for _, _, rejected in themed), known, clearest, learner)
+                   sum(not rejected for _, _, rejected in themed), known, clearest, learner,
+                   rejected)
 
 
 def _say_if_not_english(texts: list[str]) -> None:
@@ -774,20 +776,22 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
 
 
 def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarray
-                 ) -> dict[int, list[str]]:
+                 ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
     """Units that are themselves coded examples: their coded themes (which their suggestion
-    then is); a theme the analyst rejected for a text is never suggested for it again."""
+    then is); a theme the analyst rejected for a text is never suggested for it again. Both
+    by unit position: the coded themes, and the rejected ones."""
     labels = [*theme_ids, NONE_THEME]
     themes: dict[str, list[str]] = {}
     rejected: dict[str, list[str]] = {}
     for text, theme, no in coded:  # a space before or after the words does not count
         (rejected if no else themes).setdefault(text.strip(), []).append(theme)
-    known = {}
+    known, rejected_at = {}, {}
     for i, text in enumerate(t.strip() for t in texts):
         if text not in themes and text not in rejected:  # most units: nothing to do
             continue
         for theme in rejected.get(text, ()):
             probs[i, labels.index(theme)] = 0.0
+            rejected_at.setdefault(i, []).append(theme)
         if text in themes:
             # coded none and a theme (a unit that two codings overlap): the theme
             known[i] = list(dict.fromkeys(themes[text]))
@@ -797,7 +801,7 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
             for rank, theme in enumerate(known[i]):
                 probs[i, labels.index(theme)] = 1.0 / (rank + 1)
         probs[i] /= probs[i].sum() or 1.0
-    return known
+    return known, rejected_at
 
 
 def _theme_similarity(sim_all: np.ndarray, evidence: _Evidence, top_k: int):
@@ -895,10 +899,16 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     n = len(ids)
     if s.coded and i in s.coded:
         return f"Coded {' and '.join(s.coded[i])} in the examples (the analyst's own coding)."
-    j = int(np.argmax(s.similarity[i]))
+    no = (s.rejected or {}).get(i, [])
+    said_no = f"; {' and '.join(no)} rejected for it in the examples" if no else ""
+    allowed = [k for k in range(n) if ids[k] not in no] or list(range(n))
+    j = max(allowed, key=lambda k: s.similarity[i, k])
     closest = f"{ids[j]}, similarity {s.similarity[i, j]:.2f}"
     fit = s.fit[i]
     if best == n:  # none
+        if no:
+            return (f"Fits no theme well: the analyst rejected {' and '.join(no)} for it, and "
+                    f"no other theme fits (closest: {closest}); maybe a new theme.")
         if not _LETTER.search(s.texts[i]):
             return ("Fits no theme: it has no words to compare with the framework (only "
                     "numbers or symbols); check that this is the text column.")
@@ -939,7 +949,7 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     elif s.clearest:
         reason += (f"; weighed against the {counted(len(s.clearest), 'unit')} of the study that "
                    "the descriptions suggest most clearly")
-    return reason + f"; runner-up {runner} ({s.probs[i, second]:.2f})."
+    return reason + f"{said_no}; runner-up {runner} ({s.probs[i, second]:.2f})."
 
 
 def _share_better(fit: float) -> str:

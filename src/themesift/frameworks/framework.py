@@ -658,8 +658,13 @@ class _FrameworkReader:
             name = key.value
             if name not in known:
                 close = _closest(name, known)
-                self.note(self.error(f"Unknown key '{name}' {where}", _line(key),
-                                     fix=_did_you_mean(name, known)))
+                fix = _did_you_mean(name, known)
+                if node.flow_style and (" " in name.strip() or name.rstrip().endswith(".")):
+                    # {id: a, description: Care, prescriptions or parking.}: the comma ended
+                    # the description, and the rest reads as a key
+                    fix = ("Inside { } a comma ends a value: put a text with a comma in quotes "
+                           '(description: "Paying for care, prescriptions or parking.")')
+                self.note(self.error(f"Unknown key '{name}' {where}", _line(key), fix=fix))
                 if close is not None:
                     meant.setdefault(close, (key, value))
                 continue
