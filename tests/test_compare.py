@@ -391,6 +391,10 @@ def test_empty_labels_give_line_numbers(tmp_path):
     msg = str(info.value)
     assert "a.csv, line 3: Empty theme_id in rows 3, 5. Give every row" in msg
     assert info.value.line == 3
+    # a blank line is no row, but rows after it keep the numbers a spreadsheet shows
+    path.write_text("id,theme_id\nu1,x\n\nu2,\nu3,y\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"a\.csv, line 4: Empty theme_id in row 4\."):
+        compare(path, table([("u1", "x")]))
     # a DataFrame's rows are counted as in the file it would be: the header is row 1
     with pytest.raises(InputError, match=r"^Table A: Empty theme_id in row 3 \(the header is "
                                          r"row 1, as in a spreadsheet\)"):

@@ -623,3 +623,14 @@ def test_a_table_with_a_whole_document_in_one_cell_is_read(tmp_path):
     for read in (ts.read_table, lambda p: next(iter(read_table_chunks(p)))):
         table = read(path)
         assert len(table) == 2 and len(table["text"][0]) == 200_000
+
+
+def test_blank_lines_in_a_csv_are_skipped_and_rows_keep_their_spreadsheet_numbers(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text('text\nfirst one\n\nsecond one\n\n\n"third\n\nwith lines"\n\n')
+    assert ts.read_table(path)["unit_id"].tolist() == ["row2", "row4", "row7"]
+    pieces = list(read_table_chunks(path, chunk_rows=2))
+    assert [u for piece in pieces for u in piece["unit_id"]] == ["row2", "row4", "row7"]
+    (tmp_path / "gap.csv").write_text("id,text\n1,first one\n\n3,  \n")
+    with pytest.raises(InputError, match=r"row\(s\) 4"):  # a blank text cell, not a blank line
+        ts.read_table(tmp_path / "gap.csv")

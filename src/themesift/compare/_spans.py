@@ -48,6 +48,7 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
         raise InputError(f"Span table {side} must be a pandas DataFrame or a path to a .csv or "
                          f".xlsx file, not {type(table).__name__}")
     frame.columns = [str(c).strip() for c in frame.columns]
+    rows = row_numbers(frame, path is not None)  # before a merge renumbers the rows
     label = path or f"Span table {side}"
     if units is not None and not {"start", "end"} <= set(frame.columns):
         idc = "unit_id" if "unit_id" in frame.columns else "id"
@@ -79,7 +80,6 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
                          f"{', '.join(frame.columns) or '(none)'}", path=path,
                          fix=f"a span table needs {doc_column} (or source), start, end and "
                              "theme_id, e.g. QdaProject.to_coding_table()")
-    rows = row_numbers(len(frame))
     out = pd.DataFrame({"_row": rows})
     out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
     starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)

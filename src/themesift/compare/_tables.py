@@ -81,9 +81,13 @@ def rows_text(rows: list[str], limit: int = 10) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def row_numbers(n: int) -> list[str]:
-    """The numbers of a table's n data rows as a spreadsheet shows them: the header is row 1."""
-    return [str(i + 2) for i in range(n)]
+def row_numbers(frame: pd.DataFrame, from_file: bool) -> list[str]:
+    """The numbers of a table's data rows as a spreadsheet shows them (the header is row 1):
+    a file's by each row's index, its place in the file (:func:`read_table_file` leaves blank
+    rows out), a DataFrame's by position."""
+    if from_file:
+        return [str(int(i) + 2) for i in frame.index]
+    return [str(i + 2) for i in range(len(frame))]
 
 
 def rows_error(label: str, path: str | None, what: str, rows: list[str], fix: str) -> InputError:
@@ -114,7 +118,9 @@ def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
 
             return read_csv_cells(p)
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(p, dtype=str, keep_default_na=False)
+            from ..ingest.table import without_blank_rows
+
+            return without_blank_rows(pd.read_excel(p, dtype=str, keep_default_na=False))
     except InputError:
         raise
     except Exception as exc:  # parser errors, broken zip
@@ -159,7 +165,7 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
                 f"names: 'themesift compare --id-column / --label-column', or id_column= / "
                 f"label_column= in Python)")
 
-    out = pd.DataFrame({"_row": row_numbers(len(frame))})
+    out = pd.DataFrame({"_row": row_numbers(frame, path is not None)})
     out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
     out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
     coders = (["" if is_missing(v) else str(v).strip() for v in frame[coder_column].tolist()]

@@ -37,7 +37,9 @@ def csv_delimiter(text: str) -> str:
 
 
 def read_csv_cells(path: str | os.PathLike[str], **options):
-    """A .csv/.tsv file as a DataFrame of strings (an empty cell is ``""``, never NaN).
+    """A .csv/.tsv file as a DataFrame of strings (an empty cell is ``""``, never NaN),
+    without its blank rows; a row's index is its place in the file (0 the first after the
+    header), so that row numbers still say where it is.
 
     Its encoding is detected as a transcript's is (UTF-8 with or without BOM, UTF-16,
     Windows cp1252 as Excel saves "CSV"), its delimiter from the header line
@@ -60,8 +62,16 @@ def read_csv_cells(path: str | os.PathLike[str], **options):
     text, _ = decode_bytes(data, path)
     sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
     _check_field_counts(io.StringIO(text), sep, path)
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                       index_col=False, **options)
+    table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                        index_col=False, skip_blank_lines=False, **options).fillna("")
+    return without_blank_rows(table)  # row i (from 0) of the file keeps index i
+
+
+def without_blank_rows(table):
+    """A table of text cells without the rows empty in every cell (a CSV's blank lines, a
+    sheet's blank rows); the others keep their index."""
+    blank = table.fillna("").astype(str).apply(lambda column: column.str.strip() == "")
+    return table[~blank.all(axis=1)] if len(table.columns) else table
 
 
 def _check_field_counts(handle, sep: str, path: Path) -> None:
@@ -133,9 +143,10 @@ def read_table(
     with _readable(path):
         table = (pd.read_excel(path, dtype=str, keep_default_na=False) if suffix == ".xlsx"
                  else read_csv_cells(path))  # "NA", "none" are text, not missing
-    if not len(table):
+    units = _units(table, path, text_column, id_column, seen={})
+    if units.empty:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
-    return _units(table, path, text_column, id_column, first_row=2, seen={})
+    return units
 
 
 def read_table_chunks(
@@ -176,7 +187,7 @@ def read_table_chunks(
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
     seen: dict[str, int] = {}
-    first_row, rows = 2, 0  # spreadsheet numbering: the header is row 1
+    rows = 0
     sep = "\t" if suffix == ".tsv" else csv_delimiter(text)
     with _readable(path):
         try:
@@ -193,13 +204,13 @@ def read_table_chunks(
         with _long_cells():  # the python engine reads with the csv module
             reader = pd.read_csv(path, sep=sep, engine="python", dtype=str,
                                  keep_default_na=False, encoding=encoding, chunksize=chunk_rows,
-                                 index_col=False)
+                                 index_col=False, skip_blank_lines=False)
             with reader:
-                for chunk in reader:
-                    yield _units(chunk.reset_index(drop=True), path, text_column, id_column,
-                                 first_row, seen)
-                    first_row += len(chunk)
-                    rows += len(chunk)
+                for chunk in reader:  # indexed on from the first chunk: rows stay numbered
+                    units = _units(chunk, path, text_column, id_column, seen)
+                    rows += len(units)
+                    if len(units):  # not a piece of blank lines only
+                        yield units
     if not rows:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
 
@@ -232,11 +243,15 @@ class _readable:
                              ".xlsx") from None
 
 
-def _units(table, path: Path, text_column: str, id_column: str | None, first_row: int,
-           seen: dict[str, int]):
-    """``unit_id, text`` and the other columns of rows ``first_row``... of a table, checked;
-    ``seen`` remembers ids (and their rows) across the pieces of one table."""
+def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int]):
+    """``unit_id, text`` and the other columns of a table's rows, checked, its blank rows left
+    out; a row's index is its place in the file (0 the first after the header), so its number
+    is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their rows)
+    across the pieces of one table."""
     import pandas as pd
+
+    table = without_blank_rows(table)
+    numbers = [int(index) + 2 for index in table.index]
 
     for column in (text_column, id_column):
         if column is not None and column not in table.columns:
@@ -247,16 +262,16 @@ def _units(table, path: Path, text_column: str, id_column: str | None, first_row
                 "id_column= in Python)",
             )
     texts = table[text_column].fillna("").astype(str)
-    empty = [first_row + i for i, t in enumerate(texts) if not t.strip()]
+    empty = [row for row, t in zip(numbers, texts) if not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         raise InputError(f"Empty {text_column!r} cell in row(s) {rows}", path=path,
                          line=empty[0], fix="Fill in the text or delete those rows")
     if id_column is None:
-        ids = [f"row{first_row + i}" for i in range(len(table))]
+        ids = [f"row{row}" for row in numbers]
     else:
         ids = table[id_column].fillna("").astype(str).str.strip().tolist()
-        for row, value in enumerate(ids, start=first_row):
+        for row, value in zip(numbers, ids):
             if not value:
                 raise InputError(f"Empty {id_column!r} cell in row {row}", path=path, line=row,
                                  fix="Give every row an id")

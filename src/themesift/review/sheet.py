@@ -440,8 +440,9 @@ def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
 def _read_csv(path: Path) -> tuple[list, list[tuple[int, list]]]:
     from ..ingest.table import read_csv_cells
 
-    frame = read_csv_cells(path, skip_blank_lines=False)
-    return list(frame.columns), [(i + 2, list(r)) for i, r in enumerate(frame.itertuples(index=False))]
+    frame = read_csv_cells(path)  # without blank lines, each row indexed by its place
+    return list(frame.columns), [(int(i) + 2, list(r))
+                                 for i, r in zip(frame.index, frame.itertuples(index=False))]
 
 
 def apply_review(
