@@ -87,7 +87,7 @@ def test_segment_prints_a_summary_and_writes_units(tmp_path, fixtures, capsys):
     assert "| transcript" in printed and "| basic" in printed and "| teams" in printed
     units = pd.read_csv(out)
     assert list(units.columns) == ["unit_id", "doc_id", "speaker", "role", "turn", "start", "end", "text",
-                                    "small_talk"]
+                                    "small_talk", "short_reply"]
     assert set(units["doc_id"]) == {"basic", "teams"}
 
 
@@ -147,7 +147,7 @@ def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_termi
                         "the program that made the PDF, or move it out of the folder.")
     stages = [line.split(":")[1].strip() for line in lines if "warning:" not in line]
     assert stages == ["framework", "read", "segment", "embed", "discover", "suggest", "write"]
-    assert "1 transcript, 71 units" in captured.out and "1 skipped file in" in captured.out
+    assert "1 transcript, 78 units" in captured.out and "1 skipped file in" in captured.out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["skipped_files"] == [str(folder / "notes.pdf")]
     # --quiet: no stage lines, but the skipped file is still named

@@ -258,7 +258,8 @@ def test_the_well_formed_check_catches_what_the_issue_found(bad):
 
 
 def test_every_sample_units_condensation_is_well_formed(sample_units):
-    found = {text: problems for text in sample_units["text"]
+    long_enough = sample_units[~sample_units["short_reply"]]  # "A folder." stays as said
+    found = {text: problems for text in long_enough["text"]
              if (problems := condensation_problems(condense(text)))}
     assert found == {}
 

@@ -64,8 +64,9 @@ def test_units_and_suggestions_cover_every_unit_once(sample_run, sample_corpus):
     # small talk is kept with its span, gets no code, and is suggested none with the reason
     small_talk = units["small_talk"].to_numpy()
     assert 0 < small_talk.sum() < len(units) / 5
-    assert suggestions["code_id"][~small_talk].notna().all()
-    assert suggestions["code_id"][small_talk].isna().all()
+    coded = ~small_talk & ~units["short_reply"].to_numpy()  # a short reply gets no code either
+    assert suggestions["code_id"][coded].notna().all()
+    assert suggestions["code_id"][~coded].isna().all()
     assert (suggestions["theme_id"][small_talk] == "none").all()
     assert suggestions["rationale"][small_talk].str.startswith("Small talk (").all()
 
@@ -75,7 +76,7 @@ def test_codes_and_code_suggestions(sample_run):
     codes = pd.read_csv(out / "codes.csv")
     suggestions = pd.read_csv(out / "suggestions.csv")
     assert list(codes["code_id"]) == list(suggestions["code_id"])
-    assert codes["size"].sum() == (~result.units["small_talk"]).sum()
+    assert codes["size"].sum() == (~(result.units["small_talk"] | result.units["short_reply"])).sum()
     offered = suggestions["offered"]
     assert offered.any() and (suggestions["agreement"][offered] >= 0.6).all()
     assert (suggestions["agreement"][~offered] < 0.6).all()

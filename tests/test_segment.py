@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import themesift as ts
 from themesift import InputError, Transcript, Turn
 from themesift.model import UNIT_COLUMNS
-from themesift.segment import is_backchannel, load_spacy
+from themesift.segment import is_backchannel, is_short_reply, load_spacy
 import importlib
 
 segment_module = importlib.import_module("themesift.segment")
@@ -48,7 +48,7 @@ LONG_TURN = (
 def test_units_have_the_documented_columns_and_exact_offsets():
     t = transcript(("Moderator", "What helps?"), ("P1", LONG_TURN))
     units = ts.segment(t)
-    assert list(units.columns) == [*UNIT_COLUMNS, "small_talk"]
+    assert list(units.columns) == [*UNIT_COLUMNS, "small_talk", "short_reply"]
     assert_exact([t], units)
     assert set(units["speaker"]) == {"P1"} and set(units["turn"]) == {1}
 
@@ -182,12 +182,25 @@ def test_moderator_and_backchannel_turns_are_dropped_unless_asked_for():
 
 @pytest.mark.parametrize("text, expected", [
     ("Mm.", True), ("Yes, yes, exactly.", True), ("Mm-hmm.", True), ("[laughs]", True),
-    ("Yeah, I agree.", True), ("No.", True), ("No, no, I'd finished.", True),
+    ("Yeah, I agree.", True), ("No.", True), ("No, no, I'd finished.", False),
     ("Trust and time.", False), ("That was a good day.", False),
     ("Yes, the housing office is the problem.", False),
+    # a short answer that says something is a reply, not a back-channel
+    ("Racism.", False), ("They hit me.", False), ("I was raped.", False), ("My dog.", False),
 ])
 def test_backchannels(text, expected):
     assert is_backchannel(text) is expected
+
+
+def test_short_answers_are_units_left_out_of_the_codes():
+    t = transcript(("Moderator", "What happened when you were admitted?"),
+                   ("P1", "I was restrained."), ("Moderator", "By whom?"),
+                   ("P1", "The police. Then the nurses."), ("Moderator", "And then?"),
+                   ("P1", "Mm."), ("P2", "Trust comes back slowly, over months of visits."))
+    units = ts.segment(t)
+    assert list(units["text"])[:2] == ["I was restrained.", "The police. Then the nurses."]
+    assert units["short_reply"].tolist() == [True, False, False]  # "police", "nurses": two
+    assert not is_short_reply("Yes, the housing office is the problem.")
 
 
 def test_unit_ids_are_stable_and_survive_edits_elsewhere():

@@ -39,8 +39,8 @@ from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
 from .smalltalk import small_talk_reasons
 from .text import WORD, content_stems
 
-__all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "unit_id",
-           "small_talk_in_transcripts", "SPACY_MODELS"]
+__all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "is_short_reply",
+           "unit_id", "small_talk_in_transcripts", "SPACY_MODELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,8 @@ def segment(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
     units["small_talk"] = [r is not None for r in small_talk_in_transcripts(units, transcripts)]
-    return units.astype({"small_talk": "bool"})
+    units["short_reply"] = [is_short_reply(text) for text in units["text"]]
+    return units.astype({"small_talk": "bool", "short_reply": "bool"})
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -418,16 +419,25 @@ def unit_id(doc_id: str, text: str, occurrence: int = 0) -> str:
 
 
 def is_backchannel(text: str) -> bool:
-    """Whether a turn is only a back-channel or aside, not a meaning unit.
-
-    That is a short turn (at most six words, transcriber notes like "[laughs]" aside) made of
-    back-channel words ("Mm.", "Yes, exactly.") or with fewer than two content words ("No, no,
-    I'd finished.", "Sorry, go on.").
-    """
+    """Whether a turn is only a back-channel, not a meaning unit: at most six words
+    (transcriber notes like "[laughs]" aside), none of them a content word ("Mm.", "Yes,
+    exactly.", "Oh, really?"). A short turn with a content word is a reply that says
+    something ("Racism.", "They hit me.", "No, no, I'd finished."): a unit, though a
+    :func:`is_short_reply`."""
     words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
     return len(words) <= _BACKCHANNEL_MAX_WORDS and (
-        all(w in BACKCHANNEL_WORDS for w in words) or len(content_stems(" ".join(words))) < 2
+        all(w in BACKCHANNEL_WORDS for w in words) or not content_stems(" ".join(words))
     )
+
+
+def is_short_reply(text: str) -> bool:
+    """Whether a unit is a short reply: at most six words with fewer than two content words
+    ("Racism.", "My dog.", "It stays with you."). It is a meaning unit of its own, suggested a
+    theme and reviewed like any other, but too short to say what a candidate code is about:
+    :func:`segment` flags it in the ``short_reply`` column, and
+    :func:`themesift.discover_codes` leaves it out of the codes (as it does small talk)."""
+    words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
+    return len(words) <= _BACKCHANNEL_MAX_WORDS and len(content_stems(" ".join(words))) < 2
 
 
 def _check_params(min_words: int, max_words: int, shift_threshold: float) -> None:

@@ -425,17 +425,18 @@ def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list
     return out
 
 
-def small_talk_flags(units):
-    """Which units of a units table are flagged small talk: its ``small_talk`` column as a
-    new boolean array (empty cells false; read from a file as text, "true", "yes", "1" and
-    the like true), all false where the table has no such column."""
+def small_talk_flags(units, column: str = "small_talk"):
+    """Which units of a units table are flagged small talk: its ``small_talk`` column (or
+    another flag ``column``, such as ``short_reply``) as a new boolean array (empty cells
+    false; read from a file as text, "true", "yes", "1" and the like true), all false where
+    the table has no such column."""
     import numpy as np
 
-    if "small_talk" not in units.columns:
+    if column not in units.columns:
         return np.zeros(len(units), dtype=bool)
     import pandas as pd
 
-    column = units["small_talk"]
+    column = units[column]
     if not pd.api.types.is_bool_dtype(column):  # as read from a file: "True", "no", 1, ""
         column = column.map(lambda v: str(v).strip().lower() in _TRUE)
     return np.array(column.fillna(False).astype(bool), dtype=bool)
