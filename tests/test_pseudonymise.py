@@ -172,12 +172,33 @@ def test_texts_get_one_placeholder_per_person_and_place():
         "Sarah Jones": 1, "Sarah": 3, "Jones": 0, "Manchester": 2}
 
 
+def test_a_name_written_in_capitals_or_lower_case_is_one_person(tmp_path):
+    (tmp_path / "fg.txt").write_text(
+        "SARAH: I agree with Maria about the ward.\n\nMARIA: Thanks. And sarah said the "
+        "same.\n\nSARAH: We all did.\n\nMARIA: Good.\n", encoding="utf-8")
+    corpus = ts.read_corpus(tmp_path)
+    names = find_pseudonyms(corpus)
+    table = names.table.set_index("original")["placeholder"].to_dict()
+    assert len(set(table.values())) == 2, table  # Sarah and Maria, whatever the case
+    out = pseudonymise(corpus)
+    text = out["fg"].text
+    assert not re.search(r"(?i)\b(sarah|maria)\b", text), text
+    assert text.count(table.get("Sarah", table.get("SARAH"))) == 3
+
+
 def test_only_whole_words_are_replaced():
     names = Pseudonyms((("Ben", "[PERSON 1]", "PERSON", 0), ("Jo", "[PERSON 2]", "PERSON", 0)))
     assert (names.replace("Ben's bench; Benjamin, Jo and Joanna. Jo-Jo.")
             == "[PERSON 1]'s bench; Benjamin, [PERSON 2] and Joanna. [PERSON 2]-[PERSON 2].")
-    assert names.replace("ben, jo") == "ben, jo"
-    assert names.replace("ben, jo", ignore_case=True) == "[PERSON 1], [PERSON 2]"
+    # a name in any case is still the name: "BEN:" labels, "jo says" typed in a hurry
+    assert names.replace("BEN: ben, jo") == "[PERSON 1]: [PERSON 1], [PERSON 2]"
+
+
+def test_a_name_that_is_an_everyday_word_is_replaced_only_as_a_name():
+    names = Pseudonyms((("Hope", "[PERSON 1]", "PERSON", 0), ("Will", "[PERSON 2]", "PERSON", 0)))
+    assert (names.replace("HOPE: I hope Will will come. Hope said so.")
+            == "[PERSON 1]: I hope [PERSON 2] will come. [PERSON 1] said so.")
+    assert names.replace("i hope", ignore_case=True) == "i [PERSON 1]"  # lower-case labels
 
 
 def test_a_corpus_keeps_turn_offsets_and_speaker_roles(tmp_path):

@@ -72,6 +72,16 @@ _PLACE_WORDS = frozenset("hospital ward clinic centre center house unit surgery 
 # The word before a one-word ORG ("left for Bristol", "at the Priory") that makes it a place.
 _PLACE_PREPOSITIONS = frozenset("in at to from for near".split())
 _PROPER_NOUN_TAGS = frozenset({"NNP", "NNPS"})
+# Names that are also everyday English words: in running text they are names only as written
+# (or in capitals, as a speaker label): "I hope so" stays, "Hope said" and "HOPE:" do not.
+_WORD_NAMES = frozenset(
+    "hope faith grace joy rose lily daisy holly ivy iris pearl ruby amber crystal dawn summer "
+    "autumn april may june august will bill mark rob bob pat sue peg don ray jack jean frank "
+    "grant hunter mason carter cooper baker taylor bishop king young white black brown green "
+    "gray grey rich art chance chase clay dale dean drew earl eve gene glen guy heath herb jay "
+    "lance lane lee les max miles nick norm pierce rex rod sky sol stone sunny ward wood wren "
+    "bay brook cliff dell ernest hall hill marsh penny reed rusty sandy sterling tim "
+    "victor west".split())
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,9 @@ class Pseudonyms:
     def replace(self, text: str, *, ignore_case: bool = False) -> str:
         """``text`` with every whole-word occurrence of a name replaced by its placeholder.
 
-        ``ignore_case`` also catches "maria" (code labels and keywords are lower case).
+        A name is found in any letter case ("TOM", "tom"), except one that is also an everyday
+        word ("Hope", "Will"), found only as written or in capitals; ``ignore_case`` finds
+        those in any case too (code labels and keywords are lower case).
 
         Examples
         --------
@@ -107,17 +119,23 @@ class Pseudonyms:
         if not self.names or not isinstance(text, str):
             return []
         pattern = _name_pattern(tuple(n[0] for n in self.names), ignore_case)
-        placeholder = {n[0].casefold() if ignore_case else n[0]: n[1] for n in self.names}
-        return [(m.start(), m.end(),
-                 placeholder[m.group().casefold() if ignore_case else m.group()])
+        placeholder = {n[0].casefold(): n[1] for n in self.names}
+        return [(m.start(), m.end(), placeholder[m.group().casefold()])
                 for m in pattern.finditer(text)]
 
 
 @functools.lru_cache(maxsize=16)
 def _name_pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
-    # Longest first, so "St James Hospital" wins over "James" at the same place.
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE if ignore_case else 0)
+    """Whole-word occurrences of the names, longest first (so "St James Hospital" wins over
+    "James" at the same place), in any letter case but for everyday words (see
+    :meth:`Pseudonyms.replace`)."""
+    def alternative(name: str) -> str:
+        if ignore_case or name.casefold() not in _WORD_NAMES:
+            return f"(?i:{re.escape(name)})"
+        return f"{re.escape(name)}|{re.escape(name.upper())}"
+
+    alternatives = "|".join(map(alternative, sorted(names, key=len, reverse=True)))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def _replace_spans(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, list[tuple]]:
@@ -328,27 +346,37 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     kinds: dict[str, str] = {}
     for (name, kind), _ in Counter(found).most_common():
         kinds.setdefault(name, kind)
-    person: dict[str, str] = {}
+    # One person whatever the case it is written in ("SARAH:" labels, "Sarah" in the text).
+    spelled: dict[str, str] = {}  # casefolded -> the first spelling in the order above
+    for name in list(kinds):
+        kinds[spelled.setdefault(name.casefold(), name)] = kinds.pop(name)
+    person: dict[str, str] = {}  # casefolded name or part -> the full name it belongs to
     for name, kind in sorted(kinds.items(), key=lambda item: -len(item[0].split())):
         for part in name.split() if kind == "PERSON" else ():
             if len(part) > 1 and not _is_role_word(part):
-                person.setdefault(part, person.get(name, name))
-    kinds.update({part: "PERSON" for part in person})
+                person.setdefault(part.casefold(), person.get(name.casefold(), name))
+                spelled.setdefault(part.casefold(), part)
+    kinds.update({spelled[part]: "PERSON" for part in person if spelled[part] not in kinds})
     if not kinds:
         return Pseudonyms()
+
+    def whose(name: str) -> str:  # the name whose placeholder this spelling takes
+        full = person.get(name.casefold(), spelled.get(name.casefold(), name))
+        return spelled.get(full.casefold(), full)
+
     pattern = _name_pattern(tuple(kinds), False)
     found_in_text = [m.group() for text in texts for m in pattern.finditer(text)]
-    counts = Counter(found_in_text)
+    counts = Counter(spelled.get(n.casefold(), n) for n in found_in_text)
     first = {}
     for name in [*found_in_text, *kinds]:  # names only in a speaker label come last
-        first.setdefault(person.get(name, name), len(first))
+        first.setdefault(whose(name), len(first))
     placeholders: dict[str, str] = {}
     numbers: Counter[str] = Counter()
     for name in sorted(first, key=first.get):
         numbers[kinds[name]] += 1
         placeholders[name] = f"[{kinds[name]} {numbers[kinds[name]]}]"
-    names = sorted(((n, placeholders[person.get(n, n)], kinds[n], counts[n]) for n in kinds),
-                   key=lambda row: (first[person.get(row[0], row[0])], -len(row[0])))
+    names = sorted(((n, placeholders[whose(n)], kinds[n], counts[n]) for n in kinds),
+                   key=lambda row: (first[whose(row[0])], -len(row[0])))
     logger.info("Found %d names to pseudonymise", len(names))
     return Pseudonyms(tuple(names))
 
