@@ -605,6 +605,26 @@ def test_compare_aligns_hand_coded_spans_to_machine_units(tmp_path, sample_dir, 
     assert 0 < figures["summary"]["percent_agreement"] < 1
 
 
+def test_compare_reads_transcript_ids_such_as_01_as_text(tmp_path, sample_dir, capsys):
+    import shutil
+
+    import themesift as ts
+
+    folder = tmp_path / "interviews"
+    folder.mkdir()
+    shutil.copy(sample_dir / "fg1_act_team.txt", folder / "01.txt")
+    units = ts.segment(ts.read_corpus(folder))
+    assert set(units["doc_id"]) == {"01"}
+    units.to_csv(tmp_path / "units.csv", index=False)
+    machine = tmp_path / "machine.csv"
+    units.assign(theme_id="relationships")[["unit_id", "theme_id"]].to_csv(machine, index=False)
+    human = pd.read_csv(sample_dir / "coding" / "fg1_act_team_coding.csv", dtype=str)
+    human.assign(doc_id="01").to_csv(tmp_path / "human.csv", index=False)
+    assert main(["compare", str(tmp_path / "human.csv"), str(machine),
+                 "--units", str(tmp_path / "units.csv")]) == 0
+    assert "share no document" not in capsys.readouterr().err
+
+
 def test_compare_a_qdpx_without_units_says_how(tmp_path, capsys):
     qdpx = Path(__file__).resolve().parents[2] / "shared" / "refi-qda" / "qc_demo.qdpx"
     if not qdpx.exists():

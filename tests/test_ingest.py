@@ -634,3 +634,13 @@ def test_blank_lines_in_a_csv_are_skipped_and_rows_keep_their_spreadsheet_number
     (tmp_path / "gap.csv").write_text("id,text\n1,first one\n\n3,  \n")
     with pytest.raises(InputError, match=r"row\(s\) 4"):  # a blank text cell, not a blank line
         ts.read_table(tmp_path / "gap.csv")
+
+
+def test_a_transcribers_note_opening_a_line_is_no_speaker(tmp_path):
+    path = tmp_path / "interview.txt"
+    path.write_text("Aoife: I went back to the house.\n\nNiamh: And then what?\n\n"
+                    "[Crying] Sorry. He was only seven when it happened.\n\n"
+                    "Niamh: Take your time.\n\nAoife: I'm okay.\n", encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert [t.speaker for t in turns] == ["Aoife", "Niamh", "Niamh", "Aoife"]
+    assert "[Crying] Sorry. He was only seven" in turns[1].text

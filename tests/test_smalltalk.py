@@ -290,3 +290,12 @@ def test_the_reason_shown_for_a_flagged_unit():
         f"{IN_EXCHANGE}: next to small talk in the transcript",
         "flagged in the units table"]
     assert flagged_reasons(units, [False] * 4) == [""] * 4
+
+
+@pytest.mark.parametrize("text", [
+    "Я работаю медсестрой уже десять лет, и это очень тяжело.",
+    "我等了四个小时才看到医生，太久了。",
+    "لم يستمع إلي أحد في المستشفى.",
+])
+def test_words_in_another_script_are_not_read_as_a_back_channel(text):
+    assert small_talk_reason(text) is None

@@ -577,7 +577,9 @@ def _compare(args: argparse.Namespace) -> int:
                           "coders of one table")
     if args.json:
         check_output(args.json, force=True)  # before the work
-    units = _read_csv(args.units, "The units table") if args.units else None
+    # ids are text: a transcript "01" stays "01" (as units.csv wrote it)
+    units = (_read_csv(args.units, "The units table", dtype=str, keep_default_na=False)
+             if args.units else None)
     report = compare(*args.tables, units=units, min_overlap=args.min_overlap,
                      mapping=_qdpx_mapping(args), id_column=args.id_column,
                      label_column=args.label_column, coder=args.coder)

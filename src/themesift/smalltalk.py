@@ -88,7 +88,7 @@ MAX_WORDS = 25
 #: beyond the cues (the measure of an aside, :data:`ASIDE_CONTENT_WORDS`).
 MAX_CONTENT_BEYOND = 2
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # letters of any script
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 # Kind of small talk -> its words (lower case), each in one kind only. Words that also name

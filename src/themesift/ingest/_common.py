@@ -76,7 +76,10 @@ _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORE
 # not speaker labels.
 _NON_SPEECH = re.compile(
     r"^(laugh\w*|chuckl\w*|sigh\w*|cough\w*|pause\w*|silence|inaudible|unclear|crosstalk|"
-    r"overlapping|applause|music|noise|background\b.*|long pause|laughter)$", re.IGNORECASE)
+    r"overlapping|applause|music|noise|background\b.*|long pause|laughter|cr(y|ies|ying)|"
+    r"sob\w*|tearful|tears|weep\w*|sniff\w*|groan\w*|gasp\w*|yawn\w*|whisper\w*|"
+    r"shout\w*|clap\w*|phone ring\w*|door\b.*|knock\w*|interruption|break|redacted|"
+    r"name redacted)$", re.IGNORECASE)
 
 
 def clean_label(label: str) -> str:
