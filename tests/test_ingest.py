@@ -644,3 +644,26 @@ def test_a_transcribers_note_opening_a_line_is_no_speaker(tmp_path):
     turns = ts.read_transcript(path).turns
     assert [t.speaker for t in turns] == ["Aoife", "Niamh", "Niamh", "Aoife"]
     assert "[Crying] Sorry. He was only seven" in turns[1].text
+
+
+def test_a_docx_reads_with_its_tracked_changes_accepted(tmp_path):
+    docx = pytest.importorskip("docx")
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    document.add_paragraph("P1: I would change the ")
+    paragraph = document.paragraphs[-1]
+    paragraph._p.append(parse_xml(
+        f'<w:ins {nsdecls("w")} w:id="1" w:author="KJ" w:date="2026-12-01T10:00:00Z">'
+        '<w:r><w:t xml:space="preserve">discharge process, because people are sent home '
+        'with nothing</w:t></w:r></w:ins>'))
+    paragraph._p.append(parse_xml(
+        f'<w:del {nsdecls("w")} w:id="2" w:author="KJ" w:date="2026-12-01T10:00:00Z">'
+        '<w:r><w:delText xml:space="preserve"> struck out</w:delText></w:r></w:del>'))
+    paragraph.add_run(" and they end up back in crisis.")
+    document.add_paragraph("P2: The waiting room needs to feel less like a police station.")
+    document.save(tmp_path / "tracked.docx")
+    turns = ts.read_transcript(tmp_path / "tracked.docx").turns
+    assert turns[0].text == ("I would change the discharge process, because people are sent "
+                             "home with nothing and they end up back in crisis.")

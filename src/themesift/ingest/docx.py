@@ -76,10 +76,26 @@ def _document_lines(document) -> list[tuple[str, LabelledLine | str | None]]:
         if hasattr(block, "rows"):  # a table
             lines.extend((line, None) for line in _table_lines(block))
         elif block.style is not None and block.style.name.startswith(("Heading", "Title")):
-            lines.append((block.text, _HEADING))
+            lines.append((paragraph_text(block), _HEADING))
         else:
-            lines.append((block.text, _bold_label(block)))
+            lines.append((paragraph_text(block), _bold_label(block)))
     return lines
+
+
+def paragraph_text(paragraph) -> str:
+    """A paragraph's text as it reads with its tracked changes accepted: inserted words in,
+    deleted ones out (python-docx's ``paragraph.text`` leaves out both); text boxes and
+    other floating content are not part of it."""
+    from docx.oxml.ns import qn
+    from docx.text.run import Run
+
+    skip = {qn("w:del"), qn("w:moveFrom"), qn("w:txbxContent")}
+    return "".join(Run(r, paragraph).text for r in paragraph._p.iter(qn("w:r"))
+                   if not any(a.tag in skip for a in r.iterancestors()))
+
+
+def _cell_text(cell) -> str:
+    return "\n".join(paragraph_text(p) for p in cell.paragraphs)
 
 
 def _bold_label(paragraph) -> LabelledLine | None:
@@ -91,14 +107,15 @@ def _bold_label(paragraph) -> LabelledLine | None:
             break
         bold += run.text
     label = clean_label(bold)
-    rest = paragraph.text[len(bold):]
+    text = paragraph_text(paragraph)
+    rest = text[len(bold):]
     if (
         label
         and len(label) <= _MAX_LABEL
         and rest.strip()
         and not bold.rstrip().endswith(":")
         and not rest.lstrip().startswith(":")
-        and paragraph.text.startswith(bold)
+        and text.startswith(bold)
         and (found := match_label(label + ":")) is not None
     ):
         return LabelledLine(found.label, len(bold), None, form="bold")
@@ -108,7 +125,7 @@ def _bold_label(paragraph) -> LabelledLine | None:
 def _table_lines(table) -> list[str]:
     lines = []
     for row in table.rows:
-        cells = list(dict.fromkeys(c.text.strip() for c in row.cells))  # merged cells repeat
+        cells = list(dict.fromkeys(_cell_text(c).strip() for c in row.cells))  # merged repeat
         if len(cells) < 2 or not cells[-1]:
             lines.extend(c for c in cells if c)
             continue
