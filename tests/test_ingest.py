@@ -667,3 +667,17 @@ def test_a_docx_reads_with_its_tracked_changes_accepted(tmp_path):
     turns = ts.read_transcript(tmp_path / "tracked.docx").turns
     assert turns[0].text == ("I would change the discharge process, because people are sent "
                              "home with nothing and they end up back in crisis.")
+
+
+@pytest.mark.parametrize("label", ["Focus Group Facilitator", "Sarah [Moderator]", "Co-facilitator",
+                                   "Lead Facilitator", "Anna - Facilitator",
+                                   "Facilitator Anna Lindqvist"])
+def test_common_moderator_labels_are_the_moderators(tmp_path, label):
+    path = tmp_path / "fg.txt"
+    path.write_text(f"{label}: What helped you most after discharge?\n\n"
+                    "P1: My sister. She moved in with me for a month.\n\n"
+                    f"{label}: And services?\n\nP1: The home treatment team were good.\n",
+                    encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert [t.role for t in turns] == ["moderator", "participant"] * 2, [t.speaker for t in turns]
+    assert "services" not in " ".join(ts.segment(ts.read_transcript(path))["text"])

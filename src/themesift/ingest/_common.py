@@ -23,6 +23,11 @@ MODERATOR_NAMES = frozenset(
         "note taker", "observer",
     }
 )
+#: Role words that make a label of a few words the moderator's wherever they stand: "Focus
+#: Group Facilitator", "Lead Facilitator", "Co-facilitator", "Anna - Facilitator",
+#: "Facilitator Anna Lindqvist".
+_MODERATOR_ROLES = frozenset({"moderator", "facilitator", "interviewer", "cofacilitator",
+                              "comoderator"})
 
 # Labels that are plainly speakers even when they speak only once.
 _SPEAKERISH = re.compile(
@@ -36,7 +41,8 @@ _SPEAKERISH = re.compile(
 _NOT_A_SPEAKER = re.compile(
     r"^(note|notes|nb|date|time|duration|location|venue|site|title|subject|topic|transcriber|"
     r"transcribed by|transcript|transcription|recording|recorded|audio|file|project|study|"
-    r"focus group|interview|session|meeting|present|attendees|participants|summary|keywords|"
+    r"focus group(?!\s+(?:co-?)?(?:facilitator|moderator|lead|leader|host|chair))|"
+    r"interview|session|meeting|present|attendees|participants|summary|keywords|"
     r"page|part|section)\b",
     re.IGNORECASE,
 )
@@ -60,7 +66,7 @@ _LABEL_LINE = re.compile(
         \[(?P<blabel>[^\]\n]{{1,40}})\][ \t]*:?              # [Label]
       | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .,'’&/\u0300-\u036f-]{{0,38}}?)(?P=md)?  # Label, **Label**
         [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])]              # optional (timestamp)
-                | \((?P<note>[^()\[\]:\n]{{1,30}})\))?[ \t]*   # or (Host), (carer), (he/him)
+                | [\[(](?P<note>[^()\[\]:\n]{{1,30}})[\])])?[ \t]*   # or (Host), [Moderator]
         (?:\*\*|__)?:(?:\*\*|__)?                           # the colon, maybe inside bold
     )
     (?=[ \t]|$)[ \t]*""",
@@ -112,9 +118,12 @@ def is_moderator(speaker: str, moderator: Collection[str] | None = None) -> bool
 
 
 def _names_moderator(label: str) -> bool:
-    words = re.sub(r"[^a-z ]+", " ", label.casefold()).split()
-    return " ".join(words) in MODERATOR_NAMES or (bool(words) and words[0] in MODERATOR_NAMES
-                                                  and len(words) <= 2 and words[0] != "i")
+    words = re.sub(r"[^a-z ]+", " ", label.casefold().replace("co-", "co")).split()
+    return (" ".join(words) in MODERATOR_NAMES
+            or (bool(words) and words[0] in MODERATOR_NAMES and len(words) <= 2
+                and words[0] != "i")
+            or (bool(words) and len(words) <= 4
+                and (words[0] in _MODERATOR_ROLES or words[-1] in _MODERATOR_ROLES)))
 
 
 def name_shape(label: str) -> str | None:
