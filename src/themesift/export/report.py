@@ -356,10 +356,13 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
     found = []
     before = _suggested_before(data) if data.decided is not None else None
     if len(coding) and before is not None and len(before):
-        # not this run's suggestions: a later run learns the coded units and repeats them back
+        # not this run's suggestions: a later run learns the coded units and repeats them back;
+        # a rejected suggestion is a disagreement, whatever the right theme would be
+        reference = pd.concat([coding[["unit_id", "theme_id"]], pd.DataFrame(
+            {"unit_id": _rejected_units(data, coding), "theme_id": REJECTED})])
         found.append(("The analyst's coding in the study (reference) vs what the machine "
                       "suggested before the analyst decided",
-                      compare(coding[["unit_id", "theme_id"]], before, bootstrap=BOOTSTRAP)))
+                      compare(reference, before, bootstrap=BOOTSTRAP)))
     if human is not None:
         what = "the machine's unit suggestions"
         if before is not None and len(before):  # as above, for the decided units
@@ -368,6 +371,19 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
         found.append((f"The external human coding (reference) vs {what}",
                       compare(human, machine, units=units, bootstrap=BOOTSTRAP)))
     return tuple(found)
+
+
+#: The analyst's side of a unit whose suggestion they rejected (and coded no other way).
+REJECTED = "(rejected)"
+
+
+def _rejected_units(data: _ReportData, coding: pd.DataFrame) -> list[str]:
+    """Units whose latest decision of their own rejects the suggestion, and that the study
+    does not code (through a code, say)."""
+    own = data.decided[data.decided["level"] == "unit"].sort_values("decision_id")
+    latest = own.drop_duplicates("unit_id", keep="last")
+    return [u for u in latest.loc[latest["action"] == "reject", "unit_id"]
+            if u not in set(coding["unit_id"])]
 
 
 def _suggested_before(data: _ReportData) -> pd.DataFrame:
@@ -389,7 +405,9 @@ def _before_note(data: _ReportData) -> str:
     note = ("<p class='muted'>The machine's side of the analyst's coding is, for each coded "
             "unit, the suggestion of the run in which the analyst first decided on it (on the "
             "unit itself or on a code it belongs to), not this run's: a run made after a "
-            "decision learns from it and suggests the analyst's own coding back.")
+            "decision learns from it and suggests the analyst's own coding back. A unit whose "
+            f"suggestion the analyst rejected counts as a disagreement (the analyst's side "
+            f"reads {REJECTED}).")
     if missing:
         note += (f" {counted(missing, 'decided unit')} {'is' if missing == 1 else 'are'} left "
                  "out: the run decided on did not keep its unit suggestions (stores written "
