@@ -562,6 +562,10 @@ def test_a_qdpx_compares_through_a_mapping_that_reaches_its_sub_codes(tmp_path, 
     assert report.summary["n"] == 4 and report.summary["percent_agreement"] == 0.75
     assert report.disagreements["a_themes"].tolist() == ["Other"]  # unmapped: kept, and said
     assert "1 coding(s) have a code that the mapping does not name" in caplog.text
+    # in the report too (its markdown and JSON), and said once
+    assert any("1 coding(s) have a code that the mapping does not name" in w
+               for w in report.warnings)
+    assert caplog.text.count("1 coding(s) have a code that the mapping does not name") == 1
     assert "'Other' (1)" in caplog.text
     with pytest.raises(InputError, match="A mapping maps the codes of a .qdpx, and neither"):
         compare(machine, machine, mapping={"Hope": "hope"})

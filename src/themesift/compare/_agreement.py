@@ -488,6 +488,7 @@ def compare(
                          "(--coder) out to compare all the coders of one table")
     sources = (source_of(human), source_of(machine))
     human, machine = project_codings(human, mapping), project_codings(machine, mapping)
+    said = tuple(w for t in (human, machine) for w in getattr(t, "attrs", {}).get("warnings", ()))
     if units is not None:
         aligned = (_on_units(human, units, min_overlap), _on_units(machine, units, min_overlap))
         if aligned[0] is not human or aligned[1] is not machine:
@@ -495,10 +496,10 @@ def compare(
         human, machine = aligned
     alignment = (_alignment(human, coder), _alignment(machine, None))
     unaligned = [list(a.get("unaligned_spans", ())) for a in alignment]
-    warnings = sum((_unaligned_warning(spans, f"{side} ({source})" if source else side)
-                    for spans, side, source in zip(unaligned, "AB", sources)), ())
+    warnings = said + sum((_unaligned_warning(spans, f"{side} ({source})" if source else side)
+                           for spans, side, source in zip(unaligned, "AB", sources)), ())
     if machine is None:
-        for warning in warnings:
+        for warning in warnings[len(said):]:
             logger.warning("%s", warning)
         return replace(coder_agreement(load_coding_table(
             human, "A", id_column, label_column, coder_column, sources[0]), coder_column),
@@ -602,7 +603,7 @@ def compare(
         "multi_label_units_a": int(multi_a),
         "multi_label_units_b": int(multi_b),
     }
-    for warning in warnings:
+    for warning in warnings[len(said):]:  # the .qdpx reader logged its own
         logger.warning("%s", warning)
     return AgreementReport(summary=summary, per_theme=per_theme, confusion=confusion,
                            disagreements=disagreements, multilabel=multilabel,

@@ -119,12 +119,13 @@ class QdaProject:
 
         mapping = dict(mapping or {})
         book = {row.guid: row for row in self.codebook.itertuples(index=False)}
+        said: list[str] = []  # the warnings, logged and kept in the table's attrs
         if mapping:
             known = set(self.codebook["name"]) | set(self.codebook["path"])
             unknown = sorted(k for k in mapping if k not in known)
             if unknown:
-                logger.warning("%s: mapping keys that match no code name or path: %s",
-                               self.path, ", ".join(map(repr, unknown)))
+                said.append(f"{self.path}: mapping keys that match no code name or path: "
+                            + ", ".join(map(repr, unknown)))
 
         def theme_of(rec: Any) -> str | None:
             keys = [rec.code_path, rec.code]
@@ -149,15 +150,19 @@ class QdaProject:
         if unmapped:
             named = [f"{path!r} ({n})" for path, n in sorted(unmapped.items())]
             more = f" and {len(named) - 10} more codes" if len(named) > 10 else ""
-            logger.warning(
-                "%s: %d coding(s) have a code that the mapping does not name, nor any code "
-                "above it, so they %s: %s%s. Map those codes or a code above them (the theme id "
-                "'none' for codes that fit no theme).", self.path, sum(unmapped.values()),
-                "are left out" if drop_unmapped else "keep the code name as their theme",
-                ", ".join(named[:10]), more)
+            said.append(
+                f"{self.path}: {sum(unmapped.values())} coding(s) have a code that the mapping "
+                "does not name, nor any code above it, so they "
+                f"{'are left out' if drop_unmapped else 'keep the code name as their theme'}: "
+                f"{', '.join(named[:10])}{more}. Map those codes or a code above them (the "
+                "theme id 'none' for codes that fit no theme).")
+        for warning in said:
+            logger.warning("%s", warning)
         table = pd.DataFrame(rows, columns=CODING_TABLE_COLUMNS)
         table = table.drop_duplicates(subset=["id", "theme_id", "coder"]).reset_index(drop=True)
-        return table.astype({"start": "int64", "end": "int64"})
+        table = table.astype({"start": "int64", "end": "int64"})
+        table.attrs["warnings"] = said  # compare() puts them in its report's warnings
+        return table
 
 
 # --------------------------------------------------------------------------------- XML tree
