@@ -681,3 +681,24 @@ def test_common_moderator_labels_are_the_moderators(tmp_path, label):
     turns = ts.read_transcript(path).turns
     assert [t.role for t in turns] == ["moderator", "participant"] * 2, [t.speaker for t in turns]
     assert "services" not in " ".join(ts.segment(ts.read_transcript(path))["text"])
+
+
+def test_zoom_labels_in_brackets_with_a_clock_time_keep_the_time_out_of_the_words(tmp_path):
+    path = tmp_path / "zoom.txt"
+    path.write_text("[Anna Lindqvist] 10:02:03\nOkay, can everyone hear me?\n\n"
+                    "[Kwame Mensah] 10:02:09\nYep, loud and clear.\n\n"
+                    "[Anna Lindqvist] 10:02:15\nWhat has your experience been?\n\n"
+                    "[Kwame Mensah] 10:02:30\nMixed, to be honest.\n", encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert [(t.speaker, t.text) for t in turns][:2] == [
+        ("Anna Lindqvist", "Okay, can everyone hear me?"), ("Kwame Mensah", "Yep, loud and clear.")]
+
+
+@pytest.mark.parametrize("name", ["Dafydd ap Rhys", "Máire ní Dhomhnaill", "José García y López",
+                                  "Ana de los Santos"])
+def test_a_name_with_a_lowercase_particle_speaking_once_is_a_speaker(tmp_path, name):
+    path = tmp_path / "fg.txt"
+    path.write_text(f"Siobhán Kelly: The tea trolley was the best part.\n\nTom Evans: Agreed.\n\n"
+                    f"Siobhán Kelly: And the garden.\n\n{name}: In Wales we had the Measure.\n",
+                    encoding="utf-8")
+    assert ts.read_transcript(path).turns[-1].speaker == name

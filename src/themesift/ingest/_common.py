@@ -46,9 +46,11 @@ _NOT_A_SPEAKER = re.compile(
     r"page|part|section)\b",
     re.IGNORECASE,
 )
-# Lowercase particles inside a person's name ("Ruud van Dijk", "Maria da Silva").
+# Lowercase particles inside a person's name ("Ruud van Dijk", "Maria da Silva", "Dafydd ap
+# Rhys", "Máire ní Dhomhnaill", "José García y López", "Ana de los Santos").
 _PARTICLES = frozenset(
-    "van von de da di del der den la le al el bin ibn ter ten du dos das".split())
+    "van von de da di del der den la le al el bin ibn ter ten du dos das ap ab ferch verch ní "
+    "ni nic mhic y e los las della degli dei zu af av".split())
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’.\u0300-\u036f-]*,?$")
 # A note in parentheses after a label: a role ("Anna (Host)"), pronouns ("Sam (he/him)").
 _NOTE = re.compile(r"^(?P<name>.*?)[ \t]*\((?P<note>[^()]*)\)$")
@@ -63,7 +65,7 @@ _LABEL_LINE = re.compile(
     rf"""^[ \t]*
     (?:[\[(]?(?P<ts1>{_TIMESTAMP})[\])]?[ \t]+)?            # optional leading timestamp
     (?:
-        \[(?P<blabel>[^\]\n]{{1,40}})\][ \t]*:?              # [Label]
+        \[(?P<blabel>[^\]\n]{{1,40}})\](?:[ \t]+(?P<ts3>{_TIMESTAMP})(?=[ \t]*$))?[ \t]*:?              # [Label]
       | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .,'’&/\u0300-\u036f-]{{0,38}}?)(?P=md)?  # Label, **Label**
         [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])]              # optional (timestamp)
                 | [\[(](?P<note>[^()\[\]:\n]{{1,30}})[\])])?[ \t]*   # or (Host), [Moderator]
@@ -288,7 +290,7 @@ def match_label(line: str) -> LabelledLine | None:
         label = clean_label(m["blabel"] or m["label"] or "")
         if m["note"]:
             label = f"{label} ({clean_label(m['note'])})"
-        ts = m["ts1"] or m["ts2"]
+        ts = m["ts1"] or m["ts2"] or m["ts3"]  # "[Anna] 10:02:03", as Zoom writes it
         if not label or _SENTENCE_LIKE.search(label) and len(label.split()) > 2:
             return None
         if m["blabel"] and _is_annotation(label):
