@@ -702,3 +702,26 @@ def test_a_name_with_a_lowercase_particle_speaking_once_is_a_speaker(tmp_path, n
                     f"Siobhán Kelly: And the garden.\n\n{name}: In Wales we had the Measure.\n",
                     encoding="utf-8")
     assert ts.read_transcript(path).turns[-1].speaker == name
+
+
+def test_a_caption_cue_of_two_speakers_gives_each_their_words(tmp_path):
+    srt = tmp_path / "dash.srt"
+    srt.write_text("1\n00:00:01,000 --> 00:00:03,000\nMODERATOR: Did the crisis team visit?\n\n"
+                   "2\n00:00:03,500 --> 00:00:06,000\n- JO: Every day for a week.\n"
+                   "- SAM: Never, not once.\n\n"
+                   "3\n00:00:06,500 --> 00:00:12,000\nJO: They were brilliant with my meds.\n\n"
+                   "4\n00:00:12,500 --> 00:00:18,000\nSAM: I rang them four times.\n",
+                   encoding="utf-8")
+    assert [(t.speaker, t.text) for t in ts.read_transcript(srt).turns] == [
+        ("MODERATOR", "Did the crisis team visit?"), ("JO", "Every day for a week."),
+        ("SAM", "Never, not once."), ("JO", "They were brilliant with my meds."),
+        ("SAM", "I rang them four times.")]
+    vtt = tmp_path / "two.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nInterviewer: What was hardest?\n\n"
+                   "00:00:04.500 --> 00:00:09.000\nMark Evans: Going home to an empty flat.\n"
+                   "Interviewer: Was anyone there to help?\n\n"
+                   "00:00:09.500 --> 00:00:16.000\nMark Evans: No. Nobody covered her caseload.\n",
+                   encoding="utf-8")
+    turns = ts.read_transcript(vtt).turns
+    assert [t.role for t in turns] == ["moderator", "participant", "moderator", "participant"]
+    assert turns[1].text == "Going home to an empty flat."

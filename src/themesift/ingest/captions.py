@@ -153,17 +153,32 @@ def _cue_time(value: str, line: str, path: Path, line_no: int) -> float:
 
 def _cue_voices(body: list[str]) -> list[tuple[str | None, str, bool]]:
     """A cue's ``(speaker, words, voiced)`` pieces: one per voice tag, and the words before
-    the first (with the speaker of a "NAME: " label at their start, if any)."""
+    the first: with the speaker of a "NAME: " label at their start, if any, and a piece of its
+    own for each later line that opens with a dialogue dash and a label ("- SAM: Never.") or
+    with a moderator's or a numbered participant's label ("Interviewer: And then?", "P2:")."""
     before, *voices = _VOICE.split("\n".join(body))
     lines = [html.unescape(_TAG.sub("", raw)).strip() for raw in before.split("\n")]
-    lines = [line for line in lines if line]
-    speaker = None
-    if lines and (found := match_label(lines[0])) is not None:
-        speaker, lines[0] = found.label, lines[0][found.speech_start:]
-    pieces = [(speaker, _words(" ".join(lines)), False)] if lines else []
+    pieces: list[tuple[str | None, str, bool]] = []
+    speaker, words = None, []
+    for number, line in enumerate(line for line in lines if line):
+        bare = _DIALOGUE_DASH.sub("", line)
+        found = match_label(bare)
+        if found is not None and (number == 0 or bare != line or is_moderator(found.label)
+                                  or _NUMBERED.match(found.label)):
+            if words or speaker is not None:
+                pieces.append((speaker, _words(" ".join(words)), False))
+            speaker, words = found.label, [bare[found.speech_start:]]
+        else:
+            words.append(line)
+    if words or speaker is not None:
+        pieces.append((speaker, _words(" ".join(words)), False))
     for name, words in zip(voices[::2], voices[1::2]):
         pieces.append((clean_label(name), _words(html.unescape(_TAG.sub("", words))), True))
     return pieces
+
+
+_DIALOGUE_DASH = re.compile(r"^[-–—][ \t]+")  # "- JO: ...": one speaker of two in a cue
+_NUMBERED = re.compile(r"^[^\W\d_]{1,12}[ \t]?\d{1,3}$")  # "P2", "Speaker 3", "Nurse 1"
 
 
 def _words(text: str) -> str:
