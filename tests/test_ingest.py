@@ -725,3 +725,21 @@ def test_a_caption_cue_of_two_speakers_gives_each_their_words(tmp_path):
     turns = ts.read_transcript(vtt).turns
     assert [t.role for t in turns] == ["moderator", "participant", "moderator", "participant"]
     assert turns[1].text == "Going home to an empty flat."
+
+
+def test_a_docx_table_of_time_speaker_and_words_reads_as_turns(tmp_path):
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    table = document.add_table(rows=4, cols=3)
+    for row, cells in zip(table.rows, [("Time", "Speaker", "Transcript"),
+                                       ("00:00:05", "Interviewer", "Tell me about it."),
+                                       ("00:00:12", "Participant", "I was nineteen."),
+                                       ("00:01:10", "Interviewer", "How did that feel?")]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    document.save(tmp_path / "t.docx")
+    turns = ts.read_transcript(tmp_path / "t.docx").turns
+    assert [(t.speaker, t.role, t.text) for t in turns] == [
+        ("Interviewer", "moderator", "Tell me about it."),
+        ("Participant", "participant", "I was nineteen."),
+        ("Interviewer", "moderator", "How did that feel?")]

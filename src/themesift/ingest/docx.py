@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .text import parse_labelled_text
 _MAX_LABEL = 40
 _HEADING = "heading"  # a heading or title paragraph: never a turn
 _TABLE_HEADERS = {"text", "utterance", "transcript", "speech", "content", "what was said"}
+_TIME_CELL = re.compile(r"^\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?$")
 
 
 def read_docx(
@@ -129,11 +131,16 @@ def _table_lines(table) -> list[str]:
         if len(cells) < 2 or not cells[-1]:
             lines.extend(c for c in cells if c)
             continue
-        label, words = clean_label(cells[0]), cells[-1]
+        # Time | Speaker | Transcript, as transcription services deliver it: the speaker is
+        # the first cell that is not a time
+        times = [c for c in cells[:-1] if _TIME_CELL.match(c)]
+        named = [c for c in cells[:-1] if not _TIME_CELL.match(c)]
+        label, words = clean_label(named[0] if named else cells[0]), cells[-1]
         if words.casefold() in _TABLE_HEADERS:
             continue
         if label and len(label) <= _MAX_LABEL and "\n" not in label:
-            lines.append(f"{label}: {words}")
+            lines.append(f"[{times[0]}] {label}: {words}" if times and named else
+                         f"{label}: {words}")
         else:
             lines.append(" ".join(cells))
     return lines
