@@ -743,3 +743,15 @@ def test_a_docx_table_of_time_speaker_and_words_reads_as_turns(tmp_path):
         ("Interviewer", "moderator", "Tell me about it."),
         ("Participant", "participant", "I was nineteen."),
         ("Interviewer", "moderator", "How did that feel?")]
+
+
+def test_words_read_out_mid_sentence_are_no_speaker(tmp_path):
+    path = tmp_path / "fg.txt"
+    path.write_text("Anna Lindqvist (Moderator): What happened when you were discharged?\n"
+                    "Kwame Mensah: It was chaos.\nFatima Begum: Mine said\n"
+                    "Follow Up: GP in two weeks.\nAnd the GP had never even heard of me.\n"
+                    "Anna Lindqvist (Moderator): How did that leave you?\n"
+                    "Kwame Mensah: Abandoned.\nFatima Begum: Angry.\n", encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert "Follow Up" not in {t.speaker for t in turns}
+    assert turns[2].text.startswith("Mine said\nFollow Up: GP in two weeks.")

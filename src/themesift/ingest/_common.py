@@ -281,6 +281,9 @@ class LabelledLine:
     #: bold run without a colon in a .docx)
     form: str = "colon"
     opens: str = ""  # the first character of the words: a quotation mark in 'Patient: "You lot..."'
+    #: the line before is words whose sentence goes on ("Mine said" / "Follow Up: GP in two
+    #: weeks."): a one-off label here is words read out, not a speaker
+    mid_sentence: bool = False
 
 
 def match_label(line: str) -> LabelledLine | None:
@@ -341,7 +344,8 @@ def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = 
     first = sure.index(True) if header and True in sure else 0
 
     def alike(i: int, c: LabelledLine) -> bool:  # a one-off of the form of the file's speakers
-        if _NOT_A_SPEAKER.match(c.label) or c.opens in _QUOTES or c.opens.islower():
+        if (_NOT_A_SPEAKER.match(c.label) or c.opens in _QUOTES or c.opens.islower()
+                or c.mid_sentence):
             return False
         if c.form == "only":
             return otter

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -9,6 +11,9 @@ from ..errors import InputError
 from ..model import Transcript
 from ._common import (LabelledLine, accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes,
                       match_label)
+
+# How a line of words ends when its sentence does: a mark, maybe a closing quote or bracket.
+_SENTENCE_END = re.compile(r"[.?!…:;,\-–—\"”’')\]]$")
 
 EXPECTED_FORMAT = (
     'Start each turn on a new line with the speaker\'s label and a colon, e.g. "P3: I think..." '
@@ -64,11 +69,16 @@ def parse_labelled_text(
     candidates: list[tuple[int, int, str, int, float | None]] = []  # (line_start, speech, label, line_no, time)
     found_labels: list[LabelledLine] = []
     offset = 0
+    open_words = False  # the line before is words whose sentence goes on ("Mine said")
     for line_no, line in enumerate(text.split("\n"), start=1):
         found = labels[line_no] if line_no in labels else match_label(line)
         if found is not None:
+            if open_words:
+                found = dataclasses.replace(found, mid_sentence=True)
             candidates.append((offset, offset + found.speech_start, found.label, line_no, found.time))
             found_labels.append(found)
+        words = (line if found is None else line[found.speech_start:]).rstrip()
+        open_words = bool(words) and not _SENTENCE_END.search(words)
         offset += len(line) + 1
 
     speakers = accepted_labels(found_labels)
