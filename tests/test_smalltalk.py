@@ -67,6 +67,8 @@ CONTENT = [
     # A cue (the weather, a time, "froze", "on mute") next to an account: the rest of the unit
     # carries content, or it tells someone's own experience ("I felt", "for years").
     "The weather makes my depression worse.",
+    "We had a cup of tea and she just listened.",
+    "Good morning, how are you, that's all they ever ask.",
     "I just froze.",
     "I learned to speak up in ward rounds.",
     "Nobody ever asked me how are you, not once in two years.",

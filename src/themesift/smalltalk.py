@@ -198,11 +198,15 @@ _CUES: dict[str, re.Pattern[str]] = {
 }
 
 # What marks an account, whatever the topic: one's own experience ("I felt", "I learned"),
+# what someone did for or to a person ("she just listened", "that's all they ever ask"),
 # and time on the scale of a life ("for years", "in two years").
 _ACCOUNT = re.compile(
     r"\b(?:i|we)(?:'ve|'d| have| had)?(?: (?:just|really|always|still|never|often|finally|"
     r"slowly|actually))? (?:felt|feel|feeling|learned|learnt|realised|realized|"
     r"struggled?|coped?|panicked|cried|suffered|hated?|dreaded?)\b|"
+    r"\b(?:she|he|they|staff|someone|somebody|nobody|no one)(?: (?:just|really|always|"
+    r"never|actually|even|ever))? (?:listened|understood|noticed|cared|helped|sat with|"
+    r"stayed with|ask(?:ed)?(?= (?:me|us|him|her|them|about|how)\b)|ever ask)\b|"
     r"\bfor (?:years|months|weeks|decades)\b|"
     r"\b(?:in|after|over|within) (?:\w+ )?(?:years|months)\b")
 # Words that make a claim though spaCy calls them stop words ("nobody to refer to", "never",
