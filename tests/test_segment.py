@@ -352,3 +352,12 @@ def test_small_talk_in_one_transcript_is_not_read_into_the_next():
     units = ts.segment([first, second])
     assert units.set_index(["doc_id", "turn"])["small_talk"].to_dict() == {
         ("a", 0): False, ("a", 1): True, ("b", 0): False, ("b", 1): False}
+
+
+def test_a_day_abbreviation_ends_no_sentence():
+    from themesift.segment import _rule_sentencizer
+
+    text = "The nurse rang on Tues. and asked how the meds were going. I said fine."
+    sentences = [s.text for s in _rule_sentencizer("en")(text).sents]
+    assert sentences == ["The nurse rang on Tues. and asked how the meds were going.",
+                         "I said fine."]

@@ -130,6 +130,7 @@ def _load_spacy(model: str | None):
             nlp.remove_pipe("parser")
         if not {"senter", "parser", "sentencizer"} & set(nlp.pipe_names):
             nlp.add_pipe("sentencizer")
+        _keep_abbreviations(nlp)
         logger.info("Loaded spaCy pipeline %s (%s)", name, ", ".join(nlp.pipe_names))
         return nlp
     raise MissingDependencyError(
@@ -352,7 +353,22 @@ def _rule_sentencizer(lang: str):
 
     nlp = spacy.blank(lang)
     nlp.add_pipe("sentencizer")
+    _keep_abbreviations(nlp)
     return nlp
+
+
+#: Abbreviations that end in a full stop mid-sentence in transcripts ("rang on Tues. and
+#: asked"), which spaCy's English tokenizer does not already keep whole ("Dr.", "Jan.").
+ABBREVIATIONS = ("Mon.", "Tue.", "Tues.", "Weds.", "Thu.", "Thur.", "Thurs.", "Fri.", "approx.",
+                 "appt.", "esp.", "incl.", "dept.", "Dept.")
+
+
+def _keep_abbreviations(nlp) -> None:
+    """Make each of :data:`ABBREVIATIONS` one token, so that its full stop ends no sentence."""
+    from spacy.symbols import ORTH
+
+    for abbreviation in ABBREVIATIONS:
+        nlp.tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])
 
 
 @functools.lru_cache(maxsize=4)
@@ -378,7 +394,8 @@ def _cached_splits(nlp, texts: list[str]) -> list[list[tuple[int, int]]]:
 
     meta = nlp.meta
     pipeline = (f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:"
-                f"{','.join(nlp.pipe_names)}:spacy-{spacy.__version__}")
+                f"{','.join(nlp.pipe_names)}:spacy-{spacy.__version__}:"
+                f"{','.join(ABBREVIATIONS)}")
     keys = [hashlib.sha256(f"{pipeline}\0{text}".encode()).hexdigest() for text in texts]
     schema = "CREATE TABLE IF NOT EXISTS splits (key TEXT PRIMARY KEY, spans TEXT)"
     found: dict[str, list] = {}
