@@ -755,3 +755,15 @@ def test_words_read_out_mid_sentence_are_no_speaker(tmp_path):
     turns = ts.read_transcript(path).turns
     assert "Follow Up" not in {t.speaker for t in turns}
     assert turns[2].text.startswith("Mine said\nFollow Up: GP in two weeks.")
+
+
+def test_labels_separated_by_a_tab_start_turns(tmp_path):
+    path = tmp_path / "tabs.txt"
+    path.write_text("Interviewer\tHow did you come to use the service?\n"
+                    "P1\tMy GP referred me after my dad died.\n"
+                    "Interviewer\tAnd the first contact?\nP1\tA bit cold.\n"
+                    "\tIndented words\tgo on.\n", encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert [(t.speaker, t.role) for t in turns] == [("Interviewer", "moderator"),
+                                                    ("P1", "participant")] * 2
+    assert turns[3].text.startswith("A bit cold.")

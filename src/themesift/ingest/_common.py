@@ -79,6 +79,8 @@ _LABEL_LINE = re.compile(
 _LABEL_ONLY_LINE = re.compile(
     rf"^[ \t]*(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{{0,38}}?)[ \t]+(?P<ts1>{_TIMESTAMP})[ \t]*$"
 )
+# A label and a tab, the words after it (a table pasted as text, "Interviewer<TAB>How...").
+_TAB_LABEL_LINE = re.compile(r"^(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{0,38}?)\t+(?=\S)")
 _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORECASE)
 # Transcribers' notes in brackets ("[laughs] Honestly, ...", "[inaudible 00:00:24]"): sounds,
 # not speaker labels.
@@ -277,8 +279,8 @@ class LabelledLine:
     label: str
     speech_start: int  # offset within the line where the spoken words begin
     time: float | None
-    #: "colon" ("Aoife: ..."), "only" (Otter's "Aoife  0:31" alone on a line) or "bold" (a
-    #: bold run without a colon in a .docx)
+    #: "colon" ("Aoife: ..."), "only" (Otter's "Aoife  0:31" alone on a line), "tab"
+    #: ("Aoife<TAB>...") or "bold" (a bold run without a colon in a .docx)
     form: str = "colon"
     opens: str = ""  # the first character of the words: a quotation mark in 'Patient: "You lot..."'
     #: the line before is words whose sentence goes on ("Mine said" / "Follow Up: GP in two
@@ -306,6 +308,11 @@ def match_label(line: str) -> LabelledLine | None:
         label = clean_label(m["label"])
         if label and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2):
             return LabelledLine(label, len(line), parse_timestamp(m["ts1"]), form="only")
+    m = _TAB_LABEL_LINE.match(line)
+    if m:
+        label = clean_label(m["label"])
+        if label and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2):
+            return LabelledLine(label, m.end(), None, form="tab", opens=line[m.end():][:1])
     return None
 
 
