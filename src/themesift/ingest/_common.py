@@ -174,11 +174,13 @@ def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str]:
     return decode_bytes(data, path, encoding)
 
 
-def decode_bytes(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """Decode file content; see :func:`read_text_file`."""
+def decode_bytes(data: bytes, path: Path, encoding: str | None = None,
+                 what: str = "transcript") -> tuple[str, str]:
+    """Decode file content; see :func:`read_text_file`. ``what`` the file should be, for the
+    messages: "transcript" or "table"."""
     if not data.strip():
         raise InputError(
-            "The file is empty", path=path, fix="Check that the transcript was saved, or remove it"
+            "The file is empty", path=path, fix=f"Check that the {what} was saved, or remove it"
         )
     if encoding is not None:
         try:
@@ -190,12 +192,12 @@ def decode_bytes(data: bytes, path: Path, encoding: str | None = None) -> tuple[
                 fix="Pass the right encoding, or leave it out to let themesift detect it",
             ) from None
     else:
-        text, encoding = _detect_and_decode(data, path)
+        text, encoding = _detect_and_decode(data, path, what)
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return text, encoding
 
 
-def _detect_and_decode(data: bytes, path: Path) -> tuple[str, str]:
+def _detect_and_decode(data: bytes, path: Path, what: str = "transcript") -> tuple[str, str]:
     utf16 = _utf16_variant(data)
     if utf16 is not None:
         try:
@@ -211,9 +213,10 @@ def _detect_and_decode(data: bytes, path: Path) -> tuple[str, str]:
     control = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
     if b"\x00" in head or control > len(head) * 0.01:
         raise InputError(
-            "This looks like a binary file, not a transcript",
+            f"This looks like a binary file, not a {what}",
             path=path,
-            fix="Save the transcript as .txt, .docx, .vtt or .srt and read that file",
+            fix=("Save the table as .csv or .xlsx and read that file" if what == "table" else
+                 "Save the transcript as .txt, .docx, .vtt or .srt and read that file"),
         )
     for candidate in ("utf-8-sig", "cp1252", "latin-1"):
         try:

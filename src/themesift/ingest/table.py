@@ -59,7 +59,7 @@ def read_csv_cells(path: str | os.PathLike[str], **options):
     if data.startswith(b"PK\x03\x04"):
         raise InputError("This is a workbook (.xlsx) saved under a .csv name", path=path,
                          fix="Rename it to .xlsx, or save it from the spreadsheet program as CSV")
-    text, _ = decode_bytes(data, path)
+    text, _ = decode_bytes(data, path, what="table")
     sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
     _check_field_counts(io.StringIO(text), sep, path)
     table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
@@ -183,7 +183,7 @@ def read_table_chunks(
         head = head[: len(head) - len(head) % 2]  # whole two-byte characters
     elif len(head) == _SNIFF_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]  # never cut a character in two
-    text, encoding = decode_bytes(head, path)
+    text, encoding = decode_bytes(head, path, what="table")
     if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
     seen: dict[str, int] = {}
