@@ -587,7 +587,7 @@ def test_a_code_takes_the_theme_most_of_its_members_are_suggested(fake_embedder)
         "medication", 0.6667, True]
     assert out.loc["C02", "rationale"].startswith(
         "2 of 3 member units are suggested medication (67%; family 1). Accepting codes those 2; "
-        "the other 1 stay to be decided one by one.")
+        "the other one stays to be decided one by one.")
     mixed = _codes_of({"C01": ["u0", "u3", "u5"], "C02": ["u1", "u2", "u4", "u6"]}, texts)
     out = ts.propose(mixed, FW, embedder=fake_embedder, units=units).set_index("code_id")
     assert not out.loc["C01", "offered"] and out.loc["C01", "agreement"] == 0.3333

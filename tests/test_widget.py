@@ -140,7 +140,8 @@ def test_a_click_reads_only_the_decisions_made_since_the_last(study, monkeypatch
                         lambda self, after: seen.append(after) or since(self, after))
     first = w.accept()
     w.accept()
-    assert seen == [0, first]  # each look starts after the last decision it took in
+    # each look (before recording, and after) starts after the last decision it took in
+    assert seen == [0, first - 1, first, first]
     assert w.n_decided == 4  # two codes, u4 decided elsewhere, and a member the code coded
 
 
@@ -346,3 +347,34 @@ def test_a_code_decision_says_how_many_units_an_earlier_code_decision_had_coded(
     coding = study.coding().set_index("unit_id")["theme_id"]
     assert coding[["u0", "u2", "u3", "u4"]].tolist() == [
         "symptoms_barrier", "symptoms_barrier", "symptoms_barrier", "relationships"]
+
+
+def test_a_click_on_what_another_notebook_decided_meanwhile_records_nothing(study):
+    a, b = review(study, analyst="A"), review(study, analyst="B")
+    shown = b.current["suggestion_id"]
+    a.accept()
+    with pytest.raises(ts.InputError, match="decided elsewhere"):
+        b.reject()
+    assert list(study.decisions["analyst"]) == ["A"]
+    assert b.current["suggestion_id"] != shown
+
+
+def test_a_unit_whose_rejected_theme_is_now_another_comes_back_after_a_rerun(
+        study, monkeypatch):
+    w = review(study, queue=["unit:u3"])
+    w.reject()
+    assert review(study, queue="unit:u3").done  # one id for a queue, and it is settled
+
+    def rerun(corpus, framework, **kwargs):
+        result = fake_result(corpus, framework)
+        result.unit_suggestions.loc[3, "theme_id"] = "hope"  # was symptoms_barrier
+        return result
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", rerun)
+    text = "P1: hello there"  # the same transcript
+    study.run(Corpus([Transcript("t1", text, (), {"sha256": hashlib.sha256(text.encode())
+                                                  .hexdigest(), "path": "t1.txt",
+                                                  "format": "txt"})]))
+    assert study.load_run().suggestions.set_index("item_id")["theme_id"]["u3"] == "hope"
+    again = review(study, queue=["unit:u3"])
+    assert again.current is not None and again.current["suggestion_id"] == "unit:u3"

@@ -422,8 +422,9 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
         reason = f"All {n} member units are suggested {theme} on their own."
     else:
         reason = (f"{agree} of {n} member units are suggested {theme} ({agree / n:.0%}; "
-                  f"{others}). Accepting codes those {agree}; the other {n - agree} stay to be "
-                  "decided one by one.")
+                  f"{others}). Accepting codes those {agree}; "
+                  + ("the other one stays" if n - agree == 1 else f"the other {n - agree} stay")
+                  + " to be decided one by one.")
     quotes = [q for q in str(code.exemplars).split(" | ") if q][:2]
     return (reason + f" Keywords: {str(code.keywords).replace(' | ', ', ')}. For example: "
             + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
@@ -928,7 +929,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         return f"Fits no theme well: {why}; maybe a new theme."
     k = s.closest[i, best]
     kind, text = s.evidence.kinds[k], s.evidence.texts[k]
-    reason = f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" ({s.closest_similarity[i, best]:.2f})'
+    reason = (f'Closest {kind} of {ids[best]}: "{_clip(text, 120)}" (similarity '
+              f"{s.closest_similarity[i, best]:.2f})")
     shared = _shared_words(s.texts[i], s.evidence.words[best])
     if shared:
         reason += f"; words shared with the theme's texts: {', '.join(shared)}"
@@ -950,7 +952,7 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
     elif s.clearest:
         reason += (f"; weighed against the {counted(len(s.clearest), 'unit')} of the study that "
                    "the descriptions suggest most clearly")
-    return reason + f"{said_no}; runner-up {runner} ({s.probs[i, second]:.2f})."
+    return reason + f"{said_no}; runner-up {runner} (score {s.probs[i, second]:.2f})."
 
 
 def _share_better(fit: float) -> str:

@@ -116,12 +116,15 @@ class ReviewWidget:
             order = _queue_ids(queue, self._items)
         self._order: list[str] = order
         self._decided: set[str] = set()
-        self._last_decision = 0
         self._skipped: list[str] = []
         self._position = 0
         self._current: str | None = None
         self._build(widgets, analyst)
-        self._refresh_decided()
+        # Decided so far: this run's codes; units as the study settles them below (a unit
+        # whose rejected theme is now suggested another one needs review again; unit
+        # suggestion ids are the same in every run).
+        decided, self._last_decision = study.decided_since(0)
+        self._decided.update(sid for sid in decided if sid.startswith("code:"))
         # What the study settles already (units coded through a code or in an earlier run, a
         # rejected theme suggested again, codes with no member left): left out, as the review
         # sheet leaves them out (Study.settled_units).
@@ -247,6 +250,13 @@ class ReviewWidget:
             raise InputError("Every suggestion in this review is decided already",
                              fix="Open a new review after the next run")
         suggestion_id = self._current
+        self._refresh_decided()
+        if suggestion_id in self._decided:  # in another notebook, or a sheet, since it showed
+            self._advance()
+            raise InputError(f"{suggestion_id} was decided elsewhere (another notebook or a "
+                             "review sheet) since it was shown here, so nothing was recorded",
+                             fix="See study.decisions; the review has moved on to the next "
+                                 "suggestion")
         if theme_id == self._items[suggestion_id]["theme_id"]:
             action = "accept"  # as Study.decide records it
         codes = action != "reject" and suggestion_id.startswith("code:")
@@ -400,7 +410,7 @@ def _queue_ids(queue: Any, items: dict[str, dict[str, Any]]) -> list[str]:
                              fix="Pass suggestion ids, or a table with a suggestion_id column "
                                  "such as run.suggestions")
         queue = queue["suggestion_id"]
-    ids = [str(s) for s in queue]
+    ids = [queue] if isinstance(queue, str) else [str(s) for s in queue]  # one id: a list of one
     unknown = [s for s in ids if s not in items]
     if unknown:
         shown = ", ".join(repr(s) for s in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
