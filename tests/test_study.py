@@ -307,6 +307,13 @@ def test_decide_records_decisions_in_order(study):
     assert d["time"][0].endswith("+00:00")
 
 
+def test_decide_takes_an_action_and_a_theme_in_any_letter_case(study):
+    study.decide("unit:u0", " Reassign", theme_id="Hope ", analyst="KJ")
+    assert study.decisions[["action", "theme_id"]].values.tolist() == [["reassign", "hope"]]
+    with pytest.raises(ts.InputError, match="Unknown action .approve."):
+        study.decide("unit:u0", "approve", analyst="KJ")
+
+
 def test_coding_rules(study):
     run_id = study.runs["run_id"][0]
     study.decide("unit:u0", "accept")                       # relationships

@@ -378,3 +378,11 @@ def test_a_unit_whose_rejected_theme_is_now_another_comes_back_after_a_rerun(
     assert study.load_run().suggestions.set_index("item_id")["theme_id"]["u3"] == "hope"
     again = review(study, queue=["unit:u3"])
     assert again.current is not None and again.current["suggestion_id"] == "unit:u3"
+
+
+def test_a_unit_decision_says_what_was_recorded(study):
+    w = review(study, queue=["unit:u3", "unit:u1"])
+    w.reject()
+    assert "Recorded: unit:u3" in w.message.value and "rejected for it" in w.message.value
+    w.reassign("hope")
+    assert "Recorded: unit:u1 coded as Hope" in w.message.value

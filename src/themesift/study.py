@@ -784,6 +784,8 @@ class Study:
         ...              analyst="KJ", note="talks about the future")      # doctest: +SKIP
         7
         """
+        if isinstance(action, str) and action.strip().lower() in ACTIONS:
+            action = action.strip().lower()  # "Accept", as the review sheet takes it
         if action not in ACTIONS:
             raise InputError(f"Unknown action {action!r}. Available: {', '.join(ACTIONS)}",
                              fix="Use 'reassign' with theme_id= to move a suggestion to "
@@ -799,8 +801,10 @@ class Study:
                              fix="Suggestion ids look like 'unit:<unit_id>' or "
                                  "'code:<run_id>:<code_id>'; take them from run.suggestions")
         run_id, suggested = row
+        available = [*self._run_theme_ids(run_id), NONE_THEME]
+        if isinstance(theme_id, str):  # " Hope", as the review sheet takes it
+            theme_id = next((t for t in available if t == theme_id.strip().lower()), theme_id)
         if action == "reassign":
-            available = [*self._run_theme_ids(run_id), NONE_THEME]
             if theme_id not in available:
                 parent = theme_id and self.framework(run_id).top_theme_id(theme_id)
                 if parent:

@@ -281,6 +281,12 @@ class ReviewWidget:
             if recoded:
                 said += f" {recoded_text(recoded)}."
             self.message.value = f"<p>{html.escape(said)}</p>"
+        else:  # a unit, or a code rejected: say what was recorded
+            shown = self._theme_label(theme_id or self._items[suggestion_id]["theme_id"])
+            done = {"accept": f"coded as {shown}", "reassign": f"coded as {shown}",
+                    "reject": f"{shown} rejected for it"}[action]
+            recorded = f"<p>{html.escape(f'Recorded: {suggestion_id} {done}.')}</p>"
+            self.message.value = recorded + (self.message.value if self.done else "")
         return decision_id
 
     def _refresh_decided(self) -> None:
