@@ -565,11 +565,11 @@ def compare(
 
     # the confusion matrix is a single-label view: units with several themes stay out of it
     single = [u for u in common if len(sets_a[u]) == 1 and len(sets_b[u]) == 1]
-    if len(single) < n:
-        warnings += (f"The confusion matrix shows the {counted(len(single), 'unit')} with one "
-                     f"theme on each side; it leaves out the {n - len(single)} given several "
-                     "themes by either side (the per-theme figures and the statistics count "
-                     "them).",)
+    # about the confusion matrix only: in the report (atop its markdown), not logged each call
+    matrix_note = () if len(single) == n else (
+        f"The confusion matrix shows the {counted(len(single), 'unit')} with one theme on each "
+        f"side; it leaves out the {n - len(single)} given several themes by either side (the "
+        "per-theme figures and the statistics count them).",)
     cells = np.zeros((len(themes), len(themes)), dtype=int)
     for u in single:
         cells[themes.index(*sets_a[u]), themes.index(*sets_b[u])] += 1
@@ -608,4 +608,4 @@ def compare(
     return AgreementReport(summary=summary, per_theme=per_theme, confusion=confusion,
                            disagreements=disagreements, multilabel=multilabel,
                            only_a_ids=tuple(only_a), only_b_ids=tuple(only_b),
-                           warnings=warnings)
+                           warnings=warnings + matrix_note)
