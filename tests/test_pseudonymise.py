@@ -199,6 +199,9 @@ def test_a_name_that_is_an_everyday_word_is_replaced_only_as_a_name():
     assert (names.replace("HOPE: I hope Will will come. Hope said so.")
             == "[PERSON 1]: I hope [PERSON 2] will come. [PERSON 1] said so.")
     assert names.replace("i hope", ignore_case=True) == "i [PERSON 1]"  # lower-case labels
+    # found first as a speaker label in capitals, still the name as written in the text
+    upper = Pseudonyms((("HOPE", "[PERSON 1]", "PERSON", 0),))
+    assert upper.replace("HOPE: I hope Hope comes.") == "[PERSON 1]: I hope [PERSON 1] comes."
 
 
 def test_a_corpus_keeps_turn_offsets_and_speaker_roles(tmp_path):

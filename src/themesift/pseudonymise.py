@@ -105,8 +105,8 @@ class Pseudonyms:
         """``text`` with every whole-word occurrence of a name replaced by its placeholder.
 
         A name is found in any letter case ("TOM", "tom"), except one that is also an everyday
-        word ("Hope", "Will"), found only as written or in capitals; ``ignore_case`` finds
-        those in any case too (code labels and keywords are lower case).
+        word ("Hope", "Will"), found only as a name is written ("Hope", "HOPE");
+        ``ignore_case`` finds those in any case too (code labels and keywords are lower case).
 
         Examples
         --------
@@ -132,7 +132,7 @@ def _name_pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
     def alternative(name: str) -> str:
         if ignore_case or name.casefold() not in _WORD_NAMES:
             return f"(?i:{re.escape(name)})"
-        return f"{re.escape(name)}|{re.escape(name.upper())}"
+        return "|".join(map(re.escape, dict.fromkeys((name, name.title(), name.upper()))))
 
     alternatives = "|".join(map(alternative, sorted(names, key=len, reverse=True)))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
@@ -348,8 +348,9 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
         kinds.setdefault(name, kind)
     # One person whatever the case it is written in ("SARAH:" labels, "Sarah" in the text).
     spelled: dict[str, str] = {}  # casefolded -> the first spelling in the order above
-    for name in list(kinds):
-        kinds[spelled.setdefault(name.casefold(), name)] = kinds.pop(name)
+    for name in list(kinds):  # the first spelling keeps its kind
+        kind = kinds.pop(name)
+        kinds.setdefault(spelled.setdefault(name.casefold(), name), kind)
     person: dict[str, str] = {}  # casefolded name or part -> the full name it belongs to
     for name, kind in sorted(kinds.items(), key=lambda item: -len(item[0].split())):
         for part in name.split() if kind == "PERSON" else ():

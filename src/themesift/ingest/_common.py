@@ -65,7 +65,8 @@ _LABEL_LINE = re.compile(
     rf"""^[ \t]*
     (?:[\[(]?(?P<ts1>{_TIMESTAMP})[\])]?[ \t]+)?            # optional leading timestamp
     (?:
-        \[(?P<blabel>[^\]\n]{{1,40}})\](?:[ \t]+(?P<ts3>{_TIMESTAMP})(?=[ \t]*$))?[ \t]*:?              # [Label]
+        \[(?P<blabel>[^\]\n]{{1,40}})\]                         # [Label]
+        (?:[ \t]+(?P<ts3>{_TIMESTAMP})(?=[ \t]*$))?[ \t]*:?     # "[Anna] 10:02:03" (Zoom)
       | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .,'’&/\u0300-\u036f-]{{0,38}}?)(?P=md)?  # Label, **Label**
         [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])]              # optional (timestamp)
                 | [\[(](?P<note>[^()\[\]:\n]{{1,30}})[\])])?[ \t]*   # or (Host), [Moderator]
@@ -299,7 +300,7 @@ def match_label(line: str) -> LabelledLine | None:
         if m["note"]:
             label = f"{label} ({clean_label(m['note'])})"
         ts = m["ts1"] or m["ts2"] or m["ts3"]  # "[Anna] 10:02:03", as Zoom writes it
-        if not label or _SENTENCE_LIKE.search(label) and len(label.split()) > 2:
+        if not _reads_as_label(label):
             return None
         if m["blabel"] and _is_annotation(label):
             return None
@@ -307,16 +308,17 @@ def match_label(line: str) -> LabelledLine | None:
             return None
         return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None, opens=line[m.end():][:1])
     m = _LABEL_ONLY_LINE.match(line)
-    if m:
-        label = clean_label(m["label"])
-        if label and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2):
-            return LabelledLine(label, len(line), parse_timestamp(m["ts1"]), form="only")
+    if m and _reads_as_label(label := clean_label(m["label"])):
+        return LabelledLine(label, len(line), parse_timestamp(m["ts1"]), form="only")
     m = _TAB_LABEL_LINE.match(line)
-    if m:
-        label = clean_label(m["label"])
-        if label and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2):
-            return LabelledLine(label, m.end(), None, form="tab", opens=line[m.end():][:1])
+    if m and _reads_as_label(label := clean_label(m["label"])):
+        return LabelledLine(label, m.end(), None, form="tab", opens=line[m.end():][:1])
     return None
+
+
+def _reads_as_label(label: str) -> bool:
+    """Not empty, and not words of a sentence ("So the thing is: ...")."""
+    return bool(label) and not (_SENTENCE_LIKE.search(label) and len(label.split()) > 2)
 
 
 def _is_annotation(bracketed: str) -> bool:
