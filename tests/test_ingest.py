@@ -767,3 +767,15 @@ def test_labels_separated_by_a_tab_start_turns(tmp_path):
     assert [(t.speaker, t.role) for t in turns] == [("Interviewer", "moderator"),
                                                     ("P1", "participant")] * 2
     assert turns[3].text.startswith("A bit cold.")
+
+
+def test_a_docx_heading_before_a_speaker_who_speaks_once_leaves_them_a_speaker(tmp_path):
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    for text in ("Aoife: The ward was loud.", "Niamh: And the nights?", "Aoife: Worse.",
+                 "Niamh: Thank you."):
+        document.add_paragraph(text)
+    document.add_heading("Second half", level=2)  # no full stop, as headings go
+    document.add_paragraph("Siobhán: I came in late, sorry. The ward was loud for me too.")
+    document.save(tmp_path / "h.docx")
+    assert ts.read_transcript(tmp_path / "h.docx").turns[-1].speaker == "Siobhán"

@@ -78,7 +78,8 @@ def parse_labelled_text(
             candidates.append((offset, offset + found.speech_start, found.label, line_no, found.time))
             found_labels.append(found)
         words = (line if found is None else line[found.speech_start:]).rstrip()
-        open_words = bool(words) and not _SENTENCE_END.search(words)
+        heading = line_no in labels and found is None  # a .docx heading ends any sentence
+        open_words = bool(words) and not heading and not _SENTENCE_END.search(words)
         offset += len(line) + 1
 
     speakers = accepted_labels(found_labels)
