@@ -171,6 +171,16 @@ def theme_label(text: str) -> str:
     return NONE_THEME if text.lower() == NONE_THEME else text
 
 
+def in_place(units, transcripts) -> list[bool]:
+    """For each unit of a table (``doc_id, start, end, text``), whether its words still stand
+    at its offsets in its transcript as ``transcripts`` (``doc_id, text``) now has it: false
+    where they were edited, or the transcript is not there."""
+    text = dict(zip(transcripts["doc_id"], transcripts["text"]))
+    return [doc in text and text[doc][int(start):int(end)] == words
+            for doc, start, end, words in zip(units["doc_id"], units["start"].fillna(0),
+                                              units["end"].fillna(0), units["text"])]
+
+
 @dataclass(frozen=True)
 class Theme:
     """One theme (or subtheme) of a framework, as an analyst writes it in a codebook.

@@ -785,10 +785,10 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
     labels = [*theme_ids, NONE_THEME]
     themes: dict[str, list[str]] = {}
     rejected: dict[str, list[str]] = {}
-    for text, theme, no in coded:  # a space before or after the words does not count
-        (rejected if no else themes).setdefault(text.strip(), []).append(theme)
+    for text, theme, no in coded:  # stripped by check_examples
+        (rejected if no else themes).setdefault(text, []).append(theme)
     known, rejected_at = {}, {}
-    for i, text in enumerate(t.strip() for t in texts):
+    for i, text in enumerate(t.strip() for t in texts):  # spaces around the words don't count
         if text not in themes and text not in rejected:  # most units: nothing to do
             continue
         for theme in rejected.get(text, ()):
@@ -938,9 +938,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         reason += "; no content word in common with the theme's texts (close in meaning only)"
     if fit < WEAK_FIT:
         reason += (f"; a weak fit (worse than {_share_better(fit)} of the study's units fit "
-                   "theirs): "
-                   "the score says it is nearer this theme than the others, not that it fits "
-                   "well")
+                   "theirs): the score says it is nearer this theme than the others, not that "
+                   "it fits well")
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {counted(s.n_examples, 'coded example')}"

@@ -441,10 +441,8 @@ def is_backchannel(text: str) -> bool:
     exactly.", "Oh, really?"). A short turn with a content word is a reply that says
     something ("Racism.", "They hit me.", "No, no, I'd finished."): a unit, though a
     :func:`is_short_reply`."""
-    words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
-    return len(words) <= _BACKCHANNEL_MAX_WORDS and (
-        all(w in BACKCHANNEL_WORDS for w in words) or not content_stems(" ".join(words))
-    )
+    short = _short_turn(text)
+    return short is not None and (all(w in BACKCHANNEL_WORDS for w in short[0]) or not short[1])
 
 
 def is_short_reply(text: str) -> bool:
@@ -453,8 +451,17 @@ def is_short_reply(text: str) -> bool:
     theme and reviewed like any other, but too short to say what a candidate code is about:
     :func:`segment` flags it in the ``short_reply`` column, and
     :func:`themesift.discover_codes` leaves it out of the codes (as it does small talk)."""
+    short = _short_turn(text)
+    return short is not None and len(short[1]) < 2
+
+
+def _short_turn(text: str) -> tuple[list[str], set[str]] | None:
+    """A turn of at most six words (transcriber's notes aside): its words and content stems;
+    None for a longer one."""
     words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
-    return len(words) <= _BACKCHANNEL_MAX_WORDS and len(content_stems(" ".join(words))) < 2
+    if len(words) > _BACKCHANNEL_MAX_WORDS:
+        return None
+    return words, content_stems(" ".join(words))
 
 
 def _check_params(min_words: int, max_words: int, shift_threshold: float) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output, check_output, key_path
 from ..errors import InputError
-from ..model import NONE_THEME, Framework, StudyView
+from ..model import NONE_THEME, Framework, StudyView, in_place
 from ..text import counted
 
 logger = logging.getLogger(__name__)
@@ -133,10 +133,7 @@ def _in_place(coding: pd.DataFrame, transcripts: pd.DataFrame, path: Any, coded:
     """The rows (codings, or with ``coded=False`` pending suggestions) of units that stand
     where they stood in the transcripts as they are now; a warning counts the others (their
     decisions stay in the store)."""
-    text = dict(zip(transcripts["doc_id"], transcripts["text"]))
-    placed = [doc in text and text[doc][int(start):int(end)] == words
-              for doc, start, end, words in zip(coding["doc_id"], coding["start"].fillna(0),
-                                                coding["end"].fillna(0), coding["text"])]
+    placed = in_place(coding, transcripts)
     gone = coding.loc[[not p for p in placed], "unit_id"].unique()
     if len(gone) and coded:
         logger.warning(

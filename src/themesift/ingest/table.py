@@ -141,8 +141,8 @@ def read_table(
 
     path, suffix = _checked_path(path)
     with _readable(path):
-        table = (pd.read_excel(path, dtype=str, keep_default_na=False) if suffix == ".xlsx"
-                 else read_csv_cells(path))  # "NA", "none" are text, not missing
+        table = (without_blank_rows(pd.read_excel(path, dtype=str, keep_default_na=False))
+                 if suffix == ".xlsx" else read_csv_cells(path))  # "NA" and "none" are text
     units = _units(table, path, text_column, id_column, seen={})
     if units.empty:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
@@ -207,7 +207,8 @@ def read_table_chunks(
                                  index_col=False, skip_blank_lines=False)
             with reader:
                 for chunk in reader:  # indexed on from the first chunk: rows stay numbered
-                    units = _units(chunk, path, text_column, id_column, seen)
+                    units = _units(without_blank_rows(chunk), path, text_column, id_column,
+                                   seen)
                     rows += len(units)
                     if len(units):  # not a piece of blank lines only
                         yield units
@@ -244,13 +245,12 @@ class _readable:
 
 
 def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int]):
-    """``unit_id, text`` and the other columns of a table's rows, checked, its blank rows left
-    out; a row's index is its place in the file (0 the first after the header), so its number
-    is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their rows)
-    across the pieces of one table."""
+    """``unit_id, text`` and the other columns of a table's rows (blank rows already left out),
+    checked; a row's index is its place in the file (0 the first after the header), so its
+    number is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their
+    rows) across the pieces of one table."""
     import pandas as pd
 
-    table = without_blank_rows(table)
     numbers = [int(index) + 2 for index in table.index]
 
     for column in (text_column, id_column):

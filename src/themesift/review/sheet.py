@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
-from ..model import NONE_THEME
+from ..model import NONE_THEME, in_place
 from ..smalltalk import small_talk_flags
 from ..text import counted
 
@@ -540,17 +540,9 @@ def _gone_units(store: Study, unit_ids: list[str]) -> list[str]:
     as the study now has it (edited since the sheet's run): exports leave their coding out."""
     if not unit_ids:
         return []
-    units = store.units.set_index("unit_id")
-    text = dict(zip(store.transcripts["doc_id"], store.transcripts["text"]))
-    gone = []
-    for unit_id in dict.fromkeys(unit_ids):
-        if unit_id not in units.index:
-            continue
-        unit = units.loc[unit_id]
-        words = text.get(unit["doc_id"], "")
-        if words[int(unit["start"]):int(unit["end"])] != unit["text"]:
-            gone.append(unit_id)
-    return gone
+    units = store.units[store.units["unit_id"].isin(unit_ids)]  # in transcript order
+    return [u for u, here in zip(units["unit_id"], in_place(units, store.transcripts))
+            if not here]
 
 
 def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None) -> int:
