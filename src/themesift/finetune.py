@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InputError
-from .model import Framework
+from .model import NONE_THEME, Framework
 
 PAIRS_PER_TEXT = 8
 MAX_PAIRS = 1024
@@ -82,7 +82,7 @@ def fine_tune(examples, framework: Framework | str = "recovery", *, embedder=Non
     if not coded:
         raise InputError("The examples table has no rows", fix="Give units an analyst has coded "
                          "(columns text and theme_id), one row per unit and theme")
-    themed = sorted({(text, theme) for text, theme, no in coded if not no and theme != "none"})
+    themed = sorted({(text, theme) for text, theme, no in coded if not no and theme != NONE_THEME})
     if not themed:
         raise InputError("Fine-tuning needs at least one example coded with a theme; these "
                          "examples have none (only 'none' or rejected rows)",

@@ -57,6 +57,8 @@ _NOTE = re.compile(r"^(?P<name>.*?)[ \t]*\((?P<note>[^()]*)\)$")
 _QUOTES = ('"', "“", "„", "«", "'", "‘")
 
 _TIMESTAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+#: A cell, or a line, that is only a time: "00:01:02", "[1:02]".
+TIME_ONLY = re.compile(rf"^\[?{_TIMESTAMP}\]?$")
 # A speaker label at the start of a line, in the forms transcribers use:
 #   "P3: text", "Nurse 2: text", "INTERVIEWER: text", "**P3:** text", "[00:01:02] P3: text",
 #   "P3 (00:01:02): text", "P3 [00:01:02]: text", "[Moderator] text", "[Moderator]: text",

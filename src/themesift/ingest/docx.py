@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
-from ._common import LabelledLine, clean_label, content_hash, match_label
+from ._common import TIME_ONLY, LabelledLine, clean_label, content_hash, match_label
 from .text import parse_labelled_text
 
 _MAX_LABEL = 40
 _HEADING = "heading"  # a heading or title paragraph: never a turn
 _TABLE_HEADERS = {"text", "utterance", "transcript", "speech", "content", "what was said"}
-_TIME_CELL = re.compile(r"^\[?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?\]?$")
 
 
 def read_docx(
@@ -133,8 +131,8 @@ def _table_lines(table) -> list[str]:
             continue
         # Time | Speaker | Transcript, as transcription services deliver it: the speaker is
         # the first cell that is not a time
-        times = [c for c in cells[:-1] if _TIME_CELL.match(c)]
-        named = [c for c in cells[:-1] if not _TIME_CELL.match(c)]
+        times = [c for c in cells[:-1] if TIME_ONLY.match(c)]
+        named = [c for c in cells[:-1] if not TIME_ONLY.match(c)]
         label, words = clean_label(named[0] if named else cells[0]), cells[-1]
         if words.casefold() in _TABLE_HEADERS:
             continue
