@@ -430,6 +430,30 @@ def test_two_writers_share_one_cache_file(tmp_path):
     np.testing.assert_array_equal(found[hashes[7]], vector)
 
 
+def test_a_cache_of_an_earlier_version_keeps_its_vectors_in_the_faster_table(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE vectors (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL) "
+                "WITHOUT ROWID")
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    old.execute("INSERT INTO meta VALUES ('model_id', 'model-a'), ('format', 'float32-le'), "
+                "('dimension', '4')")
+    vector = np.arange(4, dtype="<f4")
+    old.execute("INSERT INTO vectors VALUES (?, ?)", (_cache.hash_text("hope"), vector.tobytes()))
+    old.commit()
+    old.close()
+    cache = _cache.VectorCache(path, "model-a")
+    found = cache.get([_cache.hash_text("hope")])
+    cache.put([_cache.hash_text("care")], vector[None, :] + 1)
+    cache.close()
+    np.testing.assert_array_equal(found[_cache.hash_text("hope")], vector)
+    check = sqlite3.connect(path)
+    (sql,) = check.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()
+    assert "WITHOUT ROWID" not in sql.upper()
+    assert check.execute("SELECT COUNT(*) FROM vectors").fetchone() == (2,)
+    check.close()
+
+
 def test_a_cache_file_of_another_model_is_refused(tmp_path):
     _cache.VectorCache(tmp_path / "c.sqlite3", "model-a").close()
     with pytest.raises(StoreError, match="belongs to model 'model-a'"):
