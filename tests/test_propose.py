@@ -443,6 +443,35 @@ def test_one_example_a_theme_is_not_cross_validated(monkeypatch):
     assert fits
 
 
+def test_the_examples_of_one_decision_are_held_out_together():
+    # Accepting a code codes its members in one click. Held out one by one, each would be
+    # predicted from its near twins, and the examples would seem to carry over to other units
+    # far better than they do; so a decision's examples are trained on or held out together.
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    gold = np.eye(3, 4, dtype=bool)[[0] * 6 + [1, 1, 1, 2, 2, 2]]
+    trained: list[set[int]] = []
+
+    def fit(rows, c, model=None):
+        trained.append(set(rows.tolist()))
+        return None
+
+    def cross_validate(groups):
+        trained.clear()
+        propose._cross_validate(gold, np.zeros((12, 4)), fit, lambda m, x: np.zeros((len(x), 4)),
+                                np.zeros((12, 2)), groups=groups)
+        return list(trained)
+
+    code = set(range(6))
+    one_code = [("decision", 7)] * 6 + [("decision", k) for k in range(6)]
+    assert all(code <= rows or not code & rows for rows in cross_validate(one_code))
+    # Without shared decisions, the examples are held out one by one as before.
+    alone = cross_validate([("decision", k) for k in range(12)])
+    assert any(0 < len(code & rows) < 6 for rows in alone)
+    assert alone == cross_validate(None)
+
+
 def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     # The kind of codebook most analysts write: one domain, a name and a sentence per theme.
     # Its themes are closer to each other than any passage is to them; that must not make
@@ -744,6 +773,29 @@ def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
     assert "units of the study that the framework suggests most clearly for the 3 themes" in \
         after.loc[~after["rationale"].str.startswith(("Small talk", "Coded", "Fits")),
                   "rationale"].iloc[0]
+
+
+def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
+        sample_units, embedder):
+    # An analyst starts the review with its first codes: four of relationships (9 units each)
+    # and two of structural tension (8 each), every member suggested so already. Learned as
+    # 52 separate decisions, they moved the study's other units to relationships (28% -> 36%
+    # of them, hope and symptoms losing); as six decisions, they leave it where it was.
+    before = ts.suggest_units(sample_units, "recovery", embedder=embedder)
+    relationships = before.loc[before["theme_id"] == "relationships", "unit_id"][:36]
+    tension = before.loc[before["theme_id"] == "structural_tension", "unit_id"][:16]
+    text = sample_units.set_index("unit_id")["text"]
+    examples = pd.DataFrame({
+        "text": text[[*relationships, *tension]].to_numpy(),
+        "theme_id": ["relationships"] * 36 + ["structural_tension"] * 16,
+        "decision_id": [k // 9 for k in range(36)] + [10 + k // 8 for k in range(16)]})
+    after = ts.suggest_units(sample_units, "recovery", embedder=embedder, examples=examples)
+    others = ~before["unit_id"].isin(examples_ids := [*relationships, *tension])
+    share = lambda table: table.loc[others, "theme_id"].value_counts(normalize=True)  # noqa: E731
+    for theme in ("relationships", "hope", "symptoms_barrier"):
+        assert abs(share(after)[theme] - share(before)[theme]) <= 0.04, theme
+    assert (after.set_index("unit_id").loc[examples_ids, "theme_id"]
+            == before.set_index("unit_id").loc[examples_ids, "theme_id"]).all()
 
 
 def test_examples_of_fewer_than_half_the_themes_bring_stand_ins_for_the_others():

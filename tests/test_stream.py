@@ -131,7 +131,8 @@ def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_
     monkeypatch.setattr(propose, "_clearest_units",
                         lambda *args: chosen.append(clearest(*args)) or chosen[-1])
     learned, learn = [], propose._learn
-    monkeypatch.setattr(propose, "_learn", lambda *args: learned.append(learn(*args)) or learned[-1])
+    monkeypatch.setattr(propose, "_learn",
+                        lambda *args, **kw: learned.append(learn(*args, **kw)) or learned[-1])
     codebook = ts.Framework(name="c", version="1", description="", themes=(
         ts.Theme("belonging", "Belonging", "Feeling part of a group and having friends."),
         ts.Theme("care", "Care", "Help from staff with medication and a care plan."),

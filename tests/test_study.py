@@ -334,6 +334,17 @@ def test_coding_rules(study):
     assert set(coding["doc_id"]) == {"t1"}
 
 
+def test_the_members_of_a_code_accepted_in_one_click_are_one_decision_in_the_examples(study):
+    run_id = study.runs["run_id"][0]
+    study.decide("unit:u5", "accept")
+    code = study.decide(f"code:{run_id}:C01", "accept")     # relationships for u0..u2
+    study.decide("unit:u4", "reject")
+    examples = study.examples().set_index("unit_id")
+    assert examples.loc[["u0", "u1", "u2"], "decision_id"].tolist() == [code] * 3
+    assert examples.loc["u4", "rejected"]
+    assert len(set(examples.loc[["u0", "u4", "u5"], "decision_id"])) == 3
+
+
 def test_code_decision_latest_wins(study):
     run_id = study.runs["run_id"][0]
     study.decide(f"code:{run_id}:C01", "accept")
@@ -545,14 +556,15 @@ def test_the_next_run_learns_from_the_analysts_coding(study, fake_stages):
     study.decide("unit:u1", "accept", analyst="KJ")
     study.decide("unit:u2", "reject", analyst="KJ")
     examples = study.examples().set_index("unit_id")
-    assert list(examples.columns) == ["text", "theme_id", "rejected"]
+    assert list(examples.columns) == ["text", "theme_id", "rejected", "decision_id"]
     assert examples.loc["u0", "theme_id"] == "hope" and not examples.loc["u0", "rejected"]
     assert examples.loc["u1", "theme_id"] == "relationships" and not examples.loc["u1", "rejected"]
     # rejected: negative evidence for the suggested theme (u2 was suggested relationships)
     assert examples.loc["u2", "theme_id"] == "relationships" and examples.loc["u2", "rejected"]
     study.run(make_corpus())
     passed = fake_stages["kwargs"]["examples"]
-    assert list(passed.columns) == ["text", "theme_id", "rejected"] and len(passed) == len(examples)
+    assert list(passed.columns) == ["text", "theme_id", "rejected", "decision_id"]
+    assert len(passed) == len(examples)
     study.run(make_corpus(), learn=False)
     assert fake_stages["kwargs"]["examples"] is None
 

@@ -49,9 +49,14 @@ theme), the themes they do not name
 learn from their clearest units in the study beside them (``_stand_ins``), and the framework
 weighs as much as the cross-validation ever lets it: shown one theme in the participants'
 words and the others only in an analyst's descriptions, the learner learned the words and took
-every unit for that theme. A unit
-that is itself an example gets its coded theme; a theme rejected for a text is never
-suggested for it again. bench/suite.py measures this against the plain baselines (nearest
+every unit for that theme. Examples that one decision coded together (``decision_id``: a
+code accepted in one click, as :meth:`Study.examples` gives them) are held out together in
+the cross-validation, and where there are such, every theme counts the same in the fit:
+a code's members are near twins, so held out one by one they made the examples look far
+more telling than they are, and how many examples a theme had then said how big its
+accepted codes were; accepting the first codes of a study pulled its other units towards
+their themes (bench/accept_codes.py). A unit that is itself an example gets its coded theme;
+a theme rejected for a text is never suggested for it again. bench/suite.py measures this against the plain baselines (nearest
 centroid, logistic regression) on every human-coded set we have.
 
 A codebook of names and descriptions only
@@ -60,7 +65,9 @@ Most analysts' codebooks give a theme a name and a sentence, written in the anal
 not the participants'. With such a codebook (no indicators, examples or subthemes) and no
 coded examples, the study's own units stand in for examples: each theme's
 ``CLEAREST_UNITS`` units with the highest zero-shot scores for it train the same learner
-(their own suggestions are not fixed by it). Where the framework has indicators or examples,
+(their own suggestions are not fixed by it); the framework's weight is then at most 1
+(``CLEAREST_WEIGHTS``): judged on units it chose itself, the framework always looks right.
+Where the framework has indicators or examples,
 which speak as participants do, this is not done: there it lowered accuracy on the suite's
 sets (README, "Quality").
 """
@@ -117,7 +124,10 @@ MIN_SPREAD = 0.01  # cosine: a study of near-identical units does not make every
 # DEFAULT_C and DEFAULT_WEIGHT, the choice that did best over the whole suite at one example
 # a theme.
 EXAMPLE_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
-ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: ... and among these where the learner's examples are the study's clearest units, which
+#: the framework itself chose: judged on them, the framework is right by construction.
+CLEAREST_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 CV_FOLDS = 5
 MIN_CV_EXAMPLES = 4
 DEFAULT_C, DEFAULT_WEIGHT = 10.0, 0.25
@@ -220,7 +230,10 @@ def suggest_units(
         (a rejected suggestion: never suggested for that text again). Themes without
         examples are still suggested, from their description; a unit whose text is an
         example gets the example's theme(s). How much the examples count against the
-        framework is measured on them (see the module docstring). Without examples, a
+        framework is measured on them (see the module docstring): an optional column
+        ``decision_id`` says which rows one decision coded (a code accepted in one click,
+        as :meth:`Study.examples` gives them), and such rows are held out together, since
+        a code's members tell little about units outside it. Without examples, a
         framework of names and descriptions only learns from each theme's clearest units in
         ``units`` instead (8 units or more).
     codes:
@@ -507,6 +520,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     embedder = embedder if embedder is not None else _default_embedder()
     evidence = _evidence(framework, embedder)
     coded = check_examples(examples, framework) if examples is not None else []
+    decisions = example_decisions(examples) if examples is not None else {}
 
     if reference is None:  # once a table: later chunks come with the first one's reference
         _say_if_not_english(texts)
@@ -542,7 +556,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
             clearest = (_stand_ins(themed, texts, _softmax(logits), evidence, units)
                         if few and reference is not None else [])
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
-                                    reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None)
+                                    reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None,
+                                    decisions=decisions)
         logits = learner.logits(logits, unit_vectors)
     else:
         if clearest is None:
@@ -551,7 +566,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
                         if reference is not None else [])
         if clearest:
             learner = learner or _learn(clearest, evidence, embedder, top_k, temperature,
-                                        reference)
+                                        reference, weights=CLEAREST_WEIGHTS)
             # What the clearest units teach comes from the framework: a unit no closer to any
             # theme text than to an empty one, or below the analyst's none level, stays none.
             stay = best <= 0
@@ -696,12 +711,19 @@ class _Learner:
 
 def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, top_k: int,
            temperature: float, reference: _Reference | None,
-           weights: Sequence[float] | None = None) -> _Learner:
+           weights: Sequence[float] | None = None,
+           decisions: dict[str, object] | None = None) -> _Learner:
     """A classifier trained on the coded examples, whose logits are added to ``weight`` times
     the framework's zero-shot logits; its regularisation and the weight are chosen by
-    cross-validation on the examples themselves (see the module docstring)."""
+    cross-validation on the examples themselves (see the module docstring), the texts of one
+    decision (``decisions``: text -> decision id) held out together. Where one decision coded
+    several of them (a code accepted in one click), every theme counts the same in the fit:
+    how many examples a theme then has says how big the accepted codes were, not how common
+    the theme is, and learning it pulled the study towards the themes accepted first."""
     labels = [*evidence.theme_ids, NONE_THEME]
     texts = list(dict.fromkeys(t for t, _, rejected in coded if not rejected))
+    groups = [(decisions or {}).get(t, ("text", t)) for t in texts]
+    balanced = len(set(groups)) < len(groups)
     row = {t: i for i, t in enumerate(texts)}
     gold = np.zeros((len(texts), len(labels)), dtype=bool)
     for text, theme, rejected in coded:
@@ -725,7 +747,8 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
             return None
         from sklearn.linear_model import LogisticRegression
 
-        model = model or LogisticRegression(max_iter=1000, warm_start=True)
+        model = model or LogisticRegression(max_iter=1000, warm_start=True,
+                                            class_weight="balanced" if balanced else None)
         with warnings.catch_warnings():  # few examples of many themes is the usual case here
             warnings.filterwarnings("ignore", message="The number of unique classes")
             return model.set_params(C=c).fit(x, y)
@@ -742,14 +765,17 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
         return out
 
     c, weight = _cross_validate(gold, example_zero, fit, scores, vectors,
-                                weights or ZERO_SHOT_WEIGHTS)
+                                weights or ZERO_SHOT_WEIGHTS, groups)
     return _Learner(functools.partial(scores, fit(np.arange(len(texts)), c)), weight)
 
 
-def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_SHOT_WEIGHTS
-                    ) -> tuple[float, float]:
+def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_SHOT_WEIGHTS,
+                    groups: Sequence[object] | None = None) -> tuple[float, float]:
     """The (C, weight) under which held-out examples' coded themes are most probable, the
-    weight among ``weights``.
+    weight among ``weights``; the examples of one group (``groups``: one per example, the
+    decision that coded it) are held out together. Accepting a code codes its members in
+    one click: held out one by one, each is predicted from its near twins, and the examples
+    seem to carry over to other units far better than they do.
 
     A theme's only example, held out, says nothing about how examples carry over to new
     text (its theme is then learned from the description alone), so cross-validation runs
@@ -759,7 +785,11 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
     shared = (gold & (counts >= 2)).any(axis=1)
     if shared.sum() < MIN_CV_EXAMPLES or (counts >= 2).sum() < (counts >= 1).sum() / 2:
         return DEFAULT_C, min(weights, key=lambda w: abs(w - DEFAULT_WEIGHT))
-    folds = np.random.default_rng(0).permutation(n) % min(CV_FOLDS, n)
+    keys = [repr(g) for g in groups] if groups is not None else list(range(n))
+    group = (np.unique(keys, return_inverse=True)[1] if len(set(keys)) < n
+             else np.arange(n))  # one by one where no two examples share a decision
+    n_groups = int(group.max()) + 1
+    folds = (np.random.default_rng(0).permutation(n_groups) % min(CV_FOLDS, n_groups))[group]
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
     for f in range(folds.max() + 1):
         train, test = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
@@ -1053,6 +1083,17 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
         # a space before or after the words: the same text
         out.append((text.strip(), theme, _yes_or_no(no, row)))
     return out
+
+
+def example_decisions(examples) -> dict[str, object]:
+    """Text (stripped, as :func:`check_examples` gives it) -> the decision that coded it, from
+    an examples table's optional ``decision_id`` column (empty cells: none)."""
+    import pandas as pd
+
+    if not hasattr(examples, "columns") or "decision_id" not in examples.columns:
+        return {}
+    return {str(text).strip(): ("decision", str(d))
+            for text, d in zip(examples["text"], examples["decision_id"]) if not pd.isna(d)}
 
 
 def example_theme(framework: Framework, given) -> str | None:

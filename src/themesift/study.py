@@ -499,7 +499,7 @@ class Study:
         config = _run_config(corpus, framework, embedder, seed)
         run_id = self._begin_run(config)
         logger.info("Run %s started on %s", run_id, counted(len(corpus), "transcript"))
-        examples = self.examples()[["text", "theme_id", "rejected"]] if learn else None
+        examples = self.examples().drop(columns="unit_id") if learn else None
         if examples is not None:
             examples = _known_themes(examples, framework)
         if examples is not None and examples.empty:
@@ -993,23 +993,26 @@ class Study:
         Returns
         -------
         pandas.DataFrame
-            ``unit_id, text, theme_id, rejected``: the coded units (``none`` where the analyst
-            said a unit fits no theme), and, with ``rejected`` True, units whose latest
-            decision rejected the suggested theme (negative evidence for that theme).
+            ``unit_id, text, theme_id, rejected, decision_id``: the coded units (``none``
+            where the analyst said a unit fits no theme), and, with ``rejected`` True, units
+            whose latest decision rejected the suggested theme (negative evidence for that
+            theme); ``decision_id`` is the decision that coded the row, shared by the members
+            of a code accepted in one click (the learner holds them out together).
         """
         import pandas as pd
 
         units = self._frame("SELECT unit_id, text FROM units", columns=["unit_id", "text"])
-        coded = self.coding()[["unit_id", "theme_id"]].assign(rejected=False)
+        coded = self.coding()[["unit_id", "theme_id", "decision_id"]].assign(rejected=False)
         decisions = self.decisions
         latest = decisions[decisions["suggestion_id"].str.startswith("unit:")]
         latest = latest.drop_duplicates("suggestion_id", keep="last")
         latest = latest[(latest["action"] == "reject") & latest["theme_id"].notna()]
         rejected = pd.DataFrame({"unit_id": latest["suggestion_id"].str[len("unit:"):],
-                                 "theme_id": latest["theme_id"], "rejected": True})
+                                 "theme_id": latest["theme_id"], "rejected": True,
+                                 "decision_id": latest["id"]})
         rejected = rejected[~rejected["unit_id"].isin(coded["unit_id"])]
         both = pd.concat([coded, rejected], ignore_index=True).merge(units, on="unit_id")
-        return both[["unit_id", "text", "theme_id", "rejected"]]
+        return both[["unit_id", "text", "theme_id", "rejected", "decision_id"]]
 
 
 # -- helpers -----------------------------------------------------------------------------------
