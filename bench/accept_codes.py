@@ -44,7 +44,8 @@ def hand_coding(units: pd.DataFrame) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for row in pd.read_csv(HAND_CODED).itertuples():
         mine = units[units["doc_id"] == row.doc_id]
-        overlap = (np.minimum(mine["end"], row.end) - np.maximum(mine["start"], row.start)).to_numpy()
+        overlap = (np.minimum(mine["end"], row.end)
+                   - np.maximum(mine["start"], row.start)).to_numpy()
         if len(mine) and overlap.max() > (row.end - row.start) / 2:
             out.setdefault(mine["unit_id"].iloc[int(overlap.argmax())], set()).add(row.theme_id)
     return out
@@ -56,7 +57,8 @@ def unit_themes(run) -> dict[str, str]:
     return dict(zip(units["suggestion_id"].str[len("unit:"):], units["theme_id"]))
 
 
-def scored(themes: dict[str, str], gold: dict[str, set[str]], coded: set[str]) -> tuple[float, float]:
+def scored(themes: dict[str, str], gold: dict[str, set[str]], coded: set[str]
+           ) -> tuple[float, float]:
     """Accuracy on the hand-coded units not coded, and the commonest theme's share of all units
     not coded (``none`` aside)."""
     right = [themes[u] in gold[u] for u in gold if u not in coded and u in themes]

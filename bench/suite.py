@@ -66,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import themesift as ts  # noqa: E402
 from quality import CODEBOOK, ROOT, load_care_opinion, write_results  # noqa: E402
 from themesift.embed import Embedder  # noqa: E402
+from themesift.propose import suggest_units_and_codes  # noqa: E402
 from themesift.review.sheet import review_order  # noqa: E402
 from themesift.segment import small_talk_in_transcripts  # noqa: E402
 
@@ -74,6 +75,7 @@ KS = (1, 5, 10, 20)
 ONE_THEME_K = 8  # "one theme": this many passages of a single theme, as an analyst working
 ONE_THEME = f"k = {ONE_THEME_K} of one theme"  # theme by theme codes them first
 STEPS = (0, 25, 50, 100, 200)
+ACCEPTED = (3, 10)  # codes accepted in one click each, the review's first decisions
 BOOTSTRAP = 1000
 
 
@@ -286,6 +288,7 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
                     centroid(data, test, vectors, embedder, examples))
                 put(ONE_THEME, "themesift", seed, test, themesift(data, test, examples, embedder))
             review_loop(data, pool, test, vectors, embedder, seed, put)
+            accepting_codes(data, pool, test, vectors, embedder, seed, put)
     return out
 
 
@@ -332,6 +335,48 @@ def review_loop(data, pool, test, vectors, embedder, seed, put) -> None:
             if "small_talk" in data.units else False)
         waiting = waiting[[int(i) not in done for i in pool]]
         reviewed += [int(i) for i in review_order(waiting)[: nxt - step]]
+
+
+def accepting_codes(data, pool, test, vectors, embedder, seed, put) -> None:
+    """The review starts with codes: the pool's candidate codes (``discover_codes``), those
+    offered with a theme taken largest first, as the review sheet and the widget give them.
+    The analyst accepts a code when most of the members it would code (those whose own
+    suggestion agrees) carry its theme in the gold coding, and rejects it otherwise; each
+    acceptance codes those members, right or wrong, as one decision (``decision_id``). After
+    each number of ``ACCEPTED`` codes decided (or all offered, where fewer), the test half is
+    scored with the coding as examples."""
+    units = data.units.iloc[pool]
+    try:
+        codes = ts.discover_codes(units, embeddings=vectors[pool], seed=seed, quiet=True)
+    except ts.InputError:  # too few units to make codes of
+        return
+    unit_table, code_table = suggest_units_and_codes(units, codes, data.framework,
+                                                     embedder=embedder)
+    own = dict(zip(unit_table["unit_id"], unit_table["theme_id"]))
+    gold = dict(zip(units["unit_id"], (data.gold[i] for i in pool)))
+    text = dict(zip(units["unit_id"], units["text"]))
+    members = codes.assignments.groupby("code_id")["unit_id"].agg(list)
+    offered = code_table[code_table["offered"] & (code_table["theme_id"] != "none")]
+    rows: list[dict] = []
+    for n, code in enumerate(offered.sort_values("size", ascending=False, kind="stable")
+                             .itertuples(), start=1):
+        agree = [u for u in members[code.code_id] if own[u] == code.theme_id]
+        if sum(code.theme_id in gold[u] for u in agree) > len(agree) / 2:
+            rows.append([{"text": text[u], "theme_id": code.theme_id,
+                          "decision_id": code.code_id} for u in agree])
+        else:
+            rows.append([])
+    for n in ACCEPTED:
+        examples = pd.DataFrame([r for code in rows[:n] for r in code],
+                                columns=["text", "theme_id", "decision_id"])
+        setting = f"review, {n} codes"
+        put(setting, "themesift", seed, test,
+            themesift(data, test, examples if len(examples) else None, embedder))
+        plain = examples[["text", "theme_id"]]  # no codes accepted: the descriptions alone
+        put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, plain))
+        put(setting, "logistic regression", seed, test,
+            logistic(data, test, vectors, embedder, plain) if len(plain)
+            else description_cosine(data, test, vectors, embedder))
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -458,7 +503,8 @@ def main() -> int:
         rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
                 for (s, m), runs in predictions.items()]
         order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
-                 ONE_THEME, *[f"review, {s} decisions" for s in STEPS]]
+                 ONE_THEME, *[f"review, {s} decisions" for s in STEPS],
+                 *[f"review, {n} codes" for n in ACCEPTED]]
         rows.sort(key=lambda r: order.index(r["setting"]))
         title = (f"{data.name}: {len(data.units)} passages, {len(data.framework.theme_ids)} themes"
                  f"{' + none' if 'none' in data.labels else ''}, "

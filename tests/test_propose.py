@@ -464,10 +464,10 @@ def test_the_examples_of_one_decision_are_held_out_together():
         return list(trained)
 
     code = set(range(6))
-    one_code = [("decision", 7)] * 6 + [("decision", k) for k in range(6)]
+    one_code = ["decision 7"] * 6 + [f"decision {k}" for k in range(6)]
     assert all(code <= rows or not code & rows for rows in cross_validate(one_code))
     # Without shared decisions, the examples are held out one by one as before.
-    alone = cross_validate([("decision", k) for k in range(12)])
+    alone = cross_validate([f"decision {k}" for k in range(12)])
     assert any(0 < len(code & rows) < 6 for rows in alone)
     assert alone == cross_validate(None)
 
@@ -777,25 +777,32 @@ def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
 
 def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
         sample_units, embedder):
-    # An analyst starts the review with its first codes: four of relationships (9 units each)
-    # and two of structural tension (8 each), every member suggested so already. Learned as
-    # 52 separate decisions, they moved the study's other units to relationships (28% -> 36%
-    # of them, hope and symptoms losing); as six decisions, they leave it where it was.
-    before = ts.suggest_units(sample_units, "recovery", embedder=embedder)
-    relationships = before.loc[before["theme_id"] == "relationships", "unit_id"][:36]
-    tension = before.loc[before["theme_id"] == "structural_tension", "unit_id"][:16]
-    text = sample_units.set_index("unit_id")["text"]
-    examples = pd.DataFrame({
-        "text": text[[*relationships, *tension]].to_numpy(),
-        "theme_id": ["relationships"] * 36 + ["structural_tension"] * 16,
-        "decision_id": [k // 9 for k in range(36)] + [10 + k // 8 for k in range(16)]})
-    after = ts.suggest_units(sample_units, "recovery", embedder=embedder, examples=examples)
-    others = ~before["unit_id"].isin(examples_ids := [*relationships, *tension])
+    # An analyst starts the review with the sample's first 8 codes offered with a theme (four
+    # of them relationships), each accepted in one click: 72 members coded. Learned as 72
+    # decisions, a code's near-twin members vouched for each other in the cross-validation,
+    # and the study's other units went from 34% to 48% relationships and from 16% to 9% hope;
+    # as 8 decisions, to 41% and 12%.
+    from themesift.propose import suggest_units_and_codes
+
+    codes = ts.discover_codes(sample_units, embedder=embedder, quiet=True)
+    before, code_table = suggest_units_and_codes(sample_units, codes, "recovery",
+                                                 embedder=embedder)
+    own = dict(zip(before["unit_id"], before["theme_id"]))
+    text = dict(zip(sample_units["unit_id"], sample_units["text"]))
+    members = codes.assignments.groupby("code_id")["unit_id"].agg(list)
+    offered = code_table[code_table["offered"] & (code_table["theme_id"] != "none")]
+    examples = pd.DataFrame(
+        [(u, text[u], code.theme_id, code.code_id)
+         for code in offered.sort_values("size", ascending=False, kind="stable")[:8].itertuples()
+         for u in members[code.code_id] if own[u] == code.theme_id],
+        columns=["unit_id", "text", "theme_id", "decision_id"])
+    assert examples["theme_id"].nunique() >= 3  # not the few-themes case (stand-ins)
+    after, _ = suggest_units_and_codes(sample_units, codes, "recovery", embedder=embedder,
+                                       examples=examples.drop(columns="unit_id"))
+    others = ~before["unit_id"].isin(examples["unit_id"])
     share = lambda table: table.loc[others, "theme_id"].value_counts(normalize=True)  # noqa: E731
-    for theme in ("relationships", "hope", "symptoms_barrier"):
-        assert abs(share(after)[theme] - share(before)[theme]) <= 0.04, theme
-    assert (after.set_index("unit_id").loc[examples_ids, "theme_id"]
-            == before.set_index("unit_id").loc[examples_ids, "theme_id"]).all()
+    assert share(after)["relationships"] - share(before)["relationships"] <= 0.1
+    assert share(after)["hope"] >= 0.1
 
 
 def test_examples_of_fewer_than_half_the_themes_bring_stand_ins_for_the_others():

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from ._blas import one_blas_thread
 from .errors import InputError
 from .model import CandidateCodes, Corpus, Framework
 
@@ -183,15 +184,13 @@ def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
     xy = np.zeros((len(vectors), 2))
     if len(vectors) > 1:
         from scipy.linalg import eigh
-        from threadpoolctl import threadpool_limits
 
         # The top two eigenvectors of the scatter matrix, not a full SVD (0.01 s instead of
         # 0.06 s at 1,500 units); on one BLAS thread, as two OpenBLAS threads took 1-13 s
         # when the machine was busy (they wait for each other).
         dimension = centred.shape[1]
-        with threadpool_limits(1, user_api="blas"):
-            _, eigenvectors = eigh(centred.T @ centred,
-                                   subset_by_index=[max(dimension - 2, 0), dimension - 1])
+        _, eigenvectors = one_blas_thread(eigh)(
+            centred.T @ centred, subset_by_index=[max(dimension - 2, 0), dimension - 1])
         components = eigenvectors[:, ::-1].T
         signs = np.sign(components[np.arange(len(components)),
                                    np.abs(components).argmax(axis=1)])

@@ -51,13 +51,12 @@ weighs as much as the cross-validation ever lets it: shown one theme in the part
 words and the others only in an analyst's descriptions, the learner learned the words and took
 every unit for that theme. Examples that one decision coded together (``decision_id``: a
 code accepted in one click, as :meth:`Study.examples` gives them) are held out together in
-the cross-validation, and where there are such, every theme counts the same in the fit:
-a code's members are near twins, so held out one by one they made the examples look far
-more telling than they are, and how many examples a theme had then said how big its
-accepted codes were; accepting the first codes of a study pulled its other units towards
-their themes (bench/accept_codes.py). A unit that is itself an example gets its coded theme;
-a theme rejected for a text is never suggested for it again. bench/suite.py measures this against the plain baselines (nearest
-centroid, logistic regression) on every human-coded set we have.
+the cross-validation: a code's members are near twins, so held out one by one they made the
+examples look far more telling than they are, and accepting the first codes of a study
+pulled its other units towards their themes (bench/accept_codes.py and the suite's "review,
+N codes" rows). A unit that is itself an example gets its coded theme; a theme rejected for a
+text is never suggested for it again. bench/suite.py measures this against the plain
+baselines (nearest centroid, logistic regression) on every human-coded set we have.
 
 A codebook of names and descriptions only
 -----------------------------------------
@@ -87,6 +86,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from .errors import InputError
 from .model import NONE_THEME, CandidateCodes, Framework, Theme, theme_label
 from .text import counted
@@ -510,6 +510,7 @@ class _Reference:
         return (best - self.median) / self.spread
 
 
+@one_blas_thread
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
            context_weight, code_weight, reference: _Reference | None = None,
            clearest: list[tuple[str, str, bool]] | None = None,
@@ -712,18 +713,14 @@ class _Learner:
 def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, top_k: int,
            temperature: float, reference: _Reference | None,
            weights: Sequence[float] | None = None,
-           decisions: dict[str, object] | None = None) -> _Learner:
+           decisions: dict[str, str] | None = None) -> _Learner:
     """A classifier trained on the coded examples, whose logits are added to ``weight`` times
     the framework's zero-shot logits; its regularisation and the weight are chosen by
     cross-validation on the examples themselves (see the module docstring), the texts of one
-    decision (``decisions``: text -> decision id) held out together. Where one decision coded
-    several of them (a code accepted in one click), every theme counts the same in the fit:
-    how many examples a theme then has says how big the accepted codes were, not how common
-    the theme is, and learning it pulled the study towards the themes accepted first."""
+    decision (``decisions``: text -> decision id) held out together."""
     labels = [*evidence.theme_ids, NONE_THEME]
     texts = list(dict.fromkeys(t for t, _, rejected in coded if not rejected))
-    groups = [(decisions or {}).get(t, ("text", t)) for t in texts]
-    balanced = len(set(groups)) < len(groups)
+    groups = [(decisions or {}).get(t, f"text {t}") for t in texts]
     row = {t: i for i, t in enumerate(texts)}
     gold = np.zeros((len(texts), len(labels)), dtype=bool)
     for text, theme, rejected in coded:
@@ -747,8 +744,7 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
             return None
         from sklearn.linear_model import LogisticRegression
 
-        model = model or LogisticRegression(max_iter=1000, warm_start=True,
-                                            class_weight="balanced" if balanced else None)
+        model = model or LogisticRegression(max_iter=1000, warm_start=True)
         with warnings.catch_warnings():  # few examples of many themes is the usual case here
             warnings.filterwarnings("ignore", message="The number of unique classes")
             return model.set_params(C=c).fit(x, y)
@@ -770,7 +766,7 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
 
 
 def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_SHOT_WEIGHTS,
-                    groups: Sequence[object] | None = None) -> tuple[float, float]:
+                    groups: Sequence[str] | None = None) -> tuple[float, float]:
     """The (C, weight) under which held-out examples' coded themes are most probable, the
     weight among ``weights``; the examples of one group (``groups``: one per example, the
     decision that coded it) are held out together. Accepting a code codes its members in
@@ -785,9 +781,8 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
     shared = (gold & (counts >= 2)).any(axis=1)
     if shared.sum() < MIN_CV_EXAMPLES or (counts >= 2).sum() < (counts >= 1).sum() / 2:
         return DEFAULT_C, min(weights, key=lambda w: abs(w - DEFAULT_WEIGHT))
-    keys = [repr(g) for g in groups] if groups is not None else list(range(n))
-    group = (np.unique(keys, return_inverse=True)[1] if len(set(keys)) < n
-             else np.arange(n))  # one by one where no two examples share a decision
+    group = (np.arange(n) if groups is None or len(set(groups)) == n  # one by one
+             else np.unique(list(groups), return_inverse=True)[1])
     n_groups = int(group.max()) + 1
     folds = (np.random.default_rng(0).permutation(n_groups) % min(CV_FOLDS, n_groups))[group]
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
@@ -1085,14 +1080,14 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
     return out
 
 
-def example_decisions(examples) -> dict[str, object]:
+def example_decisions(examples) -> dict[str, str]:
     """Text (stripped, as :func:`check_examples` gives it) -> the decision that coded it, from
     an examples table's optional ``decision_id`` column (empty cells: none)."""
     import pandas as pd
 
     if not hasattr(examples, "columns") or "decision_id" not in examples.columns:
         return {}
-    return {str(text).strip(): ("decision", str(d))
+    return {str(text).strip(): f"decision {d}"
             for text, d in zip(examples["text"], examples["decision_id"]) if not pd.isna(d)}
 
 
