@@ -20,5 +20,6 @@ def test_one_blas_thread_holds_inside_the_function_only():
 def test_codes_and_suggestions_are_limited():
     import importlib
 
-    assert importlib.import_module("themesift.discover._discover").discover_codes.__wrapped__
+    assert importlib.import_module("themesift.discover._partition").fit_partition.__wrapped__
+    assert importlib.import_module("themesift.discover._labels").phrase_labels.__wrapped__
     assert importlib.import_module("themesift.propose")._score.__wrapped__

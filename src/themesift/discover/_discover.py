@@ -7,7 +7,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .._blas import one_blas_thread
 from ..errors import InputError
 from ..model import CandidateCodes
 from ._bertopic import bertopic_quiet, representation_class
@@ -30,7 +29,6 @@ logger = logging.getLogger(__name__)
 LARGE_CORPUS = 5000
 
 
-@one_blas_thread
 def discover_codes(
     units: pd.DataFrame,
     *,
