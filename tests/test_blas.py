@@ -1,4 +1,4 @@
-"""Codes and suggestions run their many small matrix products on one BLAS thread."""
+"""Suggestions and Ward's codes run their many small matrix products on one BLAS thread."""
 
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -11,15 +11,32 @@ def blas_threads() -> set[int]:
     return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
 
 
-def test_one_blas_thread_holds_inside_the_function_only():
+def test_one_blas_thread_holds_inside_only_and_only_where_asked():
     outside = blas_threads()
-    assert one_blas_thread(blas_threads)() == {1}
+    with one_blas_thread():
+        assert blas_threads() == {1}
     assert blas_threads() == outside
+    with one_blas_thread(False):
+        assert blas_threads() == outside
+    assert one_blas_thread()(blas_threads)() == {1}  # as a decorator, each call
 
 
-def test_codes_and_suggestions_are_limited():
+def test_suggestions_and_codes_are_limited(monkeypatch, fake_embedder):
     import importlib
 
-    assert importlib.import_module("themesift.discover._partition").fit_partition.__wrapped__
-    assert importlib.import_module("themesift.discover._labels").phrase_labels.__wrapped__
+    import pandas as pd
+
+    import themesift as ts
+
+    seen = []
+    partition = importlib.import_module("themesift.discover._discover")
+    fit = partition.fit_partition
+    monkeypatch.setattr(partition, "fit_partition",
+                        lambda *a, **k: seen.append(blas_threads()) or fit(*a, **k))
+    units = pd.DataFrame({"unit_id": [f"u{i}" for i in range(12)],
+                          "text": [f"{w} is on my mind every day" for w in
+                                   ["money", "cash", "rent", "family", "sister", "mother",
+                                    "sleep", "dreams", "tiredness", "work", "job", "boss"]]})
+    ts.discover_codes(units, embedder=fake_embedder, quiet=True)
+    assert seen == [{1}]
     assert importlib.import_module("themesift.propose")._score.__wrapped__

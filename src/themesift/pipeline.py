@@ -189,8 +189,9 @@ def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
         # 0.06 s at 1,500 units); on one BLAS thread, as two OpenBLAS threads took 1-13 s
         # when the machine was busy (they wait for each other).
         dimension = centred.shape[1]
-        _, eigenvectors = one_blas_thread(eigh)(
-            centred.T @ centred, subset_by_index=[max(dimension - 2, 0), dimension - 1])
+        with one_blas_thread():
+            _, eigenvectors = eigh(centred.T @ centred,
+                                   subset_by_index=[max(dimension - 2, 0), dimension - 1])
         components = eigenvectors[:, ::-1].T
         signs = np.sign(components[np.arange(len(components)),
                                    np.abs(components).argmax(axis=1)])

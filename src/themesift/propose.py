@@ -510,7 +510,7 @@ class _Reference:
         return (best - self.median) / self.spread
 
 
-@one_blas_thread
+@one_blas_thread()
 def _score(units, framework, embedder, examples, codes, top_k, temperature, none_similarity,
            context_weight, code_weight, reference: _Reference | None = None,
            clearest: list[tuple[str, str, bool]] | None = None,

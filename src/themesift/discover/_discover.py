@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._blas import one_blas_thread
 from ..errors import InputError
 from ..model import CandidateCodes
 from ._bertopic import bertopic_quiet, representation_class
@@ -130,32 +131,34 @@ def discover_codes(
     chosen = method
     if method == "auto":
         chosen = "agglomerative" if n < LARGE_CORPUS else "hdbscan"
-    docs = [keyword_text(t) for t in texts]
-    vocabulary, min_units = keyword_vocabulary(docs)
-    representation = representation_class()(vectors=vectors, embedder=embedder)
+    # One BLAS thread but for UMAP + HDBSCAN's large products (see themesift._blas).
+    with one_blas_thread(chosen != "hdbscan"):
+        docs = [keyword_text(t) for t in texts]
+        vocabulary, min_units = keyword_vocabulary(docs)
+        representation = representation_class()(vectors=vectors, embedder=embedder)
 
-    with bertopic_quiet():
-        if chosen == "hdbscan":
-            fit = fit_hdbscan(docs, vectors, vocabulary, representation, seed, n_codes,
-                              min_code_size)
-            if fit is None and method == "auto":
-                logger.warning("HDBSCAN found no codes in %d units; using k-means instead", n)
-                chosen = "kmeans"
-            elif fit is None:
-                raise InputError(
-                    f"HDBSCAN found no codes in these {n} meaning units: it put every unit in "
-                    f"its noise class",
-                    fix="Use method='agglomerative' or 'kmeans', which always find codes",
-                )
-        if chosen != "hdbscan":
-            fit = fit_partition(chosen, docs, vectors, vocabulary, representation, seed,
-                                n_codes, min_code_size, quiet)
-    topics, outlier, keywords, info, distances = fit
+        with bertopic_quiet():
+            if chosen == "hdbscan":
+                fit = fit_hdbscan(docs, vectors, vocabulary, representation, seed, n_codes,
+                                  min_code_size)
+                if fit is None and method == "auto":
+                    logger.warning("HDBSCAN found no codes in %d units; using k-means instead", n)
+                    chosen = "kmeans"
+                elif fit is None:
+                    raise InputError(
+                        f"HDBSCAN found no codes in these {n} meaning units: it put every unit in "
+                        f"its noise class",
+                        fix="Use method='agglomerative' or 'kmeans', which always find codes",
+                    )
+            if chosen != "hdbscan":
+                fit = fit_partition(chosen, docs, vectors, vocabulary, representation, seed,
+                                    n_codes, min_code_size, quiet)
+        topics, outlier, keywords, info, distances = fit
 
-    table, assignments = code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
-    table["label"] = phrase_labels(table, assignments, texts, vectors,
-                                   dict(zip(table["code_id"], table["keywords"].str.split(
-                                        SEPARATOR, regex=False))), embedder, seed, docs)
+        table, assignments = code_tables(units, unit_ids, texts, vectors, topics, outlier, keywords)
+        table["label"] = phrase_labels(table, assignments, texts, vectors,
+                                       dict(zip(table["code_id"], table["keywords"].str.split(
+                                            SEPARATOR, regex=False))), embedder, seed, docs)
     finished = time.perf_counter()
     labels = assignments["code_id"].to_numpy()
     params = {

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._blas import one_blas_thread
 from ._bertopic import keyword_label
 from ._input import normalise
 from ._words import keyword_text, word_text
@@ -32,7 +31,6 @@ LABEL_PAIRS = 8
 LABEL_SHORTLIST = 15
 
 
-@one_blas_thread
 def phrase_labels(table: pd.DataFrame, assignments: pd.DataFrame, texts: list[str],
                   vectors: np.ndarray, keywords: dict[str, list[str]], embedder: Any,
                   seed: int = 0, docs: list[str] | None = None) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .._blas import one_blas_thread
 from .._io import progress_shown
 from ._bertopic import topic_keywords, topic_model
 from ._geometry import (
@@ -211,7 +210,6 @@ def _progress(items: list, n_units: int, quiet: bool | None, desc: str):
     return tqdm(items, desc=desc, leave=False)
 
 
-@one_blas_thread
 def fit_partition(algorithm: str, docs: list[str], vectors: np.ndarray, vocabulary: list[str],
                   representation: Any, seed: int, n_codes: int | None, min_code_size: int,
                   quiet: bool | None):
