@@ -358,8 +358,7 @@ def accepting_codes(data, pool, test, vectors, embedder, seed, put) -> None:
     members = codes.assignments.groupby("code_id")["unit_id"].agg(list)
     offered = code_table[code_table["offered"] & (code_table["theme_id"] != "none")]
     rows: list[dict] = []
-    for n, code in enumerate(offered.sort_values("size", ascending=False, kind="stable")
-                             .itertuples(), start=1):
+    for code in offered.sort_values("size", ascending=False, kind="stable").itertuples():
         agree = [u for u in members[code.code_id] if own[u] == code.theme_id]
         if sum(code.theme_id in gold[u] for u in agree) > len(agree) / 2:
             rows.append([{"text": text[u], "theme_id": code.theme_id,

@@ -40,3 +40,32 @@ def test_suggestions_and_codes_are_limited(monkeypatch, fake_embedder):
     ts.discover_codes(units, embedder=fake_embedder, quiet=True)
     assert seen == [{1}]
     assert importlib.import_module("themesift.propose")._score.__wrapped__
+
+
+def test_threads_leaving_in_any_order_restore_the_count():
+    # A enters, B enters, A leaves, B leaves: B must not restore the one thread that A set.
+    import threading
+
+    outside = blas_threads()
+    entered, first_left = threading.Event(), threading.Event()
+
+    def first():
+        with one_blas_thread():
+            entered.set()
+            second_in.wait(5)
+        first_left.set()
+
+    second_in = threading.Event()
+
+    def second():
+        entered.wait(5)
+        with one_blas_thread():
+            second_in.set()
+            first_left.wait(5)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert blas_threads() == outside

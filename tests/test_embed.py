@@ -451,6 +451,7 @@ def test_a_cache_of_an_earlier_version_keeps_its_vectors_in_the_faster_table(tmp
     (sql,) = check.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()
     assert "WITHOUT ROWID" not in sql.upper()
     assert check.execute("SELECT COUNT(*) FROM vectors").fetchone() == (2,)
+    assert check.execute("PRAGMA freelist_count").fetchone() == (0,)  # the old pages gone
     check.close()
 
 

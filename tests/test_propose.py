@@ -775,6 +775,26 @@ def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
                   "rationale"].iloc[0]
 
 
+def test_decision_ids_as_a_file_gives_them_and_examples_of_one_decision(fake_embedder):
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    read = pd.DataFrame({  # as read from a CSV file: text cells, empty ones ""
+        "text": ["a", "b", "c", "a", "d", "e", "f"], "theme_id": ["sorting"] * 7,
+        "decision_id": ["7", "7.0", "8", "9", "", " ", "10"],
+        "rejected": ["", "", "", "", "", "", "true"]})
+    # Empty cells and rejected rows name no decision; 7 and 7.0 are one; a text coded by two
+    # decisions (a in 7 and 9) ties them.
+    assert propose.example_decisions(read) == {
+        "a": "decision 7", "b": "decision 7", "c": "decision 8"}
+    # Every example coded by one decision (a code reassigned in one click): nothing to hold
+    # out, so the learner's defaults, no crash.
+    examples = pd.DataFrame({"text": STUDY, "theme_id": ["sorting"] * 4 + ["exporting"] * 4
+                             + ["searching"] * 4, "decision_id": 12})
+    out = ts.suggest_units(units_of(*STUDY), TABLE, embedder=fake_embedder, examples=examples)
+    assert list(out["theme_id"]) == list(examples["theme_id"])
+
+
 def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
         sample_units, embedder):
     # An analyst starts the review with the sample's first 8 codes offered with a theme (four

@@ -158,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     sug.add_argument("--id-column", default=None, metavar="NAME",
                      help="column with row ids (default: row numbers)")
     sug.add_argument("--examples", default=None, metavar="CODED.csv",
-                     help="analyst-coded examples to learn from (columns text, theme_id)")
+                     help="analyst-coded examples to learn from (columns text, theme_id; "
+                          "optionally rejected, and decision_id: rows one decision coded)")
     sug.add_argument("--fine-tune", action="store_true",
                      help="first fine-tune the embedding model on the examples (minutes on a "
                           "CPU; kept for the same examples; prints how long it took)")

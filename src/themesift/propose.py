@@ -739,7 +739,8 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
 
     def fit(rows: np.ndarray, c: float, model=None):
         x = np.vstack([vectors[r] for r in rows for _ in range(gold[r].sum())] + [x_descriptions])
-        y = np.r_[[j for r in rows for j in np.flatnonzero(gold[r])], y_descriptions]
+        y = np.r_[np.array([j for r in rows for j in np.flatnonzero(gold[r])], dtype=int),
+                  y_descriptions]
         if len(set(y)) < 2:
             return None
         from sklearn.linear_model import LogisticRegression
@@ -773,17 +774,19 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
     one click: held out one by one, each is predicted from its near twins, and the examples
     seem to carry over to other units far better than they do.
 
-    A theme's only example, held out, says nothing about how examples carry over to new
-    text (its theme is then learned from the description alone), so cross-validation runs
-    only where most coded themes have more than one example."""
+    A theme's only example (or only decision), held out, says nothing about how examples
+    carry over to new text (its theme is then learned from the description alone), so
+    cross-validation runs only where most coded themes have more than one."""
     n = len(gold)
-    counts = gold.sum(axis=0)
-    shared = (gold & (counts >= 2)).any(axis=1)
-    if shared.sum() < MIN_CV_EXAMPLES or (counts >= 2).sum() < (counts >= 1).sum() / 2:
-        return DEFAULT_C, min(weights, key=lambda w: abs(w - DEFAULT_WEIGHT))
     group = (np.arange(n) if groups is None or len(set(groups)) == n  # one by one
              else np.unique(list(groups), return_inverse=True)[1])
     n_groups = int(group.max()) + 1
+    # Per theme, how many decisions coded it (examples, where each is its own decision).
+    counts = np.array([len(set(group[gold[:, j]])) for j in range(gold.shape[1])])
+    shared = (gold & (counts >= 2)).any(axis=1)
+    if (shared.sum() < MIN_CV_EXAMPLES or n_groups < 2
+            or (counts >= 2).sum() < (counts >= 1).sum() / 2):
+        return DEFAULT_C, min(weights, key=lambda w: abs(w - DEFAULT_WEIGHT))
     folds = (np.random.default_rng(0).permutation(n_groups) % min(CV_FOLDS, n_groups))[group]
     held_out = {c: np.zeros(gold.shape) for c in EXAMPLE_CS}
     for f in range(folds.max() + 1):
@@ -1082,13 +1085,44 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
 
 def example_decisions(examples) -> dict[str, str]:
     """Text (stripped, as :func:`check_examples` gives it) -> the decision that coded it, from
-    an examples table's optional ``decision_id`` column (empty cells: none)."""
-    import pandas as pd
-
+    an examples table's optional ``decision_id`` column; rejected rows and empty cells name
+    none. Decisions that coded one text are one (held out together: a text in two accepted
+    codes ties them); ids are compared as written, ``7``, ``"7"`` and ``7.0`` alike."""
     if not hasattr(examples, "columns") or "decision_id" not in examples.columns:
         return {}
-    return {str(text).strip(): f"decision {d}"
-            for text, d in zip(examples["text"], examples["decision_id"]) if not pd.isna(d)}
+    rejected = (examples["rejected"] if "rejected" in examples.columns
+                else [False] * len(examples))
+    of_text: dict[str, list[str]] = {}
+    for row, (text, given, no) in enumerate(
+            zip(examples["text"], examples["decision_id"], rejected), start=2):
+        decision = _decision_key(given)
+        if decision is not None and isinstance(text, str) and not _yes_or_no(no, row):
+            of_text.setdefault(text.strip(), []).append(decision)
+    parent: dict[str, str] = {}
+
+    def root(d: str) -> str:
+        while parent.setdefault(d, d) != d:
+            d = parent[d]
+        return d
+
+    for decisions in of_text.values():
+        for other in decisions[1:]:
+            parent[root(other)] = root(decisions[0])
+    return {text: f"decision {root(decisions[0])}" for text, decisions in of_text.items()}
+
+
+def _decision_key(value) -> str | None:
+    """A ``decision_id`` cell as text (``7.0`` as ``7``), or None where it is empty."""
+    import pandas as pd
+
+    if value is None or pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text or None
+    return str(int(number)) if number.is_integer() else text
 
 
 def example_theme(framework: Framework, given) -> str | None:

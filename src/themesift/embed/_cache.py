@@ -71,12 +71,18 @@ class VectorCache:
 
         if not old_table():
             return
+        logger.info("Moving the embedding cache %s to its faster layout (once)", self.path)
         with self._transaction():
-            if old_table():  # else another process has just moved them
-                self._conn.execute(f"CREATE TABLE vectors_moved {_VECTORS}")
-                self._conn.execute("INSERT INTO vectors_moved SELECT text_hash, vector FROM vectors")
-                self._conn.execute("DROP TABLE vectors")
-                self._conn.execute("ALTER TABLE vectors_moved RENAME TO vectors")
+            if not old_table():  # another process has just moved them
+                return
+            self._conn.execute(f"CREATE TABLE vectors_moved {_VECTORS}")
+            self._conn.execute("INSERT INTO vectors_moved SELECT text_hash, vector FROM vectors")
+            self._conn.execute("DROP TABLE vectors")
+            self._conn.execute("ALTER TABLE vectors_moved RENAME TO vectors")
+        # The old table's pages would stay in the file, half of it empty; another process
+        # using the file meanwhile only means they stay until a later VACUUM.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._conn.execute("VACUUM")
 
     def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors among ``hashes``; rows of the wrong size count as absent."""
