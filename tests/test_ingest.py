@@ -15,6 +15,13 @@ def _speakers_and_roles(transcript):
     return [(t.speaker, t.role) for t in transcript.turns]
 
 
+def _read_text(tmp_path, text, name="t.txt"):
+    """``text`` saved as a UTF-8 file and read back as a transcript."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return ts.read_transcript(path)
+
+
 def _assert_offsets(transcript):
     for turn in transcript.turns:
         assert transcript.text[turn.start:turn.end] == turn.text
@@ -102,9 +109,8 @@ def test_moderator_can_be_named(fixtures):
                                    "[00:01:02] P3", "P3 (00:01:02)", "Support worker 1"])
 def test_common_label_forms(tmp_path, label):
     sep = "" if label.endswith(("]", ":**")) else ":"
-    path = tmp_path / "t.txt"
-    path.write_text(f"{label}{sep} First words here.\n\nP9: Other words.\n\n{label}{sep} Again.\n")
-    t = ts.read_transcript(path)
+    t = _read_text(tmp_path, f"{label}{sep} First words here.\n\nP9: Other words.\n\n"
+                             f"{label}{sep} Again.\n")
     assert len(t.turns) == 3
     assert t.turns[0].text == "First words here."
     assert t.turns[0].speaker == t.turns[2].speaker
@@ -112,16 +118,13 @@ def test_common_label_forms(tmp_path, label):
 
 
 def test_timestamps_in_labels_are_kept(tmp_path):
-    path = tmp_path / "t.txt"
-    path.write_text("[00:01:02] P3: Words.\nP4 (1:05:00.5): More words.\n")
-    t = ts.read_transcript(path)
+    t = _read_text(tmp_path, "[00:01:02] P3: Words.\nP4 (1:05:00.5): More words.\n")
     assert [x.time_start for x in t.turns] == [62.0, 3900.5]
 
 
 def test_sentence_with_a_colon_is_not_a_label(tmp_path):
-    path = tmp_path / "t.txt"
-    path.write_text("P1: I told her this: it will be fine.\nWhat we said was: no.\nP2: Right.\n")
-    t = ts.read_transcript(path)
+    t = _read_text(tmp_path,
+                   "P1: I told her this: it will be fine.\nWhat we said was: no.\nP2: Right.\n")
     assert [x.speaker for x in t.turns] == ["P1", "P2"]
     assert "What we said was: no." in t.turns[0].text
 
@@ -637,11 +640,9 @@ def test_blank_lines_in_a_csv_are_skipped_and_rows_keep_their_spreadsheet_number
 
 
 def test_a_transcribers_note_opening_a_line_is_no_speaker(tmp_path):
-    path = tmp_path / "interview.txt"
-    path.write_text("Aoife: I went back to the house.\n\nNiamh: And then what?\n\n"
-                    "[Crying] Sorry. He was only seven when it happened.\n\n"
-                    "Niamh: Take your time.\n\nAoife: I'm okay.\n", encoding="utf-8")
-    turns = ts.read_transcript(path).turns
+    turns = _read_text(tmp_path, "Aoife: I went back to the house.\n\nNiamh: And then what?\n\n"
+                       "[Crying] Sorry. He was only seven when it happened.\n\n"
+                       "Niamh: Take your time.\n\nAoife: I'm okay.\n").turns
     assert [t.speaker for t in turns] == ["Aoife", "Niamh", "Niamh", "Aoife"]
     assert "[Crying] Sorry. He was only seven" in turns[1].text
 
@@ -673,23 +674,19 @@ def test_a_docx_reads_with_its_tracked_changes_accepted(tmp_path):
                                    "Lead Facilitator", "Anna - Facilitator",
                                    "Facilitator Anna Lindqvist"])
 def test_common_moderator_labels_are_the_moderators(tmp_path, label):
-    path = tmp_path / "fg.txt"
-    path.write_text(f"{label}: What helped you most after discharge?\n\n"
-                    "P1: My sister. She moved in with me for a month.\n\n"
-                    f"{label}: And services?\n\nP1: The home treatment team were good.\n",
-                    encoding="utf-8")
-    turns = ts.read_transcript(path).turns
+    transcript = _read_text(tmp_path, f"{label}: What helped you most after discharge?\n\n"
+                            "P1: My sister. She moved in with me for a month.\n\n"
+                            f"{label}: And services?\n\nP1: The home treatment team were good.\n")
+    turns = transcript.turns
     assert [t.role for t in turns] == ["moderator", "participant"] * 2, [t.speaker for t in turns]
-    assert "services" not in " ".join(ts.segment(ts.read_transcript(path))["text"])
+    assert "services" not in " ".join(ts.segment(transcript)["text"])
 
 
 def test_zoom_labels_in_brackets_with_a_clock_time_keep_the_time_out_of_the_words(tmp_path):
-    path = tmp_path / "zoom.txt"
-    path.write_text("[Anna Lindqvist] 10:02:03\nOkay, can everyone hear me?\n\n"
-                    "[Kwame Mensah] 10:02:09\nYep, loud and clear.\n\n"
-                    "[Anna Lindqvist] 10:02:15\nWhat has your experience been?\n\n"
-                    "[Kwame Mensah] 10:02:30\nMixed, to be honest.\n", encoding="utf-8")
-    turns = ts.read_transcript(path).turns
+    turns = _read_text(tmp_path, "[Anna Lindqvist] 10:02:03\nOkay, can everyone hear me?\n\n"
+                       "[Kwame Mensah] 10:02:09\nYep, loud and clear.\n\n"
+                       "[Anna Lindqvist] 10:02:15\nWhat has your experience been?\n\n"
+                       "[Kwame Mensah] 10:02:30\nMixed, to be honest.\n").turns
     assert [(t.speaker, t.text) for t in turns][:2] == [
         ("Anna Lindqvist", "Okay, can everyone hear me?"), ("Kwame Mensah", "Yep, loud and clear.")]
 
@@ -697,11 +694,10 @@ def test_zoom_labels_in_brackets_with_a_clock_time_keep_the_time_out_of_the_word
 @pytest.mark.parametrize("name", ["Dafydd ap Rhys", "Máire ní Dhomhnaill", "José García y López",
                                   "Ana de los Santos"])
 def test_a_name_with_a_lowercase_particle_speaking_once_is_a_speaker(tmp_path, name):
-    path = tmp_path / "fg.txt"
-    path.write_text(f"Siobhán Kelly: The tea trolley was the best part.\n\nTom Evans: Agreed.\n\n"
-                    f"Siobhán Kelly: And the garden.\n\n{name}: In Wales we had the Measure.\n",
-                    encoding="utf-8")
-    assert ts.read_transcript(path).turns[-1].speaker == name
+    transcript = _read_text(
+        tmp_path, f"Siobhán Kelly: The tea trolley was the best part.\n\nTom Evans: Agreed.\n\n"
+        f"Siobhán Kelly: And the garden.\n\n{name}: In Wales we had the Measure.\n")
+    assert transcript.turns[-1].speaker == name
 
 
 def test_a_caption_cue_of_two_speakers_gives_each_their_words(tmp_path):
@@ -746,24 +742,20 @@ def test_a_docx_table_of_time_speaker_and_words_reads_as_turns(tmp_path):
 
 
 def test_words_read_out_mid_sentence_are_no_speaker(tmp_path):
-    path = tmp_path / "fg.txt"
-    path.write_text("Anna Lindqvist (Moderator): What happened when you were discharged?\n"
-                    "Kwame Mensah: It was chaos.\nFatima Begum: Mine said\n"
-                    "Follow Up: GP in two weeks.\nAnd the GP had never even heard of me.\n"
-                    "Anna Lindqvist (Moderator): How did that leave you?\n"
-                    "Kwame Mensah: Abandoned.\nFatima Begum: Angry.\n", encoding="utf-8")
-    turns = ts.read_transcript(path).turns
+    turns = _read_text(tmp_path, "Anna Lindqvist (Moderator): What happened when you were "
+                       "discharged?\nKwame Mensah: It was chaos.\nFatima Begum: Mine said\n"
+                       "Follow Up: GP in two weeks.\nAnd the GP had never even heard of me.\n"
+                       "Anna Lindqvist (Moderator): How did that leave you?\n"
+                       "Kwame Mensah: Abandoned.\nFatima Begum: Angry.\n").turns
     assert "Follow Up" not in {t.speaker for t in turns}
     assert turns[2].text.startswith("Mine said\nFollow Up: GP in two weeks.")
 
 
 def test_labels_separated_by_a_tab_start_turns(tmp_path):
-    path = tmp_path / "tabs.txt"
-    path.write_text("Interviewer\tHow did you come to use the service?\n"
-                    "P1\tMy GP referred me after my dad died.\n"
-                    "Interviewer\tAnd the first contact?\nP1\tA bit cold.\n"
-                    "\tIndented words\tgo on.\n", encoding="utf-8")
-    turns = ts.read_transcript(path).turns
+    turns = _read_text(tmp_path, "Interviewer\tHow did you come to use the service?\n"
+                       "P1\tMy GP referred me after my dad died.\n"
+                       "Interviewer\tAnd the first contact?\nP1\tA bit cold.\n"
+                       "\tIndented words\tgo on.\n").turns
     assert [(t.speaker, t.role) for t in turns] == [("Interviewer", "moderator"),
                                                     ("P1", "participant")] * 2
     assert turns[3].text.startswith("A bit cold.")
