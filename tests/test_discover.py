@@ -545,6 +545,16 @@ def test_importing_themesift_does_not_load_the_clustering_libraries():
     assert out.stdout.strip() == "[]"
 
 
+def test_bertopic_plotting_is_imported_only_when_something_plots():
+    code = ("import sys, themesift.discover, bertopic; from bertopic import BERTopic; "
+            "print('plotly' in sys.modules); "
+            "from bertopic.plotting import visualize_barchart; import bertopic.plotting as p; "
+            "print('plotly' in sys.modules, callable(p.visualize_topics), "
+            "sys.modules['bertopic.plotting'] is bertopic.plotting is p)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True"]
+
+
 @pytest.mark.skipif(not os.environ.get("THEMESIFT_SLOW_TESTS"),
                     reason="UMAP's first fit compiles with numba (~15 s); "
                            "set THEMESIFT_SLOW_TESTS=1")

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
 
@@ -407,23 +408,39 @@ def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list
         raise ValueError(f"small_talk_reasons() got {n} texts, {len(documents)} documents, "
                          f"{len(units)} unit flags and {len(turns)} turns; give one of each "
                          "per stretch.")
-    own = [small_talk_reason(t) for t in texts]
-    # Back-channels are transparent: a neighbour is the nearest stretch that is not one.
-    kind = [None if r is None or r == "back-channel" else r.split(":")[0] for r in own]
+    return _reasons(texts, documents, units, turns, range(n))
+
+
+def _reasons(texts: list[str], documents: list, units: list[bool], turns: list,
+             wanted: Iterable[int]) -> list[str | None]:
+    """:func:`small_talk_reasons` of the stretches ``wanted`` (None elsewhere), reading the
+    others only as far as their context needs."""
+    own: dict[int, str | None] = {}
+
+    def reason(j: int) -> str | None:
+        if j not in own:
+            own[j] = small_talk_reason(texts[j])
+        return own[j]
+
+    def kind(j: int) -> str | None:
+        # Back-channels are transparent: a neighbour is the nearest stretch that is not one.
+        r = reason(j)
+        return None if r is None or r == "back-channel" else r.split(":")[0]
 
     def neighbour(i: int, step: int) -> str | None:
         j = i + step
-        while 0 <= j < n and documents[j] == documents[i]:
-            if own[j] != "back-channel":
-                return kind[j]
+        while 0 <= j < len(texts) and documents[j] == documents[i]:
+            if reason(j) != "back-channel":
+                return kind(j)
             j += step
         return None
 
-    out = list(own)
-    for i in range(n):
-        if own[i] is None and units[i] and _little_content(texts[i]):
+    out: list[str | None] = [None] * len(texts)
+    for i in wanted:
+        out[i] = reason(i)
+        if out[i] is None and units[i] and _little_content(texts[i]):
             goes_on = i > 0 and (documents[i - 1], turns[i - 1]) == (documents[i], turns[i])
-            found = kind[i - 1] if goes_on else neighbour(i, -1) or neighbour(i, +1)
+            found = kind(i - 1) if goes_on else neighbour(i, -1) or neighbour(i, +1)
             if found:
                 out[i] = f"{IN_EXCHANGE}: {found}"
     return out
@@ -459,9 +476,11 @@ def flagged_reasons(units, flagged) -> list[str]:
     hand is "flagged in the units table".
     """
     texts = [str(t) for t in units["text"]]
-    documents = list(units["doc_id"]) if "doc_id" in units else None
-    turns = list(units["turn"]) if "turn" in units else None
-    reasons = small_talk_reasons(texts, documents, turns=turns)
+    n = len(texts)
+    documents = list(units["doc_id"]) if "doc_id" in units else [None] * n
+    turns = list(units["turn"]) if "turn" in units else list(range(n))
+    reasons = _reasons(texts, documents, [True] * n, turns,
+                       [i for i, flag in enumerate(flagged) if flag])
     out = []
     for text, reason, flag in zip(texts, reasons, flagged):
         if not flag:

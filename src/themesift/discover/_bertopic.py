@@ -18,6 +18,38 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+def _defer_plotting() -> None:
+    """Put a stand-in for ``bertopic.plotting`` in ``sys.modules`` that imports the real
+    module on first use (``topic_model.visualize_topics()``, ``from bertopic.plotting import
+    ...``): BERTopic imports it with the package, and with it plotly, nbformat and jsonschema,
+    2.4 of the 6 seconds ``import bertopic`` takes here, for figures themesift never draws.
+    Nothing is done where bertopic is already imported or not installed."""
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    name = "bertopic.plotting"
+    if "bertopic" in sys.modules or name in sys.modules:
+        return
+    package = importlib.util.find_spec("bertopic")  # finds it without importing it
+    if package is None or not package.submodule_search_locations:
+        return
+
+    class Deferred(types.ModuleType):
+        def __getattr__(self, attribute: str) -> Any:  # what the stand-in does not have
+            if attribute.startswith("__"):  # inspect and pickle look for __file__ & co.
+                raise AttributeError(attribute)
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            real = importlib.import_module(name)  # sets bertopic.plotting to it as well
+            return getattr(real, attribute)
+
+    sys.modules[name] = Deferred(name, "bertopic.plotting, imported on first use")
+
+
+_defer_plotting()
+
 N_KEYWORDS = 8
 #: c-TF-IDF candidates per code that the keyword re-ranking chooses from (BERTopic's 30).
 N_CANDIDATES = 30

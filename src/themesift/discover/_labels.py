@@ -221,9 +221,10 @@ def _ascent_blocks(similarity: np.ndarray, columns: list[np.ndarray], own: np.nd
 def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.ndarray,
                   choice: list[int], softness: float | None = None,
                   blocks: list | None = None) -> tuple[list[int], int]:
-    """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times, the
-    candidate (a column of ``similarity``, units x phrases) that makes the most units closest
-    to their own code's label, given the other codes' labels. With ``softness``, a unit
+    """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times (fewer where
+    a round changes nothing), the candidate (a column of ``similarity``, units x phrases)
+    that makes the most units closest to their own code's label, given the other codes'
+    labels. With ``softness``, a unit
     counts by a sigmoid of its margin (own label's similarity less the best other's) at that
     scale instead of 0 or 1. ``blocks``: :func:`_ascent_blocks` of the same arguments, if
     already made. The choice and the units won (counted 0 or 1)."""
@@ -239,6 +240,7 @@ def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.nda
                         else np.full(n_units, -np.inf, dtype=np.float32)
                         for cols, picked in zip(columns, choice)])
     for _ in range(LABEL_ROUNDS):
+        changed = False
         for k, cols in enumerate(columns):
             if blocks[k] is None:
                 continue
@@ -259,8 +261,12 @@ def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.nda
                 wins = (block_mine > best_other[mine, None]).sum(axis=0)
                 kept = own_label[~mine] >= best_other[~mine]  # others' units their label holds
                 wins += (kept[:, None] & (own_label[~mine, None] > block_other)).sum(axis=0)
-            choice[k] = int(np.argmax(wins))
-            current[k] = similarity[:, cols[choice[k]]]
+            picked = int(np.argmax(wins))
+            if picked != choice[k]:
+                choice[k], changed = picked, True
+                current[k] = similarity[:, cols[picked]]
+        if not changed:  # a round that changes nothing: the next would repeat it
+            break
     won = int((current.argmax(axis=0) == own).sum())
     return choice, won
 

@@ -83,8 +83,10 @@ class _PartitionClusterer:
 
             # Unit vectors: Euclidean distance is sqrt(2 * cosine distance), so the matrix
             # the silhouette needs anyway spares Ward computing its own (same merges).
-            points = X if distances is None else squareform(np.sqrt(2.0 * distances),
-                                                            checks=False)
+            points = X
+            if distances is not None:  # condensed first: half the square roots
+                points = squareform(distances, checks=False)
+                np.sqrt(np.multiply(points, 2.0, out=points), out=points)
             # One merge tree serves every k, and the codes at k+1 split one code at k.
             cuts = _cut_tree(linkage(points, method="ward"), ks)
             return {k: cuts[:, i].astype(int) for i, k in enumerate(ks)}
