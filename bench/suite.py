@@ -27,6 +27,10 @@ For each set, methods are compared on the same embeddings:
   with examples from other documents (a one-document set is split by passage). Baselines: the
   nearest centroid of the examples and the description, and scikit-learn's
   LogisticRegression on the embeddings;
+- 16 and 50 at random: passages of the other half drawn at random, each with all of its
+  gold themes (``none`` included), as an analyst coding quotes as they come gives them: the
+  themes in the proportions the set has them (the team's own check codes 16 quotes);
+  baselines as for k;
 - k = 8 of one theme: 8 passages of one theme (drawn per seed and half), the first thing an
   analyst coding theme by theme gives; baseline: the nearest centroid;
 - the review loop: an analyst answers suggestions of one half in themesift's review order
@@ -75,6 +79,7 @@ KS = (1, 5, 10, 20)
 ONE_THEME_K = 8  # "one theme": this many passages of a single theme, as an analyst working
 ONE_THEME = f"k = {ONE_THEME_K} of one theme"  # theme by theme codes them first
 STEPS = (0, 25, 50, 100, 200)
+RANDOM_NS = (16, 50)  # passages coded as they come (drawn at random), as an analyst codes
 ACCEPTED = (3, 10)  # codes accepted in one click each, the review's first decisions
 BOOTSTRAP = 1000
 
@@ -282,6 +287,14 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
                     put(setting, "themesift, fine-tuned", seed, test,
                         themesift(data, test, examples, tuned))
                     shutil.rmtree(tuned.fine_tuning.path)
+            for n_coded in RANDOM_NS:
+                drawn = np.random.default_rng([seed, int(test[0]), n_coded]).permutation(pool)
+                examples = examples_of(data, drawn[:n_coded])
+                setting = f"{n_coded} at random"
+                put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
+                put(setting, "logistic regression", seed, test,
+                    logistic(data, test, vectors, embedder, examples))
+                put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
             examples = one_theme_examples(data, pool, rng)
             if examples is not None:
                 put(ONE_THEME, "centroid", seed, test,
@@ -502,6 +515,7 @@ def main() -> int:
         rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
                 for (s, m), runs in predictions.items()]
         order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
+                 *[f"{n} at random" for n in RANDOM_NS],
                  ONE_THEME, *[f"review, {s} decisions" for s in STEPS],
                  *[f"review, {n} codes" for n in ACCEPTED]]
         rows.sort(key=lambda r: order.index(r["setting"]))
