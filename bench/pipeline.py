@@ -15,8 +15,10 @@ loaded (its load time is reported apart):
   one measurement just before the run and one just after: this machine's speed drifts by 10-20%
   over minutes, and bracketing the run keeps that drift out of the ratio;
 - ``total_s``: ``run_pipeline`` + ``write_outputs`` (what ``themesift run`` does), per stage;
-- ``short_texts_s``: the run's own embedding of texts other than the units (the framework's
-  texts, keyword candidates, label phrases), inside ``total_s``; ``total_s / (embed_s +
+- ``short_texts_s``: the run's own ``encode`` calls for texts other than the units (the
+  framework's texts, keyword candidates, label phrases, and any stretch of a unit past the
+  model's window), inside ``total_s``; model runs inside ``encode_spans`` (the token states
+  of label candidates' units, once no longer kept) are not in it. ``total_s / (embed_s +
   short_texts_s)`` is the run against all the embedding it does;
 - ``cached_total_s``: the same again on the now warm cache;
 - ``peak_rss_mb``: the process's peak resident memory after those runs (before BERTopic);

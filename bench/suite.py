@@ -29,8 +29,8 @@ For each set, methods are compared on the same embeddings:
   LogisticRegression on the embeddings;
 - 16 and 50 at random: passages of the other half drawn at random, each with all of its
   gold themes (``none`` included), as an analyst coding quotes as they come gives them: the
-  themes in the proportions the set has them (the team's own check codes 16 quotes);
-  baselines as for k;
+  themes in the proportions the set has them (the team's own check codes 16 quotes; the 16
+  are the first of the 50; a half with fewer passages has no such row); baselines as for k;
 - k = 8 of one theme: 8 passages of one theme (drawn per seed and half), the first thing an
   analyst coding theme by theme gives; baseline: the nearest centroid;
 - the review loop: an analyst answers suggestions of one half in themesift's review order
@@ -287,8 +287,10 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
                     put(setting, "themesift, fine-tuned", seed, test,
                         themesift(data, test, examples, tuned))
                     shutil.rmtree(tuned.fine_tuning.path)
-            for n_coded in RANDOM_NS:
-                drawn = np.random.default_rng([seed, int(test[0]), n_coded]).permutation(pool)
+            # One order of the pool, so that the 16 are the first of the 50 (its own stream:
+            # the other rows' draws stay as they were); none where the pool is smaller.
+            drawn = np.random.default_rng([seed, int(test[0]), 1]).permutation(pool)
+            for n_coded in (n for n in RANDOM_NS if n <= len(pool)):
                 examples = examples_of(data, drawn[:n_coded])
                 setting = f"{n_coded} at random"
                 put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))

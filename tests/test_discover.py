@@ -546,13 +546,31 @@ def test_importing_themesift_does_not_load_the_clustering_libraries():
 
 
 def test_bertopic_plotting_is_imported_only_when_something_plots():
-    code = ("import sys, themesift.discover, bertopic; from bertopic import BERTopic; "
-            "print('plotly' in sys.modules); "
-            "from bertopic.plotting import visualize_barchart; import bertopic.plotting as p; "
-            "print('plotly' in sys.modules, callable(p.visualize_topics), "
-            "sys.modules['bertopic.plotting'] is bertopic.plotting is p)")
+    code = """
+import importlib, importlib.util, sys
+from themesift.discover._bertopic import import_bertopic
+bertopic = import_bertopic()
+import bertopic._bertopic as core
+print('plotly' in sys.modules, 'bertopic.plotting' in sys.modules)
+print(callable(bertopic.plotting.visualize_topics), 'plotly' in sys.modules)
+real = sys.modules['bertopic.plotting']
+print(bertopic.plotting is real, core.plotting.visualize_barchart is real.visualize_barchart)
+importlib.import_module('bertopic.plotting._topics')
+print(importlib.util.find_spec('bertopic.plotting') is not None)
+from bertopic.plotting import *
+print(callable(visualize_hierarchy))
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True", "True", "True"]
+    assert out.stdout.split() == ["False", "False", "True", "True", "True", "True", "True",
+                                  "True"]
+
+
+def test_bertopic_imported_first_is_left_alone():
+    code = ("import sys, bertopic; from themesift.discover._bertopic import import_bertopic; "
+            "import_bertopic(); print(type(bertopic.plotting) is type(sys), "
+            "sys.modules['bertopic.plotting'] is bertopic.plotting)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
 
 
 @pytest.mark.skipif(not os.environ.get("THEMESIFT_SLOW_TESTS"),

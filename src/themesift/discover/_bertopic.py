@@ -18,37 +18,45 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-def _defer_plotting() -> None:
-    """Put a stand-in for ``bertopic.plotting`` in ``sys.modules`` that imports the real
-    module on first use (``topic_model.visualize_topics()``, ``from bertopic.plotting import
-    ...``): BERTopic imports it with the package, and with it plotly, nbformat and jsonschema,
-    2.4 of the 6 seconds ``import bertopic`` takes here, for figures themesift never draws.
-    Nothing is done where bertopic is already imported or not installed."""
+
+@functools.cache
+def import_bertopic() -> Any:
+    """``import bertopic``, its plotting module left for first use: BERTopic imports it with
+    the package, and with it plotly, nbformat and jsonschema, 2.4 of the 6 seconds the import
+    takes here, for figures themesift never draws. While bertopic imports, a stand-in answers
+    for ``bertopic.plotting``; it stays the package's ``plotting`` attribute (what BERTopic's
+    ``visualize_*`` methods call) and imports the real module, as ``import
+    bertopic.plotting`` does, on first use. Where bertopic is already imported, or plotly is
+    not installed (BERTopic then plots nothing), this is a plain import. Every import of
+    bertopic in themesift goes through here."""
     import importlib
     import importlib.util
     import sys
     import types
 
     name = "bertopic.plotting"
-    if "bertopic" in sys.modules or name in sys.modules:
-        return
-    package = importlib.util.find_spec("bertopic")  # finds it without importing it
-    if package is None or not package.submodule_search_locations:
-        return
+    if ("bertopic" in sys.modules or name in sys.modules
+            or importlib.util.find_spec("plotly") is None):
+        return importlib.import_module("bertopic")
 
     class Deferred(types.ModuleType):
         def __getattr__(self, attribute: str) -> Any:  # what the stand-in does not have
             if attribute.startswith("__"):  # inspect and pickle look for __file__ & co.
                 raise AttributeError(attribute)
-            if sys.modules.get(name) is self:
-                del sys.modules[name]
-            real = importlib.import_module(name)  # sets bertopic.plotting to it as well
-            return getattr(real, attribute)
+            if sys.modules.get(name) is self:  # only while bertopic itself imports
+                sys.modules.pop(name, None)
+            return getattr(importlib.import_module(name), attribute)
 
-    sys.modules[name] = Deferred(name, "bertopic.plotting, imported on first use")
-
-
-_defer_plotting()
+    stand_in = Deferred(name, "bertopic.plotting, imported on first use")
+    sys.modules[name] = stand_in
+    try:
+        bertopic = importlib.import_module("bertopic")
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]  # ``import bertopic.plotting`` imports the real one
+    if getattr(bertopic, "plotting", None) is None:
+        bertopic.plotting = stand_in  # ``bertopic.plotting.visualize_topics`` works
+    return bertopic
 
 N_KEYWORDS = 8
 #: c-TF-IDF candidates per code that the keyword re-ranking chooses from (BERTopic's 30).
@@ -58,6 +66,7 @@ MMR_DIVERSITY = 0.3
 
 
 def ctfidf():
+    import_bertopic()
     from bertopic.vectorizers import ClassTfidfTransformer
 
     return ClassTfidfTransformer(reduce_frequent_words=True)
@@ -65,8 +74,7 @@ def ctfidf():
 
 def topic_model(umap_model: Any, cluster_model: Any, vocabulary: list[str], representation: Any,
                 nr_topics: int | None = None):
-    from bertopic import BERTopic
-
+    BERTopic = import_bertopic().BERTopic
     model = BERTopic(
         embedding_model=None,  # vectors are always passed to fit_transform: nothing downloads
         umap_model=umap_model,
@@ -116,6 +124,7 @@ def topic_keywords(model: Any) -> dict[int, list[str]]:
 @functools.cache
 def representation_class() -> type:
     """The keyword block, defined on first use because it subclasses a BERTopic class."""
+    import_bertopic()
     from bertopic.representation import BaseRepresentation
 
     class CentroidKeywords(BaseRepresentation):

@@ -8,7 +8,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._io import progress_shown
-from ._bertopic import topic_keywords, topic_model
+from ._bertopic import import_bertopic, topic_keywords, topic_model
 from ._geometry import (
     PRECOMPUTE_MAX,
     code_centres,
@@ -215,6 +215,7 @@ def _progress(items: list, n_units: int, quiet: bool | None, desc: str):
 def fit_partition(algorithm: str, docs: list[str], vectors: np.ndarray, vocabulary: list[str],
                   representation: Any, seed: int, n_codes: int | None, min_code_size: int,
                   quiet: bool | None):
+    import_bertopic()
     from bertopic.dimensionality import BaseDimensionalityReduction
 
     clusterer = _PartitionClusterer(algorithm, n_codes, min_code_size, seed, quiet)
