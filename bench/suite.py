@@ -513,8 +513,8 @@ def main() -> int:
         if seconds:
             print(f"(fine-tuning took {np.mean(seconds):.0f} s a draw on average, "
                   f"{min(seconds):.0f}-{max(seconds):.0f} s)", file=sys.stderr)
-        rng = np.random.default_rng(0)
-        rows = [{"setting": s, "method": m, **metrics(data, runs, rng)}
+        # Each row's bootstrap on its own stream: a row added leaves the others' intervals.
+        rows = [{"setting": s, "method": m, **metrics(data, runs, np.random.default_rng(0))}
                 for (s, m), runs in predictions.items()]
         order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
                  *[f"{n} at random" for n in RANDOM_NS],
