@@ -350,7 +350,6 @@ def _punctuated(text: str) -> bool:
 @functools.lru_cache(maxsize=4)
 def _rule_sentencizer(lang: str):
     import spacy
-
     from spacy.attrs import IS_PUNCT
 
     nlp = spacy.blank(lang)

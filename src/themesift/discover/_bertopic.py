@@ -58,6 +58,7 @@ def import_bertopic() -> Any:
         bertopic.plotting = stand_in  # ``bertopic.plotting.visualize_topics`` works
     return bertopic
 
+
 N_KEYWORDS = 8
 #: c-TF-IDF candidates per code that the keyword re-ranking chooses from (BERTopic's 30).
 N_CANDIDATES = 30

@@ -224,10 +224,10 @@ def _label_ascent(similarity: np.ndarray, columns: list[np.ndarray], own: np.nda
     """Coordinate ascent on the units won: code by code, ``LABEL_ROUNDS`` times (fewer where
     a round changes nothing), the candidate (a column of ``similarity``, units x phrases)
     that makes the most units closest to their own code's label, given the other codes'
-    labels. With ``softness``, a unit
-    counts by a sigmoid of its margin (own label's similarity less the best other's) at that
-    scale instead of 0 or 1. ``blocks``: :func:`_ascent_blocks` of the same arguments, if
-    already made. The choice and the units won (counted 0 or 1)."""
+    labels. With ``softness``, a unit counts by a sigmoid of its margin (own label's
+    similarity less the best other's) at that scale instead of 0 or 1. ``blocks``:
+    :func:`_ascent_blocks` of the same arguments, if already made. The choice and the units
+    won (counted 0 or 1)."""
     import numpy as np
 
     n_units = len(similarity)
