@@ -269,6 +269,13 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
         setting = "zero-shot, names and descriptions only"
         out[(setting, "description cosine")] = out[("zero-shot", "description cosine")]
         out[(setting, "themesift")] = [themesift(plain, every, None, embedder)]
+    def learned(setting, seed, test, examples) -> None:
+        """themesift and both learning baselines on the same examples."""
+        put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
+        put(setting, "logistic regression", seed, test,
+            logistic(data, test, vectors, embedder, examples))
+        put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+
     for seed in range(seeds):
         parts = halves(data, seed)
         for test, pool in (parts, parts[::-1]):
@@ -276,10 +283,7 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
             for k in KS:
                 examples = draw_examples(data, pool, k, rng)
                 setting = f"k = {k}"
-                put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
-                put(setting, "logistic regression", seed, test,
-                    logistic(data, test, vectors, embedder, examples))
-                put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+                learned(setting, seed, test, examples)
                 if k in fine_tune_ks:
                     tuned = ts.fine_tune(examples, data.framework, embedder=embedder, seed=seed)
                     tuned.cache_dir = False  # one model per draw: nothing to reuse
@@ -291,12 +295,7 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
             # the other rows' draws stay as they were); none where the pool is smaller.
             drawn = np.random.default_rng([seed, int(test[0]), 1]).permutation(pool)
             for n_coded in (n for n in RANDOM_NS if n <= len(pool)):
-                examples = examples_of(data, drawn[:n_coded])
-                setting = f"{n_coded} at random"
-                put(setting, "centroid", seed, test, centroid(data, test, vectors, embedder, examples))
-                put(setting, "logistic regression", seed, test,
-                    logistic(data, test, vectors, embedder, examples))
-                put(setting, "themesift", seed, test, themesift(data, test, examples, embedder))
+                learned(f"{n_coded} at random", seed, test, examples_of(data, drawn[:n_coded]))
             examples = one_theme_examples(data, pool, rng)
             if examples is not None:
                 put(ONE_THEME, "centroid", seed, test,

@@ -785,7 +785,7 @@ def test_decision_ids_as_a_file_gives_them_and_examples_of_one_decision(fake_emb
         "rejected": ["", "", "", "", "", "", "true"]})
     # Empty cells and rejected rows name no decision; 7 and 7.0 are one; a text coded by two
     # decisions (a in 7 and 9) ties them.
-    assert propose.example_decisions(read) == {
+    assert propose.example_decisions(read, propose.check_examples(read, TABLE)) == {
         "a": "decision 7", "b": "decision 7", "c": "decision 8"}
     # Every example coded by one decision (a code reassigned in one click): nothing to hold
     # out, so the learner's defaults, no crash.

@@ -521,7 +521,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     embedder = embedder if embedder is not None else _default_embedder()
     evidence = _evidence(framework, embedder)
     coded = check_examples(examples, framework) if examples is not None else []
-    decisions = example_decisions(examples) if examples is not None else {}
+    decisions = example_decisions(examples, coded) if examples is not None else {}
 
     if reference is None:  # once a table: later chunks come with the first one's reference
         _say_if_not_english(texts)
@@ -1083,21 +1083,19 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
     return out
 
 
-def example_decisions(examples) -> dict[str, str]:
-    """Text (stripped, as :func:`check_examples` gives it) -> the decision that coded it, from
-    an examples table's optional ``decision_id`` column; rejected rows and empty cells name
-    none. Decisions that coded one text are one (held out together: a text in two accepted
-    codes ties them); ids are compared as written, ``7``, ``"7"`` and ``7.0`` alike."""
-    if not hasattr(examples, "columns") or "decision_id" not in examples.columns:
+def example_decisions(examples, coded: list[tuple[str, str, bool]]) -> dict[str, str]:
+    """Text -> the decision that coded it, from an examples table's optional ``decision_id``
+    column, its rows read as :func:`check_examples` gives them (``coded``, one per row);
+    rejected rows and empty cells name none. Decisions that coded one text are one (held out
+    together: a text in two accepted codes ties them); ids are compared as written, ``7``,
+    ``"7"`` and ``7.0`` alike."""
+    if "decision_id" not in examples.columns:
         return {}
-    rejected = (examples["rejected"] if "rejected" in examples.columns
-                else [False] * len(examples))
     of_text: dict[str, list[str]] = {}
-    for row, (text, given, no) in enumerate(
-            zip(examples["text"], examples["decision_id"], rejected), start=2):
+    for (text, _, rejected), given in zip(coded, examples["decision_id"], strict=True):
         decision = _decision_key(given)
-        if decision is not None and isinstance(text, str) and not _yes_or_no(no, row):
-            of_text.setdefault(text.strip(), []).append(decision)
+        if decision is not None and not rejected:
+            of_text.setdefault(text, []).append(decision)
     parent: dict[str, str] = {}
 
     def root(d: str) -> str:
