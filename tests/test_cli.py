@@ -551,6 +551,28 @@ def test_segment_out_to_a_missing_folder_says_so(tmp_path, fixtures, capsys):
     assert "The folder for the output file does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("out, message", [
+    # a folder to be, not a file named "units_folder"
+    ("units_folder/", f"The output path is a folder. Give a file name, e.g. {Path('units_folder', 'units.csv')}"),
+    (".", f"The output path is a folder. Give a file name, e.g. {Path('units.csv')}"),
+    # the units are written as CSV whatever the name
+    ("units.xlsx", "it should end with .csv). Name the output file with .csv"),
+])
+def test_segment_out_that_is_no_csv_file_is_refused_before_the_work(tmp_path, fixtures, capsys,
+                                                                    monkeypatch, out, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["segment", str(fixtures / "basic.txt"), "--out", out]) == 1
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_json_into_a_folder_suggests_a_file_name(tmp_path, capsys):
+    human = tmp_path / "human.csv"
+    human.write_text("id,theme_id\nu1,hope\nu2,none\n")
+    assert main(["compare", str(human), str(human), "--json", str(tmp_path)]) == 1
+    assert f"e.g. {tmp_path / 'agreement.json'}" in capsys.readouterr().err
+
+
 def test_a_reader_that_stops_early_gets_no_traceback():
     process = subprocess.Popen([sys.executable, "-m", "themesift", "frameworks"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)

@@ -83,16 +83,19 @@ def key_path(path: str | os.PathLike[str]) -> Path:
 
 
 def check_output(path: str | os.PathLike[str], *, force: bool = False,
-                 suffixes: tuple[str, ...] = ()) -> Path:
-    """The output path, checked as :func:`atomic_output` does (call it before slow work)."""
+                 suffixes: tuple[str, ...] = (), example: str = "study") -> Path:
+    """The output path, checked as :func:`atomic_output` does (call it before slow work).
+    ``example``: the file name a refusal suggests (with the first of ``suffixes``)."""
     target = Path(path)
+    name = example + (suffixes[0] if suffixes and not example.endswith(suffixes) else "")
+    # "out/" names a folder, which Path() would quietly turn into the file "out"
+    if target.is_dir() or str(path).endswith(("/", os.sep)):
+        raise InputError("The output path is a folder", path=path,
+                         fix=f"Give a file name, e.g. {target / name}")
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"Cannot tell the format from the file name (it should end with "
                          f"{' or '.join(suffixes)})", path=target,
                          fix=f"Name the output file with {' or '.join(suffixes)}")
-    if target.is_dir():
-        raise InputError("The output path is a folder", path=target,
-                         fix="Give a file name, e.g. " + str(target / ("study" + (suffixes or ("",))[0])))
     if not target.parent.is_dir():
         raise InputError("The folder for the output file does not exist", path=target.parent,
                          fix="Create the folder first, or choose another output file")

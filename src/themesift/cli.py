@@ -538,7 +538,7 @@ def _segment(args: argparse.Namespace) -> int:
     from .segment import MAX_WORDS, MIN_WORDS, segment, summarize_units
 
     if args.out:
-        check_output(args.out, force=True)  # before the work
+        check_output(args.out, force=True, suffixes=(".csv",), example="units")  # before the work
     min_words = MIN_WORDS if args.min_words is None else args.min_words
     max_words = MAX_WORDS if args.max_words is None else args.max_words
     if max_words < 2 * min_words:
@@ -577,7 +577,7 @@ def _compare(args: argparse.Namespace) -> int:
                           "table: give two tables, or leave --coder out to compare all the "
                           "coders of one table")
     if args.json:
-        check_output(args.json, force=True)  # before the work
+        check_output(args.json, force=True, example="agreement.json")  # before the work
     # ids are text: a transcript "01" stays "01" (as units.csv wrote it)
     units = (_read_csv(args.units, "The units table", dtype=str, keep_default_na=False)
              if args.units else None)
