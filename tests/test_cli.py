@@ -591,6 +591,17 @@ def test_run_into_a_file_is_refused_before_the_work(tmp_path, capsys, monkeypatc
     assert "The output path is a file, not a folder" in capsys.readouterr().err
 
 
+def test_run_into_a_folder_holding_a_folder_named_like_its_file_is_refused_first(
+        tmp_path, capsys, monkeypatch):
+    from themesift import pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda *a, **k: pytest.fail("ran"))
+    (tmp_path / "out" / "report.html").mkdir(parents=True)
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(tmp_path / "out"),
+                 "--quiet"]) == 1
+    assert "The output folder holds a folder named report.html" in capsys.readouterr().err
+
+
 def test_compare_tables_without_common_ids_exits_1(tmp_path, capsys):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text("id,theme_id\nx1,hope\n")

@@ -474,6 +474,40 @@ def test_blank_texts_are_named_by_row(units, embedder):
         discover_codes(bad, embedder=embedder)
 
 
+def test_rows_are_named_as_in_the_table_given_with_small_talk_in_it(units, embedder):
+    bad = units.assign(small_talk=False)
+    bad.loc[[0, 1], "small_talk"] = True  # set aside before the checks
+    bad.loc[5, "text"] = " "
+    with pytest.raises(InputError, match=r"no text: row 6 \(unit ids .+\)\. Remove"):
+        discover_codes(bad, embedder=embedder)
+    bad.loc[5, "text"], bad.loc[7, "unit_id"] = "Fine.", bad.loc[4, "unit_id"]
+    with pytest.raises(InputError, match=r"repeated: '.+' \(rows 5, 8\)"):
+        discover_codes(bad, embedder=embedder)
+
+
+def test_too_few_units_but_for_small_talk_says_so(embedder):
+    chat = pd.DataFrame({"unit_id": [f"u{i}" for i in range(12)],
+                         "text": ["Can you hear me?"] * 12, "small_talk": [True] * 10 + [False] * 2})
+    with pytest.raises(InputError, match=r"Only 2 meaning units \(10 more are small talk or short "
+                                         r"replies, which get no code: see the small_talk and "
+                                         r"short_reply columns\): too few"):
+        discover_codes(chat, embedder=embedder)
+
+
+def test_a_numpy_int_number_of_codes_is_checked_as_early_as_an_int(units):
+    from themesift.discover import check_n_codes
+
+    with pytest.raises(InputError, match="60 codes are too many for 100 meaning units"):
+        check_n_codes(np.int64(60), units)
+
+
+def test_embeddings_of_another_length_than_a_table_with_small_talk(units):
+    flagged = units.assign(small_talk=[True] * 10 + [False] * 90)
+    with pytest.raises(InputError, match=r"embeddings has 90 rows but the units table has 100 "
+                                         r"\(small talk included\)"):
+        discover_codes(flagged, embeddings=np.ones((90, 8)))
+
+
 def test_duplicate_unit_ids(units, embedder):
     bad = units.copy()
     bad.loc[5, "unit_id"] = bad.loc[0, "unit_id"]

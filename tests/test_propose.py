@@ -502,17 +502,23 @@ def test_a_names_and_descriptions_codebook_with_the_real_model(embedder):
     assert out["fit"].between(0, 1).all()
 
 
-def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake_embedder,
-                                                                            monkeypatch):
-    # Each theme's five units with the highest scores for it (small talk aside) train the
-    # learner; the other units, and those five too, are then suggested by it.
+@pytest.fixture
+def taught(monkeypatch):
+    """What the learner is trained on, a list of (text, theme_id, rejected) per training."""
     import importlib
 
     propose = importlib.import_module("themesift.propose")
-    taught = []
+    calls = []
     learn = propose._learn
     monkeypatch.setattr(propose, "_learn",
-                        lambda coded, *a, **k: taught.append(list(coded)) or learn(coded, *a, **k))
+                        lambda coded, *a, **k: calls.append(list(coded)) or learn(coded, *a, **k))
+    return calls
+
+
+def test_a_descriptions_only_codebook_learns_from_the_studys_clearest_units(fake_embedder,
+                                                                            taught):
+    # Each theme's five units with the highest scores for it (small talk aside) train the
+    # learner; the other units, and those five too, are then suggested by it.
     study = [*STUDY, "Sorting columns again.", "Sorting by name.", "Sorting the date column."]
     units = units_of(*study, small_talk=[False] * (len(study) - 1) + [True])
     out = ts.suggest_units(units, TABLE, embedder=fake_embedder)
@@ -561,14 +567,7 @@ def test_what_the_clearest_units_teach_leaves_a_unit_sharing_nothing_with_the_co
 
 
 def test_the_clearest_units_keep_to_the_analysts_rejections_none_level_and_repeats(
-        fake_embedder, monkeypatch):
-    import importlib
-
-    propose = importlib.import_module("themesift.propose")
-    taught = []
-    learn = propose._learn
-    monkeypatch.setattr(propose, "_learn",
-                        lambda coded, *a, **k: taught.append(list(coded)) or learn(coded, *a, **k))
+        fake_embedder, taught):
     study = [*STUDY, "Sorting is fine."]  # a repeat: one text, one example
     rejected = pd.DataFrame({"text": ["Columns sorting works."], "theme_id": ["sorting"],
                              "rejected": [True]})
@@ -835,3 +834,50 @@ def test_examples_of_fewer_than_half_the_themes_bring_stand_ins_for_the_others()
     assert not few(named("a", "b", "c"), 4) and not few(named("a", "b", "c"), 6)
     assert few(named("a", "b", "c", "d"), 22) and not few(named(*"abcdefghijk"), 22)
     assert few(named("a") + [("x", "b", True), ("y", "c", True)], 4)  # rejections name none
+    # a codebook of one or two themes, every theme named: not a theme-by-theme start
+    assert not few(named("a", "b"), 2) and not few(named("a"), 1) and few(named("a"), 2)
+
+
+def test_a_text_coded_none_never_stands_in_as_a_themes_clearest_unit(fake_embedder, taught):
+    study = [*STUDY, "Sorting is fine."]
+    plain = ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder)
+    clearest = [text for text, _, _ in taught[0]]
+    coded_none = clearest[0]
+    for examples in (  # none alone (the units' clearest), and with one theme (stand-ins)
+            pd.DataFrame({"text": [f" {coded_none}"], "theme_id": ["none"]}),
+            pd.DataFrame({"text": [coded_none, study[-1]], "theme_id": ["none", "sorting"]})):
+        taught.clear()
+        out = ts.suggest_units(units_of(*study), TABLE, embedder=fake_embedder,
+                               examples=examples)
+        assert coded_none not in [text for text, _, _ in taught[0]]
+        assert out.set_index(units_of(*study)["text"])["theme_id"][coded_none] == "none"
+    assert plain["theme_id"].ne("none").all()
+
+
+def test_numbers_and_empty_cells_read_alike_in_units_and_examples(fake_embedder):
+    units = pd.DataFrame({"unit_id": [1, 2], "text": [1984, "Rent arrears and eviction."]})
+    examples = pd.DataFrame({"text": [1984, "Rent arrears and eviction."],
+                             "theme_id": ["housing", "housing"],
+                             "rejected": pd.array([True, pd.NA], dtype="boolean")})
+    out = ts.suggest_units(units, FW, embedder=fake_embedder, examples=examples)
+    assert out["theme_id"][0] != "housing" and out["theme_id"][1] == "housing"
+    for words in (["1.0", "nan"], ["TRUE", "0.0"], ["x", "NaN"]):
+        pd.testing.assert_frame_equal(ts.suggest_units(
+            units, FW, embedder=fake_embedder, examples=examples.assign(rejected=words)), out)
+
+
+def test_code_smoothing_finds_members_whose_ids_are_numbers(fake_embedder):
+    import importlib
+
+    propose = importlib.import_module("themesift.propose")
+    codes = _codes_of({"C01": [1, 2], "C02": [3]}, {1: "a", 2: "b", 3: "c"})
+    assert propose._code_groups(codes, ["1", "2", "3"]) == [[0, 1], [2]]
+
+
+def test_propose_without_units_reads_empty_exemplar_cells_as_no_quotes(fake_embedder):
+    codes = _codes_of({"C01": ["u1"], "C02": ["u2"]},
+                      {"u1": "Rent arrears and eviction.", "u2": "Her mum rings every day."})
+    codes.table["exemplars"] = ["Rent arrears and eviction.", np.nan]  # as read from a CSV
+    table = ts.propose(codes, FW, embedder=fake_embedder)
+    assert "nan" not in " ".join(table["rationale"])
+    assert table["rationale"][1].endswith("Keywords: a, b.")  # no "For example:" of nothing

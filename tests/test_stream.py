@@ -129,7 +129,7 @@ def test_the_first_chunk_decides_which_rows_a_descriptions_only_codebook_learns_
     chosen = []
     clearest = propose._clearest_units
     monkeypatch.setattr(propose, "_clearest_units",
-                        lambda *args: chosen.append(clearest(*args)) or chosen[-1])
+                        lambda *args, **kw: chosen.append(clearest(*args, **kw)) or chosen[-1])
     learned, learn = [], propose._learn
     monkeypatch.setattr(propose, "_learn",
                         lambda *args, **kw: learned.append(learn(*args, **kw)) or learned[-1])

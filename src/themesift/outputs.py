@@ -40,6 +40,12 @@ def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError("The output path is a file, not a folder", path=out,
                          fix="Give a folder name for --out")
+    # a folder where a file goes would stop the files' move into place half way
+    for name in OUTPUT_FILES:
+        if (out / name).is_dir():
+            raise InputError(f"The output folder holds a folder named {name}, where the run's "
+                             "file of that name goes", path=out / name,
+                             fix="Rename or remove that folder, or give another --out")
     return out
 
 

@@ -41,16 +41,19 @@ examples are judged against the study as its units are (their "none" from their 
 Examples coded ``none`` are not learned from: "none" is the absence of a theme, decided by
 the fit above, and units an analyst coded none share nothing else (small talk, a topic the
 framework lacks); learning them as a class took suggestions from themes on the suite's sample
-(README, "Quality"). They are known units all the same. With
-one example a theme there is nothing to cross-validate on (see ``_cross_validate``) and the
-learner takes ``DEFAULT_C`` and ``DEFAULT_WEIGHT``. Where the examples name fewer than
-``MIN_THEMES_CODED`` themes or than half the framework's (an analyst working theme by
-theme), the themes they do not name
-learn from their clearest units in the study beside them (``_stand_ins``), and the framework
-weighs as much as the cross-validation ever lets it: shown one theme in the participants'
-words and the others only in an analyst's descriptions, the learner learned the words and took
-every unit for that theme. Examples that one decision coded together (``decision_id``: a
-code accepted in one click, as :meth:`Study.examples` gives them) are held out together in
+(README, "Quality"). They are known units all the same, and never stand in as a theme's
+clearest unit (below). Where fewer than half of the coded themes were coded by two
+decisions or more (one example a theme, as early in a review) there is nothing to
+cross-validate on (see ``_cross_validate``) and the learner takes ``DEFAULT_C`` and
+``DEFAULT_WEIGHT``. Where the examples name fewer than ``MIN_THEMES_CODED`` themes or than
+half the framework's (an analyst working theme by theme; never where they name every theme),
+the themes they do not name learn from their clearest units in the study beside them
+(``_stand_ins``), and the framework weighs as much as the cross-validation ever lets it (the
+largest of ``ZERO_SHOT_WEIGHTS``, whatever the examples): shown one theme in the
+participants' words and the others only in an analyst's descriptions, the learner learned the
+words and took every unit for that theme. Examples that one decision coded together
+(``decision_id``: a code accepted in one click, as :meth:`Study.examples` gives them) are
+held out together in
 the cross-validation: a code's members are near twins, so held out one by one they made the
 examples look far more telling than they are, and accepting the first codes of a study
 pulled its other units towards their themes (bench/accept_codes.py and the suite's "review,
@@ -77,7 +80,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -89,7 +91,7 @@ import numpy as np
 from ._blas import one_blas_thread
 from .errors import InputError
 from .model import NONE_THEME, CandidateCodes, Framework, Theme, theme_label
-from .text import counted
+from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,10 +121,11 @@ MIN_SPREAD = 0.01  # cosine: a study of near-identical units does not make every
 
 # Learning from coded examples: the classifier's inverse regularisation and the weight of the
 # framework's own logits are chosen among these by CV_FOLDS-fold cross-validation on the
-# examples, when at least half of the coded themes have two examples or more (and at least
-# MIN_CV_EXAMPLES texts share a theme); else (one example a theme, as early in a review)
-# DEFAULT_C and DEFAULT_WEIGHT, the choice that did best over the whole suite at one example
-# a theme.
+# examples, when at least half of the coded themes were coded by two decisions or more (each
+# example its own decision unless a decision_id says otherwise), at least MIN_CV_EXAMPLES
+# examples have such a theme and there are two decisions; else (one example a theme, as
+# early in a review) DEFAULT_C and DEFAULT_WEIGHT, the choice that did best over the whole
+# suite at one example a theme.
 EXAMPLE_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
 ZERO_SHOT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: ... and among these where the learner's examples are the study's clearest units, which
@@ -137,8 +140,6 @@ CLEAREST_UNITS = 5
 #: ... and where coded examples name fewer themes than this (or than half the framework's), the
 #: themes they do not name learn from their clearest units beside them (see ``_stand_ins``).
 MIN_THEMES_CODED = 3
-
-_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def propose(
     assignments = codes.assignments
     if units is None:  # the exemplar quotes stand for the members (codes=None says so below)
         quotes = [(code, f"{code}#{k}", quote) for code, exemplars in
-                  zip(table["code_id"], table["exemplars"].astype(str))
+                  zip(table["code_id"], table["exemplars"].fillna("").astype(str))
                   for k, quote in enumerate(exemplars.split(" | ")) if quote.strip()]
         units = pd.DataFrame({"unit_id": [q[1] for q in quotes], "text": [q[2] for q in quotes]})
         assignments = pd.DataFrame({"unit_id": units["unit_id"], "code_id": [q[0] for q in quotes]})
@@ -438,9 +439,11 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
                   f"{others}). Accepting codes those {agree}; "
                   + ("the other one stays" if n - agree == 1 else f"the other {n - agree} stay")
                   + " to be decided one by one.")
-    quotes = [q for q in str(code.exemplars).split(" | ") if q][:2]
-    return (reason + f" Keywords: {str(code.keywords).replace(' | ', ', ')}. For example: "
-            + " / ".join(f'"{_clip(q, 140)}"' for q in quotes))
+    exemplars = code.exemplars if isinstance(code.exemplars, str) else ""  # empty: NaN
+    quotes = [q for q in exemplars.split(" | ") if q][:2]
+    reason += f" Keywords: {str(code.keywords).replace(' | ', ', ')}."
+    return reason + (" For example: " + " / ".join(f'"{_clip(q, 140)}"' for q in quotes)
+                     if quotes else "")
 
 
 def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame,
@@ -548,13 +551,15 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     # "none" is no theme: it comes from how a unit fits (above), not from a class learned from
     # the units an analyst coded none, which share nothing but that (they stay known units).
     themed = [row for row in coded if row[1] != NONE_THEME]
+    # ... and a text the analyst coded none is no theme's clearest unit either
+    coded_none = {text for text, theme, no in coded if theme == NONE_THEME and not no}
     if any(not rejected for _, _, rejected in themed):
         # Examples of a few themes say little about how the themes differ: the themes they do
         # not name get stand-ins, and the framework counts as much as the cross-validation
         # ever lets it (see _stand_ins).
         few = _few_themes_named(themed, len(evidence.theme_ids))
         if clearest is None:
-            clearest = (_stand_ins(themed, texts, _softmax(logits), evidence, units)
+            clearest = (_stand_ins(themed, texts, _softmax(logits), evidence, units, coded_none)
                         if few and reference is not None else [])
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
                                     reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None,
@@ -563,7 +568,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     else:
         if clearest is None:
             rejected = {(text, theme) for text, theme, no in coded if no}
-            clearest = (_clearest_units(texts, _softmax(logits), evidence, units, rejected)
+            clearest = (_clearest_units(texts, _softmax(logits), evidence, units, rejected,
+                                        skip=coded_none)
                         if reference is not None else [])
         if clearest:
             learner = learner or _learn(clearest, evidence, embedder, top_k, temperature,
@@ -577,7 +583,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     probs = _softmax(logits)
     # A text with no letters (a number, emoji, a code such as "Q001"'s digits alone) has no
     # words to compare: whatever its vector is close to, it fits no theme.
-    wordless = np.array([not _LETTER.search(t) for t in texts])
+    wordless = np.array([not LETTER.search(t) for t in texts])
     probs[wordless] = np.eye(probs.shape[1])[-1]
     known, rejected = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
@@ -603,13 +609,14 @@ def _say_if_not_english(texts: list[str]) -> None:
 
 def _few_themes_named(themed, n_themes: int) -> bool:
     """Whether the coded examples name fewer than ``MIN_THEMES_CODED`` themes, or fewer than
-    half of the framework's."""
+    half of the framework's (never where they name all of its themes, as with a codebook of
+    one or two)."""
     named = {theme for _, theme, rejected in themed if not rejected}
-    return len(named) < max(MIN_THEMES_CODED, n_themes / 2)
+    return len(named) < min(n_themes, max(MIN_THEMES_CODED, n_themes / 2))
 
 
-def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence, units
-               ) -> list[tuple[str, str, bool]]:
+def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
+               coded_none: set[str]) -> list[tuple[str, str, bool]]:
     """For coded examples that name few themes (:func:`_few_themes_named`): for each theme
     they do not name, as many of its clearest units in the study (see :func:`_clearest_units`)
     as a named theme has examples (the median, at most ``CLEAREST_UNITS``).
@@ -625,19 +632,21 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
     per_theme = min(CLEAREST_UNITS, max(1, round(float(np.median(list(named.values()))))))
     coded = {text for text, _, _ in themed}  # an example is no stand-in for another theme
     return [row for row in _clearest_units(texts, probs, evidence, units, rejected,
-                                           per_theme=per_theme, any_codebook=True)
+                                           per_theme=per_theme, any_codebook=True,
+                                           skip=coded_none)
             if row[1] not in named and row[0] not in coded]
 
 
 def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
                     rejected: set[tuple[str, str]], per_theme: int = CLEAREST_UNITS,
-                    any_codebook: bool = False) -> list[tuple[str, str, bool]]:
+                    any_codebook: bool = False, skip: set[str] = frozenset()
+                    ) -> list[tuple[str, str, bool]]:
     """With a codebook that gives each theme only its description (or any codebook, with
     ``any_codebook``): per theme, the ``per_theme`` distinct texts suggested it with the
     highest scores, as examples
     ``(text, theme_id, False)`` (not small talk, nor a text the analyst rejected that theme
-    for); else none. They teach the learner how this study's participants talk about each
-    theme, which a description written by an analyst does not."""
+    for, nor one in ``skip``: coded none); else none. They teach the learner how this study's
+    participants talk about each theme, which a description written by an analyst does not."""
     from .smalltalk import small_talk_flags
 
     if not any_codebook and any(kind != "description" for kind in evidence.kinds):
@@ -651,7 +660,8 @@ def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, un
         for i in members[np.argsort(-probs[members, j], kind="stable")]:
             if len(chosen) == per_theme:
                 break
-            if (texts[i], theme) not in rejected:
+            said = texts[i].strip()  # as check_examples gives the analyst's texts
+            if (said, theme) not in rejected and said not in skip:
                 chosen[texts[i]] = None
         out += [(text, theme, False) for text in chosen]
     return out
@@ -776,7 +786,9 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
 
     A theme's only example (or only decision), held out, says nothing about how examples
     carry over to new text (its theme is then learned from the description alone), so
-    cross-validation runs only where most coded themes have more than one."""
+    cross-validation runs only where at least half of the coded themes have more than one
+    (and at least ``MIN_CV_EXAMPLES`` examples have such a theme, in two decisions or more);
+    else ``DEFAULT_C`` and the weight among ``weights`` nearest ``DEFAULT_WEIGHT``."""
     n = len(gold)
     group = (np.arange(n) if groups is None or len(set(groups)) == n  # one by one
              else np.unique(list(groups), return_inverse=True)[1])
@@ -795,7 +807,7 @@ def _cross_validate(gold, zero, fit, scores, x, weights: Sequence[float] = ZERO_
         for c in EXAMPLE_CS:  # weakest regularisation last: each fit starts from the last
             model = fit(train, c, model)
             held_out[c][test] = scores(model, x[test])
-    best, choice = -np.inf, (1.0, 1.0)
+    best, choice = -np.inf, (EXAMPLE_CS[0], weights[0])
     for c, raw in held_out.items():
         for weight in weights:
             p = _softmax(raw + weight * zero)
@@ -904,7 +916,9 @@ def _turn_neighbours(units) -> list[list[int]]:
 def _code_groups(codes: CandidateCodes, unit_ids: list[str]) -> list[list[int]]:
     position = {u: i for i, u in enumerate(unit_ids)}
     groups: dict[str, list[int]] = {}
-    for unit_id, code_id in zip(codes.assignments["unit_id"], codes.assignments["code_id"]):
+    # ids as _unit_texts gives them: a spreadsheet's 1 is "1"
+    for unit_id, code_id in zip(codes.assignments["unit_id"].astype(str),
+                                codes.assignments["code_id"]):
         if unit_id in position:
             groups.setdefault(code_id, []).append(position[unit_id])
     return list(groups.values())
@@ -939,10 +953,10 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         if no:
             return (f"Fits no theme well: the analyst rejected {' and '.join(no)} for it, and "
                     f"no other theme fits (closest: {closest}); maybe a new theme.")
-        if not _LETTER.search(s.texts[i]):
+        if not LETTER.search(s.texts[i]):
             return ("Fits no theme: it has no words to compare with the framework (only "
                     "numbers or symbols); check that this is the text column.")
-        if fit < _ndtr(np.array(NONE_Z)):
+        if fit <= round(float(_ndtr(np.array(NONE_Z))), 4):  # fit is rounded so
             why = (f"its closest theme ({closest}) fits it worse than {_share_better(fit)} of "
                    "the study's units fit theirs")
         elif s.similarity[i, j] <= 0:
@@ -1034,9 +1048,7 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
     if len(units) == 0:
         raise InputError("The units table is empty", fix="Give at least one meaning unit")
     # A number in a text cell (a spreadsheet's "42") is that text; a missing one is empty.
-    texts = [str(t) if isinstance(t, (int, np.integer)) and not isinstance(t, bool)
-             or isinstance(t, (float, np.floating)) and not np.isnan(t) else t
-             for t in units["text"]]
+    texts = [cell_text(t) for t in units["text"]]
     empty = [i + 2 for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
@@ -1044,7 +1056,7 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
                          fix="Remove those rows or fill in their text")
     ids = [str(u) for u in units["unit_id"]]
     if len(set(ids)) != len(ids):
-        dupes = sorted({u for u in ids if ids.count(u) > 1})[:5]
+        dupes = sorted(u for u, k in Counter(ids).items() if k > 1)[:5]
         raise InputError(f"Repeated unit ids: {', '.join(dupes)}", fix="Give every unit its own id")
     return ids, [str(t) for t in texts]
 
@@ -1069,6 +1081,7 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
                 else [False] * len(examples))
     for row, (text, given, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
+        text = cell_text(text)  # as in the units table
         theme = example_theme(framework, given)
         if theme is None:
             raise InputError(
@@ -1139,19 +1152,20 @@ def example_theme(framework: Framework, given) -> str | None:
     return matches.pop() if len(matches) == 1 else None
 
 
-_YES, _NO = {"true", "yes", "y", "1", "rejected"}, {"false", "no", "n", "0", ""}
-
-
 def _yes_or_no(value, row: int) -> bool:
     """A ``rejected`` cell as a bool: True/False, 1/0, or such words as a spreadsheet or
-    ``dtype=str`` gives ("False", "yes"); empty is False."""
-    if value is None or isinstance(value, float) and np.isnan(value):
+    ``dtype=str`` gives ("False", "yes", "1.0", "rejected"); empty is False."""
+    import pandas as pd
+
+    if value is None or pd.api.types.is_scalar(value) and pd.isna(value):
         return False
     if isinstance(value, (bool, np.bool_, int, np.integer, float)) and value in (0, 1):
         return bool(value)
     word = str(value).strip().lower()
-    if word in _YES | _NO:
-        return word in _YES
+    if word in TRUE_WORDS or word == "rejected":
+        return True
+    if word in FALSE_WORDS:
+        return False
     raise InputError(f"Cannot read {value!r} in the rejected column, row {row} of the examples",
                      fix="Write True (the text is not that theme) or False, or leave it empty")
 
@@ -1198,10 +1212,11 @@ def suggest_table(
     rows at a time (an .xlsx is read whole, then suggested in chunks), each chunk goes through
     :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
     replaces ``out`` only when every row is done. Rows are independent (a table has no turns
-    or codes) except for what counts as a typical fit and, with a codebook of descriptions
-    only, which rows the learner takes as examples: the table's first ``REFERENCE_ROWS``
-    rows decide both for all, whatever ``chunk_rows`` is (they are read as one chunk), so a
-    row's suggestion does not depend on the chunk size.
+    or codes) except for what counts as a typical fit, which rows stand in as examples (with
+    a codebook of descriptions only, or examples of few themes) and so what the learner
+    learns: the table's first ``REFERENCE_ROWS`` rows decide these for all, whatever
+    ``chunk_rows`` is (they are read as one chunk), so a row's suggestion does not depend on
+    the chunk size.
 
     Parameters
     ----------

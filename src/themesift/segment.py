@@ -179,11 +179,12 @@ def segment(
     -------
     pandas.DataFrame
         One row per meaning unit in transcript order, with columns ``unit_id, doc_id,
-        speaker, role, turn, start, end, text, small_talk``; ``start``/``end`` are character
-        offsets into the transcript's text; ``small_talk`` flags units that carry no content
-        for the study (greetings, logistics, audio checks, ...; see
+        speaker, role, turn, start, end, text, small_talk, short_reply``; ``start``/``end``
+        are character offsets into the transcript's text; ``small_talk`` flags units that
+        carry no content for the study (greetings, logistics, audio checks, ...; see
         :mod:`themesift.smalltalk`): they are kept, but left out of the candidate codes and
-        suggested ``none``.
+        suggested ``none``; ``short_reply`` flags a short answer to a question ("Racism.",
+        see :func:`is_short_reply`): kept and suggested, but left out of the candidate codes.
 
     Raises
     ------

@@ -76,7 +76,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from .text import DAYS, MONTHS, NUMBERS, stop_words as spoken_stop_words
+from .text import DAYS, MONTHS, NUMBERS, TRUE_WORDS, stop_words as spoken_stop_words
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
@@ -459,11 +459,8 @@ def small_talk_flags(units, column: str = "small_talk"):
 
     column = units[column]
     if not pd.api.types.is_bool_dtype(column):  # as read from a file: "True", "no", 1, ""
-        column = column.map(lambda v: str(v).strip().lower() in _TRUE)
+        column = column.map(lambda v: str(v).strip().lower() in TRUE_WORDS)
     return np.array(column.fillna(False).astype(bool), dtype=bool)
-
-
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0", "x"})
 
 
 def flagged_reasons(units, flagged) -> list[str]:

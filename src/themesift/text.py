@@ -2,16 +2,19 @@
 the dates and numbers that say nothing about a topic.
 
 Shared by segment (where a new idea starts), smalltalk, discover (keywords and labels), propose
-(the words a unit shares with a theme) and the code sheet (exemplar sentences); and how a count
-is written ("1 code", "2 codes").
+(the words a unit shares with a theme) and the code sheet (exemplar sentences); how a count
+is written ("1 code", "2 codes"); and how the cells of a table read as text or as yes/no.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import re
 
-__all__ = ["WORD", "stop_words", "content_words", "content_stems", "counted", "DAYS", "MONTHS", "NUMBERS"]
+__all__ = ["WORD", "LETTER", "stop_words", "content_words", "content_stems", "counted", "DAYS",
+           "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text"]
 
 
 def counted(n: int, word: str) -> str:
@@ -21,6 +24,24 @@ def counted(n: int, word: str) -> str:
 
 #: A word: letters or digits, with an apostrophe inside ("don't", "mum's").
 WORD = re.compile(r"\w+(?:['’]\w+)*")
+#: A letter of any script (a text without one has no words to compare).
+LETTER = re.compile(r"[^\W\d_]")
+
+#: How a yes/no cell of a table reads once lower-cased, as spreadsheets and ``dtype=str`` give
+#: it ("TRUE", "1.0", "x"); an empty cell is no.
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0", "x"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0", "", "nan", "none", "<na>"})
+
+
+def cell_text(value):
+    """A table cell as text where it holds one: a number (a spreadsheet's ``42``) as its text,
+    other values (a string, an empty cell) as they are."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        return str(value)
+    return value if math.isnan(value) else str(value)
+
 
 # Words that carry no topic in spoken English, on top of spaCy's stop words.
 _FILLERS = frozenset(

@@ -22,8 +22,9 @@ How codes are found
      (step 3) leaves fewer than the lower end, the next best k is taken.
    * **5,000 units or more**: BERTopic's defaults, UMAP (5 dimensions, cosine) and HDBSCAN,
      with a minimum code size of 10 that grows with the corpus (0.1% of the units).
-3. Outliers are flagged and kept, never dropped. (Units flagged ``small_talk`` are not
-   grouped at all: see :mod:`themesift.smalltalk`.) With Ward or k-means, units that fit their
+3. Outliers are flagged and kept, never dropped. (Units flagged ``small_talk`` or
+   ``short_reply`` are not grouped at all: see :mod:`themesift.smalltalk` and
+   :func:`themesift.segment.is_short_reply`.) With Ward or k-means, units that fit their
    group poorly (negative silhouette: closer to another group than to their own; or a distance
    to the group's centre above its upper Tukey fence, Q3 + 1.5 IQR) move to the code with the
    nearest centre, and groups with fewer than ``min_code_size`` well-fitting members are

@@ -209,7 +209,8 @@ def _mmr(words: list[str], matrix: np.ndarray | None, relevance: np.ndarray, top
 
 
 def keyword_label(keywords: list[str], fallback: str) -> str:
-    """Two to four words: the top keyword, plus the next ones that add a new word."""
+    """One to four words: the top keyword, plus the next ones that add a new word; without
+    keywords, the first content words of ``fallback`` (or "unnamed code")."""
     parts: list[str] = []
     n_words = 0
     for keyword in keywords:

@@ -45,8 +45,9 @@ def discover_codes(
 
     The machine proposes, the analyst disposes: codes are candidates to read, rename, merge or
     split. Every unit gets exactly one code; units that fit no code well are flagged as
-    outliers and given their nearest code, never dropped. Units flagged ``small_talk`` (a
-    column of :func:`themesift.segment`'s table) are left out: they get no code.
+    outliers and given their nearest code, never dropped. Units flagged ``small_talk`` or
+    ``short_reply`` (columns of :func:`themesift.segment`'s table) are left out: they get no
+    code.
 
     Parameters
     ----------
@@ -113,8 +114,10 @@ def discover_codes(
 
     started = time.perf_counter()
     check_params(seed, n_codes, method, min_code_size)
-    units, embeddings, n_small_talk = without_small_talk(units, embeddings)
-    unit_ids, texts = check_units(units, min_code_size)
+    given = len(units) if hasattr(units, "__len__") else 0
+    units, embeddings, rows = without_small_talk(units, embeddings)
+    n_small_talk = 0 if rows is None else given - len(rows)
+    unit_ids, texts = check_units(units, min_code_size, rows, n_small_talk)
     n = len(texts)
     check_n_codes(n_codes, units)
     vectors = unit_vectors(texts, embedder, embeddings)

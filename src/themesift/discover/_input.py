@@ -19,9 +19,10 @@ METHODS = ("auto", "agglomerative", "kmeans", "hdbscan")
 MIN_UNITS = 10
 
 
-def without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, int]:
+def without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, Any]:
     """The units (and their vectors) that are not flagged ``small_talk`` nor ``short_reply``
-    (columns of :func:`themesift.segment`'s table), and how many were.
+    (columns of :func:`themesift.segment`'s table), and their rows in ``units`` (positions from
+    0; the table's length less theirs is how many were flagged).
 
     Small talk is kept in the units table but finds no code: grouped with the rest it makes
     codes such as "biscuits, coffee" that read as candidate new themes. A short reply to a
@@ -34,15 +35,20 @@ def without_small_talk(units: Any, embeddings: Any) -> tuple[Any, Any, int]:
     from ..smalltalk import small_talk_flags
 
     if not isinstance(units, pd.DataFrame):
-        return units, embeddings, 0
+        return units, embeddings, None
     flagged = small_talk_flags(units) | small_talk_flags(units, "short_reply")
     if not flagged.any():
-        return units, embeddings, 0
+        return units, embeddings, np.arange(len(units))
     if embeddings is not None:
         embeddings = np.asarray(embeddings)
-        if embeddings.ndim == 2 and len(embeddings) == len(units):
+        if embeddings.ndim == 2 and len(embeddings) != len(units):
+            raise InputError(
+                f"embeddings has {len(embeddings)} rows but the units table has {len(units)} "
+                f"(small talk included)",
+                fix="Give one row per meaning unit of the table, in its order")
+        if embeddings.ndim == 2:
             embeddings = embeddings[~flagged]
-    return units[~flagged], embeddings, int(flagged.sum())
+    return units[~flagged], embeddings, np.flatnonzero(~flagged)
 
 
 def check_params(seed: object, n_codes: object, method: object, min_code_size: object) -> None:
@@ -65,22 +71,28 @@ def check_params(seed: object, n_codes: object, method: object, min_code_size: o
 
 
 def check_n_codes(n_codes: int | None, units: Any) -> None:
-    """Refuse more codes than half the units that get one (small talk gets none): a code needs
-    at least two units. The pipeline calls this before embedding, so the answer comes early."""
-    if not isinstance(n_codes, int):  # None, or a bad value check_params names
-        return
-    n = len(units) - without_small_talk(units, None)[2]
+    """Refuse more codes than half the units that get one (small talk and short replies get
+    none): a code needs at least two units. The pipeline calls this before embedding, so the
+    answer comes early."""
+    if not isinstance(n_codes, numbers.Integral) or isinstance(n_codes, bool):
+        return  # None, or a bad value check_params names
+    kept = without_small_talk(units, None)[2]
+    n = len(units) if kept is None else len(kept)
     if n_codes > n // 2:
         raise InputError(
-            f"{n_codes} codes are too many for {n} meaning units (small talk aside): a code "
-            f"needs at least two units",
+            f"{n_codes} codes are too many for {n} meaning units (small talk and short "
+            f"replies aside): a code needs at least two units",
             fix=f"Ask for at most {n // 2} codes (--codes on the command line, n_codes= in "
                 f"Python), or leave the number out to let themesift choose it",
         )
 
 
-def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]]:
-    """The unit ids and texts, after checking that codes can be found in them."""
+def check_units(units: object, min_code_size: int, rows: Sequence[int] | None = None,
+                n_aside: int = 0) -> tuple[list[Any], list[str]]:
+    """The unit ids and texts, after checking that codes can be found in them. Where small
+    talk was set aside first (see :func:`without_small_talk`): ``rows``, each unit's row in
+    the table the caller gave (positions from 0), and ``n_aside``, how many were, for the
+    messages."""
     import pandas as pd
 
     if not isinstance(units, pd.DataFrame):
@@ -102,8 +114,10 @@ def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]
     n = len(units)
     needed = max(MIN_UNITS, 2 * min_code_size)
     if n < needed:
+        flagged = (f" ({n_aside} more are small talk or short replies, which get no code: see "
+                   "the small_talk and short_reply columns)" if n_aside else "")
         raise InputError(
-            f"Only {n} meaning unit{'s' if n != 1 else ''}: too few to find codes",
+            f"Only {n} meaning unit{'s' if n != 1 else ''}{flagged}: too few to find codes",
             fix=f"Give at least {needed}, or code them by hand",
         )
 
@@ -111,7 +125,7 @@ def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]
     missing = ids.isna() | (ids.astype(str).str.strip() == "")
     if missing.any():
         raise InputError(
-            f"Meaning units without a unit_id: {_rows(missing.to_numpy().nonzero()[0])}",
+            f"Meaning units without a unit_id: {_rows(missing.to_numpy().nonzero()[0], rows=rows)}",
             fix="Give every unit an id (themesift.segment() makes stable ones)",
         )
     unit_ids = ids.tolist()  # kept as given (ints from a spreadsheet stay ints)
@@ -120,7 +134,7 @@ def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]
         rows_of: dict[Any, list[int]] = {}
         for position in repeated.nonzero()[0]:
             rows_of.setdefault(unit_ids[position], []).append(int(position))
-        shown = [f"{uid!r} ({_rows(rows)})" for uid, rows in list(rows_of.items())[:5]]
+        shown = [f"{uid!r} ({_rows(at, rows=rows)})" for uid, at in list(rows_of.items())[:5]]
         more = len(rows_of) - len(shown)
         raise InputError(
             "Unit ids must be unique; repeated: " + "; ".join(shown)
@@ -133,7 +147,7 @@ def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]
     if is_blank.any():
         positions = is_blank.to_numpy().nonzero()[0]
         raise InputError(
-            f"Meaning units with no text: {_rows(positions, unit_ids)}",
+            f"Meaning units with no text: {_rows(positions, unit_ids, rows)}",
             fix="Remove those rows or fill in their text",
         )
     return unit_ids, text.astype(str).tolist()
@@ -142,11 +156,14 @@ def check_units(units: object, min_code_size: int) -> tuple[list[Any], list[str]
 _COLUMN_ROLE = {"unit_id": "unit ids", "text": "meaning-unit text"}
 
 
-def _rows(positions: Sequence[int], unit_ids: Sequence[str] | None = None) -> str:
-    """'rows 3, 8 (unit ids a, b)', rows counted from 1 as in a spreadsheet; at most 10."""
+def _rows(positions: Sequence[int], unit_ids: Sequence[str] | None = None,
+          rows: Sequence[int] | None = None) -> str:
+    """'rows 3, 8 (unit ids a, b)', rows counted from 1 as in a spreadsheet; at most 10.
+    ``rows``: where the table was filtered, each position's row in the table given."""
     positions = [int(p) for p in positions]
     shown = positions[:10]
-    text = ("row " if len(positions) == 1 else "rows ") + ", ".join(str(p + 1) for p in shown)
+    text = ("row " if len(positions) == 1 else "rows ") + ", ".join(
+        str((p if rows is None else int(rows[p])) + 1) for p in shown)
     if unit_ids is not None:
         text += " (unit ids " + ", ".join(str(unit_ids[p]) for p in shown) + ")"
     if len(positions) > len(shown):

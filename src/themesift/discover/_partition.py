@@ -55,7 +55,10 @@ class _PartitionClusterer:
         self.distances_ = distances  # the code's silhouette needs them again
         ks = [self.n_codes] if self.n_codes else _k_range(n)
         candidates = self._partitions(X, ks, distances)
-        sums = nested_sums(distances, candidates) if distances is not None else {}
+        # Ward's cuts nest; k-means' partitions do not (nested_sums would find that out only
+        # after its n-by-n product)
+        sums = (nested_sums(distances, candidates)
+                if distances is not None and self.algorithm == "agglomerative" else {})
         self.k_scores_ = {
             k: silhouette(X, labels, self.seed, distances, sums.get(k))
             for k, labels in candidates.items()

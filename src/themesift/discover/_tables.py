@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ._bertopic import N_KEYWORDS, keyword_label
+from ._bertopic import N_KEYWORDS
 from ._geometry import code_centres
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vect
         words = keywords.get(int(t), [])
         rows.append({
             "code_id": code_id[t],
-            "label": keyword_label(words, texts[exemplars[0]]),
+            "label": "",  # named by phrase_labels
             "keywords": SEPARATOR.join(words[:N_KEYWORDS]),
             "size": len(member),
             "n_speakers": len(said_by),

@@ -95,7 +95,7 @@ def keyword_vocabulary(docs: list[str]) -> tuple[list[str], int]:
 
     BERTopic fits its vectorizer on one joined document per code, so a ``min_df`` there would
     count codes and drop exactly the words unique to one code. Rare words are dropped here
-    instead, counting units: 2 below 1,000 units, rising to 10 at 5,000.
+    instead, counting units: 2 below 1,500 units, rising to 10 at 5,000.
     """
     min_units = min(10, max(2, len(docs) // 500))
     for min_df in dict.fromkeys((min_units, 1)):

@@ -23,7 +23,7 @@ from .._io import CSV_OPTIONS
 from ..errors import InputError
 from ..model import NONE_THEME, Framework, Theme
 from ..review.sheet import is_formula_like, quote_formula
-from ..text import content_stems
+from ..text import LETTER, content_stems
 from ._common import StudyView, atomic_output, check_output, study_view
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ def _join_emptied(match: re.Match) -> str:
 
 _LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
                       re.IGNORECASE)
-_LETTER = re.compile(r"[^\W\d_]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”’)\]])\s+")
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+-+\s+")
 
@@ -108,7 +107,7 @@ def condense(text: str, *, max_words: int = CONDENSED_WORDS) -> str:
     text = _tidy(_FILLER.sub(r"\g<before>", text))
     text = _REPEAT.sub("", _FALSE_START.sub("", text))
     sentences = [_tidy(s) for s in _SENTENCE.split(text)]
-    sentences = [s for s in sentences if _LETTER.search(s)]
+    sentences = [s for s in sentences if LETTER.search(s)]
     sentences = [s for s in sentences if len(content_stems(s)) >= 2] or sentences
     if not sentences:
         return ""
