@@ -37,7 +37,7 @@ from .errors import InputError, MissingDependencyError
 from .ingest import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
 from .smalltalk import small_talk_reasons
-from .text import WORD, content_stems
+from .text import ANNOTATION, WORD, content_stems
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "is_short_reply",
            "unit_id", "small_talk_in_transcripts", "SPACY_MODELS"]
@@ -67,7 +67,6 @@ _W_LENGTH = 0.4
 PUNCTUATED_WORDS = 30
 
 _SENTENCE_MARK = re.compile(r"[.!?…]+(?=[\s\"'”’)\]]|$)")
-_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _PARAGRAPH = re.compile(r"\n\s*")
 _CLAUSE_BREAK = re.compile(r"(?:[,;:]|\s[-–—]+|--)\s+")
 
@@ -217,7 +216,7 @@ def segment(
         for turn in t.turns
         if (include_moderator or turn.role != "moderator")
         and (include_backchannels or not is_backchannel(turn.text))
-        and WORD.search(_ANNOTATION.sub(" ", turn.text))  # not only "[crosstalk]"
+        and WORD.search(ANNOTATION.sub(" ", turn.text))  # not only "[crosstalk]"
     ]
     # One spaCy pass over every paragraph of every kept turn, batched.
     paragraphs = [(i, s, e) for i, (_, turn) in enumerate(kept) for s, e in _paragraphs(turn.text)]
@@ -465,7 +464,7 @@ def is_short_reply(text: str) -> bool:
 def _short_turn(text: str) -> tuple[list[str], set[str]] | None:
     """A turn of at most six words (transcriber's notes aside): its words and content stems;
     None for a longer one."""
-    words = WORD.findall(_ANNOTATION.sub(" ", text).casefold())
+    words = WORD.findall(ANNOTATION.sub(" ", text).casefold())
     if len(words) > _BACKCHANNEL_MAX_WORDS:
         return None
     return words, content_stems(" ".join(words))

@@ -76,7 +76,8 @@ import functools
 import re
 from collections.abc import Iterable
 
-from .text import DAYS, MONTHS, NUMBERS, TRUE_WORDS, stop_words as spoken_stop_words
+from .text import (ANNOTATION, DAYS, MONTHS, NUMBERS, TRUE_WORDS,
+                   stop_words as spoken_stop_words)
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
@@ -90,7 +91,6 @@ MAX_WORDS = 25
 MAX_CONTENT_BEYOND = 2
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # letters of any script
-_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 # Kind of small talk -> its words (lower case), each in one kind only. Words that also name
 # the work ("key worker", "drink" for alcohol, "signs of relapse", "a connection", "froze")
@@ -238,14 +238,14 @@ def _stop_words() -> frozenset[str]:
 
 def _plain(text: str) -> str:
     """Lower case, straight apostrophes, transcriber's notes blanked out."""
-    return _ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
+    return ANNOTATION.sub(" ", str(text).casefold().replace("’", "'"))
 
 
 def _spans(text: str) -> list[tuple[str, int]]:
     """Lower-case words with where they start; "parking's" -> "parking", and contractions
     ("isn't", "I'd") are left out."""
     out = []
-    for found in _WORD.finditer(_ANNOTATION.sub(" ", text)):
+    for found in _WORD.finditer(ANNOTATION.sub(" ", text)):
         stem, _, suffix = found.group(0).partition("'")
         if suffix in ("", "s"):
             out.append((stem, found.start()))

@@ -13,7 +13,7 @@ import math
 import numbers
 import re
 
-__all__ = ["WORD", "LETTER", "stop_words", "content_words", "content_stems", "counted", "DAYS",
+__all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems", "counted", "DAYS",
            "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text"]
 
 
@@ -26,6 +26,8 @@ def counted(n: int, word: str) -> str:
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 #: A letter of any script (a text without one has no words to compare).
 LETTER = re.compile(r"[^\W\d_]")
+#: A transcriber's note: "[laughs]", "(inaudible)".
+ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 #: How a yes/no cell of a table reads once lower-cased, as spreadsheets and ``dtype=str`` give
 #: it ("TRUE", "1.0", "x"); an empty cell is no.

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from ..errors import InputError
+from ..text import ANNOTATION
 
 
 # Words that name no topic in spoken English, on top of spaCy's and scikit-learn's stop
@@ -30,7 +31,6 @@ _SPOKEN_STOP_WORDS = frozenset(
     "keeping question round depends personally thinking times happening huge stupid "
     "hang different same whatever someone somebody anyone everybody everyone".split()
 )
-_ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 # Contractions go whole ("don't", "I'll" - else "ill" would look like a topic word); a
 # possessive keeps its noun ("mum's" -> "mum").
 _CONTRACTION = re.compile(r"\b\w+'(?:t|re|ve|ll|d|m)\b")
@@ -57,7 +57,7 @@ def _ascii(text: str) -> str:
 def keyword_text(text: str) -> str:
     """The words of a unit that can become keywords: no transcriber notes, contractions,
     punctuation or accents. BERTopic sees these texts; quotes always come from the units."""
-    text = _ANNOTATION.sub(" ", text.casefold().replace("’", "'"))
+    text = ANNOTATION.sub(" ", text.casefold().replace("’", "'"))
     text = _POSSESSIVE.sub("", _CONTRACTION.sub(" ", text))
     return " ".join(_NOT_LETTER.split(_ascii(text))).strip()
 
