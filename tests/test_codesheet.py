@@ -301,6 +301,25 @@ def test_formula_like_cells_are_text_in_xlsx(coded_study, tmp_path):
         assert cells[text].data_type == "s" and cells[text].quotePrefix
 
 
+def test_control_characters_of_a_transcript_become_spaces_in_xlsx(coded_study, tmp_path,
+                                                                    monkeypatch):
+    # a form feed survives reading a .txt transcript; a worksheet cell cannot hold one
+    import importlib
+
+    from openpyxl import load_workbook
+
+    module = importlib.import_module("themesift.export.codesheet")
+    made = module.codesheet
+    monkeypatch.setattr(module, "codesheet", lambda *a, **k: made(*a, **k).assign(
+        **{"meaning unit": lambda t: t["meaning unit"].str.replace(" ", "\x0c", n=1,
+                                                                     regex=False)}))
+    path = export_codesheet(coded_study, tmp_path / "codes.xlsx")
+    column = COLUMNS.index("meaning unit") + 1
+    texts = [row[0] for row in load_workbook(path)["code sheet"].iter_rows(
+        min_row=2, min_col=column, max_col=column, values_only=True)]
+    assert texts == list(made(study_view(coded_study))["meaning unit"])
+
+
 def test_formula_like_cells_get_a_quote_in_csv(coded_study, tmp_path):
     path = export_codesheet(coded_study, tmp_path / "codes.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with a BOM

@@ -634,6 +634,11 @@ def test_align_spans_bad_input():
         align_spans(SPANS, UNITS, min_overlap=0)
     with pytest.raises(InputError, match="units table lacks"):
         align_spans(SPANS, UNITS.drop(columns=["doc_id"]))
+    edited = UNITS.astype({"start": object})  # a units.csv edited by hand: a blank start
+    edited.loc[1, "start"] = None
+    with pytest.raises(InputError, match=r"units table has an empty or bad character span .* "
+                                         r"in row\(s\) 3 \(the header is row 1"):
+        align_spans(SPANS, edited)
 
 
 def test_align_spans_accepts_source_column_of_qdpx_tables():

@@ -723,6 +723,20 @@ def test_a_caption_cue_of_two_speakers_gives_each_their_words(tmp_path):
     assert turns[1].text == "Going home to an empty flat."
 
 
+def test_captions_without_blank_lines_between_cues_keep_every_spoken_line(tmp_path):
+    vtt = tmp_path / "packed.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nModerator: Tell us more.\n"
+                   "00:00:03.500 --> 00:00:05.000\nP1: A lot.\n"
+                   "00:00:05.500 --> 00:00:08.000\nP1: It was the staff, mostly.\n",
+                   encoding="utf-8")
+    assert [(t.speaker, t.text) for t in ts.read_transcript(vtt).turns] == [
+        ("Moderator", "Tell us more."), ("P1", "A lot. It was the staff, mostly.")]
+    srt = tmp_path / "packed.srt"  # the cue number before the next timing is no speech
+    srt.write_text("1\n00:00:01,000 --> 00:00:03,000\nModerator: Tell us more.\n2\n"
+                   "00:00:03,500 --> 00:00:05,000\nP1: A lot.\n", encoding="utf-8")
+    assert [t.text for t in ts.read_transcript(srt).turns] == ["Tell us more.", "A lot."]
+
+
 def test_a_docx_table_of_time_speaker_and_words_reads_as_turns(tmp_path):
     docx = pytest.importorskip("docx")
     document = docx.Document()

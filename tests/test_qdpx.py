@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import themesift as ts
 from themesift.errors import InputError
 from themesift.ingest.qdpx import QdaProject, read_qdpx
 
@@ -147,7 +148,7 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     }
     p = read_qdpx(make_qdpx(tmp_path, qde, files))
     src = p.sources.set_index("guid")
-    assert src.loc["s1", "text"] == text  # BOM removed, \r\n kept
+    assert src.loc["s1", "text"] == text.replace("\r\n", "\n")  # BOM removed, \r\n as \n
     assert src.loc["s2", "text"] == "Hello there" and src.loc["s2", "format"] == "inline"
     assert src.loc["s3", "name"] == "legacy" and src.loc["s3", "text"] == "na\u00efve"
     c = p.codings
@@ -161,6 +162,28 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     # two codes mapped to one theme on the same span by the same coder collapse into one row
     assert list(table["id"]) == ["Doc one:0-4", "Doc one:0-4", "Doc one:12-16", "Inline:6-11"]
     assert list(table["theme_id"]) == ["t1"] * 4
+
+
+def test_offsets_counted_with_windows_line_endings_stay_on_their_words(tmp_path):
+    # NVivo on Windows stores sources with \r\n and counts both characters; themesift's
+    # transcript readers give "\n". A selection must land on the same words of both.
+    lines = [f"P{i % 3 + 1}: Sentence number {i} about the ward." for i in range(30)]
+    stored = "\r\n".join(lines) + "\r\n"
+    start = stored.index("Sentence number 25")
+    end = start + len("Sentence number 25 about the ward.")
+    sources = (
+        '<TextSource guid="s1" name="fg" plainTextPath="internal://s1.txt">'
+        f'<PlainTextSelection guid="sel1" startPosition="{start}" endPosition="{end}">'
+        '<Coding guid="k1"><CodeRef targetGUID="c2"/></Coding></PlainTextSelection></TextSource>')
+    p = read_qdpx(make_qdpx(tmp_path, project_xml(sources),
+                            {"sources/s1.txt": stored.encode("utf-8")}))
+    coding = p.codings.iloc[0]
+    assert coding["text"] == "Sentence number 25 about the ward."
+    transcript = tmp_path / "fg.txt"
+    transcript.write_bytes(stored.encode("utf-8"))
+    read = ts.read_transcript(transcript).text
+    assert read == p.sources["text"][0]
+    assert read[coding["start"]:coding["end"]] == coding["text"]
 
 
 def test_sub_codes_take_the_theme_of_their_nearest_mapped_ancestor(tmp_path, caplog):

@@ -197,6 +197,46 @@ def test_interrupted_run_is_resumed_not_piled_up(tmp_path, fake_stages):
     s.close()
 
 
+def test_a_resumed_run_that_finishes_last_is_the_latest(tmp_path, fake_stages):
+    s = Study.open(tmp_path / "s")
+    corpus = make_corpus()
+    config = study_module._run_config(corpus, ts.load_framework("recovery"), None, 0)
+    stale = s._begin_run(config)  # interrupted, then another run completes
+    with s.transaction() as conn:
+        conn.execute("UPDATE runs SET created = '2026-01-01T00:00:00Z' WHERE run_id = ?",
+                     (stale,))
+    other = s.run(make_corpus(), seed=1)
+    assert s.latest_run_id() == other.id
+    assert s.run(corpus).id == stale  # resumed, finished last
+    assert s.latest_run_id() == stale
+    s.close()
+
+
+def test_a_store_locked_by_another_program_says_so_not_that_it_is_no_store(tmp_path,
+                                                                            monkeypatch):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in study_module.MIGRATIONS[0]:  # an old store: opening it migrates
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {study_module.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.execute("BEGIN IMMEDIATE")  # another program writing
+    monkeypatch.setattr(study_module, "_BUSY_TIMEOUT_MS", 100)
+    try:
+        with pytest.raises(ts.StoreError, match="in use by another program"):
+            Study.open(path).runs
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_no_run_yet_names_the_store_file_as_opened(tmp_path):
+    with Study.open(tmp_path / "mine.db") as s:
+        with pytest.raises(ts.InputError, match=f"--study {tmp_path / 'mine.db'},"):
+            s.latest_run_id()
+
+
 def test_rerun_keeps_decisions_and_suggestion_ids(study):
     first = study.runs["run_id"][0]
     study.decide("unit:u1", "accept", analyst="KJ")

@@ -359,6 +359,9 @@ class Study:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; fast commits
+        except sqlite3.OperationalError as exc:  # locked by another program, read-only, full
+            conn.close()
+            raise StoreError(in_use(self.path, exc)) from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{self.path} is not a themesift study store ({exc}). "
@@ -368,6 +371,10 @@ class Study:
             raise
         self._conn, self._pid = conn, os.getpid()
         return conn
+
+    def _given(self) -> Path:
+        """The study as ``--study`` names it: its folder, or a store file of another name."""
+        return self.path.parent if self.path.name == STORE_FILE else self.path
 
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
         version = _store_version(conn, self.path)
@@ -386,7 +393,8 @@ class Study:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                conn.execute("ROLLBACK")
             raise
 
     @property
@@ -425,10 +433,11 @@ class Study:
                 raise StoreError(in_use(self.path, exc)) from exc
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _frame(self, sql: str, params: Iterable[Any] = (), columns: list[str] | None = None):
         import pandas as pd
@@ -517,6 +526,8 @@ class Study:
                 "ORDER BY created DESC LIMIT 1", (text,)).fetchone()
             if row is not None:
                 logger.info("Resuming interrupted run %s", row[0])
+                # it starts again now: finished, it is the study's latest run
+                conn.execute("UPDATE runs SET created = ? WHERE run_id = ?", (utc_now(), row[0]))
                 return row[0]
             run_id = _new_run_id()
             conn.execute("INSERT INTO runs (run_id, created, status, config) "
@@ -630,7 +641,7 @@ class Study:
         if row is None:
             raise InputError(f"The study {self.path} has no complete run yet",
                              fix="Run the pipeline first: themesift run TRANSCRIPTS --study "
-                                 f"{self.path.parent}, or study.run('transcripts/', 'recovery')")
+                                 f"{self._given()}, or study.run('transcripts/', 'recovery')")
         return str(row[0])
 
     def _run_row(self, run_id: str | None) -> tuple[str, dict[str, Any], str | None, str | None]:

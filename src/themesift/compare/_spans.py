@@ -129,8 +129,19 @@ def _units_frame(units: Any) -> pd.DataFrame:
     u = units.copy()
     u["unit_id"] = [norm_id(v) for v in u["unit_id"]]
     u["doc_id"] = [str(v).strip() for v in u["doc_id"]]
-    u["start"] = u["start"].astype(int)
-    u["end"] = u["end"].astype(int)
+    starts = pd.to_numeric(u["start"], errors="coerce")
+    ends = pd.to_numeric(u["end"], errors="coerce")
+    bad = (starts.isna() | ends.isna() | (starts < 0) | (ends < starts)
+           | (starts % 1 != 0) | (ends % 1 != 0)).to_numpy()
+    if bad.any():  # a units.csv edited by hand
+        raise InputError(
+            f"the units table has an empty or bad character span (need whole numbers 0 <= "
+            f"start <= end) in row(s) {rows_text([str(i + 2) for i in np.flatnonzero(bad)])} "
+            "(the header is row 1, as in a spreadsheet)",
+            fix="pass the table returned by themesift.segment(), or the units.csv of a run as "
+                "it was written")
+    u["start"] = starts.astype(int)
+    u["end"] = ends.astype(int)
     if u["unit_id"].duplicated().any():
         dups = u.loc[u["unit_id"].duplicated(), "unit_id"].tolist()
         raise InputError(f"the units table repeats unit ids: {rows_text(dups)}",

@@ -327,6 +327,7 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
     """The code sheet as a workbook a researcher can paste into a paper."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
@@ -341,7 +342,10 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
         ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 14)
     top, previous = Border(top=Side(style="thin")), None
     for values in sheet.itertuples(index=False):
-        ws.append(list(values))
+        # a form feed or other control character (a transcript may hold one) is no character
+        # of a worksheet: a space keeps the words apart
+        ws.append([ILLEGAL_CHARACTERS_RE.sub(" ", v) if isinstance(v, str) else v
+                   for v in values])
         row = ws[ws.max_row]
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -132,8 +132,9 @@ def _parse_cues(text: str, path: Path) -> list[_Cue]:
         while i < len(lines) and lines[i].strip() and not _TIMING.match(lines[i]):
             body.append(lines[i])
             i += 1
-        # An SRT cue number or VTT cue id just before the next timing line is not speech.
-        if body and i < len(lines) and _TIMING.match(lines[i]):
+        # Cues not parted by a blank line: an SRT cue number (or a VTT cue id of digits) just
+        # before the next timing line is not speech; other lines there are.
+        if body and i < len(lines) and _TIMING.match(lines[i]) and body[-1].strip().isdigit():
             body.pop()
         for speaker, words, voiced in _cue_voices(body):
             cues.append(_Cue(line_no, start, end, speaker, words, voiced))

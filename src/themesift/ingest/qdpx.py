@@ -9,7 +9,9 @@ with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with five Da
     ``x.txt`` or ``sources/x.txt``; looked up in ``sources/`` case-insensitively), else the
     inline ``PlainTextContent``. Decoding: a byte-order mark decides (UTF-8, UTF-16, UTF-32);
     without one UTF-8, and when that fails Windows-1252 (what Windows tools write for
-    "ANSI" text). Line endings are kept exactly as stored, because offsets count them.
+    "ANSI" text). Line endings become "\n", as the transcript readers give them, and the
+    offsets move with them: a selection counted in a file with Windows line endings ("\r\n",
+    two characters) stays on the same words of the transcript themesift reads.
 ``codebook``
     guid, name, parent_guid, parent_name, path ("Parent/Child"), color, description,
     is_codable - one row per ``Code`` of the nested ``CodeBook/Codes`` hierarchy, in document
@@ -40,10 +42,12 @@ Whole-source codings (a ``Coding`` directly under a ``TextSource``) and non-text
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import os
 import posixpath
 import logging
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -400,12 +404,13 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
                     "nor PlainTextContent, so its text is unknown", src,
                     "Export the project again with plain-text copies of the sources",
                 )
+            stored, (text, moved) = text, _lf_text(text)
             source_rows.append(
                 {"guid": guid, "name": name, "text": text, "path": member or "", "format": fmt}
             )
             spans[guid] = (name, guid, 0, len(text), text)
             for sel in src.findall("PlainTextSelection"):
-                start, end = _selection_span(sel, name, text, err)
+                start, end = map(moved, _selection_span(sel, name, stored, err))
                 spans[sel.get("guid") or ""] = (name, guid, start, end, text[start:end])
                 coding_rows.extend(_selection_codings(sel, start, end, guid, name, text, codes,
                                                       users, notes, err))
@@ -436,6 +441,16 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
         cases=pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype({"start": "int64",
                                                                      "end": "int64"}),
     )
+
+
+def _lf_text(text: str):
+    """The text with its line endings as "\n", as the transcript readers give them, and a
+    function that moves an offset counted in ``text`` to the same place in it."""
+    if "\r" not in text:
+        return text, lambda offset: offset
+    pairs = [found.start() for found in re.finditer("\r\n", text)]
+    return (text.replace("\r\n", "\n").replace("\r", "\n"),
+            lambda offset: offset - bisect.bisect_left(pairs, offset))
 
 
 def _selection_span(sel, source_name, text, err) -> tuple[int, int]:
