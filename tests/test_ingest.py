@@ -723,6 +723,23 @@ def test_a_caption_cue_of_two_speakers_gives_each_their_words(tmp_path):
     assert turns[1].text == "Going home to an empty flat."
 
 
+def test_labels_with_a_stretch_of_time_or_a_note_with_a_comma_are_speakers(tmp_path):
+    path = tmp_path / "times.txt"
+    path.write_text("[00:00:01 - 00:00:05] Moderator: What helps?\n"
+                    "P1 (00:00:06 - 00:00:09): Talking to the same nurse every week.\n"
+                    "Participant 3 (female, 40s): Being believed, honestly.\n"
+                    "[00:00:20 - 00:00:24] Moderator: Anything else?\n"
+                    "P1 (00:00:25 - 00:00:31): Yes, exactly: the same nurse.\n",
+                    encoding="utf-8")
+    turns = ts.read_transcript(path).turns
+    assert [(t.speaker, t.role, t.text, t.time_start) for t in turns] == [
+        ("Moderator", "moderator", "What helps?", 1.0),
+        ("P1", "participant", "Talking to the same nurse every week.", 6.0),
+        ("Participant 3 (female, 40s)", "participant", "Being believed, honestly.", None),
+        ("Moderator", "moderator", "Anything else?", 20.0),
+        ("P1", "participant", "Yes, exactly: the same nurse.", 25.0)]
+
+
 def test_captions_without_blank_lines_between_cues_keep_every_spoken_line(tmp_path):
     vtt = tmp_path / "packed.vtt"
     vtt.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nModerator: Tell us more.\n"

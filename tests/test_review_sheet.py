@@ -287,6 +287,32 @@ def test_an_old_sheet_rejects_the_theme_it_showed_after_a_rerun(reviewed, monkey
         ["u2", "structural_tension", True]]
 
 
+def test_a_sheet_renamed_and_moved_behind_notes_by_hand_is_still_read(reviewed):
+    study, run, out = reviewed
+    fill_xlsx(out / "review.xlsx", {"unit:u0": {"decision": "accept", "analyst": "KJ"}})
+    book = load_workbook(out / "review.xlsx")
+    book["review"].title = "Review (KJ)"
+    book.create_sheet("Notes", 0)["A1"] = "what I was unsure of"
+    book.save(out / "review.xlsx")
+    applied = apply_review(study, out / "review.xlsx")
+    assert applied[["suggestion_id", "action"]].values.tolist() == [["unit:u0", "accept"]]
+
+
+def test_a_sheet_applied_then_changed_in_the_widget_has_nothing_left_to_apply(reviewed):
+    from themesift.review.sheet import unapplied_decisions
+
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept", "analyst": "KJ"},
+                                  "unit:u1": {"decision": "hope"}})  # no analyst yet
+    assert unapplied_decisions(out / "review.csv", study) == 2
+    apply_review(study, out / "review.csv", analyst="KJ")
+    study.decide("unit:u0", "reassign", theme_id="hope", analyst="KJ")  # a changed mind
+    # a new run may write its sheet over this one: every decision of it is in the study
+    assert unapplied_decisions(out / "review.csv", study) == 0
+    with study.transaction():  # and the check reads while another write is under way
+        assert unapplied_decisions(out / "review.csv", study) == 0
+
+
 def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
     study, run, out = reviewed
     fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"},   # relationships

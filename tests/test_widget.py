@@ -129,6 +129,18 @@ def test_already_decided_suggestions_are_skipped_by_a_new_widget(study):
     assert again.progress.value == "5 of 7 decided"
 
 
+def test_units_a_code_decision_coded_elsewhere_are_not_asked(study):
+    w = review(study, analyst="KJ")
+    study.decide(f"code:{w.run_id}:C01", "accept", analyst="other")  # another notebook
+    asked = []
+    while not w.done:
+        asked.append(w.current["item_id"])
+        w.accept()
+    # C01 coded u0, whose own suggestion is its theme; u1 (hope) stays to be decided
+    assert study.coding().set_index("unit_id")["source"]["u0"] == "code"
+    assert "u0" not in asked and "C01" not in asked and "u1" in asked
+
+
 def test_a_click_reads_only_the_decisions_made_since_the_last(study, monkeypatch):
     # At 10,000 decisions, reading them all took 20-50 ms a click.
     w = review(study)

@@ -439,6 +439,22 @@ class Study:
                     conn.execute("ROLLBACK")
                 raise
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection for reads that must agree with each other (one read
+        transaction; in WAL mode other programs may write meanwhile, unseen)."""
+        with self._lock:
+            conn = self._connection()
+            if conn.in_transaction:  # inside a write: it already reads consistently
+                yield conn
+                return
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
     def _frame(self, sql: str, params: Iterable[Any] = (), columns: list[str] | None = None):
         import pandas as pd
 
@@ -663,7 +679,8 @@ class Study:
         Returns
         -------
         Run
-            With ``units`` (the units of the run's transcripts), ``codes``, ``suggestions`` and
+            With ``units`` (the units the run made suggestions for; for runs stored before
+            schema 4, the units of its transcripts), ``codes``, ``suggestions`` and
             ``assignments`` as :meth:`run` returned them; ``result`` is None.
 
         Examples

@@ -33,8 +33,10 @@ Rules this module follows (a method section can cite them):
 * **Confusion matrix.** A single-label view of the units with one theme on each side; the
   units with several themes on either side are left out of it, and a warning counts them.
 * **Undefined statistics.** When expected agreement is 1 (e.g. both sides used one theme for
-  every unit) kappa, alpha and AC1 are undefined and reported as NaN (``None`` in
-  :meth:`AgreementReport.to_dict`); precision/recall/F1 with a zero denominator are NaN too.
+  every unit) kappa and alpha are undefined and reported as NaN (``None`` in
+  :meth:`AgreementReport.to_dict`); AC1, whose chance agreement stays at most 0.5 by design,
+  is then 1 where the sides agree (Gwet 2014); precision/recall/F1 with a zero denominator
+  are NaN.
 * **Duplicates.** A repeated (id, theme) row (per coder) is an error naming its rows: in a hand
   coding table it is almost always a copy-paste slip, and silently collapsing it would hide
   that.

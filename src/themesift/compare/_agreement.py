@@ -88,7 +88,7 @@ class AgreementReport:
     warnings : tuple of str
         What makes the figures doubtful or what they leave out, e.g. two tables that share no
         theme label, coded spans that reached no unit, documents only one side coded; shown
-        at the top of :meth:`to_markdown` (and logged).
+        at the top of :meth:`to_markdown` (and logged, but for the confusion matrix's note).
     """
 
     summary: dict[str, Any]

@@ -57,20 +57,23 @@ _NOTE = re.compile(r"^(?P<name>.*?)[ \t]*\((?P<note>[^()]*)\)$")
 _QUOTES = ('"', "“", "„", "«", "'", "‘")
 
 _TIMESTAMP = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+# A time or a stretch of time: "00:00:01 - 00:00:05" (its start counts).
+_TIMES = rf"{_TIMESTAMP}(?:[ \t]*[-–—][ \t]*{_TIMESTAMP})?"
 #: A cell, or a line, that is only a time: "00:01:02", "[1:02]".
 TIME_ONLY = re.compile(rf"^\[?{_TIMESTAMP}\]?$")
 # A speaker label at the start of a line, in the forms transcribers use:
 #   "P3: text", "Nurse 2: text", "INTERVIEWER: text", "**P3:** text", "[00:01:02] P3: text",
-#   "P3 (00:01:02): text", "P3 [00:01:02]: text", "[Moderator] text", "[Moderator]: text",
-#   "Anna Lindqvist (Host): text", "Lindqvist, Anna: text".
+#   "[00:01:02 - 00:01:09] P3: text", "P3 (00:01:02): text", "P3 [00:01:02]: text",
+#   "[Moderator] text", "[Moderator]: text", "Anna Lindqvist (Host): text",
+#   "Participant 3 (female, 40s): text", "Lindqvist, Anna: text".
 _LABEL_LINE = re.compile(
     rf"""^[ \t]*
-    (?:[\[(]?(?P<ts1>{_TIMESTAMP})[\])]?[ \t]+)?            # optional leading timestamp
+    (?:[\[(]?(?P<ts1>{_TIMES})[\])]?[ \t]+)?                # optional leading timestamp
     (?:
         \[(?P<blabel>[^\]\n]{{1,40}})\]                         # [Label]
         (?:[ \t]+(?P<ts3>{_TIMESTAMP})(?=[ \t]*$))?[ \t]*:?     # "[Anna] 10:02:03" (Zoom)
       | (?P<md>\*\*|__)?(?P<label>[^\W\d_][\w .,'’&/\u0300-\u036f-]{{0,38}}?)(?P=md)?  # Label, **Label**
-        [ \t]*(?:[\[(](?P<ts2>{_TIMESTAMP})[\])]              # optional (timestamp)
+        [ \t]*(?:[\[(](?P<ts2>{_TIMES})[\])]                  # optional (timestamp)
                 | [\[(](?P<note>[^()\[\]:\n]{{1,30}})[\])])?[ \t]*   # or (Host), [Moderator]
         (?:\*\*|__)?:(?:\*\*|__)?                           # the colon, maybe inside bold
     )
@@ -162,8 +165,10 @@ def parse_timestamp(value: str) -> float:
     return seconds
 
 
-def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """Read a text file as str, returning ``(text, encoding)``.
+def decode_bytes(data: bytes, path: Path, encoding: str | None = None,
+                 what: str = "transcript") -> tuple[str, str]:
+    """A text file's bytes (at ``path``) as str, and the encoding used: ``(text, encoding)``.
+    ``what`` the file should be, for the messages: "transcript" or "table".
 
     Handles UTF-8 with or without BOM, UTF-16 with or without BOM (Word's and Notepad's
     "Unicode text"), and cp1252/latin-1 files from Word on Windows. Line endings become "\\n".
@@ -173,14 +178,6 @@ def read_text_file(path: Path, encoding: str | None = None) -> tuple[str, str]:
     InputError
         For an empty or binary file, or a file that is not valid in the given encoding.
     """
-    data = path.read_bytes()
-    return decode_bytes(data, path, encoding)
-
-
-def decode_bytes(data: bytes, path: Path, encoding: str | None = None,
-                 what: str = "transcript") -> tuple[str, str]:
-    """Decode file content; see :func:`read_text_file`. ``what`` the file should be, for the
-    messages: "transcript" or "table"."""
     if not data.strip():
         raise InputError(
             "The file is empty", path=path, fix=f"Check that the {what} was saved, or remove it"
@@ -302,11 +299,13 @@ def match_label(line: str) -> LabelledLine | None:
         if m["note"]:
             label = f"{label} ({clean_label(m['note'])})"
         ts = m["ts1"] or m["ts2"] or m["ts3"]  # "[Anna] 10:02:03", as Zoom writes it
+        ts = ts and re.match(_TIMESTAMP, ts)[0]  # a stretch of time: when it starts
         if not _reads_as_label(label):
             return None
         if m["blabel"] and _is_annotation(label):
             return None
-        if "," in label and name_shape(label) is None:  # "Yes, exactly: ..." is speech
+        # "Yes, exactly: ..." is speech; "Participant 3 (female, 40s)" a label with a note
+        if "," in split_note(label)[0] and name_shape(label) is None:
             return None
         return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None, opens=line[m.end():][:1])
     m = _LABEL_ONLY_LINE.match(line)
@@ -325,7 +324,7 @@ def _reads_as_label(label: str) -> bool:
 
 def _is_annotation(bracketed: str) -> bool:
     """A transcriber's note in brackets: "[laughs]", "[inaudible 00:00:24]", "[phone rings]"."""
-    words = re.sub(_TIMESTAMP, " ", bracketed).strip()
+    words = re.sub(_TIMESTAMP, " ", bracketed).strip(" \t-–—>")  # "[00:01 - 00:05]": times
     return not words or words[0].islower() or bool(_NON_SPEECH.match(words))
 
 

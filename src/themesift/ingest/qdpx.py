@@ -260,7 +260,8 @@ def read_qdpx(path: str | os.PathLike[str]) -> QdaProject:
 
     Raises :class:`~themesift.errors.InputError` naming the file (and element and line inside
     ``project.qde``) when the file is missing, not a zip, lacks ``project.qde``, holds
-    malformed XML, or refers to source files, codes or users it does not contain.
+    malformed XML, or refers to source files or codes it does not contain (a coding by a
+    user the file does not list keeps the user's id as its coder).
     """
     import pandas as pd
 

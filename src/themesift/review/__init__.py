@@ -1,7 +1,10 @@
-"""The analyst's review loop: the review sheet (review.xlsx / review.csv) and reading it back.
+"""The analyst's review loop: the review sheet (review.xlsx / review.csv) and reading it back,
+and the Jupyter review widget.
 
 ``review_sheet`` builds the sheet from a pipeline run, ``write_review`` writes it, and
 ``apply_review`` records the decisions an analyst filled in into a :class:`~themesift.Study`.
+:func:`themesift.review.widget.review` (``ts.review``) shows the same suggestions one at a
+time in a notebook, each click a decision in the study.
 """
 
 from .sheet import REVIEW_COLUMNS, apply_review, read_review, review_sheet, write_review

@@ -428,13 +428,24 @@ def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
 
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        ws = book["review"] if "review" in book.sheetnames else book.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
+        rows = _review_worksheet(book).iter_rows(values_only=True)
         header = list(next(rows, ()) or ())
         body = [(number, list(values)) for number, values in enumerate(rows, start=2)]
     finally:
         book.close()
     return header, body
+
+
+def _review_worksheet(book: Any) -> Any:
+    """The sheet "review", else the first whose header names ``suggestion_id`` and
+    ``decision`` (renamed, or moved behind a sheet of notes), else the first."""
+    if "review" in book.sheetnames:
+        return book["review"]
+    for ws in book.worksheets:
+        header = next(ws.iter_rows(max_row=1, values_only=True), ())
+        if {"suggestion_id", "decision"} <= {_text(v).strip() for v in header}:
+            return ws
+    return book.worksheets[0]
 
 
 def _read_csv(path: Path) -> tuple[list, list[tuple[int, list]]]:
@@ -466,7 +477,8 @@ def apply_review(
     its note) is what its analyst's latest decision on that suggestion already says, in any
     run, is skipped, so applying the same sheet twice adds nothing, also after a re-run, and
     leaves a colleague's later decision standing (a row naming no analyst is compared with
-    the latest decision by anyone).
+    the latest decision by anyone). An analyst who changed a decision since (in the widget,
+    say) and applies the old sheet again changes it back: the sheet says so.
 
     Parameters
     ----------
@@ -546,10 +558,10 @@ def _gone_units(store: Study, unit_ids: list[str]) -> list[str]:
 
 
 def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None) -> int:
-    """How many filled-in decisions of the review sheet at ``path`` are not in ``study`` yet,
-    as :func:`apply_review` would see them (every one of a sheet it would refuse; every one
-    without a study); 0 where there is no readable sheet. What a new run would lose by
-    writing its own sheet over it."""
+    """How many filled-in decisions of the review sheet at ``path`` are not in ``study`` yet
+    (every one of a sheet :func:`apply_review` would refuse; every one without a study); 0
+    where there is no readable sheet. What a new run would lose by writing its own sheet over
+    it: a row its analyst has recorded, even if changed since, is in the study."""
     try:
         rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
     except InputError:
@@ -557,8 +569,8 @@ def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None
     if not rows or study is None:
         return len(rows)
     try:
-        with study.transaction() as conn:  # reads only
-            planned, _ = _plan(conn, study, rows, None, path)
+        with study.reading() as conn:  # no write lock: another program may be writing
+            planned, _ = _plan(conn, study, rows, None, path, checking=True)
     except InputError:
         return len(rows)
     return len(planned)
@@ -595,8 +607,12 @@ def pending_text(pending: int) -> str:
     return f"{counted(pending, 'other member')} {verb} to be decided one by one"
 
 
-def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path) -> tuple[list, int]:
-    """Check every row; the decisions to write and how many rows were already decided."""
+def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path,
+          checking: bool = False) -> tuple[list, int]:
+    """Check every row; the decisions to write and how many rows were already decided. With
+    ``checking`` (:func:`unapplied_decisions`), a row is already decided where its analyst
+    ever recorded what it says (overwriting the sheet then loses nothing), and a row naming
+    no analyst is no problem."""
     runs = {run_id: json.loads(config).get("theme_ids", [])
             for run_id, config in conn.execute("SELECT run_id, config FROM runs")}
     problems: list[tuple[int, str]] = []
@@ -662,10 +678,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             continue
         seen[sid] = (number, key)
         who = row.get("analyst", "").strip() or (analyst or "").strip()
-        if _recorded(conn, sid, who) == _said(action, theme, note):
+        if _said(action, theme, note) in _recorded(conn, sid, who, ever=checking):
             skipped += 1
             continue
-        if not who:
+        if not who and not checking:
             unnamed.append(number)
         planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
                         "theme_id": theme, "analyst": who, "note": note})
@@ -689,12 +705,14 @@ def _said(action: str, theme: str | None, note: str) -> tuple:
     return ("reject" if action == "reject" else "code", theme, note)
 
 
-def _recorded(conn: sqlite3.Connection, sid: str, analyst: str) -> tuple | None:
-    """What the latest decision on ``sid`` by ``analyst`` (by anyone when blank) says."""
-    row = conn.execute("SELECT action, theme_id, note FROM decisions WHERE suggestion_id = ? "
-                       "AND (? = '' OR analyst = ?) ORDER BY id DESC LIMIT 1",
-                       (sid, analyst, analyst)).fetchone()
-    return _said(*row) if row else None
+def _recorded(conn: sqlite3.Connection, sid: str, analyst: str, ever: bool = False
+              ) -> set[tuple]:
+    """What the latest decision on ``sid`` by ``analyst`` (by anyone when blank) says, or with
+    ``ever`` what any of them has said."""
+    return {_said(*row) for row in conn.execute(
+        "SELECT action, theme_id, note FROM decisions WHERE suggestion_id = ? "
+        "AND (? = '' OR analyst = ?) ORDER BY id DESC" + ("" if ever else " LIMIT 1"),
+        (sid, analyst, analyst))}
 
 
 def _rows(numbers: Iterable[int]) -> str:

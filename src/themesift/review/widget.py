@@ -4,7 +4,8 @@
 speaker and transcript, the suggested theme with its score, the runner-up and the rationale,
 and buttons to accept, reject, skip or reassign it to another theme (or to ``none``). Every
 click is one :meth:`Study.decide` call, so the store has the decision even if the kernel dies
-a second later, and a colleague's decisions made in another notebook are not asked again.
+a second later, and a colleague's decisions made in another notebook are not asked again, nor
+are the units a code decision made there coded (as :meth:`Study.coding` codes them).
 
 The review order puts code-level suggestions first (the largest codes first: one decision
 codes many units), then unit-level suggestions by uncertainty (the smallest margin between the
@@ -265,14 +266,8 @@ class ReviewWidget:
                                         analyst=self.analyst.value.strip(),
                                         note=self._note.value.strip(), run_id=self.run_id)
         self._decided.add(suggestion_id)
-        if codes:
-            # the members it coded need no decision of their own: on an accept, those whose
-            # own suggestion agrees; on a reassign, all of them (Study.coding)
-            theme = self._items[suggestion_id]["theme_id"]
-            self._settle(u for u in self._members.get(suggestion_id, []) if action != "accept"
-                         or self._items.get(f"unit:{u}", {}).get("theme_id") == theme)
         self._note.value = ""
-        self._advance()
+        self._advance()  # which settles the members a code decision coded
         if codes:
             reach = self.study.code_reach(suggestion_id)
             said = (_reach_text(reach, past=True) if action == "accept"
@@ -294,6 +289,11 @@ class ReviewWidget:
         the review sheet): only those, so a click costs the same in a big study."""
         decided, self._last_decision = self.study.decided_since(self._last_decision)
         self._decided.update(decided)
+        codes = [sid for sid in decided if sid in self._members]
+        if codes:  # the members those code decisions coded need none of their own: as the
+            # store codes them (Study.coding; not those decided one by one, say)
+            coded = set(self.study.coding()["unit_id"])
+            self._settle(u for sid in codes for u in self._members[sid] if u in coded)
 
     def _settle(self, settled: Iterable[str]) -> None:
         """Count these units (ids) as decided, and the codes with no member left."""
