@@ -545,6 +545,45 @@ def test_compare_json_to_a_bad_place_says_so_before_the_work(tmp_path, capsys, w
     assert "error:" in err and ("does not exist" in err or "is a folder" in err)
 
 
+@pytest.mark.parametrize("given", ["human", "machine", "units"])
+def test_compare_json_into_one_of_its_inputs_is_refused(tmp_path, capsys, given):
+    human, machine = tmp_path / "human.csv", tmp_path / "machine.csv"
+    human.write_text("id,theme_id\nu1,hope\nu2,none\n")
+    machine.write_text("id,theme_id\nu1,hope\nu2,hope\n")
+    units = tmp_path / "units.csv"
+    units.write_text("unit_id,doc_id,start,end,text\nu1,d,0,5,hello\n")
+    inputs = [str(human), str(machine)] + (["--units", str(units)] if given == "units" else [])
+    before = {p: p.read_text() for p in (human, machine, units)}
+    assert main(["compare", *inputs, "--json", str(tmp_path / f"{given}.csv")]) == 1
+    assert "--json is the " in capsys.readouterr().err
+    assert {p: p.read_text() for p in before} == before
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--format", "report", "--no-suggestions"], "--no-suggestions is for --format qdpx only"),
+    (["--format", "qdpx", "--human", "h.csv"], "--human is for --format report only"),
+    (["--format", "qdc", "--pseudonymise"], "--pseudonymise is not needed for --format qdc"),
+])
+def test_export_options_that_do_not_go_with_the_format_are_usage_errors(tmp_path, capsys,
+                                                                        options, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", "--study", str(tmp_path / "s"), "--out", str(tmp_path / "x"), *options])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_folder_one_may_not_write_to_is_an_error_not_a_traceback(tmp_path, fixtures, capsys,
+                                                                   monkeypatch):
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    assert main(["segment", str(fixtures / "basic.txt"), "--out", str(tmp_path / "u.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot write the file here (Permission denied)" in err and "Traceback" not in err
+
+
 def test_segment_out_to_a_missing_folder_says_so(tmp_path, fixtures, capsys):
     out = tmp_path / "no_such_folder" / "units.csv"
     assert main(["segment", str(fixtures / "basic.txt"), "--out", str(out)]) == 1
@@ -817,7 +856,6 @@ def test_export_writes_each_format_and_refuses_to_overwrite(export_study, capsys
 @pytest.mark.parametrize("args, message", [
     (["--format", "qdpx", "--out", "{tmp}/missing/study.qdpx"], "does not exist"),
     (["--format", "codesheet", "--out", "{tmp}/codes.docx"], "should end with .xlsx or .csv"),
-    (["--format", "report", "--no-suggestions", "--out", "{tmp}/r.html"], "--no-suggestions"),
 ])
 def test_export_bad_input_exits_1_and_leaves_nothing(export_study, capsys, tmp_path, args,
                                                     message):

@@ -759,3 +759,53 @@ def test_kept_token_states_are_bounded(fast_model, monkeypatch):
     emb.encode(TEXTS)
     assert len(emb._states_kept) <= 1 and emb._states_bytes == sum(
         s.tokens.nbytes for s in emb._states_kept.values())
+
+
+def test_kept_token_states_are_forgotten_when_the_model_changes(fast_model):
+    emb = Embedder(cache_dir=False, backend="onnx-int8")
+    pytest.importorskip("onnxruntime")
+    emb.encode(TEXTS)
+    assert emb._states_kept
+    emb.model = "/no/such/model"  # another model: its states would be other bits
+    with pytest.raises(InputError):
+        emb.encode_spans(TEXTS[:1], [[(0, 4)]])
+    assert not emb._states_kept and emb._states_bytes == 0
+
+
+def test_a_cache_opened_before_another_process_stored_vectors_reads_them_and_drops_none(
+        tmp_path):
+    VectorCache = _cache.VectorCache
+
+    path = tmp_path / "c.sqlite3"
+    first = VectorCache(path, "m")  # opened while the file is new: no dimension yet
+    second = VectorCache(path, "m")
+    second.check_dimension(4)
+    second.put(["a", "b"], np.ones((2, 4), dtype=np.float32))
+    assert sorted(first.get(["a", "b"])) == ["a", "b"]
+    assert sorted(second.get(["a", "b"])) == ["a", "b"]  # none deleted as "the wrong size"
+    first.close(), second.close()
+
+
+def test_a_damaged_cache_says_to_delete_it(tmp_path):
+    VectorCache = _cache.VectorCache
+
+    path = tmp_path / "c.sqlite3"
+    cache = VectorCache(path, "m")
+    cache.check_dimension(384)
+    keys = [f"k{i}" for i in range(400)]
+    cache.put(keys, np.ones((400, 384), dtype=np.float32))
+    cache.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[8 * page:40 * page] = b"\xff" * (32 * page)  # pages of vectors overwritten
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="is damaged .*Delete it \\(it is only a cache\\)"):
+        damaged = VectorCache(path, "m")
+        damaged.get(keys)
+
+
+def test_a_device_other_than_the_cpu_runs_the_default_profile_on_torch(monkeypatch):
+    monkeypatch.setattr(_embedder, "DEFAULT_BACKENDS", SHIPPED_BACKENDS)
+    assert Embedder("fast", device="cuda:0")._backend() == "torch"  # int8 ONNX is CPU only
+    assert Embedder("fast")._backend() == "onnx-int8"
+    assert Embedder("fast", device="cpu")._backend() == "onnx-int8"

@@ -631,3 +631,19 @@ def test_check_framework_raises_the_same_errors(tmp_path):
     text, line, _ = BAD_FILES["unknown_theme_key"]
     with pytest.raises(FrameworkError, match=f"line {line}: Unknown key 'indicator'"):
         check_framework(_write(tmp_path, text))
+
+
+TWO_THEMES = ("name: x\nversion: '1'\ndescription: d\nthemes:\n  - id: a\n    name: A\n"
+              "    description: DESC\n  - id: b\n    name: B\n    description: Bee\n")
+
+
+def test_a_description_of_zero_width_characters_only_is_empty(tmp_path):
+    path = _write(tmp_path, TWO_THEMES.replace("DESC", '"\u200b"'))
+    with pytest.raises(FrameworkError, match=r"line 7: The description of theme 'a' is empty"):
+        load_framework(path)
+
+
+def test_a_control_character_is_placed_on_its_line(tmp_path):
+    path = _write(tmp_path, TWO_THEMES.replace("DESC", "Aye\x07"))
+    with pytest.raises(FrameworkError, match=r"line 7: The file is not valid YAML"):
+        load_framework(path)

@@ -105,6 +105,11 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False,
     return target
 
 
+def _unwritable(target: Path, exc: OSError) -> InputError:
+    return InputError(f"Cannot write the file here ({exc.strerror or exc})", path=target,
+                      fix="Choose a folder you may write to, on a disk with room")
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
                   suffixes: tuple[str, ...] = (), pseudonyms: Any = None) -> Iterator[Path]:
@@ -123,14 +128,20 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
             yield temp
         return
     target = check_output(path, force=force, suffixes=suffixes)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:  # a folder one may not write to, a full or read-only disk
+        raise _unwritable(target, exc) from exc
     os.close(fd)
     try:
         yield Path(temp)
         umask = os.umask(0)  # mkstemp made it private; give it the usual permissions
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, target)
+        try:
+            os.replace(temp, target)
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
     finally:
         if os.path.exists(temp):
             os.unlink(temp)

@@ -15,6 +15,7 @@ import logging  # noqa: E402
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .errors import InputError, ThemesiftError  # noqa: E402
@@ -25,7 +26,8 @@ EXPORT_FORMATS = ("qdpx", "qdc", "codesheet", "report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
+    """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage, 130
+    interrupted)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "command"):
@@ -225,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--human", default=None, metavar="CODING.csv",
                      help="report: also compare the machine with this human coding table (unit "
                      "ids, or character spans: doc_id, start, end, carried onto the units)")
-    exp.set_defaults(command=_export, verb="export")
+    exp.set_defaults(command=_export, verb="export", parser=exp)
 
     fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
                            description="List the built-in seed frameworks by name.")
@@ -294,7 +296,6 @@ def _new_study_kept_only_if_used(path: str):
     """The study at ``path``, opened; where this command made it and fails before a run is
     stored (a wrong input path, an unknown framework), it is removed again, folder and all,
     so that a typo leaves no empty study behind."""
-    from pathlib import Path
 
     from .study import Study, store_file
 
@@ -317,7 +318,6 @@ def _new_study_kept_only_if_used(path: str):
 def _keep_filled_sheets(args: argparse.Namespace, study) -> None:
     """Stop before the work where the review sheet in --out holds decisions that are not in
     the study yet (any, without a study): the run would write its own sheet over them."""
-    from pathlib import Path
 
     from .review.sheet import unapplied_decisions
 
@@ -437,7 +437,6 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _suggest(args: argparse.Namespace) -> int:
     import tempfile
-    from pathlib import Path
 
     from ._io import atomic_output, check_output
     from .embed import Embedder
@@ -447,11 +446,8 @@ def _suggest(args: argparse.Namespace) -> int:
     if args.fine_tune and not args.examples:
         args.parser.error("--fine-tune learns from coded examples: give them with --examples")
     out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
-    for what, given in (("table", args.table), ("examples", args.examples)):
-        if given and out.exists() and Path(given).exists() and out.samefile(given):
-            raise InputError(f"--out is the {what} file itself, which the suggestions would "
-                             "replace", path=out, fix="Write the suggestions to another file "
-                             "(--out suggestions.csv)")
+    _refuse_input_as_output("--out", out, "suggestions.csv", table=args.table,
+                            examples=args.examples)
     framework = load_framework(args.framework)
     examples = _read_examples(args.examples, framework) if args.examples else None
     embedder = Embedder(args.model, backend=args.backend, quiet=True)
@@ -578,6 +574,9 @@ def _compare(args: argparse.Namespace) -> int:
                           "coders of one table")
     if args.json:
         check_output(args.json, force=True, example="agreement.json")  # before the work
+        _refuse_input_as_output("--json", Path(args.json), "agreement.json",
+                                **{f"table {i}": t for i, t in enumerate(args.tables, 1)},
+                                units=args.units, mapping=args.mapping)
     # ids are text: a transcript "01" stays "01" (as units.csv wrote it)
     units = (_read_csv(args.units, "The units table", dtype=str, keep_default_na=False)
              if args.units else None)
@@ -592,9 +591,18 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refuse_input_as_output(option: str, out: Path, example: str, **inputs: str | None) -> None:
+    """An InputError where the output file ``out`` is one of the command's input files, which
+    writing it would destroy."""
+    for what, given in inputs.items():
+        if given and out.exists() and Path(given).exists() and out.samefile(given):
+            raise InputError(f"{option} is the {what} file itself, which the output would "
+                             "replace", path=out,
+                             fix=f"Write to another file ({option} {example})")
+
+
 def _read_csv(path: str, what: str, **options):
     """A CSV file an option names, with a message for people where it is missing or broken."""
-    from pathlib import Path
 
     import pandas as pd
 
@@ -634,19 +642,19 @@ def _qdpx_mapping(args: argparse.Namespace) -> dict[str, str] | None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .errors import InputError
     from .export import export_codesheet, export_qdc, export_qdpx, export_report
     from .export import key_path, opened_study
 
+    # options that do not go with the format: usage errors (exit 2)
     if args.no_suggestions and args.format != "qdpx":
-        raise InputError("--no-suggestions is for --format qdpx only",
-                         fix="Leave it out for the other formats")
+        args.parser.error("--no-suggestions is for --format qdpx only: leave it out for the "
+                          "other formats")
     if args.human and args.format != "report":
-        raise InputError("--human is for --format report only",
-                         fix="Compare codings with 'themesift compare' instead")
+        args.parser.error("--human is for --format report only: compare codings with "
+                          "'themesift compare' instead")
     if args.pseudonymise and args.format == "qdc":
-        raise InputError("--pseudonymise is not needed for --format qdc: a codebook holds no "
-                         "transcript text", fix="Leave it out")
+        args.parser.error("--pseudonymise is not needed for --format qdc (a codebook holds no "
+                          "transcript text): leave it out")
     options = {"run_id": args.run, "force": args.force, "pseudonymise": args.pseudonymise}
     with opened_study(args.study) as study:
         if args.format == "qdc":

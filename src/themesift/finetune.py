@@ -59,8 +59,8 @@ def fine_tune(examples, framework: Framework | str = "recovery", *, embedder=Non
     Returns
     -------
     Embedder
-        With ``.fine_tuning``, a :class:`FineTuning`: ``seconds``, ``pairs``, ``path``,
-        ``reused`` and ``describe()``.
+        With ``.fine_tuning``, a :class:`FineTuning`: ``seconds``, ``pairs``, ``examples``,
+        ``path``, ``reused`` and ``describe()``.
 
     Examples
     --------

@@ -64,7 +64,9 @@ _ROLE_WORDS = frozenset(
     "therapist social worker case manager support peer staff service user carer parent mum "
     "dad relative member observer note taker chair unknown all several group voice male "
     "female man woman team leader lead student consultant assistant coordinator clinician "
-    "counsellor practitioner".split()
+    "counsellor practitioner "
+    # roles written as capitals: "CPN 2", "HCA"
+    "cpn hca rmn rgn amhp gp sw pa cbt dbt mdt int ivr fac mod".split()
 )
 # The last word of an ORG entity that makes it a place of care, not an institution.
 _PLACE_WORDS = frozenset("hospital ward clinic centre center house unit surgery street road "
@@ -165,11 +167,17 @@ def _move(offset: int, moved: list[tuple], *, end: bool) -> int:
     return new_stop if end and offset > start else new_start
 
 
+# A word of a name: letters, with an apostrophe, hyphen or full stop inside ("O'Brien",
+# "Mary-Jane"), maybe a full stop after ("St."); not "That's-", a false start.
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?")
+
+
 def _is_role_word(word: str) -> bool:
-    """A word that says who someone is ("Nurse", "OT", "2", "K"), not what they are called."""
+    """A word that says who someone is ("Nurse", "OT", "P1", "2", "K"), not what they are
+    called ("TOM" is a name in capitals)."""
     word = word.strip(".,:()")
     return (word.casefold() in _ROLE_WORDS or word.isdigit() or len(word) == 1
-            or (word.isupper() and len(word) <= 4))
+            or word.isupper() and (len(word) <= 2 or any(c.isdigit() for c in word)))
 
 
 def speaker_name(label: str) -> str | None:
@@ -242,9 +250,13 @@ def _entity_name(entity) -> tuple[str, str] | None:
             before.pop()
         if before and before[-1] in _PLACE_PREPOSITIONS:
             kind = "PLACE"
-    if kind is None or any(t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
-                           or not t.text.replace("'", "").replace(".", "").isalpha()
-                           for t in tokens):
+    # the name's words, not the hyphen inside "Mary-Jane" nor the "'s" inside "St Mary's
+    # Hospital" (at an end they make no name: "That's-" is a false start)
+    words = [t for k, t in enumerate(tokens)
+             if not (t.tag_ in ("HYPH", "POS") and 0 < k < len(tokens) - 1)]
+    if kind is None or not words or any(
+            t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
+            or not _NAME_WORD.fullmatch(t.text) for t in words):
         return None
     return doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
 

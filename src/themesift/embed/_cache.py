@@ -85,7 +85,22 @@ class VectorCache:
             self._conn.execute("VACUUM")
 
     def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among ``hashes``; rows of the wrong size count as absent."""
+        """The cached vectors among ``hashes``; rows of the wrong size count as absent. A cache
+        that cannot be read now (locked too long) gives none; a damaged one is a StoreError."""
+        try:
+            return self._get(hashes)
+        except sqlite3.OperationalError as exc:
+            logger.warning("Embedding cache %s could not be read (%s); embedding without it",
+                           self.path, exc)
+            return {}
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+
+    def _get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        if self.dimension is None:  # another process may have stored some since this opened
+            stored = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+            self.dimension = int(stored[0]) if stored else None
         found: dict[str, np.ndarray] = {}
         bad: list[str] = []
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
@@ -95,7 +110,9 @@ class VectorCache:
                 f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
             )
             for text_hash, blob in rows:
-                if self.dimension is None or len(blob) != 4 * self.dimension:
+                if self.dimension is None:  # no size known yet: nothing to trust or drop
+                    continue
+                if len(blob) != 4 * self.dimension:
                     bad.append(text_hash)
                 else:
                     found[text_hash] = np.frombuffer(blob, dtype="<f4")
@@ -128,22 +145,35 @@ class VectorCache:
             )
 
     def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store these vectors; where the cache cannot be written now, they are not kept (a
+        warning says so); a damaged cache is a StoreError."""
         rows = [
             (h, v.astype("<f4", copy=False).tobytes()) for h, v in zip(hashes, vectors, strict=True)
         ]
-        with self._transaction():
-            # Another process may have stored the same text meanwhile: same bits, keep one.
-            self._conn.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows)
+        try:
+            with self._transaction():
+                # Another process may have stored the same text meanwhile: same bits, keep one.
+                self._conn.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows)
+        except sqlite3.OperationalError as exc:
+            logger.warning("Embedding cache %s could not be written (%s); %d vectors not kept",
+                           self.path, exc, len(rows))
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(f"The embedding cache {self.path} is damaged ({exc}). Delete it (it is "
+                          "only a cache) or choose another cache_dir.")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
 
 def cache_file_name(model_id: str) -> str:

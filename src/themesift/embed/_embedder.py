@@ -106,7 +106,8 @@ class Embedder:
         the transformer's weights quantised to int8, built once from the local weights into
         ``models_dir()/onnx-int8``; needs ``onnxruntime`` and ``onnx``; CPU only; vectors
         differ slightly from torch's, so they are cached apart). ``None`` picks the profile's
-        default, :data:`DEFAULT_BACKENDS` (``"torch"`` for other models).
+        default, :data:`DEFAULT_BACKENDS` (``"torch"`` for other models), and ``"torch"``
+        wherever ``device`` is not the CPU.
     quiet:
         ``True`` never shows a progress bar; ``None`` shows one for long work (over 500 new
         texts) on a terminal; ``False`` shows it for long work anywhere (e.g. in Jupyter).
@@ -402,6 +403,7 @@ class Embedder:
             If ``spans`` does not have one list for each text (or as :meth:`encode`).
         """
         texts = _check_texts(texts)
+        self._resolve()  # which forgets the states kept where the model has changed
         spans = [[(int(start), int(end)) for start, end in ss] for ss in spans]
         if len(spans) != len(texts):
             raise InputError(f"Embedder.encode_spans() got {len(texts)} texts but spans for "
@@ -500,6 +502,9 @@ class Embedder:
         key = (self.model, self.batch_size, self.cache_dir, self.device, self.quiet, self.backend)
         if self._spec is None or self._spec_for != key:
             self._check_params()
+            # another model, device or backend, say: the token states kept are not its own
+            self._states_kept.clear()
+            self._states_bytes = 0
             self._spec = resolve_model(self.model)
             self._spec_for = key
         return self._spec
@@ -508,8 +513,13 @@ class Embedder:
         return self.device or "cpu"
 
     def _backend(self) -> str:
-        """The backend in use: ``backend``, else the profile's default."""
-        return self.backend or DEFAULT_BACKENDS.get(self._resolve().profile or "", "torch")
+        """The backend in use: ``backend``, else the profile's default (torch on a device
+        other than the CPU, where int8 ONNX does not run)."""
+        if self.backend:
+            return self.backend
+        if self._device() != "cpu":
+            return "torch"
+        return DEFAULT_BACKENDS.get(self._resolve().profile or "", "torch")
 
     def _cache_id(self, spec: ModelSpec) -> str:
         backend = self._backend()

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 TRAIN_TOKENS = 64
 BATCH = 16
 LEARNING_RATE = 2e-5
+#: The version of how the training pairs are made and trained on (themesift.finetune's
+#: pairs, this module's training): part of a fine-tuned model's key, so that a change
+#: trains anew instead of reusing a model made the old way.
+RECIPE = 2
 _MARKER = "themesift-fine-tune.json"
 
 
@@ -60,6 +64,8 @@ def fine_tuned(base: Any, pairs: list[tuple[str, str, float]], *, examples: int,
 
     info = base.info()
     settings = {"tokens": TRAIN_TOKENS, "batch": BATCH, "lr": LEARNING_RATE, "seed": seed,
+                # RECIPE: raise it when how the pairs are made or trained on changes
+                "recipe": RECIPE, "device": str(base.device or "cpu").split(":")[0],
                 "torch": dist_version("torch"),
                 "sentence_transformers": dist_version("sentence-transformers")}
     digest = hashlib.sha256(json.dumps(

@@ -463,8 +463,10 @@ class _FrameworkReader:
         except yaml.MarkedYAMLError as exc:
             raise self._syntax_error(exc, text) from None
         except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
+            position = getattr(exc, "position", None)  # a ReaderError's, in characters
             raise self.error(
-                f"The file is not valid YAML ({exc})", getattr(exc, "line", None),
+                f"The file is not valid YAML ({exc})",
+                None if position is None else text.count("\n", 0, position) + 1,
                 fix="Remove control characters and save the file as plain UTF-8 text",
             ) from None
         if root is None:
@@ -737,8 +739,12 @@ def _line(node: Any) -> int:
 
 
 def _is_empty(node: Any) -> bool:
-    """A scalar that is null (``~``, ``null``, nothing) or only whitespace."""
-    return node.tag == "tag:yaml.org,2002:null" or not str(node.value).strip()
+    """A scalar that is null (``~``, ``null``, nothing) or only whitespace (zero-width
+    characters, as pasted text may hold, count as whitespace)."""
+    import unicodedata
+
+    visible = "".join(c for c in str(node.value) if unicodedata.category(c) != "Cf")
+    return node.tag == "tag:yaml.org,2002:null" or not visible.strip()
 
 
 def _kind(node: Any) -> str:
