@@ -592,6 +592,10 @@ def test_tables_that_share_no_label_are_warned_about(caplog):
     assert f"**Warning:** {warning}" in report.to_markdown()
     assert report.to_dict()["warnings"] == [case, warning]
     assert compare(ids, table([("u1", "hope"), ("u2", "hope")]), bootstrap=0).warnings == ()
+    # one side with a single theme (a study's first decisions): disagreement, no naming slip
+    first = compare(table([("u1", "hope"), ("u2", "hope")]),
+                    table([("u1", "relationships"), ("u2", "structural_tension")]), bootstrap=0)
+    assert first.warnings == ()
 
 
 def test_markdown_without_disagreement_rows_has_no_empty_table():

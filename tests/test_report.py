@@ -125,6 +125,16 @@ def test_a_code_of_short_asides_is_not_a_candidate_new_theme():
     assert "C04" in rows and "C02" not in rows
 
 
+def test_codes_not_offered_as_one_decision_are_named_not_lost():
+    result = hand_made_result()
+    result.suggestions = result.suggestions.assign(
+        offered=result.suggestions["code_id"] != "C01")  # C01's members disagree
+    new = section(render_report(result), "new-themes")
+    assert "Under no theme and not listed here, as their members are suggested different " \
+           "themes" in new and "C01 “" in new
+    assert "C01" not in str(table_rows(new)) and "C04" in str(table_rows(new))
+
+
 def test_batch_report_has_every_section_and_one_dot_per_unit():
     page = render_report(with_map(hand_made_result()))
     assert [m for m in re.findall(r"<section id='([\w-]+)'>", page)] == SECTIONS

@@ -313,6 +313,32 @@ def test_a_sheet_applied_then_changed_in_the_widget_has_nothing_left_to_apply(re
         assert unapplied_decisions(out / "review.csv", study) == 0
 
 
+def test_a_decision_may_name_the_theme_as_the_report_does(reviewed):
+    study, run, out = reviewed
+    fill_csv(out / "review.csv", {"unit:u0": {"decision": " structural  TENSION ",
+                                              "analyst": "KJ"}})
+    applied = apply_review(study, out / "review.csv")
+    assert applied["theme_id"].tolist() == ["structural_tension"]
+
+
+def test_a_code_accepted_before_is_not_offered_again_after_a_rerun(reviewed, monkeypatch):
+    # a re-run has new code ids: a code whose members it would code are all coded already
+    # would code nothing new, and "Accepting codes those N" said otherwise
+    study, run, out = reviewed
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    first = sheet[sheet["level"] == "code"].iloc[0]
+    study.decide(first["suggestion_id"], "accept", analyst="KJ")
+    themes = dict(zip(run.result.unit_suggestions["unit_id"],
+                      run.result.unit_suggestions["theme_id"]))
+    again = rerun(study, monkeypatch, [themes[f"u{i}"] for i in range(6)])
+    later = review_sheet(again.result, run_id=again.id, study=study)
+    assert first["item_id"] not in set(later.loc[later["level"] == "code", "item_id"])
+    coded = set(study.coding()["unit_id"])
+    members = set(again.result.codes.assignments.query("code_id == @first.item_id")["unit_id"])
+    left = set(later.loc[later["level"] == "unit", "item_id"])
+    assert members - coded <= left and not coded & left  # the others are there one by one
+
+
 def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
     study, run, out = reviewed
     fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"},   # relationships
@@ -360,14 +386,15 @@ def test_reassigned_codes_count_what_the_coding_then_holds(reviewed):
 
 def test_a_rerun_sheet_leaves_out_units_coded_through_codes_and_codes_fully_decided(reviewed):
     study, run, out = reviewed
-    # C01 (relationships) codes u0, whose own suggestion agrees; u1 stays to decide.
+    # C01 (relationships) codes u0, whose own suggestion agrees; u1 stays to decide, one by
+    # one: the re-run's C01 would code nothing new, so it is not offered again.
     # C02's members u2..u5 are all decided one by one.
     fill_csv(out / "review.csv", {f"code:{run.id}:C01": {"decision": "accept"},
                                   **{f"unit:u{i}": {"decision": "accept"} for i in range(2, 6)}})
     apply_review(study, out / "review.csv", analyst="KJ")
     again = study.run(make_corpus(), "recovery", learn=False)
     sheet = review_sheet(again.result, run_id=again.id, study=study)
-    assert sheet["suggestion_id"].tolist() == [f"code:{again.id}:C01", "unit:u1"]
+    assert sheet["suggestion_id"].tolist() == ["unit:u1"]
 
 
 def test_a_subtheme_id_is_refused_naming_its_theme(reviewed):

@@ -262,8 +262,9 @@ def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
 
 def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
     """A warning naming labels that differ only in case or spacing ("Hope" and "hope" are two
-    themes to the figures), and one when the two tables share no theme label (every unit then
-    disagrees)."""
+    themes to the figures), and one when the two tables, each with two labels or more, share
+    no theme label (every unit then disagrees: most likely the same themes named two ways; a
+    side with one label, as a study's first decisions often are, is no sign of that)."""
     a, b = sorted(set(ta.frame["theme"])), sorted(set(tb.frame["theme"]))
     loose: dict[str, list[str]] = {}
     for label in {*a, *b}:
@@ -273,11 +274,11 @@ def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
     if alike:
         warnings.append(f"Labels that differ only in case or spacing count as different themes: "
                         f"{rows_text(alike, 5)}. Write each theme the same way in both tables.")
-    if not set(a) & set(b):
+    if not set(a) & set(b) and len(a) > 1 and len(b) > 1:
         warnings.append(
             f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
-            f"{tb} uses {rows_text(b, 5)}. Every unit counts as a disagreement, so "
-            "the figures say nothing. If the tables name the same themes differently (code "
+            f"{tb} uses {rows_text(b, 5)}. Every unit counts as a disagreement. If the "
+            "tables name the same themes differently (code "
             "names against theme ids), rename one table's labels to the other's, or compare a "
             ".qdpx through a mapping of its codes to theme ids (themesift compare --mapping "
             "MAP.csv, or ts.compare(..., mapping=)).")

@@ -636,16 +636,22 @@ def _new_themes_section(data: _ReportData) -> str:
     intro = ("<p>Codes that fit no theme of the framework (or whose suggested theme the analyst "
              "rejected): read them as candidates for new themes, or as talk outside the study "
              "aim. Small talk has no code.</p>")
-    if asides.empty:
-        note = ""
-    else:
+    note = ""
+    if not asides.empty:
         listed = ", ".join(f"{_e(c.code_id)} “{_e(c.label)}”" for c in asides.itertuples())
         note = (f"<p class='muted'>Not listed: {listed}: short asides (their units hold a median "
                 f"of {ASIDE_CONTENT_WORDS} content words or fewer), talk around the talk rather "
                 "than a new theme.</p>")
+    split = data.codes[data.codes["theme_id"].isna()]  # not offered: members disagree
+    if len(split):
+        listed = ", ".join(f"{_e(c.code_id)} “{_e(c.label)}” ({c.size})"
+                           for c in split.sort_values("size", ascending=False).itertuples())
+        note += (f"<p class='muted'>Under no theme and not listed here, as their members are "
+                 f"suggested different themes (no one theme for 60% of them): {listed}. Their "
+                 "units are decided one by one (see the meaning units below).</p>")
     if not len(codes):
-        return intro + note + ("<p class='muted'>No other code is outside the framework's "
-                               "themes.</p>")
+        return intro + note + ("<p class='muted'>No code is outside the framework's themes"
+                               + (" but those." if note else ".") + "</p>")
     return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
                                                         text_of), numeric=(1, 2, 3))
 

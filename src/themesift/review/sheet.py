@@ -160,15 +160,20 @@ def decided_units(result: PipelineResult, study: Study | object | None) -> dict[
 def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,
                   units: dict[str, str] | None = None) -> list[str]:
     """The codes of ``result`` (stored as run ``run_id`` in ``study``) with nothing left to
-    decide: their suggestion is decided, or every member is (``units``: what
-    :func:`decided_units` gives). The review sheet leaves them out."""
+    decide: their suggestion is decided, or every member that accepting it would code (whose
+    own suggestion is the code's theme) is decided already (``units``: what
+    :func:`decided_units` gives), as after a re-run the codes accepted before are. The
+    review sheet leaves them out; their other members are in it one by one."""
     if not hasattr(study, "decided_since"):
         return []
     units = decided_units(result, study) if units is None else units
     suggestions = set(study.decided_since(0)[0])
     members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
+    theme = dict(zip(result.suggestions["code_id"], result.suggestions["theme_id"]))
+    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
     return [code for code, ids in members.items()
-            if f"code:{run_id}:{code}" in suggestions or all(u in units for u in ids)]
+            if f"code:{run_id}:{code}" in suggestions
+            or all(u in units for u in [u for u in ids if own.get(u) == theme.get(code)] or ids)]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).
@@ -466,7 +471,8 @@ def apply_review(
 
     Every row with a ``decision`` is checked first: the suggestion must be in this study, the
     sheet must come from one of its runs, and the decision must be ``accept``, ``reject``,
-    ``none`` or a theme id of the run's framework (case and spaces do not matter). Problems
+    ``none`` or a theme of the run's framework, by id or name (case and spaces do not
+    matter: ``structural_tension`` or ``Structural tension``). Problems
     are reported together, each with its spreadsheet row number (the header is row 1), and
     then nothing is written. Otherwise all decisions are written in one transaction.
 
@@ -664,6 +670,9 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             problems.append((number, f"row {number}: {raw!r} is a subtheme of {parent!r}, and "
                                      f"decisions are on themes: write {parent} for {sid}"))
             continue
+        elif (named := _theme_named(store.framework(run_id), value)) in available:
+            # a theme's name, as the report and the code sheet show it: "Structural tension"
+            action, theme = ("accept", named) if named == stored_theme else ("reassign", named)
         else:
             problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}: use "
                                      f"accept, reject or a theme id: {', '.join(available)}"))
@@ -697,6 +706,13 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             "so nothing was applied. Correct these rows (or clear their decision cell) and "
             f"apply the sheet again:\n{listing}", path=path)
     return planned, skipped
+
+
+def _theme_named(framework: Any, value: str) -> str | None:
+    """The id of the theme whose name is ``value`` (any letter case and spacing), or None."""
+    wanted = " ".join(value.casefold().split())
+    found = {t.id for t in framework.themes if " ".join(t.name.casefold().split()) == wanted}
+    return found.pop() if len(found) == 1 else None
 
 
 def _said(action: str, theme: str | None, note: str) -> tuple:

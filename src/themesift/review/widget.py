@@ -296,10 +296,15 @@ class ReviewWidget:
             self._settle(u for sid in codes for u in self._members[sid] if u in coded)
 
     def _settle(self, settled: Iterable[str]) -> None:
-        """Count these units (ids) as decided, and the codes with no member left."""
+        """Count these units (ids) as decided, and the codes with no member left that accepting
+        them would code (those whose own suggestion is the code's theme: as the review sheet's
+        :func:`~themesift.review.sheet.decided_codes`)."""
         self._decided.update(f"unit:{u}" for u in settled)
         for sid, members in self._members.items():
-            if members and all(f"unit:{u}" in self._decided for u in members):
+            theme = self._items.get(sid, {}).get("theme_id")
+            agree = [u for u in members
+                     if self._items.get(f"unit:{u}", {}).get("theme_id") == theme] or members
+            if agree and all(f"unit:{u}" in self._decided for u in agree):
                 self._decided.add(sid)
 
     def _advance(self) -> None:
