@@ -339,6 +339,25 @@ def test_a_code_accepted_before_is_not_offered_again_after_a_rerun(reviewed, mon
     assert members - coded <= left and not coded & left  # the others are there one by one
 
 
+def test_a_code_rejected_before_is_not_offered_again_after_a_rerun(reviewed, monkeypatch):
+    from themesift.review.widget import ReviewWidget
+
+    study, run, out = reviewed
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    first = sheet[sheet["level"] == "code"].iloc[0]
+    study.decide(first["suggestion_id"], "reject", analyst="KJ")
+    themes = dict(zip(run.result.unit_suggestions["unit_id"],
+                      run.result.unit_suggestions["theme_id"]))
+    again = rerun(study, monkeypatch, [themes[f"u{i}"] for i in range(6)])
+    later = review_sheet(again.result, run_id=again.id, study=study)
+    assert first["item_id"] not in set(later.loc[later["level"] == "code", "item_id"])
+    pytest.importorskip("ipywidgets")
+    assert ReviewWidget(study, analyst="KJ").current["suggestion_id"] != \
+        f"code:{again.id}:{first['item_id']}"
+    # another theme for the same units is a new suggestion: offered
+    assert study.rejected_before({"x": ("none", ["u0"])}) == set()
+
+
 def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
     study, run, out = reviewed
     fill_csv(out / "review.csv", {"unit:u0": {"decision": "accept"},   # relationships

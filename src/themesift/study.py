@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +196,20 @@ coded AS (
 SELECT c.unit_id, u.doc_id, c.theme_id, c.id AS decision_id, c.analyst, c.source
 FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
 ORDER BY u.doc_id, u.start, c.unit_id
+"""
+
+# The members of each code suggestion whose latest decision rejected it, with the theme.
+_REJECTED_CODES_SQL = """
+WITH latest AS (
+    SELECT suggestion_id, action, theme_id,
+           ROW_NUMBER() OVER (PARTITION BY suggestion_id ORDER BY id DESC) AS rn
+    FROM decisions WHERE substr(suggestion_id, 1, 5) = 'code:'
+)
+SELECT l.suggestion_id, l.theme_id, m.unit_id
+FROM latest AS l
+JOIN suggestions AS s ON s.suggestion_id = l.suggestion_id
+JOIN code_members AS m ON m.run_id = s.run_id AND m.code_id = s.item_id
+WHERE l.rn = 1 AND l.action = 'reject'
 """
 
 # Every decision with the units it is about (a unit decision: its unit; a code decision: the
@@ -907,6 +921,21 @@ class Study:
                     if action == "reject" and sid.startswith("unit:")}
         return {u: how.get(u, "unit") for u, theme in suggested.items()
                 if u in how or (u, theme) in rejected}
+
+    def rejected_before(self, codes: Mapping[str, tuple[str, Collection[str]]]) -> set[str]:
+        """Which of these codes (key -> its suggested theme and its members' unit ids) a
+        rejection has answered already: a code suggestion of any run, rejected by its latest
+        decision, of the same theme and holding at least half of the code's members. A
+        re-run finds the same groups under new code ids; the review sheet and the widget do
+        not offer them again."""
+        rejected: dict[tuple[str, str], set[str]] = {}
+        with self._lock:
+            for sid, theme, unit in self._connection().execute(_REJECTED_CODES_SQL):
+                rejected.setdefault((sid, theme), set()).add(unit)
+        return {key for key, (theme, members) in codes.items()
+                if members and any(theme == rejected_theme
+                                   and 2 * len(set(members) & units) >= len(set(members))
+                                   for (_, rejected_theme), units in rejected.items())}
 
     def _run_theme_ids(self, run_id: str) -> list[str]:
         if run_id not in self._theme_ids:

@@ -162,8 +162,10 @@ def decided_codes(result: PipelineResult, study: Study | object | None, run_id: 
     """The codes of ``result`` (stored as run ``run_id`` in ``study``) with nothing left to
     decide: their suggestion is decided, or every member that accepting it would code (whose
     own suggestion is the code's theme) is decided already (``units``: what
-    :func:`decided_units` gives), as after a re-run the codes accepted before are. The
-    review sheet leaves them out; their other members are in it one by one."""
+    :func:`decided_units` gives), as after a re-run the codes accepted before are, or an
+    earlier run's code of the same theme and mostly the same members was rejected
+    (:meth:`~themesift.Study.rejected_before`). The review sheet leaves them out; their
+    other members are in it one by one."""
     if not hasattr(study, "decided_since"):
         return []
     units = decided_units(result, study) if units is None else units
@@ -171,9 +173,16 @@ def decided_codes(result: PipelineResult, study: Study | object | None, run_id: 
     members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
     theme = dict(zip(result.suggestions["code_id"], result.suggestions["theme_id"]))
     own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
+    rejected = study.rejected_before(
+        {code: (theme.get(code), ids) for code, ids in members.items()}) if hasattr(
+        study, "rejected_before") else set()
+
+    def would_code(code: str, ids: list[str]) -> list[str]:  # as accepting it codes them
+        return [u for u in ids if own.get(u) == theme.get(code)] or ids
+
     return [code for code, ids in members.items()
-            if f"code:{run_id}:{code}" in suggestions
-            or all(u in units for u in [u for u in ids if own.get(u) == theme.get(code)] or ids)]
+            if f"code:{run_id}:{code}" in suggestions or code in rejected
+            or all(u in units for u in would_code(code, ids))]
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).

@@ -126,6 +126,9 @@ class ReviewWidget:
         # suggestion ids are the same in every run).
         decided, self._last_decision = study.decided_since(0)
         self._decided.update(sid for sid in decided if sid.startswith("code:"))
+        # ... and an earlier run's rejected code come back under a new id (Study.rejected_before)
+        self._decided.update(study.rejected_before(
+            {sid: (self._items[sid]["theme_id"], ids) for sid, ids in self._members.items()}))
         # What the study settles already (units coded through a code or in an earlier run, a
         # rejected theme suggested again, codes with no member left): left out, as the review
         # sheet leaves them out (Study.settled_units).
