@@ -321,20 +321,26 @@ def test_a_decision_may_name_the_theme_as_the_report_does(reviewed):
     assert applied["theme_id"].tolist() == ["structural_tension"]
 
 
-def test_a_code_accepted_before_is_not_offered_again_after_a_rerun(reviewed, monkeypatch):
-    # a re-run has new code ids: a code whose members it would code are all coded already
-    # would code nothing new, and "Accepting codes those N" said otherwise
+def _decide_first_code_and_rerun(reviewed, monkeypatch, action):
+    """The first code of the sheet decided (``action``), then the same run again (a re-run
+    has new code ids): the code, the new run and its review sheet."""
     study, run, out = reviewed
     sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
     first = sheet[sheet["level"] == "code"].iloc[0]
-    study.decide(first["suggestion_id"], "accept", analyst="KJ")
+    study.decide(first["suggestion_id"], action, analyst="KJ")
     themes = dict(zip(run.result.unit_suggestions["unit_id"],
                       run.result.unit_suggestions["theme_id"]))
     again = rerun(study, monkeypatch, [themes[f"u{i}"] for i in range(6)])
-    later = review_sheet(again.result, run_id=again.id, study=study)
-    assert first["item_id"] not in set(later.loc[later["level"] == "code", "item_id"])
-    coded = set(study.coding()["unit_id"])
-    members = set(again.result.codes.assignments.query("code_id == @first.item_id")["unit_id"])
+    return first["item_id"], again, review_sheet(again.result, run_id=again.id, study=study)
+
+
+def test_a_code_accepted_before_is_not_offered_again_after_a_rerun(reviewed, monkeypatch):
+    # a code whose members it would code are all coded already would code nothing new, and
+    # "Accepting codes those N" said otherwise
+    code, again, later = _decide_first_code_and_rerun(reviewed, monkeypatch, "accept")
+    assert code not in set(later.loc[later["level"] == "code", "item_id"])
+    coded = set(reviewed[0].coding()["unit_id"])
+    members = set(again.result.codes.assignments.query("code_id == @code")["unit_id"])
     left = set(later.loc[later["level"] == "unit", "item_id"])
     assert members - coded <= left and not coded & left  # the others are there one by one
 
@@ -342,18 +348,11 @@ def test_a_code_accepted_before_is_not_offered_again_after_a_rerun(reviewed, mon
 def test_a_code_rejected_before_is_not_offered_again_after_a_rerun(reviewed, monkeypatch):
     from themesift.review.widget import ReviewWidget
 
-    study, run, out = reviewed
-    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
-    first = sheet[sheet["level"] == "code"].iloc[0]
-    study.decide(first["suggestion_id"], "reject", analyst="KJ")
-    themes = dict(zip(run.result.unit_suggestions["unit_id"],
-                      run.result.unit_suggestions["theme_id"]))
-    again = rerun(study, monkeypatch, [themes[f"u{i}"] for i in range(6)])
-    later = review_sheet(again.result, run_id=again.id, study=study)
-    assert first["item_id"] not in set(later.loc[later["level"] == "code", "item_id"])
+    code, again, later = _decide_first_code_and_rerun(reviewed, monkeypatch, "reject")
+    assert code not in set(later.loc[later["level"] == "code", "item_id"])
     pytest.importorskip("ipywidgets")
-    assert ReviewWidget(study, analyst="KJ").current["suggestion_id"] != \
-        f"code:{again.id}:{first['item_id']}"
+    study = reviewed[0]
+    assert ReviewWidget(study, analyst="KJ").current["suggestion_id"] != f"code:{again.id}:{code}"
     # another theme for the same units is a new suggestion: offered
     assert study.rejected_before({"x": ("none", ["u0"])}) == set()
 
