@@ -46,8 +46,9 @@ clearest unit (below). Where fewer than half of the coded themes were coded by t
 decisions or more (one example a theme, as early in a review) there is nothing to
 cross-validate on (see ``_cross_validate``) and the learner takes ``DEFAULT_C`` and
 ``DEFAULT_WEIGHT``, or the largest weight where a code accepted in one click coded several
-examples (its near twins would pull the study towards its theme). Where the examples name fewer than ``MIN_THEMES_CODED`` themes or than
-half the framework's (an analyst working theme by theme; never where they name every theme),
+examples (its near twins would pull the study towards its theme). Where the examples name
+fewer than ``MIN_THEMES_CODED`` themes or than half the framework's (an analyst working
+theme by theme; never where they name every theme),
 the themes they do not name learn from their clearest units in the study beside them
 (``_stand_ins``), and the framework weighs as much as the cross-validation ever lets it (the
 largest of ``ZERO_SHOT_WEIGHTS``, whatever the examples): shown one theme in the

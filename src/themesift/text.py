@@ -13,8 +13,8 @@ import math
 import numbers
 import re
 
-__all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems", "counted", "DAYS",
-           "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text"]
+__all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems",
+           "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text"]
 
 
 def counted(n: int, word: str) -> str:
