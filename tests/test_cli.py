@@ -400,7 +400,8 @@ def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys)
     assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
     assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "again"), "--study",
                  str(store), "--quiet"]) == 0
-    assert ("Left out of the review sheet: 3 units decided before (2 one by one, 1 through code "
+    assert ("themesift run: left out of the review sheet: 3 units decided before (2 one by one, "
+            "1 through code "
             "decisions) and 1 code with nothing left to decide. Their decisions stand"
             in capsys.readouterr().out)
     again = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)

@@ -371,7 +371,8 @@ def _run(args: argparse.Namespace) -> int:
             gone = set(study.coding()["unit_id"]) - set(result.units["unit_id"])
         print(f"themesift run: stored as {run.id} in {study.path}")
         if gone:
-            print(f"{counted(len(gone), 'coded unit')} of the study {'is' if len(gone) == 1 else 'are'}"
+            print(f"themesift run: {counted(len(gone), 'coded unit')} of the study "
+                  f"{'is' if len(gone) == 1 else 'are'}"
                   " not in these transcripts (their words were edited, or their transcript was "
                   "not read this time): their decisions stay in the store, and the exports of "
                   "this run leave them out. Code their new text in this run's review sheet.")
@@ -381,8 +382,9 @@ def _run(args: argparse.Namespace) -> int:
                      f"by one, {by_code} through code decisions)"] if units else []
             if codes:
                 parts.append(f"{counted(len(codes), 'code')} with nothing left to decide")
-            print(f"Left out of the review sheet: {' and '.join(parts)}. Their decisions "
-                  "stand (apply an earlier sheet again to change one).")
+            print(f"themesift run: left out of the review sheet: {' and '.join(parts)}. Their "
+                  "decisions stand (to change one, decide it again: in the review widget, "
+                  "with study.decide, or in an earlier sheet with its decision cell changed).")
     else:
         _keep_filled_sheets(args, None)
         result = run_pipeline(args.inputs, args.framework, **options)
