@@ -794,13 +794,15 @@ def test_decision_ids_as_a_file_gives_them_and_examples_of_one_decision(fake_emb
     assert list(out["theme_id"]) == list(examples["theme_id"])
 
 
-def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
-        sample_units, embedder):
-    # An analyst starts the review with the sample's first 8 codes offered with a theme (four
-    # of them relationships), each accepted in one click: 72 members coded. Learned as 72
-    # decisions, a code's near-twin members vouched for each other in the cross-validation,
-    # and the study's other units went from 34% to 48% relationships and from 16% to 9% hope;
-    # as 8 decisions, to 41% and 12%.
+def _one_click_review(sample_units, embedder):
+    """The sample's candidate codes and suggestions, for tests that accept codes in one click:
+    ``offered`` (codes offered with a theme, largest first), ``own`` and ``text`` (each
+    unit's own suggestion and its text), ``accepted(codes)`` (the example rows accepting
+    those codes gives: the members whose own suggestion agrees, one decision a code) and
+    ``shares(examples)`` (each theme's share of the other units, before and after learning
+    from the examples)."""
+    from types import SimpleNamespace
+
     from themesift.propose import suggest_units_and_codes
 
     codes = ts.discover_codes(sample_units, embedder=embedder, quiet=True)
@@ -810,18 +812,38 @@ def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
     text = dict(zip(sample_units["unit_id"], sample_units["text"]))
     members = codes.assignments.groupby("code_id")["unit_id"].agg(list)
     offered = code_table[code_table["offered"] & (code_table["theme_id"] != "none")]
-    examples = pd.DataFrame(
-        [(u, text[u], code.theme_id, code.code_id)
-         for code in offered.sort_values("size", ascending=False, kind="stable")[:8].itertuples()
-         for u in members[code.code_id] if own[u] == code.theme_id],
-        columns=["unit_id", "text", "theme_id", "decision_id"])
+
+    def accepted(chosen):
+        return [(u, text[u], code.theme_id, code.code_id) for code in chosen.itertuples()
+                for u in members[code.code_id] if own[u] == code.theme_id]
+
+    def shares(examples):
+        after, _ = suggest_units_and_codes(sample_units, codes, "recovery", embedder=embedder,
+                                           examples=examples.drop(columns="unit_id"))
+        others = ~before["unit_id"].isin(examples["unit_id"])
+        return [table.loc[others, "theme_id"].value_counts(normalize=True)
+                for table in (before, after)]
+
+    return SimpleNamespace(offered=offered.sort_values("size", ascending=False, kind="stable"),
+                           own=own, text=text, accepted=accepted, shares=shares)
+
+
+EXAMPLE_COLUMNS = ["unit_id", "text", "theme_id", "decision_id"]
+
+
+def test_codes_accepted_in_one_click_do_not_pull_the_study_towards_their_themes(
+        sample_units, embedder):
+    # An analyst starts the review with the sample's first 8 codes offered with a theme (four
+    # of them relationships), each accepted in one click: 72 members coded. Learned as 72
+    # decisions, a code's near-twin members vouched for each other in the cross-validation,
+    # and the study's other units went from 34% to 48% relationships and from 16% to 9% hope;
+    # as 8 decisions, to 41% and 12%.
+    review = _one_click_review(sample_units, embedder)
+    examples = pd.DataFrame(review.accepted(review.offered[:8]), columns=EXAMPLE_COLUMNS)
     assert examples["theme_id"].nunique() >= 3  # not the few-themes case (stand-ins)
-    after, _ = suggest_units_and_codes(sample_units, codes, "recovery", embedder=embedder,
-                                       examples=examples.drop(columns="unit_id"))
-    others = ~before["unit_id"].isin(examples["unit_id"])
-    share = lambda table: table.loc[others, "theme_id"].value_counts(normalize=True)  # noqa: E731
-    assert share(after)["relationships"] - share(before)["relationships"] <= 0.1
-    assert share(after)["hope"] >= 0.1
+    before, after = review.shares(examples)
+    assert after["relationships"] - before["relationships"] <= 0.1
+    assert after["hope"] >= 0.1
 
 
 def test_a_first_code_of_each_of_three_themes_does_not_pull_the_study_towards_one(
@@ -831,30 +853,16 @@ def test_a_first_code_of_each_of_three_themes_does_not_pull_the_study_towards_on
     # cannot weigh the examples against the framework; at the weight that suits one example
     # a theme, a code's near twins pulled the study towards its theme (in a study of the
     # sample, relationships from 106 to 220 of 280 units).
-    from themesift.propose import suggest_units_and_codes
-
-    codes = ts.discover_codes(sample_units, embedder=embedder, quiet=True)
-    before, code_table = suggest_units_and_codes(sample_units, codes, "recovery",
-                                                 embedder=embedder)
-    own = dict(zip(before["unit_id"], before["theme_id"]))
-    text = dict(zip(sample_units["unit_id"], sample_units["text"]))
-    members = codes.assignments.groupby("code_id")["unit_id"].agg(list)
-    offered = code_table[code_table["offered"] & (code_table["theme_id"] != "none")]
-    offered = offered.sort_values("size", ascending=False, kind="stable")
-    first = offered.drop_duplicates("theme_id")[:2]  # the largest code of two themes
-    rows = [(u, text[u], code.theme_id, code.code_id) for code in first.itertuples()
-            for u in members[code.code_id] if own[u] == code.theme_id]
-    third = next(u for u, theme in own.items()
+    review = _one_click_review(sample_units, embedder)
+    first = review.offered.drop_duplicates("theme_id")[:2]  # the largest code of two themes
+    third = next(u for u, theme in review.own.items()
                  if theme not in set(first["theme_id"]) | {"none"})
-    rows.append((third, text[third], own[third], "unit decision"))
-    examples = pd.DataFrame(rows, columns=["unit_id", "text", "theme_id", "decision_id"])
+    examples = pd.DataFrame(review.accepted(first) + [
+        (third, review.text[third], review.own[third], "unit decision")], columns=EXAMPLE_COLUMNS)
     assert examples["theme_id"].nunique() == 3 and examples["decision_id"].nunique() == 3
-    after, _ = suggest_units_and_codes(sample_units, codes, "recovery", embedder=embedder,
-                                       examples=examples.drop(columns="unit_id"))
-    others = ~before["unit_id"].isin(examples["unit_id"])
-    share = lambda table: table.loc[others, "theme_id"].value_counts(normalize=True)  # noqa: E731
+    before, after = review.shares(examples)
     for theme in first["theme_id"]:
-        assert share(after)[theme] - share(before)[theme] <= 0.1, theme
+        assert after[theme] - before[theme] <= 0.1, theme
 
 
 def test_examples_of_fewer_than_half_the_themes_bring_stand_ins_for_the_others():
