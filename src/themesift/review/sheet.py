@@ -38,7 +38,7 @@ import datetime
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
            "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
-           "decided_units", "decided_codes"]
+           "decided_units", "decided_codes", "members_to_code"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -176,13 +176,18 @@ def decided_codes(result: PipelineResult, study: Study | object | None, run_id: 
     rejected = study.rejected_before(
         {code: (theme.get(code), ids) for code, ids in members.items()}) if hasattr(
         study, "rejected_before") else set()
-
-    def would_code(code: str, ids: list[str]) -> list[str]:  # as accepting it codes them
-        return [u for u in ids if own.get(u) == theme.get(code)] or ids
-
     return [code for code, ids in members.items()
             if f"code:{run_id}:{code}" in suggestions or code in rejected
-            or all(u in units for u in would_code(code, ids))]
+            or all(u in units for u in members_to_code(ids, theme.get(code), own.get))]
+
+
+def members_to_code(members: Iterable[str], theme: str | None,
+                    own: Callable[[str], str | None]) -> list[str]:
+    """The members of a code that accepting it codes: those whose own suggestion (``own``:
+    unit id -> theme) is the code's ``theme`` (:meth:`~themesift.Study.coding`); all of them
+    for a code with none such, which is never offered."""
+    members = list(members)
+    return [u for u in members if own(u) == theme] or members
 
 
 #: First characters that make a spreadsheet run a cell as a formula (CSV/formula injection).

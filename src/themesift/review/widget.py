@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME
-from .sheet import as_number, kept_text, pending_text, recoded_text, recoded_units, review_order
+from .sheet import (as_number, kept_text, members_to_code, pending_text, recoded_text,
+                    recoded_units, review_order)
 
 if TYPE_CHECKING:
     from ..study import CodeReach, Run, Study
@@ -300,13 +301,12 @@ class ReviewWidget:
 
     def _settle(self, settled: Iterable[str]) -> None:
         """Count these units (ids) as decided, and the codes with no member left that accepting
-        them would code (those whose own suggestion is the code's theme: as the review sheet's
-        :func:`~themesift.review.sheet.decided_codes`)."""
+        them would code (:func:`~themesift.review.sheet.members_to_code`, as the review
+        sheet's :func:`~themesift.review.sheet.decided_codes`)."""
         self._decided.update(f"unit:{u}" for u in settled)
         for sid, members in self._members.items():
-            theme = self._items.get(sid, {}).get("theme_id")
-            agree = [u for u in members
-                     if self._items.get(f"unit:{u}", {}).get("theme_id") == theme] or members
+            agree = members_to_code(members, self._items.get(sid, {}).get("theme_id"),
+                                    lambda u: self._items.get(f"unit:{u}", {}).get("theme_id"))
             if agree and all(f"unit:{u}" in self._decided for u in agree):
                 self._decided.add(sid)
 
