@@ -789,9 +789,11 @@ def test_compare_with_a_bad_mapping_says_where(tmp_path, capsys, mapping, messag
     assert main(argv) == 1
     assert message in capsys.readouterr().err
     (tmp_path / "good.csv").write_text("code,theme_id\nHope,hope\n")
-    assert main(["compare", str(a), str(a), "--mapping", str(tmp_path / "good.csv")]) == 1
-    err = capsys.readouterr().err
-    assert "A mapping maps the codes of a .qdpx, and neither table is one" in err
+    with pytest.raises(SystemExit) as usage:  # told from the arguments alone: a usage error
+        main(["compare", str(a), str(a), "--mapping", str(tmp_path / "good.csv")])
+    assert usage.value.code == 2
+    assert "--mapping maps the codes of a .qdpx to theme ids, and no table is a .qdpx" in (
+        capsys.readouterr().err)
 
 
 def test_compare_a_qdpx_without_codings_says_so(tmp_path, capsys):

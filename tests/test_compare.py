@@ -721,7 +721,22 @@ def test_character_agreement_machine_units_and_lengths():
         character_agreement(SPANS[SPANS["doc_id"] == "d"], machine, units=UNITS,
                             lengths={"d": 100})
     with pytest.raises(InputError, match="no length"):
-        character_agreement(SPANS, machine, units=UNITS, lengths={"d": 500})
+        character_agreement(SPANS, machine, units=UNITS, lengths={"other": 500})
+
+
+def test_character_agreement_leaves_out_documents_one_side_did_not_code(caplog):
+    """As compare() does: a coder who coded one of two transcripts is not scored on the other
+    (where the machine codes every unit, that read as near-perfect agreement on "not coded")."""
+    units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": ["d", "e"],
+                          "start": [0, 0], "end": [100, 100]})
+    human = pd.DataFrame({"doc_id": ["d"], "start": [0], "end": [50], "theme_id": ["x"]})
+    machine = pd.DataFrame({"unit_id": ["u1", "u2"], "theme_id": ["x", "x"]})
+    with caplog.at_level("WARNING"):
+        r = character_agreement(human, machine, units=units, lengths={"d": 100, "e": 100})
+    assert list(r["source"]) == ["d"] and r.attrs["left_out_documents"] == ["e"]
+    assert "leaves out 1 document that only one side coded: e" in caplog.text
+    with pytest.raises(InputError, match="no document in common"):
+        character_agreement(human.assign(doc_id="zz"), machine, units=units)
 
 
 # ---------------------------------------------------------------- codes vs themes (item 3)
@@ -833,9 +848,28 @@ def test_a_coded_span_that_reaches_no_unit_is_counted_and_warned_about(caplog):
     report = compare(SPANS, machine, units=UNITS, bootstrap=0)
     assert report.summary["unaligned_spans_a"] == 1 and report.summary["unaligned_spans_b"] == 0
     warning = next(w for w in report.warnings if "reach" in w)
-    assert warning.startswith("1 coded span of A reaches no meaning unit") and "zz:0-5" not in warning
-    assert "s5" in warning and "--min-overlap" in warning and warning in caplog.text
+    assert warning.startswith("1 coded span of A reaches no meaning unit, so it counts nowhere")
+    assert "1 in a document the units do not have (s5): check that the doc_id" in warning
+    assert "--min-overlap" not in warning and warning in caplog.text  # it would not help
     assert "| unaligned_spans_a | 1 |" in report.to_markdown()
+
+
+def test_unaligned_spans_are_told_apart_by_why():
+    """A span on text no unit covers (a moderator's question) and one whose overlap is below
+    the rule get different reasons and fixes: only the second is helped by --min-overlap."""
+    units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": ["d", "d"],
+                          "start": [100, 200], "end": [200, 300]})
+    spans = pd.DataFrame({"id": ["q", "straddle", "ok"], "doc_id": ["d", "d", "d"],
+                          "start": [0, 180, 100], "end": [60, 220, 200],
+                          "theme_id": ["x", "y", "x"]})
+    aligned = align_spans(spans, units, min_overlap=0.6)
+    assert aligned.attrs["unaligned_reasons"] == {"q": "no unit", "straddle": "overlap"}
+    machine = pd.DataFrame({"unit_id": ["u1", "u2"], "theme_id": ["x", "x"]})
+    warning = compare(spans, machine, units=units, min_overlap=0.6, bootstrap=0).warnings[0]
+    assert warning.startswith("2 coded spans of A reach no meaning unit, so they count")
+    assert "1 where no meaning unit is (a moderator's question" in warning
+    assert "1 overlapping units by less than the min_overlap share" in warning
+    assert "(straddle): lower min_overlap (themesift compare --min-overlap)" in warning
 
 
 def test_units_of_documents_one_side_did_not_code_are_left_out_and_counted():
@@ -955,3 +989,82 @@ def test_labels_pandas_read_as_missing_get_a_hint():
     assert "keep_default_na=False" in str(info.value) and "None" in str(info.value)
     with pytest.raises(InputError, match="keep_default_na=False"):
         align_spans(SPANS.assign(theme_id=np.nan), UNITS)
+
+
+# ---------------------------------------------------------------- a method researcher's review
+
+
+def test_id_and_label_columns_hold_for_tables_carried_onto_units(tmp_path):
+    """--id-column / --label-column name the user's own columns, also when a span table is
+    aligned: the machine's table keeps its id column, the spans their theme column."""
+    machine = pd.DataFrame({"uid": ["u1", "u2", "u3", "u4"], "theme_id": ["x", "y", "z", "x"]})
+    spans = SPANS[SPANS["doc_id"] == "d"].drop(columns="coder")
+    plain = compare(spans, machine.rename(columns={"uid": "id"}), units=UNITS, bootstrap=0)
+    by_uid = compare(spans, machine, units=UNITS, id_column="uid", bootstrap=0)
+    assert by_uid.summary == plain.summary
+    labelled = compare(spans.rename(columns={"theme_id": "code"}),
+                       machine.rename(columns={"uid": "id", "theme_id": "code"}),
+                       units=UNITS, label_column="code", bootstrap=0)
+    assert labelled.summary == plain.summary
+    with pytest.raises(InputError, match="lacks the column.*code; its columns are: id, doc_id"):
+        compare(spans, machine, units=UNITS, label_column="code", bootstrap=0)
+
+
+def test_a_unit_reached_by_none_and_a_theme_is_the_theme():
+    units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": ["d", "d"],
+                          "start": [0, 100], "end": [100, 200]})
+    spans = pd.DataFrame({"doc_id": ["d"] * 3, "start": [0, 50, 100], "end": [60, 100, 200],
+                          "theme_id": ["hope", "none", "none"]})
+    aligned = align_spans(spans, units)
+    assert aligned[["id", "theme_id"]].values.tolist() == [["u1", "hope"], ["u2", "none"]]
+    assert aligned.attrs["summary"]["none_overruled"] == 1
+    machine = pd.DataFrame({"id": ["u1", "u2"], "theme_id": ["hope", "none"]})
+    assert compare(spans, machine, units=units, bootstrap=0).summary["percent_agreement"] == 1.0
+
+
+def test_a_span_coded_twice_with_one_theme_is_an_error_naming_its_rows(tmp_path):
+    path = tmp_path / "spans.csv"
+    path.write_text("doc_id,start,end,theme_id\nd,10,30,x\nd,40,60,y\nd,10,30,x\n")
+    with pytest.raises(InputError) as info:
+        compare(path, pd.DataFrame({"id": ["u1"], "theme_id": ["x"]}), units=UNITS)
+    assert "The same span coded with the same theme twice in rows 2, 4" in str(info.value)
+    # another theme on the same span is multi-label coding, and fine
+    path.write_text("doc_id,start,end,theme_id\nd,10,30,x\nd,10,30,y\n")
+    assert align_spans(path, UNITS)["theme_id"].tolist() == ["x", "y"]
+
+
+def test_coders_of_spans_compared_without_units_are_warned_of_exact_matching(tmp_path):
+    """Coders seldom select exactly the same characters: without units most spans would
+    silently count as skipped by the other coder."""
+    path = write_qdpx(tmp_path / "team.qdpx", '<Code guid="h" name="Hope"/>',
+                      [(0, 100, {"ua": "h", "ub": "h"}), (100, 200, {"ua": "h"}),
+                       (102, 198, {"ub": "h"})], users={"ua": "AB", "ub": "KJ"})
+    result = compare(path)
+    assert result.summary["n"] == 1
+    warning, = result.warnings
+    assert "matched only by their exact characters, and 2 span(s) no other coder selected " \
+           "exactly count as skipped by the others (AB: 1 of 2, KJ: 1 of 2)" in warning
+    assert "--units units.csv" in warning and "**Warning:**" in result.to_markdown()
+    assert compare(path, units=UNITS).warnings == ()  # on meaning units: nothing to say
+
+
+def test_undefined_kappa_of_a_theme_is_said_in_multi_label_mode():
+    a = pd.DataFrame({"id": ["u1", "u1", "u2", "u3"], "theme_id": ["hope", "rel", "hope", "hope"]})
+    b = pd.DataFrame({"id": ["u1", "u2", "u3"], "theme_id": ["hope"] * 3})
+    report = compare(a, b, bootstrap=0)
+    assert np.isnan(report.per_theme.loc["hope", "kappa"]) and report.per_theme.loc["hope", "ac1"] == 1
+    assert ("Kappa and alpha are the means over 1 of the 2 themes: for hope chance agreement is "
+            "1 (both sides gave it to every shared unit)") in " ".join(report.warnings)
+    assert report.summary["cohen_kappa"] == report.per_theme.loc["rel", "kappa"]
+
+
+def test_coder_limits_the_unmapped_code_warning_to_that_coder(tmp_path, caplog):
+    path = write_qdpx(tmp_path / "two.qdpx", '<Code guid="h" name="Hope"/><Code guid="o" name="Other"/>',
+                      [(0, 100, {"ua": "h", "ub": "o"}), (100, 200, {"ua": "h", "ub": "o"})],
+                      users={"ua": "AB", "ub": "KJ"})
+    machine = pd.DataFrame({"id": ["u1", "u2"], "theme_id": ["hope", "hope"]})
+    report = compare(path, machine, units=UNITS, coder="AB", mapping={"Hope": "hope"}, bootstrap=0)
+    assert report.summary["percent_agreement"] == 1.0
+    assert "does not name" not in caplog.text and not report.warnings
+    compare(path, machine, units=UNITS, coder="KJ", mapping={"Hope": "hope"}, bootstrap=0)
+    assert "2 coding(s) have a code that the mapping does not name" in caplog.text

@@ -190,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--units", default=None, metavar="UNITS.csv",
                      help="the machine's units (units.csv of a run): align a first table coded "
                      "as character spans (doc_id/source, start, end, or a .qdpx) to these units")
-    cmp.add_argument("--min-overlap", type=_share, default=0.5, metavar="SHARE",
+    cmp.add_argument("--min-overlap", type=_share, default=None, metavar="SHARE",
                      help="with --units: share of the unit or of the span that must overlap, "
                      "above 0 and at most 1 (default 0.5)")
     cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
@@ -574,6 +574,13 @@ def _compare(args: argparse.Namespace) -> int:
         args.parser.error("--coder picks a coder of the first table to compare with a second "
                           "table: give two tables, or leave --coder out to compare all the "
                           "coders of one table")
+    if args.min_overlap is not None and not args.units:
+        args.parser.error("--min-overlap is the overlap rule for carrying coded spans onto "
+                          "the meaning units of --units: give --units units.csv, or leave "
+                          "--min-overlap out")
+    if args.mapping and not any(t.lower().endswith(".qdpx") for t in args.tables):
+        args.parser.error("--mapping maps the codes of a .qdpx to theme ids, and no table is a "
+                          ".qdpx: leave it out, or rename the labels in the table itself")
     if args.json:
         check_output(args.json, force=True, example="agreement.json")  # before the work
         _refuse_input_as_output("--json", Path(args.json), "agreement.json",
@@ -582,7 +589,7 @@ def _compare(args: argparse.Namespace) -> int:
     # ids are text: a transcript "01" stays "01" (as units.csv wrote it)
     units = (_read_csv(args.units, "The units table", dtype=str, keep_default_na=False)
              if args.units else None)
-    report = compare(*args.tables, units=units, min_overlap=args.min_overlap,
+    report = compare(*args.tables, units=units, min_overlap=args.min_overlap or 0.5,
                      mapping=_qdpx_mapping(args), id_column=args.id_column,
                      label_column=args.label_column, coder=args.coder)
     print(report.to_markdown())

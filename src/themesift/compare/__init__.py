@@ -34,12 +34,18 @@ Rules this module follows (a method section can cite them):
   units with several themes on either side are left out of it, and a warning counts them.
 * **Undefined statistics.** When expected agreement is 1 (e.g. both sides used one theme for
   every unit) kappa and alpha are undefined and reported as NaN (``None`` in
-  :meth:`AgreementReport.to_dict`); AC1, whose chance agreement stays at most 0.5 by design,
-  is then 1 where the sides agree (Gwet 2014); precision/recall/F1 with a zero denominator
-  are NaN.
+  :meth:`AgreementReport.to_dict`). AC1's chance agreement stays at most 0.5 wherever two
+  categories or more occur (Gwet 2014), so a theme's present/absent AC1 is defined even when
+  both sides gave it to every unit (1 where they agree); with a single theme in all (one
+  category) it is undefined too. So in multi-label mode kappa and alpha are the means over
+  the themes where they are defined, AC1 over all of them, and a warning names the themes
+  the kappa and alpha means leave out. Precision/recall/F1 with a zero denominator are NaN.
 * **Duplicates.** A repeated (id, theme) row (per coder) is an error naming its rows: in a hand
   coding table it is almost always a copy-paste slip, and silently collapsing it would hide
-  that.
+  that. The same holds for a span coded twice with one theme (per coder) in a table of
+  character spans.
+* **Spans coded none and a theme.** Carried onto meaning units, a unit that one coder's spans
+  of a theme and of ``none`` both reach is that theme (``none`` is the absence of a theme).
 * **Confidence intervals.** Percentile bootstrap (95%) resampling units with replacement,
   ``bootstrap`` replicates (:data:`BOOTSTRAP`, 1000, by default, as on the command line and
   in the HTML report), deterministic for a given ``seed``.

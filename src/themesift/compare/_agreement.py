@@ -253,11 +253,11 @@ def _is_span_table(table: Any) -> bool:
     return {"start", "end"} <= columns and "unit_id" not in columns
 
 
-def _on_units(table: Any, units: Any, min_overlap: float) -> Any:
+def _on_units(table: Any, units: Any, min_overlap: float, label_column: str) -> Any:
     """``table`` aligned to the meaning units when it codes character spans; else as it is."""
     if table is None or not _is_span_table(table):
         return table
-    return align_spans(table, units, min_overlap=min_overlap)
+    return align_spans(table, units, min_overlap=min_overlap, label_column=label_column)
 
 
 def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
@@ -285,24 +285,86 @@ def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
     return tuple(warnings)
 
 
-def _alignment(table: Any, coder: str | None) -> dict[str, list[str]]:
+def _alignment(table: Any, coder: str | None) -> dict[str, Any]:
     """What :func:`align_spans` noted about ``table`` (of ``coder`` alone, when one is picked):
-    ``documents`` (those coded) and ``unaligned_spans``; empty for a table not aligned."""
+    ``documents`` (those coded), ``unaligned_spans`` and ``unaligned_reasons``; empty for a
+    table not aligned."""
     attrs = getattr(table, "attrs", {})
-    return attrs.get("by_coder", {}).get(coder, attrs) if coder is not None else attrs
+    if coder is None:
+        return attrs
+    return {**attrs.get("by_coder", {}).get(coder, attrs),
+            "unaligned_reasons": attrs.get("unaligned_reasons", {})}
 
 
-def _unaligned_warning(spans: list[str], side: str) -> tuple[str, ...]:
+#: Why coded spans reached no meaning unit (align_spans' reasons), and what to do about it.
+_UNALIGNED = {
+    "document": ("in a document the units do not have", "check that the doc_id (or source) "
+                 "values are the transcript ids of the units' doc_id"),
+    "no unit": ("where no meaning unit is (a moderator's question, a back-channel or other "
+                "talk not cut into units)", "nothing to do, unless that talk should be a unit"),
+    "overlap": ("overlapping units by less than the min_overlap share of the unit and of the "
+                "span", "lower min_overlap (themesift compare --min-overlap) to count them, or "
+                "check that the offsets refer to the transcript text the units were cut from"),
+}
+
+
+def _unaligned_warning(spans: list[str], reasons: dict[str, str], side: str
+                       ) -> tuple[str, ...]:
     """A warning about the coded spans of one side that reached no meaning unit, so that
-    they count nowhere in the figures."""
+    they count nowhere in the figures, grouped by why."""
     if not spans:
         return ()
+    groups: dict[str, list[str]] = {}
+    for span in spans:
+        groups.setdefault(reasons.get(span, "overlap"), []).append(span)
+    said = "; ".join(f"{len(group)} {_UNALIGNED[why][0]} ({rows_text(group, 5)}): "
+                     f"{_UNALIGNED[why][1]}" for why, group in groups.items())
+    one = len(spans) == 1
     return (f"{counted(len(spans), 'coded span')} of {side} "
-            f"{'reaches' if len(spans) == 1 else 'reach'} no meaning unit (the overlap "
-            "with every unit is below the min_overlap share of the unit and of the span), so "
-            f"they count nowhere in the figures: {rows_text(list(spans), 5)}. Lower "
-            "min_overlap (--min-overlap), or check that the spans' offsets refer to the "
-            "transcript text the units were cut from.",)
+            f"{'reaches' if one else 'reach'} no meaning unit, so "
+            f"{'it counts' if one else 'they count'} nowhere in the figures: {said}.",)
+
+
+def _exact_spans_warning(t: CodingTable) -> tuple[str, ...]:
+    """Coders of character spans compared without units: a span is matched only by another
+    coder's span of exactly the same characters, which coders seldom select. A warning
+    counting, per coder, the spans no other coder selected exactly (they count as skipped by
+    the others, in no pairwise figure)."""
+    if "coder" not in t.frame:
+        return ()
+    coders_of: dict[str, set[str]] = {}
+    for uid, coder in zip(t.frame["id"], t.frame["coder"]):
+        coders_of.setdefault(uid, set()).add(coder)
+    lone: dict[str, int] = {}
+    for uid, coders in coders_of.items():
+        if len(coders) == 1:
+            coder, = coders
+            lone[coder] = lone.get(coder, 0) + 1
+    if not lone:
+        return ()
+    total = {c: len(set(t.frame["id"][t.frame["coder"] == c])) for c in lone}
+    each = ", ".join(f"{c}: {n} of {total[c]}" for c, n in sorted(lone.items()))
+    return (f"Without meaning units, coded spans are matched only by their exact characters, "
+            f"and {sum(lone.values())} span(s) no other coder selected exactly count as "
+            f"skipped by the others ({each}). To compare coders who select a passage a little "
+            "differently, give the units: themesift compare FILE --units units.csv "
+            "(compare(table, units=units) in Python), or measure agreement character by "
+            "character with character_agreement.",)
+
+
+def _undefined_warning(pairs: SetPairs, n: int) -> tuple[str, ...]:
+    """Multi-label: a warning naming the themes whose kappa and alpha are undefined (chance
+    agreement 1), which the means over themes leave out, where AC1's mean keeps them."""
+    if not pairs.multi:
+        return ()
+    kappa = pairs.per_theme(np.ones((1, n)))["cohen_kappa"][0]
+    undefined = [t for t, k in zip(pairs.themes, kappa) if not np.isfinite(k)]
+    if not undefined:
+        return ()
+    return (f"Kappa and alpha are the means over {len(pairs.themes) - len(undefined)} of the "
+            f"{len(pairs.themes)} themes: for {rows_text(undefined, 5)} chance agreement is 1 "
+            "(both sides gave it to every shared unit), where they are undefined. "
+            f"AC1 is the mean over all {len(pairs.themes)}.",)
 
 
 def _documents_of(units: Any, tables: tuple[CodingTable, CodingTable]) -> dict[str, str]:
@@ -488,28 +550,32 @@ def compare(
                          "and there is no table B", fix="Give a second table, or leave coder "
                          "(--coder) out to compare all the coders of one table")
     sources = (source_of(human), source_of(machine))
-    human, machine = project_codings(human, mapping), project_codings(machine, mapping)
+    human, machine = project_codings(human, mapping, coder), project_codings(machine, mapping)
     said = tuple(w for t in (human, machine) for w in getattr(t, "attrs", {}).get("warnings", ()))
+    columns = [(id_column, label_column), (id_column, label_column)]  # per table
     if units is not None:
-        aligned = (_on_units(human, units, min_overlap), _on_units(machine, units, min_overlap))
-        if aligned[0] is not human or aligned[1] is not machine:
-            id_column = "id"  # align_spans keys its rows by the machine's unit ids
+        aligned = [_on_units(t, units, min_overlap, label_column) for t in (human, machine)]
+        for i, given in enumerate((human, machine)):
+            if aligned[i] is not given:  # keyed by the machine's unit ids, themes in theme_id
+                columns[i] = ("id", "theme_id")
         human, machine = aligned
     alignment = (_alignment(human, coder), _alignment(machine, None))
     unaligned = [list(a.get("unaligned_spans", ())) for a in alignment]
-    warnings = said + sum((_unaligned_warning(spans, f"{side} ({source})" if source else side)
-                           for spans, side, source in zip(unaligned, "AB", sources)), ())
+    warnings = said + sum((_unaligned_warning(spans, a.get("unaligned_reasons", {}),
+                                              f"{side} ({source})" if source else side)
+                           for spans, a, side, source in zip(unaligned, alignment, "AB",
+                                                             sources)), ())
     if machine is None:
+        table = load_coding_table(human, "A", *columns[0], coder_column, sources[0])
+        if units is None and _is_span_table(human):
+            warnings += _exact_spans_warning(table)
         for warning in warnings[len(said):]:
             logger.warning("%s", warning)
-        return replace(coder_agreement(load_coding_table(
-            human, "A", id_column, label_column, coder_column, sources[0]), coder_column),
-            warnings=warnings)
+        return replace(coder_agreement(table, coder_column), warnings=warnings)
     tables = (
-        _one_coder(load_coding_table(human, "A", id_column, label_column, coder_column,
-                                     sources[0]), coder),
-        _one_coder(load_coding_table(machine, "B", id_column, label_column, coder_column,
-                                     sources[1]), None))
+        _one_coder(load_coding_table(human, "A", *columns[0], coder_column, sources[0]), coder),
+        _one_coder(load_coding_table(machine, "B", *columns[1], coder_column, sources[1]),
+                   None))
     ta, tb = tables
     coded = tuple(set(a.get("documents", ())) for a in alignment)
     (sets_a, sets_b), left_out, left_warnings = _in_shared_documents(
@@ -524,17 +590,20 @@ def compare(
             f"{', '.join(list(sets_a)[:3])}; {tb} has ids like "
             f"{', '.join(list(sets_b)[:3])}",
             fix="Check that both tables code the same units with the same ids (and the "
-                "id_column). If one side coded character spans (doc_id, start, end, as NVivo "
-                "or a .qdpx does) and the other meaning units, carry the spans onto the units "
-                "first: compare(human, machine, units=units) or align_spans(human, units) in "
-                "Python, --units units.csv on the command line")
+                "id_column)" + (
+                    ". If one side coded character spans (doc_id, start, end, as NVivo or a "
+                    ".qdpx does) and the other meaning units, carry the spans onto the units "
+                    "first: compare(human, machine, units=units) or align_spans(human, units) "
+                    "in Python, themesift compare --units units.csv on the command line"
+                    if units is None else ", and that the units are those of the run that "
+                    "made the machine's table"))
 
     n = len(common)
     pairs = SetPairs([sets_a[u] for u in common], [sets_b[u] for u in common])
     themes = pairs.themes
     multi_a = sum(len(sets_a[u]) > 1 for u in common)
     multi_b = sum(len(sets_b[u]) > 1 for u in common)
-    warnings += _label_warnings(ta, tb) + left_warnings
+    warnings += _label_warnings(ta, tb) + left_warnings + _undefined_warning(pairs, n)
 
     point = pairs.stats(np.ones((1, n)))
     summary: dict[str, Any] = {name: float(point[name][0]) for name in STATS}

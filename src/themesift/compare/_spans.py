@@ -4,6 +4,7 @@ source and theme (:func:`character_agreement`)."""
 
 from __future__ import annotations
 
+import logging
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME
+from ..text import counted
 from ._stats import is_missing
 from ._tables import (
     NA_HINT,
@@ -25,16 +27,19 @@ from ._tables import (
     rows_text,
 )
 
+logger = logging.getLogger(__name__)
+
 ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", "overlap_chars",
                  "unit_coverage", "span_coverage", "n_spans", "span_ids"]
 
 
 def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = True,
-                units: Any = None) -> pd.DataFrame:
+                units: Any = None, label_column: str = "theme_id") -> pd.DataFrame:
     """A span table as ``_row, span_id, doc, start, end, theme, [coder], [text]``.
 
-    Accepts ``doc_column`` or ``source`` for the document, and (with ``units``) a table keyed by
-    unit ids without ``start``/``end``, whose spans are looked up in ``units``.
+    Accepts ``doc_column`` or ``source`` for the document, ``label_column`` for the theme, and
+    (with ``units``) a table keyed by unit ids without ``start``/``end``, whose spans are
+    looked up in ``units``.
     """
     import pandas as pd
 
@@ -72,14 +77,14 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
         frame = frame.rename(columns={"_uid": "id"})
     doc = doc_column if doc_column in frame.columns else (
         "source" if "source" in frame.columns else None)
-    needed = ["start", "end"] + (["theme_id"] if need_theme else [])
+    needed = ["start", "end"] + ([label_column] if need_theme else [])
     missing = ([doc_column] if doc is None else []) + [c for c in needed
                                                        if c not in frame.columns]
     if missing:
         raise InputError(f"{label} lacks the column(s) {', '.join(missing)}; its columns are: "
                          f"{', '.join(frame.columns) or '(none)'}", path=path,
                          fix=f"a span table needs {doc_column} (or source), start, end and "
-                             "theme_id, e.g. QdaProject.to_coding_table()")
+                             f"{label_column}, e.g. QdaProject.to_coding_table()")
     out = pd.DataFrame({"_row": rows})
     out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
     starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)
@@ -94,9 +99,9 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
     out["start"] = starts.astype(int)
     out["end"] = ends.astype(int)
     if need_theme:
-        out["theme"] = [norm_theme(v) for v in frame["theme_id"].tolist()]
+        out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
         if (out["theme"] == "").any():
-            raise rows_error(label, path, "Empty theme_id",
+            raise rows_error(label, path, f"Empty {label_column}",
                              out.loc[out["theme"] == "", "_row"].tolist(),
                              f"Give every span a theme (or '{NONE_THEME}')"
                              + ("" if path else f"; {NA_HINT}"))
@@ -108,6 +113,15 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
             raise rows_error(label, path, "Empty coder",
                              out.loc[out["coder"] == "", "_row"].tolist(),
                              "Name the coder on every row")
+    if need_theme:
+        keys = [c for c in ("coder", "doc", "start", "end", "theme") if c in out]
+        dup = out.duplicated(keys, keep=False).to_numpy()
+        if dup.any():  # as in a coding table of unit ids: merging them would hide the slip
+            raise rows_error(label, path, "The same span coded with the same theme twice"
+                             + (" by the same coder" if "coder" in out else ""),
+                             [r for r, d in zip(rows, dup) if d],
+                             "Keep one row per span and theme (several rows per span are fine "
+                             "when their themes differ)")
     if "id" in frame.columns:
         out["span_id"] = [norm_id(v) for v in frame["id"]]
     else:
@@ -165,7 +179,7 @@ def _covered(intervals: list[tuple[int, int]]) -> int:
 
 
 def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
-                doc_column: str = "doc_id") -> pd.DataFrame:
+                doc_column: str = "doc_id", label_column: str = "theme_id") -> pd.DataFrame:
     """Carry character-span coding (e.g. NVivo) onto the machine's meaning units.
 
     Parameters
@@ -181,6 +195,8 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         Share of characters the overlap must cover (see the rule below).
     doc_column : str
         Document column of ``human`` (``source`` is used when it is absent).
+    label_column : str
+        Theme column of ``human``; the result calls it ``theme_id``.
 
     Returns
     -------
@@ -196,8 +212,10 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         ``aligned.attrs`` holds the bookkeeping: ``"uncoded_units"`` (unit ids of the
         documents the human coded that no qualifying span reached: they are **left out** of the
         table, no theme is invented for them, and ``compare`` lists them as coded by one side
-        only), ``"unaligned_spans"`` (span ids that coded no unit, e.g. a very short span
-        straddling two long units, or a document not in ``units``), ``"documents"`` (the
+        only), ``"unaligned_spans"`` (span ids that coded no unit), ``"unaligned_reasons"``
+        (span id -> why: ``"document"``, a document not in ``units``; ``"no unit"``, text no
+        unit covers, such as a moderator's question; ``"overlap"``, an overlap below the
+        rule, e.g. a very short span straddling two long units), ``"documents"`` (the
         documents the human coded), with a coder column ``"by_coder"`` (these two for each
         coder) and ``"summary"`` (counts and the rule).
 
@@ -208,8 +226,11 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     least ``min_overlap`` of the *span's* characters. So a short span inside a long unit codes
     that unit, and a long span stretching over several units codes each unit it mostly
     covers. A span can code several units and a unit can receive several spans; several
-    themes on one unit become several rows (multi-label). Offsets must refer to the same
-    text (the transcript text as read by :func:`themesift.read_corpus`).
+    themes on one unit become several rows (multi-label). A unit that spans of a theme and
+    spans coded ``none`` both reach (for one coder) is that theme: ``none`` is the absence of
+    a theme, not a theme beside it (``summary["none_overruled"]`` counts such units). Offsets
+    must refer to the same text (the transcript text as read by
+    :func:`themesift.read_corpus`).
 
     Examples
     --------
@@ -226,7 +247,7 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     if not (isinstance(min_overlap, (int, float)) and 0 < float(min_overlap) <= 1):
         raise InputError(f"min_overlap must be a share in (0, 1], not {min_overlap!r}",
                          fix="e.g. min_overlap=0.5")
-    spans = _span_frame(human, "human", doc_column)
+    spans = _span_frame(human, "human", doc_column, label_column=label_column)
     u = _units_frame(units)
     has_coder = "coder" in spans
     if spans.empty:
@@ -246,6 +267,7 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
     hits: dict[tuple, dict[str, Any]] = {}
     span_used: dict[str, bool] = {}
+    reasons: dict[str, str] = {}  # span id -> why it codes no unit, while it codes none
     by_coder: dict[str, dict[str, str]] = {}  # coder -> {span id: document}
     for sp in spans.itertuples(index=False):
         span_used.setdefault(sp.span_id, False)
@@ -253,12 +275,15 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
             by_coder.setdefault(sp.coder, {})[sp.span_id] = sp.doc
         g = by_doc.get(sp.doc)
         if g is None:
+            reasons.setdefault(sp.span_id, "document")
             continue
         us, ue = g["start"].to_numpy(), g["end"].to_numpy()
         ov = np.minimum(ue, sp.end) - np.maximum(us, sp.start)
         ulen = np.maximum(ue - us, 1)
         slen = sp.end - sp.start
         ok = (ov > 0) & ((ov >= min_overlap * ulen) | (ov >= min_overlap * slen))
+        if not ok.any():
+            reasons.setdefault(sp.span_id, "overlap" if (ov > 0).any() else "no unit")
         for i in np.flatnonzero(ok):
             span_used[sp.span_id] = True
             uid = g["unit_id"].iloc[i]
@@ -269,6 +294,10 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
             if sp.span_id not in rec["spans"]:
                 rec["spans"].append(sp.span_id)
 
+    themed = {(uid, coder) for uid, theme, coder in hits if theme != NONE_THEME}
+    overruled = {key for key in hits if key[1] == NONE_THEME and (key[0], key[2]) in themed}
+    for key in overruled:
+        del hits[key]
     uinfo = u.set_index("unit_id")
     order = {uid: i for i, uid in enumerate(u["unit_id"])}
     records = []
@@ -294,6 +323,7 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     unaligned = [s for s, used in span_used.items() if not used]
     out.attrs["uncoded_units"] = uncoded
     out.attrs["unaligned_spans"] = unaligned
+    out.attrs["unaligned_reasons"] = {s: reasons[s] for s in unaligned}
     out.attrs["documents"] = sorted(human_docs)
     if has_coder:
         out.attrs["by_coder"] = {
@@ -310,6 +340,7 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         "n_units_coded": int(len(coded)),
         "n_units_uncoded": int(len(uncoded)),
         "documents_not_in_units": sorted(human_docs - unit_docs),
+        "none_overruled": len(overruled),
     }
     return out
 
@@ -360,7 +391,10 @@ def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
     Returns
     -------
     pandas.DataFrame
-        One row per (source, theme) coded by either side in that source: ``source``,
+        One row per (source, theme) coded by either side in that source, over the sources
+        both sides coded (a source one side coded nothing of is left out, with a warning, and
+        named in ``attrs["left_out_documents"]``, as :func:`compare` leaves out its units):
+        ``source``,
         ``theme_id``, ``n_chars`` (document length), ``chars_a``, ``chars_b``, ``chars_both``
         (characters coded with the theme; overlapping spans count once), the NVivo
         percentages ``agreement_pct`` (both coded + both not coded), ``a_and_b_pct``,
@@ -394,7 +428,20 @@ def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
                              "character_agreement takes one coder per table",
                              fix="split the table by coder")
     given = _doc_lengths(lengths)
-    docs = list(dict.fromkeys(list(sa["doc"]) + list(sb["doc"])))
+    docs = [d for d in dict.fromkeys(sa["doc"]) if d in set(sb["doc"])]
+    if not docs:
+        raise InputError(
+            f"The two span tables code no document in common: A codes "
+            f"{rows_text(sorted(set(sa['doc'])), 3)}; B codes {rows_text(sorted(set(sb['doc'])), 3)}",
+            fix="Compare codings of the same transcripts (the doc_id values must be the "
+                "transcript ids)")
+    # As compare() does: a document one side coded nothing of is left out, not scored as
+    # agreement on "not coded" (a coder who coded one of four transcripts is not charged
+    # with the other three).
+    left_out = sorted((set(sa["doc"]) | set(sb["doc"])) - set(docs))
+    if left_out:
+        logger.warning("character_agreement leaves out %s that only one side coded: %s",
+                       counted(len(left_out), "document"), rows_text(left_out, 5))
     rows = []
     for d in docs:
         ga, gb = sa[sa["doc"] == d], sb[sb["doc"] == d]
@@ -436,7 +483,9 @@ def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
                 "a_not_b_pct": 100.0 * a_only / n, "b_not_a_pct": 100.0 * b_only / n,
                 "kappa": kappa,
             })
-    return pd.DataFrame(rows, columns=[
+    out = pd.DataFrame(rows, columns=[
         "source", "theme_id", "n_chars", "chars_a", "chars_b", "chars_both", "agreement_pct",
         "a_and_b_pct", "not_a_and_not_b_pct", "disagreement_pct", "a_not_b_pct", "b_not_a_pct",
         "kappa"])
+    out.attrs["left_out_documents"] = left_out
+    return out

@@ -47,9 +47,10 @@ def source_of(table: Any) -> str | None:
     return str(table.path) if is_qdpx(table) and getattr(table, "path", None) else None
 
 
-def project_codings(table: Any, mapping: Any = None) -> Any:
+def project_codings(table: Any, mapping: Any = None, coder: str | None = None) -> Any:
     """A QdaProject or .qdpx path as its coding table (:meth:`QdaProject.to_coding_table`:
-    id ``source:start-end``, theme_id, coder, source, start, end, text); others as they are."""
+    id ``source:start-end``, theme_id, coder, source, start, end, text; of ``coder`` alone
+    where the project has that coder); others as they are."""
     if not is_qdpx(table):
         return table
     if isinstance(table, (str, PathLike)):
@@ -62,7 +63,9 @@ def project_codings(table: Any, mapping: Any = None) -> Any:
             "codes), so there is nothing to compare", path=table.path,
             fix="Export the project again from the QDA program after coding the "
                 "transcripts (codes applied to text, not only the codebook)")
-    return table.to_coding_table(mapping)
+    if coder not in set(table.codings["coder"]):  # compare() names the coders there are
+        coder = None
+    return table.to_coding_table(mapping, coder=coder)
 
 
 def norm_id(v: Any) -> str:

@@ -108,8 +108,10 @@ class QdaProject:
         mapping: Mapping[str, str] | None = None,
         *,
         drop_unmapped: bool = False,
+        coder: str | None = None,
     ) -> pd.DataFrame:
-        """The codings as a DESIGN coding table: id, theme_id, coder, source, start, end, text.
+        """The codings as a DESIGN coding table: id, theme_id, coder, source, start, end, text
+        (with ``coder``, that coder's codings only; the warnings then count only them).
 
         ``id`` is ``"<source>:<start>-<end>"``, so several codes on the same span become several
         rows of one id (multi-label). ``mapping`` maps code names or code paths
@@ -141,6 +143,8 @@ class QdaProject:
 
         rows, unmapped = [], {}
         for rec in self.codings.itertuples(index=False):
+            if coder is not None and rec.coder != coder:
+                continue
             theme = theme_of(rec) if mapping else rec.code
             if theme is None:
                 unmapped[rec.code_path] = unmapped.get(rec.code_path, 0) + 1
