@@ -162,3 +162,21 @@ def test_the_library_refuses_to_write_csv_text_under_another_name(tmp_path, tabl
     with pytest.raises(InputError, match="should end with .csv"):
         suggest_table(table, tmp_path / "preds.xlsx", "recovery", embedder=fake_embedder)
     assert not (tmp_path / "preds.xlsx").exists()
+
+
+def test_a_units_tables_small_talk_is_set_aside_as_suggest_units_does(tmp_path, fake_embedder):
+    """themesift segment writes small_talk; suggesting its units.csv set nothing aside, so
+    "We've got it till half past" got a theme from the command line and none in Python."""
+    units = pd.DataFrame({
+        "unit_id": [f"u{i}" for i in range(12)],
+        "text": [f"Sentence {i} about the team and the support we give people." for i in range(11)]
+        + ["We've got it till half past, tell him half past."],
+        "small_talk": ["False"] * 11 + ["True"]})
+    path = tmp_path / "units.csv"
+    units.to_csv(path, index=False)
+    out = tmp_path / "preds.csv"
+    suggest_table(path, out, "recovery", id_column="unit_id", embedder=fake_embedder, quiet=True)
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+    whole = suggest_units(units, "recovery", embedder=fake_embedder)
+    assert rows["theme_id"].tolist() == whole["theme_id"].tolist()
+    assert rows["theme_id"].iloc[-1] == "none" and rows["rationale"].iloc[-1].startswith("Small talk")

@@ -1220,8 +1220,11 @@ def suggest_table(
     What ``themesift suggest`` does, in bounded memory: a .csv/.tsv is read ``chunk_rows``
     rows at a time (an .xlsx is read whole, then suggested in chunks), each chunk goes through
     :func:`suggest_units` and its rows are appended to a temporary file beside ``out``, which
-    replaces ``out`` only when every row is done. Rows are independent (a table has no turns
-    or codes) except for what counts as a typical fit, which rows stand in as examples (with
+    replaces ``out`` only when every row is done. Rows are independent (no turn context or
+    codes, even in a units table with ``doc_id`` and ``turn``: use :func:`suggest_units` or
+    ``themesift run`` for those; a ``small_talk`` column, as ``themesift segment`` writes it,
+    sets its rows aside as :func:`suggest_units` does) except for what counts as a typical
+    fit, which rows stand in as examples (with
     a codebook of descriptions only, or examples of few themes) and so what the learner
     learns: the table's first ``REFERENCE_ROWS`` rows decide these for all, whatever
     ``chunk_rows`` is (they are read as one chunk), so a row's suggestion does not depend on
@@ -1292,13 +1295,15 @@ def suggest_table(
         # descriptions, and what was learned: judged on the first chunk, kept for the rest.
         reference = clearest = learner = None
         for number, units in enumerate(chunks):
-            s = _score(units[["unit_id", "text"]], framework, embedder, examples, None, TOP_K,
-                       TEMPERATURE, None, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest,
-                       learner)
+            # Rows stand alone (no turns: a turn split between chunks would read differently),
+            # but a units table's small-talk flags hold (themesift segment writes them).
+            units = units[[c for c in ("unit_id", "text", "small_talk") if c in units]]
+            s = _score(units, framework, embedder, examples, None, TOP_K, TEMPERATURE, None,
+                       CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest, learner)
             reference = reference or _Reference.of(s.similarity.max(axis=1))
             if clearest is None and reference is not None:
                 clearest, learner = s.clearest, s.learner
-            rows = _unit_table(s).rename(columns={"unit_id": "id"})
+            rows = _unit_table(s, units).rename(columns={"unit_id": "id"})
             rows = rows[["id", "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
             for theme, n in rows["theme_id"].value_counts().items():
