@@ -16,6 +16,7 @@ from themesift import pipeline as pipeline_module
 from themesift import study as study_module
 import fakes
 from fakes import make_corpus
+from themesift.errors import InputError, StoreError
 from themesift.study import SCHEMA_VERSION, Study
 
 THEMES = ["relationships", "hope", "structural_tension", "symptoms_barrier"]
@@ -345,6 +346,27 @@ def test_decide_records_decisions_in_order(study):
         ["unit:u0", run_id, "accept", "relationships", "KJ", "clear"],
         ["unit:u0", run_id, "reassign", "hope", "AB", ""]]
     assert d["time"][0].endswith("+00:00")
+
+
+def test_decisions_grouped_in_a_transaction_are_kept_or_undone_together(study):
+    """with study.transaction(): around several decide() (a bug error before)."""
+    with study.transaction():
+        study.decide("unit:u0", "accept", analyst="KJ")
+        study.decide("unit:u1", "reject", analyst="KJ")
+    assert len(study.decisions) == 2
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        with study.transaction():
+            study.decide("unit:u2", "accept", analyst="KJ")
+            raise RuntimeError("changed my mind")
+    assert len(study.decisions) == 2
+    with study.transaction():  # a refused decision inside leaves the others
+        study.decide("unit:u2", "accept", analyst="KJ")
+        with pytest.raises(InputError):
+            study.decide("unit:u3", "reassign", theme_id="no_such_theme")
+    assert study.decisions["suggestion_id"].tolist() == ["unit:u0", "unit:u1", "unit:u2"]
+    with pytest.raises(StoreError, match="inside a read"), study.reading():
+        with study.transaction():
+            pass
 
 
 def test_decide_takes_an_action_and_a_theme_in_any_letter_case(study):

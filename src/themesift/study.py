@@ -314,6 +314,7 @@ class Study:
         self._pid: int | None = None
         # Reentrant: a method reading the store may run inside transaction() (apply_review)
         self._lock = threading.RLock()
+        self._writing = False  # inside this thread's write transaction
         self._theme_ids: dict[str, list[str]] = {}
 
     # -- opening -------------------------------------------------------------------------------
@@ -435,16 +436,31 @@ class Study:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction on the store (all or nothing), taking the write lock at BEGIN so
         it never deadlocks: what :func:`~themesift.review.sheet.apply_review` checks and writes
-        a whole sheet in."""
+        a whole sheet in. One opened inside another (``with study.transaction():`` around
+        several ``study.decide``) is part of it: a savepoint, undone alone if it fails, and
+        written when the outer one is."""
         with self._lock:
             conn = self._connection()
-            if conn.in_transaction:  # the lock is reentrant (reads may run inside), writes not
-                raise StoreError("A write to the study store was started inside another one "
-                                 "(a bug: please report it)")
+            if conn.in_transaction:  # the lock is reentrant: this thread's own transaction
+                if not self._writing:
+                    raise StoreError("A write to the study store was started inside a read "
+                                     "(a bug: please report it)")
+                conn.execute("SAVEPOINT inner")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                        conn.execute("ROLLBACK TO inner")
+                    raise
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("RELEASE inner")
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreError(in_use(self.path, exc)) from exc
+            self._writing = True
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -452,6 +468,8 @@ class Study:
                 if conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing = False
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
