@@ -461,3 +461,21 @@ def test_unit_map_is_deterministic_and_keeps_the_unit_order():
     with pytest.raises(InputError, match="got 3 vectors for 4 units"):
         unit_map(units, vectors[:3])
 
+
+
+def test_after_a_rerun_the_codes_decided_before_show_those_decisions(coded_study, tmp_path):
+    """A re-run finds the same codes under the same groups: the report showed them undecided
+    (and a rejected one back under its theme), where the sheet and the widget leave them out."""
+    first = coded_study.latest_run_id()
+    coded_study.decide(f"code:{first}:C02", "reject", analyst="KJ")  # structural_tension
+    coded_study.run(fakes.make_corpus_of(ANSWERS))
+    page = export_report(coded_study, tmp_path / "r.html",
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    themes = section(page, "themes")
+    assert "C02" not in themes  # rejected before: among the candidate new themes
+    assert table_rows(section(page, "new-themes"))["C02 label C02a, b"][3] == \
+        "rejected in an earlier run"
+    relationships = themes[themes.index(">Relationships<"):themes.index(">Hope<")]
+    assert table_rows(relationships)["C01 label C01a, b"][3] == "accepted in an earlier run"
+    codes = table_rows(section(page, "agreement"), 1)  # decisions on code suggestions
+    assert codes["Relationships"][0] == "1" and codes["Structural tension"][2] == "1"

@@ -291,7 +291,11 @@ class StudyView:
     ``decided_suggestions``: what the machine had suggested for each unit when the analyst
     decided on it (:meth:`Study.decided_suggestions`), or None. ``decided_codes``: the
     candidate codes of every run that has a decision on one of them (``run_id`` and the
-    code-table columns, as that run stored them), or None.
+    code-table columns, as that run stored them), or None. ``carried_codes``: this run's
+    codes that no decision names but earlier decisions answered (code id -> ``"accept"``:
+    every member accepting it would code carries its theme already; ``"reject"``: the same
+    group was rejected for that theme in an earlier run), as the review sheet and the widget
+    leave them out after a re-run.
     """
 
     study_path: str
@@ -309,3 +313,4 @@ class StudyView:
     pseudonyms: Any = None
     decided_suggestions: pd.DataFrame | None = None
     decided_codes: pd.DataFrame | None = None
+    carried_codes: dict[str, str] = field(default_factory=dict)

@@ -88,6 +88,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
         settled = opened.settled_units(dict(zip(units_suggested["item_id"],
                                                 units_suggested["theme_id"])))
+        carried = _carried_codes(opened, run, coding, decisions)
     pending = units_suggested[~units_suggested["item_id"].isin(settled)]
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
     if run.id != latest:  # an earlier run's units may have been edited since
@@ -98,12 +99,40 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
     view = StudyView(str(opened.path), run.id, framework, transcripts, units, run.codes,
                      run.assignments, run.suggestions, coding, decisions,
                      pending.reset_index(drop=True), run.manifest,
-                     decided_suggestions=decided_suggestions, decided_codes=decided_codes)
+                     decided_suggestions=decided_suggestions, decided_codes=decided_codes,
+                     carried_codes=carried)
     if pseudonymise:
         from ..pseudonymise import pseudonymise as make_pseudonyms
 
         view = make_pseudonyms(view)
     return view
+
+
+def _carried_codes(study: Study, run: Any, coding: Any, decisions: Any) -> dict[str, str]:
+    """The run's codes that no decision names but earlier ones answered (see
+    :attr:`StudyView.carried_codes`): a re-run finds the groups decided before under new ids."""
+    from ..review.sheet import members_to_code
+
+    named = set(decisions["suggestion_id"])
+    codes = run.suggestions[run.suggestions["level"] == "code"]
+    theme = {code: t for code, t, sid in zip(codes["item_id"], codes["theme_id"],
+                                             codes["suggestion_id"]) if sid not in named}
+    if not theme:
+        return {}
+    members = run.assignments.groupby("code_id")["unit_id"].agg(list)
+    units = run.suggestions[run.suggestions["level"] == "unit"]
+    own = dict(zip(units["item_id"], units["theme_id"]))
+    themes_of: dict[str, set[str]] = {}
+    for unit, t in zip(coding["unit_id"], coding["theme_id"]):
+        themes_of.setdefault(unit, set()).add(t)
+    rejected = study.rejected_before({c: (t, members.get(c, [])) for c, t in theme.items()})
+    carried = {c: "reject" for c in rejected}
+    for code, t in theme.items():
+        ids = members.get(code, [])
+        if code not in carried and ids and all(
+                t in themes_of.get(u, ()) for u in members_to_code(ids, t, own.get)):
+            carried[code] = "accept"
+    return carried
 
 
 def _with_earlier_themes(study: Study, framework: Framework, coded: set[str]) -> Framework:
@@ -155,7 +184,9 @@ def code_decisions(view: StudyView) -> dict[str, tuple[str, str]]:
     """This run's candidate codes: code id -> (the analyst's latest action on it, or "" while
     undecided; the theme it sits under). An accepted code sits under its suggested theme, a
     reassigned one under the analyst's theme, an undecided one under its suggested theme (the
-    machine's, like every pending suggestion), and a rejected one under none ("")."""
+    machine's, like every pending suggestion), and a rejected one under none (""). A code that
+    earlier decisions answered (:attr:`StudyView.carried_codes`) counts as accepted or
+    rejected."""
     decisions = view.decisions[view.decisions["run_id"] == view.run_id]
     latest = decisions.drop_duplicates("suggestion_id", keep="last")
     latest = dict(zip(latest["suggestion_id"], zip(latest["action"], latest["theme_id"])))
@@ -163,6 +194,6 @@ def code_decisions(view: StudyView) -> dict[str, tuple[str, str]]:
     placed = {}
     for sid, code_id, suggested in zip(codes["suggestion_id"], codes["item_id"],
                                        codes["theme_id"]):
-        action, theme = latest.get(sid, ("", suggested))
+        action, theme = latest.get(sid, (view.carried_codes.get(code_id, ""), suggested))
         placed[code_id] = (action, "" if action == "reject" else theme)
     return placed

@@ -163,9 +163,11 @@ def _from_view(view: StudyView) -> _ReportData:
     # a rejected code sits under no theme (it is among the candidate new themes)
     placed = code_decisions(view)
     themes = code_sugg.assign(theme_id=[placed[c][1] for c in code_sugg["item_id"]],
-                              decision=[placed[c][0] for c in code_sugg["item_id"]])
-    codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision"]].rename(
-        columns={"item_id": "code_id"}), on="code_id", how="left")
+                              decision=[placed[c][0] for c in code_sugg["item_id"]],
+                              suggested=code_sugg["theme_id"])
+    codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision", "suggested"]]
+                             .rename(columns={"item_id": "code_id"}), on="code_id", how="left")
+    codes["carried"] = codes["code_id"].isin(view.carried_codes)
     order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
     order = order or list(view.transcripts["doc_id"])
     title = f"run {view.run_id} of study {view.study_path}"
@@ -600,7 +602,8 @@ def _code_rows(codes: pd.DataFrame, text_of: dict[str, str]) -> list[list[str]]:
     return [[f"<b>{_e(c.code_id)}</b> {_e(c.label)}<div class='muted'>"
              f"{_e(str(c.keywords).replace(' | ', ', '))}</div>",
              str(c.size), _e(getattr(c, "n_speakers", "")), _num(c.score),
-             _e(_DECIDED.get(c.decision, c.decision)),
+             _e(_DECIDED.get(c.decision, c.decision)
+                + (" in an earlier run" if getattr(c, "carried", False) else "")),
              _quotes(c, text_of)] for c in codes.itertuples()]
 
 
@@ -684,7 +687,8 @@ _NOT_KEPT = "\0not kept"  # no theme id: [a-z0-9_]+
 
 
 def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> str:
-    """Per suggested theme, what the analyst did with the suggestions. Codes: this run's.
+    """Per suggested theme, what the analyst did with the suggestions. Codes: this run's,
+    those that decisions of an earlier run answered (StudyView.carried_codes) as decided.
     Units: this run's units, each by its latest decision in any run, under the theme the run
     decided on had suggested; the undecided ones under this run's suggestion."""
     import pandas as pd
@@ -700,9 +704,10 @@ def _decisions_table(data: _ReportData, level: str, names: dict[str, str]) -> st
         undecided = sugg[~sugg["suggestion_id"].str[len("unit:"):].isin(latest["unit_id"])]
         decided = pd.concat([pd.DataFrame({"theme_id": shown, "action": latest["action"]}),
                              undecided[["theme_id"]].assign(action=None)], ignore_index=True)
-    else:
-        decided = sugg.merge(data.decisions[["suggestion_id", "action"]], on="suggestion_id",
-                             how="left")
+    else:  # codes: as placed, with the decisions of earlier runs that answered them
+        decided = data.codes[data.codes["suggested"].notna()].rename(
+            columns={"suggested": "theme_id", "decision": "action", "theme_id": "placed"})
+        decided["action"] = decided["action"].replace("", None)
     rows = []
     names = {**names, _NOT_KEPT: "(not kept: a run stored before schema 4)"}
     for theme in [*data.framework.theme_ids, NONE_THEME, _NOT_KEPT]:
