@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ._io import CSV_OPTIONS
 from .errors import InputError
-from .export.report import render_report
+from .export.report import render_report, render_study_report
 from .review.sheet import review_sheet, write_review
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ def write_outputs(
     The files are written into a temporary folder beside ``out_dir`` and moved into place
     only when every one is complete, so a failure never leaves half a set (the staging folder
     of a write that was killed is removed by the next write beside it). With ``run_id``
-    (and ``study``) the review sheet carries the store's suggestion ids, so that
-    ``themesift apply`` can read it back into that study.
+    and ``study`` the review sheet carries the store's suggestion ids, so that
+    ``themesift apply`` can read it back into that study, and report.html is the study's
+    report of that run (its coding and decisions, as ``themesift export --format report``).
 
     Returns
     -------
@@ -80,7 +81,9 @@ def write_outputs(
         result.suggestions.to_csv(staging / "suggestions.csv", **CSV_OPTIONS)
         _readable_unit_suggestions(result).to_csv(staging / "unit_suggestions.csv", **CSV_OPTIONS)
         write_review(review_sheet(result, run_id=run_id, study=study), staging)
-        (staging / "report.html").write_text(render_report(result), encoding="utf-8")
+        page = (render_study_report(study, run_id, result.unit_map)
+                if study is not None and run_id else render_report(result))
+        (staging / "report.html").write_text(page, encoding="utf-8")
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
         out.mkdir(exist_ok=True)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..compare import AgreementReport
     from ..study import Study
 
-__all__ = ["render_report", "export_report", "saturation", "unit_map"]
+__all__ = ["render_report", "render_study_report", "export_report", "saturation", "unit_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -949,15 +949,32 @@ def export_report(study: Study | str | os.PathLike[str], path: str | os.PathLike
     """
     check_output(path, force=force, suffixes=(".html", ".htm"))
     view = study_view(study, run_id=run_id, pseudonymise=pseudonymise)
-    # a human coding of character spans counts the characters of the stored transcripts
-    plain = view if human is None or view.pseudonyms is None else study_view(study, run_id=run_id)
-    data = _from_view(view)
-    unit_coords, note = _study_unit_map(data, embedder)
-    data = dataclasses.replace(data, unit_map=unit_coords, map_note=note,
-                               agreement=_agreements(data, view, human, plain.units))
-    page = _render(data)
+    page = _study_page(study, view, human=human, embedder=embedder)
     with atomic_output(path, force=force, suffixes=(".html", ".htm"),
                        pseudonyms=view.pseudonyms) as temp:
         temp.write_text(page, encoding="utf-8")
     return Path(path)
+
+
+def render_study_report(study: Study | str | os.PathLike[str], run_id: str,
+                        unit_coords: pd.DataFrame | None = None) -> str:
+    """The HTML report of a study's run, as :func:`export_report` writes it (without an
+    external coding), its map from ``unit_coords`` (``unit_id, x, y``) where given: what
+    ``themesift run --study`` writes as report.html, so that the page shows the study's
+    coding and decisions, not the run's suggestions alone."""
+    return _study_page(study, study_view(study, run_id=run_id), unit_coords=unit_coords)
+
+
+def _study_page(study: Any, view: StudyView, *, human: Any = None, embedder=None,
+                unit_coords: pd.DataFrame | None = None) -> str:
+    # a human coding of character spans counts the characters of the stored transcripts
+    plain = (view if human is None or view.pseudonyms is None
+             else study_view(study, run_id=view.run_id))
+    data = _from_view(view)
+    note = ""
+    if unit_coords is None:
+        unit_coords, note = _study_unit_map(data, embedder)
+    data = dataclasses.replace(data, unit_map=unit_coords, map_note=note,
+                               agreement=_agreements(data, view, human, plain.units))
+    return _render(data)
 
