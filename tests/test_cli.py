@@ -408,6 +408,11 @@ def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys)
     assert not {"unit:u0", "unit:u1", "unit:u2"} & set(again["suggestion_id"])
     assert [s.rsplit(":", 1)[1] for s in again["suggestion_id"] if s.startswith("code:")] == [
         "C02"]
+    # its report.html is the study's: the coding so far, the code accepted in the first run
+    page = (out / "again" / "report.html").read_text(encoding="utf-8")
+    first = (out / "report.html").read_text(encoding="utf-8")
+    assert "of study" in page and "of study" in first and "batch run" not in page
+    assert "accepted in an earlier run" in page and "accepted in an earlier run" not in first
 
 
 def test_a_rerun_names_coded_units_no_longer_in_the_transcripts(study_run, capsys,

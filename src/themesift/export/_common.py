@@ -72,7 +72,8 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         framework = opened.framework(run.id)
         transcripts = opened.transcripts[["doc_id", "path", "format", "text"]]
         units = opened.units
-        coding = opened.coding().merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
+        coded = opened.coding()
+        coding = coded.merge(units.drop(columns=["doc_id"]), on="unit_id", how="left")
         # The run's transcripts, as they are now: a coded unit whose words changed, or whose
         # transcript the run did not read, has no place in them.
         transcripts = transcripts[transcripts["doc_id"].isin(set(run.units["doc_id"]))]
@@ -88,7 +89,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
         units_suggested = run.suggestions[run.suggestions["level"] == "unit"]
         settled = opened.settled_units(dict(zip(units_suggested["item_id"],
                                                 units_suggested["theme_id"])))
-        carried = _carried_codes(opened, run, coding, decisions)
+        carried = _carried_codes(opened, run, coded, decisions)  # as the review sheet does
     pending = units_suggested[~units_suggested["item_id"].isin(settled)]
     pending = pending.rename(columns={"item_id": "unit_id"}).drop(columns=["level"])
     if run.id != latest:  # an earlier run's units may have been edited since
