@@ -802,3 +802,69 @@ def test_a_docx_heading_before_a_speaker_who_speaks_once_leaves_them_a_speaker(t
     document.add_paragraph("Siobhán: I came in late, sorry. The ward was loud for me too.")
     document.save(tmp_path / "h.docx")
     assert ts.read_transcript(tmp_path / "h.docx").turns[-1].speaker == "Siobhán"
+
+
+@pytest.mark.parametrize("name, cue", [
+    ("dash.vtt", "WEBVTT\n\n{n}00:00:0{s}.000 --> 00:00:0{e}.000\n{words}\n\n"),
+    ("dash.srt", "{n}\n00:00:0{s},000 --> 00:00:0{e},000\n{words}\n\n"),
+], ids=["vtt", "srt"])
+def test_a_dialogue_dash_and_a_label_start_a_speakers_turn_named_nowhere_else(tmp_path, name, cue):
+    words = ["MODERATOR: What gets in the way?", "NURSE: Turning up builds trust.",
+             "- JO: We are two staff down.\n- SAM: And the waiting list grows.",
+             "NURSE: Yes.\n- and the drink."]  # a dash without a label: words, as before
+    turns = _read(tmp_path, name, "".join(
+        cue.format(n=n if name.endswith(".srt") else "", s=2 * n, e=2 * n + 1, words=w)
+        for n, w in enumerate(words, start=1))).turns
+    assert [(t.speaker, t.text) for t in turns] == [
+        ("MODERATOR", "What gets in the way?"), ("NURSE", "Turning up builds trust."),
+        ("JO", "We are two staff down."), ("SAM", "And the waiting list grows."),
+        ("NURSE", "Yes. - and the drink.")]
+    voiced = _read(tmp_path, "voices.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n"
+                   "<v Nurse>Turning up builds trust.</v>\n\n00:00:05.000 --> 00:00:09.000\n"
+                   "- <v Jo>We are two staff down.</v>\n- <v Sam>And the list grows.</v>\n")
+    assert [(t.speaker, t.text) for t in voiced.turns] == [
+        ("Nurse", "Turning up builds trust."), ("Jo", "We are two staff down."),
+        ("Sam", "And the list grows.")]
+
+
+def test_whisperx_labels_keep_their_underscores_and_name_the_moderator(tmp_path):
+    text = ("SPEAKER_00: How do you build trust with people?\n"
+            "SPEAKER_01: Turning up every week, at the same time.\n"
+            "SPEAKER_00: And what gets in the way?\n**SPEAKER_01:** The targets.\n")
+    for moderator in ("SPEAKER_00", "speaker_00", "SPEAKER00", "**SPEAKER_00:**"):
+        turns = _read(tmp_path, "w.txt", text, moderator=moderator).turns
+        assert [(t.speaker, t.role) for t in turns] == [
+            ("SPEAKER_00", "moderator"), ("SPEAKER_01", "participant")] * 2, moderator
+    assert "gets in the way" not in " ".join(
+        ts.segment(ts.read_transcript(tmp_path / "w.txt", moderator="SPEAKER_00"))["text"])
+    cue = _read(tmp_path, "w.srt", "1\n00:00:01,000 --> 00:00:04,000\n[SPEAKER_00]: And then?\n"
+                "[SPEAKER_01]: Nothing.\n")  # WhisperX's .srt: a second speaker in a cue
+    assert [(t.speaker, t.text) for t in cue.turns] == [("SPEAKER_00", "And then?"),
+                                                       ("SPEAKER_01", "Nothing.")]
+
+
+def test_a_one_off_name_read_as_words_warns_with_its_line_and_what_to_do(tmp_path, caplog):
+    text = ("Date: 3 May\n\nModerator: What helps?\n\nP1: Turning up every week.\n\n"
+            "Mary: We had a man who would not open the door.\n\n"
+            "Note: the fire alarm went off.\n\nP2: The targets.\n\n"
+            'Patient: "You lot only come when it goes wrong."\n\n'
+            "Training: nobody has had any.\n\nTom: And the drink.\n")
+    with caplog.at_level("WARNING", logger="themesift.ingest"):
+        turns = _read(tmp_path, "once.txt", text).turns
+    assert [t.speaker for t in turns] == ["Moderator", "P1", "P2"]  # the rule stays
+    [warning] = caplog.messages
+    assert warning.startswith(f"{tmp_path / 'once.txt'}, line 7: 'Mary:' is used once, so it "
+                              "is read as words of P1's turn; line 17: 'Tom:' is used once, so "
+                              "it is read as words of P2's turn. If Mary or Tom is a speaker")
+    assert "'Participant Mary:'" in warning
+    assert not any(f"'{label}:'" in warning for label in ("Date", "Note", "Patient", "Training"))
+    # what the warning says to do works
+    relabelled = _read(tmp_path, "fixed.txt", text.replace("Mary:", "Participant Mary:"))
+    assert "Participant Mary" in {t.speaker for t in relabelled.turns}
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="themesift.ingest"):
+        _read(tmp_path, "cue.srt", "1\n00:00:01,000 --> 00:00:02,000\nP1: Every week.\n\n"
+              "2\n00:00:03,000 --> 00:00:04,000\nMary: He opened the door.\n\n"
+              "3\n00:00:05,000 --> 00:00:06,000\nP2: Targets.\n\n"
+              "4\n00:00:07,000 --> 00:00:08,000\nP1: Yes.\n")
+    assert "cue.srt, line 6: 'Mary:' is used once, so it is read as words of P1's turn" in caplog.text

@@ -120,7 +120,9 @@ def read_corpus(
     paths:
         A folder, a file, or several of them.
     moderator:
-        Speaker label(s) of the moderator, e.g. ``"Anna"`` or ``["Facilitator", "Co-facilitator"]``.
+        Speaker label(s) of the moderator, e.g. ``"Anna"`` or ``["Facilitator", "Co-facilitator"]``,
+        as the file writes them (case, markup such as ``**Anna:**`` and underscores, as in
+        ``"SPEAKER_00"``, do not matter).
         By default, speakers called Moderator, Interviewer, Facilitator, Researcher and similar
         are moderators; everyone else is a participant.
     encoding:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Turn
+
+logger = logging.getLogger(__name__)
 
 #: Speaker names that mark the person running the group, matched case-insensitively
 #: against the label with digits and punctuation removed.
@@ -101,11 +104,13 @@ _NON_SPEECH = re.compile(
 def clean_label(label: str) -> str:
     """A speaker label without surrounding markup and whitespace, inner spaces collapsed.
 
-    Accents are composed (Unicode NFC), so "José" typed either way is one speaker; the label
-    is a name, the transcript text keeps its own spelling.
+    Underscores inside a label stay ("SPEAKER_00", as WhisperX and pyannote write it); those
+    around it are Markdown emphasis ("__P3__"). Accents are composed (Unicode NFC), so "José"
+    typed either way is one speaker; the label is a name, the transcript text keeps its own
+    spelling.
     """
-    label = re.sub(r"[*_\[\]]", "", unicodedata.normalize("NFC", label))
-    return re.sub(r"\s+", " ", label).strip(" \t:-")
+    label = re.sub(r"[*\[\]]", "", unicodedata.normalize("NFC", label))
+    return re.sub(r"\s+", " ", label).strip(" \t:-_")
 
 
 def split_note(label: str) -> tuple[str, str]:
@@ -118,13 +123,18 @@ def is_moderator(speaker: str, moderator: Collection[str] | None = None) -> bool
     """Whether a speaker label names the moderator (by the given names, else by role words).
 
     A role in parentheses counts: "Anna Lindqvist (Host)", "Dr. O'Connor (Facilitator)"; a
-    given name matches with or without it.
+    given name matches with or without it, and as it is written in the file ("**Anna:**",
+    "[Moderator]"), in any case, with or without underscores ("SPEAKER_00" or "speaker00").
     """
     name, note = split_note(speaker)
     if moderator:
-        given = {unicodedata.normalize("NFC", m).casefold().strip() for m in moderator}
-        return speaker.casefold() in given or name.casefold() in given
+        return not {_given_name(speaker), _given_name(name)}.isdisjoint(map(_given_name, moderator))
     return _names_moderator(name) or _names_moderator(note)
+
+
+def _given_name(label: str) -> str:
+    # Earlier versions read "SPEAKER_00" as "SPEAKER00": a name copied from their output matches.
+    return clean_label(label).replace("_", "").casefold()
 
 
 def _names_moderator(label: str) -> bool:
@@ -357,8 +367,7 @@ def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = 
     first = sure.index(True) if header and True in sure else 0
 
     def alike(i: int, c: LabelledLine) -> bool:  # a one-off of the form of the file's speakers
-        if (_NOT_A_SPEAKER.match(c.label) or c.opens in _QUOTES or c.opens.islower()
-                or c.mid_sentence):
+        if not _may_speak_once(c):
             return False
         if c.form == "only":
             return otter
@@ -366,6 +375,38 @@ def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = 
         return i >= first and shape is not None and (c.form, shape) in forms
 
     return {c.label for i, c in enumerate(cands) if sure[i] or alike(i, c)}
+
+
+def _may_speak_once(c: LabelledLine) -> bool:
+    """Whether a label used once may be a speaker's: not a title or a note ("Focus group 2:"),
+    not someone quoted ('Patient: "You lot..."'), a phrase in lowercase ("Training: nobody")
+    or words read out mid-sentence."""
+    return not (_NOT_A_SPEAKER.match(c.label) or c.opens in _QUOTES or c.opens.islower()
+                or c.mid_sentence)
+
+
+def warn_labels_read_as_words(path: Path | str,
+                              read_as_words: Sequence[tuple[LabelledLine, int, str]]) -> None:
+    """Warn, once for the file, where a label used once that may be a person's ("Mary:") is
+    read as words of the turn before it (as :func:`accepted_labels` rules), and say how to
+    make it a speaker.
+
+    ``read_as_words`` holds ``(label, line, speaker of the turn it is read into)`` for each
+    label in the file that is not a speaker's.
+    """
+    names = [(c, line, speaker) for c, line, speaker in read_as_words
+             if name_shape(c.label) and _may_speak_once(c)]
+    if not names:
+        return
+    shown = names[:3]
+    more = f" (and {len(names) - 3} more)" if len(names) > 3 else ""
+    logger.warning(
+        "%s, %s%s. If %s is a speaker, write the label as one that always is: 'Participant "
+        "%s:' or an unused number such as 'P3:' (a name is a speaker where it is used twice, "
+        "or where the file's other speakers are named the same way).", path,
+        "; ".join(f"line {line}: '{c.label}{':' if c.form == 'colon' else ''}' is used once, "
+                  f"so it is read as words of {speaker}'s turn" for c, line, speaker in shown),
+        more, " or ".join(c.label for c, _, _ in shown), shown[0][0].label)
 
 
 def build_turns(

@@ -11,12 +11,13 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript, Turn
 from ._common import (LabelledLine, accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes,
-                      is_moderator, match_label, parse_timestamp)
+                      is_moderator, match_label, parse_timestamp, warn_labels_read_as_words)
 
 _TIMING = re.compile(
     r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
 )
-_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]+)>")
+# A voice tag, with the dialogue dash that may mark it one speaker of two ("- <v Jo>...").
+_VOICE = re.compile(r"(?:^[-–—][ \t]+)?<v(?:\.[\w.-]+)?[ \t]+([^>]+)>", re.MULTILINE)
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
 _SPEAKER_SEPARATOR = ": "
 
@@ -29,6 +30,7 @@ class _Cue:
     speaker: str | None
     words: str
     voiced: bool = False  # the speaker comes from a voice tag, which is always a speaker
+    dashed: bool = False  # the label follows a dialogue dash ("- JO: ..."), so is a speaker
 
 
 def read_captions(
@@ -41,7 +43,8 @@ def read_captions(
 
     The speaker of a cue comes from a WebVTT voice tag (``<v Nurse 2>``, as Teams and Zoom
     export; a cue with several voices is one piece per voice) or a label at the start of the
-    cue ("INTERVIEWER: ..."); a cue without either continues the previous speaker. Consecutive cues of one speaker become one turn with the
+    cue ("INTERVIEWER: ..."; after a dialogue dash, "- JO: ...", always a speaker); a cue
+    without either continues the previous speaker. Consecutive cues of one speaker become one turn with the
     first cue's start time and the last cue's end time. The transcript text is rendered as
     "Speaker: words" per turn, turns separated by a blank line.
 
@@ -62,13 +65,17 @@ def read_captions(
             fix='A cue is a timing line such as "00:00:01.000 --> 00:00:04.000" followed by its '
             "text; check that this is a caption file",
         )
-    speakers = accepted_labels([LabelledLine(c.speaker, 0, None, opens=c.words[:1])
-                                for c in cues if c.speaker and not c.voiced], header=False)
+    labelled = [c for c in cues if c.speaker and not c.voiced]
+    speakers = accepted_labels([_labelled(c) for c in labelled], header=False)
+    speakers |= {c.speaker for c in labelled if c.dashed}
     current: str | None = None
+    read_as_words = []
     for cue in cues:
         if cue.voiced or cue.speaker in speakers:
             current = cue.speaker
         elif cue.speaker:  # a one-off "label" such as "NOTE:" is part of the words
+            if current is not None:
+                read_as_words.append((_labelled(cue), cue.line, current))
             cue.words = f"{cue.speaker}: {cue.words}"
         cue.speaker = current
     if current is None:
@@ -104,6 +111,7 @@ def read_captions(
         parts.append(prefix + cue.words)
         offset += len(parts[-1]) + 2
     check_turn_lengths(turns, path)
+    warn_labels_read_as_words(path, read_as_words)
     return Transcript(
         path.stem,
         "\n\n".join(parts),
@@ -111,6 +119,10 @@ def read_captions(
         {"path": str(path), "format": path.suffix.lstrip(".").lower(), "encoding": used_encoding,
          "sha256": content_hash(data), "header": ""},
     )
+
+
+def _labelled(cue: _Cue) -> LabelledLine:
+    return LabelledLine(cue.speaker, 0, None, opens=cue.words[:1])
 
 
 def _parse_cues(text: str, path: Path) -> list[_Cue]:
@@ -136,8 +148,7 @@ def _parse_cues(text: str, path: Path) -> list[_Cue]:
         # before the next timing line is not speech; other lines there are.
         if body and i < len(lines) and _TIMING.match(lines[i]) and body[-1].strip().isdigit():
             body.pop()
-        for speaker, words, voiced in _cue_voices(body):
-            cues.append(_Cue(line_no, start, end, speaker, words, voiced))
+        cues.extend(_Cue(line_no, start, end, *piece) for piece in _cue_voices(body))
     return cues
 
 
@@ -152,34 +163,35 @@ def _cue_time(value: str, line: str, path: Path, line_no: int) -> float:
     return parse_timestamp(value)
 
 
-def _cue_voices(body: list[str]) -> list[tuple[str | None, str, bool]]:
-    """A cue's ``(speaker, words, voiced)`` pieces: one per voice tag, and the words before
-    the first: with the speaker of a "NAME: " label at their start, if any, and a piece of its
-    own for each later line that opens with a dialogue dash and a label ("- SAM: Never.") or
-    with a moderator's or a numbered participant's label ("Interviewer: And then?", "P2:")."""
+def _cue_voices(body: list[str]) -> list[tuple[str | None, str, bool, bool]]:
+    """A cue's ``(speaker, words, voiced, dashed)`` pieces: one per voice tag, and the words
+    before the first: with the speaker of a "NAME: " label at their start, if any, and a piece
+    of its own for each later line that opens with a dialogue dash and a label ("- SAM:
+    Never.", ``dashed``) or with a moderator's or a numbered participant's label
+    ("Interviewer: And then?", "P2:")."""
     before, *voices = _VOICE.split("\n".join(body))
     lines = [html.unescape(_TAG.sub("", raw)).strip() for raw in before.split("\n")]
-    pieces: list[tuple[str | None, str, bool]] = []
-    speaker, words = None, []
+    pieces: list[tuple[str | None, str, bool, bool]] = []
+    speaker, words, dashed = None, [], False
     for number, line in enumerate(line for line in lines if line):
         bare = _DIALOGUE_DASH.sub("", line)
-        found = match_label(bare)
-        if found is not None and (number == 0 or bare != line or is_moderator(found.label)
+        found, dash = match_label(bare), bare != line
+        if found is not None and (number == 0 or dash or is_moderator(found.label)
                                   or _NUMBERED.match(found.label)):
             if words or speaker is not None:
-                pieces.append((speaker, _words(" ".join(words)), False))
-            speaker, words = found.label, [bare[found.speech_start:]]
+                pieces.append((speaker, _words(" ".join(words)), False, dashed))
+            speaker, words, dashed = found.label, [bare[found.speech_start:]], dash
         else:
             words.append(line)
     if words or speaker is not None:
-        pieces.append((speaker, _words(" ".join(words)), False))
+        pieces.append((speaker, _words(" ".join(words)), False, dashed))
     for name, words in zip(voices[::2], voices[1::2]):
-        pieces.append((clean_label(name), _words(html.unescape(_TAG.sub("", words))), True))
+        pieces.append((clean_label(name), _words(html.unescape(_TAG.sub("", words))), True, False))
     return pieces
 
 
 _DIALOGUE_DASH = re.compile(r"^[-–—][ \t]+")  # "- JO: ...": one speaker of two in a cue
-_NUMBERED = re.compile(r"^[^\W\d_]{1,12}[ \t]?\d{1,3}$")  # "P2", "Speaker 3", "Nurse 1"
+_NUMBERED = re.compile(r"^[^\W\d_]{1,12}[ _\t]?\d{1,3}$")  # "P2", "Speaker 3", "SPEAKER_01"
 
 
 def _words(text: str) -> str:

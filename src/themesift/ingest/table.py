@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import InputError
@@ -12,6 +14,9 @@ from ..errors import InputError
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 _SNIFF_BYTES = 1 << 20  # how much of a big CSV tells its encoding
 _DELIMITERS = (",", ";", "\t", "|")
+_HEADER_SEARCH_ROWS = 20  # how far down a header below titles or notes is looked for
+
+logger = logging.getLogger(__name__)
 
 
 def csv_delimiter(text: str) -> str:
@@ -45,6 +50,11 @@ def read_csv_cells(path: str | os.PathLike[str], **options):
     Windows cp1252 as Excel saves "CSV"), its delimiter from the header line
     (:func:`csv_delimiter`; always a tab for .tsv). ``options`` go to ``pandas.read_csv``.
     """
+    return _read_csv(path, **options)[0]
+
+
+def _read_csv(path: str | os.PathLike[str], **options):
+    """:func:`read_csv_cells`, and where its rows start in the file (:func:`_checked_rows`)."""
     import io
 
     import pandas as pd
@@ -53,18 +63,23 @@ def read_csv_cells(path: str | os.PathLike[str], **options):
 
     path = Path(path)
     data = path.read_bytes()
+    _check_csv_start(data, path)
+    text, _ = decode_bytes(data, path, what="table")
+    sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
+    starts = _checked_rows(io.StringIO(text), sep, path)
+    table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                        index_col=False, skip_blank_lines=False, **options).fillna("")
+    return without_blank_rows(table), starts  # row i (from 0) of the file keeps index i
+
+
+def _check_csv_start(data: bytes, path: Path) -> None:
+    """An InputError for a CSV (its first bytes ``data``) that is empty or a workbook."""
     if not data.strip():
         raise InputError("The file is empty", path=path, fix="Save the table again with its "
                          "header row")
     if data.startswith(b"PK\x03\x04"):
         raise InputError("This is a workbook (.xlsx) saved under a .csv name", path=path,
                          fix="Rename it to .xlsx, or save it from the spreadsheet program as CSV")
-    text, _ = decode_bytes(data, path, what="table")
-    sep = "\t" if path.suffix.lower() == ".tsv" else csv_delimiter(text)
-    _check_field_counts(io.StringIO(text), sep, path)
-    table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                        index_col=False, skip_blank_lines=False, **options).fillna("")
-    return without_blank_rows(table)  # row i (from 0) of the file keeps index i
 
 
 def without_blank_rows(table):
@@ -74,24 +89,40 @@ def without_blank_rows(table):
     return table[~blank.all(axis=1)] if len(table.columns) else table
 
 
-def _check_field_counts(handle, sep: str, path: Path) -> None:
-    """An InputError at the first row with more fields than the header: a text holding the
-    delimiter without quotes. (pandas would make the extra first field the row's index, or
-    drop the last ones, without a word.)"""
+def _checked_rows(handle, sep: str, path: Path) -> list[tuple[int, int]]:
+    """Where the rows of a CSV start in the file, for :func:`_file_line`: ``(row, line)`` for
+    each row that starts further down than the row before it says, a cell above it holding
+    line breaks (rows counted as a spreadsheet counts them, the header row 1).
+
+    Raises an InputError at the first row with more fields than the header: a text holding
+    the delimiter without quotes. (pandas would make the extra first field the row's index,
+    or drop the last ones, without a word.)"""
     import csv
 
+    starts: list[tuple[int, int]] = []
     with _long_cells():
         reader = csv.reader(handle, delimiter=sep)
         header = next(reader, [])
-        for row in reader:
-            if len(row) > len(header):
+        line = reader.line_num + 1
+        for row, fields in enumerate(reader, start=2):
+            if line != _file_line(row, starts[-1:]):
+                starts.append((row, line))
+            if len(fields) > len(header):
                 shown = {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
                 raise InputError(
-                    f"This row has {len(row)} fields where the header has {len(header)}: a "
-                    f"text with a {shown} in it that is not in quotes", path=path,
-                    line=reader.line_num,
+                    f"This row has {len(fields)} fields where the header has {len(header)}: a "
+                    f"text with a {shown} in it that is not in quotes", path=path, line=line,
                     fix='Put such texts in double quotes ("..."), as a spreadsheet program '
                         "does when it saves a CSV")
+            line = reader.line_num + 1
+    return starts
+
+
+def _file_line(row: int, starts: Sequence[tuple[int, int]]) -> int:
+    """The line of a file where its row ``row`` starts (the row itself where ``starts``, from
+    :func:`_checked_rows`, is empty: a sheet, or a CSV without line breaks in its cells)."""
+    at = bisect.bisect_right(starts, (row, float("inf"))) - 1
+    return row if at < 0 else starts[at][1] + row - starts[at][0]
 
 
 @contextlib.contextmanager
@@ -119,7 +150,10 @@ def read_table(
     Parameters
     ----------
     path:
-        A .csv (any common delimiter, UTF-8 or Windows encodings), .tsv or .xlsx file.
+        A .csv (any common delimiter, UTF-8 or Windows encodings), .tsv or .xlsx file, its
+        column names in the first row (spaces around them do not count). Of a workbook the
+        first sheet is read or, where that lacks the columns, the only other sheet that has
+        them (a warning says so).
     text_column:
         The column holding the text.
     id_column:
@@ -134,16 +168,15 @@ def read_table(
     Raises
     ------
     InputError
-        For a missing or unreadable file, a missing column, empty text cells or repeated ids
-        (each naming the rows).
+        For a missing or unreadable file, a missing column (saying which sheet was read and
+        whether the header is further down), an empty sheet, empty text cells or repeated ids
+        (each naming the rows and the line where the first starts).
     """
-    import pandas as pd
-
     path, suffix = _checked_path(path)
     with _readable(path):
-        table = (without_blank_rows(pd.read_excel(path, dtype=str, keep_default_na=False))
-                 if suffix == ".xlsx" else read_csv_cells(path))  # "NA" and "none" are text
-    units = _units(table, path, text_column, id_column, seen={})
+        table, starts = ((_read_sheet(path, [text_column, id_column]), ())  # rows are lines
+                         if suffix == ".xlsx" else _read_csv(path))
+    units = _units(table, path, text_column, id_column, seen={}, starts=starts)
     if units.empty:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
     return units
@@ -179,6 +212,7 @@ def read_table_chunks(
 
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
+    _check_csv_start(head, path)
     if len(head) == _SNIFF_BYTES and head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16
         head = head[: len(head) - len(head) % 2]  # whole two-byte characters
     elif len(head) == _SNIFF_BYTES and b"\n" in head:
@@ -192,7 +226,7 @@ def read_table_chunks(
     with _readable(path):
         try:
             with open(path, encoding=encoding, newline="") as handle:
-                _check_field_counts(handle, sep, path)  # reads the whole file once
+                starts = _checked_rows(handle, sep, path)  # reads the whole file once
         except UnicodeDecodeError:
             if encoding != "utf-8-sig":
                 raise
@@ -200,7 +234,7 @@ def read_table_chunks(
             # UTF-8, Windows cp1252 (Excel's "CSV").
             encoding = "cp1252"
             with open(path, encoding=encoding, newline="") as handle:
-                _check_field_counts(handle, sep, path)
+                starts = _checked_rows(handle, sep, path)
         with _long_cells():  # the python engine reads with the csv module
             reader = pd.read_csv(path, sep=sep, engine="python", dtype=str,
                                  keep_default_na=False, encoding=encoding, chunksize=chunk_rows,
@@ -208,7 +242,7 @@ def read_table_chunks(
             with reader:
                 for chunk in reader:  # indexed on from the first chunk: rows stay numbered
                     units = _units(without_blank_rows(chunk), path, text_column, id_column,
-                                   seen)
+                                   seen, starts)
                     rows += len(units)
                     if len(units):  # not a piece of blank lines only
                         yield units
@@ -244,40 +278,113 @@ class _readable:
                              ".xlsx") from None
 
 
-def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int]):
+def _read_sheet(path: Path, columns: list[str | None]):
+    """A workbook's table, as :func:`_units` takes it: its first sheet's or, where that lacks
+    ``columns``, the only other sheet's that has them (a cover or notes sheet in front of the
+    data)."""
+    import pandas as pd
+
+    with pd.ExcelFile(path) as book:
+        def sheet(name, **options):  # "NA" and "none" are text
+            return _named(pd.read_excel(book, sheet_name=name, dtype=str,
+                                        keep_default_na=False, **options))
+
+        first, *others = book.sheet_names
+        table = sheet(first)
+        missing = _missing(table, columns)
+        if missing:
+            having = [name for name in others if not _missing(sheet(name, nrows=0), columns)]
+            if len(having) != 1:
+                raise _column_error(table, path, missing[0], first, others, having)
+            logger.warning("%s: sheet %r, the first, has no column %s, so sheet %r is read "
+                           "instead, the only other sheet that has the columns", path, first,
+                           " or ".join(map(repr, missing)), having[0])
+            table = sheet(having[0])
+    return without_blank_rows(table)
+
+
+def _named(table):
+    """The table with its column names as text without spaces around them ("text " is
+    "text", as a person reading the header sees it)."""
+    return table.rename(columns=lambda name: str(name).strip())
+
+
+def _missing(table, columns: list[str | None]) -> list[str]:
+    return [c for c in columns if c is not None and c not in table.columns]
+
+
+def _column_error(table, path: Path, column: str, sheet: str | None = None,
+                  others: Sequence[str] = (), having: Sequence[str] = ()) -> InputError:
+    """The error for a table (read from ``sheet`` of a workbook whose ``others`` sheets include
+    ``having`` with the columns) without ``column``: the sheet is empty, or the header is
+    further down (titles above it), or else which columns there are."""
+    where = "the file" if sheet is None else f"sheet {sheet!r}"
+    unnamed = " (the columns read as unnamed)" if all(
+        str(name).startswith("Unnamed: ") for name in table.columns) else ""
+    header = next((int(index) + 2 for index, cells in table.head(_HEADER_SEARCH_ROWS).iterrows()
+                   if column in {str(cell).strip() for cell in cells}), None)
+    if table.columns.empty:
+        problem = f"{where[0].upper()}{where[1:]} is empty"
+        fix = "Put the table there, its header in row 1"
+    elif header is not None:
+        problem = (f"No column {column!r} in row 1 of {where}{unnamed}: the header must be the "
+                   f"first row, and here it is row {header}")
+        fix = f"Delete the rows above row {header}"
+    elif unnamed:
+        problem = f"No column {column!r}: row 1 of {where} is empty{unnamed}"
+        fix = "The header must be the first row: put the column names in row 1"
+    else:
+        problem = f"No column {column!r}" + ("" if sheet is None else f" on {where}")
+        fix = (f"Columns {'in the file' if sheet is None else 'on it'}: "
+               f"{', '.join(table.columns)}. Name the right one with --text-column / "
+               "--id-column (text_column= / id_column= in Python)")
+    if others:
+        fix += (f". Of a workbook the first sheet is read, here {sheet!r}, or else the only "
+                "other sheet that has the columns: " + (
+                    f"{' and '.join(map(repr, having))} have them, so which to read is unclear"
+                    if having else f"none of the others ({', '.join(map(repr, others))}) has"
+                    " them") + ". Move the table to the first sheet, or save it as CSV")
+    return InputError(problem, path=path, line=1, fix=fix)
+
+
+def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int],
+           starts: Sequence[tuple[int, int]] = ()):
     """``unit_id, text`` and the other columns of a table's rows (blank rows already left out),
     checked; a row's index is its place in the file (0 the first after the header), so its
     number is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their
-    rows) across the pieces of one table."""
+    rows) across the pieces of one table; ``starts`` (:func:`_checked_rows`) says on which
+    line of the file a row starts."""
     import pandas as pd
 
+    table = _named(table)
     numbers = [int(index) + 2 for index in table.index]
-
     for column in (text_column, id_column):
-        if column is not None and column not in table.columns:
-            raise InputError(
-                f"No column {column!r}", path=path, line=1,
-                fix=f"Columns in the file: {', '.join(map(str, table.columns))}. "
-                "Name the right one with --text-column / --id-column (text_column= / "
-                "id_column= in Python)",
-            )
+        if column is None:
+            continue
+        if column not in table.columns:
+            raise _column_error(table, path, column)
+        if list(table.columns).count(column) > 1:
+            raise InputError(f"Two columns are named {column!r}", path=path, line=1,
+                             fix="Rename one of them (spaces around a name do not count)")
     texts = table[text_column].fillna("").astype(str)
     empty = [row for row, t in zip(numbers, texts) if not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         raise InputError(f"Empty {text_column!r} cell in row(s) {rows}", path=path,
-                         line=empty[0], fix="Fill in the text or delete those rows")
+                         line=_file_line(empty[0], starts),
+                         fix="Fill in the text or delete those rows")
     if id_column is None:
         ids = [f"row{row}" for row in numbers]
     else:
         ids = table[id_column].fillna("").astype(str).str.strip().tolist()
         for row, value in zip(numbers, ids):
             if not value:
-                raise InputError(f"Empty {id_column!r} cell in row {row}", path=path, line=row,
-                                 fix="Give every row an id")
+                raise InputError(f"Empty {id_column!r} cell in row {row}", path=path,
+                                 line=_file_line(row, starts), fix="Give every row an id")
             if value in seen:
                 raise InputError(f"The id {value!r} in row {row} repeats row {seen[value]}",
-                                 path=path, line=row, fix="Give every row its own id")
+                                 path=path, line=_file_line(row, starts),
+                                 fix="Give every row its own id")
             seen[value] = row
     rest = table.drop(columns=[c for c in ("unit_id", "text") if c in table.columns])
     return pd.concat([pd.DataFrame({"unit_id": ids, "text": texts.tolist()}),

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript
 from ._common import (LabelledLine, accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes,
-                      match_label)
+                      match_label, warn_labels_read_as_words)
 
 # How a line of words ends when its sentence does: a mark, maybe a closing quote or bracket.
 _SENTENCE_END = re.compile(r"[.?!…:;,\-–—\"”’')\]]$")
@@ -98,5 +98,12 @@ def parse_labelled_text(
         raise InputError("Speaker labels were found but no turn has any words",
                          path=path, line=starts[0][3], fix=EXPECTED_FORMAT)
     check_turn_lengths(turns, path)
+    speaker, read_as_words = None, []
+    for (_, _, label, line_no, _), found in zip(candidates, found_labels):
+        if label in speakers:
+            speaker = label
+        elif speaker is not None:  # after the header: words of the turn before
+            read_as_words.append((found, line_no, speaker))
+    warn_labels_read_as_words(path, read_as_words)
     header = text[: starts[0][0]].strip()
     return Transcript(doc_id, text, turns, {**(meta or {}), "path": str(path), "header": header})
