@@ -346,6 +346,10 @@ def test_a_rejected_code_sits_under_no_theme_but_among_the_candidate_new_themes(
     assert "C02" not in themes and "C03" not in themes[themes.index(">Symptoms"):]
     assert "C03" in themes[themes.index(">Hope<"):themes.index(">Structural")]
     assert table_rows(section(page, "new-themes"))["C02 label C02a, b"][3] == "rejected"
+    assert "1 rejected code (2 units not coded otherwise) is not in the unit figures below" in \
+        section(page, "agreement")
+    assert "these are not counts of coded units until every unit is decided" in \
+        section(page, "prevalence")
 
 
 def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):

@@ -576,7 +576,7 @@ def _prevalence(data: _ReportData, names: dict[str, str], colours: dict[str, str
                 themes: list[str]) -> str:
     units = data.units.assign(doc_id=data.units["doc_id"].astype("category").cat.set_categories(
         data.transcripts))
-    parts = [_legend(themes, names, colours)]
+    parts = [_mixed_note(data), _legend(themes, names, colours)]
     for title, by, label in (("Per transcript", ["doc_id"], "transcript"),
                              ("Per speaker", ["doc_id", "speaker"], "transcript · speaker")):
         rows = _counts(units.sort_values(by, kind="stable"), by)
@@ -588,6 +588,18 @@ def _prevalence(data: _ReportData, names: dict[str, str], colours: dict[str, str
         parts.append(_table([label] + [names[t] for t in themes] + ["units"], cells,
                             numeric=range(1, len(themes) + 2)))
     return "".join(parts)
+
+
+def _mixed_note(data: _ReportData) -> str:
+    """A study's counts per theme mix the analyst's coding with the pending suggestions: say
+    how, so that they are not quoted as coded prevalence."""
+    if data.decisions is None:
+        return ("<p class='muted'>Counts of the machine's suggestions: nothing here is coded "
+                "by an analyst yet.</p>")
+    return (f"<p class='muted'>Each meaning unit counts under the analyst's theme where coded "
+            f"({counted(data.coded, 'unit')} of {len(data.units)}), else under the machine's "
+            "suggestion: these are not counts of coded units until every unit is decided "
+            "(the code sheet export holds the coding alone).</p>")
 
 
 def _quotes(code: Any, text_of: dict[str, str], limit: int = 2, length: int = 280) -> str:
@@ -614,7 +626,7 @@ _CODE_HEAD = ["code", "units", "speakers", "score", "analyst", "exemplar quotes"
 def _themes_section(data: _ReportData, names, colours) -> str:
     text_of = dict(zip(data.units["unit_id"], data.units["text"]))
     per_theme = data.units["theme_id"].value_counts()
-    parts = []
+    parts = [_mixed_note(data)]
     for theme in data.framework.themes:
         codes = data.codes[data.codes["theme_id"] == theme.id].sort_values("size", ascending=False)
         parts.append(f"<h3>{_badge(theme.id, names, colours)}</h3><p>{_e(theme.description)} "
@@ -768,7 +780,7 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
         for level in ("unit", "code"):
             parts.append(f"<h3>Decisions on {level} suggestions, per suggested theme</h3>")
             parts.append(_decisions_table(data, level, names))
-    parts.append(_before_note(data))
+    parts.append(_before_note(data) + _rejected_codes_note(data))
     order = [*data.framework.theme_ids, NONE_THEME]
     parts += [_agreement_html(label, report, names, order) for label, report in data.agreement]
     if not data.agreement:
@@ -776,6 +788,23 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
                      "analyst has coded units (review the suggestions, then export the study's "
                      "report), or with an external coding (human=).</p>")
     return "".join(parts)
+
+
+def _rejected_codes_note(data: _ReportData) -> str:
+    """Rejected codes judge a group, not each unit: say that their units are not in the unit
+    figures below (but for those decided one by one), and where the codes' share is."""
+    rejected = data.codes.loc[data.codes["decision"] == "reject", "code_id"]
+    if data.decisions is None or rejected.empty:
+        return ""
+    coded = set(data.coding["unit_id"]) if data.coding is not None else set()
+    members = data.assignments[data.assignments["code_id"].isin(rejected)]["unit_id"]
+    left = len(set(members) - coded)
+    return (f"<p class='muted'>{counted(len(rejected), 'rejected code')} "
+            f"({counted(left, 'unit')} not coded otherwise) "
+            f"{'is' if len(rejected) == 1 else 'are'} not in the unit figures below: rejecting "
+            "a code judges the group, not each of its units (decide them one by one for them "
+            "to count). The table of decisions on code suggestions above gives the codes' "
+            "own share.</p>")
 
 
 def _decided_text(data: _ReportData) -> str:
