@@ -27,6 +27,9 @@ For each set, methods are compared on the same embeddings:
   with examples from other documents (a one-document set is split by passage). Baselines: the
   nearest centroid of the examples and the description, and scikit-learn's
   LogisticRegression on the embeddings;
+- k = 5, one theme not coded: the k = 5 examples without the rows of one theme (each draw
+  leaves out another theme, in the codebook's order), an analyst who has not reached that
+  theme yet; baselines as for k (logistic regression cannot suggest the theme at all);
 - 16 and 50 at random: passages of the other half drawn at random, each with all of its
   gold themes (``none`` included), as an analyst coding quotes as they come gives them: the
   themes in the proportions the set has them (the team's own check codes 16 quotes; the 16
@@ -78,6 +81,8 @@ BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 KS = (1, 5, 10, 20)
 ONE_THEME_K = 8  # "one theme": this many passages of a single theme, as an analyst working
 ONE_THEME = f"k = {ONE_THEME_K} of one theme"  # theme by theme codes them first
+UNCODED_K = 5  # "one theme not coded": the k = 5 examples without those of one theme (the
+UNCODED = f"k = {UNCODED_K}, one theme not coded"  # theme an analyst has not reached yet)
 STEPS = (0, 25, 50, 100, 200)
 RANDOM_NS = (16, 50)  # passages coded as they come (drawn at random), as an analyst codes
 ACCEPTED = (3, 10)  # codes accepted in one click each, the review's first decisions
@@ -278,12 +283,16 @@ def run_set(data: Dataset, embedder, seeds: int, fine_tune_ks: tuple[int, ...] =
 
     for seed in range(seeds):
         parts = halves(data, seed)
-        for test, pool in (parts, parts[::-1]):
+        for side, (test, pool) in enumerate((parts, parts[::-1])):
             rng = np.random.default_rng([seed, int(test[0])])
             for k in KS:
                 examples = draw_examples(data, pool, k, rng)
                 setting = f"k = {k}"
                 learned(setting, seed, test, examples)
+                if k == UNCODED_K:  # the same examples less one theme's, in turn per draw
+                    themes = data.framework.theme_ids
+                    left = themes[(2 * seed + side) % len(themes)]
+                    learned(UNCODED, seed, test, examples[examples["theme_id"] != left])
                 if k in fine_tune_ks:
                     tuned = ts.fine_tune(examples, data.framework, embedder=embedder, seed=seed)
                     tuned.cache_dir = False  # one model per draw: nothing to reuse
@@ -516,7 +525,7 @@ def main() -> int:
         rows = [{"setting": s, "method": m, **metrics(data, runs, np.random.default_rng(0))}
                 for (s, m), runs in predictions.items()]
         order = ["zero-shot", "zero-shot, names and descriptions only", *[f"k = {k}" for k in KS],
-                 *[f"{n} at random" for n in RANDOM_NS],
+                 UNCODED, *[f"{n} at random" for n in RANDOM_NS],
                  ONE_THEME, *[f"review, {s} decisions" for s in STEPS],
                  *[f"review, {n} codes" for n in ACCEPTED]]
         rows.sort(key=lambda r: order.index(r["setting"]))

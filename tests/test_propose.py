@@ -1,5 +1,7 @@
 """Suggestions: a theme (or none) per unit and per code, with scores and reasons."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,9 @@ import pytest
 import themesift as ts
 from themesift import CandidateCodes, Framework, InputError, Theme
 from themesift.propose import SUGGESTION_COLUMNS, suggest_units_and_codes
+
+SAMPLE_CODING = (Path(__file__).resolve().parents[1] / "data" / "sample" / "coding"
+                 / "fg1_act_team_coding.csv")
 
 FW = Framework(
     name="test", version="1", description="",
@@ -772,6 +777,21 @@ def test_examples_of_one_theme_do_not_take_every_unit(sample_units, embedder):
     assert "units of the study that the framework suggests most clearly for the 3 themes" in \
         after.loc[~after["rationale"].str.startswith(("Small talk", "Coded", "Fits")),
                   "rationale"].iloc[0]
+
+
+def test_a_theme_without_examples_is_still_suggested_where_the_framework_fits_it(
+        sample_units, embedder):
+    """The hand coding of fg1 without its symptoms units (an analyst who has not reached that
+    theme yet): the learner took symptoms from 44 units zero-shot to 3, its description one
+    example among many; now the framework alone speaks for a theme no example names."""
+    coded = pd.read_csv(SAMPLE_CODING, dtype=str, keep_default_na=False)
+    examples = coded.loc[coded["theme_id"] != "symptoms_barrier", ["text", "theme_id"]]
+    zero = ts.suggest_units(sample_units, "recovery", embedder=embedder)
+    taught = ts.suggest_units(sample_units, "recovery", embedder=embedder, examples=examples)
+    assert (zero["theme_id"] == "symptoms_barrier").sum() > 30
+    assert (taught["theme_id"] == "symptoms_barrier").sum() >= 15  # was 3
+    paranoia = sample_units["text"].str.contains("paranoi", case=False)
+    assert (taught.loc[paranoia.to_numpy(), "theme_id"] == "symptoms_barrier").any()
 
 
 def test_decision_ids_as_a_file_gives_them_and_examples_of_one_decision(fake_embedder):

@@ -31,9 +31,11 @@ level of the analyst's own that a unit's best similarity must beat.
 Learning from coded examples
 ----------------------------
 Analyst-coded examples (``examples=``, several rows per text for multi-label coding; ``none``
-allowed) train a multinomial logistic regression on the embeddings, with each theme's
-description as one more example of it, so no theme goes unlearned. Its logits are added to
-the framework's zero-shot logits times a weight. The regularisation and that weight are
+allowed) train a multinomial logistic regression on the embeddings, with each coded theme's
+description as one more example of it. A theme no example names is left to the framework (its
+learned logit neutral): learned from its description alone, one example among many, it was
+hardly ever suggested. The regression's logits are added to the framework's zero-shot logits
+times a weight. The regularisation and that weight are
 chosen by cross-validation on the examples themselves (which choice makes held-out examples'
 coded themes most probable), so the framework counts for as much as it proves worth on
 *this* codebook: much where descriptions tell themes apart, little where they do not. The
@@ -746,8 +748,13 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
     best = similarity.max(axis=1)
     example_zero = np.column_stack([(similarity - best[:, None]) / temperature,
                                     _none_logit(best, reference, temperature)])
-    # Each theme's description is one more example of it: no theme goes unlearned.
-    descriptions = [k for k, kind in enumerate(evidence.kinds) if kind == "description"]
+    # Each coded theme's description is one more example of it. A theme no example names is
+    # left to the framework (its learned score neutral, as for a label never coded): learned
+    # from its description alone, one example among many, it was hardly ever suggested (the
+    # sample with fg1's coding less its symptoms units: symptoms 44 -> 3 units).
+    named = set(np.flatnonzero(gold.any(axis=0)))
+    descriptions = [k for k, kind in enumerate(evidence.kinds)
+                    if kind == "description" and evidence.owner[k] in named]
     x_descriptions, y_descriptions = evidence.vectors[descriptions], evidence.owner[descriptions]
 
     def fit(rows: np.ndarray, c: float, model=None):
