@@ -195,6 +195,16 @@ def test_vectors_do_not_depend_on_batch_mates(fast_model):
     emb = Embedder(cache_dir=False)
     alone = emb.encode([TEXTS[0]])[0]
     mixed = emb.encode([short, TEXTS[2], TEXTS[0], "A much longer sentence " * 8])
+    # Padded alike, a text is computed in the same shape but for the batch's row count; on
+    # some CPUs (a Xeon with AMX) PyTorch picks other kernels for more rows, and no padding
+    # can keep the last bits (1e-7) from moving there.
+    anchor = _model.pad_anchor(fast_model, _model._padded_length(lengths[0],
+                                                                   fast_model.max_seq_length))
+    two, eight = (fast_model.encode([TEXTS[0]] + [anchor] * n, batch_size=n + 1)[0]
+                  for n in (1, 7))
+    if not np.array_equal(two, eight):
+        pytest.skip("PyTorch's kernels on this CPU depend on the number of rows in a batch "
+                    f"(vectors move by {np.abs(two - eight).max():.0e}): no same bits to check")
     np.testing.assert_array_equal(mixed[2], alone)
 
 
