@@ -711,6 +711,16 @@ def test_a_text_coded_both_none_and_a_theme_gets_the_theme(fake_embedder):
     assert out["rationale"][0] == "Coded housing in the examples (the analyst's own coding)."
 
 
+def test_an_example_copied_through_word_or_excel_still_matches_its_unit(fake_embedder):
+    """Curly apostrophes and doubled spaces, as a copy through Word or Excel gives them: the
+    unit was suggested a theme where the analyst had coded it none."""
+    examples = pd.DataFrame({"text": ["And it\u2019s  chucking it down, so the visits cancel.",
+                                      "A flat."], "theme_id": ["none", "housing"]})
+    out = ts.suggest_units(units_of("And it's chucking it down, so the visits cancel."), FW,
+                           embedder=fake_embedder, examples=examples)
+    assert out["rationale"][0] == "Coded none in the examples (the analyst's own coding)."
+
+
 def test_texts_that_do_not_read_as_english_get_a_warning(fake_embedder, caplog):
     german = units_of("Die Pflegerin war unhöflich und hat mich lange warten lassen.",
                       "Ich habe vier Stunden auf den Arzt gewartet, das war zu lang.",

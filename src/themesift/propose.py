@@ -95,7 +95,7 @@ import numpy as np
 from ._blas import one_blas_thread
 from .errors import InputError
 from .model import NONE_THEME, CandidateCodes, Framework, Theme, theme_label
-from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted
+from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, same_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -557,7 +557,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     # the units an analyst coded none, which share nothing but that (they stay known units).
     themed = [row for row in coded if row[1] != NONE_THEME]
     # ... and a text the analyst coded none is no theme's clearest unit either
-    coded_none = {text for text, theme, no in coded if theme == NONE_THEME and not no}
+    coded_none = {same_text(text) for text, theme, no in coded if theme == NONE_THEME and not no}
     if any(not rejected for _, _, rejected in themed):
         # Examples of a few themes say little about how the themes differ: the themes they do
         # not name get stand-ins, and the framework counts as much as the cross-validation
@@ -572,7 +572,7 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
         logits = learner.logits(logits, unit_vectors)
     else:
         if clearest is None:
-            rejected = {(text, theme) for text, theme, no in coded if no}
+            rejected = {(same_text(text), theme) for text, theme, no in coded if no}
             clearest = (_clearest_units(texts, _softmax(logits), evidence, units, rejected,
                                         skip=coded_none)
                         if reference is not None else [])
@@ -633,13 +633,13 @@ def _stand_ins(themed, texts: list[str], probs: np.ndarray, evidence: _Evidence,
     accuracy where the framework is weak (serdif's review loop after 25 and 50 decisions,
     README "Quality")."""
     named = Counter(theme for _, theme, rejected in themed if not rejected)
-    rejected = {(text, theme) for text, theme, no in themed if no}
+    rejected = {(same_text(text), theme) for text, theme, no in themed if no}
     per_theme = min(CLEAREST_UNITS, max(1, round(float(np.median(list(named.values()))))))
-    coded = {text for text, _, _ in themed}  # an example is no stand-in for another theme
+    coded = {same_text(text) for text, _, _ in themed}  # no stand-in for another theme
     return [row for row in _clearest_units(texts, probs, evidence, units, rejected,
                                            per_theme=per_theme, any_codebook=True,
                                            skip=coded_none)
-            if row[1] not in named and row[0] not in coded]
+            if row[1] not in named and same_text(row[0]) not in coded]
 
 
 def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, units,
@@ -665,7 +665,7 @@ def _clearest_units(texts: list[str], probs: np.ndarray, evidence: _Evidence, un
         for i in members[np.argsort(-probs[members, j], kind="stable")]:
             if len(chosen) == per_theme:
                 break
-            said = texts[i].strip()  # as check_examples gives the analyst's texts
+            said = same_text(texts[i])  # as the analyst's texts are compared
             if (said, theme) not in rejected and said not in skip:
                 chosen[texts[i]] = None
         out += [(text, theme, False) for text in chosen]
@@ -841,10 +841,10 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
     labels = [*theme_ids, NONE_THEME]
     themes: dict[str, list[str]] = {}
     rejected: dict[str, list[str]] = {}
-    for text, theme, no in coded:  # stripped by check_examples
-        (rejected if no else themes).setdefault(text, []).append(theme)
+    for text, theme, no in coded:
+        (rejected if no else themes).setdefault(same_text(text), []).append(theme)
     known, rejected_at = {}, {}
-    for i, text in enumerate(t.strip() for t in texts):  # spaces around the words don't count
+    for i, text in enumerate(map(same_text, texts)):  # typography and spacing don't count
         if text not in themes and text not in rejected:  # most units: nothing to do
             continue
         for theme in rejected.get(text, ()):

@@ -85,6 +85,16 @@ def reads_as_english(text: str) -> bool | None:
     return sum(w in stop for w in words) >= len(words) / 6
 
 
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                             "\u00a0": " "})
+
+
+def same_text(text: str) -> str:
+    """A text as compared with an analyst's copy of it: spaces around and inside the words,
+    curly quotes and apostrophes (as Word and Excel write them) don't count."""
+    return " ".join(text.translate(_TYPOGRAPHY).split())
+
+
 def content_words(text: str) -> list[str]:
     """The content words of a text, lower-cased, in order: no stop words or fillers, no words
     of one or two letters or digits; a possessive keeps its noun ("mum's" -> "mum"), and a
