@@ -369,6 +369,18 @@ def test_decisions_grouped_in_a_transaction_are_kept_or_undone_together(study):
             pass
 
 
+def test_a_rerun_sheet_says_how_many_members_of_a_code_are_decided_already(study):
+    from themesift.review.sheet import review_sheet
+
+    study.decide("unit:u3", "accept", analyst="KJ")  # C02 (hope) would code u3 and u4
+    run = study.run(make_corpus())
+    sheet = review_sheet(run.result, run_id=run.id, study=study).set_index("item_id")
+    assert sheet.loc["C02", "rationale"].endswith(
+        " 1 of the 2 it would code is decided already (they keep their decisions): accepting "
+        "it codes the other 1.")
+    assert "decided already" not in sheet.loc["C01", "rationale"]
+
+
 def test_decide_takes_an_action_and_a_theme_in_any_letter_case(study):
     study.decide("unit:u0", " Reassign", theme_id="Hope ", analyst="KJ")
     assert study.decisions[["action", "theme_id"]].values.tolist() == [["reassign", "hope"]]

@@ -116,7 +116,7 @@ def review_sheet(
         "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
-        "runner_up": c.runner_up, "rationale": c.rationale,
+        "runner_up": c.runner_up, "rationale": c.rationale + _decided_note(result, c, decided),
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
@@ -144,6 +144,23 @@ def review_sheet(
     sheet["run_id"] = run_id or ""
     sheet.attrs["theme_ids"] = list(getattr(result.framework, "theme_ids", []) or [])
     return sheet
+
+
+def _decided_note(result: PipelineResult, code: Any, decided: dict[str, str]) -> str:
+    """After a re-run: how many of the members a code's acceptance would code (its rationale
+    counts them all) are decided already, and so how many accepting it still codes."""
+    if not decided:
+        return ""
+    members = result.codes.assignments.loc[result.codes.assignments["code_id"] == code.code_id,
+                                           "unit_id"]
+    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
+    agree = members_to_code(members, code.theme_id, own.get)
+    done = sum(u in decided for u in agree)
+    if not done:
+        return ""
+    return (f" {done} of the {len(agree)} it would code {'is' if done == 1 else 'are'} decided "
+            f"already (they keep their decisions): accepting it codes the other "
+            f"{len(agree) - done}.")
 
 
 def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
