@@ -1033,7 +1033,7 @@ def test_a_span_coded_twice_with_one_theme_is_an_error_naming_its_rows(tmp_path)
     assert align_spans(path, UNITS)["theme_id"].tolist() == ["x", "y"]
 
 
-def test_coders_of_spans_compared_without_units_are_warned_of_exact_matching(tmp_path):
+def test_coders_of_spans_compared_without_units_are_warned_of_exact_matching(tmp_path, caplog):
     """Coders seldom select exactly the same characters: without units most spans would
     silently count as skipped by the other coder."""
     path = write_qdpx(tmp_path / "team.qdpx", '<Code guid="h" name="Hope"/>',
@@ -1045,7 +1045,24 @@ def test_coders_of_spans_compared_without_units_are_warned_of_exact_matching(tmp
     assert "matched only by their exact characters, and 2 span(s) no other coder selected " \
            "exactly count as skipped by the others (AB: 1 of 2, KJ: 1 of 2)" in warning
     assert "--units units.csv" in warning and "**Warning:**" in result.to_markdown()
+    assert compare_coders(path).warnings == result.warnings  # the same, however it is asked
     assert compare(path, units=UNITS).warnings == ()  # on meaning units: nothing to say
+    lone = write_qdpx(tmp_path / "one.qdpx", '<Code guid="h" name="Hope"/>',
+                      [(0, 100, {"ua": "h"})], users={"ua": "AB"})
+    caplog.clear()
+    with caplog.at_level("WARNING"), pytest.raises(InputError, match="at least 2 coders"):
+        compare(lone)
+    assert "exact characters" not in caplog.text  # no warning before the error
+
+
+def test_a_span_tables_own_coder_column_is_read_when_it_is_aligned():
+    spans = SPANS[SPANS["doc_id"] == "d"].rename(columns={"coder": "annotator"})
+    spans = pd.concat([spans, spans.assign(annotator="B")], ignore_index=True)
+    result = compare(spans, units=UNITS, coder_column="annotator")
+    assert result.coders == ("A", "B") and result.summary["percent_agreement"] == 1.0
+    machine = pd.DataFrame({"id": ["u1", "u2", "u3"], "theme_id": ["x", "y", "z"]})
+    assert compare(spans, machine, units=UNITS, coder_column="annotator", coder="B",
+                   bootstrap=0).summary["n"] == 3
 
 
 def test_undefined_kappa_of_a_theme_is_said_in_multi_label_mode():

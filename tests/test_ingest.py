@@ -811,14 +811,15 @@ def test_a_docx_heading_before_a_speaker_who_speaks_once_leaves_them_a_speaker(t
 def test_a_dialogue_dash_and_a_label_start_a_speakers_turn_named_nowhere_else(tmp_path, name, cue):
     words = ["MODERATOR: What gets in the way?", "NURSE: Turning up builds trust.",
              "- JO: We are two staff down.\n- SAM: And the waiting list grows.",
-             "NURSE: Yes.\n- and the drink."]  # a dash without a label: words, as before
+             # a dash without a label, and one before no person's label: words, as before
+             "NURSE: Yes.\n- and the drink.\n- Note: they laugh."]
     turns = _read(tmp_path, name, "".join(
         cue.format(n=n if name.endswith(".srt") else "", s=2 * n, e=2 * n + 1, words=w)
         for n, w in enumerate(words, start=1))).turns
     assert [(t.speaker, t.text) for t in turns] == [
         ("MODERATOR", "What gets in the way?"), ("NURSE", "Turning up builds trust."),
         ("JO", "We are two staff down."), ("SAM", "And the waiting list grows."),
-        ("NURSE", "Yes. - and the drink.")]
+        ("NURSE", "Yes. - and the drink. Note: they laugh.")]  # the label's dash goes
     voiced = _read(tmp_path, "voices.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n"
                    "<v Nurse>Turning up builds trust.</v>\n\n00:00:05.000 --> 00:00:09.000\n"
                    "- <v Jo>We are two staff down.</v>\n- <v Sam>And the list grows.</v>\n")

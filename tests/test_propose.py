@@ -711,6 +711,17 @@ def test_a_text_coded_both_none_and_a_theme_gets_the_theme(fake_embedder):
     assert out["rationale"][0] == "Coded housing in the examples (the analyst's own coding)."
 
 
+def test_examples_of_a_single_theme_in_a_small_study_are_still_learned(fake_embedder):
+    """With no stand-ins (fewer than 8 units), examples of one theme are set against every
+    description: with the coded themes' descriptions alone the regression had one class, and
+    the examples were silently ignored."""
+    units = units_of(*STUDY[:6])
+    given = [ts.score_themes(units, TABLE, embedder=fake_embedder, examples=pd.DataFrame(
+        {"text": texts, "theme_id": "sorting"})).to_numpy()
+        for texts in (STUDY[8:10], STUDY[10:12])]
+    assert not np.allclose(np.log(given[0]), np.log(given[1]))  # saturated: compare logs
+
+
 def test_an_example_copied_through_word_or_excel_still_matches_its_unit(fake_embedder):
     """Curly apostrophes and doubled spaces, as a copy through Word or Excel gives them: the
     unit was suggested a theme where the analyst had coded it none."""

@@ -14,6 +14,7 @@ from conftest import FakeEmbedder
 from themesift import pipeline as pipeline_module
 from themesift.errors import InputError
 from themesift.export.report import export_report, render_report, saturation, unit_map
+from themesift.export import study_view
 from themesift.study import Study
 
 # Three focus groups in interview order. Code C01 (relationships) is in all three but has
@@ -483,3 +484,18 @@ def test_after_a_rerun_the_codes_decided_before_show_those_decisions(coded_study
     assert table_rows(relationships)["C01 label C01a, b"][3] == "accepted in an earlier run"
     codes = table_rows(section(page, "agreement"), 1)  # decisions on code suggestions
     assert codes["Relationships"][0] == "1" and codes["Structural tension"][2] == "1"
+    # only decisions on earlier runs carry: not the first run's view of a later rejection
+    second = coded_study.latest_run_id()
+    coded_study.decide(f"code:{second}:C03", "reject", analyst="KJ")
+    view = study_view(coded_study, run_id=first)
+    assert "C03" not in view.carried_codes and view.carried_codes == {}
+
+
+def test_a_code_whose_units_were_coded_one_by_one_in_its_own_run_is_not_carried(tmp_path,
+                                                                                monkeypatch):
+    with open_coded_study(tmp_path / "s", monkeypatch) as study:  # one run: nothing earlier
+        run_id = study.latest_run_id()
+        members = study.load_run(run_id).assignments.query("code_id == 'C02'")["unit_id"]
+        for unit in members:
+            study.decide(f"unit:{unit}", "accept", analyst="KJ")
+        assert study_view(study).carried_codes == {}

@@ -292,10 +292,10 @@ class StudyView:
     decided on it (:meth:`Study.decided_suggestions`), or None. ``decided_codes``: the
     candidate codes of every run that has a decision on one of them (``run_id`` and the
     code-table columns, as that run stored them), or None. ``carried_codes``: this run's
-    codes that no decision names but earlier decisions answered (code id -> ``"accept"``:
-    every member accepting it would code carries its theme already; ``"reject"``: the same
-    group was rejected for that theme in an earlier run), as the review sheet and the widget
-    leave them out after a re-run.
+    codes that no decision names but decisions on earlier runs answered (code id ->
+    ``"accept"``: every member accepting it would code carries its theme through them;
+    ``"reject"``: an earlier run's code of that theme and mostly the same members was
+    rejected), as the review sheet and the widget leave them out after a re-run.
     """
 
     study_path: str

@@ -752,9 +752,10 @@ def _learn(coded: list[tuple[str, str, bool]], evidence: _Evidence, embedder, to
     # left to the framework (its learned score neutral, as for a label never coded): learned
     # from its description alone, one example among many, it was hardly ever suggested (the
     # sample with fg1's coding less its symptoms units: symptoms 44 -> 3 units).
-    named = set(np.flatnonzero(gold.any(axis=0)))
-    descriptions = [k for k, kind in enumerate(evidence.kinds)
-                    if kind == "description" and evidence.owner[k] in named]
+    # (Examples of a single theme keep every description: a regression needs two classes.)
+    named = set(np.flatnonzero(gold[:, :-1].any(axis=0)))
+    descriptions = [k for k, kind in enumerate(evidence.kinds) if kind == "description"
+                    and (evidence.owner[k] in named or len(named) < 2)]
     x_descriptions, y_descriptions = evidence.vectors[descriptions], evidence.owner[descriptions]
 
     def fit(rows: np.ndarray, c: float, model=None):

@@ -940,16 +940,18 @@ class Study:
         return {u: how.get(u, "unit") for u, theme in suggested.items()
                 if u in how or (u, theme) in rejected}
 
-    def rejected_before(self, codes: Mapping[str, tuple[str, Collection[str]]]) -> set[str]:
+    def rejected_before(self, codes: Mapping[str, tuple[str, Collection[str]]],
+                        runs: Collection[str] | None = None) -> set[str]:
         """Which of these codes (key -> its suggested theme and its members' unit ids) a
-        rejection has answered already: a code suggestion of any run, rejected by its latest
-        decision, of the same theme and holding at least half of the code's members. A
-        re-run finds the same groups under new code ids; the review sheet and the widget do
-        not offer them again."""
+        rejection has answered already: a code suggestion of any run (of ``runs`` only, where
+        given), rejected by its latest decision, of the same theme and holding at least half
+        of the code's members. A re-run finds the same groups under new code ids; the review
+        sheet and the widget do not offer them again."""
         rejected: dict[tuple[str, str], set[str]] = {}
         with self._lock:
             for sid, theme, unit in self._connection().execute(_REJECTED_CODES_SQL):
-                rejected.setdefault((sid, theme), set()).add(unit)
+                if runs is None or sid.split(":")[1] in runs:
+                    rejected.setdefault((sid, theme), set()).add(unit)
         return {key for key, (theme, members) in codes.items()
                 if members and any(theme == rejected_theme
                                    and 2 * len(set(members) & units) >= len(set(members))

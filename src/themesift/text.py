@@ -85,8 +85,7 @@ def reads_as_english(text: str) -> bool | None:
     return sum(w in stop for w in words) >= len(words) / 6
 
 
-_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
-                             "\u00a0": " "})
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def same_text(text: str) -> str:

@@ -24,6 +24,7 @@ from ._stats import STATS, SetPairs, nanmean
 from ._tables import (
     CodingTable,
     is_qdpx,
+    is_span_table,
     label_sets,
     load_coding_table,
     norm_id,
@@ -236,28 +237,13 @@ class AgreementReport:
         return "\n".join(parts)
 
 
-def _is_span_table(table: Any) -> bool:
-    """A coding of character spans (``start`` and ``end``, no ``unit_id``) rather than a
-    coding table keyed by unit ids."""
-    import pandas as pd
-
-    if isinstance(table, (str, PathLike)):
-        try:
-            columns = set(read_table_file(table, "coding table").columns)
-        except InputError:  # unreadable: load_coding_table reports it properly
-            return False
-    elif isinstance(table, pd.DataFrame):
-        columns = set(table.columns)
-    else:
-        return False
-    return {"start", "end"} <= columns and "unit_id" not in columns
-
-
-def _on_units(table: Any, units: Any, min_overlap: float, label_column: str) -> Any:
+def _on_units(table: Any, units: Any, min_overlap: float, label_column: str,
+              coder_column: str) -> Any:
     """``table`` aligned to the meaning units when it codes character spans; else as it is."""
-    if table is None or not _is_span_table(table):
+    if table is None or not is_span_table(table):
         return table
-    return align_spans(table, units, min_overlap=min_overlap, label_column=label_column)
+    return align_spans(table, units, min_overlap=min_overlap, label_column=label_column,
+                       coder_column=coder_column)
 
 
 def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
@@ -325,46 +311,18 @@ def _unaligned_warning(spans: list[str], reasons: dict[str, str], side: str
             f"{'it counts' if one else 'they count'} nowhere in the figures: {said}.",)
 
 
-def _exact_spans_warning(t: CodingTable) -> tuple[str, ...]:
-    """Coders of character spans compared without units: a span is matched only by another
-    coder's span of exactly the same characters, which coders seldom select. A warning
-    counting, per coder, the spans no other coder selected exactly (they count as skipped by
-    the others, in no pairwise figure)."""
-    if "coder" not in t.frame:
-        return ()
-    coders_of: dict[str, set[str]] = {}
-    for uid, coder in zip(t.frame["id"], t.frame["coder"]):
-        coders_of.setdefault(uid, set()).add(coder)
-    lone: dict[str, int] = {}
-    for uid, coders in coders_of.items():
-        if len(coders) == 1:
-            coder, = coders
-            lone[coder] = lone.get(coder, 0) + 1
-    if not lone:
-        return ()
-    total = {c: len(set(t.frame["id"][t.frame["coder"] == c])) for c in lone}
-    each = ", ".join(f"{c}: {n} of {total[c]}" for c, n in sorted(lone.items()))
-    return (f"Without meaning units, coded spans are matched only by their exact characters, "
-            f"and {sum(lone.values())} span(s) no other coder selected exactly count as "
-            f"skipped by the others ({each}). To compare coders who select a passage a little "
-            "differently, give the units: themesift compare FILE --units units.csv "
-            "(compare(table, units=units) in Python), or measure agreement character by "
-            "character with character_agreement.",)
-
-
-def _undefined_warning(pairs: SetPairs, n: int) -> tuple[str, ...]:
+def _undefined_warning(pairs: SetPairs, kappa: np.ndarray) -> tuple[str, ...]:
     """Multi-label: a warning naming the themes whose kappa and alpha are undefined (chance
-    agreement 1), which the means over themes leave out, where AC1's mean keeps them."""
-    if not pairs.multi:
-        return ()
-    kappa = pairs.per_theme(np.ones((1, n)))["cohen_kappa"][0]
+    agreement 1; ``kappa`` per theme), which the means over themes leave out, where AC1's
+    mean keeps them."""
     undefined = [t for t, k in zip(pairs.themes, kappa) if not np.isfinite(k)]
-    if not undefined:
+    if not pairs.multi or not undefined:
         return ()
-    return (f"Kappa and alpha are the means over {len(pairs.themes) - len(undefined)} of the "
-            f"{len(pairs.themes)} themes: for {rows_text(undefined, 5)} chance agreement is 1 "
-            "(both sides gave it to every shared unit), where they are undefined. "
-            f"AC1 is the mean over all {len(pairs.themes)}.",)
+    n = len(pairs.themes)
+    means = ("Kappa and alpha are undefined for every theme" if len(undefined) == n else
+             f"Kappa and alpha are the means over {n - len(undefined)} of the {n} themes")
+    return (f"{means}: for {rows_text(undefined, 5)} chance agreement is 1 (both sides gave "
+            f"it to every shared unit), where they are undefined. AC1 is the mean over all {n}.",)
 
 
 def _documents_of(units: Any, tables: tuple[CodingTable, CodingTable]) -> dict[str, str]:
@@ -552,12 +510,13 @@ def compare(
     sources = (source_of(human), source_of(machine))
     human, machine = project_codings(human, mapping, coder), project_codings(machine, mapping)
     said = tuple(w for t in (human, machine) for w in getattr(t, "attrs", {}).get("warnings", ()))
-    columns = [(id_column, label_column), (id_column, label_column)]  # per table
+    columns = [(id_column, label_column, coder_column)] * 2  # per table
     if units is not None:
-        aligned = [_on_units(t, units, min_overlap, label_column) for t in (human, machine)]
+        aligned = [_on_units(t, units, min_overlap, label_column, coder_column)
+                   for t in (human, machine)]
         for i, given in enumerate((human, machine)):
-            if aligned[i] is not given:  # keyed by the machine's unit ids, themes in theme_id
-                columns[i] = ("id", "theme_id")
+            if aligned[i] is not given:  # keyed by the machine's unit ids, as align_spans names
+                columns[i] = ("id", "theme_id", "coder")
         human, machine = aligned
     alignment = (_alignment(human, coder), _alignment(machine, None))
     unaligned = [list(a.get("unaligned_spans", ())) for a in alignment]
@@ -566,16 +525,14 @@ def compare(
                            for spans, a, side, source in zip(unaligned, alignment, "AB",
                                                              sources)), ())
     if machine is None:
-        table = load_coding_table(human, "A", *columns[0], coder_column, sources[0])
-        if units is None and _is_span_table(human):
-            warnings += _exact_spans_warning(table)
+        result = coder_agreement(load_coding_table(human, "A", *columns[0], sources[0]),
+                                 columns[0][2], spans=is_span_table(human))
         for warning in warnings[len(said):]:
             logger.warning("%s", warning)
-        return replace(coder_agreement(table, coder_column), warnings=warnings)
+        return replace(result, warnings=warnings + result.warnings)
     tables = (
-        _one_coder(load_coding_table(human, "A", *columns[0], coder_column, sources[0]), coder),
-        _one_coder(load_coding_table(machine, "B", *columns[1], coder_column, sources[1]),
-                   None))
+        _one_coder(load_coding_table(human, "A", *columns[0], sources[0]), coder),
+        _one_coder(load_coding_table(machine, "B", *columns[1], sources[1]), None))
     ta, tb = tables
     coded = tuple(set(a.get("documents", ())) for a in alignment)
     (sets_a, sets_b), left_out, left_warnings = _in_shared_documents(
@@ -603,7 +560,7 @@ def compare(
     themes = pairs.themes
     multi_a = sum(len(sets_a[u]) > 1 for u in common)
     multi_b = sum(len(sets_b[u]) > 1 for u in common)
-    warnings += _label_warnings(ta, tb) + left_warnings + _undefined_warning(pairs, n)
+    warnings += _label_warnings(ta, tb) + left_warnings
 
     point = pairs.stats(np.ones((1, n)))
     summary: dict[str, Any] = {name: float(point[name][0]) for name in STATS}
@@ -618,6 +575,7 @@ def compare(
 
     # per theme, present/absent over the shared units
     per = pairs.per_theme(np.ones((1, n)))
+    warnings += _undefined_warning(pairs, per["cohen_kappa"][0])
     ind_a, ind_b = pairs.present_a, pairs.present_b
     tp = (ind_a & ind_b).sum(axis=0).astype(float)
     n_a = ind_a.sum(axis=0).astype(float)

@@ -4,6 +4,7 @@ coders)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ from ._stats import (
     nanmean,
     rating_counts,
 )
-from ._tables import CodingTable, label_sets, load_coding_table, set_text
+from ._tables import CodingTable, is_span_table, label_sets, load_coding_table, set_text
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,8 +147,12 @@ def compare_coders(
     >>> float(result.pairwise_kappa.loc["A", "B"])
     1.0
     """
-    return coder_agreement(load_coding_table(table, "A", id_column, label_column, coder_column),
-                           coder_column)
+    result = coder_agreement(load_coding_table(table, "A", id_column, label_column,
+                                               coder_column), coder_column,
+                             spans=is_span_table(table))
+    for warning in result.warnings:
+        logger.warning("%s", warning)
+    return result
 
 
 def _all_coders(sets: dict[str, dict[str, frozenset[str]]], units: list[str]
@@ -173,8 +180,11 @@ def _all_coders(sets: dict[str, dict[str, frozenset[str]]], units: list[str]
             "rule": MULTI_LABEL_RULE if multi else "single-label"}
 
 
-def coder_agreement(t: CodingTable, coder_column: str = "coder") -> CoderAgreement:
-    """:func:`compare_coders` of a loaded table."""
+def coder_agreement(t: CodingTable, coder_column: str = "coder", spans: bool = False
+                    ) -> CoderAgreement:
+    """:func:`compare_coders` of a loaded table; with ``spans`` (it codes character spans,
+    matched only on their exact characters) a warning counts the spans no other coder
+    selected exactly."""
     import pandas as pd
 
     where = "The table" if t.path else t.name
@@ -225,4 +235,32 @@ def coder_agreement(t: CodingTable, coder_column: str = "coder") -> CoderAgreeme
         "rule": overall["rule"],
     }
     return CoderAgreement(coders=coders, pairwise_kappa=kap, pairwise_agreement=agr,
-                          pairwise_n=pn, summary=summary, ratings=ratings)
+                          pairwise_n=pn, summary=summary, ratings=ratings,
+                          warnings=_exact_spans_warning(t) if spans else ())
+
+
+def _exact_spans_warning(t: CodingTable) -> tuple[str, ...]:
+    """Coders of character spans compared without units: a span is matched only by another
+    coder's span of exactly the same characters, which coders seldom select. A warning
+    counting, per coder, the spans no other coder selected exactly (they count as skipped by
+    the others, in no pairwise figure)."""
+    if "coder" not in t.frame:
+        return ()
+    coders_of: dict[str, set[str]] = {}
+    for uid, coder in zip(t.frame["id"], t.frame["coder"]):
+        coders_of.setdefault(uid, set()).add(coder)
+    lone: dict[str, int] = {}
+    for uid, coders in coders_of.items():
+        if len(coders) == 1:
+            coder, = coders
+            lone[coder] = lone.get(coder, 0) + 1
+    if not lone:
+        return ()
+    total = {c: len(set(t.frame["id"][t.frame["coder"] == c])) for c in lone}
+    each = ", ".join(f"{c}: {n} of {total[c]}" for c, n in sorted(lone.items()))
+    return (f"Without meaning units, coded spans are matched only by their exact characters, "
+            f"and {sum(lone.values())} span(s) no other coder selected exactly count as "
+            f"skipped by the others ({each}). To compare coders who select a passage a little "
+            "differently, give the units: themesift compare FILE --units units.csv "
+            "(compare(table, units=units) in Python), or measure agreement character by "
+            "character with character_agreement.",)

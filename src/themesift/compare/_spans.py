@@ -34,10 +34,12 @@ ALIGN_COLUMNS = ["id", "theme_id", "coder", "doc_id", "unit_start", "unit_end", 
 
 
 def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = True,
-                units: Any = None, label_column: str = "theme_id") -> pd.DataFrame:
+                units: Any = None, label_column: str = "theme_id",
+                coder_column: str = "coder") -> pd.DataFrame:
     """A span table as ``_row, span_id, doc, start, end, theme, [coder], [text]``.
 
-    Accepts ``doc_column`` or ``source`` for the document, ``label_column`` for the theme, and
+    Accepts ``doc_column`` or ``source`` for the document, ``label_column`` for the theme,
+    ``coder_column`` for the coder, and
     (with ``units``) a table keyed by unit ids without ``start``/``end``, whose spans are
     looked up in ``units``.
     """
@@ -105,12 +107,12 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
                              out.loc[out["theme"] == "", "_row"].tolist(),
                              f"Give every span a theme (or '{NONE_THEME}')"
                              + ("" if path else f"; {NA_HINT}"))
-    coders = (["" if is_missing(v) else str(v).strip() for v in frame["coder"]]
-              if "coder" in frame.columns else [])
+    coders = (["" if is_missing(v) else str(v).strip() for v in frame[coder_column]]
+              if coder_column in frame.columns else [])
     if any(coders):  # a coder column left blank (a .qdpx naming no users) names no coder
         out["coder"] = coders
         if (out["coder"] == "").any():
-            raise rows_error(label, path, "Empty coder",
+            raise rows_error(label, path, f"Empty {coder_column}",
                              out.loc[out["coder"] == "", "_row"].tolist(),
                              "Name the coder on every row")
     if need_theme:
@@ -179,7 +181,8 @@ def _covered(intervals: list[tuple[int, int]]) -> int:
 
 
 def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
-                doc_column: str = "doc_id", label_column: str = "theme_id") -> pd.DataFrame:
+                doc_column: str = "doc_id", label_column: str = "theme_id",
+                coder_column: str = "coder") -> pd.DataFrame:
     """Carry character-span coding (e.g. NVivo) onto the machine's meaning units.
 
     Parameters
@@ -195,8 +198,9 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         Share of characters the overlap must cover (see the rule below).
     doc_column : str
         Document column of ``human`` (``source`` is used when it is absent).
-    label_column : str
-        Theme column of ``human``; the result calls it ``theme_id``.
+    label_column, coder_column : str
+        Theme and coder columns of ``human``; the result calls them ``theme_id`` and
+        ``coder``.
 
     Returns
     -------
@@ -247,7 +251,8 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     if not (isinstance(min_overlap, (int, float)) and 0 < float(min_overlap) <= 1):
         raise InputError(f"min_overlap must be a share in (0, 1], not {min_overlap!r}",
                          fix="e.g. min_overlap=0.5")
-    spans = _span_frame(human, "human", doc_column, label_column=label_column)
+    spans = _span_frame(human, "human", doc_column, label_column=label_column,
+                        coder_column=coder_column)
     u = _units_frame(units)
     has_coder = "coder" in spans
     if spans.empty:
@@ -428,17 +433,19 @@ def character_agreement(human: Any, machine_spans: Any, *, lengths: Any = None,
                              "character_agreement takes one coder per table",
                              fix="split the table by coder")
     given = _doc_lengths(lengths)
-    docs = [d for d in dict.fromkeys(sa["doc"]) if d in set(sb["doc"])]
+    docs_a, docs_b = set(sa["doc"]), set(sb["doc"])
+    docs = [d for d in dict.fromkeys(sa["doc"]) if d in docs_b]
     if not docs:
         raise InputError(
             f"The two span tables code no document in common: A codes "
-            f"{rows_text(sorted(set(sa['doc'])), 3)}; B codes {rows_text(sorted(set(sb['doc'])), 3)}",
+            f"{rows_text(sorted(docs_a), 3) or 'nothing'}; B codes "
+            f"{rows_text(sorted(docs_b), 3) or 'nothing'}",
             fix="Compare codings of the same transcripts (the doc_id values must be the "
                 "transcript ids)")
     # As compare() does: a document one side coded nothing of is left out, not scored as
     # agreement on "not coded" (a coder who coded one of four transcripts is not charged
     # with the other three).
-    left_out = sorted((set(sa["doc"]) | set(sb["doc"])) - set(docs))
+    left_out = sorted((docs_a | docs_b) - set(docs))
     if left_out:
         logger.warning("character_agreement leaves out %s that only one side coded: %s",
                        counted(len(left_out), "document"), rows_text(left_out, 5))

@@ -217,3 +217,22 @@ def first_label(labels: frozenset[str]) -> str:
 def set_text(labels: frozenset[str]) -> str:
     """A unit's set of themes as one string, sorted: ``"hope; relationships"``."""
     return "; ".join(sorted(labels))
+
+
+def is_span_table(table: Any) -> bool:
+    """A coding of character spans (``start`` and ``end``, no ``unit_id``) rather than a
+    coding table keyed by unit ids; a .qdpx (or QdaProject) is one."""
+    import pandas as pd
+
+    if is_qdpx(table):
+        return True
+    if isinstance(table, (str, PathLike)):
+        try:
+            columns = set(read_table_file(table, "coding table").columns)
+        except InputError:  # unreadable: load_coding_table reports it properly
+            return False
+    elif isinstance(table, pd.DataFrame):
+        columns = set(table.columns)
+    else:
+        return False
+    return {"start", "end"} <= columns and "unit_id" not in columns

@@ -110,23 +110,28 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 
 
 def _carried_codes(study: Study, run: Any, coding: Any, decisions: Any) -> dict[str, str]:
-    """The run's codes that no decision names but earlier ones answered (see
+    """The run's codes that no decision names but decisions on earlier runs answered (see
     :attr:`StudyView.carried_codes`): a re-run finds the groups decided before under new ids."""
     from ..review.sheet import members_to_code
 
+    runs = list(study.runs["run_id"])
+    earlier = set(runs[:runs.index(run.id)]) if run.id in runs else set()
     named = set(decisions["suggestion_id"])
     codes = run.suggestions[run.suggestions["level"] == "code"]
     theme = {code: t for code, t, sid in zip(codes["item_id"], codes["theme_id"],
                                              codes["suggestion_id"]) if sid not in named}
-    if not theme:
+    if not theme or not earlier:
         return {}
     members = run.assignments.groupby("code_id")["unit_id"].agg(list)
     units = run.suggestions[run.suggestions["level"] == "unit"]
     own = dict(zip(units["item_id"], units["theme_id"]))
-    themes_of: dict[str, set[str]] = {}
-    for unit, t in zip(coding["unit_id"], coding["theme_id"]):
-        themes_of.setdefault(unit, set()).add(t)
-    rejected = study.rejected_before({c: (t, members.get(c, [])) for c, t in theme.items()})
+    run_of = dict(zip(decisions["id"], decisions["run_id"]))
+    themes_of: dict[str, set[str]] = {}  # as coded by decisions on earlier runs
+    for unit, t, decision in zip(coding["unit_id"], coding["theme_id"], coding["decision_id"]):
+        if run_of.get(decision) in earlier:
+            themes_of.setdefault(unit, set()).add(t)
+    rejected = study.rejected_before({c: (t, members.get(c, [])) for c, t in theme.items()},
+                                     runs=earlier)
     carried = {c: "reject" for c in rejected}
     for code, t in theme.items():
         ids = members.get(code, [])

@@ -367,7 +367,7 @@ def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = 
     first = sure.index(True) if header and True in sure else 0
 
     def alike(i: int, c: LabelledLine) -> bool:  # a one-off of the form of the file's speakers
-        if not _may_speak_once(c):
+        if not may_speak_once(c):
             return False
         if c.form == "only":
             return otter
@@ -377,7 +377,7 @@ def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = 
     return {c.label for i, c in enumerate(cands) if sure[i] or alike(i, c)}
 
 
-def _may_speak_once(c: LabelledLine) -> bool:
+def may_speak_once(c: LabelledLine) -> bool:
     """Whether a label used once may be a speaker's: not a title or a note ("Focus group 2:"),
     not someone quoted ('Patient: "You lot..."'), a phrase in lowercase ("Training: nobody")
     or words read out mid-sentence."""
@@ -395,7 +395,7 @@ def warn_labels_read_as_words(path: Path | str,
     label in the file that is not a speaker's.
     """
     names = [(c, line, speaker) for c, line, speaker in read_as_words
-             if name_shape(c.label) and _may_speak_once(c)]
+             if name_shape(c.label) and may_speak_once(c)]
     if not names:
         return
     shown = names[:3]

@@ -11,7 +11,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript, Turn
 from ._common import (LabelledLine, accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes,
-                      is_moderator, match_label, parse_timestamp, warn_labels_read_as_words)
+                      is_moderator, match_label, may_speak_once, parse_timestamp,
+                      warn_labels_read_as_words)
 
 _TIMING = re.compile(
     r"^\s*(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})"
@@ -67,7 +68,8 @@ def read_captions(
         )
     labelled = [c for c in cues if c.speaker and not c.voiced]
     speakers = accepted_labels([_labelled(c) for c in labelled], header=False)
-    speakers |= {c.speaker for c in labelled if c.dashed}
+    # after a dialogue dash a label is a speaker's, unless it is no person's ("- Note: ...")
+    speakers |= {c.speaker for c in labelled if c.dashed and may_speak_once(_labelled(c))}
     current: str | None = None
     read_as_words = []
     for cue in cues:

@@ -109,6 +109,8 @@ def review_sheet(
     if "offered" in codes:  # a code whose members disagree: its units are reviewed instead
         codes = codes[codes["offered"].astype(bool)]
     decided = decided_units(result, study)
+    coding = study.coding() if decided else None  # a Study: what it has settled
+    coded = {} if coding is None else dict(zip(coding["unit_id"], coding["theme_id"]))
     codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
@@ -116,7 +118,8 @@ def review_sheet(
         "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
-        "runner_up": c.runner_up, "rationale": c.rationale + _decided_note(result, c, decided),
+        "runner_up": c.runner_up, "rationale": c.rationale + _decided_note(result, c, decided,
+                                                                             coded),
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
@@ -146,21 +149,22 @@ def review_sheet(
     return sheet
 
 
-def _decided_note(result: PipelineResult, code: Any, decided: dict[str, str]) -> str:
+def _decided_note(result: PipelineResult, code: Any, decided: dict[str, str],
+                  coded: dict[str, str]) -> str:
     """After a re-run: how many of the members a code's acceptance would code (its rationale
-    counts them all) are decided already, and so how many accepting it still codes."""
+    counts them all) it would leave as they are (decided one by one, or coded its theme
+    already: ``decided`` and ``coded`` by unit id), and so how many accepting it changes."""
     if not decided:
         return ""
     members = result.codes.assignments.loc[result.codes.assignments["code_id"] == code.code_id,
                                            "unit_id"]
     own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
     agree = members_to_code(members, code.theme_id, own.get)
-    done = sum(u in decided for u in agree)
+    done = sum(decided.get(u) == "unit" or coded.get(u) == code.theme_id for u in agree)
     if not done:
         return ""
     return (f" {done} of the {len(agree)} it would code {'is' if done == 1 else 'are'} decided "
-            f"already (they keep their decisions): accepting it codes the other "
-            f"{len(agree) - done}.")
+            f"already: accepting it changes only the other {len(agree) - done}.")
 
 
 def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
