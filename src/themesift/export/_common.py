@@ -112,7 +112,7 @@ def study_view(study: Study | StudyView | str | os.PathLike[str], *, run_id: str
 def _carried_codes(study: Study, run: Any, coding: Any, decisions: Any) -> dict[str, str]:
     """The run's codes that no decision names but decisions on earlier runs answered (see
     :attr:`StudyView.carried_codes`): a re-run finds the groups decided before under new ids."""
-    from ..review.sheet import members_to_code
+    from ..review.sheet import codes_to_code
 
     runs = list(study.runs["run_id"])
     earlier = set(runs[:runs.index(run.id)]) if run.id in runs else set()
@@ -124,7 +124,7 @@ def _carried_codes(study: Study, run: Any, coding: Any, decisions: Any) -> dict[
         return {}
     members = run.assignments.groupby("code_id")["unit_id"].agg(list)
     units = run.suggestions[run.suggestions["level"] == "unit"]
-    own = dict(zip(units["item_id"], units["theme_id"]))
+    to_code = codes_to_code(run.assignments, theme, dict(zip(units["item_id"], units["theme_id"])))
     run_of = dict(zip(decisions["id"], decisions["run_id"]))
     themes_of: dict[str, set[str]] = {}  # as coded by decisions on earlier runs
     for unit, t, decision in zip(coding["unit_id"], coding["theme_id"], coding["decision_id"]):
@@ -134,9 +134,8 @@ def _carried_codes(study: Study, run: Any, coding: Any, decisions: Any) -> dict[
                                      runs=earlier)
     carried = {c: "reject" for c in rejected}
     for code, t in theme.items():
-        ids = members.get(code, [])
-        if code not in carried and ids and all(
-                t in themes_of.get(u, ()) for u in members_to_code(ids, t, own.get)):
+        if code not in carried and to_code[code] and all(
+                t in themes_of.get(u, ()) for u in to_code[code]):
             carried[code] = "accept"
     return carried
 

@@ -38,7 +38,7 @@ import datetime
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REVIEW_COLUMNS", "DECISION_COLUMNS", "review_sheet", "write_review", "read_review",
            "apply_review", "as_number", "is_formula_like", "quote_formula", "write_xlsx",
-           "decided_units", "decided_codes", "members_to_code"]
+           "decided_units", "decided_codes", "members_to_code", "codes_to_code"]
 
 #: The analyst fills these in.
 DECISION_COLUMNS = ["decision", "analyst", "note"]
@@ -111,6 +111,10 @@ def review_sheet(
     decided = decided_units(result, study)
     coding = study.coding() if decided else None  # a Study: what it has settled
     coded = {} if coding is None else dict(zip(coding["unit_id"], coding["theme_id"]))
+    to_code = codes_to_code(result.codes.assignments, dict(zip(codes["code_id"],
+                                                                codes["theme_id"])),
+                            dict(zip(result.unit_suggestions["unit_id"],
+                                     result.unit_suggestions["theme_id"])))
     codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
@@ -118,8 +122,8 @@ def review_sheet(
         "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
-        "runner_up": c.runner_up, "rationale": c.rationale + _decided_note(result, c, decided,
-                                                                             coded),
+        "runner_up": c.runner_up,
+        "rationale": c.rationale + _decided_note(to_code[c.code_id], c.theme_id, decided, coded),
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
@@ -149,18 +153,12 @@ def review_sheet(
     return sheet
 
 
-def _decided_note(result: PipelineResult, code: Any, decided: dict[str, str],
+def _decided_note(agree: list[str], theme: str, decided: dict[str, str],
                   coded: dict[str, str]) -> str:
-    """After a re-run: how many of the members a code's acceptance would code (its rationale
-    counts them all) it would leave as they are (decided one by one, or coded its theme
-    already: ``decided`` and ``coded`` by unit id), and so how many accepting it changes."""
-    if not decided:
-        return ""
-    members = result.codes.assignments.loc[result.codes.assignments["code_id"] == code.code_id,
-                                           "unit_id"]
-    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
-    agree = members_to_code(members, code.theme_id, own.get)
-    done = sum(decided.get(u) == "unit" or coded.get(u) == code.theme_id for u in agree)
+    """After a re-run: how many of the members a code's acceptance would code (``agree``; its
+    rationale counts them all) it would leave as they are (decided one by one, or coded its
+    ``theme`` already: ``decided`` and ``coded`` by unit id), and so how many it changes."""
+    done = sum(decided.get(u) == "unit" or coded.get(u) == theme for u in agree)
     if not done:
         return ""
     return (f" {done} of the {len(agree)} it would code {'is' if done == 1 else 'are'} decided "
@@ -193,13 +191,23 @@ def decided_codes(result: PipelineResult, study: Study | object | None, run_id: 
     suggestions = set(study.decided_since(0)[0])
     members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
     theme = dict(zip(result.suggestions["code_id"], result.suggestions["theme_id"]))
-    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
+    to_code = codes_to_code(result.codes.assignments, theme, dict(zip(
+        result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])))
     rejected = study.rejected_before(
         {code: (theme.get(code), ids) for code, ids in members.items()}) if hasattr(
         study, "rejected_before") else set()
-    return [code for code, ids in members.items()
+    return [code for code in members.index
             if f"code:{run_id}:{code}" in suggestions or code in rejected
-            or all(u in units for u in members_to_code(ids, theme.get(code), own.get))]
+            or all(u in units for u in to_code.get(code, members[code]))]
+
+
+def codes_to_code(assignments: pd.DataFrame, themes: Mapping[str, str | None],
+                  own: Mapping[str, str]) -> dict[str, list[str]]:
+    """For each code (``themes``: code id -> its suggested theme), the members that accepting
+    it codes (:func:`members_to_code`; ``own``: unit id -> its own suggestion)."""
+    members = assignments.groupby("code_id")["unit_id"].agg(list)
+    return {code: members_to_code(members.get(code, []), theme, own.get)
+            for code, theme in themes.items()}
 
 
 def members_to_code(members: Iterable[str], theme: str | None,
