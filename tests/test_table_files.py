@@ -64,7 +64,7 @@ def test_a_workbook_without_the_table_on_its_first_sheet_names_the_sheets(tmp_pa
     with pytest.raises(InputError) as error:
         ts.read_table(path)
     assert str(error.value) == (
-        f"{path}, line 1: No column 'text' on sheet 'About'. Columns on it: Notes. Name the "
+        f"{path}, row 1: No column 'text' on sheet 'About'. Columns on it: Notes. Name the "
         "right one with --text-column / --id-column (text_column= / id_column= in Python). Of "
         "a workbook the first sheet is read, here 'About', or else the only other sheet that "
         f"has the columns: {told}. Move the table to the first sheet, or save it as CSV.")
@@ -76,7 +76,7 @@ def test_a_workbook_without_the_table_on_its_first_sheet_names_the_sheets(tmp_pa
 ])
 def test_rows_above_the_header_are_told_with_the_row_the_header_is_in(tmp_path, above):
     path = workbook(tmp_path / "titled.xlsx", {"Quotes": [*above, *quotes_rows()]})
-    with pytest.raises(InputError, match=r"titled\.xlsx, line 1: No column 'text' in row 1 of "
+    with pytest.raises(InputError, match=r"titled\.xlsx, row 1: No column 'text' in row 1 of "
                        r"sheet 'Quotes'.*: the header must be the first row, and here it is row "
                        r"3\. Delete the rows above row 3\.$"):
         ts.read_table(path)
@@ -91,7 +91,7 @@ def test_an_empty_first_row_without_the_header_below_is_told(tmp_path):
 
 def test_an_empty_sheet_is_told_as_empty(tmp_path):
     path = workbook(tmp_path / "empty.xlsx", {"Sheet": []})
-    with pytest.raises(InputError, match=r"empty\.xlsx, line 1: Sheet 'Sheet' is empty\. Put "
+    with pytest.raises(InputError, match=r"empty\.xlsx, row 1: Sheet 'Sheet' is empty\. Put "
                                          r"the table there, its header in row 1\.$"):
         ts.read_table(path)
 
@@ -152,7 +152,7 @@ def test_a_row_of_a_multi_line_record_with_too_many_fields_is_placed_where_it_st
 
 @pytest.mark.parametrize("name, make, message", [
     ("book.xlsx", lambda p: workbook(p, {"About": [["Notes"]], "Quotes": [["quote"], ["Hi."]]}),
-     "book.xlsx, line 1: No column 'text' on sheet 'About'."),
+     "book.xlsx, row 1: No column 'text' on sheet 'About'."),
     ("titled.xlsx", lambda p: workbook(p, {"Quotes": [[None, None], *quotes_rows()]}),
      "the header must be the first row, and here it is row 2."),
     ("table.csv", lambda p: QUOTES.to_excel(p, index=False, engine="openpyxl"),

@@ -34,7 +34,9 @@ class InputError(ThemesiftError, ValueError):
     path:
         The file the problem is in, if any.
     line:
-        1-based line (or row) number in that file, if known.
+        1-based line number in that file, if known.
+    row:
+        For a spreadsheet: the 1-based row instead (said as "row N").
     fix:
         What the user can do about it.
     """
@@ -45,18 +47,21 @@ class InputError(ThemesiftError, ValueError):
         *,
         path: str | PathLike[str] | None = None,
         line: int | None = None,
+        row: int | None = None,
         fix: str | None = None,
     ) -> None:
         self.problem = problem
         self.path = None if path is None else str(path)
         self.line = line
+        self.row = row
         self.fix = fix
         super().__init__(self._message())
 
     def _message(self) -> str:
         where = ""
         if self.path is not None:
-            where = self.path if self.line is None else f"{self.path}, line {self.line}"
+            where = (f"{self.path}, line {self.line}" if self.line is not None else
+                     f"{self.path}, row {self.row}" if self.row is not None else self.path)
             where += ": "
         text = where + _sentence(self.problem)
         if self.fix:

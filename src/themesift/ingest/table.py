@@ -118,6 +118,12 @@ def _checked_rows(handle, sep: str, path: Path) -> list[tuple[int, int]]:
     return starts
 
 
+def _at(row: int, starts: Sequence[tuple[int, int]] | None) -> dict[str, int]:
+    """Where row ``row`` is, for an InputError: a CSV's file line (:func:`_file_line`), a
+    sheet's row (``starts`` None)."""
+    return {"row": row} if starts is None else {"line": _file_line(row, starts)}
+
+
 def _file_line(row: int, starts: Sequence[tuple[int, int]]) -> int:
     """The line of a file where its row ``row`` starts (the row itself where ``starts``, from
     :func:`_checked_rows`, is empty: a sheet, or a CSV without line breaks in its cells)."""
@@ -174,7 +180,7 @@ def read_table(
     """
     path, suffix = _checked_path(path)
     with _readable(path):
-        table, starts = ((_read_sheet(path, [text_column, id_column]), ())  # rows are lines
+        table, starts = ((_read_sheet(path, [text_column, id_column]), None)  # rows, no lines
                          if suffix == ".xlsx" else _read_csv(path))
     units = _units(table, path, text_column, id_column, seen={}, starts=starts)
     if units.empty:
@@ -344,16 +350,16 @@ def _column_error(table, path: Path, column: str, sheet: str | None = None,
                     f"{' and '.join(map(repr, having))} have them, so which to read is unclear"
                     if having else f"none of the others ({', '.join(map(repr, others))}) has"
                     " them") + ". Move the table to the first sheet, or save it as CSV")
-    return InputError(problem, path=path, line=1, fix=fix)
+    return InputError(problem, path=path, **_at(1, () if sheet is None else None), fix=fix)
 
 
 def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int],
-           starts: Sequence[tuple[int, int]] = ()):
+           starts: Sequence[tuple[int, int]] | None = ()):
     """``unit_id, text`` and the other columns of a table's rows (blank rows already left out),
     checked; a row's index is its place in the file (0 the first after the header), so its
     number is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their
     rows) across the pieces of one table; ``starts`` (:func:`_checked_rows`) says on which
-    line of the file a row starts."""
+    line of the file a row starts (None: a sheet's rows, said as rows)."""
     import pandas as pd
 
     table = _named(table)
@@ -364,14 +370,14 @@ def _units(table, path: Path, text_column: str, id_column: str | None, seen: dic
         if column not in table.columns:
             raise _column_error(table, path, column)
         if list(table.columns).count(column) > 1:
-            raise InputError(f"Two columns are named {column!r}", path=path, line=1,
+            raise InputError(f"Two columns are named {column!r}", path=path, **_at(1, starts),
                              fix="Rename one of them (spaces around a name do not count)")
     texts = table[text_column].fillna("").astype(str)
     empty = [row for row, t in zip(numbers, texts) if not t.strip()]
     if empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         raise InputError(f"Empty {text_column!r} cell in row(s) {rows}", path=path,
-                         line=_file_line(empty[0], starts),
+                         **_at(empty[0], starts),
                          fix="Fill in the text or delete those rows")
     if id_column is None:
         ids = [f"row{row}" for row in numbers]
@@ -380,10 +386,10 @@ def _units(table, path: Path, text_column: str, id_column: str | None, seen: dic
         for row, value in zip(numbers, ids):
             if not value:
                 raise InputError(f"Empty {id_column!r} cell in row {row}", path=path,
-                                 line=_file_line(row, starts), fix="Give every row an id")
+                                 **_at(row, starts), fix="Give every row an id")
             if value in seen:
                 raise InputError(f"The id {value!r} in row {row} repeats row {seen[value]}",
-                                 path=path, line=_file_line(row, starts),
+                                 path=path, **_at(row, starts),
                                  fix="Give every row its own id")
             seen[value] = row
     rest = table.drop(columns=[c for c in ("unit_id", "text") if c in table.columns])
