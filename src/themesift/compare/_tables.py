@@ -100,7 +100,8 @@ def rows_error(label: str, path: str | None, what: str, rows: list[str], fix: st
     if path is None:
         return InputError(f"{label}: {what} in {where} (the header is row 1, as in a "
                           "spreadsheet)", fix=fix)
-    return InputError(f"{what} in {where}", path=path, line=int(rows[0]), fix=fix)
+    at = "row" if str(path).lower().endswith(".xlsx") else "line"  # a sheet has rows
+    return InputError(f"{what} in {where}", path=path, **{at: int(rows[0])}, fix=fix)
 
 
 def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
