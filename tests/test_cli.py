@@ -978,10 +978,13 @@ def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
 
 @pytest.mark.parametrize("content, message, line", [
     ("quote,theme\nIt took months.,relationships\n",
-     "The examples table has no column 'text' or 'theme_id'", 1),
+     "The examples table has no column 'text' or 'theme_id'", "line 1"),
     ("text,theme_id\nIt took months.,relationships\nNo funding.,Trust\n",
-     "Unknown theme 'Trust' in the theme_id column", 3),
-    ('text,theme_id\nIt took months.,None\n" ",hope\n', "Empty text cell", 3),  # None: none
+     "Unknown theme 'Trust' in the theme_id column", "row 3"),
+    ('text,theme_id\nIt took months.,None\n" ",hope\n', "Empty text cell", "row 3"),  # None: none
+    # a cell with a line break: row 3 is on the file's line 4
+    ('text,theme_id\n"It took\nmonths.",hope\nNo funding.,Trust\n',
+     "Unknown theme 'Trust' in the theme_id column", "row 3"),
 ])
 def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsys, content,
                                                           message, line):
@@ -991,9 +994,9 @@ def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsy
     assert main(["suggest", str(table), "--text-column", "quote", "--id-column", "quote_id",
                  "--examples", str(examples), "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert f"themesift suggest: error: {examples}, line {line}: {message}" in err
+    assert f"themesift suggest: error: {examples}, {line}: {message}" in err
     assert "Name the right one with --text-column" not in err and not out.exists()
-    assert ("columns text and theme_id" in err) if line == 1 else (
+    assert ("columns text and theme_id" in err) if line == "line 1" else (
         "relationships, hope" in err or "Write the coded text" in err)
 
 

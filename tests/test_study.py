@@ -376,7 +376,8 @@ def test_a_rerun_sheet_says_how_many_members_of_a_code_are_decided_already(study
     run = study.run(make_corpus())
     sheet = review_sheet(run.result, run_id=run.id, study=study).set_index("item_id")
     assert sheet.loc["C02", "rationale"].endswith(
-        " 1 of the 2 it would code is decided already: accepting it changes only the other 1.")
+        " Since then, 1 of the 2 it would code has been decided: accepting it now changes only "
+        "the other 1.")
     assert "decided already" not in sheet.loc["C01", "rationale"]
 
 

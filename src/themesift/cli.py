@@ -515,13 +515,16 @@ def _read_examples(path: str, framework):
                          fix="Add one row per coded text (text, theme_id), or leave out "
                              "--examples")
     allowed = [*framework.theme_ids, NONE_THEME]
-    for row, (text, theme) in enumerate(zip(table["text"], table["theme_id"]), start=2):
-        if not str(text).strip():  # the header is row 1
-            raise InputError("Empty text cell", path=path, line=row,
+    # rows as a spreadsheet numbers them (the header is row 1; a cell with line breaks makes
+    # a row's file line another number)
+    for index, text, theme in zip(table.index, table["text"], table["theme_id"]):
+        row = int(index) + 2
+        if not str(text).strip():
+            raise InputError("Empty text cell", path=path, row=row,
                              fix="Write the coded text, or delete the row")
         if example_theme(framework, theme) is None:  # ids, subthemes, names, any case
             raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
-                             "Empty theme_id cell", path=path, line=row,
+                             "Empty theme_id cell", path=path, row=row,
                              fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
     try:
         check_examples(table, framework)  # the rejected column, a text coded none and a theme

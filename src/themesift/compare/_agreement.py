@@ -527,9 +527,10 @@ def compare(
     if machine is None:
         result = coder_agreement(load_coding_table(human, "A", *columns[0], sources[0]),
                                  columns[0][2], spans=is_span_table(human))
+        warnings += result.warnings
         for warning in warnings[len(said):]:
             logger.warning("%s", warning)
-        return replace(result, warnings=warnings + result.warnings)
+        return replace(result, warnings=warnings)
     tables = (
         _one_coder(load_coding_table(human, "A", *columns[0], sources[0]), coder),
         _one_coder(load_coding_table(machine, "B", *columns[1], sources[1]), None))

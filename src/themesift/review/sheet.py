@@ -123,7 +123,8 @@ def review_sheet(
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
         "runner_up": c.runner_up,
-        "rationale": c.rationale + _decided_note(to_code[c.code_id], c.theme_id, decided, coded),
+        "rationale": _with_note(c.rationale, _decided_note(to_code[c.code_id], c.theme_id,
+                                                           decided, coded)),
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
@@ -153,6 +154,13 @@ def review_sheet(
     return sheet
 
 
+def _with_note(rationale: str, note: str) -> str:
+    """A code's rationale with ``note`` right after what accepting it codes (before its
+    keywords and quotes), so that the two are read together."""
+    head, keywords, tail = rationale.partition(" Keywords: ")
+    return f"{head}{note}{keywords}{tail}" if note else rationale
+
+
 def _decided_note(agree: list[str], theme: str, decided: dict[str, str],
                   coded: dict[str, str]) -> str:
     """After a re-run: how many of the members a code's acceptance would code (``agree``; its
@@ -161,8 +169,9 @@ def _decided_note(agree: list[str], theme: str, decided: dict[str, str],
     done = sum(decided.get(u) == "unit" or coded.get(u) == theme for u in agree)
     if not done:
         return ""
-    return (f" {done} of the {len(agree)} it would code {'is' if done == 1 else 'are'} decided "
-            f"already: accepting it changes only the other {len(agree) - done}.")
+    return (f" Since then, {done} of the {len(agree)} it would code "
+            f"{'has' if done == 1 else 'have'} been decided: accepting it now changes only the "
+            f"other {len(agree) - done}.")
 
 
 def decided_units(result: PipelineResult, study: Study | object | None) -> dict[str, str]:
