@@ -114,7 +114,7 @@ def review_sheet(
     to_code = codes_to_code(result.codes.assignments, dict(zip(codes["code_id"],
                                                                 codes["theme_id"])),
                             dict(zip(result.unit_suggestions["unit_id"],
-                                     result.unit_suggestions["theme_id"])))
+                                     result.unit_suggestions["theme_id"]))) if decided else {}
     codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
@@ -123,8 +123,8 @@ def review_sheet(
         "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
         "runner_up": c.runner_up,
-        "rationale": _with_note(c.rationale, _decided_note(to_code[c.code_id], c.theme_id,
-                                                           decided, coded)),
+        "rationale": _with_note(c.rationale, _decided_note(to_code.get(c.code_id, []),
+                                                           c.theme_id, decided, coded)),
     } for c in codes.itertuples()]
     small_talk = dict(zip(units["unit_id"], small_talk_flags(units)))
     unit_rows = result.unit_suggestions
