@@ -839,6 +839,8 @@ def _known_units(texts: list[str], coded, theme_ids: list[str], probs: np.ndarra
     """Units that are themselves coded examples: their coded themes (which their suggestion
     then is); a theme the analyst rejected for a text is never suggested for it again. Both
     by unit position: the coded themes, and the rejected ones."""
+    if not coded:  # most calls: no text to look for
+        return {}, {}
     labels = [*theme_ids, NONE_THEME]
     themes: dict[str, list[str]] = {}
     rejected: dict[str, list[str]] = {}

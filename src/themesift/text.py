@@ -14,7 +14,8 @@ import numbers
 import re
 
 __all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems",
-           "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text"]
+           "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text",
+           "same_text"]
 
 
 def counted(n: int, word: str) -> str:

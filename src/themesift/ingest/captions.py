@@ -31,7 +31,7 @@ class _Cue:
     speaker: str | None
     words: str
     voiced: bool = False  # the speaker comes from a voice tag, which is always a speaker
-    dashed: bool = False  # the label follows a dialogue dash ("- JO: ..."), so is a speaker
+    dashed: bool = False  # the label follows a dialogue dash ("- JO: "): a speaker, if a person
 
 
 def read_captions(
@@ -44,7 +44,8 @@ def read_captions(
 
     The speaker of a cue comes from a WebVTT voice tag (``<v Nurse 2>``, as Teams and Zoom
     export; a cue with several voices is one piece per voice) or a label at the start of the
-    cue ("INTERVIEWER: ..."; after a dialogue dash, "- JO: ...", always a speaker); a cue
+    cue ("INTERVIEWER: ..."; after a dialogue dash, "- JO: ...", a speaker unless the label is
+    no person's, "- Note: ..."); a cue
     without either continues the previous speaker. Consecutive cues of one speaker become one turn with the
     first cue's start time and the last cue's end time. The transcript text is rendered as
     "Speaker: words" per turn, turns separated by a blank line.

@@ -126,7 +126,7 @@ def _at(row: int, starts: Sequence[tuple[int, int]] | None) -> dict[str, int]:
 
 def _file_line(row: int, starts: Sequence[tuple[int, int]]) -> int:
     """The line of a file where its row ``row`` starts (the row itself where ``starts``, from
-    :func:`_checked_rows`, is empty: a sheet, or a CSV without line breaks in its cells)."""
+    :func:`_checked_rows`, is empty: a CSV without line breaks in its cells)."""
     at = bisect.bisect_right(starts, (row, float("inf"))) - 1
     return row if at < 0 else starts[at][1] + row - starts[at][0]
 
@@ -350,7 +350,8 @@ def _column_error(table, path: Path, column: str, sheet: str | None = None,
                     f"{' and '.join(map(repr, having))} have them, so which to read is unclear"
                     if having else f"none of the others ({', '.join(map(repr, others))}) has"
                     " them") + ". Move the table to the first sheet, or save it as CSV")
-    return InputError(problem, path=path, **_at(1, () if sheet is None else None), fix=fix)
+    return InputError(problem, path=path, **({"line": 1} if sheet is None else {"row": 1}),
+                      fix=fix)
 
 
 def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int],
