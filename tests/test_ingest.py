@@ -832,7 +832,7 @@ def test_whisperx_labels_keep_their_underscores_and_name_the_moderator(tmp_path)
     text = ("SPEAKER_00: How do you build trust with people?\n"
             "SPEAKER_01: Turning up every week, at the same time.\n"
             "SPEAKER_00: And what gets in the way?\n**SPEAKER_01:** The targets.\n")
-    for moderator in ("SPEAKER_00", "speaker_00", "SPEAKER00", "**SPEAKER_00:**"):
+    for moderator in ("SPEAKER_00", "speaker_00", "SPEAKER00", "**SPEAKER_00:**", "Speaker 00"):
         turns = _read(tmp_path, "w.txt", text, moderator=moderator).turns
         assert [(t.speaker, t.role) for t in turns] == [
             ("SPEAKER_00", "moderator"), ("SPEAKER_01", "participant")] * 2, moderator

@@ -82,6 +82,21 @@ def test_rows_above_the_header_are_told_with_the_row_the_header_is_in(tmp_path, 
         ts.read_table(path)
 
 
+@pytest.mark.parametrize("title, header_row", [
+    ("Quotes from the March focus groups\n", 2),  # one field: the file reads as one column
+    ("Quotes\n\n", 3),
+    ("Quotes, March, coded by AB\n", 2),
+])
+def test_a_title_line_above_a_csv_header_is_told_with_the_header_row(tmp_path, title, header_row):
+    path = tmp_path / "titled.csv"
+    path.write_text(title + 'id,text\n1,"I felt listened to, finally."\n2,Not here.\n',
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=rf"No column 'text' in row 1 of the file: the header "
+                       rf"must be the first row, and here it is row {header_row}\. Delete the "
+                       rf"rows above row {header_row}\.$"):
+        ts.read_table(path)
+
+
 def test_an_empty_first_row_without_the_header_below_is_told(tmp_path):
     path = workbook(tmp_path / "gap.xlsx", {"Sheet1": [[None, None], ["Hello", "there"]]})
     with pytest.raises(InputError, match=r"No column 'text': row 1 of sheet 'Sheet1' is empty "

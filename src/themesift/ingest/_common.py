@@ -124,7 +124,8 @@ def is_moderator(speaker: str, moderator: Collection[str] | None = None) -> bool
 
     A role in parentheses counts: "Anna Lindqvist (Host)", "Dr. O'Connor (Facilitator)"; a
     given name matches with or without it, and as it is written in the file ("**Anna:**",
-    "[Moderator]"), in any case, with or without underscores ("SPEAKER_00" or "speaker00").
+    "[Moderator]"), in any case, with or without underscores, spaces or hyphens ("SPEAKER_00",
+    "speaker00" or "Speaker 00").
     """
     name, note = split_note(speaker)
     if moderator:
@@ -133,8 +134,9 @@ def is_moderator(speaker: str, moderator: Collection[str] | None = None) -> bool
 
 
 def _given_name(label: str) -> str:
-    # Earlier versions read "SPEAKER_00" as "SPEAKER00": a name copied from their output matches.
-    return clean_label(label).replace("_", "").casefold()
+    # Earlier versions read "SPEAKER_00" as "SPEAKER00": a name copied from their output
+    # matches, and so does one typed as it reads ("Speaker 00").
+    return re.sub(r"[\s_-]+", "", clean_label(label)).casefold()
 
 
 def _names_moderator(label: str) -> bool:

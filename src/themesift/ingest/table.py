@@ -319,6 +319,23 @@ def _missing(table, columns: list[str | None]) -> list[str]:
     return [c for c in columns if c is not None and c not in table.columns]
 
 
+def _header_names(cells) -> set[str]:
+    """The column names a row would give as a header: its cells, and the fields of a cell that
+    holds a whole CSV line (a one-field title line above the header makes the file read as
+    one column)."""
+    import csv
+
+    names = set()
+    for cell in map(str, cells):
+        names.add(cell.strip())
+        for sep in _DELIMITERS:
+            if sep in cell:
+                with _long_cells():
+                    names.update(field.strip() for row in csv.reader([cell], delimiter=sep)
+                                 for field in row)
+    return names
+
+
 def _column_error(table, path: Path, column: str, sheet: str | None = None,
                   others: Sequence[str] = (), having: Sequence[str] = ()) -> InputError:
     """The error for a table (read from ``sheet`` of a workbook whose ``others`` sheets include
@@ -328,7 +345,7 @@ def _column_error(table, path: Path, column: str, sheet: str | None = None,
     unnamed = " (the columns read as unnamed)" if all(
         str(name).startswith("Unnamed: ") for name in table.columns) else ""
     header = next((int(index) + 2 for index, cells in table.head(_HEADER_SEARCH_ROWS).iterrows()
-                   if column in {str(cell).strip() for cell in cells}), None)
+                   if column in _header_names(cells)), None)
     if table.columns.empty:
         problem = f"{where[0].upper()}{where[1:]} is empty"
         fix = "Put the table there, its header in row 1"
