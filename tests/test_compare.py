@@ -313,6 +313,15 @@ def test_reads_csv_and_xlsx_and_keeps_none(tmp_path):
     assert {"none", "NA"} <= set(r.per_theme.index)
 
 
+def test_column_names_with_spaces_around_them_are_read_as_seen(tmp_path):
+    (tmp_path / "a.csv").write_text("unit_id , theme_id \n1,x\n2,y\n", encoding="utf-8")
+    pd.DataFrame({" unit_id": [1, 2], "theme_id  ": ["x", "z"]}).to_excel(tmp_path / "b.xlsx",
+                                                                        index=False)
+    r = compare(tmp_path / "a.csv", tmp_path / "b.xlsx", bootstrap=0)
+    assert r.summary["n"] == 2
+    assert r.summary["percent_agreement"] == pytest.approx(1 / 2)
+
+
 # ---------------------------------------------------------------- several coders
 
 
