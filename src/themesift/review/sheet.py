@@ -111,11 +111,8 @@ def review_sheet(
     decided = decided_units(result, study)
     coding = study.coding() if decided else None  # a Study: what it has settled
     coded = {} if coding is None else dict(zip(coding["unit_id"], coding["theme_id"]))
-    to_code = codes_to_code(result.codes.assignments, dict(zip(codes["code_id"],
-                                                                codes["theme_id"])),
-                            dict(zip(result.unit_suggestions["unit_id"],
-                                     result.unit_suggestions["theme_id"]))) if decided else {}
-    codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided))]
+    to_code = _codes_to_code(result) if decided else {}
+    codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided, to_code))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
         "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
@@ -186,11 +183,13 @@ def decided_units(result: PipelineResult, study: Study | object | None) -> dict[
 
 
 def decided_codes(result: PipelineResult, study: Study | object | None, run_id: str | None,
-                  units: dict[str, str] | None = None) -> list[str]:
+                  units: dict[str, str] | None = None,
+                  to_code: dict[str, list[str]] | None = None) -> list[str]:
     """The codes of ``result`` (stored as run ``run_id`` in ``study``) with nothing left to
     decide: their suggestion is decided, or every member that accepting it would code (whose
     own suggestion is the code's theme) is decided already (``units``: what
-    :func:`decided_units` gives), as after a re-run the codes accepted before are, or an
+    :func:`decided_units` gives; ``to_code``: what :func:`codes_to_code` gives for every code
+    of ``result``, if made already), as after a re-run the codes accepted before are, or an
     earlier run's code of the same theme and mostly the same members was rejected
     (:meth:`~themesift.Study.rejected_before`). The review sheet leaves them out; their
     other members are in it one by one."""
@@ -200,14 +199,22 @@ def decided_codes(result: PipelineResult, study: Study | object | None, run_id: 
     suggestions = set(study.decided_since(0)[0])
     members = result.codes.assignments.groupby("code_id")["unit_id"].agg(list)
     theme = dict(zip(result.suggestions["code_id"], result.suggestions["theme_id"]))
-    to_code = codes_to_code(result.codes.assignments, theme, dict(zip(
-        result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"])))
+    if to_code is None:
+        to_code = _codes_to_code(result) if units else {}  # nothing decided: nothing to check
     rejected = study.rejected_before(
         {code: (theme.get(code), ids) for code, ids in members.items()}) if hasattr(
         study, "rejected_before") else set()
     return [code for code in members.index
             if f"code:{run_id}:{code}" in suggestions or code in rejected
             or all(u in units for u in to_code.get(code, members[code]))]
+
+
+def _codes_to_code(result: PipelineResult) -> dict[str, list[str]]:
+    """:func:`codes_to_code` for every code of ``result``, by its suggestions."""
+    return codes_to_code(result.codes.assignments,
+                         dict(zip(result.suggestions["code_id"], result.suggestions["theme_id"])),
+                         dict(zip(result.unit_suggestions["unit_id"],
+                                  result.unit_suggestions["theme_id"])))
 
 
 def codes_to_code(assignments: pd.DataFrame, themes: Mapping[str, str | None],
