@@ -293,6 +293,50 @@ def test_themes_and_codes_of_an_earlier_run_keep_their_codings(study, tmp_path):
     assert f"Candidate code C01 of run {first}; keywords: " in code["description"]
 
 
+def test_codes_that_share_a_label_get_distinct_names_and_keep_their_codings(
+        study, tmp_path, monkeypatch):
+    """QualCoder needs every code name distinct: of two, the second's codings got no code."""
+    first = study.latest_run_id()
+
+    def same_labels(corpus, framework, **kwargs):
+        result = make_result(corpus, framework)
+        table = result.codes.table.assign(label="talk about waiting")
+        return dataclasses.replace(result, codes=dataclasses.replace(result.codes, table=table))
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", same_labels)
+    second = study.run(make_corpus()).id
+    study.decide(f"code:{second}:C01", "accept", analyst="MS")
+    study.decide(f"code:{second}:C02", "reassign", theme_id="structural_tension", analyst="MS")
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
+    names = [c.get("name") for c in root.iterfind(".//q:Code", NS)]
+    assert len(names) == len({n.casefold() for n in names})
+    project = read_qdpx(tmp_path / "study.qdpx")
+    paths = set(project.codings["code_path"])
+    assert {"Relationships/talk about waiting",
+            "Structural tension/talk about waiting (2)"} <= paths, paths
+    assert first != second
+
+
+def test_a_code_whose_members_were_all_coded_otherwise_since_is_left_out(study, tmp_path):
+    first = study.latest_run_id()
+    for unit in ("unit:u0", "unit:u2"):  # u1 was coded hope by a unit decision already
+        study.decide(unit, "reassign", theme_id="hope", analyst="KJ")
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
+    assert not project.codebook["path"].str.contains("label C01").any()
+    assert first in study.runs["run_id"].tolist()
+
+
+def test_the_project_is_modified_after_it_is_created_and_names_an_analyst_first(
+        study, tmp_path):
+    """Decisions may predate the run exported (a re-run): created at the earliest date."""
+    study.run(make_corpus())
+    root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
+    assert root.get("creationDateTime") <= root.get("modifiedDateTime")
+    assert root.get("creationDateTime") == "2026-01-01T00:00:00Z"  # the earliest decision
+    users = root.findall("q:Users/q:User", NS)
+    assert users[0].get("name") != "themesift" and users[-1].get("name") == "themesift"
+
+
 # -- the codebook ----------------------------------------------------------------------------------
 
 def test_codebook_is_valid_and_shares_the_project_guids(study, tmp_path):

@@ -4,12 +4,15 @@ A ``.qdpx`` file opens in NVivo, ATLAS.ti and MAXQDA. It is a zip holding ``proj
 QDA-XML 1.0 project) and ``sources/<guid>.txt`` (each transcript's text, UTF-8), and shows:
 
 Users
-    ``themesift`` (who made the suggestions) and one user per analyst in the decisions (an
-    analyst who left the name blank is "unnamed analyst").
+    One user per analyst in the decisions (an analyst who left the name blank is "unnamed
+    analyst"), then ``themesift`` (who made the suggestions): QualCoder takes the first user
+    as the project's coder.
 Codes
     One code per framework theme (its description, indicators and examples as the code's
     description), its subthemes nested under it, and under a theme the candidate codes the
-    analyst accepted into it (or reassigned to it) as a whole. "Fits no theme" is a top-level
+    analyst accepted into it (or reassigned to it) as a whole and that still code a unit. No
+    two codes share a name (QualCoder needs that; NVivo merges same-named siblings): of
+    codes with one label, the later are numbered ("talk about waiting (2)"). "Fits no theme" is a top-level
     code of its own, next to the themes rather than inside one: it holds what the analyst
     judged to fit none of them, the material for new themes, which an analyst in NVivo will
     want to sort into new codes. With ``suggestions=True``, a top-level "Suggested by
@@ -37,7 +40,8 @@ Cases
 
 The project is named after the framework. Every GUID is derived from what it names (transcript
 id and text, theme id, run and code id, unit id, analyst name), every date from the store
-(decision times, the run's start), and the zip has fixed timestamps and sorted entries, so the
+(decision times, the run's start; the project is created at the earliest, modified at the
+latest), and the zip has fixed timestamps and sorted entries, so the
 same study gives a byte-identical file, wherever the study folder is.
 """
 
@@ -93,13 +97,24 @@ class _Code:
     children: list[_Code] = field(default_factory=list)
 
     def add(self, child: _Code) -> _Code:
-        """Add a child, keeping sibling names distinct (NVivo merges same-named nodes)."""
-        names = {c.name for c in self.children}
-        base, n = child.name, 2
-        while child.name in names:
-            child.name, n = f"{base} ({n})", n + 1
         self.children.append(child)
         return child
+
+    def tree(self) -> list[_Code]:
+        """This code and the codes under it, depth first."""
+        return [self, *(code for child in self.children for code in child.tree())]
+
+
+def _distinct_names(roots: list[_Code]) -> None:
+    """Number the later of codes that share a name anywhere in the tree ("... (2)"): NVivo
+    merges same-named siblings, and QualCoder needs every code name distinct (of two, it
+    gives the second's codings no code, without a word). Case does not count."""
+    taken: set[str] = set()
+    for code in (c for root in roots for c in root.tree()):
+        base, n = code.name, 2
+        while code.name.casefold() in taken:
+            code.name, n = f"{base} ({n})", n + 1
+        taken.add(code.name.casefold())
 
 
 def export_qdpx(study: Study | str | os.PathLike[str], path: str | os.PathLike[str], *,
@@ -192,7 +207,9 @@ def export_qdc(study_or_framework: Study | Framework | str | os.PathLike[str],
             framework = study.framework()
     root = ET.Element("CodeBook", xmlns=CODEBOOK_NS, origin=_origin())
     codes = ET.SubElement(root, "Codes")
-    for code in _framework_codes(framework)[0]:
+    roots = _framework_codes(framework)[0]
+    _distinct_names(roots)
+    for code in roots:
         _code_element(codes, code)
     with atomic_output(path, force=force, suffixes=(".qdc",)) as temp:
         temp.write_bytes(_xml_bytes(root))
@@ -223,17 +240,24 @@ class _Project:
         self._add_analyst_codings()
         if suggestions and len(view.pending):
             self._add_pending_codings()
+        # (time, order, user) of the run and of every decision: created at the first,
+        # modified at the last (a study's decisions may predate the run exported); in one
+        # second, the run before the decisions and these in their order
+        changes = sorted([(self.run_time, -1, self.tool_user), *(
+            (_xml_time(time), n, self._user(analyst)) for n, (time, analyst) in enumerate(
+                zip(view.decisions["time"], view.decisions["analyst"])))])
         project = ET.Element("Project", xmlns=PROJECT_NS, name=_clean(view.framework.name),
                              origin=_origin(), creatingUserGUID=self.tool_user,
-                             creationDateTime=self.run_time)
-        if len(view.decisions):
-            last = view.decisions.iloc[-1]
-            project.set("modifyingUserGUID", self._user(last["analyst"]))
-            project.set("modifiedDateTime", _xml_time(last["time"]))
+                             creationDateTime=changes[0][0])
+        if len(changes) > 1:
+            project.set("modifyingUserGUID", changes[-1][2])
+            project.set("modifiedDateTime", changes[-1][0])
+        # The analysts first: QualCoder takes the first user as the project's coder.
         users = ET.SubElement(project, "Users")
-        ET.SubElement(users, "User", guid=self.tool_user, name=TOOL_USER)
         for analyst, guid in self.analysts.items():
             ET.SubElement(users, "User", guid=guid, name=_clean(analyst or UNNAMED_ANALYST))
+        ET.SubElement(users, "User", guid=self.tool_user, name=TOOL_USER)
+        _distinct_names(self.roots)
         codes = ET.SubElement(ET.SubElement(project, "CodeBook"), "Codes")
         for code in self.roots:
             _code_element(codes, code)
@@ -316,6 +340,12 @@ class _Project:
             time = _xml_time(decision["time"])
             self._code(row.unit_id, code, user, time,
                        self._note(row.decision_id, decision["note"], user, time))
+        # A code accepted once whose members have all been coded otherwise since holds
+        # nothing: it is left out, not shown as accepted and empty.
+        used = {guid for codings in self.codings.values() for guid, *_ in codings}
+        empty = {code.guid for code in candidates.values()} - used
+        for code in (c for root in self.roots for c in root.tree()):
+            code.children = [child for child in code.children if child.guid not in empty]
 
     def _add_pending_codings(self) -> None:
         branch = _Code(_guid("suggested"), SUGGESTED_NAME,
