@@ -186,6 +186,23 @@ def test_offsets_counted_with_windows_line_endings_stay_on_their_words(tmp_path)
     assert read[coding["start"]:coding["end"]] == coding["text"]
 
 
+def test_atlas_ti_offsets_count_a_windows_line_break_as_one_character(tmp_path):
+    # ATLAS.ti stores sources with \r\n but counts each line break as one character (as
+    # QualCoder's importer reads its projects).
+    lines = [f"P{i % 3 + 1}: Sentence number {i} about the ward." for i in range(30)]
+    counted = "\n".join(lines) + "\n"
+    start = counted.index("Sentence number 25")
+    end = start + len("Sentence number 25 about the ward.")
+    sources = (
+        '<TextSource guid="s1" name="fg" plainTextPath="internal://s1.txt">'
+        f'<PlainTextSelection guid="sel1" startPosition="{start}" endPosition="{end}">'
+        '<Coding guid="k1"><CodeRef targetGUID="c2"/></Coding></PlainTextSelection></TextSource>')
+    xml = project_xml(sources).replace('origin="test"', 'origin="ATLAS.ti 24.1.0"')
+    p = read_qdpx(make_qdpx(tmp_path, xml,
+                            {"sources/s1.txt": counted.replace("\n", "\r\n").encode("utf-8")}))
+    assert p.codings.iloc[0]["text"] == "Sentence number 25 about the ward."
+
+
 def test_sub_codes_take_the_theme_of_their_nearest_mapped_ancestor(tmp_path, caplog):
     codes = ('<Code guid="t" name="Hope"><Code guid="c" name="Own flat">'
              '<Code guid="g" name="Garden"/></Code><Code guid="x" name="Goals"/></Code>'

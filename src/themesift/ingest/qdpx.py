@@ -11,7 +11,9 @@ with the documents. :func:`read_qdpx` returns a :class:`QdaProject` with five Da
     without one UTF-8, and when that fails Windows-1252 (what Windows tools write for
     "ANSI" text). Line endings become "\n", as the transcript readers give them, and the
     offsets move with them: a selection counted in a file with Windows line endings ("\r\n",
-    two characters) stays on the same words of the transcript themesift reads.
+    two characters, as NVivo counts them) stays on the same words of the transcript themesift
+    reads. A project whose ``origin`` names ATLAS.ti counts such a line break as one character
+    already: its offsets stay as they are.
 ``codebook``
     guid, name, parent_guid, parent_name, path ("Parent/Child"), color, description,
     is_codable - one row per ``Code`` of the nested ``CodeBook/Codes`` hierarchy, in document
@@ -315,6 +317,10 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
     def err(problem: str, node: _Node, fix: str | None = None) -> InputError:
         return InputError(problem, path=where, line=node.line, fix=fix)
 
+    # NVivo and QualCoder count a source's "\r\n" as two characters, ATLAS.ti as one (as
+    # QualCoder's importer reads them).
+    counts_lf = "atlas" in (root.get("origin") or "").casefold()
+
     # Users
     users: dict[str, str] = {}
     for users_el in root.findall("Users"):
@@ -410,6 +416,8 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
                     "Export the project again with plain-text copies of the sources",
                 )
             stored, (text, moved) = text, _lf_text(text)
+            if counts_lf:  # offsets already count a line break as one character
+                stored, moved = text, _same
             source_rows.append(
                 {"guid": guid, "name": name, "text": text, "path": member or "", "format": fmt}
             )
@@ -448,11 +456,15 @@ def _read_zip(zf: zipfile.ZipFile, file: Path, pd: Any) -> QdaProject:
     )
 
 
+def _same(offset: int) -> int:
+    return offset
+
+
 def _lf_text(text: str):
     """The text with its line endings as "\n", as the transcript readers give them, and a
     function that moves an offset counted in ``text`` to the same place in it."""
     if "\r" not in text:
-        return text, lambda offset: offset
+        return text, _same
     pairs = [found.start() for found in re.finditer("\r\n", text)]
     return (text.replace("\r\n", "\n").replace("\r", "\n"),
             lambda offset: offset - bisect.bisect_left(pairs, offset))
