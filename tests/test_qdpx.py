@@ -164,19 +164,25 @@ def test_tiny_project_offsets_users_and_inline_text(tmp_path):
     assert list(table["theme_id"]) == ["t1"] * 4
 
 
-def test_offsets_counted_with_windows_line_endings_stay_on_their_words(tmp_path):
-    # NVivo on Windows stores sources with \r\n and counts both characters; themesift's
-    # transcript readers give "\n". A selection must land on the same words of both.
+@pytest.mark.parametrize("origin, counted_break", [
+    ("NVivo 14", "\r\n"),  # NVivo counts both characters of a Windows line break
+    ("ATLAS.ti 24.1.0", "\n"),  # ATLAS.ti one (as QualCoder's importer reads its projects)
+])
+def test_offsets_counted_with_windows_line_endings_stay_on_their_words(
+        tmp_path, origin, counted_break):
+    # Sources stored with \r\n; themesift's transcript readers give "\n". A selection must
+    # land on the same words of both.
     lines = [f"P{i % 3 + 1}: Sentence number {i} about the ward." for i in range(30)]
     stored = "\r\n".join(lines) + "\r\n"
-    start = stored.index("Sentence number 25")
+    counted = counted_break.join(lines)
+    start = counted.index("Sentence number 25")
     end = start + len("Sentence number 25 about the ward.")
     sources = (
         '<TextSource guid="s1" name="fg" plainTextPath="internal://s1.txt">'
         f'<PlainTextSelection guid="sel1" startPosition="{start}" endPosition="{end}">'
         '<Coding guid="k1"><CodeRef targetGUID="c2"/></Coding></PlainTextSelection></TextSource>')
-    p = read_qdpx(make_qdpx(tmp_path, project_xml(sources),
-                            {"sources/s1.txt": stored.encode("utf-8")}))
+    xml = project_xml(sources).replace('origin="test"', f'origin="{origin}"')
+    p = read_qdpx(make_qdpx(tmp_path, xml, {"sources/s1.txt": stored.encode("utf-8")}))
     coding = p.codings.iloc[0]
     assert coding["text"] == "Sentence number 25 about the ward."
     transcript = tmp_path / "fg.txt"
@@ -184,23 +190,6 @@ def test_offsets_counted_with_windows_line_endings_stay_on_their_words(tmp_path)
     read = ts.read_transcript(transcript).text
     assert read == p.sources["text"][0]
     assert read[coding["start"]:coding["end"]] == coding["text"]
-
-
-def test_atlas_ti_offsets_count_a_windows_line_break_as_one_character(tmp_path):
-    # ATLAS.ti stores sources with \r\n but counts each line break as one character (as
-    # QualCoder's importer reads its projects).
-    lines = [f"P{i % 3 + 1}: Sentence number {i} about the ward." for i in range(30)]
-    counted = "\n".join(lines) + "\n"
-    start = counted.index("Sentence number 25")
-    end = start + len("Sentence number 25 about the ward.")
-    sources = (
-        '<TextSource guid="s1" name="fg" plainTextPath="internal://s1.txt">'
-        f'<PlainTextSelection guid="sel1" startPosition="{start}" endPosition="{end}">'
-        '<Coding guid="k1"><CodeRef targetGUID="c2"/></Coding></PlainTextSelection></TextSource>')
-    xml = project_xml(sources).replace('origin="test"', 'origin="ATLAS.ti 24.1.0"')
-    p = read_qdpx(make_qdpx(tmp_path, xml,
-                            {"sources/s1.txt": counted.replace("\n", "\r\n").encode("utf-8")}))
-    assert p.codings.iloc[0]["text"] == "Sentence number 25 about the ward."
 
 
 def test_sub_codes_take_the_theme_of_their_nearest_mapped_ancestor(tmp_path, caplog):
