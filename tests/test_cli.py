@@ -305,6 +305,27 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
 
 
+def test_apply_of_an_old_sheet_says_the_newer_decisions_stand(study_run, capsys):
+    from themesift.study import Study
+
+    out, store = study_run
+    sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"] == "unit:u3", "decision"] = "reject"
+    sheet.to_csv(out / "review.csv", index=False)
+    row = int(sheet.index[sheet["suggestion_id"] == "unit:u3"][0]) + 2
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out.parent / "out2"),
+                 "--study", str(store), "--quiet"]) == 0
+    with Study.open(store) as study:
+        study.decide("unit:u3", "accept", analyst="KJ")
+    capsys.readouterr()
+    assert main(["apply", str(out / "review.csv"), "--study", str(store), "--analyst", "KJ"]) == 0
+    printed = capsys.readouterr()
+    assert "0 decisions applied" in printed.out and "1 already recorded" in printed.out
+    assert (f"warning: row {row} of the sheet says what the analyst decided before and changed "
+            "since on a later run, so the newer decision stands") in printed.err
+
+
 def test_apply_to_a_study_another_program_keeps_locked_exits_1_saying_so(study_run, capsys,
                                                                          monkeypatch):
     import sqlite3

@@ -380,6 +380,18 @@ def test_reapplying_a_sheet_after_a_rerun_adds_nothing(reviewed, monkeypatch):
         "u0": "relationships", "u3": "none"}
 
 
+def test_an_old_sheet_applied_again_leaves_a_later_runs_decision_standing(reviewed, monkeypatch):
+    study, run, out = reviewed
+    row = fill_csv(out / "review.csv", {"unit:u2": {"decision": "reject"}})["unit:u2"]
+    apply_review(study, out / "review.csv", analyst="KJ")
+    later = rerun(study, monkeypatch, ["hope", "relationships", "hope", "none", "hope", "hope"])
+    study.decide("unit:u2", "accept", analyst="KJ")  # on the later run's suggestion: hope
+    again = apply_review(study, out / "review.csv", analyst="KJ")
+    assert again.empty and again.attrs["changed_since"] == [row]
+    assert study.coding().set_index("unit_id").at["u2", "theme_id"] == "hope"
+    assert study.decisions["run_id"].iloc[-1] == later.id
+
+
 def test_accepted_codes_count_what_the_coding_then_holds(reviewed):
     study, run, out = reviewed
     code = f"code:{run.id}:C02"  # hope: of its members u2..u5 only u5 is suggested hope

@@ -400,7 +400,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from .review.sheet import apply_review, kept_text, pending_text, recoded_text
+    from .review.sheet import apply_review, kept_text, pending_text, recoded_text, rows_text
     from .study import Study, store_file
 
     if not store_file(args.study).exists():
@@ -415,6 +415,12 @@ def _apply(args: argparse.Namespace) -> int:
     print(f"themesift apply: {counted(len(applied), 'decision')} applied to {study.path}"
           + (f" ({summary})" if summary else "")
           + (f"; {skipped} already recorded, skipped" if skipped else "") + ".")
+    if changed := applied.attrs.get("changed_since"):
+        says = "says" if len(changed) == 1 else "say"
+        print(f"warning: {rows_text(changed)} of the sheet {says} what the analyst decided "
+              "before and changed since on a later run, so the newer decision stands: "
+              "nothing was changed back. To go back to the sheet's decision, decide again in "
+              "the widget (or with Study.decide in Python).", file=sys.stderr)
     reach = applied.attrs.get("code_units", {})
     if any(reach.values()):
         pending = f"; {pending_text(reach['pending'])}" if reach["pending"] else ""

@@ -542,8 +542,12 @@ def apply_review(
     its note) is what its analyst's latest decision on that suggestion already says, in any
     run, is skipped, so applying the same sheet twice adds nothing, also after a re-run, and
     leaves a colleague's later decision standing (a row naming no analyst is compared with
-    the latest decision by anyone). An analyst who changed a decision since (in the widget,
-    say) and applies the old sheet again changes it back: the sheet says so.
+    the latest decision by anyone). Nor does a row that says what its analyst decided before
+    and has changed since on a later run (in its sheet or the widget): applying an old sheet
+    again leaves the newer decision standing, and ``attrs["changed_since"]`` lists such
+    rows (to go back to the old decision, decide again in the widget or with
+    :meth:`~themesift.Study.decide`). A cell of the sheet's own run edited back to what it
+    said before is a changed mind, and recorded.
 
     Parameters
     ----------
@@ -559,7 +563,8 @@ def apply_review(
     -------
     pandas.DataFrame
         The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
-        note``. ``attrs["skipped"]`` counts rows skipped as already decided;
+        note``. ``attrs["skipped"]`` counts rows skipped as already decided (and
+        ``attrs["changed_since"]`` lists the numbers of those decided differently since);
         ``attrs["code_units"]`` (``{"coded": n, "pending": m, "decided": k}``) counts the
         members of the accepted codes as :meth:`~themesift.Study.code_reach` does: those
         coded (their own suggestion agrees), those left to decide one by one, and those
@@ -586,7 +591,7 @@ def apply_review(
     before = store.coding()
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
     with store.transaction() as conn:  # checks and inserts in one transaction: all or nothing
-        planned, skipped = _plan(conn, store, rows, analyst, path)
+        planned, skipped, changed_since = _plan(conn, store, rows, analyst, path)
         now = utc_now()
         written = [
             {"id": store.insert_decision(conn, now, item["analyst"], item["suggestion_id"],
@@ -597,6 +602,7 @@ def apply_review(
         ]
     frame = pd.DataFrame(written, columns=columns)
     frame.attrs["skipped"] = skipped
+    frame.attrs["changed_since"] = changed_since
     reach = {action: [store.code_reach(item["suggestion_id"]) for item in planned
                       if item["action"] == action and item["suggestion_id"].startswith("code:")]
              for action in ("accept", "reassign")}
@@ -635,7 +641,7 @@ def unapplied_decisions(path: str | os.PathLike[str], study: Study | None = None
         return len(rows)
     try:
         with study.reading() as conn:  # no write lock: another program may be writing
-            planned, _ = _plan(conn, study, rows, None, path, checking=True)
+            planned, _, _ = _plan(conn, study, rows, None, path, checking=True)
     except InputError:
         return len(rows)
     return len(planned)
@@ -673,13 +679,16 @@ def pending_text(pending: int) -> str:
 
 
 def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, path,
-          checking: bool = False) -> tuple[list, int]:
-    """Check every row; the decisions to write and how many rows were already decided. With
-    ``checking`` (:func:`unapplied_decisions`), a row is already decided where its analyst
-    ever recorded what it says (overwriting the sheet then loses nothing), and a row naming
-    no analyst is no problem."""
-    runs = {run_id: json.loads(config).get("theme_ids", [])
-            for run_id, config in conn.execute("SELECT run_id, config FROM runs")}
+          checking: bool = False) -> tuple[list, int, list[int]]:
+    """Check every row; the decisions to write, how many rows were already decided (what
+    their analyst's latest decision says, or what the analyst decided before and has changed
+    since on a later run: an old sheet applied again leaves the newer decision standing), and
+    the numbers of the latter rows. With ``checking`` (:func:`unapplied_decisions`), a row is already
+    decided where its analyst ever recorded what it says (overwriting the sheet then loses
+    nothing), and a row naming no analyst is no problem."""
+    runs, started = {}, {}
+    for run_id, config, created in conn.execute("SELECT run_id, config, created FROM runs"):
+        runs[run_id], started[run_id] = json.loads(config).get("theme_ids", []), created
     problems: list[tuple[int, str]] = []
 
     foreign: dict[tuple[str, str], list[int]] = {}
@@ -689,14 +698,16 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             foreign.setdefault((run_id, row.get("study", "")), []).append(number)
     for (run_id, origin), numbers in foreign.items():
         where = f" of study {origin}" if origin else ""
-        problems.append((numbers[0], f"{_rows(numbers)}: the sheet comes from run {run_id}{where}, "
-                                     f"which is not in this study ({store.path})"))
+        problems.append((numbers[0], f"{rows_text(numbers)}: the sheet comes from run "
+                                     f"{run_id}{where}, which is not in this study "
+                                     f"({store.path})"))
     foreign_rows = {n for numbers in foreign.values() for n in numbers}
 
     planned: list[dict[str, Any]] = []
     unnamed: list[int] = []
     seen: dict[str, tuple[int, tuple]] = {}
     skipped = 0
+    changed_since: list[int] = []  # rows saying what their analyst decided before changing it
     for number, row in rows:
         if number in foreign_rows:
             continue
@@ -746,7 +757,14 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             continue
         seen[sid] = (number, key)
         who = row.get("analyst", "").strip() or (analyst or "").strip()
-        if _said(action, theme, note) in _recorded(conn, sid, who, ever=checking):
+        said = _said(action, theme, note)
+        if said in _recorded(conn, sid, who, ever=checking):
+            skipped += 1
+            continue
+        if (said in _recorded(conn, sid, who, ever=True)
+                and started.get(_latest_run(conn, sid, who), "") > started.get(run_id, "")):
+            # an old sheet applied again: its analyst decided otherwise on a later run since
+            changed_since.append(number)
             skipped += 1
             continue
         if not who and not checking:
@@ -754,8 +772,8 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
         planned.append({"row": number, "suggestion_id": sid, "run_id": run_id, "action": action,
                         "theme_id": theme, "analyst": who, "note": note})
     if unnamed:  # a decision must say who made it: the QDPX export names the coder
-        problems.append((unnamed[0], f"{_rows(unnamed)}: no analyst: write who decided in the "
-                                     "analyst column, or name one analyst for all such rows "
+        problems.append((unnamed[0], f"{rows_text(unnamed)}: no analyst: write who decided in "
+                                     "the analyst column, or name one analyst for all such rows "
                                      "(themesift apply --analyst NAME; analyst= in Python)"))
     if problems:
         problems.sort()
@@ -764,7 +782,7 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the review sheet, "
             "so nothing was applied. Correct these rows (or clear their decision cell) and "
             f"apply the sheet again:\n{listing}", path=path)
-    return planned, skipped
+    return planned, skipped, changed_since
 
 
 def _theme_named(framework: Any, value: str) -> str | None:
@@ -790,7 +808,15 @@ def _recorded(conn: sqlite3.Connection, sid: str, analyst: str, ever: bool = Fal
         (sid, analyst, analyst))}
 
 
-def _rows(numbers: Iterable[int]) -> str:
+def _latest_run(conn: sqlite3.Connection, sid: str, analyst: str) -> str | None:
+    """The run of the latest decision on ``sid`` by ``analyst`` (by anyone when blank)."""
+    row = conn.execute("SELECT run_id FROM decisions WHERE suggestion_id = ? "
+                       "AND (? = '' OR analyst = ?) ORDER BY id DESC LIMIT 1",
+                       (sid, analyst, analyst)).fetchone()
+    return row[0] if row else None
+
+
+def rows_text(numbers: Iterable[int]) -> str:
     """Row numbers as short ranges: 'rows 2-5, 9' (or 'row 4')."""
     numbers = sorted(set(numbers))
     parts, start = [], None
