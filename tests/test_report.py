@@ -308,8 +308,8 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
         assert table_rows(agreement, 0)["Fits no theme"] == ["0", "1", "0", "2", "0%"]
         assert "The analyst coded 6 of this run's 12 meaning units (2 decided one by one, " \
                "4 through a decision on a code)" in agreement
-    assert "4 made on this run's suggestions, 0 on earlier runs'" in pages[first]
-    assert "0 made on this run's suggestions, 4 on earlier runs'" in pages[second]
+    assert "4 made on this run's suggestions, 0 on other runs'" in pages[first]
+    assert "0 made on this run's suggestions, 4 on other runs'" in pages[second]
     # An external coding (here: the analyst's own) is compared the same way: for the units
     # the analyst decided, with what the machine suggested before the decision.
     human = coded_study.coding()[["unit_id", "theme_id"]].rename(columns={"unit_id": "id"})

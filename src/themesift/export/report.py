@@ -818,8 +818,8 @@ def _decided_text(data: _ReportData) -> str:
         latest = data.decided.drop_duplicates("suggestion_id", keep="last")
         here = int((latest["run_id"] == data.run_id).sum())
         text += (f", through the latest decisions on {counted(len(latest), 'suggestion')}: "
-                 f"{here} made on this run's suggestions, {len(latest) - here} on earlier "
-                 "runs' (a decision on a unit holds in every later run)")
+                 f"{here} made on this run's suggestions, {len(latest) - here} on other "
+                 "runs' (a decision on a unit holds in every run of its transcript)")
     return text + ".</p>"
 
 
