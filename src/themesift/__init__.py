@@ -27,7 +27,8 @@ from .finetune import fine_tune
 from .export import codesheet, export_codesheet, export_qdc, export_qdpx, export_report, saturation
 from .frameworks import check_framework, describe_framework, list_frameworks, load_framework
 from .ingest import QdaProject, read_corpus, read_qdpx, read_table, read_transcript
-from .model import CandidateCodes, Corpus, Framework, MeaningUnit, Theme, Transcript, Turn
+from .model import (CandidateCode, CandidateCodes, Corpus, Decision, Framework, MeaningUnit,
+                    Suggestion, Theme, Transcript, Turn)
 from .outputs import write_outputs
 from .pipeline import PipelineResult, run_pipeline
 from .propose import propose, score_themes, suggest_units
@@ -96,7 +97,10 @@ __all__ = [
     "MeaningUnit",
     "Theme",
     "Framework",
+    "CandidateCode",
     "CandidateCodes",
+    "Suggestion",
+    "Decision",
     # errors
     "ThemesiftError",
     "InputError",

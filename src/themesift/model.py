@@ -7,15 +7,18 @@ analyst can inspect, edit and pass them on between stages.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 if TYPE_CHECKING:  # pandas is imported where a table is built, to keep `import themesift` fast
     import pandas as pd
 
+    from .pipeline import PipelineResult
+
 __all__ = [
     "Turn", "Transcript", "Corpus", "MeaningUnit", "UNIT_COLUMNS",
-    "Theme", "Framework", "CandidateCodes", "NONE_THEME", "StudyView",
+    "Theme", "Framework", "CandidateCode", "CandidateCodes", "NONE_THEME", "Suggestion",
+    "Decision", "Run", "StudyView",
 ]
 
 Role = Literal["moderator", "participant"]
@@ -134,9 +137,41 @@ class Corpus:
         return f"Corpus({len(self)} transcripts, {turns} turns{skipped})"
 
 
+class _Row:
+    """A dataclass that is one row of a table: ``from_frame`` and ``to_frame`` convert. Fields
+    in ``_JOINED`` are tuples, " | "-joined in the table (so it round-trips through CSV)."""
+
+    _JOINED: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> list:
+        """The table's rows as objects (columns beyond the fields are ignored)."""
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        rows = []
+        for record in table.to_dict("records"):
+            values = {name: record[name] for name in names if name in record}
+            for name in cls._JOINED:
+                if name in values:
+                    text = "" if values[name] is None else str(values[name])
+                    values[name] = tuple(part for part in text.split(" | ") if part)
+            rows.append(cls(**values))
+        return rows
+
+    @classmethod
+    def to_frame(cls, rows: Iterable) -> pd.DataFrame:
+        """Objects as a table, a column per field."""
+        import pandas as pd
+
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        return pd.DataFrame([{name: " | ".join(value) if name in cls._JOINED else value
+                              for name, value in ((n, getattr(row, n)) for n in names)}
+                             for row in rows], columns=names)
+
+
 @dataclass(frozen=True)
-class MeaningUnit:
-    """One meaning unit: the smallest stretch of one speaker's talk carrying one idea."""
+class MeaningUnit(_Row):
+    """One meaning unit: the smallest stretch of one speaker's talk carrying one idea. A row of
+    :func:`themesift.segment`'s table (``MeaningUnit.from_frame(units)``, ``to_frame``)."""
 
     unit_id: str
     doc_id: str
@@ -146,18 +181,6 @@ class MeaningUnit:
     start: int
     end: int
     text: str
-
-    @classmethod
-    def from_frame(cls, units: pd.DataFrame) -> list[MeaningUnit]:
-        """Rows of a unit table as MeaningUnit objects."""
-        return [cls(**{c: row[c] for c in UNIT_COLUMNS}) for row in units.to_dict("records")]
-
-    @staticmethod
-    def to_frame(units: Iterable[MeaningUnit]) -> pd.DataFrame:
-        """MeaningUnit objects as a unit table."""
-        import pandas as pd
-
-        return pd.DataFrame([u.__dict__ for u in units], columns=UNIT_COLUMNS)
 
 
 #: The theme id meaning "fits no theme in the framework" (maybe a new theme).
@@ -253,6 +276,21 @@ class Framework:
 
 
 @dataclass(frozen=True)
+class CandidateCode(_Row):
+    """One candidate code: a row of ``CandidateCodes.table`` (``CandidateCode.from_frame``),
+    its keywords and exemplars as tuples."""
+
+    _JOINED: ClassVar[tuple[str, ...]] = ("keywords", "exemplar_ids", "exemplars")
+
+    code_id: str
+    label: str
+    keywords: tuple[str, ...] = ()
+    size: int = 0
+    exemplar_ids: tuple[str, ...] = ()
+    exemplars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CandidateCodes:
     """Candidate codes found in meaning units by :func:`themesift.discover_codes`.
 
@@ -275,6 +313,77 @@ class CandidateCodes:
         """Unit ids assigned to a code."""
         a = self.assignments
         return a.loc[a["code_id"] == code_id, "unit_id"].tolist()
+
+    @property
+    def codes(self) -> list[CandidateCode]:
+        """The codes as :class:`CandidateCode` objects."""
+        return CandidateCode.from_frame(self.table)
+
+
+@dataclass(frozen=True)
+class Suggestion(_Row):
+    """A theme suggested for a candidate code or a meaning unit (``level``, ``item_id``): a row
+    of a run's suggestions, or of :func:`themesift.propose`'s (``code_id``) or
+    :func:`themesift.suggest_units`' (``unit_id``) table, read with ``Suggestion.from_frame``.
+    ``suggestion_id`` is what :meth:`themesift.Study.decide` takes (blank outside a study)."""
+
+    level: Literal["code", "unit"]
+    item_id: str
+    theme_id: str
+    score: float
+    runner_up: str | None = None
+    rationale: str = ""
+    suggestion_id: str = ""
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> list[Suggestion]:
+        if "item_id" not in table.columns:  # a propose() or suggest_units() table
+            level = "code" if "code_id" in table.columns else "unit"
+            table = table.rename(columns={f"{level}_id": "item_id"}).assign(level=level)
+        return super().from_frame(table)
+
+
+@dataclass(frozen=True)
+class Decision(_Row):
+    """An analyst's decision on a suggestion: a row of :attr:`themesift.Study.decisions`
+    (``Decision.from_frame(study.decisions)``). Decisions are never changed or deleted: a
+    later one on the same suggestion supersedes it."""
+
+    id: int
+    time: str  # UTC, ISO 8601
+    analyst: str
+    suggestion_id: str
+    run_id: str
+    action: Literal["accept", "reject", "reassign"]
+    theme_id: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One persisted pipeline run (:meth:`themesift.Study.run`): its id and the tables it
+    produced.
+
+    ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
+    ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
+    (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``
+    (:meth:`Suggestion.from_frame` reads them).
+    A ``suggestion_id`` is what :meth:`Study.decide` takes; a unit's (``unit:<unit_id>``) is
+    the same in every run, and each run keeps its own unit suggestions, so the unit rows are
+    what this run suggested, whatever later runs did. ``assignments`` has one row per
+    unit and code it belongs to (``unit_id, code_id``); ``manifest`` is the run's manifest
+    (versions, config, input hashes, seed, timings). ``result`` is the pipeline's full
+    output (for writing the files of a batch run; not stored, so None for a run read back
+    with :meth:`Study.load_run`).
+    """
+
+    id: str
+    units: pd.DataFrame
+    codes: pd.DataFrame
+    suggestions: pd.DataFrame
+    assignments: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    manifest: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ import threading
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._io import os_user, utc_now
 from .errors import InputError, StoreError
-from .model import NONE_THEME, Corpus, Framework
+from .model import NONE_THEME, Corpus, Framework, Run
 from .text import counted
 
 if TYPE_CHECKING:
@@ -267,31 +267,6 @@ class CodeReach(NamedTuple):
         """Members suggested another theme on their own and not yet decided: left to decide
         one by one."""
         return self.members - self.coded - self.decided
-
-
-@dataclass(frozen=True)
-class Run:
-    """One persisted pipeline run: its id and the tables it produced.
-
-    ``units`` is the meaning-unit table, ``codes`` the candidate-code table, and
-    ``suggestions`` one row per suggestion, codes first, with columns ``suggestion_id, level
-    (code|unit), item_id, text, theme_id, score, runner_up, runner_up_score, rationale``.
-    A ``suggestion_id`` is what :meth:`Study.decide` takes; a unit's (``unit:<unit_id>``) is
-    the same in every run, and each run keeps its own unit suggestions, so the unit rows are
-    what this run suggested, whatever later runs did. ``assignments`` has one row per
-    unit and code it belongs to (``unit_id, code_id``); ``manifest`` is the run's manifest
-    (versions, config, input hashes, seed, timings). ``result`` is the pipeline's full
-    output (for writing the files of a batch run; not stored, so None for a run read back
-    with :meth:`Study.load_run`).
-    """
-
-    id: str
-    units: pd.DataFrame
-    codes: pd.DataFrame
-    suggestions: pd.DataFrame
-    assignments: pd.DataFrame | None = field(default=None, repr=False, compare=False)
-    manifest: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
 
 class Study:

@@ -1,0 +1,60 @@
+"""The data objects of model.py, and their conversion to and from the pipeline's tables."""
+
+import pandas as pd
+
+import themesift as ts
+from themesift.model import (UNIT_COLUMNS, CandidateCode, CandidateCodes, Decision, MeaningUnit,
+                             Run, Suggestion)
+
+
+def test_meaning_units_round_trip_through_their_table():
+    units = pd.DataFrame([["fg1-a", "fg1", "P1", "participant", 0, 4, 30, "We trust each other."]],
+                         columns=UNIT_COLUMNS)
+    (unit,) = MeaningUnit.from_frame(units)
+    assert unit.text == "We trust each other." and unit.end == 30
+    pd.testing.assert_frame_equal(MeaningUnit.to_frame([unit]), units)
+
+
+def test_candidate_codes_read_their_joined_cells_as_tuples_and_back():
+    table = pd.DataFrame([{"code_id": "C01", "label": "the waiting list", "size": 2,
+                           "keywords": "waiting | list", "exemplar_ids": "u1 | u2",
+                           "exemplars": "Two years. | Still waiting.", "cohesion": 0.4}])
+    codes = CandidateCodes(table, pd.DataFrame({"unit_id": ["u1", "u2"], "code_id": "C01"}))
+    (code,) = codes.codes
+    assert code == CandidateCode("C01", "the waiting list", ("waiting", "list"), 2,
+                                 ("u1", "u2"), ("Two years.", "Still waiting."))
+    back = CandidateCode.to_frame([code])
+    assert back.to_dict("records") == table.drop(columns="cohesion")[back.columns].to_dict(
+        "records")
+
+
+def test_suggestions_read_from_every_suggestion_table():
+    units = pd.DataFrame({"unit_id": ["u1"], "theme_id": ["hope"], "score": [0.8],
+                          "runner_up": ["none"], "rationale": ["Close to 'hope'."]})
+    codes = units.rename(columns={"unit_id": "code_id"}).assign(code_id="C01")
+    run = pd.DataFrame({"suggestion_id": ["code:run-1:C01"], "level": ["code"],
+                        "item_id": ["C01"], "text": ["..."], "theme_id": ["hope"],
+                        "score": [0.8], "runner_up": [None], "rationale": [""]})
+    (unit,), (code,), (stored,) = map(Suggestion.from_frame, (units, codes, run))
+    assert (unit.level, unit.item_id, unit.suggestion_id) == ("unit", "u1", "")
+    assert (code.level, code.item_id, code.theme_id) == ("code", "C01", "hope")
+    assert stored.suggestion_id == "code:run-1:C01" and stored.runner_up is None
+    assert list(Suggestion.to_frame([unit])["item_id"]) == ["u1"]
+
+
+def test_decisions_read_from_a_study(tmp_path, monkeypatch):
+    from test_export_qdpx import make_corpus, make_result
+
+    from themesift import pipeline
+
+    monkeypatch.setattr(pipeline, "run_pipeline",
+                        lambda corpus, framework, **kwargs: make_result(corpus, framework))
+    with ts.Study.open(tmp_path / "study") as study:
+        run = study.run(make_corpus())
+        assert isinstance(run, Run) and ts.Run is Run
+        study.decide("unit:u1", "reassign", theme_id="hope", analyst="KJ", note="Hope, clearly")
+        (decision,) = Decision.from_frame(study.decisions)
+    assert (decision.action, decision.theme_id, decision.analyst, decision.note) == (
+        "reassign", "hope", "KJ", "Hope, clearly")
+    assert decision.run_id == run.id and decision.suggestion_id == "unit:u1"
+    assert list(Decision.to_frame([decision]).columns) == list(study.decisions.columns)
