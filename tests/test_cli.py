@@ -68,6 +68,9 @@ def test_unknown_option_exits_2_without_traceback():
     result = run_cli("segment", "--no-such-option", "x.txt")
     assert result.returncode == 2
     assert "unrecognized arguments" in result.stderr and "Traceback" not in result.stderr
+    # said by the command, with its usage and where its options are
+    assert "usage: themesift segment" in result.stderr
+    assert "the options are in 'themesift segment --help'" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["empty.txt", "binary.txt", "no_turns.txt", "notes.pdf", "missing.txt"])

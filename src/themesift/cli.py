@@ -29,7 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 bad input, 2 bad usage, 130
     interrupted)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's own parser: its usage, and where its options are
+        command = getattr(args, "parser", parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)} (the options are in "
+                      f"'{command.prog} --help')")
     if not hasattr(args, "command"):
         parser.print_help()
         return EXIT_USAGE
@@ -133,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
                      "applied (by default the run stops before the work)")
     _add_reading_options(run)
     _add_quiet(run)
-    run.set_defaults(command=_run, verb="run")
+    run.set_defaults(command=_run, verb="run", parser=run)
 
     apply = verbs.add_parser(
         "apply", help="record the decisions of a filled-in review sheet in a study",
@@ -147,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="the study store the sheet came from")
     apply.add_argument("--analyst", default=None, metavar="NAME",
                        help="recorded for rows whose analyst cell is empty")
-    apply.set_defaults(command=_apply, verb="apply")
+    apply.set_defaults(command=_apply, verb="apply", parser=apply)
 
     sug = verbs.add_parser(
         "suggest", help="theme suggestions for already-segmented text in a table",
@@ -231,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fws = verbs.add_parser("frameworks", help="list the built-in frameworks",
                            description="List the built-in seed frameworks by name.")
-    fws.set_defaults(command=_frameworks, verb="frameworks")
+    fws.set_defaults(command=_frameworks, verb="frameworks", parser=fws)
 
     check = verbs.add_parser(
         "check-framework", help="validate a framework YAML file",
@@ -239,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
         "name the line and what to write instead.",
     )
     check.add_argument("framework", metavar="FILE.yaml", help="framework file or built-in name")
-    check.set_defaults(command=_check_framework, verb="check-framework")
+    check.set_defaults(command=_check_framework, verb="check-framework", parser=check)
     return parser
 
 
