@@ -304,6 +304,12 @@ def test_apply_exits_0_and_counts_decisions_per_action(study_run, capsys):
     assert "3 decisions applied" in printed and "1 accept, 1 reject, 1 reassign" in printed
     assert main(["apply", str(out / "review.csv"), "--study", str(store)]) == 0
     assert "3 already recorded, skipped" in capsys.readouterr().out
+    sheet.loc[sheet["suggestion_id"] == "unit:u4", "note"] = "Ask MB about this one"
+    sheet.to_csv(out / "review.csv", index=False)
+    row = int(sheet.index[sheet["suggestion_id"] == "unit:u4"][0]) + 2
+    assert main(["apply", str(out / "review.csv"), "--study", str(store)]) == 0
+    assert (f"warning: row {row} of the sheet has a note but no decision, so nothing was "
+            "recorded for it") in capsys.readouterr().err
     with Study.open(store) as study:
         assert len(study.decisions) == 3 and set(study.decisions["analyst"]) == {"KJ"}
 

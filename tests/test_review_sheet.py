@@ -164,6 +164,7 @@ def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
     rows = fill_xlsx(out / "review.xlsx", {
         "unit:u1": {"decision": "accept", "analyst": "KJ"},  # fine, but must not be written
         "unit:u2": {"decision": "hopeful", "analyst": "KJ"},  # unknown theme
+        "unit:u3": {"decision": "Structual tension", "analyst": "KJ"},  # a typo of a name
         "unit:u4": {"decision": "reject", "analyst": "KJ"},
     })
     book = load_workbook(out / "review.xlsx")
@@ -173,8 +174,10 @@ def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
     with pytest.raises(ts.InputError) as caught:
         apply_review(study, out / "review.xlsx")
     message = str(caught.value)
-    assert "2 problems in the review sheet, so nothing was applied" in message
-    assert f"row {rows['unit:u2']}: unknown decision 'hopeful'" in message
+    assert "3 problems in the review sheet, so nothing was applied" in message
+    assert f"row {rows['unit:u2']}: unknown decision 'hopeful' for unit:u2: use" in message
+    assert (f"row {rows['unit:u3']}: unknown decision 'Structual tension' for unit:u3 (did you "
+            "mean 'structural_tension'?): use accept, reject, or a theme's id or name") in message
     assert "relationships, hope, structural_tension, symptoms_barrier, none" in message
     assert f"row {rows['unit:u4']}: unknown suggestion id 'unit:nope'" in message
     assert len(study.decisions) == 1

@@ -101,7 +101,7 @@ def check_output(path: str | os.PathLike[str], *, force: bool = False,
                          fix="Create the folder first, or choose another output file")
     if target.exists() and not force:
         raise InputError("The output file already exists", path=target,
-                         fix="Choose another name, or pass --force (force=True) to replace it")
+                         fix="Choose another name, or pass --force (force=True in Python) to replace it")
     return target
 
 

@@ -371,7 +371,11 @@ def _run(args: argparse.Namespace) -> int:
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             files = write_outputs(result, args.out, run_id=run.id, study=study)
             units = decided_units(result, study)
-            codes = decided_codes(result, study, run.id, units)
+            offered = result.suggestions  # the codes a sheet would offer: say only those
+            if "offered" in offered:
+                offered = offered[offered["offered"].astype(bool)]
+            codes = [c for c in decided_codes(result, study, run.id, units)
+                     if c in set(offered["code_id"])]
             gone = set(study.coding()["unit_id"]) - set(result.units["unit_id"])
         print(f"themesift run: stored as {run.id} in {study.path}")
         if gone:
@@ -425,6 +429,11 @@ def _apply(args: argparse.Namespace) -> int:
               "before and changed since on a later run, so the newer decision stands: "
               "nothing was changed back. To go back to the sheet's decision, decide again in "
               "the widget (or with Study.decide in Python).", file=sys.stderr)
+    if noted := applied.attrs.get("notes_without_decision"):
+        has, them = ("has", "it") if len(noted) == 1 else ("have", "them")
+        print(f"warning: {rows_text(noted)} of the sheet {has} a note but no decision, so "
+              f"nothing was recorded for {them} (a note goes with a decision): fill in the "
+              "decision and apply the sheet again.", file=sys.stderr)
     reach = applied.attrs.get("code_units", {})
     if any(reach.values()):
         pending = f"; {pending_text(reach['pending'])}" if reach["pending"] else ""

@@ -476,7 +476,7 @@ def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]
     missing = [c for c in ("suggestion_id", "decision") if c not in names]
     if missing:
         raise InputError(f"No column {' or '.join(repr(m) for m in missing)} in the header row",
-                         path=source, line=1,
+                         path=source, **({"line": 1} if suffix == ".csv" else {"row": 1}),
                          fix="Keep the header row of the sheet that 'themesift run' wrote")
     rows = []
     for number, values in body:
@@ -565,6 +565,8 @@ def apply_review(
         The decisions written: ``id, row, suggestion_id, run_id, action, theme_id, analyst,
         note``. ``attrs["skipped"]`` counts rows skipped as already decided (and
         ``attrs["changed_since"]`` lists the numbers of those decided differently since);
+        ``attrs["notes_without_decision"]`` lists the rows with a note but no decision (not
+        recorded: a note goes with a decision);
         ``attrs["code_units"]`` (``{"coded": n, "pending": m, "decided": k}``) counts the
         members of the accepted codes as :meth:`~themesift.Study.code_reach` does: those
         coded (their own suggestion agrees), those left to decide one by one, and those
@@ -587,7 +589,8 @@ def apply_review(
     from ..study import Study
 
     store = study if isinstance(study, Study) else Study.open(study)
-    rows = [(n, r) for n, r in read_review(path) if r.get("decision", "")]
+    read = read_review(path)
+    rows = [(n, r) for n, r in read if r.get("decision", "")]
     before = store.coding()
     columns = ["id", "row", "suggestion_id", "run_id", "action", "theme_id", "analyst", "note"]
     with store.transaction() as conn:  # checks and inserts in one transaction: all or nothing
@@ -603,6 +606,8 @@ def apply_review(
     frame = pd.DataFrame(written, columns=columns)
     frame.attrs["skipped"] = skipped
     frame.attrs["changed_since"] = changed_since
+    frame.attrs["notes_without_decision"] = [n for n, r in read
+                                             if r.get("note") and not r.get("decision")]
     reach = {action: [store.code_reach(item["suggestion_id"]) for item in planned
                       if item["action"] == action and item["suggestion_id"].startswith("code:")]
              for action in ("accept", "reassign")}
@@ -744,8 +749,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             # a theme's name, as the report and the code sheet show it: "Structural tension"
             action, theme = ("accept", named) if named == stored_theme else ("reassign", named)
         else:
-            problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}: use "
-                                     f"accept, reject or a theme id: {', '.join(available)}"))
+            problems.append((number, f"row {number}: unknown decision {raw!r} for {sid}"
+                                     f"{_did_you_mean(store.framework(run_id), value, available)}"
+                                     f": use accept, reject, or a theme's id or name: "
+                                     f"{', '.join(available)}"))
             continue
         note = row.get("note", "")
         key = (action, theme, note)
@@ -783,6 +790,19 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             "so nothing was applied. Correct these rows (or clear their decision cell) and "
             f"apply the sheet again:\n{listing}", path=path)
     return planned, skipped, changed_since
+
+
+def _did_you_mean(framework: Any, value: str, available: list[str]) -> str:
+    """" (did you mean 'structural_tension'?)" for a decision that is nearly a theme's id or
+    name ("Structual tension", "relationship"); "" when none is near."""
+    import difflib
+
+    names = {" ".join(t.name.casefold().split()): t.id for t in framework.themes
+             if t.id in available}
+    options = {**names, **{theme: theme for theme in available},
+               **{w: w for w in ("accept", "reject")}}
+    near = difflib.get_close_matches(" ".join(value.split()), list(options), n=1, cutoff=0.75)
+    return f" (did you mean {options[near[0]]!r}?)" if near else ""
 
 
 def _theme_named(framework: Any, value: str) -> str | None:
