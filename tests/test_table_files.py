@@ -97,6 +97,22 @@ def test_a_title_line_above_a_csv_header_is_told_with_the_header_row(tmp_path, t
         ts.read_table(path)
 
 
+@pytest.mark.parametrize("start, said", [
+    (b"id,text\n1,hello\n", "not a workbook"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "an old Excel 97-2003 workbook"),
+])
+def test_a_file_named_xlsx_that_is_no_workbook_is_told_by_every_reader(tmp_path, start, said):
+    from themesift.compare._tables import read_table_file
+    from themesift.review.sheet import read_review
+
+    path = tmp_path / "saved.xlsx"
+    path.write_bytes(start)
+    for read in (ts.read_table, lambda p: read_table_file(p, "a coding table"), read_review):
+        with pytest.raises(InputError, match=rf"saved\.xlsx: This file is {said}.*Open it in a "
+                                             r"spreadsheet program and save it as Excel"):
+            read(path)
+
+
 def test_an_empty_first_row_without_the_header_below_is_told(tmp_path):
     path = workbook(tmp_path / "gap.xlsx", {"Sheet1": [[None, None], ["Hello", "there"]]})
     with pytest.raises(InputError, match=r"No column 'text': row 1 of sheet 'Sheet1' is empty "

@@ -122,8 +122,9 @@ def read_table_file(path: str | PathLike[str], what: str) -> pd.DataFrame:
 
             return read_csv_cells(p)
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            from ..ingest.table import without_blank_rows
+            from ..ingest.table import check_workbook, without_blank_rows
 
+            check_workbook(p)
             return without_blank_rows(pd.read_excel(p, dtype=str, keep_default_na=False))
     except InputError:
         raise

@@ -14,6 +14,7 @@ from ..errors import InputError
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 _SNIFF_BYTES = 1 << 20  # how much of a big CSV tells its encoding
 _DELIMITERS = (",", ";", "\t", "|")
+_OLE_START = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 (.xls) file's first bytes
 _HEADER_SEARCH_ROWS = 20  # how far down a header below titles or notes is looked for
 
 logger = logging.getLogger(__name__)
@@ -284,12 +285,29 @@ class _readable:
                              ".xlsx") from None
 
 
+def check_workbook(path: str | os.PathLike[str]) -> None:
+    """An InputError for a .xlsx/.xlsm file that is not a workbook (a workbook is a zip): text
+    or an old .xls saved under the name, which the spreadsheet libraries report in their own
+    words."""
+    import zipfile
+
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm") and not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            start = handle.read(8)
+        what = ("an old Excel 97-2003 workbook (.xls)" if start == _OLE_START else
+                "not a workbook (a .xlsx file is a zip; this one is text or something else)")
+        raise InputError(f"This file is {what}", path=path,
+                         fix="Open it in a spreadsheet program and save it as Excel Workbook "
+                             "(.xlsx), or as CSV")
+
+
 def _read_sheet(path: Path, columns: list[str | None]):
     """A workbook's table, as :func:`_units` takes it: its first sheet's or, where that lacks
     ``columns``, the only other sheet's that has them (a cover or notes sheet in front of the
     data)."""
     import pandas as pd
 
+    check_workbook(path)
     with pd.ExcelFile(path) as book:
         def sheet(name, **options):  # "NA" and "none" are text
             return _named(pd.read_excel(book, sheet_name=name, dtype=str,

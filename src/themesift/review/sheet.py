@@ -490,6 +490,9 @@ def read_review(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, str]]
 def _read_xlsx(path: Path) -> tuple[list, list[tuple[int, list]]]:
     from openpyxl import load_workbook
 
+    from ..ingest.table import check_workbook
+
+    check_workbook(path)
     book = load_workbook(path, read_only=True, data_only=True)
     try:
         rows = _review_worksheet(book).iter_rows(values_only=True)
