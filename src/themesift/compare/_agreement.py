@@ -372,9 +372,13 @@ def _one_coder(t: CodingTable, coder: str | None) -> CodingTable:
     coders = sorted(set(t.frame["coder"])) if "coder" in t.frame else []
     where = f"Table {t.side}" + (f" ({t.source})" if t.source else "")
     if coder is not None and t.side == "A":
+        if not coders:
+            raise InputError(f"{where} names no coders (it has no coder column), so there is no "
+                             f"coder {coder!r} to pick", fix="Leave --coder (coder=) out to "
+                             "compare the whole table, or add a 'coder' column")
         if coder not in coders:
             raise InputError(f"{where} has no codings by the coder {coder!r}",
-                             fix=f"Pick one of its coders: {', '.join(coders) or '(none named)'}")
+                             fix=f"Pick one of its coders: {', '.join(coders)}")
         return replace(t, frame=t.frame[t.frame["coder"] == coder])
     if len(coders) > 1:
         pick = ("pick one with --coder NAME on the command line (coder='NAME' in Python), "
@@ -451,7 +455,9 @@ def compare(
         not name takes the theme of its nearest mapped ancestor (a candidate code filed under
         a theme counts as that theme); codes left unmapped keep their names, with a warning.
     id_column, label_column, coder_column : str
-        Column names.
+        Column names; a table without the id or label column named is read by themesift's
+        own names (``id`` or ``unit_id``, ``theme_id``), so a hand coding with columns of its
+        own compares with a run's ``unit_suggestions.csv``.
     coder : str, optional
         Compare only this coder's codings of table ``a`` (for a table or ``.qdpx`` holding
         several coders; the command line's ``--coder``).

@@ -156,9 +156,11 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
                          f".xlsx or .qdpx file, or a QdaProject, not {type(table).__name__}")
 
     frame.columns = [str(c).strip() for c in frame.columns]
-    id_col = id_column
-    if id_col not in frame.columns and id_column == "id" and "unit_id" in frame.columns:
-        id_col = "unit_id"
+    # A table without the columns named has themesift's own names (unit_suggestions.csv
+    # compared with a hand coding whose columns are named with --id-column / --label-column)
+    id_col = next((c for c in (id_column, "id", "unit_id") if c in frame.columns), id_column)
+    if label_column not in frame.columns and "theme_id" in frame.columns:
+        label_column = "theme_id"
     missing = [c for c in (id_col, label_column) if c not in frame.columns]
     if missing:
         raise InputError(
