@@ -409,7 +409,9 @@ def _before_note(data: _ReportData) -> str:
             "unit itself or on a code it belongs to), not this run's: a run made after a "
             "decision learns from it and suggests the analyst's own coding back. A unit whose "
             f"suggestion the analyst rejected counts as a disagreement (the analyst's side "
-            f"reads {REJECTED}).")
+            f"reads {REJECTED}). Units \"only by the machine\" are members of codes the "
+            "analyst decided on (rejected, or accepted with the member left to decide one by "
+            "one) that the coding does not hold yet.")
     if missing:
         note += (f" {counted(missing, 'decided unit')} {'is' if missing == 1 else 'are'} left "
                  "out: the run decided on did not keep its unit suggestions (stores written "
