@@ -60,6 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
+def _without_gone_units_warning() -> Iterator[None]:
+    """The study report's warning about coded units no longer in the transcripts held back:
+    `themesift run --study` says it itself, counting the transcripts not read this time."""
+    exports = logging.getLogger("themesift.export._common")
+
+    def other(record: logging.LogRecord) -> bool:
+        return "no longer in the transcripts" not in record.getMessage()
+
+    exports.addFilter(other)
+    try:
+        yield
+    finally:
+        exports.removeFilter(other)
+
+
+@contextlib.contextmanager
 def _messages_on_stderr(args: argparse.Namespace) -> Iterator[None]:
     """Show the library's warnings on stderr while a command runs, and, where stderr is not a
     terminal (so no progress bars are drawn) and --quiet is not given, one line per pipeline
@@ -369,7 +385,8 @@ def _run(args: argparse.Namespace) -> int:
             _keep_filled_sheets(args, study)
             run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
-            files = write_outputs(result, args.out, run_id=run.id, study=study)
+            with _without_gone_units_warning():  # said below, with the run's own words
+                files = write_outputs(result, args.out, run_id=run.id, study=study)
             units = decided_units(result, study)
             offered = result.suggestions  # the codes a sheet would offer: say only those
             if "offered" in offered:
