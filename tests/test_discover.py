@@ -433,14 +433,17 @@ def test_small_talk_is_left_out_of_the_codes(units, embedder):
     chat = pd.DataFrame({"unit_id": [f"chat-{i}" for i in range(6)],
                          "text": ["Lovely biscuits, the chocolate ones."] * 3
                          + ["Can you hear me? You're on mute."] * 3})
-    both = pd.concat([units.assign(small_talk=False), chat.assign(small_talk=True)],
+    reply = pd.DataFrame({"unit_id": ["reply"], "text": ["Racism."], "small_talk": [False],
+                          "short_reply": [True]})
+    both = pd.concat([units.assign(small_talk=False, short_reply=False),
+                      chat.assign(small_talk=True, short_reply=False), reply],
                      ignore_index=True)
     vectors = embedder.encode(both["text"])
     for found in (discover_codes(both, embedder=embedder),
                   discover_codes(both, embedder=embedder, embeddings=vectors)):
         assert found.assignments["unit_id"].tolist() == units["unit_id"].tolist()
         assert found.table["size"].sum() == len(units)
-        assert found.params["n_small_talk"] == 6
+        assert found.params["n_small_talk"] == 6 and found.params["n_short_replies"] == 1
         pd.testing.assert_frame_equal(found.table, discover_codes(units, embedder=embedder).table)
 
 

@@ -115,9 +115,13 @@ def discover_codes(
     started = time.perf_counter()
     check_params(seed, n_codes, method, min_code_size)
     given = len(units) if hasattr(units, "__len__") else 0
+    from ..smalltalk import small_talk_flags
+
+    small_talk = int(small_talk_flags(units).sum()) if hasattr(units, "columns") else 0
     units, embeddings, rows = without_small_talk(units, embeddings)
-    n_small_talk = 0 if rows is None else given - len(rows)
-    unit_ids, texts = check_units(units, min_code_size, rows, n_small_talk)
+    left_out = 0 if rows is None else given - len(rows)  # small talk and short replies
+    counts = {"n_small_talk": small_talk, "n_short_replies": left_out - small_talk}
+    unit_ids, texts = check_units(units, min_code_size, rows, left_out)
     n = len(texts)
     check_n_codes(n_codes, units)
     vectors = unit_vectors(texts, embedder, embeddings)
@@ -125,7 +129,7 @@ def discover_codes(
     key = cache_key(units, vectors, embedder, seed, n_codes, method, min_code_size)
     cached = cached_codes(key)
     if cached is not None:
-        cached.params.update(cached=True, n_small_talk=n_small_talk,
+        cached.params.update(cached=True, **counts,
                              seconds_embedding=round(embedded - started, 2),
                              seconds_codes=round(time.perf_counter() - embedded, 2))
         logger.info("Candidate codes read from the cache (%d codes)", len(cached.table))
@@ -173,7 +177,7 @@ def discover_codes(
         "outlier_share": round(float(np.mean(assignments["outlier"])), 4),
         "seed": seed,
         "n_units": n,
-        "n_small_talk": n_small_talk,
+        **counts,
         "min_code_size": min_code_size,
         "keyword_min_units": min_units,
         "embedder": getattr(embedder, "model_id", None),
