@@ -368,6 +368,11 @@ def test_a_single_example_is_learned_from_without_failing(fake_embedder):
                            embedder=fake_embedder, examples=one)
     assert list(out["theme_id"]) == ["family", "medication"]
     assert "weighed against 1 coded example;" in out["rationale"][0]
+    # a text coded with two themes is one coded example (as fine-tuning counts them)
+    twice = pd.concat([one, one.assign(theme_id="housing")])
+    out = ts.suggest_units(units_of("Her mum rings again."), FW, embedder=fake_embedder,
+                           examples=twice)
+    assert "weighed against 1 coded example;" in out["rationale"][0]
 
 
 def test_a_unit_that_is_an_example_gets_its_coded_themes(fake_embedder):

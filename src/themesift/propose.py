@@ -492,7 +492,7 @@ class _Scored:
     closest: np.ndarray  # (n_units, n_themes): index of the closest evidence text per theme
     closest_similarity: np.ndarray
     fit: np.ndarray  # (n_units,): how well the best theme fits, against the study (NaN: unknown)
-    n_examples: int = 0  # coded examples learned from (rejections and none not counted)
+    n_examples: int = 0  # coded texts learned from (rejections and none not counted)
     coded: dict[int, list[str]] | None = None  # units that are examples: their coded themes
     clearest: list[tuple[str, str, bool]] | None = None  # the study's units learned from instead
     learner: _Learner | None = None  # what learned from the examples or the clearest units
@@ -593,7 +593,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     known, rejected = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
-                   sum(not rejected for _, _, rejected in themed), known, clearest, learner,
+                   len({same_text(text) for text, _, rejected in themed if not rejected}),
+                   known, clearest, learner,
                    rejected)
 
 
