@@ -322,11 +322,13 @@ def test_column_names_with_spaces_around_them_are_read_as_seen(tmp_path):
     assert r.summary["percent_agreement"] == pytest.approx(1 / 2)
 
 
-def test_named_columns_fall_back_to_themesifts_own_names_in_a_table_without_them(tmp_path):
+def test_named_columns_fall_back_to_themesifts_own_names_in_a_table_without_them(caplog):
     hand = pd.DataFrame({"uid": ["u1", "u2"], "lab": ["hope", "relationships"]})
     machine = pd.DataFrame({"unit_id": ["u1", "u2"], "theme_id": ["hope", "hope"]})
     r = compare(hand, machine, id_column="uid", label_column="lab", bootstrap=0)
     assert r.summary["n"] == 2 and r.summary["percent_agreement"] == pytest.approx(0.5)
+    assert ("Table B has no column 'uid' or 'lab'; it is read by themesift's own names, "
+            "unit_id and theme_id") in caplog.text
     with pytest.raises(InputError, match="Coding table B lacks the column"):
         compare(hand, machine.rename(columns={"theme_id": "code"}), id_column="uid",
                 label_column="lab")

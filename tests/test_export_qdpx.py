@@ -317,6 +317,20 @@ def test_codes_that_share_a_label_get_distinct_names_and_keep_their_codings(
     assert first != second
 
 
+def test_a_code_named_as_a_theme_never_renames_the_theme(study, tmp_path, monkeypatch):
+    def theme_named(corpus, framework, **kwargs):
+        result = make_result(corpus, framework)
+        table = result.codes.table.assign(label="Structural tension")
+        return dataclasses.replace(result, codes=dataclasses.replace(result.codes, table=table))
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", theme_named)
+    second = study.run(make_corpus()).id
+    study.decide(f"code:{second}:C01", "accept", analyst="MS")  # into Relationships
+    project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
+    paths = set(project.codebook["path"])
+    assert {"Structural tension", "Relationships/Structural tension (2)"} <= paths, paths
+
+
 def test_a_code_whose_members_were_all_coded_otherwise_since_is_left_out(study, tmp_path):
     first = study.latest_run_id()
     for unit in ("unit:u0", "unit:u2"):  # u1 was coded hope by a unit decision already
@@ -333,6 +347,8 @@ def test_the_project_is_modified_after_it_is_created_and_names_an_analyst_first(
     root = project_xml(export_qdpx(study, tmp_path / "study.qdpx"))
     assert root.get("creationDateTime") <= root.get("modifiedDateTime")
     assert root.get("creationDateTime") == "2026-01-01T00:00:00Z"  # the earliest decision
+    users = {u.get("guid"): u.get("name") for u in root.iterfind(".//q:User", NS)}
+    assert users[root.get("creatingUserGUID")] == "unnamed analyst"  # who made it
     users = root.findall("q:Users/q:User", NS)
     assert users[0].get("name") != "themesift" and users[-1].get("name") == "themesift"
 

@@ -1,6 +1,8 @@
 """The data objects of model.py, and their conversion to and from the pipeline's tables."""
 
+import numpy as np
 import pandas as pd
+import pytest
 
 import themesift as ts
 from themesift.model import (UNIT_COLUMNS, CandidateCode, CandidateCodes, Decision, MeaningUnit,
@@ -58,3 +60,22 @@ def test_decisions_read_from_a_study(tmp_path, monkeypatch):
         "reassign", "hope", "KJ", "Hope, clearly")
     assert decision.run_id == run.id and decision.suggestion_id == "unit:u1"
     assert list(Decision.to_frame([decision]).columns) == list(study.decisions.columns)
+
+
+def test_empty_cells_read_from_a_csv_are_the_fields_defaults(tmp_path):
+    pd.DataFrame({"code_id": ["C01"], "label": ["waiting"], "keywords": [""], "size": [3],
+                  "exemplar_ids": ["u1"], "exemplars": ["Two years."]}).to_csv(
+        tmp_path / "codes.csv", index=False)
+    (code,) = CandidateCode.from_frame(pd.read_csv(tmp_path / "codes.csv"))
+    assert code.keywords == () and code.exemplars == ("Two years.",)
+    units = pd.DataFrame({"unit_id": ["u1"], "theme_id": ["none"], "score": [0.9],
+                          "runner_up": [np.nan], "rationale": [np.nan]})
+    (unit,) = Suggestion.from_frame(units)
+    assert unit.runner_up is None and unit.rationale == ""
+
+
+def test_a_table_without_a_needed_column_is_told_which():
+    with pytest.raises(ts.InputError, match=r"A table of Decision rows needs the column\(s\) "
+                                            r"time, analyst"):
+        Decision.from_frame(pd.DataFrame({"id": [1], "suggestion_id": ["unit:u1"],
+                                          "run_id": ["r"], "action": ["accept"]}))

@@ -97,6 +97,13 @@ def test_a_title_line_above_a_csv_header_is_told_with_the_header_row(tmp_path, t
         ts.read_table(path)
 
 
+def test_a_data_cell_holding_the_column_name_after_a_comma_is_no_header(tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text('id,quote\n1,"text, then nothing for a week."\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"No column 'text'\. Columns in the file: id, quote"):
+        ts.read_table(path)
+
+
 @pytest.mark.parametrize("start, said", [
     (b"id,text\n1,hello\n", "not a workbook"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "an old Excel 97-2003 workbook"),

@@ -7,7 +7,7 @@ analyst can inspect, edit and pass them on between stages.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 if TYPE_CHECKING:  # pandas is imported where a table is built, to keep `import themesift` fast
@@ -137,23 +137,45 @@ class Corpus:
         return f"Corpus({len(self)} transcripts, {turns} turns{skipped})"
 
 
+#: How a table joins several values in one cell (a code's keywords, exemplar ids, exemplars).
+SEPARATOR = " | "
+
+
 class _Row:
     """A dataclass that is one row of a table: ``from_frame`` and ``to_frame`` convert. Fields
-    in ``_JOINED`` are tuples, " | "-joined in the table (so it round-trips through CSV)."""
+    in ``_JOINED`` are tuples, :data:`SEPARATOR`-joined in the table (so it round-trips
+    through CSV)."""
 
     _JOINED: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_frame(cls, table: pd.DataFrame) -> list:
-        """The table's rows as objects (columns beyond the fields are ignored)."""
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        """The table's rows as objects (columns beyond the fields are ignored; an empty cell,
+        as read from a CSV, is the field's default)."""
+        import pandas as pd
+
+        from .errors import InputError
+
+        given = [f for f in fields(cls) if f.name in table.columns]  # type: ignore[arg-type]
+        missing = [f.name for f in fields(cls)  # type: ignore[arg-type]
+                   if f.name not in table.columns and f.default is MISSING
+                   and f.default_factory is MISSING]
+        if missing:
+            raise InputError(f"A table of {cls.__name__} rows needs the column(s) "
+                             f"{', '.join(missing)}; it has {', '.join(map(str, table.columns))}",
+                             fix=f"Give the table {cls.__name__}.from_frame reads (see its "
+                                 "docstring)")
         rows = []
         for record in table.to_dict("records"):
-            values = {name: record[name] for name in names if name in record}
-            for name in cls._JOINED:
-                if name in values:
-                    text = "" if values[name] is None else str(values[name])
-                    values[name] = tuple(part for part in text.split(" | ") if part)
+            values = {}
+            for f in given:
+                value = record[f.name]
+                blank = value is None or (not isinstance(value, (str, tuple)) and pd.isna(value))
+                if f.name in cls._JOINED:
+                    values[f.name] = () if blank else tuple(
+                        part for part in str(value).split(SEPARATOR) if part)
+                elif not blank or f.default is MISSING:
+                    values[f.name] = value
             rows.append(cls(**values))
         return rows
 
@@ -163,7 +185,7 @@ class _Row:
         import pandas as pd
 
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        return pd.DataFrame([{name: " | ".join(value) if name in cls._JOINED else value
+        return pd.DataFrame([{name: SEPARATOR.join(value) if name in cls._JOINED else value
                               for name, value in ((n, getattr(row, n)) for n in names)}
                              for row in rows], columns=names)
 

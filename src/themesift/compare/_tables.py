@@ -3,6 +3,7 @@ cells and duplicate rows, with messages that name the rows; each unit's set of t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -14,6 +15,8 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 from ..errors import InputError
 from ..model import NONE_THEME, theme_label
 from ._stats import is_missing
+
+logger = logging.getLogger(__name__)
 
 
 #: What to tell someone whose DataFrame has empty label cells where the file had "None".
@@ -156,11 +159,18 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
                          f".xlsx or .qdpx file, or a QdaProject, not {type(table).__name__}")
 
     frame.columns = [str(c).strip() for c in frame.columns]
-    # A table without the columns named has themesift's own names (unit_suggestions.csv
-    # compared with a hand coding whose columns are named with --id-column / --label-column)
-    id_col = next((c for c in (id_column, "id", "unit_id") if c in frame.columns), id_column)
-    if label_column not in frame.columns and "theme_id" in frame.columns:
-        label_column = "theme_id"
+    id_col = id_column
+    if id_col not in frame.columns and id_column == "id" and "unit_id" in frame.columns:
+        id_col = "unit_id"
+    own = next((c for c in ("unit_id", "id") if c in frame.columns), None)
+    if ({id_col, label_column} - set(frame.columns) and own and "theme_id" in frame.columns
+            and (id_col, label_column) != (own, "theme_id")):
+        # themesift's own table (unit_suggestions.csv) beside a hand coding whose columns
+        # --id-column / --label-column name
+        logger.warning("%s has no column %s; it is read by themesift's own names, %s and "
+                       "theme_id", label, " or ".join(repr(c) for c in (id_col, label_column)
+                                                      if c not in frame.columns), own)
+        id_col, label_column = own, "theme_id"
     missing = [c for c in (id_col, label_column) if c not in frame.columns]
     if missing:
         raise InputError(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._blas import one_blas_thread
 from ..errors import InputError
-from ..model import CandidateCodes
+from ..model import SEPARATOR, CandidateCodes
 from ._bertopic import bertopic_quiet, representation_class
 from ._cache import cache_key, cached_codes, store_codes
 from ._geometry import silhouette
@@ -18,7 +18,7 @@ from ._input import (check_n_codes, check_params, check_units, unit_vectors,
                      without_small_talk)
 from ._labels import phrase_labels
 from ._partition import fit_partition
-from ._tables import SEPARATOR, code_tables
+from ._tables import code_tables
 from ._words import keyword_text, keyword_vocabulary
 
 if TYPE_CHECKING:  # numpy, pandas, sklearn and bertopic load when codes are made

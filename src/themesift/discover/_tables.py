@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from ..model import SEPARATOR
 from ._bertopic import N_KEYWORDS
 from ._geometry import code_centres
 
@@ -31,8 +32,6 @@ SINGLE_SPEAKER_SHARE = 0.7
 SINGLE_SPEAKER_CHANCE = 0.05
 SINGLE_SPEAKER_MIN_UNITS = 4
 N_EXEMPLARS = 5
-#: How the keywords, exemplar ids and exemplars of a code are joined in one cell.
-SEPARATOR = " | "
 
 
 def code_tables(units: pd.DataFrame, unit_ids: list[Any], texts: list[str], vectors: np.ndarray,

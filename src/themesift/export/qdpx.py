@@ -55,6 +55,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
@@ -105,12 +106,15 @@ class _Code:
         return [self, *(code for child in self.children for code in child.tree())]
 
 
-def _distinct_names(roots: list[_Code]) -> None:
+def _distinct_names(roots: list[_Code], first: Iterable[_Code] = ()) -> None:
     """Number the later of codes that share a name anywhere in the tree ("... (2)"): NVivo
     merges same-named siblings, and QualCoder needs every code name distinct (of two, it
-    gives the second's codings no code, without a word). Case does not count."""
+    gives the second's codings no code, without a word). Case does not count. The codes
+    ``first`` (the framework's themes) keep their names whatever comes before them."""
+    first = list(first)
+    kept = {id(code) for code in first}
     taken: set[str] = set()
-    for code in (c for root in roots for c in root.tree()):
+    for code in [*first, *(c for root in roots for c in root.tree() if id(c) not in kept)]:
         base, n = code.name, 2
         while code.name.casefold() in taken:
             code.name, n = f"{base} ({n})", n + 1
@@ -247,7 +251,7 @@ class _Project:
             (_xml_time(time), n, self._user(analyst)) for n, (time, analyst) in enumerate(
                 zip(view.decisions["time"], view.decisions["analyst"])))])
         project = ET.Element("Project", xmlns=PROJECT_NS, name=_clean(view.framework.name),
-                             origin=_origin(), creatingUserGUID=self.tool_user,
+                             origin=_origin(), creatingUserGUID=changes[0][2],
                              creationDateTime=changes[0][0])
         if len(changes) > 1:
             project.set("modifyingUserGUID", changes[-1][2])
@@ -257,7 +261,7 @@ class _Project:
         for analyst, guid in self.analysts.items():
             ET.SubElement(users, "User", guid=guid, name=_clean(analyst or UNNAMED_ANALYST))
         ET.SubElement(users, "User", guid=self.tool_user, name=TOOL_USER)
-        _distinct_names(self.roots)
+        _distinct_names(self.roots, first=self.theme_codes.values())
         codes = ET.SubElement(ET.SubElement(project, "CodeBook"), "Codes")
         for code in self.roots:
             _code_element(codes, code)

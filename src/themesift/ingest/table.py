@@ -337,16 +337,16 @@ def _missing(table, columns: list[str | None]) -> list[str]:
     return [c for c in columns if c is not None and c not in table.columns]
 
 
-def _header_names(cells) -> set[str]:
-    """The column names a row would give as a header: its cells, and the fields of a cell that
-    holds a whole CSV line (a one-field title line above the header makes the file read as
-    one column)."""
+def _header_names(cells, split: bool = False) -> set[str]:
+    """The column names a row would give as a header: its cells, and with ``split`` the fields
+    of a cell that holds a whole CSV line (a one-field title line above the header makes the
+    file read as one column)."""
     import csv
 
     names = set()
     for cell in map(str, cells):
         names.add(cell.strip())
-        for sep in _DELIMITERS:
+        for sep in _DELIMITERS if split else ():
             if sep in cell:
                 with _long_cells():
                     names.update(field.strip() for row in csv.reader([cell], delimiter=sep)
@@ -362,8 +362,9 @@ def _column_error(table, path: Path, column: str, sheet: str | None = None,
     where = "the file" if sheet is None else f"sheet {sheet!r}"
     unnamed = " (the columns read as unnamed)" if all(
         str(name).startswith("Unnamed: ") for name in table.columns) else ""
+    one_column = len(table.columns) == 1  # a one-field title line above the header
     header = next((int(index) + 2 for index, cells in table.head(_HEADER_SEARCH_ROWS).iterrows()
-                   if column in _header_names(cells)), None)
+                   if column in _header_names(cells, split=one_column)), None)
     if table.columns.empty:
         problem = f"{where[0].upper()}{where[1:]} is empty"
         fix = "Put the table there, its header in row 1"

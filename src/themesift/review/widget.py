@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
-from ..model import NONE_THEME
+from ..model import NONE_THEME, SEPARATOR
 from .sheet import (as_number, kept_text, members_to_code, pending_text, recoded_text,
                     recoded_units, review_order)
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["review", "ReviewWidget", "review_order"]
 
 _INSTALL = 'pip install "themesift[notebook]"'
-_SEPARATOR = " | "  # how discover joins exemplar ids and quotes
 
 
 def _import_widgets():
@@ -391,8 +390,8 @@ def _load_suggestions(run: Run) -> dict[str, dict[str, Any]]:
         code = codes.get(row["item_id"], {}) if row["level"] == "code" else {}
         size = _clean(code.get("size"))
         if row["level"] == "code":
-            ids = str(code.get("exemplar_ids") or "").split(_SEPARATOR)
-            texts = str(code.get("exemplars") or "").split(_SEPARATOR)
+            ids = str(code.get("exemplar_ids") or "").split(SEPARATOR)
+            texts = str(code.get("exemplars") or "").split(SEPARATOR)
             quotes = []
             for k in range(max(len(ids), len(texts))):
                 unit = units.get(ids[k], {}) if k < len(ids) else {}
