@@ -293,17 +293,21 @@ def test_themes_and_codes_of_an_earlier_run_keep_their_codings(study, tmp_path):
     assert f"Candidate code C01 of run {first}; keywords: " in code["description"]
 
 
+def labelled(label):
+    """A run_pipeline giving every candidate code of make_result the label ``label``."""
+    def run(corpus, framework, **kwargs):
+        result = make_result(corpus, framework)
+        table = result.codes.table.assign(label=label)
+        return dataclasses.replace(result, codes=dataclasses.replace(result.codes, table=table))
+
+    return run
+
+
 def test_codes_that_share_a_label_get_distinct_names_and_keep_their_codings(
         study, tmp_path, monkeypatch):
     """QualCoder needs every code name distinct: of two, the second's codings got no code."""
     first = study.latest_run_id()
-
-    def same_labels(corpus, framework, **kwargs):
-        result = make_result(corpus, framework)
-        table = result.codes.table.assign(label="talk about waiting")
-        return dataclasses.replace(result, codes=dataclasses.replace(result.codes, table=table))
-
-    monkeypatch.setattr(pipeline_module, "run_pipeline", same_labels)
+    monkeypatch.setattr(pipeline_module, "run_pipeline", labelled("talk about waiting"))
     second = study.run(make_corpus()).id
     study.decide(f"code:{second}:C01", "accept", analyst="MS")
     study.decide(f"code:{second}:C02", "reassign", theme_id="structural_tension", analyst="MS")
@@ -318,12 +322,7 @@ def test_codes_that_share_a_label_get_distinct_names_and_keep_their_codings(
 
 
 def test_a_code_named_as_a_theme_never_renames_the_theme(study, tmp_path, monkeypatch):
-    def theme_named(corpus, framework, **kwargs):
-        result = make_result(corpus, framework)
-        table = result.codes.table.assign(label="Structural tension")
-        return dataclasses.replace(result, codes=dataclasses.replace(result.codes, table=table))
-
-    monkeypatch.setattr(pipeline_module, "run_pipeline", theme_named)
+    monkeypatch.setattr(pipeline_module, "run_pipeline", labelled("Structural tension"))
     second = study.run(make_corpus()).id
     study.decide(f"code:{second}:C01", "accept", analyst="MS")  # into Relationships
     project = read_qdpx(export_qdpx(study, tmp_path / "study.qdpx", suggestions=False))
