@@ -59,6 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _gone_units(study, docs: set[str]) -> list[str]:
+    """The coded units whose words no longer stand where they stood in the transcripts
+    ``docs`` as the study has them now (edited, or in a transcript the run did not read), as
+    the exports of the run judge them (:func:`themesift.model.in_place`)."""
+    from .model import in_place
+
+    coded = study.coding()[["unit_id"]].merge(
+        study.units[["unit_id", "doc_id", "start", "end", "text"]], on="unit_id", how="left")
+    transcripts = study.transcripts
+    placed = in_place(coded, transcripts[transcripts["doc_id"].isin(docs)])
+    return [u for u, here in zip(coded["unit_id"], placed) if not here]
+
+
 @contextlib.contextmanager
 def _without_gone_units_warning() -> Iterator[None]:
     """The study report's warning about coded units no longer in the transcripts held back:
@@ -393,7 +406,7 @@ def _run(args: argparse.Namespace) -> int:
                 offered = offered[offered["offered"].astype(bool)]
             codes = [c for c in decided_codes(result, study, run.id, units)
                      if c in set(offered["code_id"])]
-            gone = set(study.coding()["unit_id"]) - set(result.units["unit_id"])
+            gone = _gone_units(study, set(result.units["doc_id"]))
         print(f"themesift run: stored as {run.id} in {study.path}")
         if gone:
             print(f"themesift run: {counted(len(gone), 'coded unit')} of the study "
