@@ -71,6 +71,9 @@ def test_unknown_option_exits_2_without_traceback():
     # said by the command, with its usage and where its options are
     assert "usage: themesift segment" in result.stderr
     assert "the options are in 'themesift segment --help'" in result.stderr
+    early = run_cli("--quiet", "run", "x.txt", "--out", "o")  # run's option before the command
+    assert early.returncode == 2
+    assert "themesift run: error: --quiet goes after the command" in early.stderr
 
 
 @pytest.mark.parametrize("name", ["empty.txt", "binary.txt", "no_turns.txt", "notes.pdf", "missing.txt"])
@@ -420,7 +423,7 @@ def test_apply_given_the_output_folder_asks_for_the_sheet_in_it(study_run, capsy
     assert "This is a folder, not a review sheet" in capsys.readouterr().err
 
 
-def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys):
+def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys, monkeypatch):
     out, store = study_run
     sheet = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
     # C01 (relationships): u0 agrees and is coded through it; u1 is decided one by one
@@ -434,6 +437,23 @@ def test_a_rerun_says_decided_units_are_left_out_of_the_sheet(study_run, capsys)
             "1 through code "
             "decisions) and 1 code with nothing left to decide. Their decisions stand"
             in capsys.readouterr().out)
+    # a code the sheet would not offer (its members disagree) is not counted as left out
+    from dataclasses import replace
+
+    from themesift import pipeline
+
+    stages = pipeline.run_pipeline
+
+    def c01_not_offered(*args, **kwargs):
+        result = stages(*args, **kwargs)
+        return replace(result, suggestions=result.suggestions.assign(
+            offered=result.suggestions["code_id"] != "C01"))
+
+    monkeypatch.setattr(pipeline, "run_pipeline", c01_not_offered)
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "third"), "--study",
+                 str(store), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "3 units decided before" in said and "nothing left to decide" not in said
     again = pd.read_csv(out / "again" / "review.csv", dtype=str, keep_default_na=False)
     assert not {"unit:u0", "unit:u1", "unit:u2"} & set(again["suggestion_id"])
     assert [s.rsplit(":", 1)[1] for s in again["suggestion_id"] if s.startswith("code:")] == [

@@ -225,6 +225,9 @@ def test_conflicting_rows_and_missing_columns(reviewed, tmp_path):
     sheet.drop(columns="decision").to_csv(tmp_path / "nodecision.csv", index=False)
     with pytest.raises(ts.InputError, match=r"line 1: No column 'decision'"):
         read_review(tmp_path / "nodecision.csv")
+    sheet.drop(columns="decision").to_excel(tmp_path / "nodecision.xlsx", index=False)
+    with pytest.raises(ts.InputError, match=r"nodecision\.xlsx, row 1: No column 'decision'"):
+        read_review(tmp_path / "nodecision.xlsx")  # a workbook has rows
     assert study.decisions.empty
 
 

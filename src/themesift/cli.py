@@ -32,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the command's own parser: its usage, and where its options are
         command = getattr(args, "parser", parser)
+        early = [u for u in unknown if u.split("=")[0] in command._option_string_actions]
+        if early:  # `themesift --quiet run ...`: the command's option, before the command
+            command.error(f"{' '.join(early)} goes after the command: {command.prog} ... "
+                          f"{' '.join(early)}")
         command.error(f"unrecognized arguments: {' '.join(unknown)} (the options are in "
                       f"'{command.prog} --help')")
     if not hasattr(args, "command"):
@@ -392,6 +396,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.study:
         from dataclasses import replace
 
+        from .propose import offered_codes
         from .review.sheet import decided_codes, decided_units
 
         with _new_study_kept_only_if_used(args.study) as study:
@@ -401,11 +406,8 @@ def _run(args: argparse.Namespace) -> int:
             with _without_gone_units_warning():  # said below, with the run's own words
                 files = write_outputs(result, args.out, run_id=run.id, study=study)
             units = decided_units(result, study)
-            offered = result.suggestions  # the codes a sheet would offer: say only those
-            if "offered" in offered:
-                offered = offered[offered["offered"].astype(bool)]
-            codes = [c for c in decided_codes(result, study, run.id, units)
-                     if c in set(offered["code_id"])]
+            offered = set(offered_codes(result.suggestions)["code_id"])  # as a sheet shows
+            codes = [c for c in decided_codes(result, study, run.id, units) if c in offered]
             gone = _gone_units(study, set(result.units["doc_id"]))
         print(f"themesift run: stored as {run.id} in {study.path}")
         if gone:

@@ -384,6 +384,14 @@ CODE_COLUMNS = ["code_id", "label", "size", "theme_id", "score", "runner_up", "r
                 "agreement", "offered", "rationale"]
 
 
+def offered_codes(suggestions: pd.DataFrame) -> pd.DataFrame:
+    """The code suggestions offered as one decision (``offered``: their members mostly agree);
+    every row of a table without that column."""
+    if "offered" not in suggestions:
+        return suggestions
+    return suggestions[suggestions["offered"].astype(bool)]
+
+
 def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFrame,
                 unit_table: pd.DataFrame, stand_in: bool = False) -> pd.DataFrame:
     """One suggestion per code: the theme most of its members are suggested on their own

@@ -373,9 +373,10 @@ def _one_coder(t: CodingTable, coder: str | None) -> CodingTable:
     where = f"Table {t.side}" + (f" ({t.source})" if t.source else "")
     if coder is not None and t.side == "A":
         if not coders:
-            raise InputError(f"{where} names no coders (it has no coder column), so there is no "
-                             f"coder {coder!r} to pick", fix="Leave --coder (coder=) out to "
-                             "compare the whole table, or add a 'coder' column")
+            raise InputError(f"{where} names no coders, so there is no coder {coder!r} to pick",
+                             fix="Leave --coder (coder=) out to compare the whole table, or "
+                                 "name each row's coder in a coder column (coder_column= in "
+                                 "Python)")
         if coder not in coders:
             raise InputError(f"{where} has no codings by the coder {coder!r}",
                              fix=f"Pick one of its coders: {', '.join(coders)}")

@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import InputError, ThemesiftError
 from ..model import NONE_THEME, Framework
 from ..pipeline import PipelineResult, unit_map
+from ..propose import offered_codes
 from ..text import counted
 from ._common import StudyView, atomic_output, check_output, code_decisions, study_view
 
@@ -135,9 +136,8 @@ def _from_result(result: PipelineResult) -> _ReportData:
     units = result.units.merge(machine.rename(columns={"theme_id": "machine_theme"}),
                                on="unit_id", how="left")
     units["theme_id"] = units["machine_theme"].fillna(_NO_THEME)
-    code_themes = result.suggestions[["code_id", "theme_id", "score"]]
-    if "offered" in result.suggestions:  # members disagree: under no theme, nor a new one
-        code_themes = code_themes[result.suggestions["offered"].astype(bool)]
+    # a code whose members disagree: under no theme, nor a new one
+    code_themes = offered_codes(result.suggestions)[["code_id", "theme_id", "score"]]
     codes = result.codes.table.merge(code_themes, on="code_id", how="left").assign(decision="")
     order = [t.id for t in result.corpus]
     return _ReportData("batch run", result.framework, dict(result.manifest), order, units, codes,

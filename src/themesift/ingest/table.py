@@ -294,11 +294,12 @@ def check_workbook(path: str | os.PathLike[str]) -> None:
     if Path(path).suffix.lower() in (".xlsx", ".xlsm") and not zipfile.is_zipfile(path):
         with open(path, "rb") as handle:
             start = handle.read(8)
-        what = ("an old Excel 97-2003 workbook (.xls)" if start == _OLE_START else
+        what = ("an old Excel 97-2003 workbook (.xls), or a workbook with a password"
+                if start == _OLE_START else
                 "not a workbook (a .xlsx file is a zip; this one is text or something else)")
         raise InputError(f"This file is {what}", path=path,
-                         fix="Open it in a spreadsheet program and save it as Excel Workbook "
-                             "(.xlsx), or as CSV")
+                         fix="Open it in a spreadsheet program (removing any password) and save "
+                             "it as Excel Workbook (.xlsx), or as CSV")
 
 
 def _read_sheet(path: Path, columns: list[str | None]):

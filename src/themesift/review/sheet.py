@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
 from ..model import NONE_THEME, in_place
+from ..propose import offered_codes
 from ..smalltalk import small_talk_flags
 from ..text import counted
 
@@ -106,8 +107,7 @@ def review_sheet(
     units = result.units.set_index("unit_id", drop=False)
     table = result.codes.table.set_index("code_id", drop=False)
     codes = result.suggestions.assign(_margin=_margin(result.suggestions))
-    if "offered" in codes:  # a code whose members disagree: its units are reviewed instead
-        codes = codes[codes["offered"].astype(bool)]
+    codes = offered_codes(codes)  # a code whose members disagree: its units are reviewed
     decided = decided_units(result, study)
     coding = study.coding() if decided else None  # a Study: what it has settled
     coded = {} if coding is None else dict(zip(coding["unit_id"], coding["theme_id"]))
@@ -694,9 +694,10 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
     the numbers of the latter rows. With ``checking`` (:func:`unapplied_decisions`), a row is already
     decided where its analyst ever recorded what it says (overwriting the sheet then loses
     nothing), and a row naming no analyst is no problem."""
-    runs, started = {}, {}
-    for run_id, config, created in conn.execute("SELECT run_id, config, created FROM runs"):
-        runs[run_id], started[run_id] = json.loads(config).get("theme_ids", []), created
+    runs, started = {}, {}  # each run's themes, and when it started (rowid: in one second)
+    for run_id, config, created, rowid in conn.execute(
+            "SELECT run_id, config, created, rowid FROM runs"):
+        runs[run_id], started[run_id] = json.loads(config).get("theme_ids", []), (created, rowid)
     problems: list[tuple[int, str]] = []
 
     foreign: dict[tuple[str, str], list[int]] = {}
@@ -772,7 +773,8 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
             skipped += 1
             continue
         if (said in _recorded(conn, sid, who, ever=True)
-                and started.get(_latest_run(conn, sid, who), "") > started.get(run_id, "")):
+                and started.get(_latest_run(conn, sid, who), ("", 0))
+                > started.get(run_id, ("", 0))):
             # an old sheet applied again: its analyst decided otherwise on a later run since
             changed_since.append(number)
             skipped += 1
