@@ -301,3 +301,44 @@ def test_the_reason_shown_for_a_flagged_unit():
 ])
 def test_words_in_another_script_are_not_read_as_a_back_channel(text):
     assert small_talk_reason(text) is None
+
+
+# --- the study's own words ---------------------------------------------------------------------
+
+
+def test_words_the_framework_uses_name_the_work_and_are_no_cues():
+    from themesift.model import Framework, Theme
+    from themesift.smalltalk import topic_words
+
+    diabetes = Framework("diabetes", "1", "Living with diabetes.", (
+        Theme("access", "Access", "Getting to the clinic: buses, parking and booking.",
+              indicators=("no parking near the clinic",)),
+        Theme("diet", "Diet", "Food and blood sugar.",
+              examples=("Toast for breakfast spikes my sugar.",)),
+    ))
+    topic = topic_words(diabetes)
+    assert {"parking", "booking", "sugar", "toast", "breakfast"} <= topic
+    assert "food" not in topic  # not a small-talk word: nothing to take back
+    for text in ("Oh, the parking.", "My sugar was fourteen this morning."):
+        assert is_small_talk(text)  # in a study that does not name them
+        assert not is_small_talk(text, topic)
+    assert is_small_talk("Can everyone hear me? You're a bit quiet.", topic)
+    assert small_talk_reasons(["Oh, the parking.", "Nightmare, yeah."], topic=topic) == [None, None]
+    assert topic_words(None) == frozenset()
+
+
+def test_segment_reads_the_frameworks_words_as_the_works(tmp_path):
+    import themesift as ts
+    from themesift.model import Framework, Theme
+
+    path = tmp_path / "fg.txt"
+    path.write_text("Moderator: What gets in the way of coming to clinic?\n\n"
+                    "P1: Oh, the parking.\n\nP2: The buses only come every hour, and the "
+                    "clinic moves your appointment without telling you.\n", encoding="utf-8")
+    access = Framework("access", "1", "Access to care.", (
+        Theme("access", "Access", "Getting to the clinic: buses and parking."),
+        Theme("staff", "Staff", "How staff treat patients."),
+    ))
+    corpus = ts.read_corpus(path)
+    assert ts.segment(corpus)["small_talk"].tolist() == [True, False]
+    assert ts.segment(corpus, framework=access)["small_talk"].tolist() == [False, False]

@@ -113,7 +113,7 @@ def run_pipeline(
         "read", "reading the transcripts", read_corpus, inputs, moderator=moderator,
         encoding=encoding)
     units = timed("segment", f"cutting the transcripts ({len(corpus)}) into meaning units",
-                  segment, corpus, refuse_empty=True)
+                  segment, corpus, refuse_empty=True, framework=framework)
     check_n_codes(n_codes, units)  # before the slow embedding
     embedder = embedder if embedder is not None else Embedder(quiet=quiet)
     vectors = timed("embed", f"embedding {len(units)} meaning units (the slowest stage when "

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from .errors import InputError, MissingDependencyError
 from .ingest import check_turn_lengths
-from .model import UNIT_COLUMNS, Corpus, Transcript, Turn
-from .smalltalk import small_talk_reasons
+from .model import UNIT_COLUMNS, Corpus, Framework, Transcript, Turn
+from .smalltalk import small_talk_reasons, topic_words
 from .text import ANNOTATION, WORD, content_stems
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "is_short_reply",
@@ -148,6 +148,7 @@ def segment(
     include_backchannels: bool = False,
     spacy_model: str | None = None,
     refuse_empty: bool = False,
+    framework: Framework | None = None,
 ):
     """Cut the transcripts' turns into meaning units.
 
@@ -173,6 +174,11 @@ def segment(
         Where no meaning unit comes out (every turn the moderator's or a back-channel), raise
         :func:`no_units_error`'s InputError, as ``themesift segment`` and ``run`` do, instead
         of returning an empty table with that message as a warning.
+    framework:
+        The study's :class:`~themesift.Framework`, where known (``run_pipeline`` gives it):
+        small-talk words that its texts use name the study's work and are no sign of small
+        talk there ("parking" in a study of access to a clinic; see
+        :func:`themesift.smalltalk.topic_words`).
 
     Returns
     -------
@@ -251,7 +257,8 @@ def segment(
     units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
-    units["small_talk"] = [r is not None for r in small_talk_in_transcripts(units, transcripts)]
+    units["small_talk"] = [r is not None for r in small_talk_in_transcripts(
+        units, transcripts, topic_words(framework))]
     units["short_reply"] = [is_short_reply(text) for text in units["text"]]
     return units.astype({"small_talk": "bool", "short_reply": "bool"})
 
@@ -259,7 +266,8 @@ def segment(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[str | None]:
+def small_talk_in_transcripts(units, transcripts: Iterable[Transcript],
+                              topic: frozenset[str] = frozenset()) -> list[str | None]:
     """Why each unit is small talk, read in its conversation; None where it is not.
 
     The units of each transcript are read in order with the turns that no unit comes from (a
@@ -277,6 +285,9 @@ def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[
         no reply to the talk around it).
     transcripts:
         The transcripts the units come from; units of others are read on their own.
+    topic:
+        Words that name the study's work, never signs of small talk
+        (:func:`themesift.smalltalk.topic_words`).
 
     Returns
     -------
@@ -312,7 +323,7 @@ def small_talk_in_transcripts(units, transcripts: Iterable[Transcript]) -> list[
     reasons = small_talk_reasons([stretches[i][2] for i in order],
                                  [stretches[i][0] for i in order],
                                  units=[stretches[i][3] is not None for i in order],
-                                 turns=[stretches[i][4] for i in order])
+                                 turns=[stretches[i][4] for i in order], topic=topic)
     out: list[str | None] = [None] * len(units)
     for i, reason in zip(order, reasons):
         if stretches[i][3] is not None:

@@ -79,7 +79,8 @@ from collections.abc import Iterable
 from .text import (ANNOTATION, DAYS, MONTHS, NUMBERS, TRUE_WORDS,
                    stop_words as spoken_stop_words)
 
-__all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "content_words", "is_aside",
+__all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "topic_words",
+           "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
            "CONTEXT_MAX_WORDS", "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons",
            "small_talk_flags"]
@@ -256,9 +257,10 @@ def _words(text: str) -> list[str]:
     return [word for word, _ in _spans(text)]
 
 
-def _read(plain: str):
+def _read(plain: str, topic: frozenset[str] = frozenset()):
     """A unit's cues, in order, as (position, kind, what was said, only small talk says it);
-    and its content words beyond them (each claim counted as one)."""
+    and its content words beyond them (each claim counted as one). Words of ``topic`` (see
+    :func:`topic_words`) are content, whatever the vocabulary says."""
     cues = [(m.start(), kind, m.group(0), strong, m.end())
             for strong, table in ((True, _ONLY_SMALL_TALK), (False, _CUES))
             for kind, pattern in table.items() for m in pattern.finditer(plain)]
@@ -268,7 +270,7 @@ def _read(plain: str):
     for word, at in _spans(plain):
         if word in stop or any(start <= at < end for start, end in covered):
             continue
-        if word in kind_of:
+        if word in kind_of and word not in topic:
             cues.append((at, kind_of[word], word, False, at + len(word)))
         elif not word.isdigit() and word not in NUMBERS:
             beyond.append(word)
@@ -276,8 +278,10 @@ def _read(plain: str):
     return sorted(c[:4] for c in cues), beyond
 
 
-def small_talk_reason(text: str) -> str | None:
-    """Why a meaning unit is small talk, or None if it is not.
+def small_talk_reason(text: str, topic: frozenset[str] = frozenset()) -> str | None:
+    """Why a meaning unit is small talk, or None if it is not. ``topic``: words that name the
+    study's work (:func:`topic_words` of its framework), which are never cues ("parking" in a
+    study of access to a clinic).
 
     Returns
     -------
@@ -297,7 +301,7 @@ def small_talk_reason(text: str) -> str | None:
     plain = _plain(text)
     if len(_WORD.findall(plain)) > MAX_WORDS or _ACCOUNT.search(plain):
         return None
-    cues, beyond = _read(plain)
+    cues, beyond = _read(plain, topic)
     if not cues:
         return None if beyond or content_words(plain) else "back-channel"
     if len(beyond) > MAX_CONTENT_BEYOND:
@@ -335,9 +339,23 @@ def is_aside(texts) -> bool:
     return bool(counts) and statistics.median(counts) <= ASIDE_CONTENT_WORDS
 
 
-def is_small_talk(text: str) -> bool:
+def is_small_talk(text: str, topic: frozenset[str] = frozenset()) -> bool:
     """Whether a meaning unit is small talk (see :func:`small_talk_reason`)."""
-    return small_talk_reason(text) is not None
+    return small_talk_reason(text, topic) is not None
+
+
+def topic_words(framework) -> frozenset[str]:
+    """The small-talk vocabulary's words that a framework's own texts use (its themes' and
+    subthemes' names, descriptions, indicators and examples): they name the study's work
+    ("parking" for access to a clinic, "sugar" for diabetes care), so they are no cues there.
+    None gives none."""
+    if framework is None:
+        return frozenset()
+    kind_of = _kind_of()
+    return frozenset(word for theme in framework.all_themes()
+                     for text in (theme.name, theme.description, *theme.indicators,
+                                  *theme.examples)
+                     for word in _words(_plain(text)) if word in kind_of)
 
 
 # --- small talk in context -------------------------------------------------------------------
@@ -361,7 +379,8 @@ def _little_content(text: str) -> bool:
             <= CONTEXT_CONTENT_WORDS)
 
 
-def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list[str | None]:
+def small_talk_reasons(texts, documents=None, *, units=None, turns=None,
+                       topic: frozenset[str] = frozenset()) -> list[str | None]:
     """Why each stretch of talk of a conversation is small talk, in context; None where not.
 
     A stretch is small talk by :func:`small_talk_reason`, or, when it is short with little
@@ -386,6 +405,8 @@ def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list
         Each stretch's turn (any value that two stretches of one turn share), so that a
         stretch that goes on from the one before it in its turn is told from a reply. None:
         each stretch is a turn of its own.
+    topic:
+        Words that name the study's work, never cues (:func:`topic_words`).
 
     Returns
     -------
@@ -408,18 +429,18 @@ def small_talk_reasons(texts, documents=None, *, units=None, turns=None) -> list
         raise ValueError(f"small_talk_reasons() got {n} texts, {len(documents)} documents, "
                          f"{len(units)} unit flags and {len(turns)} turns; give one of each "
                          "per stretch.")
-    return _reasons(texts, documents, units, turns, range(n))
+    return _reasons(texts, documents, units, turns, range(n), topic)
 
 
 def _reasons(texts: list[str], documents: list, units: list[bool], turns: list,
-             wanted: Iterable[int]) -> list[str | None]:
+             wanted: Iterable[int], topic: frozenset[str] = frozenset()) -> list[str | None]:
     """:func:`small_talk_reasons` of the stretches ``wanted`` (None elsewhere), reading the
     others only as far as their context needs."""
     own: dict[int, str | None] = {}
 
     def reason(j: int) -> str | None:
         if j not in own:
-            own[j] = small_talk_reason(texts[j])
+            own[j] = small_talk_reason(texts[j], topic)
         return own[j]
 
     def kind(j: int) -> str | None:
