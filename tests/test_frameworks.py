@@ -647,3 +647,32 @@ def test_a_control_character_is_placed_on_its_line(tmp_path):
     path = _write(tmp_path, TWO_THEMES.replace("DESC", "Aye\x07"))
     with pytest.raises(FrameworkError, match=r"line 7: The file is not valid YAML"):
         load_framework(path)
+
+
+def test_a_subtheme_of_a_theme_without_a_valid_id_names_the_theme_by_its_place(tmp_path):
+    text = TWO_THEMES.replace("id: b", "id: a").replace(
+        "description: Bee\n", "description: Bee\n    subthemes:\n      - name: Sub\n"
+                              "        description: S\n")
+    with pytest.raises(FrameworkError) as info:
+        load_framework(_write(tmp_path, text))
+    assert "line 12: Subtheme 1 of theme 2 has no id" in str(info.value)
+    assert "'None'" not in str(info.value)
+
+
+def test_an_unclosed_quote_is_placed_where_it_opens_and_curly_quotes_are_named(tmp_path):
+    path = _write(tmp_path, TWO_THEMES.replace("DESC", '"How staff treat patients.\u201d'))
+    with pytest.raises(FrameworkError, match=r"line 7: The file is not valid YAML: .*quoted "
+                                             r"scalar\. Curly quotes .* are not quotes in YAML"):
+        load_framework(path)
+
+
+def test_a_curly_quoted_text_cut_at_its_comma_in_a_list_is_refused(tmp_path):
+    path = _write(tmp_path, TWO_THEMES.replace(
+        "DESC", "D\n    indicators: [\u201cthe bus, it only comes hourly\u201d, the nurses\u2019]"))
+    with pytest.raises(FrameworkError, match=r"line 8: Indicator 1 of theme 'a', '\u201cthe bus', "
+                                             r"holds a curly quote that the next comma cut off"):
+        load_framework(path)
+    fine = _write(tmp_path, TWO_THEMES.replace(
+        "DESC", "D\n    indicators: [\u201cthe bus only comes hourly\u201d, the nurses\u2019]"))
+    assert load_framework(fine).themes[0].indicators == (
+        "\u201cthe bus only comes hourly\u201d", "the nurses\u2019")

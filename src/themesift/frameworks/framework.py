@@ -58,6 +58,10 @@ _TEXT_ITEM_FIX = (
 )
 
 # Hints for the YAML parser messages people meet most often.
+#: Word's and Mac's quotation marks, which YAML reads as letters, not as quotes.
+_CURLY_QUOTES = re.compile("[\u201c\u201d\u2018\u2019]")
+_CURLY_FIX = ("Curly quotes (\u201c \u201d \u2018 \u2019, as word processors type them) are "
+              "not quotes in YAML: use straight ones (\" or ')")
 _YAML_HINTS = (
     ("mapping values are not allowed", "Text containing ': ' must be put in double quotes"),
     ("cannot start any token", "Indent with spaces, not tabs, and put text starting with "
@@ -501,6 +505,8 @@ class _FrameworkReader:
 
     def _syntax_error(self, exc: yaml.MarkedYAMLError, text: str) -> FrameworkError:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark and "quoted scalar" in str(exc.context):
+            mark = exc.context_mark  # where the quote was opened, not where the file ends
         problem = " ".join(str(exc.problem or exc.context or "the parser stopped").split())
         detail = problem
         if exc.context and exc.problem:
@@ -511,6 +517,9 @@ class _FrameworkReader:
             problem, fix = shifted
             return self.error(f"{problem} (the YAML reader says: {detail})", line, fix=fix)
         fix = next((hint for key, hint in _YAML_HINTS if key in str(exc)), _GENERIC_YAML_FIX)
+        if line is not None and _CURLY_QUOTES.search(text.splitlines()[line - 1]
+                                                     if line <= len(text.splitlines()) else ""):
+            fix = f"{_CURLY_FIX}; {fix[0].lower()}{fix[1:]}"
         return self.error(f"The file is not valid YAML: {detail}", line, fix=fix)
 
     def version(self, fields: dict[str, tuple[Any, Any]]) -> str:
@@ -587,9 +596,11 @@ class _FrameworkReader:
                                     "indented below 'subthemes:'",
                 ))
             else:
+                # a theme whose own id is wrong is named by its place ("theme 2")
+                of = f"'{theme_id}'" if theme_id is not None else _lower_first(what)
                 subthemes = tuple(
-                    self.checked(self.theme, item, f"Subtheme {i} of '{theme_id}'",
-                                 parent=theme_id)
+                    self.checked(self.theme, item, f"Subtheme {i} of {of}",
+                                 parent=theme_id if theme_id is not None else "")
                     for i, item in enumerate(value.value, start=1)
                 )
         if self.problems:  # the file is refused; what is built from here would go unused
@@ -727,11 +738,25 @@ class _FrameworkReader:
                 raise self.error(f"{kind.capitalize()} {i} of {_lower_first(what)} is empty",
                                  _line(item), fix=f"Write the {kind} after the '- ', or remove "
                                                   f"the line")
-            items.append(" ".join(item.value.split()))
+            text = " ".join(item.value.split())
+            if item.style is None and _split_quote(text):  # [“a, b”]: cut at the comma
+                raise self.error(
+                    f"{kind.capitalize()} {i} of {_lower_first(what)}, {text!r}, holds a curly "
+                    f"quote that the next comma cut off from the rest of its text",
+                    _line(item), fix=_CURLY_FIX)
+            items.append(text)
         return tuple(items)
 
 
 # --- small helpers --------------------------------------------------------------------------
+
+def _split_quote(text: str) -> bool:
+    """Whether a list item opens a curly double quote that it does not close, or closes one it
+    did not open: half of a quoted text that a comma split in a '[...]' list. (A single curly
+    quote is mostly an apostrophe: "the nurses’".)"""
+    opens, closes = text.startswith("\u201c"), text.endswith("\u201d")
+    return opens != closes and not ("\u201d" in text[1:] if opens else "\u201c" in text[:-1])
+
 
 def _line(node: Any) -> int:
     """The 1-based line where a YAML node starts."""
