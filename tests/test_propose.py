@@ -634,6 +634,20 @@ def test_a_code_takes_the_theme_most_of_its_members_are_suggested(fake_embedder)
     assert out.loc["C02", "offered"] and out.loc["C02", "agreement"] == 0.75
 
 
+def test_a_codes_quotes_are_of_members_suggested_its_theme():
+    from themesift.propose import _code_table
+
+    probs = pd.DataFrame([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1], [0.8, 0.2]],
+                         index=pd.Index(["u0", "u1", "u2", "u3"], name="unit_id"),
+                         columns=["a", "none"])
+    own = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"], "theme_id": ["a", "b", "a", "a"]})
+    table = pd.DataFrame({"code_id": ["C01"], "label": ["x"], "size": [4], "keywords": ["k"],
+                          "exemplar_ids": ["u1 | u0 | u2"], "exemplars": ["Bee. | Aye. | Aye 2."]})
+    members = pd.DataFrame({"unit_id": ["u0", "u1", "u2", "u3"], "code_id": "C01"})
+    out = _code_table(table, members, probs.assign(b=0.0)[["a", "b", "none"]], own)
+    assert out["rationale"][0].endswith('For example: "Aye." / "Aye 2."')  # not "Bee." (b)
+
+
 def test_a_codes_score_is_the_share_of_members_that_chose_its_theme():
     # Two weak votes for "a" and one near-certain unit of "b": the members' mean probability
     # ranks b first (0.56 against 0.27), but the code's theme is its members' majority, and

@@ -499,3 +499,18 @@ def test_a_code_whose_units_were_coded_one_by_one_in_its_own_run_is_not_carried(
         for unit in members:
             study.decide(f"unit:{unit}", "accept", analyst="KJ")
         assert study_view(study).carried_codes == {}
+
+
+def test_a_codes_quotes_in_the_report_are_of_units_under_its_theme():
+    from types import SimpleNamespace
+
+    from themesift.export.report import _quotes
+
+    code = SimpleNamespace(exemplar_ids="u1 | u2 | u3", theme_id="hope")
+    text_of = {"u1": "Other theme.", "u2": "Hope one.", "u3": "Hope two."}
+    theme_of = {"u1": "relationships", "u2": "hope", "u3": "hope"}
+    assert _quotes(code, text_of, theme_of) == ("<div class='quote'>“Hope one.”</div>"
+                                                "<div class='quote'>“Hope two.”</div>")
+    # a code under no theme (members disagree), or none of its units under it: the first ones
+    assert "Other theme." in _quotes(SimpleNamespace(exemplar_ids="u1 | u2", theme_id=None),
+                                     text_of, theme_of)

@@ -94,7 +94,7 @@ import numpy as np
 
 from ._blas import one_blas_thread
 from .errors import InputError
-from .model import NONE_THEME, CandidateCodes, Framework, Theme, theme_label
+from .model import NONE_THEME, SEPARATOR, CandidateCodes, Framework, Theme, theme_label
 from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, same_text
 
 if TYPE_CHECKING:
@@ -405,6 +405,7 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
     mean = members.join(probs, on="unit_id").drop(columns=["unit_id", "theme_id"]).groupby(
         "code_id", sort=False).mean()
     votes = members.groupby("code_id", sort=False)["theme_id"].agg(list)
+    own = dict(zip(members["unit_id"], members["theme_id"]))
     rows = []
     for code in table.itertuples(index=False):
         suggested = votes.get(code.code_id, [])
@@ -424,13 +425,15 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
             "theme_id": theme, "score": round(agreement, 4),
             "runner_up": labels[second], "runner_up_score": round(share[labels[second]], 4),
             "agreement": round(agreement, 4), "offered": offered,
-            "rationale": _code_rationale(code, theme, count, n, offered, stand_in),
+            "rationale": _code_rationale(code, theme, count, n, offered, stand_in, own),
         })
     return pd.DataFrame(rows, columns=CODE_COLUMNS).astype({"offered": bool})
 
 
 def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bool,
-                    stand_in: bool = False) -> str:
+                    stand_in: bool = False, own: dict[str, str] | None = None) -> str:
+    """Why a code is suggested its theme, its keywords, and two exemplar quotes: of members
+    whose own suggestion (``own``: unit id -> theme) is the code's theme, where it has any."""
     others = ", ".join(f"{t} {c}" for t, c in sorted(count.items(), key=lambda tc: -tc[1])
                        if c and t != theme)
     agree = count[theme]
@@ -453,7 +456,11 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
                   + ("the other one stays" if n - agree == 1 else f"the other {n - agree} stay")
                   + " to be decided one by one.")
     exemplars = code.exemplars if isinstance(code.exemplars, str) else ""  # empty: NaN
-    quotes = [q for q in exemplars.split(" | ") if q][:2]
+    quotes = [q for q in exemplars.split(SEPARATOR) if q]
+    ids = str(getattr(code, "exemplar_ids", "") or "").split(SEPARATOR)
+    if own and len(ids) == len(quotes):
+        quotes = [q for i, q in zip(ids, quotes) if own.get(i) == theme] or quotes
+    quotes = quotes[:2]
     reason += f" Keywords: {str(code.keywords).replace(' | ', ', ')}."
     return reason + (" For example: " + " / ".join(f'"{_clip(q, 140)}"' for q in quotes)
                      if quotes else "")

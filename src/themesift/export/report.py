@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, ThemesiftError
-from ..model import NONE_THEME, Framework
+from ..model import NONE_THEME, SEPARATOR, Framework
 from ..pipeline import PipelineResult, unit_map
 from ..propose import offered_codes
 from ..text import counted
@@ -604,21 +604,27 @@ def _mixed_note(data: _ReportData) -> str:
             "(the code sheet export holds the coding alone).</p>")
 
 
-def _quotes(code: Any, text_of: dict[str, str], limit: int = 2, length: int = 280) -> str:
-    """The code's first exemplar units, each shortened to about ``length`` characters."""
-    ids = [i for i in str(code.exemplar_ids or "").split(" | ") if i in text_of][:limit]
+def _quotes(code: Any, text_of: dict[str, str], theme_of: dict[str, str],
+            limit: int = 2, length: int = 280) -> str:
+    """The code's first exemplar units under its theme (``theme_of``: each unit's; others
+    where none is), each shortened to about ``length`` characters."""
+    ids = [i for i in str(code.exemplar_ids or "").split(SEPARATOR) if i in text_of]
+    ids = ([i for i in ids if theme_of.get(i) == getattr(code, "theme_id", None)]
+           or ids)[:limit]
     short = [t if len(t) <= length else t[:length].rsplit(" ", 1)[0] + " …"
              for t in (text_of[i] for i in ids)]
     return "".join(f"<div class='quote'>“{_e(t)}”</div>" for t in short)
 
 
-def _code_rows(codes: pd.DataFrame, text_of: dict[str, str]) -> list[list[str]]:
+def _code_rows(codes: pd.DataFrame, data: _ReportData) -> list[list[str]]:
+    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
+    theme_of = dict(zip(data.units["unit_id"], data.units["theme_id"]))
     return [[f"<b>{_e(c.code_id)}</b> {_e(c.label)}<div class='muted'>"
              f"{_e(str(c.keywords).replace(' | ', ', '))}</div>",
              str(c.size), _e(getattr(c, "n_speakers", "")), _num(c.score),
              _e(_DECIDED.get(c.decision, c.decision)
                 + (" in an earlier run" if getattr(c, "carried", False) else "")),
-             _quotes(c, text_of)] for c in codes.itertuples()]
+             _quotes(c, text_of, theme_of)] for c in codes.itertuples()]
 
 
 _DECIDED = {"accept": "accepted", "reassign": "reassigned", "reject": "rejected"}
@@ -626,7 +632,6 @@ _CODE_HEAD = ["code", "units", "speakers", "score", "analyst", "exemplar quotes"
 
 
 def _themes_section(data: _ReportData, names, colours) -> str:
-    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
     per_theme = data.units["theme_id"].value_counts()
     parts = [_mixed_note(data)]
     for theme in data.framework.themes:
@@ -635,7 +640,7 @@ def _themes_section(data: _ReportData, names, colours) -> str:
                      f"<span class='muted'>"
                      f"{counted(int(per_theme.get(theme.id, 0)), 'meaning unit')}, "
                      f"{counted(len(codes), 'code')}.</span></p>")
-        parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of), numeric=(1, 2, 3))
+        parts.append(_table(_CODE_HEAD, _code_rows(codes, data), numeric=(1, 2, 3))
                      if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
     return "".join(parts)
 
@@ -670,7 +675,7 @@ def _new_themes_section(data: _ReportData) -> str:
         return intro + note + ("<p class='muted'>No code is outside the framework's themes"
                                + (" but those." if note else ".") + "</p>")
     return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
-                                                        text_of), numeric=(1, 2, 3))
+                                                        data), numeric=(1, 2, 3))
 
 
 def _saturation_section(curve: pd.DataFrame) -> str:
