@@ -472,3 +472,18 @@ def test_apply_counts_units_a_later_code_decision_recodes(tmp_path, monkeypatch,
     with Study.open(tmp_path / "study") as study:
         coding = study.coding().set_index("unit_id")["theme_id"]
     assert coding[["u0", "u1", "u2", "u4"]].tolist() == ["relationships", "hope", "hope", "hope"]
+
+
+def test_a_code_rows_quotes_are_of_the_members_accepting_it_would_code():
+    from types import SimpleNamespace
+
+    from themesift.review.sheet import _code_text
+
+    units = pd.DataFrame({"unit_id": ["u1", "u2"], "speaker": ["P1", "P2"], "doc_id": "fg",
+                          "text": ["About symptoms.", "About hope."]}).set_index("unit_id",
+                                                                              drop=False)
+    code = SimpleNamespace(label="x", size=2, theme_id="hope")
+    row = {"exemplar_ids": "u1 | u2", "exemplars": "About symptoms. | About hope."}
+    text = _code_text(code, row, units, {"u1": "symptoms_barrier", "u2": "hope"})
+    assert "About hope." in text and "About symptoms." not in text
+    assert "About symptoms." in _code_text(code, row, units)  # nothing to choose by: all

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
-from ..model import NONE_THEME, in_place
+from ..model import NONE_THEME, SEPARATOR, in_place
 from ..propose import offered_codes
 from ..smalltalk import small_talk_flags
 from ..text import counted
@@ -112,12 +112,14 @@ def review_sheet(
     coding = study.coding() if decided else None  # a Study: what it has settled
     coded = {} if coding is None else dict(zip(coding["unit_id"], coding["theme_id"]))
     to_code = _codes_to_code(result) if decided else {}
+    own = dict(zip(result.unit_suggestions["unit_id"], result.unit_suggestions["theme_id"]))
     codes = codes[~codes["code_id"].isin(decided_codes(result, study, run_id, decided, to_code))]
     codes = codes.sort_values(["size", "_margin", "code_id"], ascending=[False, True, True])
     rows = [{
         "suggestion_id": f"code:{run_id}:{c.code_id}" if run_id else f"code:{c.code_id}",
         "level": "code", "item_id": c.code_id, "doc_id": "", "speaker": "",
-        "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units),
+        "text": _code_text(c, table.loc[c.code_id] if c.code_id in table.index else None, units,
+                           own),
         "small_talk": "", "suggested_theme": c.theme_id, "score": c.score,
         "runner_up": c.runner_up,
         "rationale": _with_note(c.rationale, _decided_note(to_code.get(c.code_id, []),
@@ -400,15 +402,20 @@ def _margin(frame: pd.DataFrame):
     return score - pd.to_numeric(frame["runner_up_score"], errors="coerce").fillna(0.0)
 
 
-def _code_text(code, row, units: pd.DataFrame) -> str:
-    """A code's label and size, then its exemplar quotes with speaker and transcript."""
+def _code_text(code, row, units: pd.DataFrame, own: dict[str, str] | None = None) -> str:
+    """A code's label and size, then its exemplar quotes with speaker and transcript: of the
+    members accepting it would code (``own``: each unit's own suggestion, the code's theme),
+    where it has any."""
     label = _text(getattr(code, "label", "")) or _text(row.get("label") if row is not None else "")
     lines = [f"{label} ({code.size} units)"]
     quotes: list[str] = []
     if row is not None:
-        ids = [i.strip() for i in _text(row.get("exemplar_ids")).split(" | ") if i.strip()]
-        texts = [t.strip() for t in _text(row.get("exemplars")).split(" | ")]
-        for k, unit_id in enumerate(ids[:_MAX_EXEMPLARS]):
+        ids = [i.strip() for i in _text(row.get("exemplar_ids")).split(SEPARATOR) if i.strip()]
+        texts = [t.strip() for t in _text(row.get("exemplars")).split(SEPARATOR)]
+        order = [k for k, i in enumerate(ids) if own and own.get(i) == code.theme_id] or \
+            list(range(len(ids)))
+        for k in order[:_MAX_EXEMPLARS]:
+            unit_id = ids[k]
             if unit_id in units.index:
                 unit = units.loc[unit_id]
                 who = ", ".join(x for x in (_text(unit.get("speaker")), _text(unit.get("doc_id")))
