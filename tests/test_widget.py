@@ -398,3 +398,23 @@ def test_a_unit_decision_says_what_was_recorded(study):
     assert "Recorded: unit:u3" in w.message.value and "rejected for it" in w.message.value
     w.reassign("hope")
     assert "Recorded: unit:u1 coded as Hope" in w.message.value
+
+
+def test_a_codes_quotes_start_with_the_members_accepting_it_would_code():
+    import pandas as pd
+
+    from themesift.model import Run
+    from themesift.review.widget import _load_suggestions
+
+    units = pd.DataFrame({"unit_id": ["u0", "u1"], "doc_id": "t1", "speaker": ["P1", "P2"],
+                          "text": ["About symptoms.", "About hope."]})
+    codes = pd.DataFrame({"code_id": ["C01"], "label": ["x"], "size": [2],
+                          "exemplar_ids": ["u0 | u1"],
+                          "exemplars": ["About symptoms. | About hope."]})
+    suggestions = pd.DataFrame({
+        "suggestion_id": ["code:r:C01", "unit:u0", "unit:u1"], "level": ["code", "unit", "unit"],
+        "item_id": ["C01", "u0", "u1"], "text": ["x", "About symptoms.", "About hope."],
+        "theme_id": ["hope", "symptoms_barrier", "hope"], "score": 0.8, "runner_up": "none",
+        "runner_up_score": 0.1, "rationale": ""})
+    item = _load_suggestions(Run("r", units, codes, suggestions))["code:r:C01"]
+    assert [q["text"] for q in item["quotes"]] == ["About hope.", "About symptoms."]

@@ -384,6 +384,8 @@ def _load_suggestions(run: Run) -> dict[str, dict[str, Any]]:
     """The run's suggestions with their quotes, keyed by suggestion id, codes first."""
     units = {u["unit_id"]: u for u in run.units.to_dict("records")}
     codes = {c["code_id"]: c for c in run.codes.to_dict("records")}
+    unit_rows = run.suggestions[run.suggestions["level"] == "unit"]
+    own = dict(zip(unit_rows["item_id"], unit_rows["theme_id"]))  # each unit's own suggestion
     items: dict[str, dict[str, Any]] = {}
     for row in run.suggestions.to_dict("records"):
         row = {k: _clean(v) for k, v in row.items()}
@@ -393,7 +395,9 @@ def _load_suggestions(run: Run) -> dict[str, dict[str, Any]]:
             ids = str(code.get("exemplar_ids") or "").split(SEPARATOR)
             texts = str(code.get("exemplars") or "").split(SEPARATOR)
             quotes = []
-            for k in range(max(len(ids), len(texts))):
+            # the members accepting it would code first: those its theme is suggested for
+            agree = [k for k, i in enumerate(ids) if own.get(i) == row["theme_id"]]
+            for k in agree + [k for k in range(max(len(ids), len(texts))) if k not in agree]:
                 unit = units.get(ids[k], {}) if k < len(ids) else {}
                 text = unit.get("text") or (texts[k] if k < len(texts) else "")
                 if text:
