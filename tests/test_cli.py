@@ -222,6 +222,18 @@ def test_suggest_writes_one_row_per_input_row(table, tmp_path, capsys):
     assert preds.loc[1, "theme_id"] == "structural_tension"
 
 
+def test_suggest_takes_a_none_level_of_the_analysts_own(table, tmp_path, capsys):
+    out = tmp_path / "preds.csv"
+    assert main(["suggest", str(table), "--text-column", "quote", "--out", str(out), "--quiet",
+                 "--none-similarity", "0.99"]) == 0
+    assert set(pd.read_csv(out)["theme_id"]) == {"none"}  # no row is that close to a theme
+    with pytest.raises(SystemExit) as usage:
+        main(["suggest", str(table), "--text-column", "quote", "--out", str(out),
+              "--none-similarity", "2"])
+    assert usage.value.code == 2
+    assert "--none-similarity: must be a number from -1 to 1" in capsys.readouterr().err
+
+
 def test_suggest_refuses_to_write_over_its_own_table_or_examples(table, tmp_path, capsys):
     before = table.read_bytes()
     assert main(["suggest", str(table), "--text-column", "quote", "--out", str(table)]) == 1

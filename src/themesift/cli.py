@@ -205,6 +205,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_options(sug)
     sug.add_argument("--out", required=True, metavar="PREDS.csv",
                      help="where to write the suggestions: a .csv, or an .xlsx workbook")
+    sug.add_argument("--none-similarity", type=_similarity, default=None, metavar="LEVEL",
+                     help="suggest none where a row's best theme is less similar than this "
+                          "cosine level (-1 to 1), instead of judging its fit against the "
+                          "table's other rows")
     sug.add_argument("--chunk-rows", type=_whole_number(1), default=5000, metavar="N",
                      help="rows read and suggested at a time; memory grows with it (default 5000)")
     _add_quiet(sug)
@@ -295,6 +299,18 @@ def _whole_number(low: int, high: int | None = None):
         return value
 
     return whole_number
+
+
+def _similarity(text: str) -> float:
+    """An argparse type for a cosine similarity level, from -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from -1 to 1 (such as 0.3), not "
+                                         f"{text!r}")
+    return value
 
 
 def _share(text: str) -> float:
@@ -520,7 +536,7 @@ def _suggest(args: argparse.Namespace) -> int:
         print(f"themesift suggest: {embedder.fine_tuning.describe()}", file=sys.stderr)
     options = {"text_column": args.text_column, "id_column": args.id_column,
                "examples": examples, "chunk_rows": args.chunk_rows, "quiet": args.quiet,
-               "embedder": embedder}
+               "embedder": embedder, "none_similarity": args.none_similarity}
     if out.suffix.lower() == ".csv":
         counts = suggest_table(args.table, out, framework, **options)
     else:  # the suggestions as a CSV in a temporary folder beside it, then streamed into a workbook

@@ -22,7 +22,7 @@ normal distribution with the study's median and robust spread (the MAD) that lie
 so 0.5 is a typical unit and 0.02 one of the worst fitting. "none" is even odds at
 ``NONE_Z`` = 2 spreads below the median and fades as a normal tail above it, so on a study
 where every unit has a theme few get none (measured by bench/suite.py), while small talk,
-a unit that shares nothing with the framework, or one unlike the rest of the study does. A
+a unit no closer to any theme than to an empty text, or one unlike the rest of the study does. A
 unit no closer to any theme text than to an empty one (similarity <= 0) fits none whatever
 the study. Fewer than ``MIN_REFERENCE_UNITS`` units say nothing about what is typical: only
 that last rule applies, and ``fit`` is empty. ``none_similarity`` replaces all this with a
@@ -1240,6 +1240,7 @@ def suggest_table(
     examples: pd.DataFrame | None = None,
     chunk_rows: int = CHUNK_ROWS,
     quiet: bool | None = None,
+    none_similarity: float | None = None,
 ) -> pd.Series:
     """Suggest a theme for every row of a big table, ``chunk_rows`` rows at a time.
 
@@ -1271,8 +1272,8 @@ def suggest_table(
     text_column, id_column:
         The columns with the text and the row ids; by default ids are row numbers ("row2",
         "row3", ... counting the header as row 1), as :func:`themesift.read_table` gives.
-    embedder, examples:
-        As for :func:`suggest_units`.
+    embedder, examples, none_similarity:
+        As for :func:`suggest_units` (``themesift suggest --none-similarity``).
     chunk_rows:
         Rows per chunk after the first ``REFERENCE_ROWS``: memory grows with it (and with
         those), not with the table; the suggestions are the same for any value.
@@ -1324,8 +1325,9 @@ def suggest_table(
             # Rows stand alone (no turns: a turn split between chunks would read differently),
             # but a units table's small-talk flags hold (themesift segment writes them).
             units = units[[c for c in ("unit_id", "text", "small_talk") if c in units]]
-            s = _score(units, framework, embedder, examples, None, TOP_K, TEMPERATURE, None,
-                       CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest, learner)
+            s = _score(units, framework, embedder, examples, None, TOP_K, TEMPERATURE,
+                       none_similarity, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest,
+                       learner)
             reference = reference or _Reference.of(s.similarity.max(axis=1))
             if clearest is None and reference is not None:
                 clearest, learner = s.clearest, s.learner

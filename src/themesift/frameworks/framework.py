@@ -275,7 +275,7 @@ FEW_THEMES_NOTE = (
     "worse than the study's units fit theirs, so a study mostly about other things gets few "
     "`none` and most units a theme. To code one theme at a time, add the study's other "
     "topics as themes (their suggestions can be ignored), or set a level of your own "
-    "(none_similarity= in Python).")
+    "(themesift suggest --none-similarity, or none_similarity= in Python).")
 
 
 def framework_to_yaml(framework: Framework) -> str:
