@@ -145,7 +145,8 @@ def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_termi
     (folder / "fg1.txt").write_bytes((ROOT / "data/sample/fg1_act_team.txt").read_bytes())
     (folder / "notes.pdf").write_bytes((ROOT / "tests/fixtures/notes.pdf").read_bytes())
     monkeypatch.setattr(embed, "Embedder", lambda *args, **kwargs: FakeEmbedder())
-    assert main(["run", str(folder), "--out", str(tmp_path / "out")]) == 0
+    assert main(["run", str(folder), "--out", str(tmp_path / "out"),
+                 "--framework", "recovery"]) == 0
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
     assert lines[2] == (f"themesift run: warning: {folder / 'notes.pdf'}: skipped: themesift "
@@ -159,6 +160,30 @@ def test_run_names_skipped_files_and_shows_each_stage_when_stderr_is_not_a_termi
     # --quiet: no stage lines, but the skipped file is still named
     assert main(["run", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert capsys.readouterr().err.splitlines() == [lines[2]]
+
+
+def test_without_framework_a_run_says_it_uses_the_builtin_and_a_rerun_keeps_the_studys(
+        study_run, capsys, tmp_path):
+    from themesift.study import Study
+
+    out, store = study_run  # its run gave no --framework
+    own = tmp_path / "mine.yaml"
+    own.write_text("name: mine\nversion: 1\ndescription: d\nthemes:\n"
+                   "  - {id: access, name: Access, description: Getting to the clinic.}\n"
+                   "  - {id: staff, name: Staff, description: How staff treat patients.}\n"
+                   "  - {id: diet, name: Diet, description: Food and blood sugar.}\n")
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "a"), "--study",
+                 str(store), "--framework", str(own), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "b"), "--study",
+                 str(store)]) == 0
+    assert "no --framework given" not in capsys.readouterr().err
+    with Study.open(store) as study:
+        assert study.framework().name == "mine"  # the study's own, not the built-in
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "c"), "--study",
+                 str(tmp_path / "new")]) == 0  # a new study: the built-in, said
+    assert ("themesift run: no --framework given: using the built-in 'recovery'"
+            in capsys.readouterr().err)
 
 
 def test_the_readme_review_loop_works_right_after_make_demo(tmp_path, monkeypatch, capsys):

@@ -335,9 +335,29 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
                         help="text encoding of .txt/.vtt/.srt files (default: detected)")
 
 
+def _default_framework(args: argparse.Namespace) -> str:
+    """The built-in framework, said on stderr (unless --quiet): a codebook of one's own is
+    easily forgotten, and its suggestions then name themes of another domain."""
+    if not getattr(args, "quiet", False):
+        print(f"themesift {args.verb}: no --framework given: using the built-in 'recovery' "
+              "(recovery-oriented mental-health practice); give --framework FILE.yaml for a "
+              "codebook of your own", file=sys.stderr)
+    return "recovery"
+
+
+def _has_run(study) -> bool:
+    """Whether a study has a complete run (whose framework a re-run keeps)."""
+    try:
+        study.latest_run_id()
+    except InputError:
+        return False
+    return True
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--framework", default="recovery", metavar="FW",
-                        help="built-in framework name or YAML file (default: recovery)")
+    parser.add_argument("--framework", default=None, metavar="FW",
+                        help="built-in framework name or YAML file (default: a --study's own, "
+                             "else the built-in recovery)")
     parser.add_argument("--model", default="fast", metavar="MODEL",
                         help="embedding profile (fast, accurate) or model folder (default: fast)")
     parser.add_argument("--backend", choices=("torch", "onnx-int8"), default=None,
@@ -417,7 +437,9 @@ def _run(args: argparse.Namespace) -> int:
 
         with _new_study_kept_only_if_used(args.study) as study:
             _keep_filled_sheets(args, study)
-            run = study.run(args.inputs, args.framework, **options)
+            framework = args.framework or (study.framework() if _has_run(study) else
+                                           _default_framework(args))
+            run = study.run(args.inputs, framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             with _without_gone_units_warning():  # said below, with the run's own words
                 files = write_outputs(result, args.out, run_id=run.id, study=study)
@@ -443,7 +465,7 @@ def _run(args: argparse.Namespace) -> int:
                   "with study.decide, or in an earlier sheet with its decision cell changed).")
     else:
         _keep_filled_sheets(args, None)
-        result = run_pipeline(args.inputs, args.framework, **options)
+        result = run_pipeline(args.inputs, args.framework or _default_framework(args), **options)
         files = write_outputs(result, args.out)
     m = result.manifest
     counts = ", ".join(counted(v, k.removesuffix("s")) for k, v in m["counts"].items())
@@ -517,7 +539,7 @@ def _suggest(args: argparse.Namespace) -> int:
     out = check_output(args.out, force=True, suffixes=(".csv", ".xlsx"))  # before the work
     _refuse_input_as_output("--out", out, "suggestions.csv", table=args.table,
                             examples=args.examples)
-    framework = load_framework(args.framework)
+    framework = load_framework(args.framework or _default_framework(args))
     examples = _read_examples(args.examples, framework) if args.examples else None
     embedder = Embedder(args.model, backend=args.backend, quiet=True)
     if args.fine_tune:
