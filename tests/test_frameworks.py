@@ -164,6 +164,11 @@ def test_describe_framework_notes_themes_with_nothing_but_a_description(tmp_path
     text = describe_framework(load_framework(_write(tmp_path, NESTED)))
     assert "## Notes" in text
     assert "`beta` has no indicators or examples; suggestions for it rest on its description" in text
+    # a subtheme is never suggested itself: its texts speak for its theme
+    assert ("Subtheme `alpha_two` has no indicators or examples: its description alone speaks "
+            "for `alpha`") in text
+    assert "Subtheme `alpha_one_deep` has no indicators or examples: its description alone " \
+           "speaks for `alpha`" in text
     assert "    - `alpha_one_deep`: Deep" not in text  # depth 2 is indented by two levels
     assert "  - `alpha_one_deep`: Deep" in text
 

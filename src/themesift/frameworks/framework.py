@@ -259,6 +259,10 @@ def describe_framework(framework: Framework) -> str:
             f"- `{t.id}` has no indicators or examples; suggestions for it rest on its "
             f"description{' and its subthemes' if t.subthemes else ''} (and on coded "
             f"examples, once the analyst has coded some units)."
+            if t.parent is None else
+            f"- Subtheme `{t.id}` has no indicators or examples: its description alone speaks "
+            f"for `{framework.top_theme_id(t.id)}` (suggestions name themes; a subtheme's "
+            f"texts count for its theme)."
             for t in framework.all_themes()
             if not t.indicators and not t.examples
         ]
