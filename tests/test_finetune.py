@@ -53,7 +53,7 @@ def test_fine_tune_trains_once_keeps_the_model_and_says_how_long(embedder, model
 @pytest.mark.parametrize("examples, message", [
     (EXAMPLES.iloc[2:], "at least one example coded with a theme"),
     (EXAMPLES.assign(rejected=True), "at least one example coded with a theme"),
-    (EXAMPLES.assign(theme_id="trust"), "Unknown theme 'trust' in row 2"),
+    (EXAMPLES.assign(theme_id="trust"), "Unknown theme 'trust' in rows 2, 3, 4"),
     (EXAMPLES.iloc[:0], "The examples table has no rows"),
 ])
 def test_fine_tune_refuses_examples_it_cannot_learn_from(examples, message, models):

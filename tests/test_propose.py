@@ -167,9 +167,15 @@ def test_bad_units_say_what_is_wrong(fake_embedder, units, message):
 
 def test_examples_with_an_unknown_theme_name_the_row_and_the_choices(fake_embedder):
     examples = pd.DataFrame({"text": ["a", "b"], "theme_id": ["housing", "hosuing"]})
-    with pytest.raises(InputError, match=r"Unknown theme 'hosuing' in row 3 of the examples\. "
-                                         r"Available: housing, medication, family, none"):
+    with pytest.raises(InputError, match=r"Unknown theme 'hosuing' in row 3 of the examples "
+                                         r"\(did you mean 'housing'\?\)\. Available: housing, "
+                                         r"medication, family, none"):
         ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=examples)
+    several = pd.DataFrame({"text": ["a", "b", "c"], "theme_id": ["Famly", "housing", "trust"]})
+    with pytest.raises(InputError, match=r"Unknown themes 'Famly' in row 2 of the examples "
+                                         r"\(did you mean 'family'\?\); 'trust' in row 4 of the "
+                                         r"examples\. Available"):
+        ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=several)
 
 
 def test_examples_read_none_in_any_case_and_themes_with_stray_spaces(fake_embedder):

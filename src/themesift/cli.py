@@ -612,7 +612,9 @@ def _read_examples(path: str, framework):
             raise InputError("Empty text cell", path=path, row=row,
                              fix="Write the coded text, or delete the row")
         if example_theme(framework, theme) is None:  # ids, subthemes, names, any case
-            raise InputError(f"Unknown theme {theme!r} in the theme_id column" if theme else
+            near = framework.closest_theme(theme) if theme else None
+            raise InputError(f"Unknown theme {theme!r} in the theme_id column"
+                             + (f" (did you mean {near!r}?)" if near else "") if theme else
                              "Empty theme_id cell", path=path, row=row,
                              fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
     try:

@@ -276,6 +276,17 @@ class Framework:
                 return t
         raise KeyError(f"Unknown theme {theme_id!r}. Available: {', '.join(self.theme_ids)}.")
 
+    def closest_theme(self, value: object) -> str | None:
+        """The id of the top-level theme whose id or name ``value`` nearly is, for a "did you
+        mean" ("Structual tension", "relationship"); None when none is near."""
+        import difflib
+
+        options = {t.id: t.id for t in self.themes} | {
+            " ".join(t.name.casefold().split()): t.id for t in self.themes}
+        near = difflib.get_close_matches(" ".join(str(value).casefold().split()), list(options),
+                                         n=1, cutoff=0.75)
+        return options[near[0]] if near else None
+
     def top_theme_id(self, theme_id: str | None) -> str | None:
         """The id of the top-level theme that ``theme_id`` is or belongs to (a subtheme at any
         depth counts for its top-level theme); None for an id of no theme."""

@@ -1114,15 +1114,23 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
     out = []
     rejected = (examples["rejected"] if "rejected" in examples.columns
                 else [False] * len(examples))
+    unknown: dict[str, list[int]] = {}  # each unknown theme, with its rows
+    for row, given in enumerate(examples["theme_id"], start=2):
+        if example_theme(framework, given) is None:
+            unknown.setdefault(given, []).append(row)
+    if unknown:  # all of them at once, each with the theme it nearly names
+        said = [f"{given!r} in row{'s' if len(rows) > 1 else ''} "
+                f"{', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''} of the "
+                f"examples" + (f" (did you mean {near!r}?)"
+                               if (near := framework.closest_theme(given)) else "")
+                for given, rows in unknown.items()]
+        listed = "; ".join(said[:5]) + (f"; and {len(said) - 5} more" if len(said) > 5 else "")
+        raise InputError(f"Unknown theme{'s' if len(said) > 1 else ''} {listed}",
+                         fix=f"Available: {', '.join(theme_ids)}, none")
     for row, (text, given, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
         text = cell_text(text)  # as in the units table
         theme = example_theme(framework, given)
-        if theme is None:
-            raise InputError(
-                f"Unknown theme {given!r} in row {row} of the examples",
-                fix=f"Available: {', '.join(theme_ids)}, none",
-            )
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"Empty text in row {row} of the examples (counting the header as "
                              "row 1)", fix="Remove the row or fill in the coded text")

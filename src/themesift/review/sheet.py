@@ -806,15 +806,14 @@ def _plan(conn: sqlite3.Connection, store: Study, rows, analyst: str | None, pat
 
 def _did_you_mean(framework: Any, value: str, available: list[str]) -> str:
     """" (did you mean 'structural_tension'?)" for a decision that is nearly a theme's id or
-    name ("Structual tension", "relationship"); "" when none is near."""
+    name (:meth:`~themesift.Framework.closest_theme`) or a decision word; "" when none is."""
     import difflib
 
-    names = {" ".join(t.name.casefold().split()): t.id for t in framework.themes
-             if t.id in available}
-    options = {**names, **{theme: theme for theme in available},
-               **{w: w for w in ("accept", "reject")}}
-    near = difflib.get_close_matches(" ".join(value.split()), list(options), n=1, cutoff=0.75)
-    return f" (did you mean {options[near[0]]!r}?)" if near else ""
+    near = framework.closest_theme(value)
+    if near not in available:
+        near = next(iter(difflib.get_close_matches(value, ["accept", "reject", NONE_THEME], n=1,
+                                                   cutoff=0.75)), None)
+    return f" (did you mean {near!r}?)" if near else ""
 
 
 def _theme_named(framework: Any, value: str) -> str | None:
