@@ -177,12 +177,12 @@ def test_without_framework_a_run_says_it_uses_the_builtin_and_a_rerun_keeps_the_
     capsys.readouterr()
     assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "b"), "--study",
                  str(store)]) == 0
-    assert "no --framework given" not in capsys.readouterr().err
+    assert "no --framework was given" not in capsys.readouterr().err
     with Study.open(store) as study:
         assert study.framework().name == "mine"  # the study's own, not the built-in
     assert main(["run", "tests/fixtures/basic.txt", "--out", str(out / "c"), "--study",
                  str(tmp_path / "new")]) == 0  # a new study: the built-in, said
-    assert ("themesift run: no --framework given: using the built-in 'recovery'"
+    assert ("themesift run: no --framework was given, so the built-in 'recovery'"
             in capsys.readouterr().err)
 
 

@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _messages_on_stderr(args):
             status = args.command(args)
+        if status == EXIT_OK:
+            _say_builtin(args)
         sys.stdout.flush()  # inside the try: a reader that left early is caught below
         return status
     except ThemesiftError as exc:
@@ -336,13 +338,18 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _default_framework(args: argparse.Namespace) -> str:
-    """The built-in framework, said on stderr (unless --quiet): a codebook of one's own is
-    easily forgotten, and its suggestions then name themes of another domain."""
-    if not getattr(args, "quiet", False):
-        print(f"themesift {args.verb}: no --framework given: using the built-in 'recovery' "
-              "(recovery-oriented mental-health practice); give --framework FILE.yaml for a "
-              "codebook of your own", file=sys.stderr)
+    """The built-in framework, which the command says it used when it is done
+    (:func:`_say_builtin`): a codebook of one's own is easily forgotten, and the suggestions
+    then name themes of another domain."""
+    args.builtin_framework = True
     return "recovery"
+
+
+def _say_builtin(args: argparse.Namespace) -> None:
+    if getattr(args, "builtin_framework", False) and not getattr(args, "quiet", False):
+        print(f"themesift {args.verb}: no --framework was given, so the built-in 'recovery' "
+              "(recovery-oriented mental-health practice) was used; give --framework "
+              "FILE.yaml for a codebook of your own", file=sys.stderr)
 
 
 def _has_run(study) -> bool:
