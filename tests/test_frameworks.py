@@ -681,3 +681,13 @@ def test_a_curly_quoted_text_cut_at_its_comma_in_a_list_is_refused(tmp_path):
         "DESC", "D\n    indicators: [\u201cthe bus only comes hourly\u201d, the nurses\u2019]"))
     assert load_framework(fine).themes[0].indicators == (
         "\u201cthe bus only comes hourly\u201d", "the nurses\u2019")
+
+
+def test_a_text_cut_short_by_a_yaml_comment_is_warned_about_with_its_line(tmp_path, caplog):
+    path = _write(tmp_path, TWO_THEMES.replace("DESC", "Getting there, e.g. bus #7"))
+    assert load_framework(path).themes[0].description == "Getting there, e.g. bus"
+    assert ("line 7: the description of theme 'a' ends at 'Getting there, e.g. bus': YAML reads "
+            "'#7' as a comment") in caplog.text
+    caplog.clear()
+    load_framework(_write(tmp_path, TWO_THEMES.replace("DESC", '"Getting there, e.g. bus #7"')))
+    assert "comment" not in caplog.text

@@ -419,6 +419,7 @@ class _FrameworkReader:
         self.first_line_of_id: dict[str, int] = {}
         self.problems: list[FrameworkError] = []
         self.noted = 0
+        self.lines: list[str] = []  # the file's, for what YAML leaves out of a value
 
     # errors --------------------------------------------------------------------------------
     def error(self, problem: str, line: int | None, fix: str | None = None) -> FrameworkError:
@@ -466,6 +467,7 @@ class _FrameworkReader:
                     "The line is indented with a non-breaking space (as text pasted from Word "
                     "or a web page often is), which YAML does not read as indentation", number,
                     fix="Delete the indentation of this line and type it again with spaces")
+        self.lines = text.splitlines()
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
@@ -712,7 +714,20 @@ class _FrameworkReader:
         if _is_empty(value):
             raise self.error(f"The {key_name} of {_lower_first(what)} is empty", _line(key),
                              fix=fix)
+        self.cut_by_comment(value, f"the {key_name} of {_lower_first(what)}")
         return " ".join(value.value.split())
+
+    def cut_by_comment(self, node: Any, what: str) -> None:
+        """Warn where a text without quotes ends where a ' #' starts a YAML comment on its
+        line ("bus #7"): what follows is silently not part of the text."""
+        if node.style is not None or node.end_mark.line >= len(self.lines):
+            return
+        rest = self.lines[node.end_mark.line][node.end_mark.column:]
+        if rest.lstrip().startswith("#"):
+            logger.warning("%s, line %d: %s ends at %r: YAML reads '%s' as a comment. Put the "
+                           "whole text in double quotes to keep it (or delete the comment)",
+                           self.label, node.end_mark.line + 1, what, node.value[-30:],
+                           rest.strip())
 
     def text_list(self, fields: dict[str, tuple[Any, Any]], key_name: str, what: str,
                   kind: str) -> tuple[str, ...]:
@@ -743,6 +758,7 @@ class _FrameworkReader:
                                  _line(item), fix=f"Write the {kind} after the '- ', or remove "
                                                   f"the line")
             text = " ".join(item.value.split())
+            self.cut_by_comment(item, f"{kind} {i} of {_lower_first(what)}")
             if item.style is None and _split_quote(text):  # [“a, b”]: cut at the comma
                 raise self.error(
                     f"{kind.capitalize()} {i} of {_lower_first(what)}, {text!r}, holds a curly "
