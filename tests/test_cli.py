@@ -1088,11 +1088,14 @@ def test_a_transcript_with_no_participant_talk_is_refused_by_segment_as_by_run(
     ("quote,theme\nIt took months.,relationships\n",
      "The examples table has no column 'text' or 'theme_id'", "line 1"),
     ("text,theme_id\nIt took months.,relationships\nNo funding.,Trust\n",
-     "Unknown theme 'Trust' in the theme_id column", "row 3"),
+     "Unknown theme 'Trust' in row 3 of the examples", "row 3"),
     ('text,theme_id\nIt took months.,None\n" ",hope\n', "Empty text cell", "row 3"),  # None: none
     # a cell with a line break: row 3 is on the file's line 4
     ('text,theme_id\n"It took\nmonths.",hope\nNo funding.,Trust\n',
-     "Unknown theme 'Trust' in the theme_id column", "row 3"),
+     "Unknown theme 'Trust' in row 3 of the examples", "row 3"),
+    ("text,theme_id\nIt took months.,relationship\nNo funding.,acess\nA.,hope\n",
+     "Unknown themes 'relationship' in row 2 of the examples (did you mean 'relationships'?); "
+     "'acess' in row 3", "row 2"),  # all at once
 ])
 def test_suggest_examples_problems_name_the_examples_file(table, tmp_path, capsys, content,
                                                           message, line):

@@ -79,3 +79,12 @@ def test_a_table_without_a_needed_column_is_told_which():
                                             r"time, analyst"):
         Decision.from_frame(pd.DataFrame({"id": [1], "suggestion_id": ["unit:u1"],
                                           "run_id": ["r"], "action": ["accept"]}))
+
+
+def test_a_codes_members_its_theme_is_suggested_for_come_first():
+    from themesift.model import agreeing_first
+
+    own = {"u1": "hope", "u2": "relationships", "u3": "relationships"}
+    assert agreeing_first(["u1", "u2", "u3", "u4"], own, "relationships") == [1, 2, 0, 3]
+    assert agreeing_first(["u1", "u2"], own, "none") == [0, 1]
+    assert agreeing_first([], own, "hope") == []

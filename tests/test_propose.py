@@ -176,6 +176,10 @@ def test_examples_with_an_unknown_theme_name_the_row_and_the_choices(fake_embedd
                                          r"\(did you mean 'family'\?\); 'trust' in row 4 of the "
                                          r"examples\. Available"):
         ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=several)
+    empty = pd.DataFrame({"text": ["a", "b", "c"], "theme_id": [np.nan, "housing", np.nan]})
+    with pytest.raises(InputError, match=r"Unknown theme '' \(an empty cell\) in rows 2, 4 of the "
+                                         r"examples\. Available"):
+        ts.suggest_units(units_of("x"), FW, embedder=fake_embedder, examples=empty)
 
 
 def test_examples_read_none_in_any_case_and_themes_with_stray_spaces(fake_embedder):
@@ -988,3 +992,16 @@ def test_propose_without_units_reads_empty_exemplar_cells_as_no_quotes(fake_embe
     table = ts.propose(codes, FW, embedder=fake_embedder)
     assert "nan" not in " ".join(table["rationale"])
     assert table["rationale"][1].endswith("Keywords: a, b.")  # no "For example:" of nothing
+
+
+def test_small_talk_reasons_leave_out_the_words_the_framework_uses(fake_embedder):
+    import dataclasses
+
+    parking = dataclasses.replace(FW, themes=(*FW.themes, Theme(
+        "access", "Access", "Getting to the clinic: buses and parking.")))
+    units = pd.DataFrame({"unit_id": ["u1", "u2"], "doc_id": "fg", "turn": [0, 1],
+                          "text": ["Can you all hear me?", "Oh, the parking."],
+                          "small_talk": [True, True]})  # the second, next to the first
+    out = ts.suggest_units(units, parking, embedder=fake_embedder)
+    assert out["rationale"][1].startswith("Small talk (in a small-talk exchange: audio and video)")
+    assert "parking" not in out["rationale"][1].split(":")[1]

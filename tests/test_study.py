@@ -151,6 +151,19 @@ def test_run_keeps_its_own_copy_of_the_framework(tmp_path, fake_stages):
         assert fw.source == str(source)
 
 
+def test_a_rerun_without_a_framework_keeps_the_studys_own(tmp_path, fake_stages):
+    source = tmp_path / "fw.yaml"
+    source.write_text(ts.frameworks.framework.framework_to_yaml(
+        ts.load_framework("recovery")).replace("name: recovery-oriented-practice",
+                                                 "name: my-codebook"))
+    with Study.open(tmp_path / "s") as s:
+        assert not s.has_run()
+        assert s.framework(s.run(make_corpus()).id).name == "recovery-oriented-practice"
+        s.run(make_corpus(), str(source))
+        again = s.run(make_corpus())  # no framework: the study's own, not the built-in
+        assert s.has_run() and s.framework(again.id).name == "my-codebook"
+
+
 def test_empty_study_has_no_latest_run(tmp_path):
     with Study.open(tmp_path / "s") as s:
         with pytest.raises(ts.InputError, match="has no complete run yet.*themesift run"):

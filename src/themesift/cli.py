@@ -352,19 +352,10 @@ def _say_builtin(args: argparse.Namespace) -> None:
               "FILE.yaml for a codebook of your own", file=sys.stderr)
 
 
-def _has_run(study) -> bool:
-    """Whether a study has a complete run (whose framework a re-run keeps)."""
-    try:
-        study.latest_run_id()
-    except InputError:
-        return False
-    return True
-
-
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--framework", default=None, metavar="FW",
-                        help="built-in framework name or YAML file (default: a --study's own, "
-                             "else the built-in recovery)")
+                        help="built-in framework name or YAML file (default: the built-in "
+                             "recovery; with --study, the study's own where it has a run)")
     parser.add_argument("--model", default="fast", metavar="MODEL",
                         help="embedding profile (fast, accurate) or model folder (default: fast)")
     parser.add_argument("--backend", choices=("torch", "onnx-int8"), default=None,
@@ -444,9 +435,9 @@ def _run(args: argparse.Namespace) -> int:
 
         with _new_study_kept_only_if_used(args.study) as study:
             _keep_filled_sheets(args, study)
-            framework = args.framework or (study.framework() if _has_run(study) else
-                                           _default_framework(args))
-            run = study.run(args.inputs, framework, **options)
+            if not (args.framework or study.has_run()):  # else the study's own
+                _default_framework(args)
+            run = study.run(args.inputs, args.framework, **options)
             result = replace(run.result, manifest=run.manifest)  # with its run_id
             with _without_gone_units_warning():  # said below, with the run's own words
                 files = write_outputs(result, args.out, run_id=run.id, study=study)
@@ -595,7 +586,7 @@ def _read_examples(path: str, framework):
     from .compare import read_table_file
     from .errors import InputError
     from .model import NONE_THEME
-    from .propose import check_examples, example_theme
+    from .propose import check_examples, example_theme, unknown_themes
 
     table = read_table_file(path, "the examples table")
     table.columns = [str(c).strip() for c in table.columns]
@@ -613,17 +604,17 @@ def _read_examples(path: str, framework):
     allowed = [*framework.theme_ids, NONE_THEME]
     # rows as a spreadsheet numbers them (the header is row 1; a cell with line breaks makes
     # a row's file line another number)
-    for index, text, theme in zip(table.index, table["text"], table["theme_id"]):
-        row = int(index) + 2
+    rows = [int(index) + 2 for index in table.index]
+    for row, text in zip(rows, table["text"]):
         if not str(text).strip():
             raise InputError("Empty text cell", path=path, row=row,
                              fix="Write the coded text, or delete the row")
-        if example_theme(framework, theme) is None:  # ids, subthemes, names, any case
-            near = framework.closest_theme(theme) if theme else None
-            raise InputError(f"Unknown theme {theme!r} in the theme_id column"
-                             + (f" (did you mean {near!r}?)" if near else "") if theme else
-                             "Empty theme_id cell", path=path, row=row,
-                             fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
+    problem = unknown_themes(framework, zip(rows, table["theme_id"]))  # all at once
+    if problem:
+        first = next(row for row, theme in zip(rows, table["theme_id"])
+                     if example_theme(framework, theme) is None)
+        raise InputError(problem, path=path, row=first,
+                         fix=f"Use one of the framework's theme ids: {', '.join(allowed)}")
     try:
         check_examples(table, framework)  # the rejected column, a text coded none and a theme
     except InputError as exc:

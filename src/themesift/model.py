@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pandas is imported where a table is built, to keep `import 
 __all__ = [
     "Turn", "Transcript", "Corpus", "MeaningUnit", "UNIT_COLUMNS",
     "Theme", "Framework", "CandidateCode", "CandidateCodes", "NONE_THEME", "Suggestion",
+    "agreeing_first",
     "Decision", "Run", "StudyView",
 ]
 
@@ -203,6 +204,15 @@ class MeaningUnit(_Row):
     start: int
     end: int
     text: str
+
+
+def agreeing_first(ids: Iterable[str], own: Mapping[str, Any], theme: Any) -> list[int]:
+    """The positions of a code's exemplar unit ``ids``, those whose own suggestion (``own``:
+    unit id -> theme) is the code's ``theme`` first: the members accepting it would code,
+    which its quotes show first (the others after them, each in their order)."""
+    ids = list(ids)
+    agree = [k for k, unit in enumerate(ids) if own.get(unit) == theme]
+    return agree + [k for k in range(len(ids)) if k not in agree]
 
 
 #: The theme id meaning "fits no theme in the framework" (maybe a new theme).

@@ -86,7 +86,7 @@ import logging
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,7 +94,8 @@ import numpy as np
 
 from ._blas import one_blas_thread
 from .errors import InputError
-from .model import NONE_THEME, SEPARATOR, CandidateCodes, Framework, Theme, theme_label
+from .model import (NONE_THEME, SEPARATOR, CandidateCodes, Framework, Theme, agreeing_first,
+                    theme_label)
 from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, same_text
 
 if TYPE_CHECKING:
@@ -325,7 +326,7 @@ def _unit_table(s: _Scored, units: pd.DataFrame | None = None) -> pd.DataFrame:
         return table
     table["unit_id"] = units["unit_id"].to_numpy()  # as the caller gave them (1, not "1")
     table.index = units.index  # so that a column of it goes back onto the caller's table
-    return _set_small_talk_aside(table, units, set(s.coded or ()))
+    return _set_small_talk_aside(table, units, set(s.coded or ()), s.evidence.texts)
 
 
 def propose(
@@ -432,8 +433,8 @@ def _code_table(table: pd.DataFrame, assignments: pd.DataFrame, probs: pd.DataFr
 
 def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bool,
                     stand_in: bool = False, own: dict[str, str] | None = None) -> str:
-    """Why a code is suggested its theme, its keywords, and two exemplar quotes: of members
-    whose own suggestion (``own``: unit id -> theme) is the code's theme, where it has any."""
+    """Why a code is suggested its theme, its keywords, and two exemplar quotes, of members
+    whose own suggestion (``own``: unit id -> theme) is the code's theme first."""
     others = ", ".join(f"{t} {c}" for t, c in sorted(count.items(), key=lambda tc: -tc[1])
                        if c and t != theme)
     agree = count[theme]
@@ -459,7 +460,7 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
     quotes = [q for q in exemplars.split(SEPARATOR) if q]
     ids = str(getattr(code, "exemplar_ids", "") or "").split(SEPARATOR)
     if own and len(ids) == len(quotes):
-        quotes = [q for i, q in zip(ids, quotes) if own.get(i) == theme] or quotes
+        quotes = [quotes[k] for k in agreeing_first(ids, own, theme)]
     quotes = quotes[:2]
     reason += f" Keywords: {str(code.keywords).replace(' | ', ', ')}."
     return reason + (" For example: " + " / ".join(f'"{_clip(q, 140)}"' for q in quotes)
@@ -467,19 +468,21 @@ def _code_rationale(code, theme: str, count: dict[str, int], n: int, offered: bo
 
 
 def _set_small_talk_aside(unit_table: pd.DataFrame, units: pd.DataFrame,
-                          coded: set[int] = frozenset()) -> pd.DataFrame:
+                          coded: set[int] = frozenset(),
+                          framework_texts: Sequence[str] = ()) -> pd.DataFrame:
     """Units flagged ``small_talk`` (see :mod:`themesift.smalltalk`) are suggested ``none``
     with score 1: set aside by a rule, which leaves no probability to the themes. The
     framework's best theme is the runner-up (score 0), and the rationale says why, and what
     the framework alone would suggest. Not the units the analyst coded (``coded``, by
-    position): their coding stands."""
-    from .smalltalk import flagged_reasons, small_talk_flags
+    position): their coding stands. ``framework_texts``: their small-talk words are no cues in
+    the reasons given (:func:`themesift.smalltalk.topic_words`)."""
+    from .smalltalk import flagged_reasons, small_talk_flags, vocabulary_words
 
     flagged = small_talk_flags(units)
     flagged[list(coded)] = False
     if not flagged.any():
         return unit_table
-    reasons = flagged_reasons(units, flagged)
+    reasons = flagged_reasons(units, flagged, vocabulary_words(framework_texts))
     out = unit_table.copy()
     for i in np.flatnonzero(flagged):
         row = out.iloc[i]
@@ -1096,6 +1099,30 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
     return ids, [str(t) for t in texts]
 
 
+EMPTY_CELL = "'' (an empty cell)"  # how an error names a blank theme cell
+
+
+def unknown_themes(framework: Framework, cells: Iterable[tuple[int, object]]) -> str | None:
+    """What is wrong with the theme cells (``(row, value)``) of an examples table that name no
+    theme of ``framework`` (:func:`example_theme`): all of them at once, each value with its
+    rows and the theme it nearly names; None where every cell names one."""
+    unknown: dict[str | None, list[int]] = {}  # each unknown theme (None: empty), its rows
+    for row, given in cells:
+        if example_theme(framework, given) is None:
+            blank = given is None or given != given or not str(given).strip()  # NaN != NaN
+            unknown.setdefault(None if blank else given, []).append(row)
+    if not unknown:
+        return None
+    said = [f"{EMPTY_CELL if given is None else repr(given)} in "
+            f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows[:5]))}"
+            f"{' ...' if len(rows) > 5 else ''} of the examples"
+            + (f" (did you mean {near!r}?)"
+               if given is not None and (near := framework.closest_theme(given)) else "")
+            for given, rows in unknown.items()]
+    listed = "; ".join(said[:5]) + (f"; and {len(said) - 5} more" if len(said) > 5 else "")
+    return f"Unknown theme{'s' if len(said) > 1 else ''} {listed}"
+
+
 def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]]:
     """(text, theme_id, rejected) per row; an optional boolean column ``rejected`` marks rows
     that say the text is *not* that theme. A subtheme's id counts for its top-level theme, as
@@ -1114,19 +1141,9 @@ def check_examples(examples, framework: Framework) -> list[tuple[str, str, bool]
     out = []
     rejected = (examples["rejected"] if "rejected" in examples.columns
                 else [False] * len(examples))
-    unknown: dict[str, list[int]] = {}  # each unknown theme, with its rows
-    for row, given in enumerate(examples["theme_id"], start=2):
-        if example_theme(framework, given) is None:
-            unknown.setdefault(given, []).append(row)
-    if unknown:  # all of them at once, each with the theme it nearly names
-        said = [f"{given!r} in row{'s' if len(rows) > 1 else ''} "
-                f"{', '.join(map(str, rows[:5]))}{' ...' if len(rows) > 5 else ''} of the "
-                f"examples" + (f" (did you mean {near!r}?)"
-                               if (near := framework.closest_theme(given)) else "")
-                for given, rows in unknown.items()]
-        listed = "; ".join(said[:5]) + (f"; and {len(said) - 5} more" if len(said) > 5 else "")
-        raise InputError(f"Unknown theme{'s' if len(said) > 1 else ''} {listed}",
-                         fix=f"Available: {', '.join(theme_ids)}, none")
+    problem = unknown_themes(framework, enumerate(examples["theme_id"], start=2))
+    if problem:
+        raise InputError(problem, fix=f"Available: {', '.join(theme_ids)}, none")
     for row, (text, given, no) in enumerate(zip(examples["text"], examples["theme_id"], rejected),
                                             start=2):
         text = cell_text(text)  # as in the units table

@@ -148,7 +148,7 @@ def segment(
     include_backchannels: bool = False,
     spacy_model: str | None = None,
     refuse_empty: bool = False,
-    framework: Framework | None = None,
+    framework: Framework | str | None = None,
 ):
     """Cut the transcripts' turns into meaning units.
 
@@ -175,7 +175,8 @@ def segment(
         :func:`no_units_error`'s InputError, as ``themesift segment`` and ``run`` do, instead
         of returning an empty table with that message as a warning.
     framework:
-        The study's :class:`~themesift.Framework`, where known (``run_pipeline`` gives it):
+        The study's :class:`~themesift.Framework` (or a built-in name or YAML path), where
+        known (``run_pipeline`` gives it):
         small-talk words that its texts use name the study's work and are no sign of small
         talk there ("parking" in a study of access to a clinic; see
         :func:`themesift.smalltalk.topic_words`).
@@ -257,6 +258,10 @@ def segment(
     units = pd.DataFrame(rows, columns=UNIT_COLUMNS).astype(
         {"turn": "int64", "start": "int64", "end": "int64"}
     )
+    if framework is not None and not isinstance(framework, Framework):  # a name or a path
+        from .frameworks import load_framework
+
+        framework = load_framework(framework)
     units["small_talk"] = [r is not None for r in small_talk_in_transcripts(
         units, transcripts, topic_words(framework))]
     units["short_reply"] = [is_short_reply(text) for text in units["text"]]

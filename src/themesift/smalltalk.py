@@ -80,7 +80,7 @@ from .text import (ANNOTATION, DAYS, MONTHS, NUMBERS, TRUE_WORDS,
                    stop_words as spoken_stop_words)
 
 __all__ = ["small_talk_reason", "small_talk_reasons", "is_small_talk", "topic_words",
-           "content_words", "is_aside",
+           "vocabulary_words", "content_words", "is_aside",
            "SMALL_TALK_KINDS", "MAX_WORDS", "MAX_CONTENT_BEYOND", "ASIDE_CONTENT_WORDS",
            "CONTEXT_MAX_WORDS", "CONTEXT_CONTENT_WORDS", "IN_EXCHANGE", "flagged_reasons",
            "small_talk_flags"]
@@ -351,11 +351,15 @@ def topic_words(framework) -> frozenset[str]:
     None gives none."""
     if framework is None:
         return frozenset()
+    return vocabulary_words(text for theme in framework.all_themes()
+                            for text in (theme.name, theme.description, *theme.indicators,
+                                         *theme.examples))
+
+
+def vocabulary_words(texts: Iterable[str]) -> frozenset[str]:
+    """The small-talk vocabulary's words that ``texts`` use (:func:`topic_words` of texts)."""
     kind_of = _kind_of()
-    return frozenset(word for theme in framework.all_themes()
-                     for text in (theme.name, theme.description, *theme.indicators,
-                                  *theme.examples)
-                     for word in _words(_plain(text)) if word in kind_of)
+    return frozenset(word for text in texts for word in _words(_plain(text)) if word in kind_of)
 
 
 # --- small talk in context -------------------------------------------------------------------
@@ -484,9 +488,10 @@ def small_talk_flags(units, column: str = "small_talk"):
     return np.array(column.fillna(False).astype(bool), dtype=bool)
 
 
-def flagged_reasons(units, flagged) -> list[str]:
+def flagged_reasons(units, flagged, topic: frozenset[str] = frozenset()) -> list[str]:
     """The reason to show for each unit of a units table (``text``, and ``doc_id`` where
-    present, in transcript order) where ``flagged`` is true; "" elsewhere.
+    present, in transcript order) where ``flagged`` is true; "" elsewhere. ``topic``: words
+    that are no cues (:func:`topic_words`).
 
     The table's own units are their context. A short unit with little content flagged next to
     small talk that is not in the table (the moderator's audio check: segment reads the turns
@@ -498,7 +503,7 @@ def flagged_reasons(units, flagged) -> list[str]:
     documents = list(units["doc_id"]) if "doc_id" in units else [None] * n
     turns = list(units["turn"]) if "turn" in units else list(range(n))
     reasons = _reasons(texts, documents, [True] * n, turns,
-                       [i for i, flag in enumerate(flagged) if flag])
+                       [i for i, flag in enumerate(flagged) if flag], topic)
     out = []
     for text, reason, flag in zip(texts, reasons, flagged):
         if not flag:

@@ -476,7 +476,7 @@ class Study:
     def run(
         self,
         corpus_or_inputs: Corpus | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-        framework: Framework | str = "recovery",
+        framework: Framework | str | None = None,
         *,
         embedder=None,
         seed: int = 0,
@@ -499,7 +499,9 @@ class Study:
         corpus_or_inputs:
             A :class:`Corpus`, or transcript files/folders as for :func:`themesift.read_corpus`.
         framework:
-            A :class:`Framework`, a built-in name or a YAML path.
+            A :class:`Framework`, a built-in name or a YAML path; by default the framework of
+            the study's latest complete run (a study's re-run keeps its codebook), and for a
+            study's first run the built-in ``"recovery"`` (which the log says).
         embedder:
             An :class:`Embedder`; by default the packaged all-MiniLM-L6-v2.
         seed:
@@ -525,6 +527,10 @@ class Study:
         from .ingest import read_corpus
         from .pipeline import run_pipeline
 
+        if framework is None:
+            framework = self.framework() if self.has_run() else "recovery"
+            logger.info("No framework given: %s", framework.name if isinstance(
+                framework, Framework) else "the built-in 'recovery'")
         framework = load_framework(framework) if not isinstance(framework, Framework) else framework
         corpus = (corpus_or_inputs if isinstance(corpus_or_inputs, Corpus)
                   else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
@@ -648,6 +654,12 @@ class Study:
     def runs(self) -> pd.DataFrame:
         """Every run in the store: ``run_id, created, status`` in the order they were started."""
         return self._frame("SELECT run_id, created, status FROM runs ORDER BY created, run_id")
+
+    def has_run(self) -> bool:
+        """Whether the study has a complete run."""
+        with self._lock:
+            return self._connection().execute(
+                "SELECT 1 FROM runs WHERE status = 'complete' LIMIT 1").fetchone() is not None
 
     def latest_run_id(self) -> str:
         """The id of the most recent complete run.

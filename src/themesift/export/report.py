@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, ThemesiftError
-from ..model import NONE_THEME, SEPARATOR, Framework
+from ..model import NONE_THEME, SEPARATOR, Framework, agreeing_first
 from ..pipeline import PipelineResult, unit_map
 from ..propose import offered_codes
 from ..text import counted
@@ -606,11 +606,11 @@ def _mixed_note(data: _ReportData) -> str:
 
 def _quotes(code: Any, text_of: dict[str, str], theme_of: dict[str, str],
             limit: int = 2, length: int = 280) -> str:
-    """The code's first exemplar units under its theme (``theme_of``: each unit's; others
-    where none is), each shortened to about ``length`` characters."""
+    """The code's first exemplar units, those under its theme (``theme_of``: each unit's)
+    first, each shortened to about ``length`` characters."""
     ids = [i for i in str(code.exemplar_ids or "").split(SEPARATOR) if i in text_of]
-    ids = ([i for i in ids if theme_of.get(i) == getattr(code, "theme_id", None)]
-           or ids)[:limit]
+    ids = [ids[k] for k in agreeing_first(ids, theme_of, getattr(code, "theme_id", None))]
+    ids = ids[:limit]
     short = [t if len(t) <= length else t[:length].rsplit(" ", 1)[0] + " …"
              for t in (text_of[i] for i in ids)]
     return "".join(f"<div class='quote'>“{_e(t)}”</div>" for t in short)

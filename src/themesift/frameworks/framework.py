@@ -278,8 +278,8 @@ FEW_THEMES_NOTE = (
     "Fewer than three themes: a unit is suggested `none` where its best theme fits it much "
     "worse than the study's units fit theirs, so a study mostly about other things gets few "
     "`none` and most units a theme. To code one theme at a time, add the study's other "
-    "topics as themes (their suggestions can be ignored), or set a level of your own "
-    "(themesift suggest --none-similarity, or none_similarity= in Python).")
+    "topics as themes (their suggestions can be ignored), or, for a table of texts, set a "
+    "level of your own (themesift suggest --none-similarity, none_similarity= in Python).")
 
 
 def framework_to_yaml(framework: Framework) -> str:
@@ -722,12 +722,12 @@ class _FrameworkReader:
         line ("bus #7"): what follows is silently not part of the text."""
         if node.style is not None or node.end_mark.line >= len(self.lines):
             return
-        rest = self.lines[node.end_mark.line][node.end_mark.column:]
-        if rest.lstrip().startswith("#"):
+        rest = self.lines[node.end_mark.line][node.end_mark.column:].lstrip()
+        # "bus #7" (a number, a tag) rather than a comment someone meant ("A.  # note")
+        if rest.startswith("#") and rest[1:2].strip():
             logger.warning("%s, line %d: %s ends at %r: YAML reads '%s' as a comment. Put the "
                            "whole text in double quotes to keep it (or delete the comment)",
-                           self.label, node.end_mark.line + 1, what, node.value[-30:],
-                           rest.strip())
+                           self.label, node.end_mark.line + 1, what, node.value[-30:], rest)
 
     def text_list(self, fields: dict[str, tuple[Any, Any]], key_name: str, what: str,
                   kind: str) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import CSV_OPTIONS, utc_now
 from ..errors import InputError
-from ..model import NONE_THEME, SEPARATOR, in_place
+from ..model import NONE_THEME, SEPARATOR, agreeing_first, in_place
 from ..propose import offered_codes
 from ..smalltalk import small_talk_flags
 from ..text import counted
@@ -403,18 +403,15 @@ def _margin(frame: pd.DataFrame):
 
 
 def _code_text(code, row, units: pd.DataFrame, own: dict[str, str] | None = None) -> str:
-    """A code's label and size, then its exemplar quotes with speaker and transcript: of the
-    members accepting it would code (``own``: each unit's own suggestion, the code's theme),
-    where it has any."""
+    """A code's label and size, then its exemplar quotes with speaker and transcript, those of
+    the members accepting it would code first (``own``: each unit's own suggestion)."""
     label = _text(getattr(code, "label", "")) or _text(row.get("label") if row is not None else "")
     lines = [f"{label} ({code.size} units)"]
     quotes: list[str] = []
     if row is not None:
         ids = [i.strip() for i in _text(row.get("exemplar_ids")).split(SEPARATOR) if i.strip()]
         texts = [t.strip() for t in _text(row.get("exemplars")).split(SEPARATOR)]
-        order = [k for k, i in enumerate(ids) if own and own.get(i) == code.theme_id] or \
-            list(range(len(ids)))
-        for k in order[:_MAX_EXEMPLARS]:
+        for k in agreeing_first(ids, own or {}, code.theme_id)[:_MAX_EXEMPLARS]:
             unit_id = ids[k]
             if unit_id in units.index:
                 unit = units.loc[unit_id]

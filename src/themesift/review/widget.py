@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
-from ..model import NONE_THEME, SEPARATOR
+from ..model import NONE_THEME, SEPARATOR, agreeing_first
 from .sheet import (as_number, kept_text, members_to_code, pending_text, recoded_text,
                     recoded_units, review_order)
 
@@ -396,8 +396,8 @@ def _load_suggestions(run: Run) -> dict[str, dict[str, Any]]:
             texts = str(code.get("exemplars") or "").split(SEPARATOR)
             quotes = []
             # the members accepting it would code first: those its theme is suggested for
-            agree = [k for k, i in enumerate(ids) if own.get(i) == row["theme_id"]]
-            for k in agree + [k for k in range(max(len(ids), len(texts))) if k not in agree]:
+            order = agreeing_first(ids, own, row["theme_id"])
+            for k in order + list(range(len(ids), len(texts))):
                 unit = units.get(ids[k], {}) if k < len(ids) else {}
                 text = unit.get("text") or (texts[k] if k < len(texts) else "")
                 if text:
