@@ -698,6 +698,24 @@ def test_a_folder_one_may_not_write_to_is_an_error_not_a_traceback(tmp_path, fix
     assert "Cannot write the file here (Permission denied)" in err and "Traceback" not in err
 
 
+def test_segment_with_a_framework_keeps_its_words_as_the_studys(tmp_path, capsys):
+    transcript = tmp_path / "fg.txt"
+    transcript.write_text("Moderator: What gets in the way of coming to clinic?\n\n"
+                          "P1: Oh, the parking.\n\nP2: The buses only come every hour, and the "
+                          "clinic moves your appointment without telling you.\n",
+                          encoding="utf-8")
+    codebook = tmp_path / "access.yaml"
+    codebook.write_text("name: access\nversion: 1\ndescription: d\nthemes:\n"
+                        "  - {id: access, name: Access, description: 'Buses and parking.'}\n"
+                        "  - {id: staff, name: Staff, description: How staff treat patients.}\n"
+                        "  - {id: diet, name: Diet, description: Food.}\n", encoding="utf-8")
+    flags = []
+    for extra in ([], ["--framework", str(codebook)]):
+        assert main(["segment", str(transcript), "--out", str(tmp_path / "u.csv"), *extra]) == 0
+        flags.append(pd.read_csv(tmp_path / "u.csv")["small_talk"].tolist())
+    assert flags == [[True, False], [False, False]]
+
+
 def test_segment_out_to_a_missing_folder_says_so(tmp_path, fixtures, capsys):
     out = tmp_path / "no_such_folder" / "units.csv"
     assert main(["segment", str(fixtures / "basic.txt"), "--out", str(out)]) == 1

@@ -147,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="longer units are split; at least twice --min-words (default 80)")
     seg.add_argument("--include-moderator", action="store_true",
                      help="keep the moderator's turns as units too")
+    seg.add_argument("--framework", metavar="FW",
+                     help="the study's framework (built-in name or YAML file): small-talk words "
+                          "it uses (\"parking\" in a study of access) are no sign of small talk")
     seg.add_argument("--include-backchannels", action="store_true",
                      help='keep turns that are only back-channels ("Mm.", "Yes, exactly.")')
     seg.set_defaults(command=_segment, verb="segment", parser=seg)
@@ -637,6 +640,11 @@ def _segment(args: argparse.Namespace) -> int:
         args.parser.error(f"--max-words ({max_words}{given['max']}) must be at least twice "
                           f"--min-words ({min_words}{given['min']}): give --max-words "
                           f"{2 * min_words} or more, or a smaller --min-words")
+    framework = None
+    if args.framework:  # its words are the study's, no signs of small talk
+        from .frameworks import load_framework
+
+        framework = load_framework(args.framework)
     corpus = read_corpus(args.inputs, moderator=args.moderator, encoding=args.encoding)
     units = segment(
         corpus,
@@ -645,6 +653,7 @@ def _segment(args: argparse.Namespace) -> int:
         include_moderator=args.include_moderator,
         include_backchannels=args.include_backchannels,
         refuse_empty=True,
+        framework=framework,
     )
     print(_format_table(summarize_units(corpus, units)))
     if args.out:
