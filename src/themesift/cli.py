@@ -210,7 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_options(sug)
     sug.add_argument("--out", required=True, metavar="PREDS.csv",
                      help="where to write the suggestions: a .csv, or an .xlsx workbook")
-    sug.add_argument("--none-similarity", type=_similarity, default=None, metavar="LEVEL",
+    sug.add_argument("--none-similarity", type=_number(-1, 1, "0.3"), default=None,
+                     metavar="LEVEL",
                      help="suggest none where a row's best theme is less similar than this "
                           "cosine level (-1 to 1), instead of judging its fit against the "
                           "table's other rows")
@@ -236,7 +237,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--units", default=None, metavar="UNITS.csv",
                      help="the machine's units (units.csv of a run): align a first table coded "
                      "as character spans (doc_id/source, start, end, or a .qdpx) to these units")
-    cmp.add_argument("--min-overlap", type=_share, default=None, metavar="SHARE",
+    cmp.add_argument("--min-overlap", type=_number(0, 1, "0.5", above=True), default=None,
+                     metavar="SHARE",
                      help="with --units: share of the unit or of the span that must overlap, "
                      "above 0 and at most 1 (default 0.5)")
     cmp.add_argument("--mapping", default=None, metavar="MAP.csv",
@@ -306,28 +308,22 @@ def _whole_number(low: int, high: int | None = None):
     return whole_number
 
 
-def _similarity(text: str) -> float:
-    """An argparse type for a cosine similarity level, from -1 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not -1 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number from -1 to 1 (such as 0.3), not "
-                                         f"{text!r}")
-    return value
+def _number(low: int, high: int, example: str, *, above: bool = False):
+    """An argparse type for a number from ``low`` (above it, with ``above``) to ``high``: a
+    value outside is a usage error naming the option and the range."""
+    allowed = f"above {low} and at most {high}" if above else f"from {low} to {high}"
 
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not (low < value if above else low <= value) or value > high:
+            raise argparse.ArgumentTypeError(f"must be a number {allowed} (such as {example}), "
+                                             f"not {text!r}")
+        return value
 
-def _share(text: str) -> float:
-    """An argparse type for a share above 0 and at most 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most 1 (such as 0.5), "
-                                         f"not {text!r}")
-    return value
+    return number
 
 
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
