@@ -170,6 +170,12 @@ def test_a_coded_subtheme_is_shown_and_an_unknown_theme_comes_last(coded_study):
      'He told me, eventually. He said, "you lot were so excited I didn\'t want to let you '
      'down."'),
     ("--something lovely and stupid.", "Something lovely and stupid."),
+    # a pseudonymised export's placeholders are words of the sentence, not notes
+    ("I had to read [PERSON 3]'s NHS number out [laughs] twice.",
+     "I had to read [PERSON 3]'s NHS number out twice."),
+    # "no" that says the opposite stays; one parted off by a comma goes
+    ("No targets, no forms, nothing.", "No targets, no forms, nothing."),
+    ("No, I'd finished by then.", "I'd finished by then."),
 ])
 def test_condense_removes_fillers_and_keeps_the_speakers_words(unit, condensed):
     assert condense(unit) == condensed

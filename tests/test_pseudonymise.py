@@ -170,6 +170,17 @@ def test_hyphenated_names_and_places_with_an_s_are_replaced():
     assert not re.search(r"Mary|Jane|Smith", " ".join(out)), out
 
 
+def test_names_the_tagger_reads_apart_are_replaced_whole():
+    texts = ["I went to St Mary's Hospital last week, and St Mary's again on Friday.",
+             "Will Henderson was there, and a nurse from St James.",
+             "Bye Bernadette, see you. OK bye then."]
+    names = find_pseudonyms(texts)
+    out = " ".join(pseudonymise(texts, pseudonyms=names))
+    assert not re.search(r"Mary|Henderson|Bernadette", out), out  # a possessive, a modal verb
+    assert "OK bye then" in out, out  # a greeting is no part of a name
+    assert not {"St", "Bye"} & set(names.table["original"])  # nor is "St" of "St Mary" one
+
+
 def test_texts_get_one_placeholder_per_person_and_place():
     texts = ["I told Sarah Jones at the surgery, and Sarah said no.",
              "Then Sarah moved to a flat in Manchester.", "Sarah lives in Manchester now."]

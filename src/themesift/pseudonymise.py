@@ -232,9 +232,10 @@ def _entity_name(entity) -> tuple[str, str] | None:
     """
     tokens, doc = list(entity), entity.doc
     while tokens and (tokens[0].is_punct or tokens[0].tag_ == "DT"
-                      or _is_role_word(tokens[0].text)):
+                      or _is_role_word(tokens[0].text)
+                      or tokens[0].text.casefold() in _GREETINGS):  # "Bye Bernadette"
         tokens = tokens[1:]
-    while tokens and (tokens[-1].is_punct or tokens[-1].tag_ == "DT"
+    while tokens and (tokens[-1].is_punct or tokens[-1].tag_ in ("DT", "POS")  # "St Mary's"
                       or entity.label_ == "PERSON" and _is_role_word(tokens[-1].text)):
         tokens = tokens[:-1]
     if not tokens:
@@ -254,11 +255,21 @@ def _entity_name(entity) -> tuple[str, str] | None:
     # Hospital" (at an end they make no name: "That's-" is a false start)
     words = [t for k, t in enumerate(tokens)
              if not (t.tag_ in ("HYPH", "POS") and 0 < k < len(tokens) - 1)]
+    # A person's first name the tagger read as a word ("Will Henderson", "Precious Mensah")
+    # is still part of the name where a proper noun follows it.
+    loose = 1 if entity.label_ == "PERSON" and len(words) > 1 else 0
     if kind is None or not words or any(
-            t.tag_ not in _PROPER_NOUN_TAGS or not t.text[:1].isupper()
-            or not _NAME_WORD.fullmatch(t.text) for t in words):
+            not t.text[:1].isupper() or not _NAME_WORD.fullmatch(t.text)
+            or (t.tag_ not in _PROPER_NOUN_TAGS and k >= loose) for k, t in enumerate(words)):
         return None
     return doc.text[tokens[0].idx:tokens[-1].idx + len(tokens[-1])], kind
+
+
+#: Words of a name that name nobody on their own ("St" of "St Mary").
+_NOT_NAME_PARTS = frozenset("st saint mount mt".split()) | _PLACE_WORDS
+#: Words said to someone before their name ("Bye Bernadette"): no part of the name.
+_GREETINGS = frozenset("bye goodbye hi hiya hello hey thanks thank cheers morning evening "
+                       "night dear oh yeah yes no ok okay sorry".split())
 
 
 def _spoken_parts(text: str, speakers: Collection[str] = ()) -> tuple[list[str], list[str]]:
@@ -366,7 +377,8 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     person: dict[str, str] = {}  # casefolded name or part -> the full name it belongs to
     for name, kind in sorted(kinds.items(), key=lambda item: -len(item[0].split())):
         for part in name.split() if kind == "PERSON" else ():
-            if len(part) > 1 and not _is_role_word(part):
+            if len(part) > 1 and not _is_role_word(part) and part.casefold().rstrip(
+                    ".") not in _NOT_NAME_PARTS:
                 person.setdefault(part.casefold(), person.get(name.casefold(), name))
                 spelled.setdefault(part.casefold(), part)
     kinds.update({spelled[part]: "PERSON" for part in person if spelled[part] not in kinds})

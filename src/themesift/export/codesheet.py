@@ -46,8 +46,10 @@ MIN_SUBTHEME_OVERLAP = 2
 #: A condensed meaning unit keeps its best sentences up to about this many words.
 CONDENSED_WORDS = 25
 
-_NOTES = re.compile(r"\s*(?:\[[^\]]*\]|\((?:laugh|pause|inaudible|crosstalk|sigh)[^)]*\))",
-                    re.IGNORECASE)
+# Transcriber's notes ("[laughs]", "(pause)"), not a pseudonymised export's placeholders
+# ("[PERSON 3]", "[PLACE 1]"), which stand for words of the sentence.
+_NOTES = re.compile(r"\s*(?:\[(?!(?:PERSON|PLACE) \d+\])[^\]]*\]|"
+                    r"\((?:laugh|pause|inaudible|crosstalk|sigh)[^)]*\))", re.IGNORECASE)
 _FALSE_START = re.compile(r"\b([\w']+)-\s+(?=\1\b)", re.IGNORECASE)
 # A word said twice: any word across a comma ("she's, she's"), only small words without one
 # ("the the"), since "walk in in crisis" and "had had" are English.
@@ -77,7 +79,9 @@ def _join_emptied(match: re.Match) -> str:
     return word + (", " if word.lower() == following.lower() else " ")
 
 
-_LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|no|oh|okay|ok|right)\b[\s,]*)+",
+# Discourse openers: not "no", which may say the opposite of what follows ("No targets, no
+# forms" is not "Targets, no forms"), unless a comma parts it off ("No, I'd finished").
+_LEADING = re.compile(r"^(?:(?:and|so|but|well|yeah|yes|oh|okay|ok|right)\b[\s,]*|no\s*,\s*)+",
                       re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”’)\]])\s+")
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+-+\s+")
