@@ -120,9 +120,12 @@ def test_a_name_inside_a_unit_is_replaced_in_unit_and_transcript(maria_study):
 def test_an_analyst_who_shares_a_name_with_someone_in_the_transcripts_is_not_named(
         maria_study):
     maria_study.decide("unit:u1", "reassign", theme_id="hope", analyst="Maria")
+    maria_study.decide("unit:u0", "reassign", theme_id="hope", analyst="Maria Jones")
+    first = maria_study.decisions["analyst"].iloc[0]  # the fixture's, named nowhere
     view = study_view(maria_study, pseudonymise=True)
     analysts = {*view.decisions["analyst"], *view.coding["analyst"]}
-    assert "Maria" not in analysts and "[PERSON 1]" in analysts
+    # not half-named ("[PERSON 1] Jones"), nor given the participant's placeholder
+    assert analysts == {"[ANALYST 1]", "[ANALYST 2]", first}
 
 
 def test_count_is_the_number_of_mentions_in_the_transcripts(view, sample_corpus):
@@ -265,6 +268,16 @@ def test_pseudonymised_code_sheet_names_nobody(maria_study, tmp_path):
                                   "Leeds,[PLACE 1],PLACE,1"]
 
 
+def test_a_pseudonymised_report_names_no_study_folder(maria_study, tmp_path):
+    from themesift import export_report
+
+    page = export_report(maria_study, tmp_path / "r.html", pseudonymise=True).read_text(
+        encoding="utf-8")
+    assert str(maria_study.path.parent) not in page and not re.search("Maria|Leeds", page)
+    plain = export_report(maria_study, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert str(maria_study.path) in plain
+
+
 # Reported: "Tom: In Manchester" had the small model tag "Manchester" a date, and "Bristol the"
 # is an organisation to it even without the label.
 PLACES = [("Tom", "In Manchester the funding for those groups was cut, and nobody told the "
@@ -310,3 +323,13 @@ def test_bad_input_and_missing_model_are_explained():
         pseudonymise(42)
     with pytest.raises(MissingDependencyError, match="no_such_pipeline"):
         find_pseudonyms(["Maria"], model="no_such_pipeline")
+
+
+def test_the_frameworks_words_stay_in_lower_case_labels_whoever_shares_the_name():
+    from themesift.pseudonymise import Pseudonyms
+
+    names = Pseudonyms((("Hope", "[PERSON 1]", "PERSON", 1),))
+    assert names.replace("hope, flat", ignore_case=True) == "[PERSON 1], flat"
+    # the theme "hope" in a keyword list or label is no person (nor a clue to who is)
+    assert names.replace("hope, flat", ignore_case=True, keep=frozenset({"hope"})) == "hope, flat"
+    assert names.replace("Hope said so.", keep=frozenset({"hope"})) == "[PERSON 1] said so."

@@ -103,36 +103,41 @@ class Pseudonyms:
 
         return pd.DataFrame(list(self.names), columns=["original", "placeholder", "kind", "count"])
 
-    def replace(self, text: str, *, ignore_case: bool = False) -> str:
+    def replace(self, text: str, *, ignore_case: bool = False,
+                keep: frozenset[str] = frozenset()) -> str:
         """``text`` with every whole-word occurrence of a name replaced by its placeholder.
 
         A name is found in any letter case ("TOM", "tom"), except one that is also an everyday
         word ("Hope", "Will"), found only as a name is written ("Hope", "HOPE");
-        ``ignore_case`` finds those in any case too (code labels and keywords are lower case).
+        ``ignore_case`` finds those in any case too (code labels and keywords are lower case),
+        but for the words of ``keep`` (lower case: the framework's own words, such as the
+        theme "hope").
 
         Examples
         --------
         >>> Pseudonyms((("Ben", "[PERSON 1]", "PERSON", 2),)).replace("OT Ben: thanks, Ben.")
         'OT [PERSON 1]: thanks, [PERSON 1].'
         """
-        return _replace_spans(text, self._edits(text, ignore_case))[0]
+        return _replace_spans(text, self._edits(text, ignore_case, keep))[0]
 
-    def _edits(self, text: str, ignore_case: bool = False) -> list[tuple[int, int, str]]:
+    def _edits(self, text: str, ignore_case: bool = False,
+               keep: frozenset[str] = frozenset()) -> list[tuple[int, int, str]]:
         if not self.names or not isinstance(text, str):
             return []
-        pattern = _name_pattern(tuple(n[0] for n in self.names), ignore_case)
+        pattern = _name_pattern(tuple(n[0] for n in self.names), ignore_case, keep)
         placeholder = {n[0].casefold(): n[1] for n in self.names}
         return [(m.start(), m.end(), placeholder[m.group().casefold()])
                 for m in pattern.finditer(text)]
 
 
 @functools.lru_cache(maxsize=16)
-def _name_pattern(names: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
+def _name_pattern(names: tuple[str, ...], ignore_case: bool,
+                  keep: frozenset[str] = frozenset()) -> re.Pattern[str]:
     """Whole-word occurrences of the names, longest first (so "St James Hospital" wins over
     "James" at the same place), in any letter case but for everyday words (see
     :meth:`Pseudonyms.replace`)."""
     def alternative(name: str) -> str:
-        if ignore_case or name.casefold() not in _WORD_NAMES:
+        if (ignore_case and name.casefold() not in keep) or name.casefold() not in _WORD_NAMES:
             return f"(?i:{re.escape(name)})"
         return "|".join(map(re.escape, dict.fromkeys((name, name.title(), name.upper()))))
 
@@ -473,12 +478,15 @@ def _with_spans(table: pd.DataFrame, texts: dict[str, tuple[str, list]],
 
 
 def _replace_columns(table: pd.DataFrame, pseudonyms: Pseudonyms, columns: Iterable[str],
-                     *, ignore_case: bool = False) -> pd.DataFrame:
+                     *, lower_case: Iterable[str] = (),
+                     keep: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The table with names replaced in ``columns``, and in any letter case in ``lower_case``
+    (machine-made labels and keywords) but for the words of ``keep``."""
     table = table.copy()
-    for column in columns:
+    for column in (*columns, *lower_case):
         if column in table:
-            table[column] = table[column].map(
-                lambda v: pseudonyms.replace(v, ignore_case=ignore_case))
+            table[column] = table[column].map(lambda v, lower=column in lower_case: (
+                pseudonyms.replace(v, ignore_case=lower, keep=keep)))
     return table
 
 
@@ -486,21 +494,35 @@ def _pseudonymise_view(view: StudyView, pseudonyms: Pseudonyms) -> StudyView:
     texts = {doc_id: _replace_spans(text, pseudonyms._edits(text))
              for doc_id, text in zip(view.transcripts["doc_id"], view.transcripts["text"])}
     transcripts = view.transcripts.assign(text=[texts[d][0] for d in view.transcripts["doc_id"]])
-    text_columns = ("text", "rationale", "label", "exemplars")
+    # The framework's own words ("hope", "will" of "against her will") are not names in the
+    # machine's lower-case labels and keywords, whoever in the transcripts is called Hope.
+    keep = frozenset(word.casefold() for theme in view.framework.all_themes()
+                     for text in (theme.id, theme.name, theme.description, *theme.indicators,
+                                  *theme.examples)
+                     for word in re.findall(r"[^\W\d_]+", text))
+    # An analyst who shares a name (or part of one) with someone in the transcripts is not
+    # named either, nor half-named ("[PERSON 3] Jones"), nor given that person's placeholder:
+    # "[ANALYST 1]", in the order analysts first decided.
+    analysts = [a for a in dict.fromkeys(view.decisions["analyst"].fillna(""))
+                if a and pseudonyms.replace(a) != a]
+    named = {a: f"[ANALYST {k}]" for k, a in enumerate(analysts, start=1)}
     return dataclasses.replace(
         view,
         transcripts=transcripts,
         units=_with_spans(view.units, texts, pseudonyms),
-        # an analyst who shares a name with someone in the transcripts is not named either
-        coding=_replace_columns(_with_spans(view.coding, texts, pseudonyms), pseudonyms,
-                                ("analyst",)),
-        codes=_replace_columns(view.codes, pseudonyms, ("label", "keywords", "exemplars"),
-                               ignore_case=True),
+        coding=_with_spans(view.coding, texts, pseudonyms).replace({"analyst": named}),
+        codes=_replace_columns(view.codes, pseudonyms, ("exemplars",),
+                               lower_case=("label", "keywords"), keep=keep),
         decided_codes=None if view.decided_codes is None else _replace_columns(
-            view.decided_codes, pseudonyms, ("label", "keywords", "exemplars"), ignore_case=True),
-        suggestions=_replace_columns(view.suggestions, pseudonyms, text_columns, ignore_case=True),
-        pending=_replace_columns(view.pending, pseudonyms, text_columns),
-        decisions=_replace_columns(view.decisions, pseudonyms, ("note", "analyst")),
+            view.decided_codes, pseudonyms, ("exemplars",), lower_case=("label", "keywords"),
+            keep=keep),
+        suggestions=_replace_columns(view.suggestions, pseudonyms,
+                                     ("text", "rationale", "exemplars"), lower_case=("label",),
+                                     keep=keep),
+        pending=_replace_columns(view.pending, pseudonyms, ("text", "rationale", "label",
+                                                           "exemplars")),
+        decisions=_replace_columns(view.decisions, pseudonyms, ("note",)).replace(
+            {"analyst": named}),
         pseudonyms=pseudonyms,
     )
 

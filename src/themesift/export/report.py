@@ -170,7 +170,9 @@ def _from_view(view: StudyView) -> _ReportData:
     codes["carried"] = codes["code_id"].isin(view.carried_codes)
     order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
     order = order or list(view.transcripts["doc_id"])
-    title = f"run {view.run_id} of study {view.study_path}"
+    # a pseudonymised page does not name the study's folder ("StMarys_Ward7_study")
+    title = f"run {view.run_id}" + ("" if view.pseudonyms is not None
+                                    else f" of study {view.study_path}")
     return _ReportData(title, view.framework, dict(view.manifest), order, units, codes,
                        view.assignments, decisions=decisions,
                        suggestions=sugg[["suggestion_id", "level", "theme_id"]],
