@@ -24,6 +24,10 @@ the same name gets the same placeholder everywhere: "[PERSON 1]", "[PLACE 1]", n
 order of first appearance. Offsets are moved with the text, so ``text[start:end] == unit
 text`` still holds for every unit and turn.
 
+Identifiers that are no names are found by their form (:data:`IDENTIFIERS`: e-mail
+addresses, phone numbers, NHS numbers, dates with day, month and year, UK postcodes) and
+replaced the same way ("[PHONE 1]", "[DATE 1]").
+
 Not changed: transcript ids and file names (name your files without names), and the
 framework. The mapping (:attr:`Pseudonyms.table`) is the key to the real names; keep it apart
 from the export (:func:`write_pseudonym_map`).
@@ -56,6 +60,40 @@ logger = logging.getLogger(__name__)
 
 #: Entity labels of spaCy's English pipelines and the kind of placeholder they get.
 ENTITY_KINDS = {"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE"}
+
+_MONTHS = ("jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+#: Identifiers that are no names, found by their form: an e-mail address, a phone number
+#: (10 to 13 digits, starting 0 or +), an NHS number (3-3-4 digits), a date with day, month
+#: and year (a date of birth; "in June" and "2019" stay) and a UK postcode. Each kind gets
+#: placeholders of its own ("[PHONE 1]").
+IDENTIFIERS: dict[str, re.Pattern[str]] = {
+    "EMAIL": re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "PHONE": re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s-]?(?:\(0\)\s?)?|0)\d(?:[\s-]?\d){8,11}(?!\w)"),
+    "ID": re.compile(r"(?<![\w-])\d{3}[\s-]?\d{3}[\s-]?\d{4}(?![\w-])"),
+    "DATE": re.compile(
+        rf"(?<![\w/.-])\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:19|20)?\d{{2}}(?![\w/.-])|"
+        rf"(?i:(?<!\w){_DAY}(?:\s+of)?\s+(?:{_MONTHS})\.?,?\s+(?:19|20)\d{{2}}(?!\w))|"
+        rf"(?i:(?<!\w)(?:{_MONTHS})\.?\s+{_DAY},?\s+(?:19|20)\d{{2}}(?!\w))"),
+    "POSTCODE": re.compile(r"(?<!\w)[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?!\w)"),
+}
+#: Every kind of placeholder: "[PERSON 1]", "[PHONE 2]".
+PLACEHOLDER_KINDS = ("PERSON", "PLACE", *IDENTIFIERS)
+
+
+def _identifiers(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """``(text as written, kind)`` of every identifier of :data:`IDENTIFIERS` in the texts,
+    the first kind whose form a stretch has winning (a phone number is no NHS number)."""
+    found = []
+    for text in texts:
+        taken: list[tuple[int, int]] = []
+        for kind, pattern in IDENTIFIERS.items():
+            for m in pattern.finditer(text):
+                if not any(start < m.end() and m.start() < end for start, end in taken):
+                    taken.append(m.span())
+                    found.append((m.group(), kind))
+    return found
 
 # Words of a speaker label (or around a name) that say who someone is, not what they are called.
 _ROLE_WORDS = frozenset(
@@ -368,6 +406,7 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
     found = [(name, "PERSON") for name in map(speaker_name, dict.fromkeys(speakers)) if name]
     for doc in _load_ner(model).pipe(parts):
         found += filter(None, map(_entity_name, doc.ents))
+    found += _identifiers(texts)
     # A name tagged both ways ("Manchester" as a person once, a place twice) gets the kind
     # the model gave it most often. A person's full name comes first, so "Sarah" alone gets
     # the placeholder of "Sarah Jones".

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .._io import CSV_OPTIONS
 from ..errors import InputError
 from ..model import NONE_THEME, Framework, Theme
+from ..pseudonymise import PLACEHOLDER_KINDS
 from ..review.sheet import is_formula_like, quote_formula
 from ..text import LETTER, content_stems
 from ._common import StudyView, atomic_output, check_output, study_view
@@ -48,7 +49,7 @@ CONDENSED_WORDS = 25
 
 # Transcriber's notes ("[laughs]", "(pause)"), not a pseudonymised export's placeholders
 # ("[PERSON 3]", "[PLACE 1]"), which stand for words of the sentence.
-_NOTES = re.compile(r"\s*(?:\[(?!(?:PERSON|PLACE) \d+\])[^\]]*\]|"
+_NOTES = re.compile(rf"\s*(?:\[(?!(?:{'|'.join(PLACEHOLDER_KINDS)}) \d+\])[^\]]*\]|"
                     r"\((?:laugh|pause|inaudible|crosstalk|sigh)[^)]*\))", re.IGNORECASE)
 _FALSE_START = re.compile(r"\b([\w']+)-\s+(?=\1\b)", re.IGNORECASE)
 # A word said twice: any word across a comma ("she's, she's"), only small words without one

@@ -12,10 +12,10 @@ Codes
     description), its subthemes nested under it, and under a theme the candidate codes the
     analyst accepted into it (or reassigned to it) as a whole and that still code a unit. No
     two codes share a name (QualCoder needs that; NVivo merges same-named siblings): of
-    codes with one label, the later are numbered ("talk about waiting (2)"). "Fits no theme" is a top-level
-    code of its own, next to the themes rather than inside one: it holds what the analyst
-    judged to fit none of them, the material for new themes, which an analyst in NVivo will
-    want to sort into new codes. With ``suggestions=True``, a top-level "Suggested by
+    codes with one label, the later are numbered ("talk about waiting (2)"). "Fits no theme"
+    is a top-level code of its own, next to the themes rather than inside one: it holds what
+    the analyst judged to fit none of them, the material for new themes, which an analyst in
+    NVivo will want to sort into new codes. With ``suggestions=True``, a top-level "Suggested by
     themesift" code holds one code per theme for the suggestions nobody has decided on yet.
 Codings
     Every unit of the current coding is a ``PlainTextSelection`` (character offsets into the
@@ -272,8 +272,8 @@ class _Project:
             project.remove(cases)
         if self.notes:
             ET.SubElement(project, "Notes").extend(self.notes.values())
-        pseudonymised = " Names of people and places are pseudonymised." if (
-            view.pseudonyms is not None) else ""
+        pseudonymised = (" Names of people and places, and identifiers such as phone numbers "
+                         "and dates, are pseudonymised." if view.pseudonyms is not None else "")
         ET.SubElement(project, "Description").text = _clean(
             f"Exported by themesift from run {view.run_id} with the framework "
             f"{view.framework.name!r} (version {view.framework.version}).{pseudonymised}")
