@@ -271,6 +271,17 @@ def test_pseudonymised_code_sheet_names_nobody(maria_study, tmp_path):
                                   "Leeds,[PLACE 1],PLACE,1"]
 
 
+def test_names_and_identifiers_only_the_notes_give_are_replaced_in_them(maria_study):
+    maria_study.decide("unit:u1", "reassign", theme_id="hope", analyst="KJ",
+                       note="Discussed with Siobhan Kapoor at Pembury Hospital, 07911 123456.")
+    view = study_view(maria_study, pseudonymise=True)
+    note = view.decisions["note"].iloc[-1]
+    assert not re.search(r"Siobhan|Kapoor|Pembury|07911", note), note
+    assert "[PHONE 1]" in note
+    counts = view.pseudonyms.table.set_index("original")["count"]
+    assert counts.get("Maria") == 2  # the transcripts' mentions, whatever the notes say
+
+
 def test_a_pseudonymised_report_names_no_study_folder(maria_study, tmp_path):
     from themesift import export_report
 

@@ -26,7 +26,8 @@ text`` still holds for every unit and turn.
 
 Identifiers that are no names are found by their form (:data:`IDENTIFIERS`: e-mail
 addresses, phone numbers, NHS numbers, dates with day, month and year, UK postcodes) and
-replaced the same way ("[PHONE 1]", "[DATE 1]").
+replaced the same way ("[PHONE 1]", "[DATE 1]"). A study's decision notes are read for
+names and identifiers as the transcripts are.
 
 Not changed: transcript ids and file names (name your files without names), and the
 framework. The mapping (:attr:`Pseudonyms.table`) is the key to the real names; keep it apart
@@ -403,10 +404,14 @@ def find_pseudonyms(data, *, model: str | None = None) -> Pseudonyms:
         parts += spoken
         speakers += labels  # a text's own labels ("Maria: ...") name people too
         known.update(labels)
+    # The analysts' notes name people too ("ask Dr Ravi Kapoor"), and are exported: read as
+    # the turns are (the counts stay the transcripts' mentions).
+    notes = ([str(n) for n in data.decisions["note"].fillna("") if str(n).strip()]
+             if isinstance(data, StudyView) else [])
     found = [(name, "PERSON") for name in map(speaker_name, dict.fromkeys(speakers)) if name]
-    for doc in _load_ner(model).pipe(parts):
+    for doc in _load_ner(model).pipe([*parts, *notes]):
         found += filter(None, map(_entity_name, doc.ents))
-    found += _identifiers(texts)
+    found += _identifiers([*texts, *notes])
     # A name tagged both ways ("Manchester" as a person once, a place twice) gets the kind
     # the model gave it most often. A person's full name comes first, so "Sarah" alone gets
     # the placeholder of "Sarah Jones".
