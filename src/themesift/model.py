@@ -253,6 +253,11 @@ class Theme:
     parent: str | None = None
     line: int | None = field(default=None, compare=False)
 
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What the analyst wrote for it: its name, description, indicators and examples."""
+        return (self.name, self.description, *self.indicators, *self.examples)
+
 
 @dataclass(frozen=True)
 class Framework:

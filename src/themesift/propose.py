@@ -22,9 +22,8 @@ normal distribution with the study's median and robust spread (the MAD) that lie
 so 0.5 is a typical unit and 0.02 one of the worst fitting. "none" is even odds at
 ``NONE_Z`` = 2 spreads below the median and fades as a normal tail above it, so on a study
 where every unit has a theme few get none (measured by bench/suite.py), while small talk,
-a unit no closer to any theme than to an empty text, or one unlike the rest of the study does. A
-unit no closer to any theme text than to an empty one (similarity <= 0) fits none whatever
-the study. Fewer than ``MIN_REFERENCE_UNITS`` units say nothing about what is typical: only
+or a unit unlike the rest of the study, does. A unit no closer to any theme text than to an
+empty one (similarity <= 0) fits none whatever the study. Fewer than ``MIN_REFERENCE_UNITS`` units say nothing about what is typical: only
 that last rule applies, and ``fit`` is empty. ``none_similarity`` replaces all this with a
 level of the analyst's own that a unit's best similarity must beat.
 
@@ -96,7 +95,7 @@ from ._blas import one_blas_thread
 from .errors import InputError
 from .model import (NONE_THEME, SEPARATOR, CandidateCodes, Framework, Theme, agreeing_first,
                     theme_label)
-from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, same_text
+from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, is_missing, same_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1109,8 +1108,7 @@ def unknown_themes(framework: Framework, cells: Iterable[tuple[int, object]]) ->
     unknown: dict[str | None, list[int]] = {}  # each unknown theme (None: empty), its rows
     for row, given in cells:
         if example_theme(framework, given) is None:
-            blank = given is None or given != given or not str(given).strip()  # NaN != NaN
-            unknown.setdefault(None if blank else given, []).append(row)
+            unknown.setdefault(None if is_missing(given) else given, []).append(row)
     if not unknown:
         return None
     said = [f"{EMPTY_CELL if given is None else repr(given)} in "

@@ -541,8 +541,7 @@ def _pseudonymise_view(view: StudyView, pseudonyms: Pseudonyms) -> StudyView:
     # The framework's own words ("hope", "will" of "against her will") are not names in the
     # machine's lower-case labels and keywords, whoever in the transcripts is called Hope.
     keep = frozenset(word.casefold() for theme in view.framework.all_themes()
-                     for text in (theme.id, theme.name, theme.description, *theme.indicators,
-                                  *theme.examples)
+                     for text in (theme.id, *theme.texts)
                      for word in re.findall(r"[^\W\d_]+", text))
     # An analyst who shares a name (or part of one) with someone in the transcripts is not
     # named either, nor half-named ("[PERSON 3] Jones"), nor given that person's placeholder:

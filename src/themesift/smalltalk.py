@@ -351,9 +351,7 @@ def topic_words(framework) -> frozenset[str]:
     None gives none."""
     if framework is None:
         return frozenset()
-    return vocabulary_words(text for theme in framework.all_themes()
-                            for text in (theme.name, theme.description, *theme.indicators,
-                                         *theme.examples))
+    return vocabulary_words(text for theme in framework.all_themes() for text in theme.texts)
 
 
 def vocabulary_words(texts: Iterable[str]) -> frozenset[str]:

@@ -15,7 +15,7 @@ import re
 
 __all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems",
            "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text",
-           "same_text"]
+           "is_missing", "same_text"]
 
 
 def counted(n: int, word: str) -> str:
@@ -44,6 +44,17 @@ def cell_text(value):
     if isinstance(value, numbers.Integral):
         return str(value)
     return value if math.isnan(value) else str(value)
+
+
+def is_missing(value) -> bool:
+    """Whether a table cell is empty: None, pandas' NA, NaN or only whitespace."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    import pandas as pd
+
+    return value is pd.NA
 
 
 # Words that carry no topic in spoken English, on top of spaCy's stop words.

@@ -15,8 +15,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME
-from ..text import counted
-from ._stats import is_missing
+from ..text import counted, is_missing
 from ._tables import (
     NA_HINT,
     norm_id,

@@ -4,7 +4,6 @@ published reference values)."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -13,6 +12,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
     import pandas as pd
 
 from ..errors import InputError
+from ..text import is_missing
 
 
 def _chance_corrected(po: np.ndarray, pe: np.ndarray) -> np.ndarray:
@@ -113,16 +113,6 @@ def rating_counts(ratings: Any) -> pd.DataFrame:
             if v is not None:
                 counts[u, index[v]] += 1
     return pd.DataFrame(counts, index=frame.columns, columns=cats)
-
-
-def is_missing(v: Any) -> bool:
-    import pandas as pd
-
-    if v is None or v is pd.NA:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and not v.strip()
 
 
 def multi_parts(counts: Any) -> tuple[np.ndarray, np.ndarray, float]:

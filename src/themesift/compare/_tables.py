@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME, theme_label
-from ._stats import is_missing
+from ..text import is_missing
 
 logger = logging.getLogger(__name__)
 

@@ -618,9 +618,9 @@ def _quotes(code: Any, text_of: dict[str, str], theme_of: dict[str, str],
     return "".join(f"<div class='quote'>“{_e(t)}”</div>" for t in short)
 
 
-def _code_rows(codes: pd.DataFrame, data: _ReportData) -> list[list[str]]:
-    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
-    theme_of = dict(zip(data.units["unit_id"], data.units["theme_id"]))
+def _code_rows(codes: pd.DataFrame, text_of: dict[str, str], theme_of: dict[str, str]
+               ) -> list[list[str]]:
+    """A table row per code (``text_of``, ``theme_of``: each unit's text and theme)."""
     return [[f"<b>{_e(c.code_id)}</b> {_e(c.label)}<div class='muted'>"
              f"{_e(str(c.keywords).replace(' | ', ', '))}</div>",
              str(c.size), _e(getattr(c, "n_speakers", "")), _num(c.score),
@@ -634,6 +634,8 @@ _CODE_HEAD = ["code", "units", "speakers", "score", "analyst", "exemplar quotes"
 
 
 def _themes_section(data: _ReportData, names, colours) -> str:
+    text_of = dict(zip(data.units["unit_id"], data.units["text"]))
+    theme_of = dict(zip(data.units["unit_id"], data.units["theme_id"]))
     per_theme = data.units["theme_id"].value_counts()
     parts = [_mixed_note(data)]
     for theme in data.framework.themes:
@@ -642,7 +644,8 @@ def _themes_section(data: _ReportData, names, colours) -> str:
                      f"<span class='muted'>"
                      f"{counted(int(per_theme.get(theme.id, 0)), 'meaning unit')}, "
                      f"{counted(len(codes), 'code')}.</span></p>")
-        parts.append(_table(_CODE_HEAD, _code_rows(codes, data), numeric=(1, 2, 3))
+        parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of, theme_of),
+                            numeric=(1, 2, 3))
                      if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
     return "".join(parts)
 
@@ -676,8 +679,9 @@ def _new_themes_section(data: _ReportData) -> str:
     if not len(codes):
         return intro + note + ("<p class='muted'>No code is outside the framework's themes"
                                + (" but those." if note else ".") + "</p>")
+    theme_of = dict(zip(data.units["unit_id"], data.units["theme_id"]))
     return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
-                                                        data), numeric=(1, 2, 3))
+                                                        text_of, theme_of), numeric=(1, 2, 3))
 
 
 def _saturation_section(curve: pd.DataFrame) -> str:

@@ -523,8 +523,8 @@ class _FrameworkReader:
             problem, fix = shifted
             return self.error(f"{problem} (the YAML reader says: {detail})", line, fix=fix)
         fix = next((hint for key, hint in _YAML_HINTS if key in str(exc)), _GENERIC_YAML_FIX)
-        if line is not None and _CURLY_QUOTES.search(text.splitlines()[line - 1]
-                                                     if line <= len(text.splitlines()) else ""):
+        if line is not None and line <= len(self.lines) and _CURLY_QUOTES.search(
+                self.lines[line - 1]):
             fix = f"{_CURLY_FIX}; {fix[0].lower()}{fix[1:]}"
         return self.error(f"The file is not valid YAML: {detail}", line, fix=fix)
 
