@@ -77,7 +77,43 @@ def read_transcript(
             "with moderator= / --moderator replace the role words such as 'Moderator'); its "
             "speakers: %s", path, " or ".join(map(repr, names)),
             ", ".join(speakers[:12]) + (" ..." if len(speakers) > 12 else ""))
+    elif not names and not any(turn.role == "moderator" for turn in transcript.turns):
+        asker = _likely_moderator(transcript)
+        if asker:
+            logger.warning(
+                "%s: no speaker is called Moderator, Interviewer or the like, so every turn "
+                "counts as a participant's and the questions become meaning units; %s asks "
+                "%d of the %d turns' questions. If %s moderated, give moderator=%r (--moderator "
+                "%s).", path, asker[0], asker[1], asker[2], asker[0], asker[0],
+                _shell_word(asker[0]))
     return transcript
+
+
+#: A speaker who asks more than this share of the turns' questions (and two or more), in a
+#: transcript whose labels name no moderator, is named in a warning as the likely moderator.
+LIKELY_MODERATOR_SHARE = 0.5
+
+
+def _likely_moderator(transcript: Transcript) -> tuple[str, int, int] | None:
+    """The speaker who asks most of a transcript's questions (turns with a question mark),
+    with how many they ask and how many turns ask one; None where no one stands out or there
+    is only one speaker."""
+    from collections import Counter
+
+    askers = Counter(turn.speaker for turn in transcript.turns if "?" in turn.text)
+    if len({turn.speaker for turn in transcript.turns}) < 2 or not askers:
+        return None
+    speaker, asked = askers.most_common(1)[0]
+    total = sum(askers.values())
+    return (speaker, asked, total) if asked >= 2 and asked > LIKELY_MODERATOR_SHARE * total \
+        else None
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one word on a command line."""
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _paths(paths) -> list:
@@ -174,7 +210,19 @@ def read_corpus(
         fix = _SKIPPED_FIX.get(path.suffix.lower(), f"To include it, save it as {_SUPPORTED}")
         logger.warning("%s: skipped: themesift does not read %s. %s, or move it out of the "
                        "folder.", path, kind, fix)
-    transcripts = [read_transcript(p, moderator=moderator, encoding=encoding) for p in files]
+    transcripts, errors = [], []
+    for path in files:  # every file read, so that one message names every bad one
+        try:
+            transcripts.append(read_transcript(path, moderator=moderator, encoding=encoding))
+        except InputError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputError(
+            f"{len(errors)} of the {len(files)} transcripts cannot be read:\n"
+            + "".join(f"- {exc}\n" for exc in errors)
+            + "Fix each as it says, or move it out of the folder to leave it out")
     return Corpus(_unique_ids(transcripts), skipped=map(str, skipped))
 
 
