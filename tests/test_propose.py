@@ -1005,3 +1005,81 @@ def test_small_talk_reasons_leave_out_the_words_the_framework_uses(fake_embedder
     out = ts.suggest_units(units, parking, embedder=fake_embedder)
     assert out["rationale"][1].startswith("Small talk (in a small-talk exchange: audio and video)")
     assert "parking" not in out["rationale"][1].split(":")[1]
+
+
+def test_an_example_in_other_case_still_matches_its_unit(fake_embedder):
+    # A survey answer copied into the examples in capitals was not known as coded.
+    examples = pd.DataFrame({"text": ["RENT ARREARS AND EVICTION.", "A flat."],
+                             "theme_id": ["family", "housing"]})
+    out = ts.suggest_units(units_of("Rent arrears and eviction."), FW, embedder=fake_embedder,
+                           examples=examples)
+    assert out["theme_id"][0] == "family"
+    assert out["rationale"][0] == "Coded family in the examples (the analyst's own coding)."
+
+
+@pytest.mark.parametrize("text", ["N/A", "n/a.", "Nothing.", "nothing to add", "No comment",
+                                  "Don't know", "None", "xxx"])
+def test_a_non_answer_fits_no_theme(fake_embedder, text):
+    out = ts.suggest_units(units_of(text, "Rent arrears and eviction."), FW,
+                           embedder=fake_embedder)
+    assert out["theme_id"].tolist() == ["none", "housing"]
+    assert out["rationale"][0] == f"Fits no theme: {text!r} is no answer."
+
+
+@pytest.mark.parametrize("text", ["Nothing helped with the rent arrears.", "No flat yet.",
+                                  "None of the tablets work."])
+def test_answers_that_start_like_a_non_answer_are_answers(text):
+    from themesift.text import is_non_answer
+
+    assert not is_non_answer(text)
+
+
+def test_a_column_without_words_is_refused_not_all_none(fake_embedder):
+    # The wrong column (ages) gave 297 rows of none and exit 0.
+    ages = units_of(*map(str, range(20, 30)))
+    with pytest.raises(InputError, match=r"None of the 10 texts has words to compare with the "
+                                         r"framework \(the first: '20', '21', '22'\)\. Check "
+                                         "that the text column"):
+        ts.suggest_units(ages, FW, embedder=fake_embedder)
+    # a few such cells among texts are rows of none, as before
+    out = ts.suggest_units(units_of("42", *["Rent arrears and eviction."] * 7), FW,
+                           embedder=fake_embedder)
+    assert out["theme_id"][0] == "none"
+
+
+def test_a_suggestion_the_examples_took_from_the_framework_says_so(sample_units, embedder):
+    # A survey answer the framework alone suggested one theme for, and the examples another:
+    # its rationale quoted only the examples' theme, as if the framework agreed.
+    zero = ts.suggest_units(sample_units, "recovery", embedder=embedder)
+    text = sample_units.set_index("unit_id")["text"]
+    swapped = {"hope": "relationships", "relationships": "hope",
+               "structural_tension": "symptoms_barrier", "symptoms_barrier": "structural_tension"}
+    coded = zero[zero["theme_id"].isin(swapped)].groupby("theme_id").head(6)
+    examples = pd.DataFrame({"text": text[coded["unit_id"]].to_numpy(),
+                             "theme_id": coded["theme_id"].map(swapped).to_numpy()})
+    out = ts.suggest_units(sample_units, "recovery", embedder=embedder, examples=examples)
+    judged = ~out["rationale"].str.startswith(("Coded", "Small talk", "Fits"))
+    changed = judged & (out["theme_id"] != zero["theme_id"]) & (zero["theme_id"] != "none")
+    assert changed.sum() >= 5
+    for i in np.flatnonzero(changed):
+        assert (f"the framework alone would suggest {zero['theme_id'].iloc[i]} (similarity "
+                in out["rationale"].iloc[i]), out["rationale"].iloc[i]
+    kept = judged & (out["theme_id"] == zero["theme_id"])
+    assert kept.sum() >= 5 and not out["rationale"][kept].str.contains("outweigh").any()
+
+
+def test_examples_that_move_most_units_to_one_theme_are_warned_about(caplog):
+    from themesift.propose import _Evidence, _say_if_examples_pull
+
+    evidence = _Evidence(["a", "b", "c"], [], [], np.array([]), np.zeros((0, 2)))
+    framework_best = np.array([0, 1, 2, 1, 2, 0, 1, 2, 0, 1])
+    themed = [("x", "b", False)] * 7 + [("y", "a", False)] + [("t9", "b", False)]
+    texts = [f"t{i}" for i in range(10)]
+    _say_if_examples_pull(framework_best, np.array([1] * 10), themed, evidence, texts)
+    # t9 is an example itself: 6 of the 10 moved, not 7
+    assert ("The coded examples move 6 of the 10 units to b from the theme the framework "
+            "alone suggests (8 of the 9 coded examples are b)") in caplog.text
+    caplog.clear()
+    pulled_less = np.array([1, 1, 1, 1, 2, 0, 1, 2, 0, 1])
+    _say_if_examples_pull(framework_best, pulled_less, themed, evidence, texts)
+    assert caplog.text == ""

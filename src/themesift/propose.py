@@ -95,7 +95,8 @@ from ._blas import one_blas_thread
 from .errors import InputError
 from .model import (NONE_THEME, SEPARATOR, CandidateCodes, Framework, Theme, agreeing_first,
                     theme_label)
-from .text import FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, is_missing, same_text
+from .text import (FALSE_WORDS, LETTER, TRUE_WORDS, cell_text, counted, is_missing,
+                   is_non_answer, reads_as_english, same_text)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -548,7 +549,8 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     coded = check_examples(examples, framework) if examples is not None else []
     decisions = example_decisions(examples, coded) if examples is not None else {}
 
-    if reference is None:  # once a table: later chunks come with the first one's reference
+    first = reference is None
+    if first:  # once a table: later chunks come with the first one's reference
         _say_if_not_english(texts)
         if len(framework.themes) < 3 and none_similarity is None:
             from .frameworks.framework import FEW_THEMES_NOTE
@@ -586,7 +588,11 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
         learner = learner or _learn(themed + clearest, evidence, embedder, top_k, temperature,
                                     reference, weights=ZERO_SHOT_WEIGHTS[-1:] if few else None,
                                     decisions=decisions)
+        framework_best = logits.argmax(axis=1)
         logits = learner.logits(logits, unit_vectors)
+        if first:
+            _say_if_examples_pull(framework_best, logits.argmax(axis=1), themed, evidence,
+                                  texts)
     else:
         if clearest is None:
             rejected = {(same_text(text), theme) for text, theme, no in coded if no}
@@ -605,7 +611,11 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     probs = _softmax(logits)
     # A text with no letters (a number, emoji, a code such as "Q001"'s digits alone) has no
     # words to compare: whatever its vector is close to, it fits no theme.
-    wordless = np.array([not LETTER.search(t) for t in texts])
+    wordless = np.array([not LETTER.search(t) or is_non_answer(t) for t in texts])
+    if first and len(texts) >= MIN_REFERENCE_UNITS and wordless.all():
+        raise InputError(f"None of the {len(texts)} texts has words to compare with the "
+                         f"framework (the first: {', '.join(map(repr, texts[:3]))})",
+                         fix="Check that the text column is the one with the passages")
     probs[wordless] = np.eye(probs.shape[1])[-1]
     known, rejected = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
@@ -628,6 +638,35 @@ def _say_if_not_english(texts: list[str]) -> None:
                        "embedding models are English: their suggestions for other languages "
                        "mean little, however high their scores (translate the texts first).",
                        other, len(told))
+
+
+#: The coded examples pull a study towards one theme (a warning) when they move more than
+#: this share of its units to that theme from the theme the framework alone suggests.
+PULLED_SHARE = 0.5
+
+
+def _say_if_examples_pull(framework_best: np.ndarray, learned_best: np.ndarray, themed,
+                          evidence: _Evidence, texts: list[str]) -> None:
+    """A warning where the examples move most of the units (``texts``; those that are
+    examples themselves aside) to one theme: a few examples, most of one theme and some coded
+    loosely, taught a word rather than the theme (an analyst's 20 examples, 14 of one theme,
+    put 282 of 297 survey answers on it)."""
+    coded = {same_text(text) for text, _, _ in themed}
+    moved = Counter(int(j) for j, was, text in zip(learned_best, framework_best, texts)
+                    if j != was and same_text(text) not in coded)
+    if not moved or len(learned_best) < MIN_REFERENCE_UNITS:
+        return
+    j, count = moved.most_common(1)[0]
+    if j >= len(evidence.theme_ids) or count <= PULLED_SHARE * len(learned_best):
+        return
+    theme = evidence.theme_ids[j]
+    named = Counter(t for _, t, rejected in themed if not rejected)
+    logger.warning(
+        "The coded examples move %d of the %d units to %s from the theme the framework alone "
+        "suggests (%d of the %d coded examples are %s). Few examples, most of one theme, can "
+        "teach its words rather than the theme: read some of those units, and code examples "
+        "of the other themes too.", count, len(learned_best), theme, named[theme],
+        sum(named.values()), theme)
 
 
 def _few_themes_named(themed, n_themes: int) -> bool:
@@ -993,6 +1032,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         if not LETTER.search(s.texts[i]):
             return ("Fits no theme: it has no words to compare with the framework (only "
                     "numbers or symbols); check that this is the text column.")
+        if is_non_answer(s.texts[i]):
+            return f"Fits no theme: {_clip(s.texts[i], 40)!r} is no answer."
         if fit <= round(float(_ndtr(np.array(NONE_Z))), 4):  # fit is rounded so
             why = (f"its closest theme ({closest}) fits it worse than {_share_better(fit)} of "
                    "the study's units fit theirs")
@@ -1019,6 +1060,12 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         reason += (f"; a weak fit (worse than {_share_better(fit)} of the study's units fit "
                    "theirs): the score says it is nearer this theme than the others, not that "
                    "it fits well")
+    if not s.texts[i].isascii() and reads_as_english(s.texts[i]) is False:
+        reason += ("; it does not read as English, and the models are English: this "
+                   "suggestion means little")
+    if j != best and s.n_examples:
+        reason += (f"; the framework alone would suggest {ids[j]} (similarity "
+                   f"{s.similarity[i, j]:.2f}): the coded examples outweigh it here")
     runner = ids[second] if second < n else NONE_THEME
     if s.n_examples:
         reason += f"; weighed against {counted(s.n_examples, 'coded example')}"

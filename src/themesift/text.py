@@ -97,13 +97,26 @@ def reads_as_english(text: str) -> bool | None:
     return sum(w in stop for w in words) >= len(words) / 6
 
 
+#: Answers that say there is no answer: "N/A", "Nothing.", "No comment", "xxx", "Don't know"
+#: (a cell of symbols alone has no words: :data:`LETTER`).
+NON_ANSWER = re.compile(
+    r"(?:n\s*/\s*a|na|nil|none|nothing(?: (?:else|more|to (?:add|say)))?|no comments?|"
+    r"not applicable|(?:i )?don'?t know|dk|no answer|x+)[\s.!]*", re.IGNORECASE)
+
+
+def is_non_answer(text: str) -> bool:
+    """Whether ``text`` is an answer that says there is none (a survey's "N/A", "Nothing",
+    "No comment", "Don't know"), which fits no theme whatever it is close to."""
+    return bool(NON_ANSWER.fullmatch(text.strip().replace("’", "'")))
+
+
 _TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def same_text(text: str) -> str:
-    """A text as compared with an analyst's copy of it: spaces around and inside the words,
-    curly quotes and apostrophes (as Word and Excel write them) don't count."""
-    return " ".join(text.translate(_TYPOGRAPHY).split())
+    """A text as compared with an analyst's copy of it: case, spaces around and inside the
+    words, curly quotes and apostrophes (as Word and Excel write them) don't count."""
+    return " ".join(text.translate(_TYPOGRAPHY).casefold().split())
 
 
 def content_words(text: str) -> list[str]:
