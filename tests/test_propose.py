@@ -156,7 +156,9 @@ def test_propose_maps_codes_to_themes_with_member_quotes(fake_embedder):
 
 @pytest.mark.parametrize("units, message", [
     (pd.DataFrame({"id": ["a"], "text": ["x"]}), r"no 'unit_id' column \(columns: id, text\)"),
-    (units_of("fine", "  "), r"Empty text in row\(s\) 3 of the units table"),
+    (units_of("fine", "  "), r"Empty text in the units table's row\(s\) of index 1\b"),
+    (units_of("x", "fine", "  ").iloc[1:].set_index(pd.Index(["a", "b"])),
+     r"Empty text in the units table's row\(s\) of index 'b'"),
     (pd.DataFrame({"unit_id": ["a", "a"], "text": ["x", "y"]}), "Repeated unit ids: a"),
     (units_of(), "The units table is empty"),
 ])

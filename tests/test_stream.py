@@ -180,3 +180,8 @@ def test_a_units_tables_small_talk_is_set_aside_as_suggest_units_does(tmp_path, 
     whole = suggest_units(units, "recovery", embedder=fake_embedder)
     assert rows["theme_id"].tolist() == whole["theme_id"].tolist()
     assert rows["theme_id"].iloc[-1] == "none" and rows["rationale"].iloc[-1].startswith("Small talk")
+
+
+def test_suggest_table_is_public_as_the_readme_names_it():
+    # ts.suggest_table gave AttributeError: it was in propose alone.
+    assert ts.suggest_table is suggest_table and "suggest_table" in ts.__all__

@@ -144,6 +144,9 @@ def test_spaces_around_column_names_do_not_count(tmp_path, reader, suffix):
     units = READERS[reader](path, id_column="id")
     assert units.columns.tolist() == ["unit_id", "text", "id", "Site"]
     assert units["unit_id"].tolist() == ["q1", "q2", "q3"]
+    # ... nor around the names given, as copied from the header with its space
+    padded = READERS[reader](path, text_column=" text ", id_column="id ")
+    pd.testing.assert_frame_equal(padded, units)
 
 
 def test_two_columns_named_alike_but_for_spaces_are_refused(tmp_path):

@@ -31,7 +31,7 @@ from .model import (CandidateCode, CandidateCodes, Corpus, Decision, Framework, 
                     Suggestion, Theme, Transcript, Turn)
 from .outputs import write_outputs
 from .pipeline import PipelineResult, run_pipeline
-from .propose import propose, score_themes, suggest_units
+from .propose import propose, score_themes, suggest_table, suggest_units
 from .pseudonymise import Pseudonyms, find_pseudonyms, pseudonymise, write_pseudonym_map
 from .review.widget import ReviewWidget, review
 from .segment import segment, summarize_units
@@ -52,6 +52,7 @@ __all__ = [
     "discover_codes",
     # suggestions
     "suggest_units",
+    "suggest_table",
     "propose",
     "score_themes",
     "fine_tune",

@@ -1133,11 +1133,12 @@ def _unit_texts(units) -> tuple[list[str], list[str]]:
         raise InputError("The units table is empty", fix="Give at least one meaning unit")
     # A number in a text cell (a spreadsheet's "42") is that text; a missing one is empty.
     texts = [cell_text(t) for t in units["text"]]
-    empty = [i + 2 for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    empty = [label for label, t in zip(units.index, texts)
+             if not isinstance(t, str) or not t.strip()]
     if empty:
-        rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
-        raise InputError(f"Empty text in row(s) {rows} of the units table (counting the header as row 1)",
-                         fix="Remove those rows or fill in their text")
+        rows = ", ".join(map(repr, empty[:10])) + (" ..." if len(empty) > 10 else "")
+        raise InputError(f"Empty text in the units table's row(s) of index {rows}",
+                         fix="Remove those rows (units.loc[...]) or fill in their text")
     ids = [str(u) for u in units["unit_id"]]
     if len(set(ids)) != len(ids):
         dupes = sorted(u for u, k in Counter(ids).items() if k > 1)[:5]

@@ -180,6 +180,7 @@ def read_table(
         (each naming the rows and the line where the first starts).
     """
     path, suffix = _checked_path(path)
+    text_column, id_column = _column_names(text_column, id_column)
     with _readable(path):
         table, starts = ((_read_sheet(path, [text_column, id_column]), None)  # rows, no lines
                          if suffix == ".xlsx" else _read_csv(path))
@@ -210,6 +211,7 @@ def read_table_chunks(
     import pandas as pd
 
     path, suffix = _checked_path(path)
+    text_column, id_column = _column_names(text_column, id_column)
     if suffix == ".xlsx":
         table = read_table(path, text_column=text_column, id_column=id_column)
         for start in range(0, len(table), chunk_rows):
@@ -353,6 +355,12 @@ def _header_names(cells, split: bool = False) -> set[str]:
                     names.update(field.strip() for row in csv.reader([cell], delimiter=sep)
                                  for field in row)
     return names
+
+
+def _column_names(text_column: str, id_column: str | None) -> tuple[str, str | None]:
+    """The column names as the header is read: spaces around them do not count (a header
+    copied with its trailing space, "Answer ", names the column "Answer")."""
+    return str(text_column).strip(), None if id_column is None else str(id_column).strip()
 
 
 def _column_error(table, path: Path, column: str, sheet: str | None = None,
