@@ -1387,29 +1387,56 @@ def suggest_table(
     # A CSV only (themesift suggest turns it into a workbook for an .xlsx name).
     with atomic_output(out, force=True, suffixes=(".csv",)) as temp, _rows_bar(quiet) as bar:
         chunks = _first_rows_together(read_table_chunks(
-            table, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows),
-            REFERENCE_ROWS)
+            table, text_column=text_column, id_column=id_column, chunk_rows=chunk_rows,
+            keep_empty=True), REFERENCE_ROWS)
         # What fits typically, the units learned from where the codebook has only
         # descriptions, and what was learned: judged on the first chunk, kept for the rest.
         reference = clearest = learner = None
+        empty_ids: list[str] = []
         for number, units in enumerate(chunks):
             # Rows stand alone (no turns: a turn split between chunks would read differently),
             # but a units table's small-talk flags hold (themesift segment writes them).
             units = units[[c for c in ("unit_id", "text", "small_talk") if c in units]]
-            s = _score(units, framework, embedder, examples, None, TOP_K, TEMPERATURE,
-                       none_similarity, CONTEXT_WEIGHT, CODE_WEIGHT, reference, clearest,
-                       learner)
-            reference = reference or _Reference.of(s.similarity.max(axis=1))
-            if clearest is None and reference is not None:
-                clearest, learner = s.clearest, s.learner
-            rows = _unit_table(s, units).rename(columns={"unit_id": "id"})
+            # An empty cell (a survey question left unanswered) is a row of none.
+            empty = units["text"].str.strip() == ""
+            empty_ids += units.loc[empty, "unit_id"].tolist()
+            if empty.all() and number == 0:
+                raise InputError(f"Every {text_column!r} cell of the first {len(units)} rows is "
+                                 "empty", path=table,
+                                 fix="Check that the text column is the one with the passages")
+            rows = _empty_rows(units[empty])
+            if not empty.all():
+                s = _score(units[~empty], framework, embedder, examples, None, TOP_K,
+                           TEMPERATURE, none_similarity, CONTEXT_WEIGHT, CODE_WEIGHT,
+                           reference, clearest, learner)
+                reference = reference or _Reference.of(s.similarity.max(axis=1))
+                if clearest is None and reference is not None:
+                    clearest, learner = s.clearest, s.learner
+                rows = pd.concat([_unit_table(s, units[~empty]), rows]).sort_index()
+            rows = rows.rename(columns={"unit_id": "id"})
             rows = rows[["id", "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
             for theme, n in rows["theme_id"].value_counts().items():
                 counts[theme] = counts.get(theme, 0) + int(n)
             bar.update(len(units))
+    if empty_ids:
+        logger.warning("%s: %s no text in the %r column (%s): suggested none.", table,
+                       "1 row has" if len(empty_ids) == 1 else f"{len(empty_ids)} rows have",
+                       text_column,
+                       ", ".join(map(str, empty_ids[:10])) + (" ..." if len(empty_ids) > 10
+                                                              else ""))
     return pd.Series(counts, name="count", dtype=int).rename_axis("theme_id").sort_values(
         ascending=False, kind="stable")
+
+
+def _empty_rows(units: pd.DataFrame) -> pd.DataFrame:
+    """The suggestions for units without text: none, for want of words."""
+    import pandas as pd
+
+    return pd.DataFrame({"unit_id": units["unit_id"], "theme_id": NONE_THEME, "score": 1.0,
+                         "runner_up": "", "runner_up_score": 0.0,
+                         "rationale": "No text: the cell is empty.", "fit": np.nan},
+                        index=units.index, columns=SUGGESTION_COLUMNS)
 
 
 def _first_rows_together(chunks, rows: int):

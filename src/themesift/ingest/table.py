@@ -151,6 +151,7 @@ def read_table(
     *,
     text_column: str = "text",
     id_column: str | None = None,
+    keep_empty: bool = False,
 ):
     """Read already-segmented text, one unit per row, as a units table.
 
@@ -166,6 +167,9 @@ def read_table(
     id_column:
         The column holding each row's id; by default the row number ("row2", "row3", ...,
         counting the header as row 1, as a spreadsheet shows it).
+    keep_empty:
+        Keep rows whose text cell is empty (their ``text`` ``""``), as a survey's unanswered
+        questions are, instead of refusing the table.
 
     Returns
     -------
@@ -184,7 +188,8 @@ def read_table(
     with _readable(path):
         table, starts = ((_read_sheet(path, [text_column, id_column]), None)  # rows, no lines
                          if suffix == ".xlsx" else _read_csv(path))
-    units = _units(table, path, text_column, id_column, seen={}, starts=starts)
+    units = _units(table, path, text_column, id_column, seen={}, starts=starts,
+                   keep_empty=keep_empty)
     if units.empty:
         raise InputError("The table has no rows", path=path, fix="Add one row per unit of text")
     return units
@@ -196,6 +201,7 @@ def read_table_chunks(
     text_column: str = "text",
     id_column: str | None = None,
     chunk_rows: int = 5000,
+    keep_empty: bool = False,
 ) -> Iterator:
     """:func:`read_table` in pieces of at most ``chunk_rows`` rows, for tables too big to hold.
 
@@ -213,7 +219,8 @@ def read_table_chunks(
     path, suffix = _checked_path(path)
     text_column, id_column = _column_names(text_column, id_column)
     if suffix == ".xlsx":
-        table = read_table(path, text_column=text_column, id_column=id_column)
+        table = read_table(path, text_column=text_column, id_column=id_column,
+                           keep_empty=keep_empty)
         for start in range(0, len(table), chunk_rows):
             yield table.iloc[start:start + chunk_rows].reset_index(drop=True)
         return
@@ -251,7 +258,7 @@ def read_table_chunks(
             with reader:
                 for chunk in reader:  # indexed on from the first chunk: rows stay numbered
                     units = _units(without_blank_rows(chunk), path, text_column, id_column,
-                                   seen, starts)
+                                   seen, starts, keep_empty)
                     rows += len(units)
                     if len(units):  # not a piece of blank lines only
                         yield units
@@ -400,7 +407,7 @@ def _column_error(table, path: Path, column: str, sheet: str | None = None,
 
 
 def _units(table, path: Path, text_column: str, id_column: str | None, seen: dict[str, int],
-           starts: Sequence[tuple[int, int]] | None = ()):
+           starts: Sequence[tuple[int, int]] | None = (), keep_empty: bool = False):
     """``unit_id, text`` and the other columns of a table's rows (blank rows already left out),
     checked; a row's index is its place in the file (0 the first after the header), so its
     number is the index + 2, as a spreadsheet shows it; ``seen`` remembers ids (and their
@@ -420,7 +427,7 @@ def _units(table, path: Path, text_column: str, id_column: str | None, seen: dic
                              fix="Rename one of them (spaces around a name do not count)")
     texts = table[text_column].fillna("").astype(str)
     empty = [row for row, t in zip(numbers, texts) if not t.strip()]
-    if empty:
+    if empty and not keep_empty:
         rows = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
         raise InputError(f"Empty {text_column!r} cell in row(s) {rows}", path=path,
                          **_at(empty[0], starts),
