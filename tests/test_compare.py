@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -288,7 +289,8 @@ def test_markdown_and_dict():
         "percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "n",
         "percent_agreement_ci", "cohen_kappa_ci", "krippendorff_alpha_ci", "gwet_ac1_ci",
         "only_a", "only_b", "left_out_a", "left_out_b", "unaligned_spans_a",
-        "unaligned_spans_b", "exact_set_agreement", "rule"}
+        "unaligned_spans_b", "none_overruled_a", "none_overruled_b", "exact_set_agreement",
+        "rule"}
     assert r.summary["rule"] == "single-label"
     assert "exact_set_agreement" not in md.split("## Summary")[1].split("##")[0]
     assert "left_out_a" not in md  # counts that are 0 stay out of the markdown
@@ -358,10 +360,17 @@ def test_compare_coders_on_krippendorff_example():
     assert isinstance(r, CoderAgreement)
     assert r.coders == ("A", "B", "C", "D")
     assert r.summary["krippendorff_alpha"] == pytest.approx(0.743, abs=5e-4)
-    assert r.summary["gwet_ac1"] == pytest.approx(0.77544, abs=1e-5)
-    assert r.summary["fleiss_kappa"] == pytest.approx(0.76117, abs=1e-5)
     assert r.summary["percent_agreement"] == pytest.approx(0.8181818, abs=1e-7)
     assert r.summary["n"] == 11  # unit 12 has a single value
+    # every figure is on the 11 units coded by two or more coders: alpha and percent
+    # agreement ignore a lone value anyway; Fleiss' kappa and AC1 (irrCAC's 0.76117 and
+    # 0.77544 count unit 12 in the theme shares) are those of the 11 units
+    paired = rating_counts([row[:11] for row in KRIPP])
+    assert r.summary["gwet_ac1"] == pytest.approx(gwet_ac1(paired))
+    assert r.summary["fleiss_kappa"] == pytest.approx(fleiss_kappa(paired))
+    assert r.summary["one_coder_only"] == 1
+    assert r.warnings == ("1 unit coded by one coder only (B: 1 of 11) is left out of every "
+                          "figure, which cover the 11 units coded by two or more coders.",)
     # pairwise Cohen's kappa on shared units equals sklearn
     both = [u for u in range(12) if KRIPP[0][u] is not None and KRIPP[1][u] is not None]
     expected = cohen_kappa_score([str(KRIPP[0][u]) for u in both],
@@ -700,6 +709,7 @@ def test_align_sample_coding_to_segmented_units():
             assert ov > 0 and (ov >= 0.5 * (ue - us) or ov >= 0.5 * (se - ss)), (row.id, sid)
             # the span's theme is really one of that span's themes in the human table
             assert row.theme_id in set(human.loc[human["id"] == sid, "theme_id"])
+    assert aligned.attrs["warnings"] == ()  # its text is the transcript's at its offsets
     summ = aligned.attrs["summary"]
     assert summ["n_units_coded"] + summ["n_units_uncoded"] == summ["n_units"] == len(units)
     assert not set(aligned.attrs["uncoded_units"]) & set(aligned["id"])
@@ -823,12 +833,12 @@ def test_compare_codes_identical_partition_and_one_sided_units():
     r = compare_codes(codes, human)
     assert r.summary["n"] == 4
     assert r.summary["only_codes"] == 1 and r.summary["only_human"] == 1
-    assert r.summary["multi_label_units"] == 1
-    # "a" carries p and none: ARI/NMI use p, so the partitions are identical
+    # "a" carries p and none, which is p (none is the absence of a theme, as in compare)
+    assert r.summary["multi_label_units"] == 0
     assert r.summary["adjusted_rand"] == pytest.approx(1.0)
     assert r.summary["nmi"] == pytest.approx(1.0)
     assert r.summary["purity"] == 1.0
-    assert r.missed == ("none",) and r.split == ()
+    assert r.missed == () and r.split == ()
 
 
 def test_compare_codes_aligns_span_tables_and_rejects_bad_input():
@@ -1069,8 +1079,8 @@ def test_coders_of_spans_compared_without_units_are_warned_of_exact_matching(tmp
     result = compare(path)
     assert result.summary["n"] == 1
     warning, = result.warnings
-    assert "matched only by their exact characters, and 2 span(s) no other coder selected " \
-           "exactly count as skipped by the others (AB: 1 of 2, KJ: 1 of 2)" in warning
+    assert "matched only by their exact characters: 2 spans coded by one coder only (AB: 1 " \
+           "of 2, KJ: 1 of 2) are left out of every figure" in warning
     assert "--units units.csv" in warning and "**Warning:**" in result.to_markdown()
     assert compare_coders(path).warnings == result.warnings  # the same, however it is asked
     assert compare(path, units=UNITS).warnings == ()  # on meaning units: nothing to say
@@ -1112,3 +1122,162 @@ def test_coder_limits_the_unmapped_code_warning_to_that_coder(tmp_path, caplog):
     assert "does not name" not in caplog.text and not report.warnings
     compare(path, machine, units=UNITS, coder="KJ", mapping={"Hope": "hope"}, bootstrap=0)
     assert "2 coding(s) have a code that the mapping does not name" in caplog.text
+
+
+# ---------------------------------------------------------------- a methods researcher's checks
+
+
+def test_units_one_coder_alone_coded_are_left_out_of_every_figure_and_said():
+    """A coder who alone codes more units (all none) moved Fleiss' kappa and AC1 through the
+    theme shares while n stayed the same: every figure is on the units two coders coded."""
+    rng = np.random.default_rng(1)
+    a = table([(f"u{i}", t) for i, t in enumerate(rng.choice(["hope", "rel", "st", "none"], 40))],
+              coder="A")
+    b = a.assign(coder="B")
+    b.loc[::4, "theme_id"] = "rel"
+    extra = pd.DataFrame({"id": [f"v{i}" for i in range(120)], "theme_id": "none", "coder": "B"})
+    both = compare_coders(pd.concat([a, b]))
+    more = compare_coders(pd.concat([a, b, extra]))
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1",
+                 "fleiss_kappa", "n"):
+        assert more.summary[name] == pytest.approx(both.summary[name]), name
+    two = compare(a.drop(columns="coder"), pd.concat([b, extra]).drop(columns="coder"),
+                  bootstrap=0).summary
+    assert more.summary["gwet_ac1"] == pytest.approx(two["gwet_ac1"])
+    assert more.summary["one_coder_only"] == 120 and both.warnings == ()
+    assert more.warnings == ("120 units coded by one coder only (B: 120 of 160) are left out "
+                             "of every figure, which cover the 40 units coded by two or more "
+                             "coders.",)
+
+
+def test_several_coders_are_warned_of_labels_that_differ_only_in_case():
+    t = table([("u1", "Hope"), ("u2", "none"), ("u1", "hope"), ("u2", "none")],
+              coder=["A", "A", "B", "B"])
+    warning, = compare_coders(t).warnings
+    assert warning == ("Labels that differ only in case or spacing count as different themes: "
+                       "Hope / hope. Write each theme the same way for every coder.")
+    assert compare(t).warnings == (warning,)
+
+
+TRANSCRIPT = "Every day is a Thursday here.\nAnd it's raining, so visits will cancel.\n" * 3
+_LINES = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", TRANSCRIPT)]
+TEXT_UNITS = pd.DataFrame({  # one unit a line, each with its exact text; the "\n" in none
+    "unit_id": [f"u{i}" for i in range(6)], "doc_id": "d",
+    "start": [s for s, _ in _LINES], "end": [e for _, e in _LINES],
+    "text": [TRANSCRIPT[s:e] for s, e in _LINES]})
+
+
+def text_spans(shift=0, rows=range(6)):
+    """A span table with a text column: the first 20 characters of each unit, the offsets of
+    ``rows`` shifted by ``shift``."""
+    starts = [s + shift * (i in rows) for i, s in enumerate(TEXT_UNITS["start"])]
+    return pd.DataFrame({"doc_id": "d", "start": starts, "end": [s + 20 for s in starts],
+                         "text": [t[:20] for t in TEXT_UNITS["text"]],
+                         "theme_id": ["none", "hope"] * 3})
+
+
+def test_span_offsets_that_do_not_match_the_transcript_text_are_an_error(tmp_path):
+    assert align_spans(text_spans(), TEXT_UNITS).attrs["warnings"] == ()
+    # whitespace and line endings as a spreadsheet keeps them are no mismatch
+    loose = text_spans().assign(text=lambda t: t["text"].str.replace(".", ".\r\n  "))
+    assert align_spans(loose, TEXT_UNITS).attrs["warnings"] == ()
+    path = tmp_path / "shifted.csv"
+    text_spans(shift=4).to_csv(path, index=False)
+    with pytest.raises(InputError) as info:
+        compare(path, table([("u0", "none")]), units=TEXT_UNITS)
+    message = str(info.value)
+    assert message.startswith(f"{path}, line 2: 6 of the 6 coded spans that the units' text "
+                              "lets us check are not the transcript's text at their offsets "
+                              "(line 2, characters 4-24: the row says 'Every day is a Thurs', "
+                              "the transcript there says 'y day is a Thursday'; line 3, "
+                              "characters 34-54")
+    assert "Offsets must count the characters of the transcript as themesift reads it" in message
+    # a few rows only: a warning naming them, and the comparison goes on
+    report = compare(text_spans(shift=4, rows=[3]), table([("u0", "none")]), units=TEXT_UNITS,
+                     bootstrap=0)
+    warning = report.warnings[0]
+    assert warning.startswith("1 of the 6 coded spans that the units' text lets us check are "
+                              "not the transcript's text at their offsets (row 5, characters "
+                              "105-125: the row says \"And it's raining, so\"") \
+        and "in the span table row 5:" in warning
+
+
+def test_a_unit_coded_a_theme_and_none_in_an_id_table_is_the_theme_as_with_spans():
+    ids = table([("u1", "hope"), ("u1", "none"), ("u2", "none"), ("u3", "hope"), ("u4", "rel")])
+    machine = table([("u1", "hope"), ("u2", "none"), ("u3", "hope"), ("u4", "rel")])
+    units = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"], "doc_id": "d",
+                          "start": [0, 10, 20, 30], "end": [10, 20, 30, 40]})
+    spans = pd.DataFrame({"doc_id": "d", "start": [0, 0, 10, 20, 30], "end": [10, 10, 20, 30, 40],
+                          "theme_id": ["hope", "none", "none", "hope", "rel"]})
+    by_ids = compare(ids, machine, bootstrap=0)
+    by_spans = compare(spans, machine, units=units, bootstrap=0)
+    for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1", "rule",
+                 "none_overruled_a"):
+        assert by_ids.summary[name] == by_spans.summary[name], name
+    assert by_ids.summary["rule"] == "single-label" and by_ids.summary["none_overruled_a"] == 1
+    said = ("1 unit of A is coded both a theme and none (by rows of the table, or by coded "
+            "spans carried onto the unit); it counts as the theme, none being the absence of a "
+            "theme.")
+    assert said in by_ids.warnings and said in by_spans.warnings
+    coders = compare_coders(pd.concat([ids.assign(coder="A"), machine.assign(coder="B")]))
+    assert coders.summary["percent_agreement"] == 1.0 and coders.summary["none_overruled"] == 1
+
+
+def test_span_columns_are_read_in_any_case(tmp_path):
+    spans = SPANS[SPANS["doc_id"] == "d"].drop(columns="id")
+    own = spans.rename(columns={"doc_id": "Doc_ID", "start": "Start", "end": "End",
+                                "theme_id": "Theme_ID", "coder": "Coder"})
+    own.to_csv(tmp_path / "own.csv", index=False)
+    machine = pd.DataFrame({"id": ["u1", "u2", "u3", "u4"], "theme_id": ["x", "y", "z", "x"]})
+    plain = compare(spans, machine, units=UNITS, bootstrap=0).summary
+    assert compare(tmp_path / "own.csv", machine, units=UNITS, bootstrap=0).summary == plain
+    assert _aligned_pairs(align_spans(own, UNITS)) == _aligned_pairs(align_spans(spans, UNITS))
+    # without units: the message says to give them, not to rename an id column
+    with pytest.raises(InputError) as info:
+        compare(tmp_path / "own.csv")
+    assert "It codes character spans (start, end) rather than unit ids" in str(info.value)
+    assert "--units units.csv" in str(info.value) and "--id-column" not in str(info.value)
+    # columns like start and end that are not read as spans: what a span table's are called
+    with pytest.raises(InputError) as info:
+        compare(own.rename(columns={"Start": "start_char", "End": "end_char"}), machine)
+    assert "name its columns doc_id (or source), start, end and theme_id (in any case" \
+           in str(info.value)
+    # a document column of another name: the columns a span table needs
+    with pytest.raises(InputError) as info:
+        compare(own.rename(columns={"Doc_ID": "Transcript"}), machine, units=UNITS)
+    assert "lacks the column(s) doc_id; its columns are: Transcript, Start" in str(info.value)
+    assert "(in any case, e.g. Doc_ID, Start)" in str(info.value)
+
+
+def test_the_report_says_how_coded_spans_were_carried_onto_units():
+    machine = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                            "theme_id": ["x", "y", "z", "none"]})
+    report = compare(SPANS, machine, units=UNITS, min_overlap=0.6, bootstrap=0)
+    s = report.summary
+    assert s["min_overlap"] == 0.6 and s["uncoded_units_a"] == 1 and "uncoded_units_b" not in s
+    assert s["span_rule"].startswith("a span codes a unit when the overlap covers >= 0.6")
+    md = report.to_markdown()
+    assert "Coded spans were carried onto the meaning units" in md and "(min_overlap 0.6)" in md
+    assert "| uncoded_units_a | 1 |" in md
+    assert "span_rule" not in compare(machine, machine, bootstrap=0).summary
+
+
+def test_the_command_line_says_what_to_do_with_span_tables(tmp_path, capsys):
+    from themesift.cli import main
+
+    spans = tmp_path / "spans.csv"
+    text_spans().rename(columns={"doc_id": "Doc_ID", "start": "Start", "end": "End"}).assign(
+        coder=["A", "B"] * 3).to_csv(spans, index=False)
+    assert main(["compare", str(spans)]) == 1
+    err = capsys.readouterr().err
+    assert "It codes character spans" in err and "--units units.csv" in err
+    assert "Traceback" not in err
+    units = tmp_path / "units.csv"
+    TEXT_UNITS.to_csv(units, index=False)
+    shifted = tmp_path / "shifted.csv"
+    text_spans(shift=4).to_csv(shifted, index=False)
+    machine = tmp_path / "machine.csv"
+    table([("u0", "none")]).to_csv(machine, index=False)
+    assert main(["compare", str(shifted), str(machine), "--units", str(units)]) == 1
+    err = capsys.readouterr().err
+    assert f"{shifted}, line 2: 6 of the 6 coded spans" in err and "Traceback" not in err

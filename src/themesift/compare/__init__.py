@@ -28,8 +28,9 @@ Rules this module follows (a method section can cite them):
   ``multilabel["macro_percent_agreement"]``). No figure depends on how the themes are spelled.
 * **Several coders.** :func:`compare_coders` follows the same rules, so two coders get the
   same percent agreement, Cohen's kappa and alpha whether they share one table or each has
-  their own (each pair's figures are :func:`compare`'s); over all coders, Fleiss' kappa and
-  AC1 count a unit that only one coder coded in the theme shares, as Gwet (2014) does.
+  their own (each pair's figures are :func:`compare`'s); over all coders, every figure is on
+  the units coded by two or more coders (``n``), as :func:`compare` uses the shared units: a
+  unit one coder alone coded is left out, and a warning counts such units per coder.
 * **Confusion matrix.** A single-label view of the units with one theme on each side; the
   units with several themes on either side are left out of it, and a warning counts them.
 * **Undefined statistics.** When expected agreement is 1 (e.g. both sides used one theme for
@@ -44,8 +45,13 @@ Rules this module follows (a method section can cite them):
   coding table it is almost always a copy-paste slip, and silently collapsing it would hide
   that. The same holds for a span coded twice with one theme (per coder) in a table of
   character spans.
-* **Spans coded none and a theme.** Carried onto meaning units, a unit that one coder's spans
-  of a theme and of ``none`` both reach is that theme (``none`` is the absence of a theme).
+* **None beside a theme.** A unit one coder coded a theme and ``none`` (two rows of a coding
+  table, or spans of both carried onto the unit) is that theme: ``none`` is the absence of a
+  theme, not a theme beside it. A warning counts such units.
+* **Span offsets.** Where a span table has a ``text`` column and the units' texts show the
+  transcript at a span's offsets, the two must match (whitespace aside): when most do not,
+  the offsets were counted on another text and it is an error naming the rows; a few that
+  do not are named in a warning.
 * **Confidence intervals.** Percentile bootstrap (95%) resampling units with replacement,
   ``bootstrap`` replicates (:data:`BOOTSTRAP`, 1000, by default, as on the command line and
   in the HTML report), deterministic for a given ``seed``.

@@ -23,10 +23,13 @@ from ._spans import align_spans
 from ._stats import STATS, SetPairs, nanmean
 from ._tables import (
     CodingTable,
+    alike_labels_warning,
     is_qdpx,
     is_span_table,
     label_sets,
     load_coding_table,
+    none_beside_theme,
+    none_beside_theme_warning,
     norm_id,
     project_codings,
     read_table_file,
@@ -64,9 +67,13 @@ class AgreementReport:
         as ``<name>_ci = (lo, hi)`` (``None`` when ``bootstrap=0``), ``only_a`` / ``only_b``
         (units coded by one side only), ``left_out_a`` / ``left_out_b`` (units in documents
         the other side did not code at all, left out of every figure), ``unaligned_spans_a``
-        / ``unaligned_spans_b`` (coded spans that reached no meaning unit), ``rule`` (which
-        rule the statistics follow) and ``exact_set_agreement`` (the same as
-        ``percent_agreement``; kept for older code).
+        / ``unaligned_spans_b`` (coded spans that reached no meaning unit),
+        ``none_overruled_a`` / ``none_overruled_b`` (units coded a theme and ``none``, which
+        count as the theme), ``rule`` (which rule the statistics follow) and
+        ``exact_set_agreement`` (the same as ``percent_agreement``; kept for older code).
+        Where a side's coded spans were carried onto units (``units=``): ``span_rule`` and
+        ``min_overlap`` (the overlap rule of :func:`align_spans`) and ``uncoded_units_a`` /
+        ``uncoded_units_b`` (units of the documents that side coded that no span reached).
     per_theme : pandas.DataFrame
         Indexed by theme: ``precision``, ``recall``, ``f1``, ``support`` (``a`` is the
         reference), ``kappa``, ``alpha``, ``ac1``, ``agreement`` (present/absent per theme over
@@ -187,9 +194,10 @@ class AgreementReport:
                 for name in STATS]
         summ = pd.DataFrame(rows, columns=["statistic", "value", "95% CI", "rule"]
                             ).set_index("statistic")
-        shown = ["n", "only_a", "only_b"] + [k for k in ("left_out_a", "left_out_b",
-                                                         "unaligned_spans_a",
-                                                         "unaligned_spans_b") if s.get(k)]
+        shown = ["n", "only_a", "only_b"] + [
+            k for k in ("left_out_a", "left_out_b", "unaligned_spans_a", "unaligned_spans_b",
+                        "uncoded_units_a", "uncoded_units_b", "none_overruled_a",
+                        "none_overruled_b") if s.get(k)]
         counts = pd.DataFrame({"value": [s[k] for k in shown]},
                               index=pd.Index(shown, name="count"))
         rule = ("single-label coding: each statistic compares the one theme of each unit"
@@ -204,6 +212,8 @@ class AgreementReport:
             *(f"**Warning:** {w}\n" for w in self.warnings),
             f"Statistics on {s['n']} units coded by both sides; {rule}.",
             "",
+            *([f"Coded spans were carried onto the meaning units: {s['span_rule']} "
+               f"(min_overlap {s['min_overlap']:g}).", ""] if "span_rule" in s else []),
             "## Summary",
             "",
             md_table(summ),
@@ -247,19 +257,12 @@ def _on_units(table: Any, units: Any, min_overlap: float, label_column: str,
 
 
 def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
-    """A warning naming labels that differ only in case or spacing ("Hope" and "hope" are two
-    themes to the figures), and one when the two tables, each with two labels or more, share
-    no theme label (every unit then disagrees: most likely the same themes named two ways; a
-    side with one label, as a study's first decisions often are, is no sign of that)."""
+    """A warning naming labels that differ only in case or spacing
+    (:func:`alike_labels_warning`), and one when the two tables, each with two labels or more, share no theme label (every
+    unit then disagrees: most likely the same themes named two ways; a side with one label, as
+    a study's first decisions often are, is no sign of that)."""
     a, b = sorted(set(ta.frame["theme"])), sorted(set(tb.frame["theme"]))
-    loose: dict[str, list[str]] = {}
-    for label in {*a, *b}:
-        loose.setdefault(" ".join(label.casefold().replace("_", " ").split()), []).append(label)
-    alike = sorted(" / ".join(sorted(labels)) for labels in loose.values() if len(labels) > 1)
-    warnings = []
-    if alike:
-        warnings.append(f"Labels that differ only in case or spacing count as different themes: "
-                        f"{rows_text(alike, 5)}. Write each theme the same way in both tables.")
+    warnings = list(alike_labels_warning(a + b, "in both tables"))
     if not set(a) & set(b) and len(a) > 1 and len(b) > 1:
         warnings.append(
             f"The two tables share no theme label: {ta} uses {rows_text(a, 5)}; "
@@ -273,13 +276,12 @@ def _label_warnings(ta: Any, tb: Any) -> tuple[str, ...]:
 
 def _alignment(table: Any, coder: str | None) -> dict[str, Any]:
     """What :func:`align_spans` noted about ``table`` (of ``coder`` alone, when one is picked):
-    ``documents`` (those coded), ``unaligned_spans`` and ``unaligned_reasons``; empty for a
-    table not aligned."""
+    ``documents`` (those coded), ``unaligned_spans``, ``unaligned_reasons``,
+    ``uncoded_units``, ``none_overruled`` and ``summary``; empty for a table not aligned."""
     attrs = getattr(table, "attrs", {})
     if coder is None:
         return attrs
-    return {**attrs.get("by_coder", {}).get(coder, attrs),
-            "unaligned_reasons": attrs.get("unaligned_reasons", {})}
+    return {**attrs, **attrs.get("by_coder", {}).get(coder, {})}
 
 
 #: Why coded spans reached no meaning unit (align_spans' reasons), and what to do about it.
@@ -309,6 +311,15 @@ def _unaligned_warning(spans: list[str], reasons: dict[str, str], side: str
     return (f"{counted(len(spans), 'coded span')} of {side} "
             f"{'reaches' if one else 'reach'} no meaning unit, so "
             f"{'it counts' if one else 'they count'} nowhere in the figures: {said}.",)
+
+
+def _alignment_summary(alignment: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """How a side's coded spans were carried onto the units, for a report's summary: the
+    overlap rule and ``min_overlap``, and the units of the documents coded that no span
+    reached (``uncoded_units`` + ``suffix``)."""
+    return {"span_rule": alignment["summary"]["rule"],
+            "min_overlap": alignment["summary"]["min_overlap"],
+            f"uncoded_units{suffix}": len(alignment.get("uncoded_units", ()))}
 
 
 def _undefined_warning(pairs: SetPairs, kappa: np.ndarray) -> tuple[str, ...]:
@@ -524,6 +535,7 @@ def compare(
         for i, given in enumerate((human, machine)):
             if aligned[i] is not given:  # keyed by the machine's unit ids, as align_spans names
                 columns[i] = ("id", "theme_id", "coder")
+                said += tuple(aligned[i].attrs["warnings"])  # align_spans logged them
         human, machine = aligned
     alignment = (_alignment(human, coder), _alignment(machine, None))
     unaligned = [list(a.get("unaligned_spans", ())) for a in alignment]
@@ -533,7 +545,11 @@ def compare(
                                                              sources)), ())
     if machine is None:
         result = coder_agreement(load_coding_table(human, "A", *columns[0], sources[0]),
-                                 columns[0][2], spans=is_span_table(human))
+                                 columns[0][2], spans=is_span_table(human),
+                                 none_overruled=alignment[0].get("none_overruled", 0))
+        if "summary" in alignment[0]:
+            result = replace(result, summary={**result.summary,
+                                              **_alignment_summary(alignment[0], "")})
         warnings += result.warnings
         for warning in warnings[len(said):]:
             logger.warning("%s", warning)
@@ -568,7 +584,11 @@ def compare(
     themes = pairs.themes
     multi_a = sum(len(sets_a[u]) > 1 for u in common)
     multi_b = sum(len(sets_b[u]) > 1 for u in common)
-    warnings += _label_warnings(ta, tb) + left_warnings
+    overruled = [none_beside_theme(t.frame) + a.get("none_overruled", 0)
+                 for t, a in zip(tables, alignment)]
+    warnings += (_label_warnings(ta, tb) + left_warnings
+                 + sum((none_beside_theme_warning(k, str(t))
+                        for k, t in zip(overruled, tables)), ()))
 
     point = pairs.stats(np.ones((1, n)))
     summary: dict[str, Any] = {name: float(point[name][0]) for name in STATS}
@@ -578,6 +598,10 @@ def compare(
     summary["only_b"] = len(only_b)
     summary["left_out_a"], summary["left_out_b"] = left_out
     summary["unaligned_spans_a"], summary["unaligned_spans_b"] = map(len, unaligned)
+    summary["none_overruled_a"], summary["none_overruled_b"] = overruled
+    for a, side in zip(alignment, "ab"):
+        if "summary" in a:
+            summary.update(_alignment_summary(a, f"_{side}"))
     summary["exact_set_agreement"] = float(pairs.same.mean())
     summary["rule"] = pairs.rule
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
     import pandas as pd
 
 from ..errors import InputError
+from ..text import counted
 from ._format import jsonable, md_table
 from ._stats import (
     MULTI_LABEL_RULE,
@@ -25,7 +26,16 @@ from ._stats import (
     nanmean,
     rating_counts,
 )
-from ._tables import CodingTable, is_span_table, label_sets, load_coding_table, set_text
+from ._tables import (
+    CodingTable,
+    alike_labels_warning,
+    is_span_table,
+    label_sets,
+    load_coding_table,
+    none_beside_theme,
+    none_beside_theme_warning,
+    set_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +54,23 @@ class CoderAgreement:
     pairwise_n : pandas.DataFrame
         Number of units each pair shares.
     summary : dict
-        Over all coders (missing codings allowed): ``percent_agreement`` (the share of agreeing
-        coder pairs within a unit, a unit's coders agreeing when their whole sets of themes are
-        the same, averaged over units), ``cohen_kappa`` (mean of the pairwise kappas, Light's
+        Over all coders, on the units coded by two or more of them (missing codings allowed;
+        a unit one coder alone coded is left out, with a warning): ``percent_agreement`` (the
+        share of agreeing coder pairs within a unit, a unit's coders agreeing when their whole
+        sets of themes are the same, averaged over units), ``cohen_kappa`` (mean of the pairwise kappas, Light's
         kappa), ``krippendorff_alpha``, ``gwet_ac1``, ``fleiss_kappa``, ``n`` (units coded by
-        two or more coders), ``n_coders``, ``multi_label_codings`` (a coder's units with
-        several themes), ``rule`` (as in :func:`compare`).
+        two or more coders), ``one_coder_only`` (units one coder alone coded, left out),
+        ``none_overruled`` (a coder's units coded a theme and ``none``, counted as the theme),
+        ``n_coders``, ``multi_label_codings`` (a coder's units with several themes), ``rule``
+        (as in :func:`compare`); with spans carried onto units (``compare(table,
+        units=units)``) also ``span_rule``, ``min_overlap`` and ``uncoded_units`` (units of
+        the coded documents that no span reached).
     ratings : pandas.DataFrame
         Units x coders: each coder's themes of each unit, sorted and joined by ``"; "`` (NaN
         where a coder did not code a unit).
     warnings : tuple of str
-        What the figures leave out (e.g. coded spans that reached no unit).
+        What the figures leave out (units one coder alone coded, coded spans that reached no
+        unit) and what makes them doubtful (labels differing only in case).
     """
 
     coders: tuple[str, ...]
@@ -130,10 +146,14 @@ def compare_coders(
     several themes from one of them (multi-label), Fleiss' kappa, alpha and AC1 are the means
     over themes of the present/absent statistic of each theme (its counts: the coders who gave
     the unit the theme, and those who did not), else the ordinary single-label statistics.
-    Nothing depends on how the themes are spelled. Missing codings follow Gwet (2014) and
-    Krippendorff (2011): a unit one coder alone coded counts in Fleiss' and AC1's theme
-    shares, so with skipped units these two can differ a little from :func:`compare`'s
-    (which uses the shared units only); alpha and the pairwise figures are the same.
+    Nothing depends on how the themes are spelled. Every figure over all coders (percent
+    agreement, Fleiss' kappa, alpha, AC1) is on the units coded by two or more coders (``n``),
+    as :func:`compare` uses the units both sides coded: a unit one coder alone coded is left
+    out, and a warning counts such units per coder (otherwise a coder who alone coded more
+    transcripts, all ``none``, would move Fleiss' kappa and AC1 through the theme shares while
+    ``n`` stayed the same). A unit one coder gave a theme and ``none`` is that theme, with a
+    warning; labels that differ only in case or spacing are warned about, as in
+    :func:`compare`.
 
     Examples
     --------
@@ -162,10 +182,9 @@ def _all_coders(sets: dict[str, dict[str, frozenset[str]]], units: list[str]
     exact = rating_counts([[None if s is None else set_text(s) for s in row] for row in coded])
     _, _, agreement = multi_parts(exact)
     raters = exact.to_numpy().sum(axis=1)
-    paired = raters >= 2
-    multi = any(len(s) > 1 for row in coded for s, p in zip(row, paired) if p and s)
+    multi = any(s is not None and len(s) > 1 for row in coded for s in row)
     if multi:  # per theme, the coders who gave each unit the theme and those who did not
-        themes = sorted({t for row in coded for s, p in zip(row, paired) if p and s for t in s})
+        themes = sorted({t for row in coded for s in row if s for t in s})
         per = []
         for theme in themes:
             present = np.array([sum(s is not None and theme in s for s in column)
@@ -176,15 +195,16 @@ def _all_coders(sets: dict[str, dict[str, frozenset[str]]], units: list[str]
     else:
         fleiss, alpha, ac1 = fleiss_kappa(exact), krippendorff_alpha(exact), gwet_ac1(exact)
     return {"percent_agreement": agreement, "krippendorff_alpha": alpha, "gwet_ac1": ac1,
-            "fleiss_kappa": fleiss, "n": int(paired.sum()),
+            "fleiss_kappa": fleiss, "n": len(units),
             "rule": MULTI_LABEL_RULE if multi else "single-label"}
 
 
-def coder_agreement(t: CodingTable, coder_column: str = "coder", spans: bool = False
-                    ) -> CoderAgreement:
+def coder_agreement(t: CodingTable, coder_column: str = "coder", spans: bool = False,
+                    none_overruled: int = 0) -> CoderAgreement:
     """:func:`compare_coders` of a loaded table; with ``spans`` (it codes character spans,
-    matched only on their exact characters) a warning counts the spans no other coder
-    selected exactly."""
+    matched only on their exact characters) the warning about units one coder alone coded
+    says how to compare them on units; ``none_overruled`` counts the units reached by spans
+    of a theme and of ``none`` when the table was carried onto units."""
     import pandas as pd
 
     where = "The table" if t.path else t.name
@@ -224,43 +244,46 @@ def coder_agreement(t: CodingTable, coder_column: str = "coder", spans: bool = F
     if not paired:
         raise InputError(f"{where}: no unit was coded by two or more coders", path=t.path,
                          fix="Have the coders code some of the same units")
-    overall = _all_coders(sets, units)
+    overall = _all_coders(sets, paired)
+    overruled = none_beside_theme(t.frame) + none_overruled
     pairs = kap.to_numpy()[np.triu_indices(len(coders), 1)]
     summary = {
         "percent_agreement": overall["percent_agreement"],
         "cohen_kappa": float(nanmean(pairs)),
         **{k: overall[k] for k in ("krippendorff_alpha", "gwet_ac1", "fleiss_kappa", "n")},
+        "one_coder_only": len(units) - len(paired),
+        "none_overruled": overruled,
         "n_coders": len(coders),
         "multi_label_codings": sum(len(s) > 1 for c in coders for s in sets[c].values()),
         "rule": overall["rule"],
     }
+    warnings = (_lone_warning(sets, set(paired), spans)
+                + none_beside_theme_warning(overruled, "the coders' codings")
+                + alike_labels_warning(t.frame["theme"], "for every coder"))
     return CoderAgreement(coders=coders, pairwise_kappa=kap, pairwise_agreement=agr,
-                          pairwise_n=pn, summary=summary, ratings=ratings,
-                          warnings=_exact_spans_warning(t) if spans else ())
+                          pairwise_n=pn, summary=summary, ratings=ratings, warnings=warnings)
 
 
-def _exact_spans_warning(t: CodingTable) -> tuple[str, ...]:
-    """Coders of character spans compared without units: a span is matched only by another
-    coder's span of exactly the same characters, which coders seldom select. A warning
-    counting, per coder, the spans no other coder selected exactly (they count as skipped by
-    the others, in no pairwise figure)."""
-    if "coder" not in t.frame:
-        return ()
-    coders_of: dict[str, set[str]] = {}
-    for uid, coder in zip(t.frame["id"], t.frame["coder"]):
-        coders_of.setdefault(uid, set()).add(coder)
-    lone: dict[str, int] = {}
-    for uid, coders in coders_of.items():
-        if len(coders) == 1:
-            coder, = coders
-            lone[coder] = lone.get(coder, 0) + 1
+def _lone_warning(sets: dict[str, dict[str, frozenset[str]]], paired: set[str], spans: bool
+                  ) -> tuple[str, ...]:
+    """A warning counting, per coder, the units no other coder coded, which every figure
+    leaves out (as compare() leaves out the units one side coded). With ``spans`` (coded
+    character spans compared without units, matched only by another coder's span of exactly
+    the same characters, which coders seldom select) it says how to compare them on units."""
+    lone = {c: sum(u not in paired for u in coded) for c, coded in sets.items()}
+    lone = {c: n for c, n in lone.items() if n}
     if not lone:
         return ()
-    total = {c: len(set(t.frame["id"][t.frame["coder"] == c])) for c in lone}
-    each = ", ".join(f"{c}: {n} of {total[c]}" for c, n in sorted(lone.items()))
-    return (f"Without meaning units, coded spans are matched only by their exact characters, "
-            f"and {sum(lone.values())} span(s) no other coder selected exactly count as "
-            f"skipped by the others ({each}). To compare coders who select a passage a little "
-            "differently, give the units: themesift compare FILE --units units.csv "
-            "(compare(table, units=units) in Python), or measure agreement character by "
-            "character with character_agreement.",)
+    each = ", ".join(f"{c}: {n} of {len(sets[c])}" for c, n in sorted(lone.items()))
+    total = sum(lone.values())
+    what = "span" if spans else "unit"
+    said = (f"{counted(total, what)} coded by one coder only ({each}) "
+            f"{'is' if total == 1 else 'are'} left out of every figure, which cover the "
+            f"{counted(len(paired), what)} coded by two or more coders.")
+    if spans:
+        said = ("Without meaning units, coded spans are matched only by their exact "
+                f"characters: {said} To compare coders who select a passage a little "
+                "differently, give the units: themesift compare FILE --units units.csv "
+                "(compare(table, units=units) in Python), or measure agreement character by "
+                "character with character_agreement.")
+    return (said,)

@@ -4,6 +4,7 @@ themes by their member units (:func:`compare_codes` and its :class:`CodeMatchRep
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,17 @@ from ..errors import InputError
 from ..model import NONE_THEME
 from ._format import jsonable, md_table
 from ._spans import align_spans
-from ._tables import first_label, label_sets, load_coding_table, norm_id
+from ._tables import (
+    first_label,
+    label_sets,
+    load_coding_table,
+    none_beside_theme,
+    none_beside_theme_warning,
+    norm_id,
+    own_columns,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +148,8 @@ def compare_codes(codes: Any, human: Any, *, units: Any = None,
     * **ARI / NMI** (:mod:`sklearn.metrics`) need one theme per unit: a multi-label unit
       uses its first theme in sorted order, preferring any theme other than ``none``.
 
+    A unit coded a theme and ``none`` is that theme, as in :func:`compare` (with a warning).
+
     Examples
     --------
     >>> import pandas as pd
@@ -177,7 +190,7 @@ def compare_codes(codes: Any, human: Any, *, units: Any = None,
         code_of[uid] = str(c)
 
     if (units is not None and isinstance(human, pd.DataFrame)
-            and {"start", "end"} <= set(human.columns)
+            and len(own_columns(human.columns, ("start", "end"))) == 2
             and not set(human.get("id", pd.Series(dtype=str)).astype(str)) & set(code_of)):
         human = align_spans(human, units)
     th = load_coding_table(human, "human", "id", label_column, "coder")
@@ -185,6 +198,8 @@ def compare_codes(codes: Any, human: Any, *, units: Any = None,
         raise InputError(f"{th.name} holds several coders; compare_codes takes one",
                          path=th.path, fix="split the table by coder")
     sets = label_sets(th.frame)
+    for warning in none_beside_theme_warning(none_beside_theme(th.frame), th.name):
+        logger.warning("%s", warning)
     common = [u for u in code_of if u in sets]
     if not common:
         raise InputError(

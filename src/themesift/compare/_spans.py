@@ -5,6 +5,7 @@ source and theme (:func:`character_agreement`)."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,10 @@ from ..model import NONE_THEME
 from ..text import counted, is_missing
 from ._tables import (
     NA_HINT,
+    SPAN_COLUMNS,
     norm_id,
     norm_theme,
+    own_columns,
     read_table_file,
     row_numbers,
     rows_error,
@@ -38,7 +41,7 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
     """A span table as ``_row, span_id, doc, start, end, theme, [coder], [text]``.
 
     Accepts ``doc_column`` or ``source`` for the document, ``label_column`` for the theme,
-    ``coder_column`` for the coder, and
+    ``coder_column`` for the coder (these, start, end and text in any case: ``Start``), and
     (with ``units``) a table keyed by unit ids without ``start``/``end``, whose spans are
     looked up in ``units``.
     """
@@ -54,6 +57,9 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
         raise InputError(f"Span table {side} must be a pandas DataFrame or a path to a .csv or "
                          f".xlsx file, not {type(table).__name__}")
     frame.columns = [str(c).strip() for c in frame.columns]
+    given = ", ".join(frame.columns) or "(none)"
+    frame = frame.rename(columns={own: name for name, own in own_columns(
+        frame.columns, (*SPAN_COLUMNS, doc_column, label_column, coder_column, "text")).items()})
     rows = row_numbers(frame, path is not None)  # before a merge renumbers the rows
     label = path or f"Span table {side}"
     if units is not None and not {"start", "end"} <= set(frame.columns):
@@ -82,10 +88,12 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
     missing = ([doc_column] if doc is None else []) + [c for c in needed
                                                        if c not in frame.columns]
     if missing:
-        raise InputError(f"{label} lacks the column(s) {', '.join(missing)}; its columns are: "
-                         f"{', '.join(frame.columns) or '(none)'}", path=path,
-                         fix=f"a span table needs {doc_column} (or source), start, end and "
-                             f"{label_column}, e.g. QdaProject.to_coding_table()")
+        raise InputError(f"{'The span table' if path else label} lacks the column(s) "
+                         f"{', '.join(missing)}; its columns are: {given}", path=path,
+                         fix=f"Name the columns of a span table {doc_column} (or source), "
+                             f"start, end and {label_column} in its header row (in any case, "
+                             "e.g. Doc_ID, Start), or give the theme column's name: themesift "
+                             "compare --label-column NAME (label_column= in Python)")
     out = pd.DataFrame({"_row": rows})
     out["doc"] = ["" if is_missing(v) else str(v).strip() for v in frame[doc].tolist()]
     starts = pd.to_numeric(frame["start"], errors="coerce").to_numpy(dtype=float)
@@ -123,6 +131,8 @@ def _span_frame(table: Any, side: str, doc_column: str, *, need_theme: bool = Tr
                              [r for r, d in zip(rows, dup) if d],
                              "Keep one row per span and theme (several rows per span are fine "
                              "when their themes differ)")
+    if "text" in frame.columns:
+        out["text"] = [None if is_missing(v) else str(v) for v in frame["text"].tolist()]
     if "id" in frame.columns:
         out["span_id"] = [norm_id(v) for v in frame["id"]]
     else:
@@ -162,6 +172,66 @@ def _units_frame(units: Any) -> pd.DataFrame:
         raise InputError(f"the units table repeats unit ids: {rows_text(dups)}",
                          fix="pass one row per meaning unit")
     return u
+
+
+def _transcript_chars(u: pd.DataFrame) -> dict[str, list[str | None]]:
+    """Each document's text as far as the units show it: its character at each offset a
+    unit's exact text covers, None elsewhere (a unit whose text is not as long as its span
+    shows nothing)."""
+    chars: dict[str, list[str | None]] = {}
+    for doc, start, end, text in zip(u["doc_id"], u["start"], u["end"], u["text"]):
+        if is_missing(text) or len(str(text)) != end - start:
+            continue
+        known = chars.setdefault(doc, [])
+        known.extend([None] * (end - len(known)))
+        known[start:end] = str(text)
+    return chars
+
+
+def _loose(text: str) -> str:
+    """Text with its whitespace runs as one space (a spreadsheet's line endings differ)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _check_span_text(spans: pd.DataFrame, u: pd.DataFrame, label: str, path: str | None
+                     ) -> tuple[str, ...]:
+    """Coded spans whose own text (a ``text`` column) is not the transcript's text at their
+    offsets, where the units' texts show it: an error when most of the spans that can be
+    checked differ (offsets counted on another text), else a warning naming them."""
+    if "text" not in spans or "text" not in u:
+        return ()
+    chars = _transcript_chars(u)
+    checked, wrong = 0, []
+    for row, doc, start, end, text in zip(spans["_row"], spans["doc"], spans["start"],
+                                          spans["end"], spans["text"]):
+        there = chars.get(doc, [])[start:end]
+        if text is None or len(there) != end - start or None in there:
+            continue
+        checked += 1
+        if _loose("".join(there)) != _loose(text):
+            wrong.append((row, start, end, text, "".join(there)))
+    if not wrong:
+        return ()
+    at = "line" if path and not path.lower().endswith(".xlsx") else "row"
+    shown = "; ".join(f"{at} {row}, characters {start}-{end}: the row "
+                      f"says {_clip(text)}, the transcript there says {_clip(there)}"
+                      for row, start, end, text, there in wrong[:3])
+    what = (f"{len(wrong)} of the {checked} coded spans that the units' text lets us check "
+            f"are not the transcript's text at their offsets ({shown})")
+    fix = ("Offsets must count the characters of the transcript as themesift reads it (line "
+           "endings as one character, \\n, and no byte order mark) and must be those of the "
+           "units' transcripts: correct the offsets, or export the spans again from that text "
+           "(e.g. QdaProject.to_coding_table())")
+    if 2 * len(wrong) > checked:
+        raise rows_error(label, path, what, [row for row, *_ in wrong], fix)
+    return (f"{what}, in {label} {at}{'s' if len(wrong) > 1 else ''} "
+            f"{rows_text([row for row, *_ in wrong])}: they are aligned by their offsets. "
+            f"{fix}.",)
+
+
+def _clip(text: str, size: int = 60) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= size else text[:size - 1] + "…")
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:
@@ -219,8 +289,11 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
         (span id -> why: ``"document"``, a document not in ``units``; ``"no unit"``, text no
         unit covers, such as a moderator's question; ``"overlap"``, an overlap below the
         rule, e.g. a very short span straddling two long units), ``"documents"`` (the
-        documents the human coded), with a coder column ``"by_coder"`` (these two for each
-        coder) and ``"summary"`` (counts and the rule).
+        documents the human coded), ``"none_overruled"`` (units reached by spans of a theme
+        and of ``none``, see below), ``"warnings"`` (spans whose text is not the transcript's
+        at their offsets), with a coder column ``"by_coder"`` (``documents``,
+        ``unaligned_spans``, ``uncoded_units`` and ``none_overruled`` of each coder) and
+        ``"summary"`` (counts and the rule).
 
     Notes
     -----
@@ -233,7 +306,10 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     spans coded ``none`` both reach (for one coder) is that theme: ``none`` is the absence of
     a theme, not a theme beside it (``summary["none_overruled"]`` counts such units). Offsets
     must refer to the same text (the transcript text as read by
-    :func:`themesift.read_corpus`).
+    :func:`themesift.read_corpus`): where ``human`` has a ``text`` column and the units'
+    texts show the transcript at a span's offsets, they are checked (whitespace aside); an
+    :class:`~themesift.errors.InputError` names the rows when most checked spans differ, a
+    warning when a few do.
 
     Examples
     --------
@@ -267,6 +343,10 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
             f"{rows_text(sorted(human_docs), 3)}; the units name {rows_text(sorted(unit_docs), 3)}",
             fix=f"Make the human '{doc_column}' (or 'source') values the transcript ids, the "
                 "units' doc_id")
+    path = str(human) if isinstance(human, (str, PathLike)) else None
+    warnings = _check_span_text(spans, u, path or "the span table", path)
+    for warning in warnings:
+        logger.warning("%s", warning)
 
     by_doc = {d: g for d, g in u.groupby("doc_id", sort=False)}
     hits: dict[tuple, dict[str, Any]] = {}
@@ -329,10 +409,18 @@ def align_spans(human: Any, units: Any, *, min_overlap: float = 0.5,
     out.attrs["unaligned_spans"] = unaligned
     out.attrs["unaligned_reasons"] = {s: reasons[s] for s in unaligned}
     out.attrs["documents"] = sorted(human_docs)
+    coded_by: dict[str, set[str]] = {}
+    for uid, _, coder in hits:
+        coded_by.setdefault(coder, set()).add(uid)
+    out.attrs["none_overruled"] = len(overruled)
+    out.attrs["warnings"] = warnings
     if has_coder:
         out.attrs["by_coder"] = {
             c: {"documents": sorted(set(docs.values())),
-                "unaligned_spans": [s for s in docs if not span_used[s]]}
+                "unaligned_spans": [s for s in docs if not span_used[s]],
+                "uncoded_units": [x for x, d in zip(u["unit_id"], u["doc_id"]) if d in
+                                  docs.values() and x not in coded_by.get(c, ())],
+                "none_overruled": sum(key[2] == c for key in overruled)}
             for c, docs in sorted(by_coder.items())}
     out.attrs["summary"] = {
         "rule": (f"a span codes a unit when the overlap covers >= {min_overlap:g} of the "

@@ -4,6 +4,7 @@ cells and duplicate rows, with messages that name the rows; each unit's set of t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME, theme_label
-from ..text import is_missing
+from ..text import counted, is_missing
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +177,11 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         raise InputError(
             f"Coding table {side} lacks the column(s) {', '.join(missing)}; its columns are: "
             f"{', '.join(frame.columns) or '(none)'}",
-            path=path,
-            fix=f"Name the unit column '{id_column}' (or 'unit_id') and the theme column "
-                f"'{label_column}' in the header row (to compare a table with other column "
-                f"names: 'themesift compare --id-column / --label-column', or id_column= / "
-                f"label_column= in Python)")
+            path=path, fix=(id_col in missing and _spans_fix(frame.columns)) or
+            f"Name the unit column '{id_column}' (or 'unit_id') and the theme column "
+            f"'{label_column}' in the header row (to compare a table with other column "
+            f"names: 'themesift compare --id-column / --label-column', or id_column= / "
+            f"label_column= in Python)")
 
     out = pd.DataFrame({"_row": row_numbers(frame, path is not None)})
     out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
@@ -218,10 +219,51 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
 
 
 def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """Each unit's set of themes. A unit coded a theme and ``none`` is the theme: ``none`` is
+    the absence of a theme, not a theme beside it (as :func:`align_spans` rules for spans;
+    :func:`none_beside_theme` counts such units)."""
+    return {uid: frozenset(themes - {NONE_THEME} if len(themes) > 1 else themes)
+            for uid, themes in _theme_sets(frame).items()}
+
+
+def _theme_sets(frame: pd.DataFrame) -> dict[str, set[str]]:
     sets: dict[str, set[str]] = {}
     for uid, theme in zip(frame["id"], frame["theme"]):
         sets.setdefault(uid, set()).add(theme)
-    return {k: frozenset(v) for k, v in sets.items()}
+    return sets
+
+
+def none_beside_theme(frame: pd.DataFrame) -> int:
+    """How many units (of each coder, in a table with a coder column) are coded both a theme
+    and ``none``, which :func:`label_sets` counts as the theme."""
+    parts = ([frame[frame["coder"] == c] for c in set(frame["coder"])] if "coder" in frame
+             else [frame])
+    return sum(NONE_THEME in themes and len(themes) > 1
+               for part in parts for themes in _theme_sets(part).values())
+
+
+def none_beside_theme_warning(n: int, where: str) -> tuple[str, ...]:
+    """The warning for ``n`` units of ``where`` coded a theme and ``none`` (none if 0)."""
+    if not n:
+        return ()
+    return (f"{counted(n, 'unit')} of {where} {'is' if n == 1 else 'are'} coded both a theme "
+            f"and none (by rows of the table, or by coded spans carried onto the unit); "
+            f"{'it counts' if n == 1 else 'each counts'} as the theme, none being the absence "
+            "of a theme.",)
+
+
+def alike_labels_warning(labels: Any, where: str) -> tuple[str, ...]:
+    """A warning naming labels that differ only in case or spacing ("Hope" and "hope" are two
+    themes to the figures); ``where`` ends its advice: "Write each theme the same way
+    {where}"."""
+    loose: dict[str, list[str]] = {}
+    for label in set(labels):
+        loose.setdefault(" ".join(label.casefold().replace("_", " ").split()), []).append(label)
+    alike = sorted(" / ".join(sorted(labels)) for labels in loose.values() if len(labels) > 1)
+    if not alike:
+        return ()
+    return (f"Labels that differ only in case or spacing count as different themes: "
+            f"{rows_text(alike, 5)}. Write each theme the same way {where}.",)
 
 
 def first_label(labels: frozenset[str]) -> str:
@@ -233,20 +275,58 @@ def set_text(labels: frozenset[str]) -> str:
     return "; ".join(sorted(labels))
 
 
-def is_span_table(table: Any) -> bool:
-    """A coding of character spans (``start`` and ``end``, no ``unit_id``) rather than a
-    coding table keyed by unit ids; a .qdpx (or QdaProject) is one."""
+#: The columns of a table of coded character spans, matched in any case ("Start", "Doc_ID").
+SPAN_COLUMNS = ("doc_id", "source", "start", "end", "coder", "theme_id")
+
+
+def own_columns(columns: Any, names: Any) -> dict[str, str]:
+    """``{name: the table's column}`` for each of ``names`` the table has: the column of that
+    name, else the one column that differs from it only in case (none where two do)."""
+    columns = [str(c) for c in columns]
+    found = {}
+    for name in dict.fromkeys(names):
+        alike = [c for c in columns if c.casefold() == name.casefold()]
+        if name in columns or len(alike) == 1:
+            found[name] = name if name in columns else alike[0]
+    return found
+
+
+def _columns_of(table: Any) -> list[str] | None:
+    """The column names of a DataFrame or a readable table file (None for anything else)."""
     import pandas as pd
 
-    if is_qdpx(table):
-        return True
     if isinstance(table, (str, PathLike)):
         try:
-            columns = set(read_table_file(table, "coding table").columns)
+            return [str(c).strip() for c in read_table_file(table, "coding table").columns]
         except InputError:  # unreadable: load_coding_table reports it properly
-            return False
-    elif isinstance(table, pd.DataFrame):
-        columns = set(table.columns)
-    else:
-        return False
-    return {"start", "end"} <= columns and "unit_id" not in columns
+            return None
+    if isinstance(table, pd.DataFrame):
+        return [str(c).strip() for c in table.columns]
+    return None
+
+
+def is_span_table(table: Any) -> bool:
+    """A coding of character spans (``start`` and ``end`` in any case, no ``unit_id``) rather
+    than a coding table keyed by unit ids; a .qdpx (or QdaProject) is one."""
+    if is_qdpx(table):
+        return True
+    columns = _columns_of(table)
+    return (columns is not None and len(own_columns(columns, ("start", "end"))) == 2
+            and not any(c.casefold() == "unit_id" for c in columns))
+
+
+def _spans_fix(columns: Any) -> str | None:
+    """What to do with a table that lacks a unit id column but looks like coded character
+    spans: give the units (a span table), or name its columns as a span table's are (columns
+    like start and end that are not read as such)."""
+    columns = [str(c) for c in columns]
+    units = ("give the machine's meaning units to carry its spans onto: --units units.csv "
+             "on the command line (units=units in Python)")
+    if len(own_columns(columns, ("start", "end"))) == 2:
+        return f"It codes character spans (start, end) rather than unit ids: {units}"
+    words = {w for c in columns for w in re.split(r"[^a-z]+", c.casefold()) if w}
+    if any(w.startswith(("start", "begin")) for w in words) and any(
+            w.startswith(("end", "stop")) for w in words):
+        return ("If it codes character spans, name its columns doc_id (or source), start, end "
+                f"and theme_id (in any case; coder for a coder column), then {units}")
+    return None
