@@ -80,8 +80,50 @@ _LABEL_LINE = re.compile(
                 | [\[(](?P<note>[^()\[\]:\n]{{1,30}})[\])])?[ \t]*   # or (Host), [Moderator]
         (?:\*\*|__)?:(?:\*\*|__)?                           # the colon, maybe inside bold
     )
-    (?=[ \t]|$)[ \t]*""",
+    (?=[ \t]|$)[ \t]*
+    (?:[\[(](?P<ts4>{_TIMES})[\])](?=[ \t]|$)[ \t]*)?         # "P3: [00:01:02] text"
+    """,
     re.VERBOSE,
+)
+# A bold label without a colon in Markdown: "**P3** text", "__Nurse 2__ text" (the file's other
+# labels decide whether it is one, as for a bold run in a .docx).
+_MD_BOLD_LINE = re.compile(
+    r"^[ \t]*(?P<md>\*\*|__)(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{0,38}?)(?P=md)[ \t]+(?=\S)"
+)
+# A label and a dash, the words after it, as some transcription services write turns:
+# "Participant 3 - For me...", "Interviewer - What helps?" (read only as :func:`match_dash_label`
+# says).
+_DASH_LABEL_LINE = re.compile(
+    rf"""^[ \t]*(?:[\[(]?(?P<ts1>{_TIMES})[\])]?[ \t]+)?
+    (?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{{0,38}}?)
+    (?:[ \t]*[\[(](?P<ts2>{_TIMES})[\])])?
+    [ \t]+[-–—][ \t]+(?=\S)""",
+    re.VERBOSE,
+)
+# The role labels a dash may follow: "Participant 3", "P1", "R1", "INT", "Interviewer",
+# "Speaker 2"; a name or an ordinary word before a dash is speech ("Honestly - no").
+_DASH_ROLE = re.compile(
+    r"^(?:(?:participant|respondent|interviewee|speaker|person|resp|member|nurse|p|r|fg|pt)"
+    r"[ _]?\d{1,3}|participant|respondent|interviewee|interviewer|int|moderator|mod|"
+    r"facilitator|researcher|(?:interviewer|moderator|facilitator|int)[ _]?\d{1,2})$",
+    re.IGNORECASE,
+)
+#: A line that is only a time, maybe with transcriber's notes: "[00:02:10]", "[00:02:10]
+#: [crosstalk]" (a time mark between paragraphs, no one's words).
+_TIME_MARK_LINE = re.compile(
+    rf"^[ \t]*[\[(]?(?P<time>{_TIMES})[\])]?(?P<notes>(?:[ \t]*\[[^\[\]\n]*\])*)[ \t]*$"
+)
+# A transcriber's or transcription company's line that says the recording is over: "[END OF
+# RECORDING]", "[End of recording]", "END OF TRANSCRIPT", "[END]", "(Recording ends)",
+# "*** End of interview 00:54:12 ***". A bare "end" counts in capitals or in brackets only.
+_END_MARKER = re.compile(
+    rf"""^[\W_]*(?:
+        end[ \t]+of[ \t]+(?:the[ \t]+)?(?:recording|transcript|transcription|interview|
+            focus[ \t]+group|group|session|audio|tape|file|meeting|discussion)
+      | (?:recording|transcript|interview|audio|tape|session)[ \t]+(?:ends|ended|stops|stopped)
+      | (?P<bare>end)
+    )(?:[ \t,:–—-]*{_TIMESTAMP})?[\W_]*$""",
+    re.IGNORECASE | re.VERBOSE,
 )
 # A line that is only a label and a timestamp, with the words on the next lines
 # (Otter.ai and Teams .docx exports): "Speaker 1  0:03", "Nurse 2   00:01:12".
@@ -301,6 +343,8 @@ class LabelledLine:
     #: the line before is words whose sentence goes on ("Mine said" / "Follow Up: GP in two
     #: weeks."): a one-off label here is words read out, not a speaker
     mid_sentence: bool = False
+    #: written in brackets ("[Moderator]"): a label, maybe, but never suggested as one
+    bracketed: bool = False
 
 
 def match_label(line: str) -> LabelledLine | None:
@@ -310,7 +354,7 @@ def match_label(line: str) -> LabelledLine | None:
         label = clean_label(m["blabel"] or m["label"] or "")
         if m["note"]:
             label = f"{label} ({clean_label(m['note'])})"
-        ts = m["ts1"] or m["ts2"] or m["ts3"]  # "[Anna] 10:02:03", as Zoom writes it
+        ts = m["ts1"] or m["ts2"] or m["ts3"] or m["ts4"]  # "[Anna] 10:02:03", as Zoom writes it
         ts = ts and re.match(_TIMESTAMP, ts)[0]  # a stretch of time: when it starts
         if not _reads_as_label(label):
             return None
@@ -319,7 +363,11 @@ def match_label(line: str) -> LabelledLine | None:
         # "Yes, exactly: ..." is speech; "Participant 3 (female, 40s)" a label with a note
         if "," in split_note(label)[0] and name_shape(label) is None:
             return None
-        return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None, opens=line[m.end():][:1])
+        return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None,
+                            opens=line[m.end():][:1], bracketed=bool(m["blabel"]))
+    m = _MD_BOLD_LINE.match(line)
+    if m and _reads_as_label(label := clean_label(m["label"])):
+        return LabelledLine(label, m.end(), None, form="bold", opens=line[m.end():][:1])
     m = _LABEL_ONLY_LINE.match(line)
     if m and _reads_as_label(label := clean_label(m["label"])):
         return LabelledLine(label, len(line), parse_timestamp(m["ts1"]), form="only")
@@ -327,6 +375,54 @@ def match_label(line: str) -> LabelledLine | None:
     if m and _reads_as_label(label := clean_label(m["label"])):
         return LabelledLine(label, m.end(), None, form="tab", opens=line[m.end():][:1])
     return None
+
+
+def match_dash_label(line: str) -> LabelledLine | None:
+    """A label and a dash at the start of ``line`` ("Participant 3 - For me..."), or None.
+
+    Any label-like words before " - " match; only a role (:func:`is_dash_role`) is read as a
+    speaker, and only where the file has no other labels (see ``parse_labelled_text``).
+    """
+    m = _DASH_LABEL_LINE.match(line)
+    if not m or not _reads_as_label(label := clean_label(m["label"])):
+        return None
+    ts = m["ts1"] or m["ts2"]
+    ts = ts and re.match(_TIMESTAMP, ts)[0]
+    return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None, form="dash",
+                        opens=line[m.end():][:1])
+
+
+def is_dash_role(label: str) -> bool:
+    """Whether a label before a dash is plainly a speaker's role ("Participant 3", "P1",
+    "INT", "Interviewer"), so that "Participant 3 - words" is a turn."""
+    return bool(_DASH_ROLE.match(label))
+
+
+def time_mark(line: str) -> float | None:
+    """The time of a line that is only a time mark ("[00:02:10]", "[00:02:10] [crosstalk]"),
+    in seconds; None for any other line."""
+    m = _TIME_MARK_LINE.match(line)
+    if not m or not all(map(_is_annotation, re.findall(r"\[([^\[\]\n]*)\]", m["notes"]))):
+        return None
+    return parse_timestamp(re.match(_TIMESTAMP, m["time"])[0])
+
+
+def is_end_marker(line: str) -> bool:
+    """Whether a line says the recording or transcript ends there ("[END OF RECORDING]",
+    "END OF TRANSCRIPT", "[End]"): what follows is the transcription company's, not talk."""
+    m = _END_MARKER.match(line)
+    return bool(m) and (not m["bare"] or m["bare"].isupper() or bool(re.search(r"[\[(<]", line)))
+
+
+# How a line of words ends when its sentence does: a mark, maybe a closing quote or bracket.
+_SENTENCE_END = re.compile(r"[.?!…:;,\-–—\"”’')\]]$")
+
+
+def ends_sentence(words: str) -> bool:
+    """Whether words end where a sentence may ("...again.", "...said:"), not mid-sentence
+    ("...and keeping"): a label after words that do not is words read out, and a caption cue
+    that does not goes on in the speaker's next cue."""
+    return bool(_SENTENCE_END.search(words.rstrip()))
 
 
 def _reads_as_label(label: str) -> bool:
@@ -337,7 +433,8 @@ def _reads_as_label(label: str) -> bool:
 def _is_annotation(bracketed: str) -> bool:
     """A transcriber's note in brackets: "[laughs]", "[inaudible 00:00:24]", "[phone rings]"."""
     words = re.sub(_TIMESTAMP, " ", bracketed).strip(" \t-–—>")  # "[00:01 - 00:05]": times
-    return not words or words[0].islower() or bool(_NON_SPEECH.match(words))
+    return (not words or words[0].islower() or bool(_NON_SPEECH.match(words))
+            or is_end_marker(f"[{bracketed}]"))
 
 
 def accepted_labels(candidates: Sequence[LabelledLine | str], *, header: bool = True) -> set[str]:
@@ -394,10 +491,11 @@ def warn_labels_read_as_words(path: Path | str,
     make it a speaker.
 
     ``read_as_words`` holds ``(label, line, speaker of the turn it is read into)`` for each
-    label in the file that is not a speaker's.
+    label in the file that is not a speaker's. A note in brackets ("[Fire Alarm]") is never
+    suggested as a label.
     """
     names = [(c, line, speaker) for c, line, speaker in read_as_words
-             if name_shape(c.label) and may_speak_once(c)]
+             if name_shape(c.label) and may_speak_once(c) and not c.bracketed]
     if not names:
         return
     shown = names[:3]

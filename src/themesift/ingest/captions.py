@@ -10,8 +10,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript, Turn
+from ..text import ANNOTATION, WORD, content_stems
 from ._common import (LabelledLine, accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes,
-                      is_moderator, match_label, may_speak_once, parse_timestamp,
+                      ends_sentence, is_moderator, match_label, may_speak_once, parse_timestamp,
                       warn_labels_read_as_words)
 
 _TIMING = re.compile(
@@ -19,7 +20,9 @@ _TIMING = re.compile(
 )
 # A voice tag, with the dialogue dash that may mark it one speaker of two ("- <v Jo>...").
 _VOICE = re.compile(r"(?:^[-–—][ \t]+)?<v(?:\.[\w.-]+)?[ \t]+([^>]+)>", re.MULTILINE)
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>")
+# Markup, not words: HTML-like tags ("<i>", "<font color=...>", "<00:00:01.500>") and the
+# position and style overrides of SubStation Alpha that SRT files carry ("{\\an8}", "{\\i1}").
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>|\{\\[^{}\n]*\}")
 _SPEAKER_SEPARATOR = ": "
 
 
@@ -47,7 +50,9 @@ def read_captions(
     cue ("INTERVIEWER: ..."; after a dialogue dash, "- JO: ...", a speaker unless the label is
     no person's, "- Note: ..."); a cue
     without either continues the previous speaker. Consecutive cues of one speaker become one turn with the
-    first cue's start time and the last cue's end time. The transcript text is rendered as
+    first cue's start time and the last cue's end time; so do a speaker's cues on either side
+    of another's back-channel ("Mm.") said while their sentence went on (the back-channel is
+    a turn after theirs). The transcript text is rendered as
     "Speaker: words" per turn, turns separated by a blank line.
 
     Raises
@@ -90,15 +95,7 @@ def read_captions(
             'or start cues with a label such as "P3: ..."',
         )
 
-    merged: list[_Cue] = []
-    for cue in cues:
-        if cue.speaker is None or not cue.words:
-            continue  # words before anyone is named, or a cue with only a label
-        if merged and merged[-1].speaker == cue.speaker:
-            merged[-1].words += " " + cue.words
-            merged[-1].end = max(merged[-1].end, cue.end)  # cues may overlap or come out of order
-        else:
-            merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+    merged = _turns_of_cues([c for c in cues if c.speaker is not None and c.words])
 
     parts: list[str] = []
     turns: list[Turn] = []
@@ -122,6 +119,59 @@ def read_captions(
         {"path": str(path), "format": path.suffix.lstrip(".").lower(), "encoding": used_encoding,
          "sha256": content_hash(data), "header": ""},
     )
+
+
+def _turns_of_cues(cues: list[_Cue]) -> list[_Cue]:
+    """Consecutive cues of one speaker joined into one (a turn). Another speaker's back-channel
+    ("Mm.") between two cues of a speaker whose sentence goes on ("...and keeping" / "Mm." /
+    "everyone safe.") does not cut the sentence: it becomes a turn of its own after the
+    sentence's turn."""
+    merged: list[_Cue] = []
+    held: list[_Cue] = []  # back-channels said inside the last turn's sentence, placed after it
+    for i, cue in enumerate(cues):
+        last = merged[-1] if merged else None
+        if last is not None and last.speaker == cue.speaker:
+            last.words += " " + cue.words
+            last.end = max(last.end, cue.end)  # cues may overlap or come out of order
+            continue
+        if (last is not None and not ends_sentence(last.words) and _is_back_channel(cue.words)
+                and _speaks_next(cues, i, last.speaker)):
+            held.append(cue)
+            continue
+        _append_held(merged, held)  # the next cue was not said right after them: a turn of its own
+        held = []
+        merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+    _append_held(merged, held)
+    return merged
+
+
+def _append_held(merged: list[_Cue], held: list[_Cue]) -> None:
+    for i, cue in enumerate(held):
+        if i and held[i - 1].speaker == cue.speaker:
+            merged[-1].words += " " + cue.words
+            merged[-1].end = max(merged[-1].end, cue.end)
+        else:
+            merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+
+
+def _speaks_next(cues: list[_Cue], i: int, speaker: str) -> bool:
+    """Whether ``speaker`` has the next cue after the back-channels from ``cues[i]`` on."""
+    for cue in cues[i:]:
+        if cue.speaker == speaker:
+            return True
+        if not _is_back_channel(cue.words):
+            return False
+    return False
+
+
+def _is_back_channel(words: str) -> bool:
+    """A cue that does not take the floor from a speaker in mid-sentence: three words at most
+    (transcriber's notes aside), one content word at most ("Mm.", "Sure.", "Right, yeah.",
+    "Yes, exactly.", "[laughs]"). Not ``segment.is_backchannel``, the units' rule: segment is
+    a layer above the readers, and a reply as short as this inside another's sentence is said
+    over it, whatever its words."""
+    found = WORD.findall(ANNOTATION.sub(" ", words).casefold())
+    return len(found) <= 3 and len(content_stems(" ".join(found))) <= 1
 
 
 def _labelled(cue: _Cue) -> LabelledLine:

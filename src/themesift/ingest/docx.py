@@ -12,6 +12,7 @@ from .text import parse_labelled_text
 
 _MAX_LABEL = 40
 _HEADING = "heading"  # a heading or title paragraph: never a turn
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _TABLE_HEADERS = {"text", "utterance", "transcript", "speech", "content", "what was said"}
 
 
@@ -33,7 +34,8 @@ def read_docx(
     Raises
     ------
     InputError
-        If the file is empty, not a valid .docx, or has no recognisable speaker turns.
+        If the file is empty, not a valid .docx (damaged, or password-protected: the
+        message says which it looks like), or has no recognisable speaker turns.
     """
     from docx import Document  # python-docx; imported here to keep `import themesift` fast
 
@@ -43,11 +45,18 @@ def read_docx(
                          fix="Check that the transcript was saved, or remove it")
     try:
         lines = _document_lines(Document(str(path)))
-    except Exception as exc:  # noqa: BLE001 - a damaged .docx makes zipfile, lxml or python-docx fail in many ways
+    except Exception:  # noqa: BLE001 - a damaged .docx makes zipfile, lxml or python-docx fail in many ways
+        # Word saves a password-protected .docx as an encrypted OLE compound file, the
+        # container of the old .doc format, not the zip a .docx is
+        protected = data.startswith(_OLE_SIGNATURE)
         raise InputError(
-            f"This is not a readable Word .docx file ({exc.__class__.__name__})",
+            "This is not a readable Word .docx file: "
+            + ("it is password-protected (or an old Word .doc renamed .docx)" if protected
+               else "it may be damaged or password-protected"),
             path=path,
-            fix='Open it in Word and use "Save as" .docx, or export the transcript as .txt',
+            fix='Open it in Word, remove the password if it has one (File > Info > Protect '
+            'Document), and use "Save as" to save an unprotected copy as .docx; or export the '
+            "transcript as .txt",
         ) from None
     labels: dict[int, LabelledLine | None] = {}  # by line number: what the text does not show
     line_no = 1
@@ -86,12 +95,18 @@ def paragraph_text(paragraph) -> str:
     """A paragraph's text as it reads with its tracked changes accepted: inserted words in,
     deleted ones out (python-docx's ``paragraph.text`` leaves out both); text boxes and
     other floating content are not part of it."""
+    return "".join(run.text for run in _runs(paragraph))
+
+
+def _runs(paragraph) -> list:
+    """The paragraph's runs as its text reads (see :func:`paragraph_text`): with those in
+    tracked insertions, hyperlinks and content controls, which ``paragraph.runs`` leaves out."""
     from docx.oxml.ns import qn
     from docx.text.run import Run
 
     skip = {qn("w:del"), qn("w:moveFrom"), qn("w:txbxContent")}
-    return "".join(Run(r, paragraph).text for r in paragraph._p.iter(qn("w:r"))
-                   if not any(a.tag in skip for a in r.iterancestors()))
+    return [Run(r, paragraph) for r in paragraph._p.iter(qn("w:r"))
+            if not any(a.tag in skip for a in r.iterancestors())]
 
 
 def _cell_text(cell) -> str:
@@ -102,7 +117,7 @@ def _bold_label(paragraph) -> LabelledLine | None:
     """A bold run without a colon at the start of the paragraph, as a label of the "bold" form
     (the document's other labels decide whether it is one: see ``accepted_labels``)."""
     bold = ""
-    for run in paragraph.runs:
+    for run in _runs(paragraph):
         if not run.bold:
             break
         bold += run.text
