@@ -142,6 +142,19 @@ def test_run_on_sentence_is_cut_at_a_clause_boundary():
     assert all(not text.startswith(",") for text in units["text"])
 
 
+def test_an_unpunctuated_run_on_is_cut_before_a_conjunction_not_mid_clause():
+    # Auto-captions have no punctuation: the cut fell between any two words, "... the drugs
+    # when someone" | "is using heavily ...".
+    run_on = ("what I would say is that the team has to be there for people for the long haul "
+              "and then the other thing is the drugs when someone is using heavily you cannot "
+              "always reach them and you have to keep the door open for them week after week "
+              "without anything seeming to change which is hard on the staff as well")
+    units = ts.segment(transcript(("P1", run_on)), max_words=40)
+    assert len(units) >= 2
+    for text in units["text"].iloc[1:]:
+        assert text.split()[0] in {"and", "but", "so", "because", "when", "which", "while"}
+
+
 def balanced(text):
     return all(text.count(o) == text.count(c) for o, c in ("[]", "()"))
 

@@ -69,6 +69,10 @@ PUNCTUATED_WORDS = 30
 _SENTENCE_MARK = re.compile(r"[.!?…]+(?=[\s\"'”’)\]]|$)")
 _PARAGRAPH = re.compile(r"\n\s*")
 _CLAUSE_BREAK = re.compile(r"(?:[,;:]|\s[-–—]+|--)\s+")
+#: Where an unpunctuated sentence (auto-captions) may be cut instead: before a conjunction
+#: that opens a clause ("... the drugs | and then the other thing is ...").
+_CONJUNCTION = re.compile(r"\s(?=(?:and|but|so|because|'cause|cos|or|then|when|which|while|"
+                          r"though|although|if|until|unless|whereas)\b)", re.IGNORECASE)
 
 BACKCHANNEL_WORDS = frozenset(
     "mm mmm mhm mhmm hm hmm uh-huh uh huh um ah oh yes yeah yep yup ya no nope right exactly "
@@ -605,9 +609,12 @@ def _split_long(text: str, start: int, end: int, min_words: int, max_words: int)
     cuts = [m.end() for m in _CLAUSE_BREAK.finditer(sentence)]
     cuts = [c for c in cuts if min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words
             and _bracket_end(notes, c) is None]
-    if not cuts:  # no clause boundary: cut between words
-        cuts = [m.start() for m in WORD.finditer(sentence)][1:]
-        cuts = [c for c in cuts if _bracket_end(notes, c) is None]
+    for boundary in (_CONJUNCTION, WORD):  # no clause mark: before a conjunction, or a word
+        if cuts:
+            break
+        cuts = [m.start() + (boundary is _CONJUNCTION) for m in boundary.finditer(sentence)]
+        cuts = [c for c in cuts if c > 0 and _bracket_end(notes, c) is None and (
+            boundary is WORD or min(_n_words(sentence[:c]), _n_words(sentence[c:])) >= min_words)]
     if not cuts:  # all of it one bracketed note: never cut inside brackets
         return [(start, end)]
     middle = len(sentence) / 2
