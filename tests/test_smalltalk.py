@@ -25,7 +25,10 @@ SMALL_TALK = {
                   "Let's give it two more minutes, a few people are still joining.",
                   "Sorry, what was the question?", "Sorry, say that again?",
                   "There's a fire drill at eleven, just so you know.",
-                  "We've got it till half past, tell him half past.", "Half past, mate!"],
+                  "We've got it till half past, tell him half past.", "Half past, mate!",
+                  # consent, given as the moderator reads the form out
+                  "Yes, I consent.", "I consent, yeah.", "Happy to take part.",
+                  "Yes, happy to be recorded.", "We all consent.", "I agree to take part, yes."],
     "food and drink": ["The good biscuits.", "Is there any more tea in that pot? And milk?",
                        "Toast and bacon this morning.",
                        "Somebody's brought doughnuts. Chocolate ones.",
@@ -51,6 +54,10 @@ SMALL_TALK = {
 }
 
 CONTENT = [
+    # Consent as a topic of the care, not the study's procedure.
+    "They never asked for my consent before the injection.",
+    "Nobody gave me a consent form when they sectioned me.",
+    "I wasn't happy to carry on with the depot, but nobody listened.",
     # The small-talk words appear, but the unit is about the work.
     "We do nearly all home visits, and the first months with someone it's mostly drinking tea "
     "and not saying very much, just being there.",

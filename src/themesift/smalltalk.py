@@ -17,7 +17,8 @@ A unit's *content words* are its words less stop words, spoken fillers and trans
   ("can you hear me", "you're on mute", "your connection is unstable", "I didn't catch
   that"), the recording ("for the recording", "I'll stop the recording"), the meeting's own
   business (breaks, starting, waiting for people to join, the link in the chat, being late,
-  repeating the question, running out of time), greetings and goodbyes ("good morning", "see
+  repeating the question, running out of time, consent given as the form is read out: "Yes,
+  I consent.", "Happy to take part."), greetings and goodbyes ("good morning", "see
   you all next week"), offers of tea and coffee and weather idioms ("chucking it down");
 * cues that accounts of the work use too: the small-talk vocabulary below (words of
   greetings, times and days, food and drink, weather, audio and video, recording) and
@@ -170,7 +171,12 @@ _ONLY_SMALL_TALK: dict[str, re.Pattern[str]] = {
         r"the last bit)\b|\brepeat the question\b|\bsay that again\b|"
         r"\bwhat was the question\b|\bcome again\s*\?|"
         r"\b(?:we'?ve|we have|we) (?:only |just )?(?:got|have|booked) (?:the|this) room\b|"
-        r"\bfire (?:alarm )?(?:test|drill)\b"),
+        r"\bfire (?:alarm )?(?:test|drill)\b|"
+        # the study's own procedure: consent, as participants give it when it is read out
+        r"\b(?:i|we) (?:all |do |both )?(?:consent|agree to take part)\b|"
+        r"\b(?:i|we) (?:give|gave) (?:my|our) consent\b|\bconsent form\b|"
+        r"\bhappy (?:to|for you to) (?:take part|carry on|continue|go ahead|proceed|be recorded|"
+        r"record)(?=[.,!?]|$| then| yeah| yes)"),
     "greeting": re.compile(
         r"\bgood (?:morning|afternoon|evening)\b|"
         r"\bthanks? (?:you )?(?:all |everyone )?for (?:coming|having|joining|your time)\b|"
