@@ -1019,13 +1019,37 @@ def test_an_example_in_other_case_still_matches_its_unit(fake_embedder):
     assert out["rationale"][0] == "Coded family in the examples (the analyst's own coding)."
 
 
-@pytest.mark.parametrize("text", ["N/A", "n/a.", "Nothing.", "nothing to add", "No comment",
-                                  "Don't know", "None", "xxx"])
+@pytest.mark.parametrize("text", ["N/A", "n/a.", "N.A.", "Nothing.", "nothing to add",
+                                  "No comment", "Don't know", "None", "xxx"])
 def test_a_non_answer_fits_no_theme(fake_embedder, text):
     out = ts.suggest_units(units_of(text, "Rent arrears and eviction."), FW,
                            embedder=fake_embedder)
     assert out["theme_id"].tolist() == ["none", "housing"]
-    assert out["rationale"][0] == f"Fits no theme: {text!r} is no answer."
+    assert out["rationale"][0] == (f"Fits no theme: {text!r} says nothing a theme could "
+                                   "describe (an answer of no content).")
+
+
+def test_a_column_of_non_answers_is_rows_of_none_not_refused(fake_embedder):
+    # a pilot's "Any other comments?" column: every answer "N/A" or "None", which has words
+    out = ts.suggest_units(units_of(*["N/A", "None", "No comment", "Nothing."] * 2), FW,
+                           embedder=fake_embedder)
+    assert set(out["theme_id"]) == {"none"}
+
+
+@pytest.mark.parametrize("text, foreign", [
+    ("我等了四个小时才看到医生，太久了。", True),
+    ("Esperé cuatro horas para ver al médico y nadie me explicó nada de lo que pasaba en la "
+     "sala de espera.", True),
+    # terse English notes with an en dash, a curly apostrophe, an accent: English
+    ("Waiting times – terrible, staff rude, parking impossible, food cold.", False),
+    ("Pain management — excellent. Physio — brilliant, café good.", False),
+    ("The nurse didn’t listen to me at all and I waited for hours in the corridor without "
+     "anyone telling me what was happening.", False),
+])
+def test_a_text_not_in_english_says_so_in_its_rationale(embedder, text, foreign):
+    out = ts.suggest_units(units_of(text, "Rent arrears and eviction."), FW, embedder=embedder)
+    assert out["theme_id"][0] != "none"
+    assert ("does not read as English" in out["rationale"][0]) is foreign
 
 
 @pytest.mark.parametrize("text", ["Nothing helped with the rent arrears.", "No flat yet.",

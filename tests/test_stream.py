@@ -185,3 +185,18 @@ def test_a_units_tables_small_talk_is_set_aside_as_suggest_units_does(tmp_path, 
 def test_suggest_table_is_public_as_the_readme_names_it():
     # ts.suggest_table gave AttributeError: it was in propose alone.
     assert ts.suggest_table is suggest_table and "suggest_table" in ts.__all__
+
+
+def test_scores_and_fits_are_written_to_four_places_with_or_without_empty_cells(tmp_path,
+                                                                               fake_embedder):
+    # Concatenating a chunk's suggestions with no rows of empty cells made `fit` a column of
+    # objects, written with all its digits.
+    texts = TEXTS * 2
+    for name, cells in (("full.csv", texts), ("gaps.csv", ["", *texts[1:]])):
+        path = tmp_path / name
+        pd.DataFrame({"site": "A", "text": cells}).to_csv(path, index=False)
+        out = tmp_path / f"preds-{name}"
+        suggest_table(path, out, "recovery", embedder=fake_embedder, quiet=True)
+        written = pd.read_csv(out, dtype=str, keep_default_na=False)
+        assert written["fit"].str.fullmatch(r"(?:[01]\.\d{4})?").all(), written["fit"].tolist()
+        assert written["score"].str.fullmatch(r"[01]\.\d{4}").all()

@@ -611,12 +611,12 @@ def _score(units, framework, embedder, examples, codes, top_k, temperature, none
     probs = _softmax(logits)
     # A text with no letters (a number, emoji, a code such as "Q001"'s digits alone) has no
     # words to compare: whatever its vector is close to, it fits no theme.
-    wordless = np.array([not LETTER.search(t) or is_non_answer(t) for t in texts])
+    wordless = np.array([not LETTER.search(t) for t in texts])
     if first and len(texts) >= MIN_REFERENCE_UNITS and wordless.all():
         raise InputError(f"None of the {len(texts)} texts has words to compare with the "
                          f"framework (the first: {', '.join(map(repr, texts[:3]))})",
                          fix="Check that the text column is the one with the passages")
-    probs[wordless] = np.eye(probs.shape[1])[-1]
+    probs[wordless | np.array([is_non_answer(t) for t in texts])] = np.eye(probs.shape[1])[-1]
     known, rejected = _known_units(texts, coded, evidence.theme_ids, probs)
     fit = np.round(_ndtr(z), 4)
     return _Scored(unit_ids, texts, evidence, similarity, probs, closest, closest_sim, fit,
@@ -1033,7 +1033,8 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
             return ("Fits no theme: it has no words to compare with the framework (only "
                     "numbers or symbols); check that this is the text column.")
         if is_non_answer(s.texts[i]):
-            return f"Fits no theme: {_clip(s.texts[i], 40)!r} is no answer."
+            return (f"Fits no theme: {_clip(s.texts[i], 40)!r} says nothing a theme could "
+                    "describe (an answer of no content).")
         if fit <= round(float(_ndtr(np.array(NONE_Z))), 4):  # fit is rounded so
             why = (f"its closest theme ({closest}) fits it worse than {_share_better(fit)} of "
                    "the study's units fit theirs")
@@ -1060,7 +1061,7 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         reason += (f"; a weak fit (worse than {_share_better(fit)} of the study's units fit "
                    "theirs): the score says it is nearer this theme than the others, not that "
                    "it fits well")
-    if not s.texts[i].isascii() and reads_as_english(s.texts[i]) is False:
+    if _other_language(s.texts[i]):
         reason += ("; it does not read as English, and the models are English: this "
                    "suggestion means little")
     if j != best and s.n_examples:
@@ -1078,6 +1079,17 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
         reason += (f"; weighed against the {counted(len(s.clearest), 'unit')} of the study that "
                    "the descriptions suggest most clearly")
     return reason + f"{said_no}; runner-up {runner} (score {s.probs[i, second]:.2f})."
+
+
+def _other_language(text: str) -> bool:
+    """Whether a text is surely not English: most of its letters of another script, or, of
+    twelve words or more, too few English stop words (terse English notes have few)."""
+    if text.isascii() and len(text.split()) < 12:
+        return False
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c > "\u024f" for c in letters) > len(letters) / 2:
+        return True
+    return len(text.split()) >= 12 and reads_as_english(text) is False
 
 
 def _share_better(fit: float) -> str:
@@ -1404,7 +1416,7 @@ def suggest_table(
                 raise InputError(f"Every {text_column!r} cell of the first {len(units)} rows is "
                                  "empty", path=table,
                                  fix="Check that the text column is the one with the passages")
-            rows = _empty_rows(units[empty])
+            parts = [_empty_rows(units[empty])] if empty.any() else []
             if not empty.all():
                 s = _score(units[~empty], framework, embedder, examples, None, TOP_K,
                            TEMPERATURE, none_similarity, CONTEXT_WEIGHT, CODE_WEIGHT,
@@ -1412,7 +1424,8 @@ def suggest_table(
                 reference = reference or _Reference.of(s.similarity.max(axis=1))
                 if clearest is None and reference is not None:
                     clearest, learner = s.clearest, s.learner
-                rows = pd.concat([_unit_table(s, units[~empty]), rows]).sort_index()
+                parts.append(_unit_table(s, units[~empty]))
+            rows = parts[0] if len(parts) == 1 else pd.concat(parts).sort_index()
             rows = rows.rename(columns={"unit_id": "id"})
             rows = rows[["id", "theme_id", "score", "runner_up", "rationale", "fit"]]
             rows.to_csv(temp, mode="a", header=number == 0, **CSV_OPTIONS)
@@ -1435,7 +1448,8 @@ def _empty_rows(units: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({"unit_id": units["unit_id"], "theme_id": NONE_THEME, "score": 1.0,
                          "runner_up": "", "runner_up_score": 0.0,
-                         "rationale": "No text: the cell is empty.", "fit": np.nan},
+                         "rationale": "No text: the cell is empty.",
+                         "fit": np.full(len(units), np.nan)},
                         index=units.index, columns=SUGGESTION_COLUMNS)
 
 

@@ -14,7 +14,7 @@ import numbers
 import re
 
 __all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems",
-           "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text",
+           "short_words", "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text",
            "is_missing", "same_text"]
 
 
@@ -100,8 +100,8 @@ def reads_as_english(text: str) -> bool | None:
 #: Answers that say there is no answer: "N/A", "Nothing.", "No comment", "xxx", "Don't know"
 #: (a cell of symbols alone has no words: :data:`LETTER`).
 NON_ANSWER = re.compile(
-    r"(?:n\s*/\s*a|na|nil|none|nothing(?: (?:else|more|to (?:add|say)))?|no comments?|"
-    r"not applicable|(?:i )?don'?t know|dk|no answer|x+)[\s.!]*", re.IGNORECASE)
+    r"(?:n\s*/\s*a|n\.\s*a\.?|na|nil|none|nothing(?: (?:else|more|to (?:add|say)))?|"
+    r"no comments?|not applicable|(?:i )?don'?t know|dk|no answer|x+)[\s.!]*", re.IGNORECASE)
 
 
 def is_non_answer(text: str) -> bool:
@@ -148,3 +148,14 @@ def content_stems(text: str) -> set[str]:
                 break
         out.add(word)
     return out
+
+
+def short_words(text: str, max_words: int) -> tuple[list[str], set[str]] | None:
+    """The words of a short text (a back-channel, a short reply), lower-cased and without
+    transcriber's notes ("[laughs]"), and their content stems (:func:`content_stems`); None
+    where it has more than ``max_words`` words. Segment's short turns and the caption reader's
+    back-channels are told by these, each with its own thresholds."""
+    words = WORD.findall(ANNOTATION.sub(" ", text).casefold())
+    if len(words) > max_words:
+        return None
+    return words, content_stems(" ".join(words))
