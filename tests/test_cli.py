@@ -457,6 +457,35 @@ def test_a_run_without_a_study_writes_over_a_filled_in_sheet_only_when_forced(
         "decision"].str.strip().any()
 
 
+def test_a_sheet_of_a_run_without_a_study_is_told_the_way_into_one(study_run, capsys,
+                                                                    monkeypatch, tmp_path):
+    # A first-hour user ran without --study and filled in the sheet: `run --study` said
+    # "apply it first", and apply said "there is no study store here", round and round.
+    from themesift import Corpus, load_framework, pipeline
+    from themesift.ingest import read_corpus
+
+    stages = pipeline.run_pipeline  # the fixture's, which wants the corpus read (a study's is)
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda inputs, framework, **kw: stages(
+        inputs if isinstance(inputs, Corpus) else read_corpus(inputs), load_framework(framework)))
+    first, study, second = tmp_path / "first", tmp_path / "mine", tmp_path / "second"
+    assert main(["run", "tests/fixtures/basic.txt", "--out", str(first), "--quiet"]) == 0
+    assert "run with --study FOLDER before you fill in the sheet" in capsys.readouterr().out
+    sheet = pd.read_csv(first / "review.csv", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["suggestion_id"].str.startswith("unit:"), "decision"] = "accept"
+    sheet.to_csv(first / "review.csv", index=False)
+    assert main(["apply", str(first / "review.csv"), "--study", str(study)]) == 1
+    assert "'themesift run TRANSCRIPTS --study FOLDER --out ANOTHER_FOLDER'" in \
+        capsys.readouterr().err
+    run = ["run", "tests/fixtures/basic.txt", "--study", str(study), "--quiet"]
+    assert main([*run, "--out", str(first)]) == 1
+    err = capsys.readouterr().err
+    assert "of a run without this study" in err and "Apply it first" not in err
+    assert main([*run, "--out", str(second)]) == 0
+    assert main(["apply", str(first / "review.csv"), "--study", str(study),
+                 "--analyst", "KJ"]) == 0
+    assert "applied to" in capsys.readouterr().out
+
+
 def test_a_run_that_fails_leaves_no_new_empty_study_behind(tmp_path, capsys):
     store = tmp_path / "new-study"
     assert main(["run", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "o"),

@@ -88,3 +88,18 @@ def test_a_codes_members_its_theme_is_suggested_for_come_first():
     assert agreeing_first(["u1", "u2", "u3", "u4"], own, "relationships") == [1, 2, 0, 3]
     assert agreeing_first(["u1", "u2"], own, "none") == [0, 1]
     assert agreeing_first([], own, "hope") == []
+
+
+@pytest.mark.parametrize("given, meant", [
+    ("Structual tension", "structural_tension"), ("relationship", "relationships"),
+    ("hopeful", "hope"),  # near the id
+    ("symptoms", "symptoms_barrier"), ("structural", "structural_tension"),  # a word of one
+    ("barrier", "symptoms_barrier"),
+    ("the", None), ("care", None), ("xyz", None),
+])
+def test_a_decision_near_a_theme_or_a_word_of_one_gets_a_did_you_mean(given, meant):
+    # "emotional" for "Emotional burden" got no "did you mean", though the README promises
+    # one for a near miss.
+    import themesift as ts
+
+    assert ts.load_framework("recovery").closest_theme(given) == meant

@@ -175,7 +175,8 @@ def test_problems_are_listed_with_row_numbers_and_nothing_is_written(reviewed):
         apply_review(study, out / "review.xlsx")
     message = str(caught.value)
     assert "3 problems in the review sheet, so nothing was applied" in message
-    assert f"row {rows['unit:u2']}: unknown decision 'hopeful' for unit:u2: use" in message
+    assert (f"row {rows['unit:u2']}: unknown decision 'hopeful' for unit:u2 (did you mean "
+            "'hope'?): use") in message
     assert (f"row {rows['unit:u3']}: unknown decision 'Structual tension' for unit:u3 (did you "
             "mean 'structural_tension'?): use accept, reject, or a theme's id or name") in message
     assert "relationships, hope, structural_tension, symptoms_barrier, none" in message

@@ -403,6 +403,14 @@ def _keep_filled_sheets(args: argparse.Namespace, study) -> None:
                     "sheet over it", path=sheet,
                     fix="Keep it: write this run elsewhere (--out) or move the sheet; or pass "
                         "--force to write over it")
+            if not study.has_run():  # a sheet of a run without --study: no study to apply to
+                raise InputError(
+                    f"The review sheet holds {decisions} of a run without this study, and this "
+                    "run would write its own sheet over it", path=sheet,
+                    fix=f"Write this run elsewhere (--out ANOTHER_FOLDER): then 'themesift apply "
+                        f"{sheet} --study {args.study}' brings the sheet's decisions on units "
+                        "into the study (its code rows cannot be: decide those codes again in "
+                        "the new sheet); or pass --force to write over it")
             raise InputError(
                 f"The review sheet holds {decisions} not yet applied to the study, and this "
                 "run would write its own sheet over it", path=sheet,
@@ -471,6 +479,9 @@ def _run(args: argparse.Namespace) -> int:
     for path in files:
         print(f"  {path}")
     print("Review the suggestions in review.xlsx (or open report.html).")
+    if not args.study:
+        print("To bring your decisions back (themesift apply) and have later runs learn from "
+              "them, run with --study FOLDER before you fill in the sheet.")
     return EXIT_OK
 
 
@@ -481,7 +492,11 @@ def _apply(args: argparse.Namespace) -> int:
     if not store_file(args.study).exists():
         raise InputError("There is no study store here", path=args.study,
                          fix="Give the --study folder (or .sqlite file) that 'themesift run "
-                             "--study' wrote the review sheet for")
+                             "--study' wrote the review sheet for. A sheet of a run without "
+                             "--study goes into a study once there is one: 'themesift run "
+                             "TRANSCRIPTS --study FOLDER --out ANOTHER_FOLDER', then apply the "
+                             "sheet with --study FOLDER (its decisions on units; decide its "
+                             "codes again in the new sheet)")
     with Study.open(args.study) as study:
         applied = apply_review(study, args.review, analyst=args.analyst)
     counts = applied["action"].value_counts().to_dict()

@@ -292,15 +292,22 @@ class Framework:
         raise KeyError(f"Unknown theme {theme_id!r}. Available: {', '.join(self.theme_ids)}.")
 
     def closest_theme(self, value: object) -> str | None:
-        """The id of the top-level theme whose id or name ``value`` nearly is, for a "did you
-        mean" ("Structual tension", "relationship"); None when none is near."""
+        """The id of the top-level theme whose id or name ``value`` nearly is, or the one theme
+        whose id or name it begins, begins with or is a word of (four letters or more), for a
+        "did you mean" ("Structual tension", "relationship", "hopeful", "emotional" for
+        Emotional burden); None when none is near."""
         import difflib
 
         options = {t.id: t.id for t in self.themes} | {
             " ".join(t.name.casefold().split()): t.id for t in self.themes}
-        near = difflib.get_close_matches(" ".join(str(value).casefold().split()), list(options),
-                                         n=1, cutoff=0.75)
-        return options[near[0]] if near else None
+        given = " ".join(str(value).casefold().split())
+        near = difflib.get_close_matches(given, list(options), n=1, cutoff=0.75)
+        if near:
+            return options[near[0]]
+        part = {theme for option, theme in options.items() if min(len(given), len(option)) >= 4
+                and (option.startswith(given) or given.startswith(option)
+                     or given in option.replace("_", " ").split())}
+        return part.pop() if len(part) == 1 else None
 
     def top_theme_id(self, theme_id: str | None) -> str | None:
         """The id of the top-level theme that ``theme_id`` is or belongs to (a subtheme at any

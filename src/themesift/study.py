@@ -529,8 +529,8 @@ class Study:
 
         if framework is None:
             framework = self.framework() if self.has_run() else "recovery"
-            logger.info("No framework given: %s", framework.name if isinstance(
-                framework, Framework) else "the built-in 'recovery'")
+            logger.info("Framework: %s", f"the study's own, {framework.name!r}" if isinstance(
+                framework, Framework) else "the built-in 'recovery' (none given)")
         framework = load_framework(framework) if not isinstance(framework, Framework) else framework
         corpus = (corpus_or_inputs if isinstance(corpus_or_inputs, Corpus)
                   else read_corpus(corpus_or_inputs, moderator=moderator, encoding=encoding))
