@@ -159,11 +159,11 @@ def test_a_back_channel_inside_a_caption_sentence_does_not_cut_it(tmp_path):
         ("Grace Mensah", "The hospital's main goal is reducing violence on the ward and keeping "
          "everyone safe, which is fair enough, but then the person's own goals disappear.",
          5.0, 15.0),
-        ("James Okafor", "Mm.", 9.0, 10.0),  # after the sentence it was said in
-        # a back-channel after a finished sentence is a turn where it was said, as before
-        ("James Okafor", "Mm.", 15.5, 16.0),
+        # after the sentence it was said in; and the same speaker's next cue, a back-channel
+        # after a finished sentence, is the same turn: one speaker's consecutive cues are one
+        ("James Okafor", "Mm. Mm.", 9.0, 16.0),
         ("Grace Mensah", "That's the plan they write.", 16.0, 20.0)]
-    assert [t.index for t in transcript.turns] == list(range(5))
+    assert [t.index for t in transcript.turns] == list(range(4))
     _assert_offsets(transcript)
     # not for a cue that says something: that is a turn of its own, where it was said
     said = _read(tmp_path, "said.vtt", MID_SENTENCE_VTT.replace(
@@ -280,3 +280,121 @@ def test_a_password_protected_or_damaged_docx_says_so_and_what_to_do(tmp_path, c
     assert message.startswith(f"{path}: This is not a readable Word .docx file: {says}")
     assert "save an unprotected copy as .docx" in message
     assert "Error" not in message and "PackageNotFound" not in message and "BadZip" not in message
+
+
+# --- review fixes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("Interviewer - What helps you most?\nAnna - Walking, mostly.\nInterviewer - Why is that?\n"
+     "Anna - The air.\n",
+     [("Interviewer", "What helps you most?"), ("Anna", "Walking, mostly."),
+      ("Interviewer", "Why is that?"), ("Anna", "The air.")]),
+    ("INT - What helps?\nMaria Lopez - My sister.\nINT - And at work?\nMaria Lopez - Nothing.\n",
+     [("INT", "What helps?"), ("Maria Lopez", "My sister."), ("INT", "And at work?"),
+      ("Maria Lopez", "Nothing.")]),
+], ids=["Interviewer-Anna", "INT-Maria-Lopez"])
+def test_a_name_before_a_dash_on_two_lines_is_a_speaker_where_roles_are_dash_labels(tmp_path, text, expected):
+    transcript = _read(tmp_path, "t.txt", text)
+    assert [(t.speaker, t.text) for t in transcript.turns] == expected
+    assert [t.role for t in transcript.turns] == ["moderator", "participant"] * 2
+    _assert_offsets(transcript)
+    _assert_unit_spans(transcript)
+
+
+def test_a_word_or_a_one_off_name_before_a_dash_is_speech_and_the_name_is_warned_about(tmp_path, caplog):
+    text = ("Interviewer - What helps you most?\nAnna - Walking, mostly.\nInterviewer - Why?\n"
+            "Anna - The air.\nHonestly - it clears my head.\nHonestly - every time.\n"
+            "Interviewer - Anyone else?\nKwame - Running.\n")
+    with caplog.at_level("WARNING", logger="themesift.ingest"):
+        transcript = _read(tmp_path, "t.txt", text)
+    assert [t.speaker for t in transcript.turns] == ["Interviewer", "Anna", "Interviewer", "Anna",
+                                                      "Interviewer"]
+    assert transcript.turns[3].text == "The air.\nHonestly - it clears my head.\nHonestly - every time."
+    assert transcript.turns[4].text == "Anyone else?\nKwame - Running."
+    assert "line 8: 'Kwame - ' is used once" in caplog.text and "'P5 - '" in caplog.text
+    assert "Honestly" not in caplog.text
+    _assert_offsets(transcript)
+
+
+@pytest.mark.parametrize("goes_on", ["and keeping,", "and keeping -", "and keeping —",
+                                     "and keeping…", "and keeping..."])
+def test_a_comma_dash_or_ellipsis_at_the_end_of_a_cue_leaves_its_sentence_open(tmp_path, goes_on):
+    vtt = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Anna>We were trying to help\n\n"
+           f"00:00:02.000 --> 00:00:03.000\n<v Anna>{goes_on}\n\n"
+           "00:00:03.000 --> 00:00:04.000\n<v Bob>Mm.\n\n"
+           "00:00:04.000 --> 00:00:05.000\n<v Anna>everyone safe.\n")
+    transcript = _read(tmp_path, "t.vtt", vtt)
+    assert [(t.speaker, t.text) for t in transcript.turns] == [
+        ("Anna", f"We were trying to help {goes_on} everyone safe."), ("Bob", "Mm.")]
+    _assert_offsets(transcript)
+
+
+def test_one_speakers_cues_after_a_held_back_channel_are_one_turn(tmp_path):
+    vtt = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Anna>We were trying to help\n\n"
+           "00:00:02.000 --> 00:00:03.000\n<v Anna>and keeping\n\n"
+           "00:00:03.000 --> 00:00:04.000\n<v Bob>Mm.\n\n"
+           "00:00:04.000 --> 00:00:05.000\n<v Anna>everyone safe.\n\n"
+           "00:00:05.000 --> 00:00:06.000\n<v Bob>Right, so what did you do then?\n")
+    transcript = _read(tmp_path, "t.vtt", vtt)
+    assert [(t.speaker, t.text, t.time_start, t.time_end) for t in transcript.turns] == [
+        ("Anna", "We were trying to help and keeping everyone safe.", 1.0, 5.0),
+        ("Bob", "Mm. Right, so what did you do then?", 3.0, 6.0)]
+    _assert_offsets(transcript)
+
+
+@pytest.mark.parametrize("text, last, footer", [
+    # a sentence wrapped onto a new line that reads like an end marker
+    ("P1: How was it?\nP2: Much better, especially towards the\nend of the session.\n",
+     "Much better, especially towards the\nend of the session.", ""),
+    ("P1: How was it?\nP2: Much better, especially towards the\n[End of the session]\n",
+     "Much better, especially towards the\n[End of the session]", ""),
+    # plain words are speech, even after a finished sentence
+    ("P1: How was it?\nP2: Much better.\nend of the session.\n", "Much better.\nend of the session.", ""),
+    # in brackets, capitals or between *** after a finished sentence, a marker
+    ("P1: How was it?\nP2: Much better.\n(Recording ends)\nAcme Ltd\n", "Much better.",
+     "(Recording ends)\nAcme Ltd"),
+    ("P1: How was it?\nP2: Much better.\n*** END ***\nAcme Ltd\n", "Much better.", "*** END ***\nAcme Ltd"),
+], ids=["wrapped", "wrapped-bracketed", "plain", "parenthesised", "stars"])
+def test_an_end_marker_is_no_marker_inside_a_sentence_or_as_plain_words(tmp_path, text, last, footer):
+    transcript = _read(tmp_path, "t.txt", text)
+    assert [t.speaker for t in transcript.turns] == ["P1", "P2"]
+    assert transcript.turns[-1].text == last
+    assert transcript.meta["footer"] == footer
+    _assert_offsets(transcript)
+
+
+def test_a_time_in_parentheses_after_the_label_is_the_turns_time_and_spans_stay_exact(tmp_path):
+    # by design (as "P3: [00:01:02] ..."): the time is the turn's, not its words
+    transcript = _read(tmp_path, "t.txt", "P1: Where did you meet?\nP3: (12:30) we met at the café.\n")
+    turn = transcript.turns[1]
+    assert (turn.speaker, turn.text, turn.time_start) == ("P3", "we met at the café.", 750.0)
+    assert transcript.text[turn.start - len("(12:30) "):turn.start] == "(12:30) "
+    _assert_offsets(transcript)
+    _assert_unit_spans(transcript)
+
+
+@pytest.mark.parametrize("kind", ["md", "docx"])
+def test_a_common_word_in_bold_opening_paragraphs_is_emphasis_not_a_label(tmp_path, kind):
+    paragraphs = ["**Interviewer:** What helps you?", "**P1:** The team, mostly.",
+                  "**Really** I mean it.", "**Really** I mean it, every shift."]
+    if kind == "md":
+        transcript = _read(tmp_path, "t.md", "\n\n".join(paragraphs) + "\n")
+    else:
+        document = docx.Document()
+        for text in paragraphs:
+            paragraph = document.add_paragraph()
+            label, _, words = text[2:].partition("**")
+            paragraph.add_run(label).bold = True
+            paragraph.add_run(words)
+        document.save(tmp_path / "t.docx")
+        transcript = ts.read_transcript(tmp_path / "t.docx")
+    assert [t.speaker for t in transcript.turns] == ["Interviewer", "P1"]
+    assert transcript.turns[1].text.endswith("I mean it, every shift.")
+    _assert_offsets(transcript)
+
+
+def test_short_words_are_a_short_texts_words_without_notes_and_their_stems():
+    from themesift.text import short_words
+
+    assert short_words("Mm. [laughs] Right, meetings.", 3) == (["mm", "right", "meetings"], {"right", "meet"})
+    assert short_words("one two three four", 3) is None

@@ -181,6 +181,8 @@ from themesift.smalltalk import IN_EXCHANGE, small_talk_reasons  # noqa: E402
 EXCHANGES = [
     # (the talk in order, which are small talk by context, with their kind)
     (["Can everyone hear me?", "Yes, loud and clear."], {1: "audio and video"}),
+    # "yep" is a filler, as "yes" is: it made the reply one content word too many
+    (["Can everyone hear me?", "Yep, loud and clear."], {1: "audio and video"}),
     (["Sorry, you're breaking up.", "It's the signal in this building."], {1: "audio and video"}),
     (["Somebody's brought doughnuts. Chocolate ones.", "Save me a pink one."],
      {1: "food and drink"}),

@@ -37,7 +37,7 @@ from .errors import InputError, MissingDependencyError
 from .ingest import check_turn_lengths
 from .model import UNIT_COLUMNS, Corpus, Framework, Transcript, Turn
 from .smalltalk import small_talk_reasons, topic_words
-from .text import ANNOTATION, WORD, content_stems
+from .text import ANNOTATION, WORD, content_stems, short_words
 
 __all__ = ["segment", "summarize_units", "load_spacy", "is_backchannel", "is_short_reply",
            "unit_id", "small_talk_in_transcripts", "SPACY_MODELS"]
@@ -484,10 +484,7 @@ def is_short_reply(text: str) -> bool:
 def _short_turn(text: str) -> tuple[list[str], set[str]] | None:
     """A turn of at most six words (transcriber's notes aside): its words and content stems;
     None for a longer one."""
-    words = WORD.findall(ANNOTATION.sub(" ", text).casefold())
-    if len(words) > _BACKCHANNEL_MAX_WORDS:
-        return None
-    return words, content_stems(" ".join(words))
+    return short_words(text, _BACKCHANNEL_MAX_WORDS)
 
 
 def _check_params(min_words: int, max_words: int, shift_threshold: float) -> None:

@@ -112,8 +112,8 @@ _VOCABULARY: dict[str, str] = {
                "freezing umbrella soaked forecast heatwave pouring storm windy",
     "audio and video": "mute muted unmute microphone mic mics audio volume louder echo camera "
                        "cameras video lag lagging internet wifi zoom headphones headset",
-    "recording": "recording recorded recorder tape transcript transcriber transcription "
-                 "dictaphone",
+    "recording": "recording recordings recorded recorder recorders tape transcript transcriber "
+                 "transcription dictaphone",
 }
 
 _HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|\\d{1,2}"

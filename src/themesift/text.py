@@ -14,8 +14,8 @@ import numbers
 import re
 
 __all__ = ["WORD", "LETTER", "ANNOTATION", "stop_words", "content_words", "content_stems",
-           "short_words", "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS", "cell_text",
-           "is_missing", "same_text"]
+           "short_words", "counted", "DAYS", "MONTHS", "NUMBERS", "TRUE_WORDS", "FALSE_WORDS",
+           "cell_text", "is_missing", "same_text"]
 
 
 def counted(n: int, word: str) -> str:
@@ -59,7 +59,8 @@ def is_missing(value) -> bool:
 
 # Words that carry no topic in spoken English, on top of spaCy's stop words.
 _FILLERS = frozenset(
-    "um uh erm er mm yeah yes okay ok like know mean think really just kind sort thing things "
+    "um uh erm er mm hmm mhm yeah yep yup nope nah yes okay ok like know mean think really "
+    "just kind sort thing things "
     "lot lots stuff get got go going gone say said says actually basically obviously probably "
     "maybe quite bit little way something anything everything someone people".split()
 )

@@ -85,8 +85,9 @@ _LABEL_LINE = re.compile(
     """,
     re.VERBOSE,
 )
-# A bold label without a colon in Markdown: "**P3** text", "__Nurse 2__ text" (the file's other
-# labels decide whether it is one, as for a bold run in a .docx).
+# A bold label without a colon in Markdown: "**P3** text", "__Nurse 2__ text" (read only as
+# :func:`bold_may_be_label` says; the file's other labels decide whether it is one, as for a
+# bold run in a .docx).
 _MD_BOLD_LINE = re.compile(
     r"^[ \t]*(?P<md>\*\*|__)(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{0,38}?)(?P=md)[ \t]+(?=\S)"
 )
@@ -115,13 +116,13 @@ _TIME_MARK_LINE = re.compile(
 )
 # A transcriber's or transcription company's line that says the recording is over: "[END OF
 # RECORDING]", "[End of recording]", "END OF TRANSCRIPT", "[END]", "(Recording ends)",
-# "*** End of interview 00:54:12 ***". A bare "end" counts in capitals or in brackets only.
+# "*** End of interview 00:54:12 ***" (read only as :func:`is_end_marker` says).
 _END_MARKER = re.compile(
-    rf"""^[\W_]*(?:
+    rf"""^(?P<open>[\W_]*)(?P<words>
         end[ \t]+of[ \t]+(?:the[ \t]+)?(?:recording|transcript|transcription|interview|
             focus[ \t]+group|group|session|audio|tape|file|meeting|discussion)
       | (?:recording|transcript|interview|audio|tape|session)[ \t]+(?:ends|ended|stops|stopped)
-      | (?P<bare>end)
+      | end
     )(?:[ \t,:–—-]*{_TIMESTAMP})?[\W_]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -132,6 +133,20 @@ _LABEL_ONLY_LINE = re.compile(
 )
 # A label and a tab, the words after it (a table pasted as text, "Interviewer<TAB>How...").
 _TAB_LABEL_LINE = re.compile(r"^(?P<label>[^\W\d_][\w .'’&/\u0300-\u036f-]{0,38}?)\t+(?=\S)")
+# What sets a line apart as a marker rather than speech ("end of the session."): an opening
+# bracket, "*", "=", "#", "~", "--" or "__" before its words ("*** End ***", "## End").
+_MARKER_OPENS = re.compile(r"[\[(<*=#~]|--|__")
+# Words that open a sentence, said or written in bold for emphasis, never a person's name:
+# "**Really** I mean it.", "Honestly - no."
+_COMMON_WORDS = frozenset(
+    "really honestly seriously absolutely definitely exactly totally literally certainly clearly "
+    "obviously basically actually personally generally usually sometimes always never often "
+    "again also so well yes yeah yep no nope okay ok right sure sorry true false look listen "
+    "note important wow oh ah um uh and but or then now first second third finally however "
+    "anyway anyways still just very please thanks hello hi nothing everything everyone "
+    "everybody nobody this that these those it i we you they he she there here what why "
+    "how when where who which not maybe perhaps probably fine good great agreed indeed "
+    "anything something somebody someone all none ever only even".split())
 _SENTENCE_LIKE = re.compile(r"\b(the|and|that|is|was|we|it|you|to)\b", re.IGNORECASE)
 # Transcribers' notes in brackets ("[laughs] Honestly, ...", "[inaudible 00:00:24]"): sounds,
 # not speaker labels.
@@ -366,7 +381,7 @@ def match_label(line: str) -> LabelledLine | None:
         return LabelledLine(label, m.end(), parse_timestamp(ts) if ts else None,
                             opens=line[m.end():][:1], bracketed=bool(m["blabel"]))
     m = _MD_BOLD_LINE.match(line)
-    if m and _reads_as_label(label := clean_label(m["label"])):
+    if m and _reads_as_label(label := clean_label(m["label"])) and bold_may_be_label(label):
         return LabelledLine(label, m.end(), None, form="bold", opens=line[m.end():][:1])
     m = _LABEL_ONLY_LINE.match(line)
     if m and _reads_as_label(label := clean_label(m["label"])):
@@ -392,6 +407,26 @@ def match_dash_label(line: str) -> LabelledLine | None:
                         opens=line[m.end():][:1])
 
 
+def bold_may_be_label(label: str) -> bool:
+    """Whether words in bold at the start of a paragraph, without a colon, may be a speaker's
+    label: a role ("P3", "Nurse 2", "Moderator") or a name ("Anna", "Maria Lopez"), not a word
+    said with emphasis ("**Really** I mean it"). The file's other labels decide whether it is
+    one (:func:`accepted_labels`)."""
+    return _is_role(label) or (name_shape(label) is not None and not _is_common_word(label))
+
+
+def is_dash_name(label: str) -> bool:
+    """Whether a label before a dash may be a person's name ("Anna", "Maria Lopez", "KWAME"):
+    one to three words, each capitalised, not a word that opens a sentence ("Honestly - no")
+    nor a title or a note ("Note - ...")."""
+    return (name_shape(label) is not None and len(label.split()) <= 3
+            and not _is_common_word(label) and not _NOT_A_SPEAKER.match(label))
+
+
+def _is_common_word(label: str) -> bool:
+    return label.casefold() in _COMMON_WORDS
+
+
 def is_dash_role(label: str) -> bool:
     """Whether a label before a dash is plainly a speaker's role ("Participant 3", "P1",
     "INT", "Interviewer"), so that "Participant 3 - words" is a turn."""
@@ -409,9 +444,12 @@ def time_mark(line: str) -> float | None:
 
 def is_end_marker(line: str) -> bool:
     """Whether a line says the recording or transcript ends there ("[END OF RECORDING]",
-    "END OF TRANSCRIPT", "[End]"): what follows is the transcription company's, not talk."""
+    "END OF TRANSCRIPT", "[End]", "*** End of interview ***", "(Recording ends)"): what follows
+    is the transcription company's, not talk. The words must be in capitals or set apart by a
+    bracket or "***" before them: "end of the session." alone on a line is speech (a sentence
+    wrapped onto a new line)."""
     m = _END_MARKER.match(line)
-    return bool(m) and (not m["bare"] or m["bare"].isupper() or bool(re.search(r"[\[(<]", line)))
+    return bool(m) and (m["words"].isupper() or bool(_MARKER_OPENS.search(m["open"])))
 
 
 # How a line of words ends when its sentence does: a mark, maybe a closing quote or bracket.
@@ -420,8 +458,8 @@ _SENTENCE_END = re.compile(r"[.?!…:;,\-–—\"”’')\]]$")
 
 def ends_sentence(words: str) -> bool:
     """Whether words end where a sentence may ("...again.", "...said:"), not mid-sentence
-    ("...and keeping"): a label after words that do not is words read out, and a caption cue
-    that does not goes on in the speaker's next cue."""
+    ("...and keeping"): a label after words that do not is words read out, and a line that
+    says the recording ends is words wrapped onto a new line. (Captions have their own rule.)"""
     return bool(_SENTENCE_END.search(words.rstrip()))
 
 

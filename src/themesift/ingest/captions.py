@@ -10,9 +10,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript, Turn
-from ..text import ANNOTATION, WORD, content_stems
+from ..text import short_words
 from ._common import (LabelledLine, accepted_labels, check_turn_lengths, clean_label, content_hash, decode_bytes,
-                      ends_sentence, is_moderator, match_label, may_speak_once, parse_timestamp,
+                      is_moderator, match_label, may_speak_once, parse_timestamp,
                       warn_labels_read_as_words)
 
 _TIMING = re.compile(
@@ -24,6 +24,12 @@ _VOICE = re.compile(r"(?:^[-–—][ \t]+)?<v(?:\.[\w.-]+)?[ \t]+([^>]+)>", re.M
 # position and style overrides of SubStation Alpha that SRT files carry ("{\\an8}", "{\\i1}").
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d{1,2}:\d{2}[^>]*>|\{\\[^{}\n]*\}")
 _SPEAKER_SEPARATOR = ": "
+# How a cue ends when its sentence does: ".", "?" or "!", maybe a closing quote or bracket after
+# it. A comma, a dash or an ellipsis ("…", "...") at the end of a cue means the sentence goes on
+# in the next.
+_CUE_SENTENCE_END = re.compile(r"(?<!\.)[.?!][\"”’')\]]*$")
+# Transcriber's notes at the end of a cue ("...everyone safe. [laughs]"): no words of the sentence.
+_TRAILING_NOTES = re.compile(r"(?:[ \t]*(?:\[[^\[\]]*\]|\([^()]*\)))+[ \t]*$")
 
 
 @dataclass
@@ -131,27 +137,38 @@ def _turns_of_cues(cues: list[_Cue]) -> list[_Cue]:
     for i, cue in enumerate(cues):
         last = merged[-1] if merged else None
         if last is not None and last.speaker == cue.speaker:
-            last.words += " " + cue.words
-            last.end = max(last.end, cue.end)  # cues may overlap or come out of order
+            _add(merged, cue)
             continue
-        if (last is not None and not ends_sentence(last.words) and _is_back_channel(cue.words)
+        if (last is not None and not _ends_sentence(last.words) and _is_back_channel(cue.words)
                 and _speaks_next(cues, i, last.speaker)):
             held.append(cue)
             continue
-        _append_held(merged, held)  # the next cue was not said right after them: a turn of its own
+        for back_channel in held:  # the next cue was not said right after them: a turn of its own
+            _add(merged, back_channel)
         held = []
-        merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
-    _append_held(merged, held)
+        _add(merged, cue)  # one turn with the back-channel before it if its speaker's
+    for back_channel in held:
+        _add(merged, back_channel)
     return merged
 
 
-def _append_held(merged: list[_Cue], held: list[_Cue]) -> None:
-    for i, cue in enumerate(held):
-        if i and held[i - 1].speaker == cue.speaker:
-            merged[-1].words += " " + cue.words
-            merged[-1].end = max(merged[-1].end, cue.end)
-        else:
-            merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+def _add(merged: list[_Cue], cue: _Cue) -> None:
+    """``cue`` at the end of ``merged``: joined to the last turn if its speaker's, else a turn."""
+    last = merged[-1] if merged else None
+    if last is not None and last.speaker == cue.speaker:
+        last.words += " " + cue.words
+        last.end = max(last.end, cue.end)  # cues may overlap or come out of order
+    else:
+        merged.append(_Cue(cue.line, cue.start, cue.end, cue.speaker, cue.words))
+
+
+def _ends_sentence(words: str) -> bool:
+    """Whether a cue's words end a sentence: with ".", "?" or "!" (a closing quote or bracket,
+    and transcriber's notes, may follow). Not ``_common.ends_sentence``, the text reader's rule
+    for words before a label, where a comma or a dash may end a line of speech: in a caption,
+    "...and keeping," goes on in the speaker's next cue."""
+    words = _TRAILING_NOTES.sub("", words)
+    return not words.strip() or bool(_CUE_SENTENCE_END.search(words.rstrip()))
 
 
 def _speaks_next(cues: list[_Cue], i: int, speaker: str) -> bool:
@@ -170,8 +187,8 @@ def _is_back_channel(words: str) -> bool:
     "Yes, exactly.", "[laughs]"). Not ``segment.is_backchannel``, the units' rule: segment is
     a layer above the readers, and a reply as short as this inside another's sentence is said
     over it, whatever its words."""
-    found = WORD.findall(ANNOTATION.sub(" ", words).casefold())
-    return len(found) <= 3 and len(content_stems(" ".join(found))) <= 1
+    short = short_words(words, 3)
+    return short is not None and len(short[1]) <= 1
 
 
 def _labelled(cue: _Cue) -> LabelledLine:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
-from ._common import TIME_ONLY, LabelledLine, clean_label, content_hash, match_label
+from ._common import TIME_ONLY, LabelledLine, bold_may_be_label, clean_label, content_hash, match_label
 from .text import parse_labelled_text
 
 _MAX_LABEL = 40
@@ -114,8 +114,9 @@ def _cell_text(cell) -> str:
 
 
 def _bold_label(paragraph) -> LabelledLine | None:
-    """A bold run without a colon at the start of the paragraph, as a label of the "bold" form
-    (the document's other labels decide whether it is one: see ``accepted_labels``)."""
+    """A bold run without a colon at the start of the paragraph, as a label of the "bold" form,
+    where it may be one (a role or a name: ``bold_may_be_label``; the document's other labels
+    decide whether it is one: see ``accepted_labels``)."""
     bold = ""
     for run in _runs(paragraph):
         if not run.bold:
@@ -132,6 +133,7 @@ def _bold_label(paragraph) -> LabelledLine | None:
         and not rest.lstrip().startswith(":")
         and text.startswith(bold)
         and (found := match_label(label + ":")) is not None
+        and bold_may_be_label(found.label)  # a role or a name, not "**Really** I mean it"
     ):
         return LabelledLine(found.label, len(bold), None, form="bold")
     return None

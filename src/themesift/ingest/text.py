@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript
 from ._common import (LabelledLine, accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes,
-                      ends_sentence, is_dash_role, is_end_marker, match_dash_label, match_label, time_mark,
-                      warn_labels_read_as_words)
+                      ends_sentence, is_dash_name, is_dash_role, is_end_marker, match_dash_label, match_label,
+                      may_speak_once, time_mark, warn_labels_read_as_words)
+
+logger = logging.getLogger(__name__)
 
 EXPECTED_FORMAT = (
     'Start each turn on a new line with the speaker\'s label and a colon, e.g. "P3: I think..." '
@@ -73,8 +76,8 @@ def parse_labelled_text(
     labels = labels or {}
     lines = text.split("\n")
     found_at = [labels[n] if n in labels else match_label(line) for n, line in enumerate(lines, start=1)]
-    _read_dash_labels(lines, found_at, labels)
-    lines = lines[:_footer_start(lines, found_at)]
+    _read_dash_labels(lines, found_at, labels, path)
+    lines = lines[:_footer_start(lines, found_at, labels)]
     candidates: list[tuple[int, int, str, int, float | None]] = []  # (line_start, speech, label, line_no, time)
     found_labels: list[LabelledLine] = []
     marks: list[tuple[int, int, int, float]] = []  # lone time marks: (line_start, line_end, line_no, time)
@@ -128,13 +131,22 @@ def parse_labelled_text(
                       {**(meta or {}), "path": str(path), "header": header, "footer": footer})
 
 
-def _footer_start(lines: Sequence[str], found_at: Sequence[LabelledLine | None]) -> int | None:
+def _footer_start(lines: Sequence[str], found_at: Sequence[LabelledLine | None],
+                  labels: Mapping[int, LabelledLine | None]) -> int | None:
     """The index of the line that ends the recording ("[END OF RECORDING]"), where what follows
     is no one's talk (a duration, the company's address); None if there is none, or if the
-    file's speakers talk again after it (a recording in two parts)."""
+    file's speakers talk again after it (a recording in two parts). A marker right after words
+    whose sentence goes on ("...especially towards the" / "[End of the session]") is those
+    words wrapped onto a new line, not the end."""
     for i, line in enumerate(lines):
         if found_at[i] is not None or not is_end_marker(line):
             continue
+        heading = i in labels and labels[i] is None  # the line before is a .docx heading
+        if i and not heading:
+            prev = found_at[i - 1]
+            words = (lines[i - 1] if prev is None else lines[i - 1][prev.speech_start:]).rstrip()
+            if words and not ends_sentence(words):
+                continue
         before = accepted_labels([f for f in found_at[:i] if f is not None])
         if before and not any(f is not None and f.label in before for f in found_at[i + 1:]):
             return i
@@ -142,19 +154,35 @@ def _footer_start(lines: Sequence[str], found_at: Sequence[LabelledLine | None])
 
 
 def _read_dash_labels(lines: Sequence[str], found_at: list[LabelledLine | None],
-                      labels: Mapping[int, LabelledLine | None]) -> None:
+                      labels: Mapping[int, LabelledLine | None], path: Path) -> None:
     """Read "Participant 3 - words" lines as turns (in ``found_at``) where the file labels its
     speakers that way: a role before the dash ("Participant 3", "P1", "Interviewer") on at
-    least two lines, and no other label a speaker's. A name or a word before a dash ("Anna -
-    ", "Honestly - ") is speech."""
+    least two lines, and no other label a speaker's. Then a name before a dash on two lines or
+    more ("Anna - ", "Maria Lopez - ") is a speaker too; a word ("Honestly - "), or a name
+    used once, before a dash is speech (the name is warned about, with its line)."""
     if accepted_labels([f for f in found_at if f is not None]):
         return
     dashed = {i: found for i, line in enumerate(lines)
               if found_at[i] is None and i + 1 not in labels
-              and (found := match_dash_label(line)) is not None and is_dash_role(found.label)}
-    if len(dashed) >= 2:
-        for i, found in dashed.items():
+              and (found := match_dash_label(line)) is not None}
+    if sum(is_dash_role(found.label) for found in dashed.values()) < 2:
+        return
+    counts = Counter(found.label for found in dashed.values())
+    once = []
+    for i, found in dashed.items():
+        if is_dash_role(found.label) or (counts[found.label] >= 2 and is_dash_name(found.label)):
             found_at[i] = found
+        elif is_dash_name(found.label) and may_speak_once(found):
+            once.append((i + 1, found.label))
+    if once:
+        logger.warning(
+            "%s, %s. If %s is a speaker, write the label as a role on their line, such as an "
+            "unused number: 'P5 - ' (a name before a dash is a speaker where it is on two lines "
+            "or more).",
+            path, "; ".join(f"line {line}: '{label} - ' is used once, so it is read as words of "
+                            "the turn before" for line, label in once[:3])
+            + (f" (and {len(once) - 3} more)" if len(once) > 3 else ""),
+            " or ".join(label for _, label in once[:3]))
 
 
 def _with_time_marks(starts: list[tuple[int, int, str, int, float | None]],
