@@ -78,6 +78,10 @@ def test_the_manifest_records_what_reproducing_the_run_needs():
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0
     assert manifest["themesift_version"] == ts.__version__
+    # one version number has had several builds: which code ran (a researcher could not tell)
+    from themesift.pipeline import source_digest
+
+    assert manifest["themesift_source_sha256"] == source_digest() and len(source_digest()) == 64
     assert manifest["python"] == ".".join(map(str, sys.version_info[:3]))
     assert {"numpy", "pandas", "scikit-learn", "spacy", "torch", "sentence-transformers"} <= set(
         manifest["packages"])

@@ -164,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
     _add_model_options(run)
     run.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=0,
-                     help="random seed, 0 to 4294967295 (default 0)")
+                     help="random seed, 0 to 4294967295 (default 0); under 5,000 units the "
+                     "codes do not depend on it")
     run.add_argument("--codes", type=_whole_number(2), default=None, metavar="K",
                      help="number of candidate codes, 2 or more (default: chosen from the data)")
     run.add_argument("--study", default=None, metavar="S",

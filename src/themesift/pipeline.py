@@ -9,6 +9,7 @@ propose / suggest_units) and returns what they produced, with a manifest of what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._blas import one_blas_thread
@@ -128,6 +130,7 @@ def run_pipeline(
         suggest_units_and_codes, units, codes, framework, embedder=embedder, examples=examples)
     manifest = {
         "themesift_version": _version("themesift"),
+        "themesift_source_sha256": source_digest(),
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in _PACKAGES},
         "seed": seed,
@@ -147,6 +150,19 @@ def run_pipeline(
     }
     return PipelineResult(corpus, framework, units, codes, suggestions, unit_suggestions, manifest,
                           unit_map=unit_map(units, vectors))
+
+
+@functools.cache
+def source_digest() -> str:
+    """sha256 over themesift's own modules (each one's path in the package, length and bytes):
+    which build ran, where one version number has had several."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(package).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
