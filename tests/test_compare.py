@@ -1186,11 +1186,12 @@ def test_span_offsets_that_do_not_match_the_transcript_text_are_an_error(tmp_pat
     with pytest.raises(InputError) as info:
         compare(path, table([("u0", "none")]), units=TEXT_UNITS)
     message = str(info.value)
-    assert message.startswith(f"{path}, line 2: 6 of the 6 coded spans that the units' text "
+    assert message.startswith(f"{path}: 6 of the 6 coded spans that the units' text "
                               "lets us check are not the transcript's text at their offsets "
                               "(line 2, characters 4-24: the row says 'Every day is a Thurs', "
                               "the transcript there says 'y day is a Thursday'; line 3, "
                               "characters 34-54")
+    assert "; also lines 5, 6, 7)." in message
     assert "Offsets must count the characters of the transcript as themesift reads it" in message
     # a few rows only: a warning naming them, and the comparison goes on
     report = compare(text_spans(shift=4, rows=[3]), table([("u0", "none")]), units=TEXT_UNITS,
@@ -1199,7 +1200,44 @@ def test_span_offsets_that_do_not_match_the_transcript_text_are_an_error(tmp_pat
     assert warning.startswith("1 of the 6 coded spans that the units' text lets us check are "
                               "not the transcript's text at their offsets (row 5, characters "
                               "105-125: the row says \"And it's raining, so\"") \
-        and "in the span table row 5:" in warning
+        and "), in the span table (the header is row 1, as in a spreadsheet): they are " \
+            "aligned by their offsets." in warning
+
+
+def _each_row_named_once(message, at="row"):
+    named = re.findall(rf"\b{at}s? (\d+(?:, \d+)*)", message)
+    rows = [r for group in named for r in group.split(", ")]
+    return len(rows) == len(set(rows))
+
+
+def test_span_text_that_differs_in_too_few_spans_to_be_sure_is_a_warning(tmp_path):
+    one = text_spans(shift=4).head(1)  # the one span there is to check differs
+    with pytest.raises(InputError):  # most of five or more checked spans differ: sure
+        align_spans(text_spans(shift=4).head(5), TEXT_UNITS)
+    aligned = align_spans(one, TEXT_UNITS)  # one of one: a slip in a row, not other offsets
+    warning, = aligned.attrs["warnings"]
+    assert warning.startswith("1 of the 1 coded spans that the units' text lets us check are "
+                              "not the transcript's text at their offsets (row 2, characters "
+                              "4-24: the row says 'Every day is a Thurs'")
+    assert _each_row_named_once(warning)
+    four = text_spans(shift=4, rows=[0, 1, 2, 3]).head(4)
+    report = compare(four, table([("u0", "none")]), units=TEXT_UNITS, bootstrap=0)
+    assert report.warnings[0].startswith("4 of the 4 coded spans")
+    path = tmp_path / "shifted.csv"
+    text_spans(shift=4).to_csv(path, index=False)
+    with pytest.raises(InputError) as info:
+        align_spans(path, TEXT_UNITS)
+    assert _each_row_named_once(str(info.value), "line")  # not "line 2: ... (line 2, ...)"
+
+
+def test_span_text_with_curly_quotes_or_other_case_matches_the_transcript():
+    curly = text_spans().assign(text=lambda t: t["text"].str.replace("'", "\u2019"))
+    assert align_spans(curly, TEXT_UNITS).attrs["warnings"] == ()  # "it’s" is "it's"
+    # as Word or Excel writes a copied quote: curly apostrophes and quotes, a capital letter
+    typed = text_spans().assign(text=lambda t: t["text"].str.replace("'", "\u2019")
+                                .str.replace("every", "Every").str.upper())
+    assert (typed["text"] != text_spans()["text"]).sum() == 6
+    assert align_spans(typed, TEXT_UNITS).attrs["warnings"] == ()
 
 
 def test_a_unit_coded_a_theme_and_none_in_an_id_table_is_the_theme_as_with_spans():
@@ -1280,4 +1318,61 @@ def test_the_command_line_says_what_to_do_with_span_tables(tmp_path, capsys):
     table([("u0", "none")]).to_csv(machine, index=False)
     assert main(["compare", str(shifted), str(machine), "--units", str(units)]) == 1
     err = capsys.readouterr().err
-    assert f"{shifted}, line 2: 6 of the 6 coded spans" in err and "Traceback" not in err
+    assert f"{shifted}: 6 of the 6 coded spans" in err and "Traceback" not in err
+
+
+# a run's unit_suggestions.csv: each unit's id and text beside its theme; "Yes." said twice
+RUN_UNITS = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"], "doc_id": "d",
+                          "text": ["It's hard to get a bus.", "Yes.", "We went out  together.",
+                                   "Yes."],
+                          "theme_id": ["structural_tension", "none", "relationships", "none"]})
+
+
+def test_a_hand_coding_of_copied_quotes_is_told_where_unit_ids_come_from(tmp_path, capsys):
+    from themesift.cli import main
+
+    mine, machine = tmp_path / "my_coding.csv", tmp_path / "machine.csv"
+    pd.DataFrame({"text": ["It’s hard to get a bus.", "We went out together."],
+                  "theme_id": ["structural_tension", "hope"]}).to_csv(mine, index=False)
+    RUN_UNITS.to_csv(machine, index=False)
+    assert main(["compare", str(mine), str(machine)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "lacks the column(s) id; its columns are: text, theme_id" in err
+    assert "the unit_id of the run's units.csv or unit_suggestions.csv" in err
+    assert "--id-column text" in err and "--units units.csv" in err and "Traceback" not in err
+    # matched by their words: a curly apostrophe and a double space as an analyst's copy has
+    assert main(["compare", str(mine), str(machine), "--id-column", "text"]) == 0
+    out = capsys.readouterr().out
+    assert "Statistics on 2 units coded by both sides" in out
+
+
+def test_units_compared_by_their_text_match_an_analysts_copy_and_say_when_texts_repeat():
+    mine = pd.DataFrame({"text": ["IT’S HARD to get a bus. ", "yes.", "We went out together."],
+                         "theme_id": ["structural_tension", "none", "hope"]})
+    report = compare(mine, RUN_UNITS, id_column="text", bootstrap=0)
+    assert (report.summary["n"], report.summary["only_a"], report.summary["only_b"]) == (3, 0, 0)
+    assert report.disagreements[["id", "a_themes", "b_themes"]].values.tolist() == [
+        ["we went out together.", "hope", "relationships"]]
+    warning, = report.warnings  # the two units that say "Yes." are one
+    assert warning == ("Table B: 1 text is the text of several units or rows (e.g. 'yes.'): "
+                       "compared by their text, units that say the same words are one unit, "
+                       "with the themes of all of them. Compare by unit ids to count them "
+                       "apart.")
+
+
+def test_disagreements_count_the_units_both_sides_coded_differently():
+    human = table([(f"u{i}", "hope") for i in range(10)])
+    machine = table([(f"u{i}", "hope" if i < 4 else "none") for i in range(10)]
+                    + [(f"m{i}", "none") for i in range(115)])
+    report = compare(human, machine, bootstrap=0)
+    assert (report.summary["only_a"], report.summary["only_b"]) == (0, 115)
+    md = report.to_markdown(max_disagreements=3)
+    assert "## Disagreements (6)" in md and "Disagreements (121)" not in md
+    disagreements = md.split("## Disagreements (6)")[1].split("##")[0]
+    assert "| u4 |" in disagreements and "| m0 |" not in disagreements
+    assert "... and 3 more." in disagreements
+    assert ("## Coded by one side only (115: 0 only by a, 115 only by b; not in the "
+            "statistics)") in md
+    assert "| m0 | only_b |" in md and "... and 112 more." in md
+    assert len(report.disagreements) == 121  # the table keeps them all, with their kind
+    assert "Coded by one side only" not in compare(human, human, bootstrap=0).to_markdown()

@@ -85,6 +85,8 @@ class AgreementReport:
     disagreements : pandas.DataFrame
         ``id``, ``kind`` (``"disagree"``, ``"only_a"``, ``"only_b"``), ``a_themes``,
         ``b_themes`` (themes joined by ``"; "``) and ``text`` when either input had one.
+        :meth:`to_markdown` counts as disagreements the ``"disagree"`` rows alone (units both
+        sides coded differently) and lists the units one side alone coded apart.
     multilabel : dict
         ``mode`` (``"single-label"`` or ``"multi-label"``: which rule the summary used),
         ``exact_set_agreement``, ``mean_jaccard``, the per-theme means ``macro_*``
@@ -235,16 +237,28 @@ class AgreementReport:
             "",
         ]
         d = self.disagreements
-        parts += [f"## Disagreements ({len(d)})", ""]
-        if len(d):
-            shown = d.head(max(max_disagreements, 0)).set_index("id")
-            if len(shown):  # none asked for: the heading's count says it
-                parts += [md_table(shown, "id"), ""]
-                if len(d) > len(shown):
-                    parts += [f"... and {len(d) - len(shown)} more.", ""]
-        else:
-            parts += ["None.", ""]
+        # units both sides coded differently; those one side alone coded are no disagreement
+        # (115 units only the machine coded must not read as 115 disagreements)
+        differ, one_side = d[d["kind"] == "disagree"], d[d["kind"] != "disagree"]
+        parts += [f"## Disagreements ({len(differ)})", ""]
+        parts += (_rows_md(differ.drop(columns="kind"), max_disagreements) if len(differ)
+                  else ["None.", ""])
+        if len(one_side):
+            n_a, n_b = (int((one_side["kind"] == k).sum()) for k in ("only_a", "only_b"))
+            parts += [f"## Coded by one side only ({len(one_side)}: {n_a} only by a, {n_b} "
+                      "only by b; not in the statistics)", ""]
+            parts += _rows_md(one_side, max_disagreements)
         return "\n".join(parts)
+
+
+def _rows_md(rows: pd.DataFrame, most: int) -> list[str]:
+    """Up to ``most`` rows as a markdown table, and how many more there are (nothing when
+    ``most`` is 0: the heading's count says it)."""
+    shown = rows.head(max(most, 0)).set_index("id")
+    if not len(shown):
+        return []
+    more = [f"... and {len(rows) - len(shown)} more.", ""] if len(rows) > len(shown) else []
+    return [md_table(shown, "id"), "", *more]
 
 
 def _on_units(table: Any, units: Any, min_overlap: float, label_column: str,
@@ -469,7 +483,10 @@ def compare(
     id_column, label_column, coder_column : str
         Column names; a table without the id or label column named is read by themesift's
         own names (``id`` or ``unit_id``, ``theme_id``), so a hand coding with columns of its
-        own compares with a run's ``unit_suggestions.csv``.
+        own compares with a run's ``unit_suggestions.csv``. ``id_column="text"`` matches the
+        units of both tables by their words (a hand coding of copied quotes against
+        ``unit_suggestions.csv``): case, spacing and curly quotes aside, and units that say the
+        same words are one unit (a warning counts such texts).
     coder : str, optional
         Compare only this coder's codings of table ``a`` (for a table or ``.qdpx`` holding
         several coders; the command line's ``--coder``).
@@ -544,8 +561,9 @@ def compare(
                            for spans, a, side, source in zip(unaligned, alignment, "AB",
                                                              sources)), ())
     if machine is None:
-        result = coder_agreement(load_coding_table(human, "A", *columns[0], sources[0]),
-                                 columns[0][2], spans=is_span_table(human),
+        team = load_coding_table(human, "A", *columns[0], sources[0])
+        warnings += team.warnings
+        result = coder_agreement(team, columns[0][2], spans=is_span_table(human),
                                  none_overruled=alignment[0].get("none_overruled", 0))
         if "summary" in alignment[0]:
             result = replace(result, summary={**result.summary,
@@ -558,6 +576,7 @@ def compare(
         _one_coder(load_coding_table(human, "A", *columns[0], sources[0]), coder),
         _one_coder(load_coding_table(machine, "B", *columns[1], sources[1]), None))
     ta, tb = tables
+    warnings += ta.warnings + tb.warnings
     coded = tuple(set(a.get("documents", ())) for a in alignment)
     (sets_a, sets_b), left_out, left_warnings = _in_shared_documents(
         (label_sets(ta.frame), label_sets(tb.frame)), coded, tables,

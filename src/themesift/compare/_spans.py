@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME
-from ..text import counted, is_missing
+from ..text import counted, is_missing, same_text
 from ._tables import (
     NA_HINT,
     SPAN_COLUMNS,
@@ -189,15 +189,24 @@ def _transcript_chars(u: pd.DataFrame) -> dict[str, list[str | None]]:
 
 
 def _loose(text: str) -> str:
-    """Text with its whitespace runs as one space (a spreadsheet's line endings differ)."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    """Text as compared with an analyst's copy of it (:func:`themesift.text.same_text`:
+    whitespace runs, curly quotes and case don't count, as a spreadsheet or Word changes them),
+    in one Unicode form. Case too: offsets counted on another text shift the letters, they
+    don't change their case, so a quote with its first letter capitalised is no sign of one."""
+    return same_text(unicodedata.normalize("NFC", text))
+
+
+#: Checkable spans needed before differing ones stop a comparison: with fewer, most of them
+#: differing may be a few rows typed by hand rather than offsets counted on another text.
+SURE_SPANS = 5
 
 
 def _check_span_text(spans: pd.DataFrame, u: pd.DataFrame, label: str, path: str | None
                      ) -> tuple[str, ...]:
     """Coded spans whose own text (a ``text`` column) is not the transcript's text at their
     offsets, where the units' texts show it: an error when most of the spans that can be
-    checked differ (offsets counted on another text), else a warning naming them."""
+    checked differ and there are :data:`SURE_SPANS` or more of them (offsets counted on
+    another text), else a warning naming them."""
     if "text" not in spans or "text" not in u:
         return ()
     chars = _transcript_chars(u)
@@ -213,20 +222,24 @@ def _check_span_text(spans: pd.DataFrame, u: pd.DataFrame, label: str, path: str
     if not wrong:
         return ()
     at = "line" if path and not path.lower().endswith(".xlsx") else "row"
+    rows = [row for row, *_ in wrong]
     shown = "; ".join(f"{at} {row}, characters {start}-{end}: the row "
                       f"says {_clip(text)}, the transcript there says {_clip(there)}"
                       for row, start, end, text, there in wrong[:3])
+    if len(wrong) > 3:  # each row named once: the first three with their text, then the rest
+        shown += f"; also {at}s {rows_text(rows[3:])}"
     what = (f"{len(wrong)} of the {checked} coded spans that the units' text lets us check "
             f"are not the transcript's text at their offsets ({shown})")
     fix = ("Offsets must count the characters of the transcript as themesift reads it (line "
            "endings as one character, \\n, and no byte order mark) and must be those of the "
            "units' transcripts: correct the offsets, or export the spans again from that text "
            "(e.g. QdaProject.to_coding_table())")
-    if 2 * len(wrong) > checked:
-        raise rows_error(label, path, what, [row for row, *_ in wrong], fix)
-    return (f"{what}, in {label} {at}{'s' if len(wrong) > 1 else ''} "
-            f"{rows_text([row for row, *_ in wrong])}: they are aligned by their offsets. "
-            f"{fix}.",)
+    if checked >= SURE_SPANS and 2 * len(wrong) > checked:
+        # the rows are in the message already: no "line N" before it, no "in rows ..." after
+        raise InputError(what if path else f"{label}: {what} (the header is row 1, as in a "
+                         "spreadsheet)", path=path, fix=fix)
+    header = "" if path else " (the header is row 1, as in a spreadsheet)"
+    return (f"{what}, in {label}{header}: they are aligned by their offsets. {fix}.",)
 
 
 def _clip(text: str, size: int = 60) -> str:

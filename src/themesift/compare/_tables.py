@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -15,7 +16,7 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME, theme_label
-from ..text import counted, is_missing
+from ..text import counted, is_missing, same_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class CodingTable:
     path: str | None
     side: str = ""  # "A" / "B"
     source: str | None = None  # the file the table came from (its path, or a .qdpx's)
+    warnings: tuple[str, ...] = ()  # about how it was read (units keyed by their text)
 
     def __str__(self) -> str:
         """"A (path)" or "A", for messages about both tables."""
@@ -177,14 +179,17 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         raise InputError(
             f"Coding table {side} lacks the column(s) {', '.join(missing)}; its columns are: "
             f"{', '.join(frame.columns) or '(none)'}",
-            path=path, fix=(id_col in missing and _spans_fix(frame.columns)) or
+            path=path, fix=(id_col in missing and (_spans_fix(frame.columns)
+                                                   or _text_fix(frame.columns, id_column))) or
             f"Name the unit column '{id_column}' (or 'unit_id') and the theme column "
             f"'{label_column}' in the header row (to compare a table with other column "
             f"names: 'themesift compare --id-column / --label-column', or id_column= / "
             f"label_column= in Python)")
 
     out = pd.DataFrame({"_row": row_numbers(frame, path is not None)})
-    out["id"] = ["" if is_missing(v) else norm_id(v) for v in frame[id_col].tolist()]
+    by_text = id_col.casefold() == "text"  # units named by their words, not their ids
+    out["id"] = ["" if is_missing(v) else text_id(v) if by_text else norm_id(v)
+                 for v in frame[id_col].tolist()]
     out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
     coders = (["" if is_missing(v) else str(v).strip() for v in frame[coder_column].tolist()]
               if coder_column in frame.columns else [])
@@ -211,11 +216,54 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
         fail(f"Empty {coder_column}", out["coder"] == "", "Name the coder on every row")
     keys = ["coder", "id", "theme"] if "coder" in out else ["id", "theme"]
     dup = out.duplicated(keys, keep=False)
-    if dup.any():
+    warnings: tuple[str, ...] = ()
+    shared: list[str] = []  # as ids, the texts of several units make them one
+    if by_text:
+        repeated = set(out.loc[dup, "id"])
+        named = next((c for c in ("unit_id", "id") if c in frame.columns and c != id_col), None)
+        units: dict[str, set[str]] = {}
+        for text, unit in zip(out["id"], frame[named].tolist() if named else []):
+            units.setdefault(text, set()).add(norm_id(unit))
+        shared = [t for t in dict.fromkeys(out["id"])  # rows repeated, or several unit ids
+                  if t in repeated or len(units.get(t, ())) > 1]
+    if shared:
+        warnings = (f"{label}: {counted(len(shared), 'text')} "
+                    f"{'is' if len(shared) == 1 else 'are'} the text of several units or rows "
+                    f"(e.g. {_clip(shared[0])}): compared by their text, units that say the same "
+                    "words are one unit, with the themes of all of them. Compare by unit ids "
+                    "to count them apart.",)
+        out = out[~out.duplicated(keys)].reset_index(drop=True)
+    elif dup.any():
         fail(f"Duplicate ({', '.join(keys)}) pairs", dup,
              "Keep one row per unit and theme (several rows per unit are fine when their "
              "themes differ)")
-    return CodingTable(out, label, path, side, source)
+    return CodingTable(out, label, path, side, source, warnings)
+
+
+def text_id(text: Any) -> str:
+    """A unit's text as its id when units are matched by their words (``--id-column text``):
+    as :func:`themesift.text.same_text` compares an analyst's copy (case, spacing and curly
+    quotes aside), so a quote copied into Word or Excel still finds its unit."""
+    return same_text(unicodedata.normalize("NFC", str(text)))
+
+
+def _clip(text: str, size: int = 40) -> str:
+    return repr(text if len(text) <= size else text[:size - 1] + "…")
+
+
+def _text_fix(columns: Any, id_column: str) -> str | None:
+    """What to do with a coding table that names its units by their words (a ``text``
+    column, quotes copied by hand) and has no unit id column."""
+    text = next((str(c) for c in columns if str(c).casefold() == "text"), None)
+    if text is None:
+        return None
+    return (f"A coding table names each unit by its id, in a column '{id_column}' (or "
+            "'unit_id'): the unit_id of the run's units.csv or unit_suggestions.csv, beside "
+            "each unit's text there. To match the units by their words instead, give "
+            f"--id-column {text} (id_column='{text}' in Python), which both tables must have: "
+            "a row codes the unit whose whole text is the same (case, spacing and curly quotes "
+            "aside), so copy each unit's whole text from unit_suggestions.csv. Or code "
+            "character spans (doc_id, start, end, theme_id) and give --units units.csv")
 
 
 def label_sets(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
