@@ -271,11 +271,15 @@ def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_pat
     assert units["Structural tension"] == ["0", "0", "1", "0", "0%"]
     assert units["Fits no theme"] == ["0", "1", "0", "2", "0%"]
     assert table_rows(agreement, 1)["Relationships"] == ["1", "0", "0", "0", "100%"]
-    # analyst (u0 u1 u5 u6 u11 relationships, u9 hope; u3's suggestion rejected) vs machine
-    # (u9 none, u3 structural tension): 5 of 7, the rejection a disagreement
+    # analyst (u0 relationships, u9 hope; u3's suggestion rejected) vs machine (u9 none, u3
+    # structural tension): 1 of 3, the rejection a disagreement. u1 u5 u6 u11, coded by
+    # accepting C01, agree by construction (only members suggested its theme are coded): in,
+    # they made it 5 of 7, 0.71, for the machine being right once in three.
     stats = table_rows(agreement, 2)
-    assert stats["percent agreement"][0] == "0.71"
-    assert "7 units coded by both" in agreement and "(rejected)" in agreement
+    assert stats["percent agreement"][0] == "0.33"
+    assert "3 units coded by both" in agreement and "(rejected)" in agreement
+    assert ("4 units coded by accepting a code are left out of the analyst's figures: "
+            "accepting a code codes only the members suggested its theme") in agreement
     assert "6 units" in section(page, "summary")
     # the parts add up: u3's suggestion was rejected, so it has no theme
     assert ("12 (9 with a framework theme, 2 fitting no theme, 1 with no theme: the analyst "
@@ -301,8 +305,8 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
                                         embedder=FakeEmbedder()).read_text(encoding="utf-8"),
                           "agreement") for run in (first, second)}
     for agreement in pages.values():  # the same figures, whichever run is reported
-        assert table_rows(agreement, 2)["percent agreement"][0] == "0.71"  # not 1.00
-        assert "7 units coded by both" in agreement
+        assert table_rows(agreement, 2)["percent agreement"][0] == "0.33"  # not 1.00
+        assert "3 units coded by both" in agreement
         assert "the suggestion of the run in which the analyst first decided on it" in agreement
         # per suggested theme: what the run decided on suggested, not the echo
         assert table_rows(agreement, 0)["Fits no theme"] == ["0", "1", "0", "2", "0%"]

@@ -357,6 +357,8 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
 
     machine = data.units[["unit_id", "machine_theme"]].rename(columns={"machine_theme": "theme_id"})
     coding = view.coding[view.coding["unit_id"].isin(data.units["unit_id"])]
+    # accepting a code codes only the members suggested its theme: they agree by construction
+    coding = coding[~coding["unit_id"].isin(_coded_by_accepting_codes(data))]
     found = []
     before = _suggested_before(data) if data.decided is not None else None
     if len(coding) and before is not None and len(before):
@@ -381,6 +383,19 @@ def _agreements(data: _ReportData, view: StudyView, human: Any, units: pd.DataFr
 REJECTED = "(rejected)"
 
 
+def _coded_by_accepting_codes(data: _ReportData) -> set[str]:
+    """Units the analyst's coding holds through a decision that accepted a code: only the
+    members suggested the code's theme are so coded, so they agree with the machine by
+    construction and say nothing of how often it is right."""
+    if data.decided is None or data.coding is None:
+        return set()
+    accepts = data.decided.loc[(data.decided["level"] == "code")
+                               & (data.decided["action"] == "accept"), "decision_id"]
+    through = data.coding[(data.coding["source"] == "code")
+                          & data.coding["decision_id"].isin(set(accepts))]
+    return set(through["unit_id"])
+
+
 def _rejected_units(data: _ReportData, coding: pd.DataFrame) -> list[str]:
     """Units whose latest decision of their own rejects the suggestion, and that the study
     does not code (through a code, say)."""
@@ -403,7 +418,8 @@ def _before_note(data: _ReportData) -> str:
     """What the analyst's coding is compared with, and which coded units are left out."""
     if data.decided is None or data.coding is None or not len(data.coding):
         return ""
-    coded = set(data.coding["unit_id"])
+    accepted = _coded_by_accepting_codes(data)
+    coded = set(data.coding["unit_id"]) - accepted
     known = set(_suggested_before(data)["unit_id"])
     missing = len(coded - known)
     note = ("<p class='muted'>The machine's side of the analyst's coding is, for each coded "
@@ -414,6 +430,12 @@ def _before_note(data: _ReportData) -> str:
             f"reads {REJECTED}). Units \"only by the machine\" are members of codes the "
             "analyst decided on (rejected, or accepted with the member left to decide one by "
             "one) that the coding does not hold yet.")
+    if accepted:
+        note += (f" {counted(len(accepted), 'unit')} coded by accepting a code "
+                 f"{'is' if len(accepted) == 1 else 'are'} left out of the analyst's figures: "
+                 "accepting a code codes only the members suggested its theme, so they agree "
+                 "with the machine by construction and say nothing of how often it is right "
+                 "(decide units one by one to measure that).")
     if missing:
         note += (f" {counted(missing, 'decided unit')} {'is' if missing == 1 else 'are'} left "
                  "out: the run decided on did not keep its unit suggestions (stores written "
