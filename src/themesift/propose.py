@@ -1083,8 +1083,10 @@ def _rationale(s: _Scored, i: int, best: int, second: int) -> str:
 
 def _other_language(text: str) -> bool:
     """Whether a text is surely not English: most of its letters of another script, or, of
-    twelve words or more, too few English stop words (terse English notes have few)."""
-    if text.isascii() and len(text.split()) < 12:
+    twelve words or more, too few English stop words (terse English notes have few). Only
+    texts with a letter or mark outside ASCII are looked at (other languages' texts mostly
+    have one; English as typed has none): a study's every unit goes through here."""
+    if text.isascii():
         return False
     letters = [c for c in text if c.isalpha()]
     if letters and sum(c > "\u024f" for c in letters) > len(letters) / 2:
