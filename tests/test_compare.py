@@ -855,6 +855,94 @@ def test_compare_codes_aligns_span_tables_and_rejects_bad_input():
                       pd.DataFrame({"id": ["u1"], "theme_id": ["t"]}))
 
 
+def test_compare_codes_a_code_whose_top_themes_tie_supports_no_theme():
+    # C1 holds one unit of alpha and one of zeta: no majority, so alpha is not matched by it
+    # (the old rule gave a tie to the theme first in sorted order)
+    codes = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4", "u5", "u6"],
+                          "code_id": ["C1", "C1", "C2", "C2", "C2", "C2"]})
+    human = pd.DataFrame({"id": ["u1", "u2", "u3", "u4", "u5", "u6"],
+                          "theme_id": ["zeta", "alpha", "zeta", "zeta", "zeta", "zeta"]})
+    r = compare_codes(codes, human)
+    by_code = r.codes.set_index("code_id")
+    assert by_code.loc["C1", "majority_theme"] == ""
+    assert by_code.loc["C1", "tied_themes"] == "alpha; zeta"
+    assert by_code.loc["C2", "majority_theme"] == "zeta" and by_code.loc["C2", "tied_themes"] == ""
+    themes = r.themes.set_index("theme_id")
+    assert themes.loc["alpha", "status"] == "missed" and themes.loc["alpha", "coverage"] == 0
+    assert themes.loc["zeta", "status"] == "matched"
+    assert themes.loc["zeta", "coverage"] == pytest.approx(0.8)  # 4 of its 5 units in C2
+    assert r.missed == ("alpha",) and r.summary["n_matched"] == 1
+    assert r.summary["n_tied_codes"] == 1
+    assert r.summary["purity"] == pytest.approx(5 / 6)  # a tie does not change purity
+    assert "a code whose top themes tie has none" in r.to_markdown()
+
+
+def test_compare_codes_lists_a_theme_no_code_holds_as_missed():
+    # small talk and short replies (u5-u7) get no code; the human coded u5-u6 theme c
+    codes = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                          "code_id": ["C1", "C1", "C2", "C2"]})
+    human = pd.DataFrame({"id": ["u1", "u2", "u3", "u4", "u5", "u6", "u7"],
+                          "theme_id": ["a", "a", "b", "b", "c", "c", "none"]})
+    r = compare_codes(codes, human)
+    assert r.missed == ("c",) and r.summary["n_missed"] == 1 and r.summary["n_themes"] == 3
+    c = r.themes.set_index("theme_id").loc["c"]
+    assert (c["status"], c["size"], c["only_human"], c["coverage"]) == ("missed", 0, 2, 0.0)
+    assert r.contingency["c"].tolist() == [0, 0]
+    # 'none' on a unit the machine gave no code is agreement, not a missed theme
+    assert "none" not in set(r.themes["theme_id"])
+    assert r.summary["only_human"] == 3 and r.summary["n"] == 4
+    assert r.summary["purity"] == 1.0 and r.summary["adjusted_rand"] == pytest.approx(1.0)
+
+
+def test_compare_codes_reads_a_span_table_from_a_path_as_from_a_frame(tmp_path):
+    codes = pd.DataFrame({"unit_id": ["u1", "u2", "u3", "u4"],
+                          "code_id": ["A", "B", "B", "A"]})
+    expected = compare_codes(codes, SPANS, units=UNITS).to_dict()
+    SPANS.to_csv(tmp_path / "spans.csv", index=False)
+    SPANS.to_excel(tmp_path / "spans.xlsx", index=False)
+    for path in (tmp_path / "spans.csv", str(tmp_path / "spans.xlsx")):
+        assert compare_codes(codes, path, units=UNITS).to_dict() == expected
+    # a .qdpx, its codes named through a mapping as compare() does
+    qdpx = write_qdpx(tmp_path / "p.qdpx", THEME_CODES,
+                      [(0, 100, "h"), (100, 200, "c"), (200, 400, "n"), (400, 500, "o")])
+    r = compare_codes(codes, qdpx, units=UNITS, mapping={"Hope": "hope", "Fits no theme": "none"})
+    assert r.summary["n"] == 4
+    assert r.contingency.to_dict() == {"Other": {"A": 1, "B": 0}, "hope": {"A": 1, "B": 1},
+                                       "none": {"A": 0, "B": 1}}
+    # without the units, a span table's message says to give them
+    with pytest.raises(InputError, match=r"pass the run's units \(units=units\)"):
+        compare_codes(codes, tmp_path / "spans.csv")
+
+
+def test_compare_codes_counts_every_code_and_leaves_out_transcripts_the_human_did_not_code(
+        caplog):
+    units = pd.DataFrame({"unit_id": ["d1", "d2", "d3", "d4", "e1", "e2", "e3"],
+                          "doc_id": ["d"] * 4 + ["e"] * 3})
+    codes = pd.DataFrame({"unit_id": ["d1", "d2", "d3", "d4", "e1", "e2", "e3"],
+                          "code_id": ["C1", "C1", "C2", "C2", "C3", "C3", "C4"]})
+    human = pd.DataFrame({"id": ["d1", "d2", "d3"], "theme_id": ["a", "a", "b"]})
+    r = compare_codes(codes, human, units=units)
+    s = r.summary
+    assert (s["n"], s["n_codes"], s["n_codes_all"]) == (3, 2, 4)
+    # e1-e3 are in a transcript the human never coded: left out, not coded by the codes alone
+    assert (s["only_codes"], s["left_out_codes"], s["left_out_human"]) == (1, 3, 0)
+    assert "3 units of the codes in documents the human did not code (e)" in caplog.text
+    # a human table that names its documents (align_spans' output does) without the units:
+    # the codes' documents are unknown, so they count as before, and a warning says why
+    s = compare_codes(codes, human.assign(doc_id="d")).summary
+    assert (s["only_codes"], s["left_out_codes"]) == (4, 0)
+    assert "pass the run's units (units=units)" in caplog.text
+    text = r.to_markdown()
+    assert "3 units both sides have, in 2 of the run's 4 machine codes" in text
+    assert "3 units of the codes in documents the other side has nothing of are left out" in text
+    for word in ("**matched**: exactly one code", "**split**: two or more", "**missed**: no code"):
+        assert word in text
+    with pytest.raises(InputError, match=r"share no document: the codes' units are in d, e; "
+                                         r"the human coded zz"):
+        compare_codes(codes, pd.DataFrame({"id": ["z1"], "theme_id": ["a"], "doc_id": ["zz"]}),
+                      units=units)
+
+
 def test_plots_for_notebooks():
     import matplotlib
 
