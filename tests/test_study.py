@@ -442,6 +442,26 @@ def test_code_decision_latest_wins(study):
     assert set(study.coding()["theme_id"]) == {"symptoms_barrier"}
 
 
+def test_a_code_rejected_on_a_later_run_takes_back_an_earlier_runs_accept(study):
+    # Day 1 accepted C01; day 2, on the re-run, the analyst accepted the same code and took it
+    # back with a reject: day 1's accept still coded its members, though the latest decision
+    # on them was the reject (a reject is how a mistaken accept is taken back).
+    first = study.runs["run_id"][0]
+    study.decide(f"code:{first}:C01", "accept")
+    second = study.run(make_corpus()).id
+    study.decide(f"code:{second}:C01", "accept")
+    assert len(study.coding()) == 3
+    study.decide(f"code:{second}:C01", "reject")
+    assert study.coding().empty
+    # ... and an accept after it codes them again, whichever run's code it is
+    study.decide(f"code:{first}:C01", "accept")
+    assert study.coding()["unit_id"].tolist() == ["u0", "u1", "u2"]
+    # a reject codes nothing and takes nothing back where the members have their own decisions
+    study.decide("unit:u1", "accept")
+    study.decide(f"code:{second}:C01", "reject")
+    assert study.coding()[["unit_id", "source"]].values.tolist() == [["u1", "unit"]]
+
+
 def test_accepting_a_code_never_codes_a_member_against_its_own_suggestion(study):
     run_id = study.runs["run_id"][0]
     code = f"code:{run_id}:C02"  # hope; u3 and u4 are suggested hope, u5 relationships

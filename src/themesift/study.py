@@ -179,11 +179,11 @@ unit_latest AS (
     SELECT item_id AS unit_id, id, analyst, action, theme_id FROM latest WHERE level = 'unit'
 ),
 code_coded AS (
-    SELECT m.unit_id, l.id, l.analyst, l.theme_id,
+    SELECT m.unit_id, l.id, l.analyst, l.action, l.theme_id,
            ROW_NUMBER() OVER (PARTITION BY m.unit_id ORDER BY l.id DESC) AS rn
     FROM latest AS l
     JOIN code_members AS m ON m.run_id = l.s_run AND m.code_id = l.item_id
-    WHERE l.level = 'code' AND l.action != 'reject'
+    WHERE l.level = 'code'
       AND (l.action = 'reassign' OR m.theme_id IS NULL OR m.theme_id = l.theme_id)
       AND m.unit_id NOT IN (SELECT unit_id FROM unit_latest)
 ),
@@ -191,7 +191,8 @@ coded AS (
     SELECT unit_id, theme_id, id, analyst, 'unit' AS source
     FROM unit_latest WHERE action != 'reject'
     UNION ALL
-    SELECT unit_id, theme_id, id, analyst, 'code' FROM code_coded WHERE rn = 1
+    SELECT unit_id, theme_id, id, analyst, 'code' FROM code_coded
+    WHERE rn = 1 AND action != 'reject'
 )
 SELECT c.unit_id, u.doc_id, c.theme_id, c.id AS decision_id, c.analyst, c.source
 FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
@@ -1034,7 +1035,9 @@ class Study:
         stay to be decided one by one (:meth:`code_reach` counts them all). Reassigning a code
         codes all its undecided members with the analyst's theme. Where a unit belongs to
         codes decided on in several runs, the latest such decision counts. Rejecting a code
-        codes nothing.
+        codes nothing, and uncodes the members an earlier run's decision on a code coded that
+        an accept of it would code (its members suggested its theme): a reject is how a
+        mistaken accept is taken back, whichever run it was made on.
 
         Returns
         -------
