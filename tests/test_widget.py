@@ -418,3 +418,44 @@ def test_a_codes_quotes_start_with_the_members_accepting_it_would_code():
         "runner_up_score": 0.1, "rationale": ""})
     item = _load_suggestions(Run("r", units, codes, suggestions))["code:r:C01"]
     assert [q["text"] for q in item["quotes"]] == ["About hope.", "About symptoms."]
+
+
+def _rerun(study, monkeypatch, codes):
+    monkeypatch.setattr(pipeline_module, "run_pipeline", lambda corpus, framework, **kw:
+                        fakes.fake_result(corpus, framework, scores=UNIT_SCORES, codes=codes,
+                                          unit_theme=fakes.agreeing(codes)))
+    text = "P1: hello there"
+    return study.run(Corpus([Transcript("t1", text, (), {
+        "sha256": hashlib.sha256(text.encode()).hexdigest(), "path": "t1.txt",
+        "format": "txt"})])).id
+
+
+def test_a_code_says_how_many_of_its_members_earlier_decisions_coded_so_already(
+        study, monkeypatch):
+    # Day 2: a code accepted on day 1 came back under a new id (one more member now agrees),
+    # saying "Accepting codes all 11 of its units" where 10 were coded so already.
+    day1 = _rerun(study, monkeypatch, {"C01": [0, 1], "C02": [2, 3]})  # C02 hope: u2, u3
+    study.decide(f"code:{day1}:C02", "accept", analyst="KJ")
+    _rerun(study, monkeypatch, {"X0": [0], "X1": [1, 2, 3]})  # X1 hope: u1, u2, u3
+    w = review(study, analyst="KJ")
+    for _ in range(10):
+        if w._current.endswith(":X1"):
+            break
+        w.skip_button.click()
+    assert ("Accepting codes all 3 of its units. 2 of them are coded Hope (hope) already, by "
+            "earlier decisions.") in w.suggestion.value
+    w.accept_button.click()
+    assert "Coded 3 of the code&#x27;s 3 units" in w.message.value
+    assert "2 of them were coded so already, by earlier decisions." in w.message.value
+
+
+def test_an_empty_analyst_field_records_the_computers_user_and_says_so(study, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "kjones")
+    w = review(study, analyst="KJ")
+    w.analyst.value = "  "  # cleared by mistake: the export then named a coder "root"
+    w.accept_button.click()
+    assert study.decisions["analyst"].tolist() == ["kjones"]
+    assert "The Analyst field was empty: recorded as kjones." in w.message.value
+    assert w.analyst.value == "kjones"

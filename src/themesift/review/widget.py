@@ -265,9 +265,16 @@ class ReviewWidget:
             action = "accept"  # as Study.decide records it
         codes = action != "reject" and suggestion_id.startswith("code:")
         before = self.study.coding() if codes else None
+        already = self._coded_already(suggestion_id, before) if action == "accept" and codes \
+            else 0
+        analyst, who = self.analyst.value.strip(), ""
+        if not analyst:  # the store would record the computer's user: say so, and show it
+            self.analyst.value = analyst = os_user()
+            who = (f"<p>{html.escape(f'The Analyst field was empty: recorded as {analyst}.')}"
+                   "</p>")
         decision_id = self.study.decide(suggestion_id, action, theme_id=theme_id,
-                                        analyst=self.analyst.value.strip(),
-                                        note=self._note.value.strip(), run_id=self.run_id)
+                                        analyst=analyst, note=self._note.value.strip(),
+                                        run_id=self.run_id)
         self._decided.add(suggestion_id)
         self._note.value = ""
         self._advance()  # which settles the members a code decision coded
@@ -275,16 +282,19 @@ class ReviewWidget:
             reach = self.study.code_reach(suggestion_id)
             said = (_reach_text(reach, past=True) if action == "accept"
                     else _reassigned_text(reach, self._theme_label(theme_id)))
+            if already:
+                said += (f" {already} of them {'was' if already == 1 else 'were'} coded so "
+                         "already, by earlier decisions.")
             recoded = recoded_units(before, self.study.coding(), {decision_id})
             if recoded:
                 said += f" {recoded_text(recoded)}."
-            self.message.value = f"<p>{html.escape(said)}</p>"
+            self.message.value = f"<p>{html.escape(said)}</p>{who}"
         else:  # a unit, or a code rejected: say what was recorded
             shown = self._theme_label(theme_id or self._items[suggestion_id]["theme_id"])
             done = {"accept": f"coded as {shown}", "reassign": f"coded as {shown}",
                     "reject": f"{shown} rejected for it"}[action]
             recorded = f"<p>{html.escape(f'Recorded: {suggestion_id} {done}.')}</p>"
-            self.message.value = recorded + (self.message.value if self.done else "")
+            self.message.value = recorded + who + (self.message.value if self.done else "")
         return decision_id
 
     def _refresh_decided(self) -> None:
@@ -369,8 +379,22 @@ class ReviewWidget:
         if item.get("rationale"):
             parts.append(f"<p><i>Why:</i> {e(str(item['rationale']))}</p>")
         if item["level"] == "code":
-            parts.append(f"<p>{e(_reach_text(self.study.code_reach(item['suggestion_id'])))}</p>")
+            said = _reach_text(self.study.code_reach(item["suggestion_id"]))
+            already = self._coded_already(item["suggestion_id"], self.study.coding())
+            if already:
+                said += (f" {already} of them {'is' if already == 1 else 'are'} coded "
+                         f"{self._theme_label(item['theme_id'])} already, by earlier decisions.")
+            parts.append(f"<p>{e(said)}</p>")
         return "".join(parts)
+
+    def _coded_already(self, suggestion_id: str, coding) -> int:
+        """How many of a code's members ``coding`` (:meth:`Study.coding`) codes with the
+        code's theme: on a re-run, a code the analyst accepted on an earlier run comes back
+        under a new id once a member's own suggestion changes."""
+        theme = self._items[suggestion_id]["theme_id"]
+        coded = coding.loc[coding["unit_id"].isin(self._members.get(suggestion_id, ())),
+                           "theme_id"]
+        return int((coded == theme).sum())
 
 
 # -- reading the store ---------------------------------------------------------------------------
