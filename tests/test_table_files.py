@@ -209,3 +209,28 @@ def test_suggest_refuses_such_tables_with_exit_1_and_no_traceback(tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_ids_of_a_workbook_come_back_as_the_spreadsheet_shows_them(tmp_path):
+    # A survey export's respondent ids are numbers shown with leading zeros ("00017"), and
+    # dates: they came back as 17 and "2024-01-05 00:00:00", matching nothing in the export.
+    import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["resp_id", "Answer"])
+    for value, shape, text in ((17, "00000", "The staff were kind."),
+                               (None, None, None),  # a blank row between
+                               (2041, "00000", "Parking was impossible."),
+                               (datetime.datetime(2024, 1, 5), "yyyy-mm-dd", "A long wait."),
+                               (3.5, "General", "Fine."), ("A-7", "General", "Good.")):
+        sheet.append([value, text])
+        if shape:
+            sheet.cell(sheet.max_row, 1).number_format = shape
+    path = tmp_path / "survey.xlsx"
+    book.save(path)
+    units = ts.read_table(path, text_column="Answer", id_column="resp_id")
+    assert units["unit_id"].tolist() == ["00017", "02041", "2024-01-05", "3.5", "A-7"]
+    assert units["text"].tolist()[:2] == ["The staff were kind.", "Parking was impossible."]
