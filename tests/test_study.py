@@ -735,3 +735,9 @@ def test_a_decision_without_an_analyst_is_the_os_users_or_refused(study, monkeyp
     with pytest.raises(ts.InputError, match="no analyst.*analyst='KJ'"):
         study.decide("unit:u2", "accept")
     assert len(study.decisions) == 2
+
+
+def test_a_run_shows_as_a_line_not_its_tables(study):
+    # a run left last in a notebook cell printed every unit row and the codes and suggestions
+    run = study.load_run(study.latest_run_id())
+    assert repr(run) == (f"Run({run.id!r}: 6 units, 2 codes, 6 unit and 2 code suggestions)")

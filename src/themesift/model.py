@@ -440,6 +440,14 @@ class Run:
     manifest: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     result: PipelineResult | None = field(default=None, repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        """A line, not every table in full (a run left last in a notebook cell printed 280
+        unit rows and the codes and suggestions)."""
+        level = self.suggestions["level"] if "level" in self.suggestions else ()
+        return (f"Run({self.id!r}: {len(self.units)} units, {len(self.codes)} codes, "
+                f"{sum(v == 'unit' for v in level)} unit and {sum(v == 'code' for v in level)} "
+                "code suggestions)")
+
 
 @dataclass(frozen=True)
 class StudyView:
