@@ -234,3 +234,13 @@ def test_ids_of_a_workbook_come_back_as_the_spreadsheet_shows_them(tmp_path):
     units = ts.read_table(path, text_column="Answer", id_column="resp_id")
     assert units["unit_id"].tolist() == ["00017", "02041", "2024-01-05", "3.5", "A-7"]
     assert units["text"].tolist()[:2] == ["The staff were kind.", "Parking was impossible."]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_quote_never_closed_is_placed_on_the_line_it_opens(tmp_path, reader):
+    # A file cut short said "Cannot read the table (ParserError: unexpected end of data)".
+    path = tmp_path / "cut.csv"
+    path.write_text('id,text\nq1,"First, fine."\nq2,"Cut short here\nq3,More words.\n')
+    with pytest.raises(InputError, match=r'cut\.csv, line 3: A quote \(\"\) opened here is '
+                                         r"never closed"):
+        READERS[reader](path, id_column="id")

@@ -289,9 +289,32 @@ class _readable:
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None or isinstance(exc, InputError) or not isinstance(exc, Exception):
             return False
+        line = _unclosed_quote_line(self.path) if "end of data" in str(exc) \
+            or "EOF inside string" in str(exc) else None
+        if line is not None:
+            raise InputError('A quote (") opened here is never closed, so the rest of the '
+                             "file reads as one cell", path=self.path, line=line,
+                             fix="Close the quote, or save the table again from the "
+                                 "spreadsheet program (the file may be cut short)") from None
         raise InputError(f"Cannot read the table ({kind.__name__}: {exc})", path=self.path,
                          fix="Open it in a spreadsheet program and save it again as .csv or "
                              ".xlsx") from None
+
+
+def _unclosed_quote_line(path: Path) -> int | None:
+    """The line of a CSV where the quote that is still open at its end was opened (counting
+    quote marks line by line, as a reader of quoted fields does), or None."""
+    from ._common import decode_bytes
+
+    try:
+        text, _ = decode_bytes(path.read_bytes(), path, what="table")
+    except (OSError, InputError):
+        return None
+    opened = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.count('"') % 2:
+            opened = number if opened is None else None
+    return opened
 
 
 def check_workbook(path: str | os.PathLike[str]) -> None:
