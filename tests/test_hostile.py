@@ -272,7 +272,7 @@ def test_a_csv_with_embedded_newlines_and_formula_cells_is_read_verbatim(tmp_pat
 
 
 @pytest.mark.parametrize("content, words", [
-    (b'id,text\nq1,"never closed\nq2,fine\n', "Cannot read the table"),
+    (b'id,text\nq1,"never closed\nq2,fine\n', "line 2: A quote (\") opened here is never closed"),
     (bytes(range(256)) * 8, "binary file"),
     (b"", "The file is empty"),
 ])
