@@ -104,8 +104,11 @@ class _Browser:
         os.close(self._read)
 
 
-def open_page(page: Path, profile: Path, screenshot: Path | None = None, script: str = "1"):
-    """Load ``page`` in headless Chromium, run ``script`` in it, and take a screenshot.
+def open_page(page: Path, profile: Path, screenshot: Path | None = None, script: str = "1",
+              keys: tuple[str, ...] = (), before: str = "1"):
+    """Load ``page`` in headless Chromium, run ``before`` in it, press ``keys`` (names of
+    keys, as "Enter" or " ", sent as real key presses to whatever has the focus), run
+    ``script``, and take a screenshot.
 
     Returns the problems seen (an empty list when the page is clean) and the script's value.
 
@@ -123,6 +126,13 @@ def open_page(page: Path, profile: Path, screenshot: Path | None = None, script:
                      deviceScaleFactor=1, mobile=False)
         browser.call("Page.navigate", session, url=page.resolve().as_uri())
         browser.wait_for("Page.loadEventFired")
+        browser.call("Runtime.evaluate", session, expression=before)
+        for key in keys:
+            code = {"Enter": 13, " ": 32, "Tab": 9}[key]
+            text = {"Enter": "\r", " ": " "}.get(key, "")
+            for kind in ("keyDown", "keyUp"):
+                browser.call("Input.dispatchKeyEvent", session, type=kind, key=key,
+                             windowsVirtualKeyCode=code, text=text if kind == "keyDown" else "")
         value = browser.call("Runtime.evaluate", session, expression=script,
                              returnByValue=True)["result"].get("value")
         if screenshot is not None:
@@ -163,6 +173,18 @@ SORT_BY_TRANSCRIPT = """(() => {
 })()"""
 
 
+# The per-transcript table as the keyboard leaves it: focus, the order, the column's aria-sort.
+FOCUS_TRANSCRIPT_HEADER = """document.querySelector('#prevalence table.sortable')
+  .tHead.rows[0].cells[0].querySelector('button').focus()"""
+READ_SORTED = """(() => {
+  const table = document.querySelector('#prevalence table.sortable');
+  const th = table.tHead.rows[0].cells[0];
+  return [document.activeElement === th.querySelector('button'),
+          Array.from(table.tBodies[0].rows, row => row.cells[0].textContent).join(','),
+          th.getAttribute('aria-sort')];
+})()"""
+
+
 @pytest.fixture
 def study_report(tmp_path, monkeypatch):
     """The report of a small study with decisions and a map."""
@@ -177,6 +199,16 @@ def test_report_opens_in_chromium_without_errors_or_requests(study_report, tmp_p
     assert problems == []
     assert order == "fg_c,fg_b,fg_a"  # the optional sorting script works (descending first)
     assert screenshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_tables_sort_with_the_keyboard(study_report, tmp_path):
+    problems, value = open_page(study_report, tmp_path / "profile", before=FOCUS_TRANSCRIPT_HEADER,
+                                keys=("Enter",), script=READ_SORTED)
+    assert problems == []
+    assert value == [True, "fg_c,fg_b,fg_a", "descending"]
+    _, value = open_page(study_report, tmp_path / "profile2", before=FOCUS_TRANSCRIPT_HEADER,
+                         keys=("Enter", " "), script=READ_SORTED)  # Space sorts the other way
+    assert value == [True, "fg_a,fg_b,fg_c", "ascending"]
 
 
 @pytest.mark.parametrize("script, expected", [

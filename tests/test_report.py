@@ -40,8 +40,8 @@ CODE_THEMES = {"C01": "relationships", "C02": "structural_tension", "C03": "symp
 UNIT_THEMES = ["relationships", "relationships", "none", "structural_tension",
                "symptoms_barrier", "relationships", "relationships", "symptoms_barrier",
                "symptoms_barrier", "none", "none", "relationships"]
-SECTIONS = ["summary", "map", "prevalence", "saturation", "agreement", "themes", "new-themes",
-            "units"]
+SECTIONS = ["summary", "map", "prevalence", "saturation", "agreement", "decisions", "themes",
+            "new-themes", "units"]
 
 
 def hand_made_result(corpus=None, framework=None, **_):
@@ -518,3 +518,143 @@ def test_a_codes_quotes_in_the_report_are_of_units_under_its_theme():
     # a code under no theme (members disagree), or none of its units under it: the first ones
     assert "Other theme." in _quotes(SimpleNamespace(exemplar_ids="u1 | u2", theme_id=None),
                                      text_of, theme_of)
+
+
+# -- what the analyst decided, and what to do next -------------------------------------------
+
+def test_study_report_logs_who_decided_what_and_when(coded_study, tmp_path):
+    import datetime
+
+    coded_study.decide("unit:u4", "accept", analyst="MR", note="ask the team")
+    page = export_report(coded_study, tmp_path / "r.html",
+                         embedder=FakeEmbedder()).read_text(encoding="utf-8")
+    log = _Tables(section(page, "decisions")).tables[0]
+    assert log[0] == ["decided", "analyst", "meaning unit or code", "decision", "theme", "note",
+                      "made on run"]
+    # newest first, one row per suggestion: its latest decision
+    what = [(row[1], " ".join(row[2].split()[:2]), row[3], row[4]) for row in log[1:]]
+    assert what == [("MR", "unit: “Paranoia", "accepted", "Symptoms as a barrier"),
+                    ("AB", "unit: “Nobody", "reassigned to Hope", "Hope"),
+                    ("KJ", "unit: “The", "rejected", "Structural tension"),
+                    ("KJ", "unit: “Trust", "accepted", "Relationships"),
+                    ("KJ", "code: C01", "accepted", "Relationships")]
+    assert log[1][5] == "ask the team" and {row[6] for row in log[1:]} == {"this run"}
+    when = datetime.datetime.fromisoformat(coded_study.decisions["time"].iloc[-1])
+    assert log[1][0] == f"{when.day} {when:%b %Y, %H:%M} UTC"
+    # the header says when the run was made, as people read a date
+    made = datetime.datetime.strptime(coded_study.latest_run_id().split("-")[1],
+                                      "%Y%m%dT%H%M%SZ")
+    assert f"(made {made.day} {made:%b %Y, %H:%M} UTC) of study" in page
+    assert "No decisions: a batch run" in section(render_report(hand_made_result()), "decisions")
+
+
+def test_a_long_decision_log_folds_away(coded_study, tmp_path):
+    for unit in ("u1", "u2", "u4", "u5", "u6", "u7", "u8", "u10"):
+        coded_study.decide(f"unit:{unit}", "accept", analyst="KJ")
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<details><summary>Show all 12 decisions</summary><div class='wide'><table" in \
+        section(page, "decisions")
+
+
+def test_a_code_answered_by_an_earlier_reassignment_is_not_called_accepted(
+        coded_study, tmp_path, monkeypatch):
+    """The code of a re-run whose members an earlier run's reassignment coded: the report said
+    "accepted in an earlier run" (a reviewer's "C11 reassigned to relationships")."""
+    first = coded_study.latest_run_id()
+    coded_study.decide(f"code:{first}:C03", "reassign", theme_id="hope", analyst="MR")
+
+    def learnt(corpus=None, framework=None, **_):  # the re-run suggests the analyst's theme
+        coded = coded_study.coding().set_index("unit_id")["theme_id"]
+        return fakes.result_of(corpus, framework or ts.load_framework("recovery"), ANSWERS,
+                               codes=CODES, code_themes={**CODE_THEMES, "C03": "hope"},
+                               themes=[coded.get(f"u{i}", t) for i, t in enumerate(UNIT_THEMES)])
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", learnt)
+    coded_study.run(fakes.make_corpus_of(ANSWERS))
+    assert study_view(coded_study).carried_codes["C03"] == "accept"
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    themes = section(page, "themes")
+    hope = table_rows(themes[themes.index(">Hope<"):themes.index(">Structural")])
+    assert hope["C03 label C03a, b"][3] == \
+        "coded Hope by earlier decisions, reassignments among them (see the decision log)"
+    # the decision that did it is in the log, as a reassignment, on the first run
+    row = next(r for r in _Tables(section(page, "decisions")).tables[0] if "C03" in r[2])
+    assert row[1:5] == ["MR", "code: C03 label C03", "reassigned to Hope", "Hope"]
+    assert row[6] == first
+
+
+# -- accessibility ---------------------------------------------------------------------------
+
+def contrast(first, second):
+    """The WCAG 2 contrast ratio of two colours (#rgb or #rrggbb)."""
+    def luminance(colour):
+        colour = colour.lstrip("#")
+        colour = "".join(c * 2 for c in colour) if len(colour) == 3 else colour
+        rgb = [int(colour[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_theme_badge_reaches_wcag_contrast(coded_study, tmp_path):
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    badges = set(re.findall(r"<span class='theme' style='background:(#\w+);color:(#\w+)'>"
+                            r"([^<]*)</span>", page))
+    # every framework theme, "Fits no theme" and a rejected suggestion's "No theme"
+    assert {name for _, _, name in badges} >= {"Relationships", "Hope", "Structural tension",
+                                               "Symptoms as a barrier", "Fits no theme",
+                                               "No theme (suggestion rejected)"}
+    low = {name: round(contrast(bg, fg), 2) for bg, fg, name in badges if contrast(bg, fg) < 4.5}
+    assert low == {}
+
+
+def test_summary_rows_have_header_cells_and_sortable_headers_are_buttons():
+    page = render_report(hand_made_result())
+    assert "<th scope='row'>Framework</th>" in section(page, "summary")
+    assert "<b>" not in section(page, "summary")
+    head = re.search(r"<table class='sortable'><thead><tr>(.*?)</tr>", page).group(1)
+    assert head.startswith("<th scope='col'><button type='button'>transcript</button></th>")
+    assert "aria-sort" in page  # the script marks the sorted column
+
+
+# -- words the analyst uses ------------------------------------------------------------------
+
+def test_rationales_in_the_report_name_themes_not_ids():
+    result = hand_made_result()
+    result.unit_suggestions["rationale"] = [
+        'Closest indicator of structural_tension: "I hope symptoms_barrier stays"; runner-up '
+        "hope (score 0.45)."] * len(result.unit_suggestions)
+    units = section(render_report(result), "units")
+    assert ("Closest indicator of Structural tension: &quot;I hope symptoms_barrier "
+            "stays&quot;; runner-up Hope (score 0.45).") in units  # the quote as said
+    assert "structural_tension" not in units
+
+
+def test_the_report_says_how_to_give_an_external_coding_on_the_command_line_too():
+    agreement = section(render_report(hand_made_result()), "agreement")
+    assert "--human FILE with themesift export --format report, or human= in Python" in agreement
+    assert "(human=)" not in agreement
+
+
+def test_next_steps_of_a_batch_run_and_of_a_study(coded_study, tmp_path):
+    top = render_report(hand_made_result()).split("<nav>")[0]
+    assert "Next steps" in top and "<b>decision</b> column of review.xlsx" in top
+    assert "run with <code>--study FOLDER</code>" in top and "themesift apply" in top
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    top = page.split("<nav>")[0]
+    # decided: u0 u1 u5 u6 u11 (C01), u3, u9; codes C02, C03, C04 are not
+    assert "5 meaning units and 3 codes of this run are still to decide." in top
+    assert "themesift apply" in top and "review widget" in top
+
+
+def test_the_saturation_section_gives_a_verdict():
+    text = section(render_report(hand_made_result()), "saturation")
+    assert "The last transcript (fg_c) added 1 new code: not saturated by this measure." in text
+    assert "machine's groupings of meaning units (candidate codes), not the analyst's codes" \
+        in text
+    codes = dict(CODES, C04=[0, 2])  # fg_c's own code gone: its units join others' in fg_a
+    result = with_codes(hand_made_result(), codes)
+    assert "The last transcript (fg_c) added no new code: saturated by this measure" in \
+        section(render_report(result), "saturation")

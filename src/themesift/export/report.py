@@ -3,7 +3,8 @@
 The page holds the run summary, each theme with its codes, sizes and exemplar quotes, a 2-D
 map of the meaning units coloured by theme, theme prevalence per transcript and per speaker,
 the codes that fit no theme (candidate new themes), the saturation curve and, for a study, how
-the analyst's decisions and coding agree with the machine. Everything is inline (CSS, SVG
+the analyst's decisions and coding agree with the machine and a log of who decided what, and
+when; a "Next steps" box at the top says what to do with the run. Everything is inline (CSS, SVG
 charts, a few lines of optional script for sorting tables); the page makes no network request
 and its Content-Security-Policy forbids any.
 
@@ -17,10 +18,12 @@ whose suggestion was rejected has no theme.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import math
 import numbers
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -63,26 +66,37 @@ h3{font-size:1.05rem;margin-bottom:.3rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.6rem 0}
 th,td{border-bottom:1px solid #e4e4e4;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num,th.num{text-align:right;white-space:nowrap}
-table.sortable th{cursor:pointer}
+table.sortable th button{font:inherit;font-weight:bold;color:inherit;background:none;border:0;
+ padding:0;cursor:pointer;text-align:inherit}
+table.sortable th button:focus-visible{outline:2px solid #0072B2;outline-offset:2px}
 .wide{overflow-x:auto;max-width:100%}
-.theme{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff}
+.theme{display:inline-block;padding:0 .4rem;border-radius:.3rem}
 .quote{color:#444;font-style:italic;margin:.15rem 0}.muted{color:#666;font-size:.85rem}
 .note{background:#fff8e5;border-left:4px solid #E69F00;padding:.4rem .7rem}
 .legend span{margin-right:1rem;white-space:nowrap}.swatch{display:inline-block;width:.8rem;
  height:.8rem;border-radius:.2rem;margin-right:.3rem;vertical-align:-.05rem}
 svg{max-width:100%;height:auto;font-size:11px}svg text{fill:#333}
 nav a{margin-right:.8rem}
+.next{border:1px solid #0072B2;border-radius:.3rem;padding:.2rem 1rem;margin:1rem 0}
+.next h2{margin-top:.4rem;border:0}
 """
 
-# Optional: click a column header to sort; the page reads the same without it.
+# Optional: a column header's button (click, or Enter or Space on it) sorts the table; the
+# page reads the same without it.
 _SCRIPT = """
 document.querySelectorAll('table.sortable th').forEach(function (th) {
-  th.title = 'Click to sort';
+  th.title = 'Sort by this column';
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0], col = th.cellIndex;
     var down = th.dataset.order !== 'down';
     th.dataset.order = down ? 'down' : 'up';
+    th.parentNode.querySelectorAll('th').forEach(function (other) {
+      other.removeAttribute('aria-sort');
+    });
+    th.setAttribute('aria-sort', down ? 'descending' : 'ascending');
     var key = function (row) {
+      var time = row.cells[col] && row.cells[col].querySelector('time');
+      if (time) return time.dateTime;
       var text = row.cells[col] ? row.cells[col].textContent.trim() : '';
       var number = parseFloat(text.replace('%', ''));
       return isNaN(number) ? text.toLowerCase() : number;
@@ -126,6 +140,8 @@ class _ReportData:
     agreement: tuple[tuple[str, AgreementReport], ...] = ()
     unit_map: pd.DataFrame | None = None
     map_note: str = ""
+    log: pd.DataFrame | None = None  # the latest decision on each suggestion, newest first
+    undecided_units: int = 0  # this run's units with a pending suggestion
 
 
 # -- building the data ------------------------------------------------------------------------
@@ -167,18 +183,59 @@ def _from_view(view: StudyView) -> _ReportData:
                               suggested=code_sugg["theme_id"])
     codes = view.codes.merge(themes[["item_id", "theme_id", "score", "decision", "suggested"]]
                              .rename(columns={"item_id": "code_id"}), on="code_id", how="left")
-    codes["carried"] = codes["code_id"].isin(view.carried_codes)
+    codes["carried"] = [_carried_by(view, code, theme)
+                        for code, theme in zip(codes["code_id"], codes["theme_id"])]
     order = [str(i["doc_id"]) for i in view.manifest.get("inputs", [])]
     order = order or list(view.transcripts["doc_id"])
     # a pseudonymised page does not name the study's folder ("StMarys_Ward7_study")
-    title = f"run {view.run_id}" + ("" if view.pseudonyms is not None
-                                    else f" of study {view.study_path}")
+    made = _run_time(view.run_id)
+    title = (f"run {view.run_id}" + (f" (made {made})" if made else "")
+             + ("" if view.pseudonyms is not None else f" of study {view.study_path}"))
     return _ReportData(title, view.framework, dict(view.manifest), order, units, codes,
                        view.assignments, decisions=decisions,
                        suggestions=sugg[["suggestion_id", "level", "theme_id"]],
                        coded=int(units["unit_id"].isin(coded.index).sum()),
                        decided=_decided_here(view, units), run_id=view.run_id,
-                       coding=view.coding[view.coding["unit_id"].isin(units["unit_id"])])
+                       coding=view.coding[view.coding["unit_id"].isin(units["unit_id"])],
+                       log=_decision_log(view, units),
+                       undecided_units=int((units["unit_id"].isin(view.pending["unit_id"])
+                                            & ~units["unit_id"].isin(coded.index)).sum()))
+
+
+def _carried_by(view: StudyView, code_id: str, theme_id: Any) -> str:
+    """How earlier runs' decisions answered a code of this run that no decision names
+    (:attr:`StudyView.carried_codes`): "reject" (a like code was rejected), "accept" (its
+    members were coded its theme by accepting suggestions), "reassign" (by decisions that
+    reassigned some of them to it); "" for a code not so answered."""
+    carried = view.carried_codes.get(code_id, "")
+    if carried != "accept":
+        return carried
+    members = set(view.assignments.loc[view.assignments["code_id"] == code_id, "unit_id"])
+    coding = view.coding[view.coding["unit_id"].isin(members)
+                         & (view.coding["theme_id"] == theme_id)]
+    actions = view.decisions.loc[view.decisions["id"].isin(coding["decision_id"]), "action"]
+    return "reassign" if (actions == "reassign").any() else "accept"
+
+
+def _decision_log(view: StudyView, units: pd.DataFrame) -> pd.DataFrame:
+    """The latest decision on each suggestion that bears on this run, newest first: on its
+    units (made on any run: a unit's decision holds in every run) and on candidate codes (of
+    any run: a re-run's codes are answered by them). The decisions' columns plus ``level``
+    and ``item`` (the unit's text, or the code's id and label)."""
+    latest = view.decisions.sort_values("id").drop_duplicates("suggestion_id", keep="last")
+    text_of = dict(zip(units["unit_id"], units["text"]))
+    codes = (view.decided_codes if view.decided_codes is not None
+             else view.codes.assign(run_id=view.run_id))
+    label_of = dict(zip(zip(codes["run_id"], codes["code_id"]), codes["label"]))
+    levels, items = [], []
+    for sid in latest["suggestion_id"]:
+        level, _, rest = str(sid).partition(":")
+        run, _, code = rest.rpartition(":")
+        levels.append(level)
+        items.append(text_of.get(rest) if level == "unit"
+                     else f"{code} {label_of.get((run, code), '')}".strip())
+    log = latest.assign(level=levels, item=items)
+    return log[log["item"].notna()].iloc[::-1].reset_index(drop=True)
 
 
 def _decided_here(view: StudyView, units: pd.DataFrame) -> pd.DataFrame:
@@ -468,22 +525,84 @@ def _num(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _luminance(colour: str) -> float:
+    """The WCAG relative luminance of a ``#rrggbb`` colour."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _text_colour(background: str) -> str:
+    """Black or white, whichever contrasts more with ``background``: one of them always
+    reaches WCAG's 4.5:1 for normal text."""
+    light = _luminance(background)
+    return "#000" if (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) else "#fff"
+
+
+def _clip(text: str, length: int = 120) -> str:
+    """``text`` cut at a word to about ``length`` characters."""
+    return text if len(text) <= length else text[:length].rsplit(" ", 1)[0] + " …"
+
+
+def _when(stamp: Any) -> str:
+    """A decision's time (ISO 8601) as people read it, in UTC: "6 Dec 2026, 11:02 UTC"."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def _run_time(run_id: str) -> str:
+    """When a run was made, read from its id ("run-20261206T110257Z-8685e3", as
+    :class:`~themesift.study.Study` names runs), as :func:`_when` writes it; "" for another id."""
+    stamp = str(run_id).split("-")[1] if str(run_id).count("-") >= 2 else ""
+    try:
+        made = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return ""
+    return _when(made.replace(tzinfo=datetime.timezone.utc).isoformat())
+
+
+def _readable(rationale: Any, names: dict[str, str]) -> str:
+    """A rationale with the framework's theme ids ("structural_tension") written as the
+    theme names the page uses elsewhere, but not inside quotes (a unit's own words)."""
+
+    ids = sorted((t for t in names if t and t != NONE_THEME), key=len, reverse=True)
+    if not isinstance(rationale, str) or not ids:
+        return _e(rationale)
+    theme = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b")
+    parts = re.split(r'("[^"]*"|“[^”]*”)', rationale)  # odd parts: quoted
+    return _e("".join(part if i % 2 else theme.sub(lambda m: names[m.group(1)], part)
+                      for i, part in enumerate(parts)))
+
+
 def _badge(theme_id: str, names: dict[str, str], colours: dict[str, str]) -> str:
     colour = colours.get(theme_id, _NONE_COLOUR)
-    text = "#222" if theme_id == _NO_THEME else "#fff"
+    text = _text_colour(colour)
     return (f"<span class='theme' style='background:{colour};color:{text}'>"
             f"{_e(names.get(theme_id, theme_id))}</span>")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Sequence[int] = (),
-           sortable: bool = True) -> str:
-    """An HTML table; ``rows`` hold cells already as HTML."""
+           sortable: bool = True, row_heads: bool = False) -> str:
+    """An HTML table; ``rows`` hold cells already as HTML. A sortable table's column headers
+    are buttons (reached and pressed with the keyboard too); with ``row_heads`` each row's
+    first cell is the header of its row."""
     cls = " class='sortable'" if sortable else ""
-    th = "".join(f"<th{' class=num' if i in numeric else ''}>{_e(h)}</th>"
-                 for i, h in enumerate(head))
+    label = "<button type='button'>{}</button>" if sortable else "{}"
+    th = "".join(f"<th scope='col'{' class=num' if i in numeric else ''}>"
+                 f"{label.format(_e(h))}</th>" for i, h in enumerate(head))
     th = f"<thead><tr>{th}</tr></thead>" if head else ""
-    body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+
+    def cell(i: int, c: str) -> str:
+        tag = "th scope='row'" if row_heads and i == 0 else "td"
+        return f"<{tag}{' class=num' if i in numeric else ''}>{c}</{tag.split()[0]}>"
+
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
     return f"<div class='wide'><table{cls}>{th}<tbody>{body}</tbody></table></div>"
 
 
@@ -635,19 +754,37 @@ def _quotes(code: Any, text_of: dict[str, str], theme_of: dict[str, str],
     ids = [i for i in str(code.exemplar_ids or "").split(SEPARATOR) if i in text_of]
     ids = [ids[k] for k in agreeing_first(ids, theme_of, getattr(code, "theme_id", None))]
     ids = ids[:limit]
-    short = [t if len(t) <= length else t[:length].rsplit(" ", 1)[0] + " …"
-             for t in (text_of[i] for i in ids)]
+    short = [_clip(text_of[i], length) for i in ids]
     return "".join(f"<div class='quote'>“{_e(t)}”</div>" for t in short)
 
 
-def _code_rows(codes: pd.DataFrame, text_of: dict[str, str], theme_of: dict[str, str]
-               ) -> list[list[str]]:
+def _code_decision(code: Any, names: dict[str, str]) -> str:
+    """What the analyst decided on a code, as its table's analyst column says it. A code that
+    earlier runs' decisions answered (``carried``, see :func:`_carried_by`) says how: never
+    "accepted" where reassignments coded its members (the decision log shows them)."""
+    carried = getattr(code, "carried", "")
+    if carried == "reassign":
+        return (f"coded {names.get(code.theme_id, code.theme_id)} by earlier decisions, "
+                "reassignments among them (see the decision log)")
+    if carried:
+        return _action(carried, code.theme_id, names) + " in an earlier run"
+    return _action(code.decision, code.theme_id, names)
+
+
+def _action(action: str, theme_id: str, names: dict[str, str]) -> str:
+    """A decision in words: "accepted", "reassigned to Hope", "rejected"."""
+    if action == "reassign":
+        return f"reassigned to {names.get(theme_id, theme_id)}"
+    return _DECIDED.get(action, action)
+
+
+def _code_rows(codes: pd.DataFrame, text_of: dict[str, str], theme_of: dict[str, str],
+               names: dict[str, str]) -> list[list[str]]:
     """A table row per code (``text_of``, ``theme_of``: each unit's text and theme)."""
     return [[f"<b>{_e(c.code_id)}</b> {_e(c.label)}<div class='muted'>"
              f"{_e(str(c.keywords).replace(' | ', ', '))}</div>",
              str(c.size), _e(getattr(c, "n_speakers", "")), _num(c.score),
-             _e(_DECIDED.get(c.decision, c.decision)
-                + (" in an earlier run" if getattr(c, "carried", False) else "")),
+             _e(_code_decision(c, names)),
              _quotes(c, text_of, theme_of)] for c in codes.itertuples()]
 
 
@@ -666,13 +803,13 @@ def _themes_section(data: _ReportData, names, colours) -> str:
                      f"<span class='muted'>"
                      f"{counted(int(per_theme.get(theme.id, 0)), 'meaning unit')}, "
                      f"{counted(len(codes), 'code')}.</span></p>")
-        parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of, theme_of),
+        parts.append(_table(_CODE_HEAD, _code_rows(codes, text_of, theme_of, names),
                             numeric=(1, 2, 3))
                      if len(codes) else "<p class='muted'>No code is mapped to this theme.</p>")
     return "".join(parts)
 
 
-def _new_themes_section(data: _ReportData) -> str:
+def _new_themes_section(data: _ReportData, names: dict[str, str]) -> str:
     from ..smalltalk import ASIDE_CONTENT_WORDS, is_aside
 
     text_of = dict(zip(data.units["unit_id"], data.units["text"]))
@@ -703,7 +840,21 @@ def _new_themes_section(data: _ReportData) -> str:
                                + (" but those." if note else ".") + "</p>")
     theme_of = dict(zip(data.units["unit_id"], data.units["theme_id"]))
     return intro + note + _table(_CODE_HEAD, _code_rows(codes.sort_values("size", ascending=False),
-                                                        text_of, theme_of), numeric=(1, 2, 3))
+                                                        text_of, theme_of, names),
+                         numeric=(1, 2, 3))
+
+
+def _saturation_verdict(curve: pd.DataFrame) -> str:
+    """One sentence: did the last transcript still add codes?"""
+    new = int(curve["new_codes"].iloc[-1])
+    last = curve["transcript"].iloc[-1]
+    if len(curve) == 1:
+        return f"Only one transcript ({last}): saturation cannot be judged yet."
+    if new:
+        return (f"The last transcript ({last}) added {counted(new, 'new code')}: not saturated "
+                "by this measure.")
+    return (f"The last transcript ({last}) added no new code: saturated by this measure (look "
+            "at the band too: a flat curve in one ordering may be luck).")
 
 
 def _saturation_section(curve: pd.DataFrame) -> str:
@@ -715,7 +866,9 @@ def _saturation_section(curve: pd.DataFrame) -> str:
             f"it; {int(curve['cumulative_codes'].iloc[-1])} of the run's {a['codes_total']} codes "
             f"reach that. The band is the 5th to 95th percentile (dashed: mean) over "
             f"{a['orderings']} orderings of the transcripts: when the curve flattens in every "
-            f"ordering, further transcripts stopped yielding new codes.</p>")
+            f"ordering, further transcripts stopped yielding new codes.</p>"
+            f"<p><b>{_e(_saturation_verdict(curve))}</b> These codes are the machine's "
+            "groupings of meaning units (candidate codes), not the analyst's codes.</p>")
     rows = [[str(r.position), _e(r.transcript), str(r.units), str(r.new_codes),
              str(r.cumulative_codes), str(r.themes_reached), _num(r.codes_mean, 1),
              f"{_num(r.codes_low, 1)}–{_num(r.codes_high, 1)}",
@@ -821,7 +974,8 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
     if not data.agreement:
         parts.append("<p class='muted'>No human coding yet: agreement figures appear once an "
                      "analyst has coded units (review the suggestions, then export the study's "
-                     "report), or with an external coding (human=).</p>")
+                     "report), or with an external coding: --human FILE with themesift export "
+                     "--format report, or human= in Python.</p>")
     return "".join(parts)
 
 
@@ -885,23 +1039,76 @@ def _summary(data: _ReportData) -> str:
              else "not yet (suggestions only)"),
             ("Embedding model", model), ("Seed", m.get("seed")),
             ("themesift", m.get("themesift_version"))]
-    return _table([], [[f"<b>{_e(k)}</b>", _e(v)] for k, v in rows if v not in (None, "")],
-                  sortable=False)
+    return _table([], [[_e(k), _e(v)] for k, v in rows if v not in (None, "")],
+                  sortable=False, row_heads=True)
 
 
 def _units_section(data: _ReportData, names, colours) -> str:
     rows = [[_e(u.doc_id), _e(u.speaker), _e(u.text), _badge(u.theme_id, names, colours),
              f"{_badge(u.machine_theme, names, colours)} <span class='muted'>{_num(u.score)}"
              "</span>",
-             f"<span class='muted'>{_e(u.rationale)}</span>"] for u in data.units.itertuples()]
+             f"<span class='muted'>{_readable(u.rationale, names)}</span>"]
+            for u in data.units.itertuples()]
     return (f"<details><summary>Show all {len(rows)} meaning units</summary>"
             + _table(["transcript", "speaker", "meaning unit", "theme", "machine's suggestion",
                       "why"], rows) + "</details>")
 
 
+#: Decision logs longer than this are folded away (a click shows them).
+_LOG_SHOWN = 10
+
+
+def _log_section(data: _ReportData, names: dict[str, str], colours: dict[str, str]) -> str:
+    """Who decided what, and when: the latest decision on each suggestion, newest first."""
+    if data.log is None:
+        return ("<p class='muted'>No decisions: a batch run holds the machine's suggestions "
+                "only (see Next steps).</p>")
+    if not len(data.log):
+        return "<p class='muted'>No decision bears on this run yet.</p>"
+    rows = [[f"<time datetime='{_e(d.time)}'>{_e(_when(d.time))}</time>", _e(d.analyst),
+             _e(d.level) + ": " + (f"“{_e(_clip(d.item))}”" if d.level == "unit"
+                                    else _e(d.item)),
+             _e(_action(d.action, d.theme_id, names)), _badge(d.theme_id, names, colours),
+             _e(d.note), "this run" if d.run_id == data.run_id else _e(d.run_id)]
+            for d in data.log.itertuples()]
+    intro = (f"<p>The latest decision on each of {counted(len(rows), 'suggestion')} that bear "
+             "on this run (on its meaning units, in any run, and on candidate codes), newest "
+             "first; for a rejection, the theme is the one rejected. Times are in UTC.</p>")
+    table = _table(["decided", "analyst", "meaning unit or code", "decision", "theme", "note",
+                    "made on run"], rows)
+    if len(rows) > _LOG_SHOWN:
+        table = f"<details><summary>Show all {len(rows)} decisions</summary>{table}</details>"
+    return intro + table
+
+
+def _next_steps(data: _ReportData) -> str:
+    """What to do next with this page's run: a short box near the top."""
+    if data.decisions is None:
+        steps = ["Fill in the <b>decision</b> column of review.xlsx (accept, reject, or a theme "
+                 "id to reassign; blank leaves it undecided), with your initials under "
+                 "<b>analyst</b>.",
+                 "To bring decisions back and have later runs learn from them, run with "
+                 "<code>--study FOLDER</code> (<code>themesift run INPUT... --study FOLDER "
+                 "--out DIR</code>), fill in that run's review.xlsx, then <code>themesift "
+                 "apply DIR/review.xlsx --study FOLDER</code>."]
+    else:
+        codes = int(((data.codes["decision"] == "") & data.codes["theme_id"].notna()).sum())
+        if data.undecided_units or codes:
+            left = (f"{counted(data.undecided_units, 'meaning unit')} and "
+                    f"{counted(codes, 'code')} of this run are still to decide.")
+        else:
+            left = "Every suggestion of this run is decided."
+        steps = [left, "Record decisions in this run's review.xlsx (then <code>themesift apply "
+                 "review.xlsx --study FOLDER</code>) or in the review widget in Jupyter; then "
+                 "export this report again (<code>themesift export --study FOLDER --format "
+                 "report --out FILE</code>)."]
+    return ("<aside class='next' aria-labelledby='next-steps'><h2 id='next-steps'>Next steps"
+            "</h2><ul>" + "".join(f"<li>{step}</li>" for step in steps) + "</ul></aside>")
+
+
 _SECTIONS = (("summary", "Summary"), ("map", "Map of meaning units"),
              ("prevalence", "Theme prevalence"), ("saturation", "Saturation"),
-             ("agreement", "Agreement with human coding"),
+             ("agreement", "Agreement with human coding"), ("decisions", "Decision log"),
              ("themes", "Themes, their codes and quotes"),
              ("new-themes", "Candidate new themes"), ("units", "Meaning units"))
 
@@ -925,9 +1132,10 @@ def _render(data: _ReportData) -> str:
         "themes": _themes_section(data, names, colours),
         "map": figure,
         "prevalence": _prevalence(data, names, colours, themes),
-        "new-themes": _new_themes_section(data),
+        "new-themes": _new_themes_section(data, names),
         "saturation": _saturation_section(curve),
         "agreement": _agreement_section(data, names),
+        "decisions": _log_section(data, names, colours),
         "units": _units_section(data, names, colours),
     }
     nav = "".join(f"<a href='#{key}'>{_e(title)}</a>" for key, title in _SECTIONS)
@@ -940,7 +1148,7 @@ def _render(data: _ReportData) -> str:
             f"<title>themesift report: {_e(data.framework.name)}</title><style>{_STYLE}</style>"
             f"</head><body><h1>themesift: codes and themes</h1><p class='muted'>{_e(data.title)}. "
             "The machine suggests; the analyst decides. Every figure below traces back to "
-            f"meaning units listed at the end.</p><nav>{nav}</nav>{sections}"
+            f"meaning units listed at the end.</p>{_next_steps(data)}<nav>{nav}</nav>{sections}"
             f"<script>{_SCRIPT}</script></body></html>\n")
 
 
