@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import math
 import numbers
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -532,6 +533,7 @@ def _luminance(colour: str) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
+@functools.lru_cache(maxsize=64)
 def _text_colour(background: str) -> str:
     """Black or white, whichever contrasts more with ``background``: one of them always
     reaches WCAG's 4.5:1 for normal text."""
@@ -566,17 +568,24 @@ def _run_time(run_id: str) -> str:
     return _when(made.replace(tzinfo=datetime.timezone.utc).isoformat())
 
 
-def _readable(rationale: Any, names: dict[str, str]) -> str:
-    """A rationale with the framework's theme ids ("structural_tension") written as the
-    theme names the page uses elsewhere, but not inside quotes (a unit's own words)."""
+_QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
 
+
+def _readable(names: dict[str, str]) -> Callable[[Any], str]:
+    """A function giving a rationale, as HTML, with the framework's theme ids
+    ("structural_tension") written as the theme names the page uses elsewhere, but not inside
+    quotes (a unit's own words). Made once a page: a study's every unit has a rationale."""
     ids = sorted((t for t in names if t and t != NONE_THEME), key=len, reverse=True)
-    if not isinstance(rationale, str) or not ids:
-        return _e(rationale)
-    theme = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b")
-    parts = re.split(r'("[^"]*"|“[^”]*”)', rationale)  # odd parts: quoted
-    return _e("".join(part if i % 2 else theme.sub(lambda m: names[m.group(1)], part)
-                      for i, part in enumerate(parts)))
+    theme = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b") if ids else None
+
+    def readable(rationale: Any) -> str:
+        if not isinstance(rationale, str) or theme is None:
+            return _e(rationale)
+        parts = _QUOTED.split(rationale)  # odd parts: quoted
+        return _e("".join(part if i % 2 else theme.sub(lambda m: names[m.group(1)], part)
+                          for i, part in enumerate(parts)))
+
+    return readable
 
 
 def _badge(theme_id: str, names: dict[str, str], colours: dict[str, str]) -> str:
@@ -1044,10 +1053,11 @@ def _summary(data: _ReportData) -> str:
 
 
 def _units_section(data: _ReportData, names, colours) -> str:
+    readable = _readable(names)
     rows = [[_e(u.doc_id), _e(u.speaker), _e(u.text), _badge(u.theme_id, names, colours),
              f"{_badge(u.machine_theme, names, colours)} <span class='muted'>{_num(u.score)}"
              "</span>",
-             f"<span class='muted'>{_readable(u.rationale, names)}</span>"]
+             f"<span class='muted'>{readable(u.rationale)}</span>"]
             for u in data.units.itertuples()]
     return (f"<details><summary>Show all {len(rows)} meaning units</summary>"
             + _table(["transcript", "speaker", "meaning unit", "theme", "machine's suggestion",
