@@ -346,15 +346,23 @@ def test_one_speakers_cues_after_a_held_back_channel_are_one_turn(tmp_path):
     # a sentence wrapped onto a new line that reads like an end marker
     ("P1: How was it?\nP2: Much better, especially towards the\nend of the session.\n",
      "Much better, especially towards the\nend of the session.", ""),
+    ("P1: How was it?\nP2: Much better, especially towards the\nEnd of the session.\n",
+     "Much better, especially towards the\nEnd of the session.", ""),
+    # set apart (brackets, capitals), a marker even mid-sentence: a recording cut off
+    ("P1: How was it?\nP2: I was going to say that the\n[END OF RECORDING]\nAcme Ltd\n",
+     "I was going to say that the", "[END OF RECORDING]\nAcme Ltd"),
     ("P1: How was it?\nP2: Much better, especially towards the\n[End of the session]\n",
-     "Much better, especially towards the\n[End of the session]", ""),
-    # plain words are speech, even after a finished sentence
+     "Much better, especially towards the", "[End of the session]"),
+    # plain lowercase words are speech, even after a finished sentence; capitalised, a marker
     ("P1: How was it?\nP2: Much better.\nend of the session.\n", "Much better.\nend of the session.", ""),
+    ("P1: How was it?\nP2: Bye now.\nEnd of Transcript\nAcme Ltd\n", "Bye now.",
+     "End of Transcript\nAcme Ltd"),
     # in brackets, capitals or between *** after a finished sentence, a marker
     ("P1: How was it?\nP2: Much better.\n(Recording ends)\nAcme Ltd\n", "Much better.",
      "(Recording ends)\nAcme Ltd"),
     ("P1: How was it?\nP2: Much better.\n*** END ***\nAcme Ltd\n", "Much better.", "*** END ***\nAcme Ltd"),
-], ids=["wrapped", "wrapped-bracketed", "plain", "parenthesised", "stars"])
+], ids=["wrapped", "wrapped-capitalised", "cut-off-capitals", "cut-off-bracketed", "plain",
+        "title-case", "parenthesised", "stars"])
 def test_an_end_marker_is_no_marker_inside_a_sentence_or_as_plain_words(tmp_path, text, last, footer):
     transcript = _read(tmp_path, "t.txt", text)
     assert [t.speaker for t in transcript.turns] == ["P1", "P2"]

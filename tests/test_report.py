@@ -622,13 +622,17 @@ def test_summary_rows_have_header_cells_and_sortable_headers_are_buttons():
 # -- words the analyst uses ------------------------------------------------------------------
 
 def test_rationales_in_the_report_name_themes_not_ids():
+    # An id that is a word ("hope") stays: it is a shared word or a unit's own word as often
+    # ("words shared with the theme's texts: hope", "'I hope so' says nothing ...").
     result = hand_made_result()
     result.unit_suggestions["rationale"] = [
-        'Closest indicator of structural_tension: "I hope symptoms_barrier stays"; runner-up '
-        "hope (score 0.45)."] * len(result.unit_suggestions)
+        'Closest indicator of structural_tension: "I hope symptoms_barrier stays"; words '
+        "shared with the theme's texts: hope; runner-up symptoms_barrier (score 0.45)."
+    ] * len(result.unit_suggestions)
     units = section(render_report(result), "units")
     assert ("Closest indicator of Structural tension: &quot;I hope symptoms_barrier "
-            "stays&quot;; runner-up Hope (score 0.45).") in units  # the quote as said
+            "stays&quot;; words shared with the theme&#x27;s texts: hope; runner-up Symptoms "
+            "as a barrier (score 0.45).") in units  # the quote as said
     assert "structural_tension" not in units
 
 

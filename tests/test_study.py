@@ -462,6 +462,22 @@ def test_a_code_rejected_on_a_later_run_takes_back_an_earlier_runs_accept(study)
     assert study.coding()[["unit_id", "source"]].values.tolist() == [["u1", "unit"]]
 
 
+def test_a_code_rejected_on_a_later_run_keeps_its_members_other_themes(study, fake_stages):
+    # Rejecting "not hope" took back the members' relationships coding of an earlier run.
+    first = study.runs["run_id"][0]
+    study.decide(f"code:{first}:C01", "accept")  # relationships: u0, u1, u2
+    fake_stages["codes"] = {"X0": [3, 4, 5], "X1": [0, 1, 2]}  # X1 hope, its members hope now
+    second = study.run(make_corpus()).id
+    study.decide(f"code:{second}:X1", "reject")
+    assert study.coding()["theme_id"].tolist() == ["relationships"] * 3
+    # ... and a reassignment of an earlier run stays when a later run's code is rejected
+    study.decide(f"code:{first}:C01", "reassign", theme_id="hope")
+    fake_stages["codes"] = None  # C01 relationships again
+    third = study.run(make_corpus()).id
+    study.decide(f"code:{third}:C01", "reject")
+    assert study.coding()["theme_id"].tolist() == ["hope"] * 3
+
+
 def test_accepting_a_code_never_codes_a_member_against_its_own_suggestion(study):
     run_id = study.runs["run_id"][0]
     code = f"code:{run_id}:C02"  # hope; u3 and u4 are suggested hope, u5 relationships

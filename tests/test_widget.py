@@ -459,3 +459,19 @@ def test_an_empty_analyst_field_records_the_computers_user_and_says_so(study, mo
     assert study.decisions["analyst"].tolist() == ["kjones"]
     assert "The Analyst field was empty: recorded as kjones." in w.message.value
     assert w.analyst.value == "kjones"
+
+
+def test_rejecting_a_code_says_how_many_units_earlier_decisions_coded_it_takes_back(
+        study, monkeypatch):
+    day1 = _rerun(study, monkeypatch, {"C01": [0, 1], "C02": [2, 3]})  # C02 hope: u2, u3
+    study.decide(f"code:{day1}:C02", "accept", analyst="KJ")
+    _rerun(study, monkeypatch, {"X0": [0], "X1": [1, 2, 3]})  # X1 hope: u1, u2, u3
+    w = review(study, analyst="KJ")
+    for _ in range(10):
+        if w._current.endswith(":X1"):
+            break
+        w.skip_button.click()
+    w.reject_button.click()
+    assert ("rejected for it; 2 units that earlier decisions on codes had coded so are no "
+            "longer coded.") in w.message.value
+    assert study.coding().empty

@@ -23,6 +23,20 @@ __all__ = ["check_output", "atomic_output", "key_path", "default_cache_dir", "us
 CSV_OPTIONS = {"index": False, "lineterminator": "\n", "float_format": "%.4f"}
 
 
+def files_digest(paths: Iterator[Path] | list[Path], root: Path,
+                 read: Any = Path.read_bytes) -> str:
+    """sha256 over each of ``paths`` in order: its path from ``root``, its length and its
+    bytes (``read(path)``): which code ran, or made a cached result."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        data = read(path)
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def utc_now() -> str:
     """The time now in UTC, as the store records it (ISO 8601, microseconds)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")

@@ -443,10 +443,9 @@ class Run:
     def __repr__(self) -> str:
         """A line, not every table in full (a run left last in a notebook cell printed 280
         unit rows and the codes and suggestions)."""
-        level = self.suggestions["level"] if "level" in self.suggestions else ()
+        level = self.suggestions.get("level", self.suggestions.index[:0]).value_counts()
         return (f"Run({self.id!r}: {len(self.units)} units, {len(self.codes)} codes, "
-                f"{sum(v == 'unit' for v in level)} unit and {sum(v == 'code' for v in level)} "
-                "code suggestions)")
+                f"{level.get('unit', 0)} unit and {level.get('code', 0)} code suggestions)")
 
 
 @dataclass(frozen=True)

@@ -156,13 +156,10 @@ def run_pipeline(
 def source_digest() -> str:
     """sha256 over themesift's own modules (each one's path in the package, length and bytes):
     which build ran, where one version number has had several."""
+    from ._io import files_digest
+
     package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        data = path.read_bytes()
-        digest.update(f"{path.relative_to(package).as_posix()}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
+    return files_digest(sorted(package.rglob("*.py")), package)
 
 
 def unit_map(units: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:

@@ -165,8 +165,10 @@ _SUGGESTION_COLUMNS = ["suggestion_id", "level", "item_id", "text", "theme_id", 
 _CODE_COLUMNS = ("code_id", "label", "keywords", "size", "exemplar_ids", "exemplars")
 
 # Latest decision per suggestion; unit decisions win over code decisions; a reject codes
-# nothing; accepting a code codes the members whose own suggestion was the code's theme,
-# reassigning it codes them all. Window functions keep this one pass over the decisions, however many there are.
+# nothing, and takes back an earlier code decision's coding of its members with the theme it
+# rejects; accepting a code codes the members whose own suggestion was the code's theme,
+# reassigning it codes them all. Window functions keep this one pass over the decisions,
+# however many there are.
 _CODING_SQL = """
 WITH latest AS (
     SELECT d.id, d.analyst, d.action, d.theme_id, s.level, s.item_id, s.run_id AS s_run
@@ -178,21 +180,28 @@ WITH latest AS (
 unit_latest AS (
     SELECT item_id AS unit_id, id, analyst, action, theme_id FROM latest WHERE level = 'unit'
 ),
-code_coded AS (
-    SELECT m.unit_id, l.id, l.analyst, l.action, l.theme_id,
-           ROW_NUMBER() OVER (PARTITION BY m.unit_id ORDER BY l.id DESC) AS rn
+code_members_decided AS (
+    SELECT m.unit_id, l.id, l.analyst, l.action, l.theme_id
     FROM latest AS l
     JOIN code_members AS m ON m.run_id = l.s_run AND m.code_id = l.item_id
     WHERE l.level = 'code'
       AND (l.action = 'reassign' OR m.theme_id IS NULL OR m.theme_id = l.theme_id)
       AND m.unit_id NOT IN (SELECT unit_id FROM unit_latest)
 ),
+code_coded AS (
+    SELECT unit_id, id, analyst, theme_id,
+           ROW_NUMBER() OVER (PARTITION BY unit_id ORDER BY id DESC) AS rn
+    FROM code_members_decided AS c
+    WHERE action != 'reject'
+      AND NOT EXISTS (SELECT 1 FROM code_members_decided AS r
+                      WHERE r.action = 'reject' AND r.unit_id = c.unit_id
+                        AND r.theme_id = c.theme_id AND r.id > c.id)
+),
 coded AS (
     SELECT unit_id, theme_id, id, analyst, 'unit' AS source
     FROM unit_latest WHERE action != 'reject'
     UNION ALL
-    SELECT unit_id, theme_id, id, analyst, 'code' FROM code_coded
-    WHERE rn = 1 AND action != 'reject'
+    SELECT unit_id, theme_id, id, analyst, 'code' FROM code_coded WHERE rn = 1
 )
 SELECT c.unit_id, u.doc_id, c.theme_id, c.id AS decision_id, c.analyst, c.source
 FROM coded AS c LEFT JOIN units AS u ON u.unit_id = c.unit_id
@@ -1035,9 +1044,10 @@ class Study:
         stay to be decided one by one (:meth:`code_reach` counts them all). Reassigning a code
         codes all its undecided members with the analyst's theme. Where a unit belongs to
         codes decided on in several runs, the latest such decision counts. Rejecting a code
-        codes nothing, and uncodes the members an earlier run's decision on a code coded that
-        an accept of it would code (its members suggested its theme): a reject is how a
-        mistaken accept is taken back, whichever run it was made on.
+        codes nothing, and takes back an earlier decision on a code that coded its members
+        with the theme it rejects (those an accept of it would code: suggested its theme): a
+        reject is how a mistaken accept is taken back, whichever run it was made on. Members
+        coded with another theme keep it.
 
         Returns
         -------

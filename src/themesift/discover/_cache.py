@@ -80,13 +80,9 @@ def _source_bytes(path: Path) -> bytes:
 def _source_digest() -> str:
     """sha256 over each of :func:`_source_files`: its path from ``src/themesift/``, its length
     and its bytes."""
-    digest = hashlib.sha256()
-    for path in _source_files():
-        data = _source_bytes(path)
-        name = path.relative_to(_PACKAGE_DIR.parent).as_posix()
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
+    from .._io import files_digest
+
+    return files_digest(_source_files(), _PACKAGE_DIR.parent, _source_bytes)
 
 
 def _codes_db():

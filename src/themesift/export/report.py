@@ -143,6 +143,7 @@ class _ReportData:
     map_note: str = ""
     log: pd.DataFrame | None = None  # the latest decision on each suggestion, newest first
     undecided_units: int = 0  # this run's units with a pending suggestion
+    reassigned: frozenset = frozenset()  # the ids of the study's decisions that reassigned
 
 
 # -- building the data ------------------------------------------------------------------------
@@ -199,6 +200,8 @@ def _from_view(view: StudyView) -> _ReportData:
                        decided=_decided_here(view, units), run_id=view.run_id,
                        coding=view.coding[view.coding["unit_id"].isin(units["unit_id"])],
                        log=_decision_log(view, units),
+                       reassigned=frozenset(view.decisions.loc[
+                           view.decisions["action"] == "reassign", "id"]),
                        undecided_units=int((units["unit_id"].isin(view.pending["unit_id"])
                                             & ~units["unit_id"].isin(coded.index)).sum()))
 
@@ -445,13 +448,10 @@ def _coded_by_accepting_codes(data: _ReportData) -> set[str]:
     """Units the analyst's coding holds through a decision that accepted a code: only the
     members suggested the code's theme are so coded, so they agree with the machine by
     construction and say nothing of how often it is right."""
-    if data.decided is None or data.coding is None:
+    if data.coding is None or not len(data.coding):
         return set()
-    accepts = data.decided.loc[(data.decided["level"] == "code")
-                               & (data.decided["action"] == "accept"), "decision_id"]
-    through = data.coding[(data.coding["source"] == "code")
-                          & data.coding["decision_id"].isin(set(accepts))]
-    return set(through["unit_id"])
+    through = data.coding[(data.coding["source"] == "code")]
+    return set(through.loc[~through["decision_id"].isin(data.reassigned), "unit_id"])
 
 
 def _rejected_units(data: _ReportData, coding: pd.DataFrame) -> list[str]:
@@ -572,10 +572,13 @@ _QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
 
 
 def _readable(names: dict[str, str]) -> Callable[[Any], str]:
-    """A function giving a rationale, as HTML, with the framework's theme ids
-    ("structural_tension") written as the theme names the page uses elsewhere, but not inside
-    quotes (a unit's own words). Made once a page: a study's every unit has a rationale."""
-    ids = sorted((t for t in names if t and t != NONE_THEME), key=len, reverse=True)
+    """A function giving a rationale, as HTML, with the framework's theme ids that are no
+    plain word ("structural_tension") written as the theme names the page uses elsewhere,
+    but not inside double quotes (a unit's own words). An id that is a word ("hope") stays:
+    it is also a shared word or a unit's word in the same rationale. Made once a page: a
+    study's every unit has a rationale."""
+    ids = sorted((t for t in names if t and t != NONE_THEME and not t.isalpha()), key=len,
+                 reverse=True)
     theme = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b") if ids else None
 
     def readable(rationale: Any) -> str:

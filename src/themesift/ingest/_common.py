@@ -116,7 +116,7 @@ _TIME_MARK_LINE = re.compile(
 )
 # A transcriber's or transcription company's line that says the recording is over: "[END OF
 # RECORDING]", "[End of recording]", "END OF TRANSCRIPT", "[END]", "(Recording ends)",
-# "*** End of interview 00:54:12 ***" (read only as :func:`is_end_marker` says).
+# "*** End of interview 00:54:12 ***" (read only as :func:`end_marker` says).
 _END_MARKER = re.compile(
     rf"""^(?P<open>[\W_]*)(?P<words>
         end[ \t]+of[ \t]+(?:the[ \t]+)?(?:recording|transcript|transcription|interview|
@@ -442,14 +442,25 @@ def time_mark(line: str) -> float | None:
     return parse_timestamp(re.match(_TIMESTAMP, m["time"])[0])
 
 
-def is_end_marker(line: str) -> bool:
-    """Whether a line says the recording or transcript ends there ("[END OF RECORDING]",
-    "END OF TRANSCRIPT", "[End]", "*** End of interview ***", "(Recording ends)"): what follows
-    is the transcription company's, not talk. The words must be in capitals or set apart by a
-    bracket or "***" before them: "end of the session." alone on a line is speech (a sentence
-    wrapped onto a new line)."""
+def end_marker(line: str) -> str | None:
+    """Whether a line says the recording or transcript ends there, and how surely: "set
+    apart" for words in capitals or set apart by a bracket or "***" before them ("[END OF
+    RECORDING]", "END OF TRANSCRIPT", "[End]", "*** End of interview ***", "(Recording
+    ends)"), a marker wherever it stands (a recording cut off mid-sentence ends so too);
+    "plain" for such words opening with a capital and nothing else ("End of Transcript"),
+    a marker only after a finished sentence (else it is a sentence wrapped onto a new line:
+    "...towards the" / "End of the session."); None otherwise ("end of the session.")."""
     m = _END_MARKER.match(line)
-    return bool(m) and (m["words"].isupper() or bool(_MARKER_OPENS.search(m["open"])))
+    if not m:
+        return None
+    if m["words"].isupper() or _MARKER_OPENS.search(m["open"]):
+        return "set apart"
+    return "plain" if m["words"][0].isupper() else None
+
+
+def is_end_marker(line: str) -> bool:
+    """Whether a line surely ends the recording (:func:`end_marker` "set apart")."""
+    return end_marker(line) == "set apart"
 
 
 # How a line of words ends when its sentence does: a mark, maybe a closing quote or bracket.

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript
 from ._common import (LabelledLine, accepted_labels, build_turns, check_turn_lengths, content_hash, decode_bytes,
-                      ends_sentence, is_dash_name, is_dash_role, is_end_marker, match_dash_label, match_label,
+                      end_marker, ends_sentence, is_dash_name, is_dash_role, match_dash_label, match_label,
                       may_speak_once, time_mark, warn_labels_read_as_words)
 
 logger = logging.getLogger(__name__)
@@ -135,14 +135,15 @@ def _footer_start(lines: Sequence[str], found_at: Sequence[LabelledLine | None],
                   labels: Mapping[int, LabelledLine | None]) -> int | None:
     """The index of the line that ends the recording ("[END OF RECORDING]"), where what follows
     is no one's talk (a duration, the company's address); None if there is none, or if the
-    file's speakers talk again after it (a recording in two parts). A marker right after words
-    whose sentence goes on ("...especially towards the" / "[End of the session]") is those
-    words wrapped onto a new line, not the end."""
+    file's speakers talk again after it (a recording in two parts). A marker in plain words
+    right after words whose sentence goes on ("...especially towards the" / "End of the
+    session.") is those words wrapped onto a new line, not the end (:func:`end_marker`)."""
     for i, line in enumerate(lines):
-        if found_at[i] is not None or not is_end_marker(line):
+        kind = None if found_at[i] is not None else end_marker(line)
+        if kind is None:
             continue
         heading = i in labels and labels[i] is None  # the line before is a .docx heading
-        if i and not heading:
+        if kind == "plain" and i and not heading:
             prev = found_at[i - 1]
             words = (lines[i - 1] if prev is None else lines[i - 1][prev.speech_start:]).rstrip()
             if words and not ends_sentence(words):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import os_user
 from ..errors import InputError, MissingDependencyError, ThemesiftError
 from ..model import NONE_THEME, SEPARATOR, agreeing_first
+from ..text import counted
 from .sheet import (as_number, kept_text, members_to_code, pending_text, recoded_text,
                     recoded_units, review_order)
 
@@ -263,8 +264,9 @@ class ReviewWidget:
                                  "suggestion")
         if theme_id == self._items[suggestion_id]["theme_id"]:
             action = "accept"  # as Study.decide records it
-        codes = action != "reject" and suggestion_id.startswith("code:")
-        before = self.study.coding() if codes else None
+        code = suggestion_id.startswith("code:")
+        codes = action != "reject" and code
+        before = self.study.coding() if code else None
         already = self._coded_already(suggestion_id, before) if action == "accept" and codes \
             else 0
         analyst, who = self.analyst.value.strip(), ""
@@ -293,6 +295,11 @@ class ReviewWidget:
             shown = self._theme_label(theme_id or self._items[suggestion_id]["theme_id"])
             done = {"accept": f"coded as {shown}", "reassign": f"coded as {shown}",
                     "reject": f"{shown} rejected for it"}[action]
+            if code:  # a reject takes back what earlier decisions coded with that theme
+                taken = len(set(before["unit_id"]) - set(self.study.coding()["unit_id"]))
+                if taken:
+                    done += (f"; {counted(taken, 'unit')} that earlier decisions on codes had "
+                             "coded so are no longer coded")
             recorded = f"<p>{html.escape(f'Recorded: {suggestion_id} {done}.')}</p>"
             self.message.value = recorded + who + (self.message.value if self.done else "")
         return decision_id
@@ -392,8 +399,8 @@ class ReviewWidget:
         code's theme: on a re-run, a code the analyst accepted on an earlier run comes back
         under a new id once a member's own suggestion changes."""
         theme = self._items[suggestion_id]["theme_id"]
-        coded = coding.loc[coding["unit_id"].isin(self._members.get(suggestion_id, ())),
-                           "theme_id"]
+        coded = coding.loc[coding["unit_id"].isin(self._members.get(suggestion_id, ()))
+                           & (coding["source"] == "code"), "theme_id"]  # not one by one
         return int((coded == theme).sum())
 
 
