@@ -105,10 +105,10 @@ class _Browser:
 
 
 def open_page(page: Path, profile: Path, screenshot: Path | None = None, script: str = "1",
-              keys: tuple[str, ...] = (), before: str = "1"):
+              keys: tuple[str, ...] = (), before: str = "1", width: int = 1280):
     """Load ``page`` in headless Chromium, run ``before`` in it, press ``keys`` (names of
     keys, as "Enter" or " ", sent as real key presses to whatever has the focus), run
-    ``script``, and take a screenshot.
+    ``script``, and take a screenshot, in a viewport ``width`` CSS pixels wide.
 
     Returns the problems seen (an empty list when the page is clean) and the script's value.
 
@@ -122,7 +122,7 @@ def open_page(page: Path, profile: Path, screenshot: Path | None = None, script:
         session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             browser.call(f"{domain}.enable", session)
-        browser.call("Emulation.setDeviceMetricsOverride", session, width=1280, height=2400,
+        browser.call("Emulation.setDeviceMetricsOverride", session, width=width, height=2400,
                      deviceScaleFactor=1, mobile=False)
         browser.call("Page.navigate", session, url=page.resolve().as_uri())
         browser.wait_for("Page.loadEventFired")
@@ -240,3 +240,21 @@ def test_the_report_itself_blocks_any_request(study_report, tmp_path):
                for p in problems)
     assert any(p.startswith("failed load") and p.endswith("csp") for p in problems)
 
+
+
+# How wide the page is, and whether every legend entry sits inside the screen.
+PAGE_WIDTH = """[document.documentElement.scrollWidth,
+  Array.from(document.querySelectorAll('.legend span'))
+    .every(span => span.getBoundingClientRect().right <= window.innerWidth)]"""
+
+
+def test_report_does_not_scroll_sideways_on_a_narrow_screen(study_report, tmp_path):
+    """At 400 px (a phone) the legends wrap and wide tables and charts scroll in their own
+    boxes: the page itself never scrolls sideways."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems, (width, legends_fit) = open_page(study_report, tmp_path / "profile",
+                                               ARTIFACTS / "report_400.png", PAGE_WIDTH,
+                                               width=400)
+    assert problems == []
+    assert width <= 400
+    assert legends_fit

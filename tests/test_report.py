@@ -276,7 +276,7 @@ def test_study_report_shows_decisions_agreement_and_the_map(coded_study, tmp_pat
     # accepting C01, agree by construction (only members suggested its theme are coded): in,
     # they made it 5 of 7, 0.71, for the machine being right once in three.
     stats = table_rows(agreement, 2)
-    assert stats["percent agreement"][0] == "0.33"
+    assert stats["Percent agreement"][0] == "0.33"
     assert "3 units coded by both" in agreement and "(rejected)" in agreement
     assert ("4 units coded by accepting a code are left out of the analyst's figures: "
             "accepting a code codes only the members suggested its theme") in agreement
@@ -305,7 +305,7 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
                                         embedder=FakeEmbedder()).read_text(encoding="utf-8"),
                           "agreement") for run in (first, second)}
     for agreement in pages.values():  # the same figures, whichever run is reported
-        assert table_rows(agreement, 2)["percent agreement"][0] == "0.33"  # not 1.00
+        assert table_rows(agreement, 2)["Percent agreement"][0] == "0.33"  # not 1.00
         assert "3 units coded by both" in agreement
         assert "the suggestion of the run in which the analyst first decided on it" in agreement
         # per suggested theme: what the run decided on suggested, not the echo
@@ -322,7 +322,7 @@ def test_agreement_after_a_rerun_is_with_what_the_machine_suggested_before(
         embedder=FakeEmbedder()).read_text(encoding="utf-8"), "agreement"), 5)  # its figures
         for run in (first, second)]
     assert external[0] == external[1]
-    assert external[1]["percent agreement"][0] == "0.83"
+    assert external[1]["Percent agreement"][0] == "0.83"
 
 
 def test_a_reassign_on_a_run_that_kept_no_unit_suggestions_is_counted_apart(
@@ -367,7 +367,7 @@ def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
     agreement = section(page, "agreement")
     assert "The external human coding (reference)" in agreement
     assert "4 units coded by both" in agreement
-    assert table_rows(agreement, 5)["percent agreement"][0] == "0.75"
+    assert table_rows(agreement, 5)["Percent agreement"][0] == "0.75"
     assert "exact set agreement" not in agreement
     # multi-label: the headline is the strict figure (the whole set of themes), rule said
     pd.DataFrame({"id": ["u0", "u0", "u1", "u2", "u3"],
@@ -377,7 +377,7 @@ def test_study_report_compares_with_an_external_coding(coded_study, tmp_path):
                          embedder=FakeEmbedder()).read_text(encoding="utf-8")
     agreement = section(page, "agreement")
     assert "Multi-label coding: percent agreement counts a unit only when its whole set" in agreement
-    assert table_rows(agreement, 5)["percent agreement"][0] == "0.50"  # u0 no longer matches
+    assert table_rows(agreement, 5)["Percent agreement"][0] == "0.50"  # u0 no longer matches
 
 
 def test_study_report_bootstraps_as_often_as_compare(coded_study, tmp_path, monkeypatch):
@@ -411,7 +411,7 @@ def test_study_report_aligns_a_human_coding_of_character_spans(coded_study, tmp_
                          embedder=FakeEmbedder()).read_text(encoding="utf-8")
     agreement = section(page, "agreement")
     assert "5 units coded by both" in agreement
-    assert table_rows(agreement, 5)["percent agreement"][0] == "0.80"
+    assert table_rows(agreement, 5)["Percent agreement"][0] == "0.80"
     # what the figures leave out is said: the span, and the transcripts the human did not code
     assert re.search(r"1 coded span of A \(\S*spans.csv\) reaches no meaning unit\b.*fg_z:0-10",
                      agreement)
@@ -662,3 +662,54 @@ def test_the_saturation_section_gives_a_verdict():
     result = with_codes(hand_made_result(), codes)
     assert "The last transcript (fg_c) added no new code: saturated by this measure" in \
         section(render_report(result), "saturation")
+
+
+# -- reading the figures -----------------------------------------------------------------------
+
+def test_agreement_statistics_have_plain_names_and_kappa_read_in_words(coded_study, tmp_path):
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    agreement = section(page, "agreement")
+    stats = table_rows(agreement, 2)  # after the two tables of decisions
+    assert list(stats)[1:] == ["Percent agreement", "Cohen's kappa", "Krippendorff's alpha",
+                               "Gwet's AC1"]
+    assert "cohen kappa" not in agreement and "gwet ac1" not in agreement
+    kappa = stats["Cohen's kappa"][0]
+    # once per agreement table, in Landis and Koch's words, called a convention
+    assert agreement.count("agreement beyond chance") == agreement.count(">statistic<") == 1
+    assert (f"Cohen&#x27;s kappa {kappa}: fair agreement beyond chance (Landis and Koch&#x27;s "
+            "bands, a convention") in agreement
+    assert "precision is the share" in agreement and "support is" in agreement
+
+
+@pytest.mark.parametrize("kappa, words", [
+    (-0.1, "poor"), (0.0, "slight"), (0.2, "slight"), (0.21, "fair"), (0.4, "fair"),
+    (0.41, "moderate"), (0.6, "moderate"), (0.61, "substantial"), (0.8, "substantial"),
+    (0.81, "almost perfect"), (1.0, "almost perfect")])
+def test_kappa_reads_in_landis_and_kochs_bands(kappa, words):
+    from themesift.export.report import _kappa_in_words
+    assert f": {words} agreement beyond chance" in _kappa_in_words(kappa)
+    assert _kappa_in_words(float("nan")) == _kappa_in_words(None) == ""
+
+
+def test_the_units_score_is_explained_once_and_told_apart_from_fit(coded_study, tmp_path):
+    units = section(export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8"),
+                    "units")
+    assert units.count("its score: how sure the suggestion is, from 0 to 1") == 1
+    assert "probability among the framework&#x27;s themes" in units
+    assert "not a measure of how well the unit fits the theme" in units and "fit column" in units
+
+
+def test_the_summary_reconciles_this_runs_units_by_decision(coded_study, tmp_path):
+    page = export_report(coded_study, tmp_path / "r.html").read_text(encoding="utf-8")
+    rows = table_rows(section(page, "summary"))
+    line = rows["Meaning units by decision"][0]
+    # u0 and u9 decided one by one, u3 rejected; C01 codes u1 u5 u6 u11; five left
+    assert line == ("2 coded one by one + 1 rejected one by one (no theme) + 4 coded through a "
+                    "decision on a code + 5 still to decide = 12 meaning units")
+    parts, total = line.split(" = ")
+    assert sum(int(p.split()[0]) for p in parts.split(" + ")) == int(total.split()[0]) == 12
+    coded = int(rows["Coded by the analyst"][0].split()[0])
+    assert coded == 2 + 4  # one by one and through a code, as the line says
+    assert "5 meaning units and" in page  # the Next steps box: the same five still to decide
+    # the table's "undecided" includes the units coded through a code, and says so
+    assert "Undecided here: no decision on the unit itself; 4 of them are coded" in page

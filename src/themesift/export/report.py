@@ -74,9 +74,11 @@ table.sortable th button:focus-visible{outline:2px solid #0072B2;outline-offset:
 .theme{display:inline-block;padding:0 .4rem;border-radius:.3rem}
 .quote{color:#444;font-style:italic;margin:.15rem 0}.muted{color:#666;font-size:.85rem}
 .note{background:#fff8e5;border-left:4px solid #E69F00;padding:.4rem .7rem}
-.legend span{margin-right:1rem;white-space:nowrap}.swatch{display:inline-block;width:.8rem;
+.legend span{margin-right:1rem;display:inline-block}.swatch{display:inline-block;width:.8rem;
  height:.8rem;border-radius:.2rem;margin-right:.3rem;vertical-align:-.05rem}
 svg{max-width:100%;height:auto;font-size:11px}svg text{fill:#333}
+.chart{overflow-x:auto;max-width:100%}
+@media (max-width:40rem){.chart svg{min-width:36rem}body{margin:1rem auto}}
 nav a{margin-right:.8rem}
 .next{border:1px solid #0072B2;border-radius:.3rem;padding:.2rem 1rem;margin:1rem 0}
 .next h2{margin-top:.4rem;border:0}
@@ -143,6 +145,7 @@ class _ReportData:
     map_note: str = ""
     log: pd.DataFrame | None = None  # the latest decision on each suggestion, newest first
     undecided_units: int = 0  # this run's units with a pending suggestion
+    rejected_units: int = 0  # this run's units settled by rejecting their suggestion, uncoded
     reassigned: frozenset = frozenset()  # the ids of the study's decisions that reassigned
 
 
@@ -203,7 +206,9 @@ def _from_view(view: StudyView) -> _ReportData:
                        reassigned=frozenset(view.decisions.loc[
                            view.decisions["action"] == "reassign", "id"]),
                        undecided_units=int((units["unit_id"].isin(view.pending["unit_id"])
-                                            & ~units["unit_id"].isin(coded.index)).sum()))
+                                            & ~units["unit_id"].isin(coded.index)).sum()),
+                       rejected_units=int((~units["unit_id"].isin(view.pending["unit_id"])
+                                           & ~units["unit_id"].isin(coded.index)).sum()))
 
 
 def _carried_by(view: StudyView, code_id: str, theme_id: Any) -> str:
@@ -624,6 +629,12 @@ def _legend(themes: Sequence[str], names: dict[str, str], colours: dict[str, str
         for t in themes) + "</p>"
 
 
+def _chart(svg: str) -> str:
+    """A chart in a box that scrolls sideways on a narrow screen, so its text stays legible
+    and the page itself does not scroll sideways."""
+    return f"<div class='chart'>{svg}</div>"
+
+
 def _stacked_bars(rows: Sequence[tuple[str, dict[str, int]]], themes: Sequence[str],
                   names: dict[str, str], colours: dict[str, str], label: str) -> str:
     """Horizontal stacked bars, one per row: the share of its units in each theme."""
@@ -650,7 +661,7 @@ def _stacked_bars(rows: Sequence[tuple[str, dict[str, int]]], themes: Sequence[s
                          f"{n} of {total} units</title></rect>")
             x += w
         parts.append(f"<text x='{left + width + 6}' y='{y + 13}'>{total}</text>")
-    return "".join(parts) + "</svg>"
+    return _chart("".join(parts) + "</svg>")
 
 
 def _scatter(data: _ReportData, names: dict[str, str], colours: dict[str, str]) -> str:
@@ -673,7 +684,7 @@ def _scatter(data: _ReportData, names: dict[str, str], colours: dict[str, str]) 
         parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill-opacity='.8' "
                      f"fill='{colours.get(row.theme_id, _NONE_COLOUR)}'><title>{_e(tip)}</title>"
                      "</circle>")
-    return "".join(parts) + "</svg>"
+    return _chart("".join(parts) + "</svg>")
 
 
 def _curve(curve: pd.DataFrame) -> str:
@@ -717,7 +728,7 @@ def _curve(curve: pd.DataFrame) -> str:
     parts.append(f"<text x='{left + width / 2}' y='{top + height + 40}' text-anchor='middle'>"
                  "Transcripts in interview order</text><text transform='translate(14 "
                  f"{top + height / 2}) rotate(-90)' text-anchor='middle'>Codes found so far</text>")
-    return "".join(parts) + "</svg>"
+    return _chart("".join(parts) + "</svg>")
 
 
 def _counts(units: pd.DataFrame, by: list[str]) -> list[tuple[str, dict[str, int]]]:
@@ -941,10 +952,39 @@ def _in_order(frame: pd.DataFrame, order: list[str]) -> pd.DataFrame:
                      + [t for t in frame.index if t not in order]]
 
 
+#: The agreement statistics as a reader names them.
+_STATISTICS = {"percent_agreement": "Percent agreement", "cohen_kappa": "Cohen's kappa",
+               "krippendorff_alpha": "Krippendorff's alpha", "gwet_ac1": "Gwet's AC1"}
+
+#: Landis and Koch's (1977) bands for kappa: the upper end of each band and its words.
+_KAPPA_BANDS = ((0.0, "poor"), (0.20, "slight"), (0.40, "fair"), (0.60, "moderate"),
+                (0.80, "substantial"), (math.inf, "almost perfect"))
+
+
+def _kappa_in_words(kappa: Any) -> str:
+    """One sentence reading Cohen's kappa in Landis and Koch's words ("" without a kappa).
+    The value is read as printed (two decimals), so that the words match the figure shown."""
+    if kappa is None or (isinstance(kappa, float) and math.isnan(kappa)):
+        return ""
+    shown = round(float(kappa), 2)
+    words = next(w for upper, w in _KAPPA_BANDS if (shown < 0 if upper == 0 else shown <= upper))
+    return (f"Cohen's kappa {_num(kappa)}: {words} agreement beyond chance (Landis and Koch's "
+            "bands, a convention: below 0 poor, 0–0.20 slight, 0.21–0.40 fair, 0.41–0.60 "
+            "moderate, 0.61–0.80 substantial, above 0.80 almost perfect).")
+
+
+#: What the per-theme columns mean, once under the table.
+_PER_THEME_NOTE = ("Per theme, the reference's theme counts as right: precision is the share "
+                   "of the machine's suggestions of the theme that the reference also gives; "
+                   "recall, the share of the reference's units of the theme the machine "
+                   "suggested it for; F1 combines the two (their harmonic mean); support is "
+                   "how many units the reference gives the theme.")
+
+
 def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
                     order: list[str]) -> str:
     s = report.summary
-    stats = [[_e(name.replace("_", " ")), _num(s[name]),
+    stats = [[_e(_STATISTICS[name]), _num(s[name]),
               "–" if s.get(f"{name}_ci") is None else
               f"{_num(s[f'{name}_ci'][0])} to {_num(s[f'{name}_ci'][1])}"]
              for name in ("percent_agreement", "cohen_kappa", "krippendorff_alpha", "gwet_ac1")]
@@ -967,7 +1007,9 @@ def _agreement_html(label: str, report: AgreementReport, names: dict[str, str],
             f"bootstrap intervals.{_e(rule)}</p>"
             + "".join(f"<p><strong>Warning:</strong> {_e(w)}</p>" for w in report.warnings)
             + _table(["statistic", "value", "95% interval"], stats, numeric=(1,), sortable=False)
+            + (f"<p>{_e(words)}</p>" if (words := _kappa_in_words(s.get("cohen_kappa"))) else "")
             + _table(["theme", "precision", "recall", "F1", "support"], per, numeric=(1, 2, 3, 4))
+            + f"<p class='muted'>{_e(_PER_THEME_NOTE)}</p>"
             + "<p class='muted'>Confusion: rows the reference, columns the machine.</p>"
             + _table(["reference \\ machine"] + [names.get(c, c) for c in conf.columns],
                      confusion, numeric=range(1, len(conf.columns) + 1), sortable=False))
@@ -980,6 +1022,8 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
         for level in ("unit", "code"):
             parts.append(f"<h3>Decisions on {level} suggestions, per suggested theme</h3>")
             parts.append(_decisions_table(data, level, names))
+            if level == "unit":
+                parts.append(_undecided_note(data))
     parts.append(_before_note(data) + _rejected_codes_note(data))
     order = [*data.framework.theme_ids, NONE_THEME]
     parts += [_agreement_html(label, report, names, order) for label, report in data.agreement]
@@ -989,6 +1033,19 @@ def _agreement_section(data: _ReportData, names: dict[str, str]) -> str:
                      "report), or with an external coding: --human FILE with themesift export "
                      "--format report, or human= in Python.</p>")
     return "".join(parts)
+
+
+def _undecided_note(data: _ReportData) -> str:
+    """What "undecided" means in the table of unit decisions: no decision on the unit itself,
+    though a decision on its code may code it."""
+    own = set(data.decided.loc[data.decided["level"] == "unit", "unit_id"])
+    coding = data.coding if data.coding is not None else data.units.iloc[:0].assign(source="")
+    by_code = coding[(coding["source"] == "code") & ~coding["unit_id"].isin(own)]
+    through = by_code["unit_id"].nunique()
+    coded = (f"; {through} of them {'is' if through == 1 else 'are'} coded "
+             "through a decision on a code" if through else "")
+    return (f"<p class='muted'>Undecided here: no decision on the unit itself{coded} (the "
+            "summary's “Meaning units by decision” adds this run's units up).</p>")
 
 
 def _rejected_codes_note(data: _ReportData) -> str:
@@ -1035,6 +1092,19 @@ def _unit_counts(total: int, themed: int, none: int, rejected: int) -> str:
     return f"{total} ({', '.join(parts)})"
 
 
+def _by_decision(data: _ReportData) -> str:
+    """This run's units as the analyst's decisions leave them, adding up to all of them: the
+    summary's count of coded units and the tables' undecided ones reconcile here."""
+    coding = data.coding if data.coding is not None else data.units.iloc[:0].assign(source="")
+    by = coding.drop_duplicates("unit_id")["source"].value_counts()
+    parts = [f"{int(by.get('unit', 0))} coded one by one"]
+    if data.rejected_units:
+        parts.append(f"{data.rejected_units} rejected one by one (no theme)")
+    parts += [f"{int(by.get('code', 0))} coded through a decision on a code",
+              f"{data.undecided_units} still to decide"]
+    return f"{' + '.join(parts)} = {counted(len(data.units), 'meaning unit')}"
+
+
 def _summary(data: _ReportData) -> str:
     m = data.manifest
     fw = data.framework
@@ -1049,6 +1119,8 @@ def _summary(data: _ReportData) -> str:
             ("Candidate codes", str(len(data.codes))),
             ("Coded by the analyst", f"{data.coded} units" if data.decisions is not None
              else "not yet (suggestions only)"),
+            ("Meaning units by decision", _by_decision(data) if data.decisions is not None
+             else ""),
             ("Embedding model", model), ("Seed", m.get("seed")),
             ("themesift", m.get("themesift_version"))]
     return _table([], [[_e(k), _e(v)] for k, v in rows if v not in (None, "")],
@@ -1063,8 +1135,18 @@ def _units_section(data: _ReportData, names, colours) -> str:
              f"<span class='muted'>{readable(u.rationale)}</span>"]
             for u in data.units.itertuples()]
     return (f"<details><summary>Show all {len(rows)} meaning units</summary>"
+            f"<p class='muted'>{_e(_SCORE_NOTE)}</p>"
             + _table(["transcript", "speaker", "meaning unit", "theme", "machine's suggestion",
                       "why"], rows) + "</details>")
+
+
+#: What the number beside a unit's suggestion is, and what it is not.
+_SCORE_NOTE = ("The number beside the machine's suggestion is its score: how sure the "
+               "suggestion is, from 0 to 1, the suggested theme's probability among the "
+               "framework's themes. Where the model is calibrated, about that share of "
+               "suggestions with that score are right (of suggestions scored 0.7, about 7 in "
+               "10). It is not a measure of how well the unit fits the theme: that is the "
+               "fit column of unit_suggestions.csv.")
 
 
 #: Decision logs longer than this are folded away (a click shows them).
