@@ -430,18 +430,25 @@ def _rerun(study, monkeypatch, codes):
         "format": "txt"})])).id
 
 
-def test_a_code_says_how_many_of_its_members_earlier_decisions_coded_so_already(
-        study, monkeypatch):
-    # Day 2: a code accepted on day 1 came back under a new id (one more member now agrees),
-    # saying "Accepting codes all 11 of its units" where 10 were coded so already.
-    day1 = _rerun(study, monkeypatch, {"C01": [0, 1], "C02": [2, 3]})  # C02 hope: u2, u3
+def _day2_at_x1(study, monkeypatch):
+    """A review on day 2 showing X1 (hope: u1, u2, u3), where day 1 accepted C02 (hope: u2,
+    u3) of an earlier run."""
+    day1 = _rerun(study, monkeypatch, {"C01": [0, 1], "C02": [2, 3]})
     study.decide(f"code:{day1}:C02", "accept", analyst="KJ")
-    _rerun(study, monkeypatch, {"X0": [0], "X1": [1, 2, 3]})  # X1 hope: u1, u2, u3
+    _rerun(study, monkeypatch, {"X0": [0], "X1": [1, 2, 3]})
     w = review(study, analyst="KJ")
     for _ in range(10):
         if w._current.endswith(":X1"):
             break
         w.skip_button.click()
+    return w
+
+
+def test_a_code_says_how_many_of_its_members_earlier_decisions_coded_so_already(
+        study, monkeypatch):
+    # Day 2: a code accepted on day 1 came back under a new id (one more member now agrees),
+    # saying "Accepting codes all 11 of its units" where 10 were coded so already.
+    w = _day2_at_x1(study, monkeypatch)
     assert ("Accepting codes all 3 of its units. 2 of them are coded Hope (hope) already, by "
             "earlier decisions.") in w.suggestion.value
     w.accept_button.click()
@@ -463,14 +470,7 @@ def test_an_empty_analyst_field_records_the_computers_user_and_says_so(study, mo
 
 def test_rejecting_a_code_says_how_many_units_earlier_decisions_coded_it_takes_back(
         study, monkeypatch):
-    day1 = _rerun(study, monkeypatch, {"C01": [0, 1], "C02": [2, 3]})  # C02 hope: u2, u3
-    study.decide(f"code:{day1}:C02", "accept", analyst="KJ")
-    _rerun(study, monkeypatch, {"X0": [0], "X1": [1, 2, 3]})  # X1 hope: u1, u2, u3
-    w = review(study, analyst="KJ")
-    for _ in range(10):
-        if w._current.endswith(":X1"):
-            break
-        w.skip_button.click()
+    w = _day2_at_x1(study, monkeypatch)
     w.reject_button.click()
     assert ("rejected for it; 2 units that earlier decisions on codes had coded so are no "
             "longer coded.") in w.message.value

@@ -5,7 +5,6 @@ source and theme (:func:`character_agreement`)."""
 from __future__ import annotations
 
 import logging
-import unicodedata
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +15,12 @@ if TYPE_CHECKING:  # pandas loads when a comparison is made, to keep `import the
 
 from ..errors import InputError
 from ..model import NONE_THEME
-from ..text import counted, is_missing, same_text
+from ..text import counted, is_missing
 from ._tables import (
     NA_HINT,
     SPAN_COLUMNS,
+    clip,
+    loose_text,
     norm_id,
     norm_theme,
     own_columns,
@@ -188,14 +189,6 @@ def _transcript_chars(u: pd.DataFrame) -> dict[str, list[str | None]]:
     return chars
 
 
-def _loose(text: str) -> str:
-    """Text as compared with an analyst's copy of it (:func:`themesift.text.same_text`:
-    whitespace runs, curly quotes and case don't count, as a spreadsheet or Word changes them),
-    in one Unicode form. Case too: offsets counted on another text shift the letters, they
-    don't change their case, so a quote with its first letter capitalised is no sign of one."""
-    return same_text(unicodedata.normalize("NFC", text))
-
-
 #: Checkable spans needed before differing ones stop a comparison: with fewer, most of them
 #: differing may be a few rows typed by hand rather than offsets counted on another text.
 SURE_SPANS = 5
@@ -217,14 +210,16 @@ def _check_span_text(spans: pd.DataFrame, u: pd.DataFrame, label: str, path: str
         if text is None or len(there) != end - start or None in there:
             continue
         checked += 1
-        if _loose("".join(there)) != _loose(text):
+        # as an analyst's copy, case aside too: offsets counted on another text shift the
+        # letters, they don't change their case
+        if loose_text("".join(there)) != loose_text(text):
             wrong.append((row, start, end, text, "".join(there)))
     if not wrong:
         return ()
     at = "line" if path and not path.lower().endswith(".xlsx") else "row"
     rows = [row for row, *_ in wrong]
     shown = "; ".join(f"{at} {row}, characters {start}-{end}: the row "
-                      f"says {_clip(text)}, the transcript there says {_clip(there)}"
+                      f"says {clip(text, 60)}, the transcript there says {clip(there, 60)}"
                       for row, start, end, text, there in wrong[:3])
     if len(wrong) > 3:  # each row named once: the first three with their text, then the rest
         shown += f"; also {at}s {rows_text(rows[3:])}"
@@ -240,11 +235,6 @@ def _check_span_text(spans: pd.DataFrame, u: pd.DataFrame, label: str, path: str
                          "spreadsheet)", path=path, fix=fix)
     header = "" if path else " (the header is row 1, as in a spreadsheet)"
     return (f"{what}, in {label}{header}: they are aligned by their offsets. {fix}.",)
-
-
-def _clip(text: str, size: int = 60) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= size else text[:size - 1] + "…")
 
 
 def _covered(intervals: list[tuple[int, int]]) -> int:

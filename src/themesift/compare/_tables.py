@@ -188,7 +188,7 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
 
     out = pd.DataFrame({"_row": row_numbers(frame, path is not None)})
     by_text = id_col.casefold() == "text"  # units named by their words, not their ids
-    out["id"] = ["" if is_missing(v) else text_id(v) if by_text else norm_id(v)
+    out["id"] = ["" if is_missing(v) else loose_text(v) if by_text else norm_id(v)
                  for v in frame[id_col].tolist()]
     out["theme"] = [norm_theme(v) for v in frame[label_column].tolist()]
     coders = (["" if is_missing(v) else str(v).strip() for v in frame[coder_column].tolist()]
@@ -229,7 +229,7 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
     if shared:
         warnings = (f"{label}: {counted(len(shared), 'text')} "
                     f"{'is' if len(shared) == 1 else 'are'} the text of several units or rows "
-                    f"(e.g. {_clip(shared[0])}): compared by their text, units that say the same "
+                    f"(e.g. {clip(shared[0])}): compared by their text, units that say the same "
                     "words are one unit, with the themes of all of them. Compare by unit ids "
                     "to count them apart.",)
         out = out[~out.duplicated(keys)].reset_index(drop=True)
@@ -240,14 +240,17 @@ def load_coding_table(table: Any, side: str, id_column: str, label_column: str,
     return CodingTable(out, label, path, side, source, warnings)
 
 
-def text_id(text: Any) -> str:
-    """A unit's text as its id when units are matched by their words (``--id-column text``):
-    as :func:`themesift.text.same_text` compares an analyst's copy (case, spacing and curly
-    quotes aside), so a quote copied into Word or Excel still finds its unit."""
+def loose_text(text: Any) -> str:
+    """A text as :func:`themesift.text.same_text` compares an analyst's copy (case, spacing
+    and curly quotes aside, as Word or Excel change them), in one Unicode form: a unit's id
+    when units are matched by their words (``--id-column text``), and what a coded span's
+    text is checked against the transcript by."""
     return same_text(unicodedata.normalize("NFC", str(text)))
 
 
-def _clip(text: str, size: int = 40) -> str:
+def clip(text: str, size: int = 40) -> str:
+    """``text`` on one line, cut to ``size`` characters, quoted: for a message."""
+    text = " ".join(text.split())
     return repr(text if len(text) <= size else text[:size - 1] + "…")
 
 
