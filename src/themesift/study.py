@@ -1159,9 +1159,23 @@ def _known_themes(examples: pd.DataFrame, framework: Framework) -> pd.DataFrame:
     return examples[known]
 
 
+_RUN_STAMP = "%Y%m%dT%H%M%SZ"  # a run id's time: "run-20261206T110257Z-8685e3"
+
+
 def _new_run_id() -> str:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(_RUN_STAMP)
     return f"run-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def run_made(run_id: str) -> datetime.datetime | None:
+    """When a run was made (UTC), read from its id as :class:`Study` makes them; None for an
+    id of another form."""
+    parts = str(run_id).split("-")
+    try:
+        made = datetime.datetime.strptime(parts[1], _RUN_STAMP) if len(parts) >= 3 else None
+    except ValueError:
+        return None
+    return made and made.replace(tzinfo=datetime.timezone.utc)
 
 
 def _json(value: Any) -> str:

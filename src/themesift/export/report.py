@@ -563,14 +563,12 @@ def _when(stamp: Any) -> str:
 
 
 def _run_time(run_id: str) -> str:
-    """When a run was made, read from its id ("run-20261206T110257Z-8685e3", as
-    :class:`~themesift.study.Study` names runs), as :func:`_when` writes it; "" for another id."""
-    stamp = str(run_id).split("-")[1] if str(run_id).count("-") >= 2 else ""
-    try:
-        made = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
-    except ValueError:
-        return ""
-    return _when(made.replace(tzinfo=datetime.timezone.utc).isoformat())
+    """When a run was made (:func:`themesift.study.run_made`), as :func:`_when` writes it; ""
+    for an id that does not say."""
+    from ..study import run_made
+
+    made = run_made(run_id)
+    return _when(made.isoformat()) if made else ""
 
 
 _QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
