@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
@@ -357,45 +358,40 @@ def _read_sheet(path: Path, columns: list[str | None]):
                            "instead, the only other sheet that has the columns", path, first,
                            " or ".join(map(repr, missing)), having[0])
             table = sheet(having[0])
-        read = having[0] if missing else first
-    id_column = columns[1] if len(columns) > 1 else None
-    if id_column is not None and id_column in table.columns:
-        shown = _ids_as_shown(path, read, id_column)
-        table[id_column] = [s if s is not None else v for v, s in
-                            zip(table[id_column], shown + [None] * (len(table) - len(shown)))]
+        id_column = columns[1] if len(columns) > 1 else None
+        if id_column is not None and id_column in table.columns:
+            # the workbook pandas has open already (openpyxl's, which keeps number formats)
+            shown = _ids_as_shown(book.book[having[0] if missing else first], id_column)
+            table[id_column] = [s if s is not None else v for v, s in zip(
+                table[id_column], shown + [None] * (len(table) - len(shown)))]
     return without_blank_rows(table)
 
 
-def _ids_as_shown(path: Path, sheet: str, column: str) -> list[str | None]:
-    """A sheet's ``column`` cells as the spreadsheet shows them, where that differs from the
-    value pandas reads: a number formatted with leading zeros ("00017", a survey's respondent
-    id, read as "17") and a date without a time ("2024-01-05", read as "2024-01-05
-    00:00:00"); None for the others. One per row below the header, blank rows included."""
+def _ids_as_shown(sheet: Any, column: str) -> list[str | None]:
+    """An openpyxl ``sheet``'s ``column`` cells as the spreadsheet shows them, where that
+    differs from the value pandas reads: a number formatted with leading zeros ("00017", a
+    survey's respondent id, read as "17") and a date without a time ("2024-01-05", read as
+    "2024-01-05 00:00:00"); None for the others. One per row below the header, blank rows
+    included."""
     import datetime
 
-    from openpyxl import load_workbook
-
-    book = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = book[sheet].iter_rows()
-        header = [str(c.value).strip() if c.value is not None else "" for c in next(rows, ())]
-        if column not in header:
-            return []
-        at = header.index(column)
-        out = []
-        for row in rows:
-            cell = row[at] if at < len(row) else None
-            value, shape = getattr(cell, "value", None), getattr(cell, "number_format", "")
-            if (isinstance(value, (int, float)) and not isinstance(value, bool)
-                    and float(value).is_integer() and shape and set(shape) == {"0"}):
-                out.append(f"{int(value):0{len(shape)}d}")
-            elif isinstance(value, datetime.datetime) and value.time() == datetime.time():
-                out.append(value.date().isoformat())
-            else:
-                out.append(None)
-        return out
-    finally:
-        book.close()
+    rows = sheet.iter_rows()
+    header = [str(c.value).strip() if c.value is not None else "" for c in next(rows, ())]
+    if column not in header:
+        return []
+    at = header.index(column)
+    out = []
+    for row in rows:
+        cell = row[at] if at < len(row) else None
+        value, shape = getattr(cell, "value", None), getattr(cell, "number_format", "")
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and float(value).is_integer() and shape and set(shape) == {"0"}):
+            out.append(f"{int(value):0{len(shape)}d}")
+        elif isinstance(value, datetime.datetime) and value.time() == datetime.time():
+            out.append(value.date().isoformat())
+        else:
+            out.append(None)
+    return out
 
 
 def _named(table):
